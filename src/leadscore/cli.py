@@ -1,0 +1,395 @@
+"""The ``leadscore`` command line: one command per job.
+
+Every command takes the same column-role options (``--target``, ``--id``, ``--time``,
+``--exclude``, ``--keep``) and reads ``leadscore.toml`` from the working directory (or
+``--config``). Problems with the input print one clear line and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import pandas as pd
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from leadscore.config import Business, Settings, load_settings
+from leadscore.errors import ConfigError, LeadscoreError
+
+app = typer.Typer(
+    name="leadscore",
+    help="Predictive lead scoring: audit lead data, compare models, train, score.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# ----------------------------------------------------------------------------- shared options
+
+DataArg = Annotated[Path, typer.Argument(help="Lead table: a CSV or Parquet file.")]
+TargetOpt = Annotated[
+    str | None, typer.Option("--target", help="Outcome column (converted yes/no, 1/0, won/lost).")
+]
+IdOpt = Annotated[str | None, typer.Option("--id", help="Lead id column.")]
+TimeOpt = Annotated[
+    str | None,
+    typer.Option("--time", help="Lead creation time column: validation becomes time-ordered."),
+]
+ExcludeOpt = Annotated[
+    list[str] | None, typer.Option("--exclude", help="Leave this column out (repeatable).")
+]
+KeepOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--keep", help="Keep this column even if the audit suspects leakage (repeatable)."
+    ),
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Settings file (default: ./leadscore.toml).")
+]
+BadNumbersOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--bad-numbers",
+        help="What to do with text in a numeric column: error (default) or missing.",
+    ),
+]
+ValueOpt = Annotated[
+    float | None, typer.Option("--value-per-conversion", help="Revenue of one conversion.")
+]
+CostOpt = Annotated[float | None, typer.Option("--cost-per-contact", help="Cost of one contact.")]
+MissedOpt = Annotated[
+    float | None,
+    typer.Option("--missed-conversion-cost", help="Cost of not contacting a lead that converts."),
+]
+CapacityOpt = Annotated[
+    int | None, typer.Option("--capacity", help="The team can contact this many leads per batch.")
+]
+SortOpt = Annotated[
+    str, typer.Option("--sort", help="Rank models by: auc, profit, pr_auc, recall, f1, …")
+]
+CvOpt = Annotated[int | None, typer.Option("--cv", help="Cross-validation folds (default 5).")]
+ModelsOpt = Annotated[
+    str | None,
+    typer.Option("--models", help="Comma-separated candidates to compare (default: all)."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+
+
+def handle_errors(func: F) -> F:
+    """Turn user-facing errors into one red line and exit status 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LeadscoreError as exc:
+            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # a bug in leadscore, not in the input
+            if os.environ.get("LEADSCORE_DEBUG"):
+                raise
+            err.print(
+                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
+                "This is a bug in leadscore; rerun with LEADSCORE_DEBUG=1 for details.",
+                highlight=False,
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def build_settings(
+    config: Path | None,
+    *,
+    target: str | None = None,
+    id_column: str | None = None,
+    time_column: str | None = None,
+    exclude: list[str] | None = None,
+    keep: list[str] | None = None,
+    bad_numbers: str | None = None,
+    cv: int | None = None,
+    value: float | None = None,
+    cost: float | None = None,
+    missed: float | None = None,
+    capacity: int | None = None,
+) -> Settings:
+    """Settings from file and environment, with command-line flags on top."""
+    settings = load_settings(config)
+    roles = settings.roles.merged(
+        target=target, id=id_column, time=time_column, exclude=exclude or [], keep=keep or []
+    )
+    business_updates = {
+        k: v
+        for k, v in {
+            "value_per_conversion": value,
+            "cost_per_contact": cost,
+            "missed_conversion_cost": missed,
+            "capacity": capacity,
+        }.items()
+        if v is not None
+    }
+    updates: dict[str, Any] = {"roles": roles}
+    try:
+        if business_updates:
+            updates["business"] = Business(**{**settings.business.model_dump(), **business_updates})
+        if bad_numbers is not None:
+            if bad_numbers not in ("error", "missing"):
+                raise ConfigError(
+                    f"--bad-numbers must be 'error' or 'missing', not {bad_numbers!r}"
+                )
+            updates["on_bad_number"] = bad_numbers
+        if cv is not None:
+            if cv < 2:
+                raise ConfigError(f"--cv must be at least 2 folds, not {cv}")
+            updates["cv_folds"] = cv
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"invalid business values: {problems}") from None
+    return settings.model_copy(update=updates)
+
+
+def _models(models: str | None) -> list[str] | None:
+    return [m.strip() for m in models.split(",") if m.strip()] if models else None
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+@app.command("demo-data")
+@handle_errors
+def demo_data(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the CSV files.")] = Path(
+        "demo"
+    ),
+    rows: Annotated[int, typer.Option("--rows", help="Labelled historical leads.")] = 5000,
+    new_rows: Annotated[int, typer.Option("--new-rows", help="Fresh leads to score.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+) -> None:
+    """Generate a realistic demo lead table with known planted effects."""
+    from leadscore.data.demo import write_demo
+
+    paths = write_demo(out_dir, rows=rows, new_rows=new_rows, seed=seed)
+    for name, path in paths.items():
+        out.print(f"wrote {name:9s} {path}")
+
+
+@app.command()
+@handle_errors
+def audit(
+    data: DataArg,
+    target: TargetOpt = None,
+    id_column: IdOpt = None,
+    time_column: TimeOpt = None,
+    exclude: ExcludeOpt = None,
+    keep: KeepOpt = None,
+    config: ConfigOpt = None,
+    bad_numbers: BadNumbersOpt = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the report as JSON.")
+    ] = None,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Also write the report as HTML.")
+    ] = None,
+) -> None:
+    """Check data quality and flag leakage suspects (columns filled in after the outcome)."""
+    from leadscore.modeling.audit import audit as run_audit
+
+    settings = build_settings(
+        config, target=target, id_column=id_column, time_column=time_column, exclude=exclude,
+        keep=keep, bad_numbers=bad_numbers,
+    )  # fmt: skip
+    with err.status("auditing"):
+        report = run_audit(data, settings=settings)
+    report.render(out)
+    if json_out:
+        out.print(f"wrote {report.to_json(json_out)}")
+    if html_out:
+        out.print(f"wrote {report.to_html(html_out)}")
+
+
+@app.command()
+@handle_errors
+def compare(
+    data: DataArg,
+    target: TargetOpt = None,
+    id_column: IdOpt = None,
+    time_column: TimeOpt = None,
+    exclude: ExcludeOpt = None,
+    keep: KeepOpt = None,
+    config: ConfigOpt = None,
+    bad_numbers: BadNumbersOpt = None,
+    models: ModelsOpt = None,
+    sort: SortOpt = "auc",
+    cv: CvOpt = None,
+    value: ValueOpt = None,
+    cost: CostOpt = None,
+    missed: MissedOpt = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write the leaderboard (.csv or .json).")
+    ] = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare model families by cross-validation and print the leaderboard."""
+    from leadscore.modeling.compare import compare as run_compare
+
+    settings = build_settings(
+        config, target=target, id_column=id_column, time_column=time_column, exclude=exclude,
+        keep=keep, bad_numbers=bad_numbers, cv=cv, value=value, cost=cost, missed=missed,
+    )  # fmt: skip
+    board = run_compare(
+        data, settings=settings, models=_models(models), sort=sort, console=err,
+        show_progress=not quiet,
+    )  # fmt: skip
+    board.render(out)
+    out.print(f"[dim]{board.seconds:.1f} s[/]")
+    if out_file:
+        out.print(f"wrote {board.write(out_file)}")
+
+
+@app.command()
+@handle_errors
+def train(
+    data: DataArg,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to save the model in.")],
+    target: TargetOpt = None,
+    id_column: IdOpt = None,
+    time_column: TimeOpt = None,
+    exclude: ExcludeOpt = None,
+    keep: KeepOpt = None,
+    config: ConfigOpt = None,
+    bad_numbers: BadNumbersOpt = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="Train this model instead of the best.")
+    ] = None,
+    models: ModelsOpt = None,
+    sort: SortOpt = "auc",
+    cv: CvOpt = None,
+    value: ValueOpt = None,
+    cost: CostOpt = None,
+    missed: MissedOpt = None,
+    capacity: CapacityOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Compare models, train the best on all data, calibrate it and save it."""
+    from leadscore.modeling.train import train as run_train
+
+    settings = build_settings(
+        config, target=target, id_column=id_column, time_column=time_column, exclude=exclude,
+        keep=keep, bad_numbers=bad_numbers, cv=cv, value=value, cost=cost, missed=missed,
+        capacity=capacity,
+    )  # fmt: skip
+    lead_model = run_train(
+        data, settings=settings, model=model, models=_models(models), sort=sort,
+        out=out_dir, console=err, show_progress=not quiet,
+    )  # fmt: skip
+    meta = lead_model.metadata_
+    board = getattr(lead_model, "leaderboard_", None)
+    if board is not None and len(board) > 1:
+        out.print(
+            "Leaderboard: "
+            + ", ".join(f"{r.model} {r.auc:.3f}" for r in board.head(5).itertuples())
+        )
+    m = lead_model.cv_metrics_
+    choice = lead_model.threshold_choice_
+    cut = lead_model.cutoffs_
+    out.print(
+        f"Trained [bold]{meta['model_label']}[/] on {meta['rows']:,} leads "
+        f"({meta['positive_rate']:.1%} converted) — {meta['selection']}"
+    )
+    out.print(
+        f"Cross-validated: AUC {m['auc']:.3f}, PR-AUC {m['pr_auc']:.3f}, "
+        f"calibration error {m['ece']:.3f}, lift in top 10% {m['lift_top10']:.2f}×"
+    )
+    out.print(
+        f"Contact threshold {cut.contact:.3f} (score {cut.contact * 100:.0f}): profit "
+        f"{choice.profit:,.0f} on {choice.n_leads:,} leads vs contact everyone "
+        f"{choice.contact_all_profit:,.0f}, contact no one {choice.contact_none_profit:,.0f}, "
+        f"threshold 0.5 {choice.default_threshold_profit:,.0f}"
+    )
+    out.print(f"Segments: hot ≥ {cut.hot * 100:.0f}, warm ≥ {cut.warm * 100:.0f}, cold below")
+    out.print(f"Saved to {out_dir}")
+
+
+@app.command()
+@handle_errors
+def score(
+    model_dir: Annotated[Path, typer.Argument(help="Folder of a trained model.")],
+    data: DataArg,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write scores (.csv or .parquet).")
+    ] = None,
+    capacity: CapacityOpt = None,
+    top: Annotated[int, typer.Option("--top", help="Print this many top leads.")] = 10,
+    show: Annotated[
+        list[str] | None,
+        typer.Option("--show", help="Also print this input column for the top leads (repeatable)."),
+    ] = None,
+) -> None:
+    """Score leads with a trained model: score 0–100, hot/warm/cold, rank, contact."""
+    from leadscore.data.sources import read_table
+    from leadscore.modeling.model import LeadModel
+    from leadscore.scoring import score as run_score
+
+    lead_model = LeadModel.load(model_dir)
+    frame = read_table(data)
+    scores = run_score(lead_model, frame, out=out_file, capacity=capacity)
+    print_top(scores, frame, lead_model.id_column_, top, show or [])
+    if out_file:
+        out.print(f"wrote {len(scores):,} scores to {out_file}")
+
+
+def print_top(
+    scores: pd.DataFrame,
+    frame: pd.DataFrame,
+    id_column: str | None,
+    top: int,
+    show: list[str],
+) -> None:
+    """Segment counts and the top leads as a table."""
+    counts = scores["segment"].value_counts()
+    out.print(
+        f"{len(scores):,} leads: [bold red]{counts.get('hot', 0):,} hot[/], "
+        f"[bold yellow]{counts.get('warm', 0):,} warm[/], "
+        f"[bold blue]{counts.get('cold', 0):,} cold[/]; "
+        f"{int(scores['contact'].sum()):,} to contact"
+    )
+    key = id_column or "lead"
+    extra = [c for c in show if c in frame.columns]
+    table = Table(title=f"Top {min(top, len(scores))} leads", header_style="bold")
+    for name in ("rank", key, "score", "segment", "contact", *extra):
+        table.add_column(name, justify="right" if name in ("rank", "score") else "left")
+    head = scores.head(top)
+    if extra and id_column and id_column in frame.columns:
+        details = frame.assign(**{key: frame[id_column].astype(str)}).drop_duplicates(key)
+        head = head.join(details.set_index(key)[extra], on=key)
+    colour = {"hot": "red", "warm": "yellow", "cold": "blue"}
+    for row in head.to_dict("records"):
+        table.add_row(
+            str(row["rank"]), str(row[key]), f"{row['score_100']}",
+            f"[{colour[row['segment']]}]{row['segment']}[/]", "yes" if row["contact"] else "no",
+            *[str(row.get(c, "")) for c in extra],
+        )  # fmt: skip
+    out.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,222 @@
+"""Settings from ``leadscore.toml`` and ``LEADSCORE_*`` environment variables.
+
+Precedence, highest first: explicit arguments (CLI flags, Python keyword arguments),
+environment variables, the TOML file, the defaults below. Nested values use a double
+underscore in the environment, e.g. ``LEADSCORE_BUSINESS__COST_PER_CONTACT=20``.
+
+Example ``leadscore.toml``::
+
+    [roles]
+    target = "Converted"
+    id = "Prospect ID"
+    exclude = ["Lead Number"]
+
+    [business]
+    value_per_conversion = 120
+    cost_per_contact = 15
+    missed_conversion_cost = 120
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from leadscore.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "leadscore.toml"
+
+#: Strings that CRM exports and web forms use for "nothing chosen"; they become missing.
+DEFAULT_MISSING_VALUES: tuple[str, ...] = (
+    "",
+    "Select",
+    "select",
+    "SELECT",
+    "-- Select --",
+    "(not set)",
+    "(none)",
+    "N/A",
+    "n/a",
+    "NULL",
+    "null",
+    "?",
+)
+
+DEFAULT_POSITIVE_LABELS: tuple[str, ...] = (
+    "1", "yes", "y", "true", "t", "won", "win", "converted", "closed won", "closed-won",
+    "closed - won", "positive", "success",
+)  # fmt: skip
+DEFAULT_NEGATIVE_LABELS: tuple[str, ...] = (
+    "0", "no", "n", "false", "f", "lost", "loss", "not converted", "closed lost",
+    "closed-lost", "closed - lost", "negative", "failure",
+)  # fmt: skip
+
+
+class Roles(BaseModel):
+    """Which column plays which part. Anything left ``None`` is inferred from the data."""
+
+    target: str | None = None
+    id: str | None = None
+    time: str | None = None
+    exclude: list[str] = Field(default_factory=list)
+    keep: list[str] = Field(default_factory=list)
+
+    def merged(self, **overrides: Any) -> Roles:
+        """Return a copy where every given (non-empty) override replaces or extends the value."""
+        data = self.model_dump()
+        for key, value in overrides.items():
+            if value is None or value == [] or value == ():
+                continue
+            if key in ("exclude", "keep"):
+                data[key] = list(dict.fromkeys([*data[key], *value]))
+            else:
+                data[key] = value
+        return Roles(**data)
+
+
+class Business(BaseModel):
+    """What a conversion is worth and what a contact costs; defines profit.
+
+    Profit of a contact policy = conversions reached × (value − cost)
+    − non-converting contacts × cost − missed conversions × missed cost.
+    The defaults are those of the well-known PyCaret lead-scoring tutorial.
+    """
+
+    value_per_conversion: float = 120.0
+    cost_per_contact: float = 15.0
+    missed_conversion_cost: float = 120.0
+    capacity: int | None = None
+
+    @field_validator("value_per_conversion", "cost_per_contact", "missed_conversion_cost")
+    @classmethod
+    def _non_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must be zero or positive")
+        return value
+
+    @field_validator("capacity")
+    @classmethod
+    def _positive_capacity(cls, value: int | None) -> int | None:
+        if value is not None and value < 1:
+            raise ValueError("must be at least 1 lead")
+        return value
+
+
+class Segments(BaseModel):
+    """Hot / warm / cold cutoffs on the calibrated probability (0–1).
+
+    By default a lead is *cold* below the profit-optimal contact threshold, *hot* when it
+    is both above that threshold and in the top ``hot_share`` of training leads as the
+    model ranks them, and *warm* in between. Set ``hot_cutoff`` / ``warm_cutoff`` to fix
+    them instead.
+    """
+
+    hot_share: float = 0.2
+    hot_cutoff: float | None = None
+    warm_cutoff: float | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Segments:
+        if not 0 < self.hot_share < 1:
+            raise ValueError("hot_share must be between 0 and 1")
+        for name in ("hot_cutoff", "warm_cutoff"):
+            value = getattr(self, name)
+            if value is not None and not 0 <= value <= 1:
+                raise ValueError(f"{name} must be a probability between 0 and 1")
+        if (
+            self.hot_cutoff is not None
+            and self.warm_cutoff is not None
+            and self.hot_cutoff < self.warm_cutoff
+        ):
+            raise ValueError("hot_cutoff must not be below warm_cutoff")
+        return self
+
+
+class Settings(BaseSettings):
+    """All settings of a leadscore project."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEADSCORE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=DEFAULT_CONFIG_FILE,
+    )
+
+    roles: Roles = Field(default_factory=Roles)
+    business: Business = Field(default_factory=Business)
+    segments: Segments = Field(default_factory=Segments)
+    missing_values: list[str] = Field(default_factory=lambda: list(DEFAULT_MISSING_VALUES))
+    positive_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_POSITIVE_LABELS))
+    negative_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_NEGATIVE_LABELS))
+    #: what to do with a value like "abc" in an otherwise numeric column
+    on_bad_number: Literal["error", "missing"] = "error"
+    cv_folds: int = Field(default=5, ge=2, le=20)
+    random_state: int = 0
+    #: parallel workers for model comparison; -1 means one per CPU core
+    n_jobs: int = -1
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("LEADSCORE_CONFIG", DEFAULT_CONFIG_FILE)
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_file)),
+        )
+
+
+def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load settings from a TOML file (default ``./leadscore.toml`` if present) and the env.
+
+    Parameters
+    ----------
+    config:
+        Path of a TOML file. When given it must exist.
+    **overrides:
+        Top-level settings that win over file and environment (e.g. ``cv_folds=3``).
+
+    Example
+    -------
+    >>> settings = load_settings(cv_folds=3)
+    >>> settings.business.cost_per_contact
+    15.0
+    """
+    previous = os.environ.get("LEADSCORE_CONFIG")
+    try:
+        if config is not None:
+            path = Path(config)
+            if not path.is_file():
+                raise ConfigError(f"config file not found: {path}")
+            os.environ["LEADSCORE_CONFIG"] = str(path)
+        try:
+            return Settings(**overrides)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"invalid settings: {problems}") from None
+        except (OSError, ValueError) as exc:  # a TOML syntax error surfaces as ValueError
+            raise ConfigError(f"cannot read settings: {exc}") from None
+    finally:
+        if config is not None:
+            if previous is None:
+                os.environ.pop("LEADSCORE_CONFIG", None)
+            else:
+                os.environ["LEADSCORE_CONFIG"] = previous

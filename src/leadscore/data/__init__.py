@@ -1,0 +1,1 @@
+"""Reading lead tables: sources, column roles and types, demo data."""

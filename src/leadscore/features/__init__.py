@@ -1,0 +1,1 @@
+"""Turning raw columns and events into model features."""

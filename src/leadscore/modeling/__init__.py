@@ -1,0 +1,1 @@
+"""Audit, compare, train and calibrate lead models."""

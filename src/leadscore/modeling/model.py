@@ -1,0 +1,374 @@
+"""``LeadModel``: a fitted lead-scoring model, its calibration, thresholds and metadata.
+
+It is a scikit-learn classifier (``fit`` / ``predict_proba`` / ``predict``) that also
+knows how to turn probabilities into what a sales team uses (:meth:`LeadModel.score`:
+score 0–100, hot/warm/cold, rank, whether to call) and how to save itself as a
+directory that refuses to load when tampered with or built by incompatible libraries.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import warnings
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted
+
+from leadscore.config import Business, Segments
+from leadscore.data.schema import (
+    ColumnKind,
+    InputSchema,
+    coerce_target,
+    standardise_column,
+)
+from leadscore.errors import ArtifactError, LeadscoreError, SchemaError
+from leadscore.jsonutil import jsonable
+from leadscore.modeling.calibration import LogitCalibrator
+from leadscore.modeling.compare import cross_validate, make_folds
+from leadscore.modeling.metrics import evaluate
+from leadscore.modeling.preprocess import plan_columns
+from leadscore.modeling.thresholds import (
+    Cutoffs,
+    ThresholdChoice,
+    choose_threshold,
+    derive_cutoffs,
+    select_top,
+)
+from leadscore.modeling.zoo import DataProfile, get_candidates
+
+ARTIFACT_FORMAT = 1
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+#: libraries whose pickles must match on major.minor to load safely
+PINNED_LIBRARIES = ("scikit-learn", "lightgbm", "xgboost", "catboost", "numpy", "pandas")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in ("leadscore", *PINNED_LIBRARIES):
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _major_minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fingerprint(features: pd.DataFrame, y: np.ndarray) -> str:
+    """A short hash of the training data (values and column names), to tell runs apart."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, features.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(features, index=False).to_numpy().tobytes())
+    digest.update(np.asarray(y, dtype=np.int8).tobytes())
+    return digest.hexdigest()[:16]
+
+
+class LeadModel(ClassifierMixin, BaseEstimator):
+    """A calibrated lead-scoring model with a profit-optimal contact threshold.
+
+    Parameters
+    ----------
+    model:
+        Name of a candidate in the zoo (``leadscore.modeling.zoo.ZOO``), e.g.
+        ``"catboost"``, ``"lightgbm"``, ``"logreg_l2"``.
+    business:
+        Conversion value and contact costs; define profit and the threshold.
+    segments:
+        Hot / warm / cold cutoff settings.
+    cv:
+        Folds for the out-of-fold predictions that calibration and the threshold use.
+    random_state:
+        Seed for folds and models.
+
+    Attributes
+    ----------
+    schema_ : InputSchema
+        The input columns and their types; new data is checked against it.
+    cutoffs_ : Cutoffs
+        Contact threshold and hot / warm cutoffs on the calibrated probability.
+    threshold_choice_ : ThresholdChoice
+        Profit at the threshold next to contacting everyone / no one.
+    cv_metrics_ : dict
+        Cross-validated metrics of the calibrated probabilities.
+
+    Example
+    -------
+    >>> from leadscore.data.demo import generate_leads
+    >>> demo = generate_leads(800, seed=1).table
+    >>> X, y = demo.drop(columns=["lead_id", "converted", "sales_status"]), demo["converted"]
+    >>> model = LeadModel("logreg_l2", cv=3).fit(X, y)
+    >>> model.predict_proba(X.head(2)).shape
+    (2, 2)
+    """
+
+    def __init__(
+        self,
+        model: str = "lightgbm",
+        business: Business | None = None,
+        segments: Segments | None = None,
+        cv: int = 5,
+        random_state: int = 0,
+    ) -> None:
+        self.model = model
+        self.business = business
+        self.segments = segments
+        self.cv = cv
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: Any,
+        *,
+        time_column: str | None = None,
+        kinds: dict[str, ColumnKind] | None = None,
+        oof: np.ndarray | None = None,
+        id_column: str | None = None,
+        missing_values: list[str] | None = None,
+        info: dict[str, Any] | None = None,
+    ) -> LeadModel:
+        """Fit the pipeline on all rows; calibrate and set thresholds on out-of-fold scores.
+
+        Parameters
+        ----------
+        X:
+            Feature columns (raw or already typed by ``prepare_table``).
+        y:
+            Outcomes: 1/0, yes/no, true/false or won/lost.
+        time_column:
+            Column of ``X`` with the lead creation time: folds become time-ordered.
+        kinds:
+            Column kinds when ``X`` is already typed; otherwise they are inferred.
+        oof:
+            Out-of-fold raw probabilities from a comparison on the same rows, to avoid
+            fitting the folds again.
+        id_column:
+            Name of the id column in scoring inputs, used by :meth:`score`.
+        missing_values:
+            Placeholder strings treated as missing in scoring inputs.
+        info:
+            Extra metadata saved with the model (leaderboard, excluded columns, …).
+        """
+        from leadscore.config import DEFAULT_MISSING_VALUES, Settings
+
+        if not isinstance(X, pd.DataFrame):
+            raise SchemaError("LeadModel.fit needs a pandas DataFrame with named columns")
+        if len(X) == 0:
+            raise SchemaError("cannot fit on an empty table")
+        missing_values = list(missing_values or DEFAULT_MISSING_VALUES)
+        settings = Settings()
+        y_arr = coerce_target(
+            pd.Series(np.asarray(y), name="target"),
+            settings.positive_labels,
+            settings.negative_labels,
+        )
+        if np.isnan(y_arr).any():
+            raise SchemaError("the target has missing values; drop unlabelled leads first")
+        y_int = y_arr.astype(int)
+        if len(np.unique(y_int)) < 2:
+            raise SchemaError("the target has one class only; a model needs both outcomes")
+        if kinds is None:
+            typed, kinds = {}, {}
+            for name in X.columns:
+                typed[name], kinds[name], _ = standardise_column(X[name], missing_values)
+            X = pd.DataFrame(typed, index=X.index)
+        X = X.reset_index(drop=True)
+
+        business = self.business or Business()
+        segments = self.segments or Segments()
+        (candidate,) = get_candidates([self.model])
+        profile = DataProfile(len(X), int(y_int.sum()))
+        plan = plan_columns(X, kinds, reference_time=time_column)
+        pipeline = candidate.pipeline(plan, profile, self.random_state)
+
+        if oof is None:
+            time_values = X[time_column] if time_column else None
+            repeats = 3 if profile.small and time_values is None else 1
+            folds = make_folds(y_int, time_values, self.cv, repeats, self.random_state)
+            oof = cross_validate(
+                X, y_int, [candidate], folds=folds, plan=plan, profile=profile,
+                seed=self.random_state, n_jobs=1,
+            )[candidate.name].oof  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            self.pipeline_ = pipeline.fit(X, y_int)
+        seen = ~np.isnan(oof)
+        self.calibrator_ = LogitCalibrator().fit(oof[seen], y_int[seen])
+        p_oof = self.calibrator_.transform(oof[seen])
+        self.threshold_choice_: ThresholdChoice = choose_threshold(y_int[seen], p_oof, business)
+        self.cutoffs_: Cutoffs = derive_cutoffs(p_oof, self.threshold_choice_.threshold, segments)
+        self.cv_metrics_ = evaluate(y_int[seen], p_oof, self.cutoffs_.contact, business)
+        self.schema_ = InputSchema.from_frame(X, missing_values)
+        self.classes_ = np.array([0, 1])
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.id_column_ = id_column
+        self.time_column_ = time_column
+        self.business_ = business
+        self.metadata_ = {
+            "model": candidate.name,
+            "model_label": candidate.label,
+            "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "rows": len(X),
+            "positive_rate": float(y_int.mean()),
+            "data_fingerprint": fingerprint(X, y_int),
+            "time_window": _window(X, time_column),
+            "cv_metrics": self.cv_metrics_,
+            "threshold": self.threshold_choice_.to_dict(),
+            "cutoffs": self.cutoffs_.to_dict(),
+            "business": business.model_dump(),
+            "segments": segments.model_dump(),
+            "id_column": id_column,
+            "time_column": time_column,
+            **(info or {}),
+        }
+        return self
+
+    # ------------------------------------------------------------------ scoring
+
+    def _conformed(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "pipeline_")
+        if not isinstance(X, pd.DataFrame):
+            raise SchemaError("scoring needs a pandas DataFrame with named columns")
+        return self.schema_.conform(X)
+
+    def predict_raw(self, X: pd.DataFrame) -> np.ndarray:
+        """Uncalibrated probability of conversion from the underlying estimator."""
+        return self.pipeline_.predict_proba(self._conformed(X))[:, 1]
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Calibrated probabilities, shape ``(n, 2)``: column 1 is "converts"."""
+        p = self.calibrator_.transform(self.predict_raw(X))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """1 where contacting the lead is profitable (score at or above the threshold)."""
+        return (self.predict_proba(X)[:, 1] >= self.cutoffs_.contact).astype(int)
+
+    def score(self, X: pd.DataFrame, capacity: int | None = None) -> pd.DataFrame:
+        """Per lead: id, score (0–1), score_100, segment, rank and whether to contact.
+
+        With ``capacity`` the team contacts only its ``capacity`` best leads of this batch;
+        otherwise every lead at or above the profit-optimal threshold.
+        """
+        p = self.predict_proba(X)[:, 1]
+        if self.id_column_ and self.id_column_ in X.columns:
+            ids = X[self.id_column_].astype(str).to_numpy()
+        else:
+            ids = np.arange(1, len(X) + 1).astype(str)
+        capacity = capacity if capacity is not None else self.business_.capacity
+        contact = select_top(p, capacity) if capacity else p >= self.cutoffs_.contact
+        rank = pd.Series(-p).rank(method="first").astype(int).to_numpy()
+        return pd.DataFrame(
+            {
+                self.id_column_ or "lead": ids,
+                "score": p,
+                "score_100": np.rint(p * 100).astype(int),
+                "segment": self.cutoffs_.segment(p),
+                "rank": rank,
+                "contact": contact,
+            }
+        )
+
+    # ------------------------------------------------------------------ persistence
+
+    def save(self, directory: str | Path) -> Path:
+        """Save as a directory: ``model.joblib`` plus ``metadata.json`` with its checksum."""
+        check_is_fitted(self, "pipeline_")
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        model_path = out / MODEL_FILE
+        tmp = out / f".{MODEL_FILE}.partial"
+        joblib.dump(self, tmp)
+        tmp.replace(model_path)
+        meta = {
+            "format": ARTIFACT_FORMAT,
+            "sha256": _sha256(model_path),
+            "libraries": library_versions(),
+            "schema": self.schema_.to_dict(),
+            **self.metadata_,
+        }
+        (out / METADATA_FILE).write_text(json.dumps(jsonable(meta), indent=2))
+        return out
+
+    @classmethod
+    def load(cls, directory: str | Path) -> LeadModel:
+        """Load a saved model, refusing a tampered or incompatible artifact."""
+        path = Path(directory)
+        meta_path, model_path = path / METADATA_FILE, path / MODEL_FILE
+        if not path.is_dir():
+            raise ArtifactError(f"model directory not found: {path}")
+        if not meta_path.is_file() or not model_path.is_file():
+            raise ArtifactError(
+                f"{path} is not a leadscore model: it needs {METADATA_FILE} and {MODEL_FILE}"
+            )
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise ArtifactError(f"{meta_path} is not valid JSON: {exc}") from None
+        if meta.get("format") != ARTIFACT_FORMAT:
+            raise ArtifactError(
+                f"{path} was saved in artifact format {meta.get('format')!r}; this leadscore "
+                f"reads format {ARTIFACT_FORMAT}. Retrain the model."
+            )
+        if _sha256(model_path) != meta.get("sha256"):
+            raise ArtifactError(
+                f"{model_path} does not match the checksum in {METADATA_FILE}: the file was "
+                "modified or corrupted after saving. Refusing to load it."
+            )
+        saved = meta.get("libraries", {})
+        current = library_versions()
+        clashes = [
+            f"{lib} {saved[lib]} (installed: {current[lib]})"
+            for lib in PINNED_LIBRARIES
+            if lib in saved and _major_minor(saved[lib]) != _major_minor(current[lib])
+        ]
+        if clashes:
+            raise ArtifactError(
+                f"{path} was built with different library versions: {', '.join(clashes)}. "
+                "Install those versions or retrain the model."
+            )
+        try:
+            model = joblib.load(model_path)
+        except Exception as exc:  # unpickling can fail in many ways; all mean "unusable"
+            raise ArtifactError(f"cannot load {model_path}: {exc}") from None
+        if not isinstance(model, cls):
+            raise ArtifactError(f"{model_path} does not hold a LeadModel")
+        return model
+
+
+def _window(X: pd.DataFrame, time_column: str | None) -> dict[str, str] | None:
+    if not time_column:
+        return None
+    times = X[time_column]
+    return {"start": str(times.min()), "end": str(times.max())}
+
+
+def load_model(directory: str | Path) -> LeadModel:
+    """Alias of :meth:`LeadModel.load`."""
+    return LeadModel.load(directory)
+
+
+__all__ = ["LeadModel", "LeadscoreError", "load_model"]

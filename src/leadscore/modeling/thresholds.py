@@ -1,0 +1,133 @@
+"""Who to contact: the profit-optimal threshold, hot/warm/cold cutoffs, capacity limits."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from leadscore.config import Business, Segments
+from leadscore.modeling.metrics import profit as profit_of
+
+SEGMENTS = ("hot", "warm", "cold")
+
+
+def profit_curve(y: np.ndarray, p: np.ndarray, business: Business) -> pd.DataFrame:
+    """Profit of contacting the top-k leads for every k at which the score changes.
+
+    Returns columns ``contacted`` (k), ``share`` (k / n), ``threshold`` (contact when the
+    score is at least this) and ``profit``. Row 0 is "contact no one", the last row
+    "contact everyone".
+    """
+    y = np.asarray(y).astype(int)
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(-p, kind="stable")
+    p_sorted = p[order]
+    reached = np.concatenate([[0], np.cumsum(y[order])])
+    k = np.arange(len(p) + 1)
+    positives = reached[-1]
+    value = business.value_per_conversion - business.cost_per_contact
+    profits = (
+        reached * value
+        - (k - reached) * business.cost_per_contact
+        - (positives - reached) * business.missed_conversion_cost
+    )
+    # Only cut where the score changes: tied leads are contacted together or not at all.
+    cut = np.ones(len(k), dtype=bool)
+    cut[1:-1] = p_sorted[:-1] != p_sorted[1:]
+    upper = np.concatenate([[np.inf], p_sorted])  # score of the last contacted lead
+    lower = np.concatenate([p_sorted, [-np.inf]])  # score of the first lead left out
+    threshold = np.where(
+        np.isinf(upper), np.nextafter(1.0, 2.0),
+        np.where(np.isinf(lower), p_sorted[-1] if len(p) else 0.0, (upper + lower) / 2),
+    )  # fmt: skip
+    return pd.DataFrame(
+        {
+            "contacted": k[cut],
+            "share": k[cut] / max(len(p), 1),
+            "threshold": threshold[cut],
+            "profit": profits[cut].astype(float),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class ThresholdChoice:
+    """The contact threshold and the profit it earns next to the two naive policies."""
+
+    threshold: float
+    profit: float
+    contacted: int
+    n_leads: int
+    contact_all_profit: float
+    contact_none_profit: float
+    default_threshold_profit: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def choose_threshold(y: np.ndarray, p: np.ndarray, business: Business) -> ThresholdChoice:
+    """The threshold that maximises profit on (out-of-fold) probabilities ``p``.
+
+    Example
+    -------
+    >>> choice = choose_threshold(np.array([0, 0, 1, 1]), np.array([.1, .2, .7, .9]), Business())
+    >>> choice.contacted, choice.profit
+    (2, 210.0)
+    """
+    curve = profit_curve(y, p, business)
+    best = curve.loc[curve["profit"].idxmax()]
+    return ThresholdChoice(
+        threshold=float(best["threshold"]),
+        profit=float(best["profit"]),
+        contacted=int(best["contacted"]),
+        n_leads=len(p),
+        contact_all_profit=float(curve["profit"].iloc[-1]),
+        contact_none_profit=float(curve["profit"].iloc[0]),
+        default_threshold_profit=profit_of(y, np.asarray(p) >= 0.5, business),
+    )
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """Probability cutoffs: contact at ``contact``, hot from ``hot``, warm from ``warm``."""
+
+    contact: float
+    hot: float
+    warm: float
+
+    def segment(self, p: np.ndarray) -> np.ndarray:
+        """``"hot"``, ``"warm"`` or ``"cold"`` for every probability."""
+        p = np.asarray(p, dtype=float)
+        return np.where(p >= self.hot, "hot", np.where(p >= self.warm, "warm", "cold"))
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+def derive_cutoffs(p_oof: np.ndarray, threshold: float, segments: Segments) -> Cutoffs:
+    """Hot/warm/cold cutoffs from the contact threshold and the training score spread.
+
+    Cold is below the contact threshold (not worth a call), hot is the top
+    ``hot_share`` of leads as scored out of fold (and worth a call), warm is in between.
+    Fixed cutoffs in ``segments`` win.
+    """
+    warm = segments.warm_cutoff if segments.warm_cutoff is not None else threshold
+    if segments.hot_cutoff is not None:
+        hot = segments.hot_cutoff
+    else:
+        hot = float(np.quantile(np.asarray(p_oof, dtype=float), 1 - segments.hot_share))
+    hot = max(hot, warm)
+    return Cutoffs(contact=float(threshold), hot=float(hot), warm=float(warm))
+
+
+def select_top(scores: np.ndarray, capacity: int) -> np.ndarray:
+    """Contact mask for a team that can call ``capacity`` leads: the highest scores win."""
+    scores = np.asarray(scores, dtype=float)
+    mask = np.zeros(len(scores), dtype=bool)
+    if capacity > 0:
+        mask[np.argsort(-scores, kind="stable")[:capacity]] = True
+    return mask

@@ -1,0 +1,87 @@
+"""Train the leaderboard's best model (or a named one) and save it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from leadscore.config import Roles, Settings
+from leadscore.data.schema import LeadTable
+from leadscore.data.sources import TableLike
+from leadscore.modeling.compare import Leaderboard, compare
+from leadscore.modeling.model import LeadModel
+
+
+def train(
+    data: TableLike | LeadTable,
+    *,
+    roles: Roles | None = None,
+    settings: Settings | None = None,
+    model: str | None = None,
+    models: list[str] | None = None,
+    sort: str = "auc",
+    cv: int | None = None,
+    out: str | Path | None = None,
+    console: Console | None = None,
+    show_progress: bool = True,
+    **role_overrides: Any,
+) -> LeadModel:
+    """Compare candidates, fit the best on all rows, calibrate, choose thresholds, save.
+
+    Parameters
+    ----------
+    data:
+        Path of a CSV/Parquet file, a DataFrame or a prepared :class:`LeadTable`.
+    model:
+        Train this candidate (e.g. ``"catboost"``) instead of the leaderboard's best.
+    models:
+        Restrict the comparison to these candidates.
+    sort:
+        Metric that decides the best candidate (auc, profit, …).
+    out:
+        Directory to save the model in.
+    roles, settings, cv, console, show_progress, **role_overrides:
+        As for :func:`leadscore.compare`.
+
+    Example
+    -------
+    >>> model = train("leads.csv", target="converted", out="model/")  # doctest: +SKIP
+    >>> model.score(new_leads).head()  # doctest: +SKIP
+    """
+    settings = settings or Settings()
+    board: Leaderboard = compare(
+        data, roles=roles, settings=settings, models=[model] if model else models,
+        sort=sort, cv=cv, console=console, show_progress=show_progress, **role_overrides,
+    )  # fmt: skip
+    table = board.lead_table
+    chosen = model or board.best
+    lead_model = LeadModel(
+        model=chosen,
+        business=settings.business,
+        segments=settings.segments,
+        cv=cv or settings.cv_folds,
+        random_state=settings.random_state,
+    )
+    lead_model.fit(
+        table.features,
+        table.y,
+        time_column=table.roles.time,
+        kinds=table.kinds,
+        oof=board.results[chosen].oof,
+        id_column=table.roles.id,
+        missing_values=settings.missing_values,
+        info={
+            "roles": table.roles.model_dump(),
+            "excluded": table.excluded,
+            "leakage_suspects": [s.__dict__ for s in board.suspects],
+            "selection": board.selection_note if not model else f"chosen by you: {model}",
+            "leaderboard": board.table.to_dict(orient="records"),
+            "notes": table.notes,
+        },
+    )
+    lead_model.leaderboard_ = board.table
+    if out is not None:
+        lead_model.save(out)
+    return lead_model
