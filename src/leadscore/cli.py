@@ -283,6 +283,9 @@ def train(
     cost: CostOpt = None,
     missed: MissedOpt = None,
     capacity: CapacityOpt = None,
+    leaderboard: Annotated[
+        Path | None, typer.Option("--leaderboard", help="Write the leaderboard (.csv or .json).")
+    ] = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Compare models, train the best on all data, calibrate it and save it."""
@@ -295,15 +298,9 @@ def train(
     )  # fmt: skip
     lead_model = run_train(
         data, settings=settings, model=model, models=_models(models), sort=sort,
-        out=out_dir, console=err, show_progress=not quiet,
+        out=out_dir, leaderboard_out=leaderboard, console=out, show_progress=not quiet,
     )  # fmt: skip
     meta = lead_model.metadata_
-    board = getattr(lead_model, "leaderboard_", None)
-    if board is not None and len(board) > 1:
-        out.print(
-            "Leaderboard: "
-            + ", ".join(f"{r.model} {r.auc:.3f}" for r in board.head(5).itertuples())
-        )
     m = lead_model.cv_metrics_
     choice = lead_model.threshold_choice_
     cut = lead_model.cutoffs_

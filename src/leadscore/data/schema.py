@@ -330,9 +330,10 @@ class InputSchema:
                 parsed = to_datetime(series)
                 bad = series.notna() & parsed.isna()
                 if bad.any():
+                    shown = _show(series[bad].astype(str).unique())
                     raise SchemaError(
-                        f"column {spec.name!r} must hold dates, but has "
-                        f"{_show(series[bad].astype(str).unique())} at rows {_rows(series[bad].index)}"
+                        f"column {spec.name!r} must hold dates, but has {shown} "
+                        f"at rows {_rows(series[bad].index)}"
                     )
                 out[spec.name] = parsed
             else:

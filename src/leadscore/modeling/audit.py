@@ -251,9 +251,10 @@ def detect_leakage(
             )
         elif len(valued) >= 2 and auc is not None and auc >= VALUES_POST_CONTACT_AUC:
             check = "post_contact_values"
+            examples = ", ".join(repr(v) for v in valued[:3])
             reason = (
-                f"its values read like sales notes or outcomes ({', '.join(repr(v) for v in valued[:3])}),"
-                f" and it carries signal (AUC {auc:.2f})"
+                f"its values read like sales notes or outcomes ({examples}), and it carries "
+                f"signal (AUC {auc:.2f})"
             )
         if check is None:
             continue
@@ -418,7 +419,7 @@ def _render_html(report: AuditReport) -> str:
             "" if c.auc is None else f"{c.auc:.3f}",
             esc(", ".join(c.flags)),
             cls=' class="leak"' if "leakage suspect" in c.flags else "",
-        )  # fmt: skip
+        )
         for c in report.columns
     )
     suspects = "".join(
@@ -432,7 +433,8 @@ def _render_html(report: AuditReport) -> str:
     return f"""<!doctype html><html><head><meta charset="utf-8">
 <title>leadscore audit: {esc(report.source)}</title>
 <style>body{{font-family:system-ui,sans-serif;margin:2rem;color:#222}}
-table{{border-collapse:collapse}}td,th{{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}}
+table{{border-collapse:collapse}}
+td,th{{padding:.3rem .6rem;border-bottom:1px solid #ddd;text-align:left}}
 tr.leak td{{background:#fde8e8}}h2{{margin-top:2rem}}</style></head><body>
 <h1>Data audit</h1>
 <p><b>{esc(report.source)}</b>: {report.rows:,} leads, {report.n_positive:,} converted

@@ -184,11 +184,11 @@ class Leaderboard:
             t.add_row(*[fmt.format(row[key]) for _, key, fmt in columns], style=style)
         console.print(t)
         b = self.baselines
+        best_profit = float(self.table.set_index("model").loc[self.best, "profit"])
         console.print(
-            f"Profit on {b.n_leads:,} validated leads — best model at its threshold: "
-            f"[bold]{self.table.iloc[0]['profit'] if self.sort == 'profit' else self.table.set_index('model').loc[self.best, 'profit']:,.0f}[/], "
-            f"contact everyone: {b.contact_all_profit:,.0f}, contact no one: "
-            f"{b.contact_none_profit:,.0f}"
+            f"Profit on {b.n_leads:,} validated leads — {self.best} at its threshold: "
+            f"[bold]{best_profit:,.0f}[/], contact everyone: {b.contact_all_profit:,.0f}, "
+            f"contact no one: {b.contact_none_profit:,.0f}"
         )
         console.print(f"Chosen: [bold green]{self.best}[/] — {self.selection_note}")
 
@@ -266,33 +266,27 @@ def cross_validate(
 
 
 def summarise(
-    results: dict[str, CandidateResult],
-    y: np.ndarray,
-    business: Business,
-) -> tuple[pd.DataFrame, ThresholdChoice]:
-    """Leaderboard rows: metrics of calibrated out-of-fold probabilities at each
-    candidate's own profit-optimal threshold."""
+    results: dict[str, CandidateResult], y: np.ndarray, business: Business
+) -> pd.DataFrame:
+    """Leaderboard rows: metrics of calibrated out-of-fold probabilities, each candidate at
+    its own profit-optimal threshold."""
     rows = []
-    baseline: ThresholdChoice | None = None
     for name, result in results.items():
         seen = ~np.isnan(result.oof)
         y_seen = y[seen]
         calibrated = LogitCalibrator().fit(result.oof[seen], y_seen).transform(result.oof[seen])
         choice = choose_threshold(y_seen, calibrated, business)
-        baseline = baseline or choice
-        metrics = evaluate(y_seen, calibrated, choice.threshold, business)
         finite = [a for a in result.fold_auc if np.isfinite(a)]
         rows.append(
             {
                 "model": name,
-                **metrics,
+                **evaluate(y_seen, calibrated, choice.threshold, business),
                 "auc_std": float(np.std(finite)) if len(finite) > 1 else float("nan"),
                 "threshold": choice.threshold,
                 "fit_seconds": result.fit_seconds,
             }
         )
-    assert baseline is not None
-    return pd.DataFrame(rows), baseline
+    return pd.DataFrame(rows)
 
 
 def compare(
@@ -327,7 +321,7 @@ def compare(
 
     Example
     -------
-    >>> board = compare("leads.csv", target="converted", models=["logreg_l2", "lightgbm"])  # doctest: +SKIP
+    >>> board = compare("leads.csv", target="converted")  # doctest: +SKIP
     >>> board.best  # doctest: +SKIP
     'lightgbm'
     """
@@ -363,7 +357,7 @@ def compare(
             progress=lambda name: bar.update(task, advance=1, description=name),
         )  # fmt: skip
     business = settings.business
-    rows, _ = summarise(results, y, business)
+    rows = summarise(results, y, business)
     rows["label"] = rows["model"].map({c.name: c.label for c in candidates})
     rows["complexity"] = rows["model"].map({c.name: c.complexity for c in candidates})
     ranked = _rank(rows, sort)

@@ -36,7 +36,7 @@ def safe_auc(y: np.ndarray, p: np.ndarray) -> float:
 
 def top_share_mask(p: np.ndarray, share: float) -> np.ndarray:
     """Boolean mask of the ``share`` highest-scored rows (at least one)."""
-    k = max(1, int(round(share * len(p))))
+    k = max(1, round(share * len(p)))
     order = np.argsort(-p, kind="stable")
     mask = np.zeros(len(p), dtype=bool)
     mask[order[:k]] = True

@@ -24,6 +24,7 @@ def train(
     sort: str = "auc",
     cv: int | None = None,
     out: str | Path | None = None,
+    leaderboard_out: str | Path | None = None,
     console: Console | None = None,
     show_progress: bool = True,
     **role_overrides: Any,
@@ -42,7 +43,11 @@ def train(
         Metric that decides the best candidate (auc, profit, …).
     out:
         Directory to save the model in.
-    roles, settings, cv, console, show_progress, **role_overrides:
+    leaderboard_out:
+        Also write the comparison's leaderboard here (.csv or .json).
+    console:
+        Where to report left-out leakage suspects and print the leaderboard.
+    roles, settings, cv, show_progress, **role_overrides:
         As for :func:`leadscore.compare`.
 
     Example
@@ -55,6 +60,10 @@ def train(
         data, roles=roles, settings=settings, models=[model] if model else models,
         sort=sort, cv=cv, console=console, show_progress=show_progress, **role_overrides,
     )  # fmt: skip
+    if console is not None and len(board.table) > 1:
+        board.render(console)
+    if leaderboard_out is not None:
+        board.write(leaderboard_out)
     table = board.lead_table
     chosen = model or board.best
     lead_model = LeadModel(
@@ -81,7 +90,6 @@ def train(
             "notes": table.notes,
         },
     )
-    lead_model.leaderboard_ = board.table
     if out is not None:
         lead_model.save(out)
     return lead_model

@@ -1,0 +1,55 @@
+# The two commands of the README: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+DEMO   ?= demo
+# rich draws tables to the terminal width; give the leaderboard room when piped
+export COLUMNS ?= 160
+
+.PHONY: demo test install dev lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+dev: $(VENV)/.dev-installed
+
+## demo: install, generate demo leads, audit, compare + train, score fresh leads
+demo: install
+	$(BIN)/leadscore demo-data --out $(DEMO) --rows 5000 --new-rows 1000
+	$(BIN)/leadscore audit $(DEMO)/leads.csv --time created_at \
+		--json $(DEMO)/audit.json --html $(DEMO)/audit.html
+	$(BIN)/leadscore train $(DEMO)/leads.csv --time created_at --out $(DEMO)/model \
+		--leaderboard $(DEMO)/leaderboard.csv
+	$(BIN)/leadscore score $(DEMO)/model $(DEMO)/new_leads.csv --out $(DEMO)/scores.csv \
+		--top 15 --show source --show device --show time_on_site_s --show returned_same_day
+
+## test: install the dev extras, lint, run the whole suite
+test: dev
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/python -m pytest -n auto --dist loadfile
+
+lint: dev
+	$(BIN)/ruff check src tests bench
+
+format: dev
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+## bench: the X Education benchmark (needs ../shared/datasets)
+bench: dev
+	$(BIN)/python bench/xeducation.py
+
+clean:
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
