@@ -52,7 +52,7 @@ def _is_text(series: pd.Series) -> bool:
 
 
 def _show(values: Iterable[Any]) -> str:
-    values = list(values)
+    values = [v.item() if isinstance(v, np.generic) else v for v in values]
     shown = ", ".join(repr(v) for v in values[:_MAX_SHOWN])
     return shown + (f", … ({len(values) - _MAX_SHOWN} more)" if len(values) > _MAX_SHOWN else "")
 
@@ -533,25 +533,15 @@ def prepare_table(
     elif require_target:
         raise SchemaError(missing_column_error([str(target)], list(frame.columns), "target"))
 
-    excluded: dict[str, str] = {}
-    id_col = roles.id
-    if id_col is None:
-        id_col = infer_id(frame, exclude=[c for c in (target, roles.time) if c])
-        if id_col is not None:
-            notes.append(f"id column inferred: {id_col!r}")
-    if id_col is not None:
-        ids = frame[id_col].astype(str)
-        excluded[id_col] = "lead id"
-    else:
-        ids = pd.Series([str(i + 1) for i in range(len(frame))], name="row")
-        notes.append("no id column found: leads are identified by their row number")
-
-    for name in roles.exclude:
-        excluded[name] = "excluded by you"
+    excluded: dict[str, str] = {name: "excluded by you" for name in roles.exclude}
     if target is not None and target in frame.columns:
         excluded[target] = "target"
+    if roles.id is not None:
+        excluded[roles.id] = "lead id"
 
-    features: dict[str, pd.Series] = {}
+    # Type every column first: whether a column is an id depends on its type (numbers
+    # stored as text are not ids, dates never are).
+    typed: dict[str, pd.Series] = {}
     kinds: dict[str, ColumnKind] = {}
     for name in frame.columns:
         if name in excluded:
@@ -561,19 +551,40 @@ def prepare_table(
         )
         if note:
             notes.append(note)
+        typed[name], kinds[name] = column, kind
+
+    id_col = roles.id
+    if id_col is None:
+        id_col = infer_id(
+            pd.DataFrame(typed), exclude=[c for c, k in kinds.items() if k == "datetime"]
+        )
+        if id_col is not None:
+            notes.append(f"id column inferred: {id_col!r}")
+            excluded[id_col] = "lead id"
+    if id_col is not None:
+        ids = frame[id_col].astype(str)
+    else:
+        ids = pd.Series([str(i + 1) for i in range(len(frame))], name="row")
+        notes.append("no id column found: leads are identified by their row number")
+
+    features: dict[str, pd.Series] = {}
+    for name, column in typed.items():
+        if name in excluded:
+            continue
         kept = name in roles.keep
         present = column.dropna()
         if present.empty and not kept:
             excluded[name] = "all values missing"
             continue
-        if present.nunique() <= 1 and not kept:
+        # One value everywhere is no information; one value or blank is a yes/no flag.
+        if column.nunique(dropna=False) <= 1 and not kept:
             excluded[name] = "constant: a single value"
             continue
-        if kind != "datetime" and is_id_like(frame[name]) and not kept:
+        if kinds[name] != "datetime" and is_id_like(column) and not kept:
             excluded[name] = "identifier: unique per row"
             continue
         features[name] = column
-        kinds[name] = kind
+    kinds = {name: kinds[name] for name in features}
 
     time = None
     if roles.time is None:

@@ -103,9 +103,13 @@ def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.partial")
     # Write to a temporary name first so a crash never leaves a half-written output file.
-    if suffix in PARQUET_SUFFIXES:
-        frame.to_parquet(tmp, index=False)
-    else:
-        frame.to_csv(tmp, index=False, sep="\t" if suffix == ".tsv" else ",")
+    try:
+        if suffix in PARQUET_SUFFIXES:
+            frame.to_parquet(tmp, index=False)
+        else:
+            frame.to_csv(tmp, index=False, sep="\t" if suffix == ".tsv" else ",")
+    except (ValueError, TypeError, OSError) as exc:  # pyarrow's errors subclass these
+        tmp.unlink(missing_ok=True)
+        raise DataError(f"cannot write {out}: {exc}") from None
     tmp.replace(out)
     return out

@@ -73,7 +73,7 @@ class DateParts(TransformerMixin, BaseEstimator):
         parts: dict[str, pd.Series] = {}
         for column in self.columns_:
             stamp = pd.to_datetime(X[column])
-            weekday = stamp.dt.weekday.astype(float)
+            weekday = stamp.dt.day_of_week.astype(float)
             parts[f"{column}__hour"] = stamp.dt.hour.astype(float)
             parts[f"{column}__weekday"] = weekday
             parts[f"{column}__weekend"] = (weekday >= 5).astype(float).where(stamp.notna())

@@ -231,17 +231,18 @@ def detect_leakage(
         miss_auc = missingness_auc(series, table.y)
         named = bool(_POST_CONTACT_NAME.search(normalise_name(name)))
         valued = _post_contact_values(series) if table.kinds[name] == "categorical" else []
-        if auc is not None and auc >= NEAR_PERFECT_AUC:
-            check = "near_perfect"
-            reason = (
-                f"predicts the outcome almost perfectly on its own (cross-validated AUC "
-                f"{auc:.2f}); such columns are usually filled in after the outcome"
-            )
-        elif miss_auc is not None and miss_auc >= MISSINGNESS_AUC:
+        # Missingness first: when being filled in is what predicts, that is the clearer story.
+        if miss_auc is not None and miss_auc >= MISSINGNESS_AUC and miss_auc >= (auc or 0) - 0.02:
             check = "missingness"
             reason = (
                 f"whether it is filled in predicts the outcome (AUC {miss_auc:.2f}): it is "
                 "probably recorded after the lead converted or was lost"
+            )
+        elif auc is not None and auc >= NEAR_PERFECT_AUC:
+            check = "near_perfect"
+            reason = (
+                f"predicts the outcome almost perfectly on its own (cross-validated AUC "
+                f"{auc:.2f}); such columns are usually filled in after the outcome"
             )
         elif named and auc is not None and auc >= NAMED_POST_CONTACT_AUC:
             check = "post_contact_name"

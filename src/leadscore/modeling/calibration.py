@@ -12,7 +12,8 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-_EPS = 1e-6
+# Boosters output probabilities far below 1e-6; clip only to keep the logit finite.
+_EPS = 1e-15
 
 
 def logit(p: np.ndarray) -> np.ndarray:

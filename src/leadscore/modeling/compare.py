@@ -83,15 +83,15 @@ def make_folds(
 
 
 def _fit_fold(
-    pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, fold: Fold
-) -> tuple[np.ndarray, float]:
+    pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, fold: Fold, keep_model: bool
+) -> tuple[np.ndarray, float, Pipeline | None]:
     train, test = fold
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter from small folds
         model = clone(pipeline).fit(X.iloc[train], y[train])
     seconds = time.perf_counter() - start
-    return model.predict_proba(X.iloc[test])[:, 1], seconds
+    return model.predict_proba(X.iloc[test])[:, 1], seconds, model if keep_model else None
 
 
 @dataclass
@@ -102,6 +102,7 @@ class CandidateResult:
     oof: np.ndarray  # mean raw probability per row over repeats; NaN where never validated
     fold_auc: list[float]
     fit_seconds: float
+    models: list[Pipeline] = field(default_factory=list)  # fitted fold models, when kept
 
 
 @dataclass
@@ -234,34 +235,47 @@ def cross_validate(
     profile: DataProfile,
     seed: int = 0,
     n_jobs: int = -1,
+    keep_models: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, CandidateResult]:
-    """Out-of-fold probabilities of every candidate on the given folds."""
+    """Out-of-fold probabilities of every candidate on the given folds.
+
+    With ``keep_models`` every fitted fold model is returned too (in fold order), so the
+    folds can serve as a bagged final model without fitting again.
+    """
     y = np.asarray(y).astype(int)
     pipelines = [c.pipeline(plan, profile, seed) for c in candidates]
     sums = {c.name: np.zeros(len(y)) for c in candidates}
     counts = {c.name: np.zeros(len(y)) for c in candidates}
     aucs: dict[str, list[float]] = {c.name: [] for c in candidates}
     seconds = {c.name: 0.0 for c in candidates}
+    fitted: dict[str, dict[int, Pipeline]] = {c.name: {} for c in candidates}
     tasks = list(_tasks(candidates, folds))
     jobs = n_jobs if n_jobs != -1 else (os.cpu_count() or 1)
     jobs = max(1, min(jobs, len(tasks)))
     runner = Parallel(n_jobs=jobs, return_as="generator", prefer="processes")
-    results = runner(delayed(_fit_fold)(pipelines[i], X, y, folds[f]) for i, f in tasks)
-    for (i, f), (proba, secs) in zip(tasks, results, strict=True):
+    results = runner(
+        delayed(_fit_fold)(pipelines[i], X, y, folds[f], keep_models) for i, f in tasks
+    )
+    for (i, f), (proba, secs, model) in zip(tasks, results, strict=True):
         name = candidates[i].name
         test = folds[f][1]
         sums[name][test] += proba
         counts[name][test] += 1
         aucs[name].append(safe_auc(y[test], proba))
         seconds[name] += secs
+        if model is not None:
+            fitted[name][f] = model
         if progress:
             progress(name)
     out = {}
     for c in candidates:
         with np.errstate(invalid="ignore", divide="ignore"):
             oof = np.where(counts[c.name] > 0, sums[c.name] / counts[c.name], np.nan)
-        out[c.name] = CandidateResult(c.name, oof, aucs[c.name], seconds[c.name] / len(folds))
+        models = [fitted[c.name][f] for f in sorted(fitted[c.name])]
+        out[c.name] = CandidateResult(
+            c.name, oof, aucs[c.name], seconds[c.name] / len(folds), models
+        )
     return out
 
 
@@ -299,6 +313,7 @@ def compare(
     cv: int | None = None,
     console: Console | None = None,
     show_progress: bool = True,
+    keep_models: bool = False,
     **role_overrides: Any,
 ) -> Leaderboard:
     """Compare the model zoo on a lead table by cross-validation.
@@ -318,6 +333,8 @@ def compare(
         Metric to rank by: auc, pr_auc, profit, recall, precision, f1, lift_top10, …
     cv:
         Number of folds (default ``settings.cv_folds``).
+    keep_models:
+        Keep the best candidate's fitted fold models (training bags them).
 
     Example
     -------
@@ -353,7 +370,7 @@ def compare(
         task = bar.add_task("", total=total)
         results = cross_validate(
             table.features, y, candidates, folds=folds, plan=plan, profile=profile,
-            seed=settings.random_state, n_jobs=settings.n_jobs,
+            seed=settings.random_state, n_jobs=settings.n_jobs, keep_models=keep_models,
             progress=lambda name: bar.update(task, advance=1, description=name),
         )  # fmt: skip
     business = settings.business
@@ -362,6 +379,9 @@ def compare(
     rows["complexity"] = rows["model"].map({c.name: c.complexity for c in candidates})
     ranked = _rank(rows, sort)
     best, note = _choose(ranked, sort, profile, n_folds)
+    for name, result in results.items():
+        if name != best:
+            result.models = []  # only the chosen model's folds are worth their memory
     seen = ~np.isnan(results[best].oof)
     calibrated = (
         LogitCalibrator().fit(results[best].oof[seen], y[seen]).transform(results[best].oof[seen])

@@ -34,6 +34,7 @@ from leadscore.errors import ArtifactError, LeadscoreError, SchemaError
 from leadscore.jsonutil import jsonable
 from leadscore.modeling.calibration import LogitCalibrator
 from leadscore.modeling.compare import cross_validate, make_folds
+from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.metrics import evaluate
 from leadscore.modeling.preprocess import plan_columns
 from leadscore.modeling.thresholds import (
@@ -145,6 +146,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         time_column: str | None = None,
         kinds: dict[str, ColumnKind] | None = None,
         oof: np.ndarray | None = None,
+        fold_models: list[Any] | None = None,
         id_column: str | None = None,
         missing_values: list[str] | None = None,
         info: dict[str, Any] | None = None,
@@ -164,6 +166,10 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         oof:
             Out-of-fold raw probabilities from a comparison on the same rows, to avoid
             fitting the folds again.
+        fold_models:
+            The fitted fold models behind ``oof``. With shuffled (not time-ordered) folds
+            the final model is their average; otherwise it is refitted on all rows, since
+            the early time folds saw only the oldest leads.
         id_column:
             Name of the id column in scoring inputs, used by :meth:`score`.
         missing_values:
@@ -203,17 +209,22 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         plan = plan_columns(X, kinds, reference_time=time_column)
         pipeline = candidate.pipeline(plan, profile, self.random_state)
 
+        time_ordered = time_column is not None
         if oof is None:
-            time_values = X[time_column] if time_column else None
-            repeats = 3 if profile.small and time_values is None else 1
+            time_values = X[time_column] if time_ordered else None
+            repeats = 3 if profile.small and not time_ordered else 1
             folds = make_folds(y_int, time_values, self.cv, repeats, self.random_state)
-            oof = cross_validate(
+            result = cross_validate(
                 X, y_int, [candidate], folds=folds, plan=plan, profile=profile,
-                seed=self.random_state, n_jobs=1,
-            )[candidate.name].oof  # fmt: skip
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            self.pipeline_ = pipeline.fit(X, y_int)
+                seed=self.random_state, n_jobs=1, keep_models=not time_ordered,
+            )[candidate.name]  # fmt: skip
+            oof, fold_models = result.oof, result.models
+        if fold_models and not time_ordered:
+            self.pipeline_ = FoldEnsemble.from_fitted(fold_models)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                self.pipeline_ = pipeline.fit(X, y_int)
         seen = ~np.isnan(oof)
         self.calibrator_ = LogitCalibrator().fit(oof[seen], y_int[seen])
         p_oof = self.calibrator_.transform(oof[seen])

@@ -39,10 +39,15 @@ def profit_curve(y: np.ndarray, p: np.ndarray, business: Business) -> pd.DataFra
     cut[1:-1] = p_sorted[:-1] != p_sorted[1:]
     upper = np.concatenate([[np.inf], p_sorted])  # score of the last contacted lead
     lower = np.concatenate([p_sorted, [-np.inf]])  # score of the first lead left out
+    if len(p) == 0:
+        return pd.DataFrame({"contacted": [0], "share": [0.0], "threshold": [1.0], "profit": [0.0]})
+    with np.errstate(invalid="ignore"):
+        middle = (upper + lower) / 2
+    # Adjacent floats have no representable midpoint: then cut right at the upper score.
+    middle = np.where(middle > lower, middle, upper)
     threshold = np.where(
-        np.isinf(upper), np.nextafter(1.0, 2.0),
-        np.where(np.isinf(lower), p_sorted[-1] if len(p) else 0.0, (upper + lower) / 2),
-    )  # fmt: skip
+        np.isinf(upper), np.nextafter(1.0, 2.0), np.where(np.isinf(lower), p_sorted[-1], middle)
+    )
     return pd.DataFrame(
         {
             "contacted": k[cut],

@@ -58,7 +58,8 @@ def train(
     settings = settings or Settings()
     board: Leaderboard = compare(
         data, roles=roles, settings=settings, models=[model] if model else models,
-        sort=sort, cv=cv, console=console, show_progress=show_progress, **role_overrides,
+        sort=sort, cv=cv, console=console, show_progress=show_progress, keep_models=True,
+        **role_overrides,
     )  # fmt: skip
     if console is not None and len(board.table) > 1:
         board.render(console)
@@ -79,6 +80,7 @@ def train(
         time_column=table.roles.time,
         kinds=table.kinds,
         oof=board.results[chosen].oof,
+        fold_models=board.results[chosen].models,
         id_column=table.roles.id,
         missing_values=settings.missing_values,
         info={

@@ -245,7 +245,7 @@ class CatBoostLeads(ClassifierMixin, BaseEstimator):
 def _catboost(p: DataProfile, cats: list[str], seed: int) -> BaseEstimator:
     return CatBoostLeads(
         iterations=300 if p.small else 500,
-        learning_rate=0.06,
+        learning_rate=0.05,
         depth=5 if p.small else 6,
         scale_pos_weight=p.pos_weight,
         random_state=seed,
