@@ -48,7 +48,8 @@ def pycaret_split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
-def leadscore_cli(*args: str) -> tuple[float, str]:
+def leadscore_cli(*args: str) -> float:
+    """Run the installed command line; return its wall time in seconds."""
     start = time.perf_counter()
     done = subprocess.run(
         [str(Path(sys.executable).with_name("leadscore")), *args],
@@ -59,7 +60,7 @@ def leadscore_cli(*args: str) -> tuple[float, str]:
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"leadscore {args[0]} failed:\n{done.stdout}\n{done.stderr}")
-    return seconds, done.stdout
+    return seconds
 
 
 def main() -> None:
@@ -73,21 +74,21 @@ def main() -> None:
         train_part.to_csv(work / "train.csv", index=False)
         holdout.drop(columns=["Converted"]).to_csv(work / "holdout.csv", index=False)
 
-        audit_s, _ = leadscore_cli("audit", str(DATA), "--json", str(work / "audit.json"))
+        audit_s = leadscore_cli("audit", str(DATA), "--json", str(work / "audit.json"))
         suspects = json.loads((work / "audit.json").read_text())["leakage_suspects"]
         tags = next((s for s in suspects if s["column"] == "Tags"), None)
 
-        compare_s, compare_out = leadscore_cli(
+        compare_s = leadscore_cli(
             "compare", str(work / "train.csv"), *exclude, "--out", str(work / "board.json"),
             "--quiet",
         )  # fmt: skip
         board = json.loads((work / "board.json").read_text())
         best_cv = max(m["auc"] for m in board["models"])
 
-        train_s, _ = leadscore_cli(
+        train_s = leadscore_cli(
             "train", str(work / "train.csv"), *exclude, "--out", str(work / "model"), "--quiet"
         )
-        score_s, _ = leadscore_cli(
+        score_s = leadscore_cli(
             "score", str(work / "model"), str(work / "holdout.csv"), "--out",
             str(work / "scores.csv"),
         )  # fmt: skip
