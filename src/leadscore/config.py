@@ -163,6 +163,9 @@ class Settings(BaseSettings):
     random_state: int = 0
     #: parallel workers for model comparison; -1 means one per CPU core
     n_jobs: int = -1
+    #: larger tables are compared on a stratified sample of this many leads; the chosen
+    #: model is then trained on all of them
+    max_compare_rows: int = Field(default=100_000, ge=1000)
 
     @classmethod
     def settings_customise_sources(

@@ -82,6 +82,18 @@ def make_folds(
     return folds
 
 
+def stratified_sample(y: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """Sorted row positions of a sample of ``size`` rows with the outcome rate of ``y``."""
+    rng = np.random.default_rng(seed)
+    y = np.asarray(y)
+    chosen = []
+    for value in np.unique(y):
+        rows = np.flatnonzero(y == value)
+        take = max(1, round(size * len(rows) / len(y)))
+        chosen.append(rng.choice(rows, size=min(take, len(rows)), replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
 def _fit_fold(
     pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, fold: Fold, keep_model: bool
 ) -> tuple[np.ndarray, float, Pipeline | None]:
@@ -122,6 +134,8 @@ class Leaderboard:
     suspects: list[LeakageSuspect] = field(default_factory=list)
     n_folds: int = 5
     seconds: float = 0.0
+    #: the whole table when the comparison ran on a sample of it
+    full_table: LeadTable | None = None
 
     @property
     def validated(self) -> np.ndarray:
@@ -349,6 +363,17 @@ def compare(
     candidates = get_candidates(models)
     table, suspects = prepare_for_modeling(data, roles, settings, console, **role_overrides)
     assert table.y is not None
+    console = console or Console(stderr=True)
+    full_table = None
+    if table.n_rows > settings.max_compare_rows:
+        full_table = table
+        table = table.subset(
+            stratified_sample(table.y, settings.max_compare_rows, settings.random_state)
+        )
+        console.print(
+            f"comparing on a stratified sample of {table.n_rows:,} of {full_table.n_rows:,} "
+            "leads (max_compare_rows); the chosen model trains on all of them"
+        )
     y = table.y.astype(int)
     profile = DataProfile(table.n_rows, int(y.sum()))
     plan = plan_columns(table.features, table.kinds, reference_time=table.roles.time)
@@ -356,7 +381,6 @@ def compare(
     folds = make_folds(y, table.time, cv or settings.cv_folds, repeats, settings.random_state)
     n_folds = len(folds) // repeats
     total = len(candidates) * len(folds)
-    console = console or Console(stderr=True)
     with Progress(
         TextColumn("[bold]comparing models"),
         BarColumn(),
@@ -404,6 +428,7 @@ def compare(
         suspects=suspects,
         n_folds=n_folds,
         seconds=time.perf_counter() - started,
+        full_table=full_table,
     )
 
 

@@ -16,6 +16,7 @@ column (or all zeros), target encoding to the prior, the native coders to ``__ot
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -86,6 +87,26 @@ def plan_columns(
 # ----------------------------------------------------------------------------- transformers
 
 
+_UNSAFE_NAME = re.compile(r'[\[\]<>{}",:]')
+
+
+def safe_names(names: Sequence[str]) -> list[str]:
+    """Column names the boosters accept (LightGBM and XGBoost reject JSON characters, [ ] <).
+
+    Example
+    -------
+    >>> safe_names(["Visits [count]", "Visits (count)"])
+    ['Visits _count_', 'Visits (count)']
+    """
+    out: list[str] = []
+    for name in names:
+        candidate = _UNSAFE_NAME.sub("_", str(name))
+        while candidate in out:
+            candidate += "_"
+        out.append(candidate)
+    return out
+
+
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Categories as plain Python strings with an explicit missing level."""
     return frame.astype(object).where(frame.notna(), MISSING).astype(str).astype(object)
@@ -126,6 +147,7 @@ class CategoryCoder(TransformerMixin, BaseEstimator):
 
     Levels seen fewer than ``min_count`` times, beyond the ``max_levels`` most frequent,
     or never seen at all become ``__other__``; missing values become ``__missing__``.
+    Output column names are made safe for the boosters (see :func:`safe_names`).
 
     Parameters
     ----------
@@ -165,6 +187,7 @@ class CategoryCoder(TransformerMixin, BaseEstimator):
             kept = counts[counts >= self.min_count].index.tolist()[: self.max_levels]
             self.levels_[column] = sorted({*kept, MISSING, OTHER})
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.feature_names_out_ = np.asarray(safe_names(list(X.columns)), dtype=object)
         return self
 
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
@@ -180,10 +203,11 @@ class CategoryCoder(TransformerMixin, BaseEstimator):
         for column in out.columns:
             if column not in self.levels_:
                 out[column] = out[column].astype(float)
+        out.columns = list(self.feature_names_out_)
         return out
 
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
-        return self.feature_names_in_
+        return self.feature_names_out_
 
 
 def build_preprocessor(plan: ColumnPlan, family: Family, random_state: int = 0) -> Pipeline:

@@ -10,8 +10,10 @@ from rich.console import Console
 from leadscore.config import Roles, Settings
 from leadscore.data.schema import LeadTable
 from leadscore.data.sources import TableLike
-from leadscore.modeling.compare import Leaderboard, compare
+from leadscore.modeling.compare import Leaderboard, compare, cross_validate, make_folds
 from leadscore.modeling.model import LeadModel
+from leadscore.modeling.preprocess import plan_columns
+from leadscore.modeling.zoo import DataProfile, get_candidates
 
 
 def train(
@@ -67,6 +69,20 @@ def train(
         board.write(leaderboard_out)
     table = board.lead_table
     chosen = model or board.best
+    oof, fold_models = board.results[chosen].oof, board.results[chosen].models
+    if board.full_table is not None:
+        # The leaderboard ran on a sample: cross-validate the chosen model on everything.
+        table = board.full_table
+        assert table.y is not None
+        (candidate,) = get_candidates([chosen])
+        folds = make_folds(table.y, table.time, cv or settings.cv_folds, 1, settings.random_state)
+        result = cross_validate(
+            table.features, table.y, [candidate], folds=folds, plan=plan_columns(
+                table.features, table.kinds, reference_time=table.roles.time),
+            profile=DataProfile(table.n_rows, int(table.y.sum())),
+            seed=settings.random_state, n_jobs=settings.n_jobs, keep_models=table.time is None,
+        )[chosen]  # fmt: skip
+        oof, fold_models = result.oof, result.models
     lead_model = LeadModel(
         model=chosen,
         business=settings.business,
@@ -79,8 +95,8 @@ def train(
         table.y,
         time_column=table.roles.time,
         kinds=table.kinds,
-        oof=board.results[chosen].oof,
-        fold_models=board.results[chosen].models,
+        oof=oof,
+        fold_models=fold_models,
         id_column=table.roles.id,
         missing_values=settings.missing_values,
         info={
