@@ -19,6 +19,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from leadscore.config import Business, Settings, load_settings
 from leadscore.errors import ConfigError, LeadscoreError
@@ -95,7 +96,8 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except LeadscoreError as exc:
-            err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # The message quotes the user's data: print it literally, never as markup.
+            err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]")
@@ -104,9 +106,11 @@ def handle_errors(func: F) -> F:
             if os.environ.get("LEADSCORE_DEBUG"):
                 raise
             err.print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
-                "This is a bug in leadscore; rerun with LEADSCORE_DEBUG=1 for details.",
-                highlight=False,
+                Text.assemble(
+                    ("internal error: ", "bold red"),
+                    f"{type(exc).__name__}: {exc}\n",
+                    "This is a bug in leadscore; rerun with LEADSCORE_DEBUG=1 for details.",
+                )
             )
             raise typer.Exit(1) from None
 

@@ -40,6 +40,8 @@ from leadscore.modeling.thresholds import ThresholdChoice, choose_threshold
 from leadscore.modeling.zoo import Candidate, DataProfile, get_candidates
 
 Fold = tuple[np.ndarray, np.ndarray]
+#: fewer leads than this in either outcome class cannot be validated meaningfully
+MIN_CLASS_COUNT = 10
 SORT_KEYS = sorted(HIGHER_IS_BETTER | LOWER_IS_BETTER)
 
 
@@ -57,7 +59,14 @@ def make_folds(
     validation lead is newer than every lead its model learned from.
     """
     y = np.asarray(y)
-    smallest = int(np.bincount(y, minlength=2).min())
+    counts = np.bincount(y, minlength=2)
+    smallest = int(counts.min())
+    if smallest < MIN_CLASS_COUNT:
+        which = "converted" if counts[1] <= counts[0] else "non-converted"
+        raise LeadscoreError(
+            f"only {smallest} {which} lead(s): a model needs at least {MIN_CLASS_COUNT} leads of "
+            "each outcome to learn a pattern that validation can check; add more labelled leads"
+        )
     if time_values is not None:
         order = np.argsort(time_values.to_numpy(), kind="stable")
         blocks = np.array_split(order, n_splits + 1)

@@ -271,6 +271,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape ``(n, 2)``: column 1 is "converts"."""
+        check_is_fitted(self, "calibrator_")
         p = self.calibrator_.transform(self.predict_raw(X))
         return np.column_stack([1 - p, p])
 
@@ -289,7 +290,10 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             ids = X[self.id_column_].astype(str).to_numpy()
         else:
             ids = np.arange(1, len(X) + 1).astype(str)
+        check_is_fitted(self, "cutoffs_")
         capacity = capacity if capacity is not None else self.business_.capacity
+        if capacity is not None and capacity < 1:
+            raise LeadscoreError(f"capacity must be at least 1 lead, not {capacity}")
         contact = select_top(p, capacity) if capacity else p >= self.cutoffs_.contact
         rank = pd.Series(-p).rank(method="first").astype(int).to_numpy()
         return pd.DataFrame(
