@@ -241,8 +241,8 @@ def _choose(table: pd.DataFrame, sort: str, profile: DataProfile, n_folds: int) 
 
 
 def _tasks(candidates: list[Candidate], folds: list[Fold]) -> Iterator[tuple[int, int]]:
-    # Slow families first, so the last tasks to finish are short ones and both cores stay busy.
-    order = sorted(range(len(candidates)), key=lambda i: -candidates[i].complexity)
+    # Slowest fits first, so the last tasks to finish are short ones and all cores stay busy.
+    order = sorted(range(len(candidates)), key=lambda i: -candidates[i].cost)
     for i in order:
         for f in range(len(folds)):
             yield i, f

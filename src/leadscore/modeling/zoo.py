@@ -80,6 +80,8 @@ class Candidate:
     family: Family
     complexity: int
     make: Callable[[DataProfile, list[str], int], BaseEstimator]
+    #: rough relative fit time, to start the slowest fits first and keep all cores busy
+    cost: float = 1.0
 
     def pipeline(self, plan: ColumnPlan, profile: DataProfile, random_state: int = 0) -> Pipeline:
         """Preprocessing plus estimator, ready to fit on a typed feature frame."""
@@ -271,17 +273,17 @@ def _mlp(p: DataProfile, cats: list[str], seed: int) -> BaseEstimator:
 ZOO: dict[str, Candidate] = {
     c.name: c
     for c in (
-        Candidate("naive_bayes", "Naive Bayes", "linear", 0, _naive_bayes),
-        Candidate("logreg_l1", "Logistic regression (L1)", "linear", 1, _logreg_l1),
-        Candidate("logreg_l2", "Logistic regression (L2)", "linear", 1, _logreg_l2),
-        Candidate("decision_tree", "Decision tree", "tree", 2, _decision_tree),
-        Candidate("random_forest", "Random forest", "tree", 4, _random_forest),
-        Candidate("extra_trees", "Extra trees", "tree", 4, _extra_trees),
-        Candidate("mlp", "Neural network (MLP)", "linear", 5, _mlp),
-        Candidate("hist_gb", "Histogram gradient boosting", "native", 6, _hist_gb),
-        Candidate("lightgbm", "LightGBM", "native", 6, _lightgbm),
-        Candidate("xgboost", "XGBoost", "native", 6, _xgboost),
-        Candidate("catboost", "CatBoost", "catboost", 6, _catboost),
+        Candidate("naive_bayes", "Naive Bayes", "linear", 0, _naive_bayes, cost=1),
+        Candidate("logreg_l1", "Logistic regression (L1)", "linear", 1, _logreg_l1, cost=3),
+        Candidate("logreg_l2", "Logistic regression (L2)", "linear", 1, _logreg_l2, cost=2),
+        Candidate("decision_tree", "Decision tree", "tree", 2, _decision_tree, cost=2),
+        Candidate("random_forest", "Random forest", "tree", 4, _random_forest, cost=6),
+        Candidate("extra_trees", "Extra trees", "tree", 4, _extra_trees, cost=6),
+        Candidate("mlp", "Neural network (MLP)", "linear", 5, _mlp, cost=6),
+        Candidate("hist_gb", "Histogram gradient boosting", "native", 6, _hist_gb, cost=5),
+        Candidate("lightgbm", "LightGBM", "native", 6, _lightgbm, cost=4),
+        Candidate("xgboost", "XGBoost", "native", 6, _xgboost, cost=5),
+        Candidate("catboost", "CatBoost", "catboost", 6, _catboost, cost=35),
     )
 }
 
