@@ -452,3 +452,17 @@ def test_scores_are_calibrated_on_fresh_leads() -> None:
     converted = (new["converted"] == "yes").to_numpy()
     assert expected_calibration_error(converted, p) < 0.03
     assert p.mean() == pytest.approx(converted.mean(), abs=0.01)
+
+
+def test_age_days_reports_lead_age_at_scoring_time_when_trained_with_a_time_column() -> None:
+    from leadscore.data.demo import generate_leads
+
+    table = generate_leads(1200, seed=21).table
+    X = table.drop(columns=["lead_id", "converted", "sales_status"])
+    model = LeadModel("logreg_l2", cv=3).fit(X, table["converted"], time_column="created_at")
+    as_of = pd.Timestamp("2026-06-01")
+    scored = model.score(X.head(3), as_of=as_of)
+    expected = ((as_of - X["created_at"].head(3)) / pd.Timedelta(days=1)).round(1).to_numpy()
+    np.testing.assert_allclose(scored["age_days"].to_numpy(), expected)
+    untimed = LeadModel("logreg_l2", cv=3).fit(X.drop(columns=["created_at"]), table["converted"])
+    assert "age_days" not in untimed.score(X.head(3)).columns

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import numpy as np
 import pandas as pd
 import typer
 from pydantic import ValidationError
@@ -383,9 +384,18 @@ def print_top(
         table.add_row(
             str(row["rank"]), str(row[key]), f"{row['score_100']}",
             f"[{colour[row['segment']]}]{row['segment']}[/]", "yes" if row["contact"] else "no",
-            *[str(row.get(c, "")) for c in extra],
+            *[_cell(row.get(c)) for c in extra],
         )  # fmt: skip
     out.print(table)
+
+
+def _cell(value: Any) -> str:
+    """A table cell: whole floats without ".0", missing as blank."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}"
+    return str(value)
 
 
 def main() -> None:  # pragma: no cover - console entry point

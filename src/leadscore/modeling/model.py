@@ -279,24 +279,32 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         """1 where contacting the lead is profitable (score at or above the threshold)."""
         return (self.predict_proba(X)[:, 1] >= self.cutoffs_.contact).astype(int)
 
-    def score(self, X: pd.DataFrame, capacity: int | None = None) -> pd.DataFrame:
+    def score(
+        self,
+        X: pd.DataFrame,
+        capacity: int | None = None,
+        as_of: pd.Timestamp | None = None,
+    ) -> pd.DataFrame:
         """Per lead: id, score (0–1), score_100, segment, rank and whether to contact.
 
         With ``capacity`` the team contacts only its ``capacity`` best leads of this batch;
-        otherwise every lead at or above the profit-optimal threshold.
+        otherwise every lead at or above the profit-optimal threshold. When the model has
+        a time column, ``age_days`` says how old each lead is at ``as_of`` (default: now,
+        UTC), for the sales team; it is not a model input.
         """
-        p = self.predict_proba(X)[:, 1]
-        if self.id_column_ and self.id_column_ in X.columns:
-            ids = X[self.id_column_].astype(str).to_numpy()
-        else:
-            ids = np.arange(1, len(X) + 1).astype(str)
         check_is_fitted(self, "cutoffs_")
         capacity = capacity if capacity is not None else self.business_.capacity
         if capacity is not None and capacity < 1:
             raise LeadscoreError(f"capacity must be at least 1 lead, not {capacity}")
+        conformed = self._conformed(X)
+        p = self.calibrator_.transform(self.pipeline_.predict_proba(conformed)[:, 1])
+        if self.id_column_ and self.id_column_ in X.columns:
+            ids = X[self.id_column_].astype(str).to_numpy()
+        else:
+            ids = np.arange(1, len(X) + 1).astype(str)
         contact = select_top(p, capacity) if capacity else p >= self.cutoffs_.contact
         rank = pd.Series(-p).rank(method="first").astype(int).to_numpy()
-        return pd.DataFrame(
+        result = pd.DataFrame(
             {
                 self.id_column_ or "lead": ids,
                 "score": p,
@@ -306,6 +314,11 @@ class LeadModel(ClassifierMixin, BaseEstimator):
                 "contact": contact,
             }
         )
+        if self.time_column_:
+            now = as_of if as_of is not None else pd.Timestamp.now(tz="UTC").tz_localize(None)
+            age = (now - conformed[self.time_column_]) / pd.Timedelta(days=1)
+            result["age_days"] = age.round(1).to_numpy()
+        return result
 
     # ------------------------------------------------------------------ persistence
 
