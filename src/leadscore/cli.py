@@ -32,8 +32,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -191,6 +191,81 @@ def demo_data(
     paths = write_demo(out_dir, rows=rows, new_rows=new_rows, seed=seed)
     for name, path in paths.items():
         out.print(f"wrote {name:9s} {path}")
+
+
+@app.command()
+@handle_errors
+def features(
+    events: Annotated[
+        list[Path], typer.Argument(help="Event files, folders or globs (JSONL, CSV, Parquet).")
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="Lead table to write (.csv/.parquet).")],
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", help="Outcomes: lead id, converted, outcome time (training)."),
+    ] = None,
+    lead_event: Annotated[
+        str | None, typer.Option("--lead-event", help="Event that makes a visitor a lead.")
+    ] = None,
+    conversion_event: Annotated[
+        str | None,
+        typer.Option("--conversion-event", help="Event that means the lead converted."),
+    ] = None,
+    cutoff: Annotated[
+        str | None, typer.Option("--cutoff", help="Ignore events at or after this time.")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Scoring time for recency (default: last event).")
+    ] = None,
+    builder: Annotated[
+        Path | None,
+        typer.Option("--builder", help="Fitted feature builder: reuse (scoring) or save path."),
+    ] = None,
+    quarantine: Annotated[
+        Path | None, typer.Option("--quarantine", help="Where to write set-aside events (CSV).")
+    ] = None,
+    session_gap: Annotated[
+        float, typer.Option("--session-gap", help="Minutes of inactivity that end a session.")
+    ] = 30.0,
+    milestone: Annotated[
+        list[str] | None,
+        typer.Option("--milestone", help="Event to time from the first visit (repeatable)."),
+    ] = None,
+    mmdb: Annotated[
+        Path | None,
+        typer.Option("--mmdb", help="MaxMind country database instead of the bundled one."),
+    ] = None,
+) -> None:
+    """Turn raw events into one row of features per lead (point-in-time correct)."""
+    from leadscore.features.build import FeatureSettings
+    from leadscore.features.table import build_lead_table, save_lead_table
+
+    training = labels is not None or conversion_event is not None
+    reuse = builder if builder is not None and builder.exists() and not training else None
+    settings = FeatureSettings(
+        session_gap_minutes=session_gap,
+        milestones=milestone or None,
+        mmdb_path=str(mmdb) if mmdb else None,
+    )
+    with err.status("building lead features"):
+        result = build_lead_table(
+            [str(e) for e in events], outcomes=labels, lead_event=lead_event,
+            conversion_event=conversion_event, cutoff=cutoff, as_of=as_of, builder=reuse,
+            settings=settings,
+        )  # fmt: skip
+    out.print(result.load.summary())
+    if len(result.load.quarantine):
+        target = quarantine or out_file.with_name(out_file.name.split(".")[0] + ".quarantine.csv")
+        result.load.write_quarantine(target)
+        out.print(f"set-aside events with file, line and reason: {target}")
+    for note in result.notes:
+        out.print(f"[dim]note: {note}[/]")
+    written = save_lead_table(result, out_file, builder if training or reuse is None else None)
+    table = result.table
+    summary = f"{len(table):,} leads × {table.shape[1] - 1} columns"
+    if "converted" in table.columns:
+        summary += f", {(table['converted'] == 'yes').mean():.1%} converted"
+    out.print(f"wrote {written['table']} ({summary}); builder {written['builder']}")
 
 
 @app.command()

@@ -69,6 +69,9 @@ class Roles(BaseModel):
     time: str | None = None
     exclude: list[str] = Field(default_factory=list)
     keep: list[str] = Field(default_factory=list)
+    #: columns computed from events strictly before each lead's outcome (by ``leadscore
+    #: features``): their strength is real signal, not leakage, so the audit keeps them
+    point_in_time: list[str] = Field(default_factory=list)
 
     def merged(self, **overrides: Any) -> Roles:
         """Return a copy where every given (non-empty) override replaces or extends the value."""
@@ -76,7 +79,7 @@ class Roles(BaseModel):
         for key, value in overrides.items():
             if value is None or value == [] or value == ():
                 continue
-            if key in ("exclude", "keep"):
+            if key in ("exclude", "keep", "point_in_time"):
                 data[key] = list(dict.fromkeys([*data[key], *value]))
             else:
                 data[key] = value

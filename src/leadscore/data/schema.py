@@ -10,9 +10,11 @@ what the model was trained on and conforms its types the same way.
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -30,7 +32,9 @@ TARGET_NAMES = (
     "label", "outcome", "y", "purchased", "sold", "signed_up", "is_customer",
 )  # fmt: skip
 _ID_NAME = re.compile(r"(^|_)(id|uuid|guid|key|number|no|nr|code)$")
-_CREATED_NAME = re.compile(r"(created|creation|signup|sign_up|registered|captured|^date$|^time)")
+_CREATED_NAME = re.compile(
+    r"(created|creation|signup|sign_up|registered|captured|first_seen|^date$|^time)"
+)
 _DATE_PATTERNS = (
     re.compile(
         r"^\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$"
@@ -443,6 +447,27 @@ class LeadTable:
         )
 
 
+def sidecar_path(table_path: Path) -> Path:
+    """Where ``leadscore features`` describes a lead table it wrote: ``<stem>.features.json``."""
+    return table_path.with_name(table_path.name.split(".")[0] + ".features.json")
+
+
+def sidecar_roles(table_path: Path) -> Roles | None:
+    """Roles written next to a lead table by ``leadscore features``, if any."""
+    path = sidecar_path(table_path)
+    if not path.is_file():
+        return None
+    try:
+        described = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"cannot read {path}: {exc}") from None
+    return Roles(
+        target=described.get("target"),
+        id=described.get("id"),
+        point_in_time=list(described.get("point_in_time", [])),
+    )
+
+
 def _check_named(frame: pd.DataFrame, names: Iterable[str | None], what: str) -> None:
     missing = [n for n in names if n is not None and n not in frame.columns]
     if missing:
@@ -476,6 +501,10 @@ def prepare_table(
     """
     settings = settings or Settings()
     roles = roles or settings.roles
+    if isinstance(data, (str, Path)):
+        described = sidecar_roles(Path(data))
+        if described is not None:
+            roles = described.merged(**roles.model_dump())
     frame = read_table(data).copy()
     frame.columns = [str(c).strip() for c in frame.columns]
     duplicated = frame.columns[frame.columns.duplicated()].tolist()
@@ -616,10 +645,7 @@ def prepare_table(
             "no usable feature columns remain after setting apart: "
             + ", ".join(f"{k} ({v})" for k, v in excluded.items())
         )
-    resolved = Roles(
-        target=target, id=id_col, time=roles.time, exclude=list(roles.exclude),
-        keep=list(roles.keep),
-    )  # fmt: skip
+    resolved = roles.model_copy(update={"target": target, "id": id_col})
     return LeadTable(
         features=pd.DataFrame(features).reset_index(drop=True),
         y=y,

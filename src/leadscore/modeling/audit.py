@@ -223,8 +223,11 @@ def detect_leakage(
     """Leakage suspects among the table's feature columns (see the module docstring)."""
     assert table.y is not None
     keep = keep if keep is not None else list(table.roles.keep)
+    trusted = set(table.roles.point_in_time)
     suspects: list[LeakageSuspect] = []
     for name in table.features.columns:
+        if name in trusted:
+            continue  # built only from events before the outcome: strong, not leaked
         series = table.features[name]
         auc = aucs.get(name)
         check, reason, evidence = None, "", []

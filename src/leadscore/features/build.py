@@ -1,0 +1,497 @@
+"""Raw events → one row of features per lead, point-in-time correct.
+
+:class:`LeadFeatureBuilder` learns a little from training events (the site's own
+domains, the funnel steps and n-grams worth counting, the milestone events, the content
+topics) and then turns any events into lead features with exactly the same code, for
+training and for scoring. Every lead may have a cutoff: only events strictly before it are
+used, so nothing recorded after a lead's outcome can leak into its training row.
+
+The features (see :data:`FEATURE_GROUPS`):
+
+* activity: events, page views, distinct pages, sessions (30-minute inactivity rule),
+  active days, time on site, pages per session, events in the last 7 days, days since the
+  last event, events per day since the first visit;
+* time: hour and weekday of the first visit in the lead's local time (from the client's
+  UTC offset or time zone when sent, else the IP country's time zone, else UTC, recorded
+  in ``local_time_from``), weekend, business hours; hours from the first visit to the
+  first return and whether the lead returned the same (local) day;
+* milestones: for each milestone event (sign-up, demo request, …), its count and the hours
+  from the first visit to its first occurrence;
+* device: device type, operating system and browser (from the user agent unless the
+  source names them), number of device types;
+* place: country (from the source, else from the IP with an offline database);
+* traffic: first- and last-touch source and medium (click ids, UTM, referrer), number of
+  distinct sources;
+* journey: landing step, number of distinct steps, counts of the most common step
+  n-grams (``journey: pricing > signup``);
+* content: a few TF-IDF/SVD topic scores of the words in the pages viewed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from pydantic import BaseModel, Field
+
+from leadscore.data.events import EVENT_COLUMNS
+from leadscore.errors import DataError
+from leadscore.features import geo, journey, text, traffic, useragent
+
+NS_PER_HOUR = 3_600_000_000_000
+NS_PER_DAY = 24 * NS_PER_HOUR
+
+DEFAULT_PAGE_VIEW_EVENTS = (
+    "page_view", "page_viewed", "pageview", "page", "$mp_web_page_view", "$pageview",
+    "page view", "page viewed", "loaded a page", "viewed page", "screen", "screen_view",
+)  # fmt: skip
+
+
+class FeatureSettings(BaseModel):
+    """How raw events become lead features."""
+
+    session_gap_minutes: float = Field(default=30.0, gt=0)
+    page_view_events: list[str] = Field(default_factory=lambda: list(DEFAULT_PAGE_VIEW_EVENTS))
+    #: milestone events; by default the most common non-page-view events
+    milestones: list[str] | None = None
+    max_milestones: int = Field(default=10, ge=0)
+    ngram_sizes: list[int] = Field(default_factory=lambda: [2, 3])
+    max_ngrams: int = Field(default=30, ge=0)
+    max_steps: int = Field(default=40, ge=2)
+    text_components: int = Field(default=5, ge=0)
+    recent_days: float = Field(default=7.0, gt=0)
+    #: the site's own domains (referrers from them are internal); inferred when empty
+    own_domains: list[str] = Field(default_factory=list)
+    #: a MaxMind .mmdb country database to use instead of the bundled one
+    mmdb_path: str | None = None
+
+
+@dataclass
+class _Prepared:
+    """Events filtered to the point in time, sorted by lead and time, as arrays."""
+
+    leads: pd.Index  # lead ids, position = lead code
+    g: np.ndarray  # lead code per event
+    ts: np.ndarray  # int64 ns per event
+    starts: np.ndarray  # first event position per lead
+    ref: np.ndarray  # int64 ns "as of" per lead (cutoff, or as_of, or the last event)
+    events: pd.DataFrame  # the rows, in the same order
+    is_page_view: np.ndarray
+
+
+def _by_unique(values: pd.Series, func) -> np.ndarray:
+    """Apply a vectorised string function to the distinct values only, then spread back."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.asarray(func(pd.Series(uniques, dtype="string")), dtype=object)
+    return np.append(mapped, [None])[codes]
+
+
+def _first_present(g: np.ndarray, values: pd.Series, n: int) -> np.ndarray:
+    """The first non-missing value per lead code (events are sorted by time)."""
+    present = values.notna().to_numpy()
+    out = np.full(n, None, dtype=object)
+    codes = g[present]
+    firsts = np.unique(codes, return_index=True)
+    out[firsts[0]] = values.to_numpy()[present][firsts[1]]
+    return out
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in str(name).lower()).strip("_")
+
+
+class LeadFeatureBuilder:
+    """Learn what to count from training events, then build lead features from any events.
+
+    Parameters
+    ----------
+    settings:
+        Session gap, page-view event names, milestones, n-gram and topic sizes, …
+
+    Example
+    -------
+    >>> from leadscore.data.events import load_events
+    >>> events = load_events("events.jsonl").events  # doctest: +SKIP
+    >>> builder = LeadFeatureBuilder().fit(events)  # doctest: +SKIP
+    >>> features = builder.transform(events)  # doctest: +SKIP
+    """
+
+    def __init__(self, settings: FeatureSettings | None = None) -> None:
+        self.settings = settings or FeatureSettings()
+
+    # ------------------------------------------------------------------ preparation
+
+    def _prepare(
+        self,
+        events: pd.DataFrame,
+        cutoffs: pd.Series | None,
+        as_of: pd.Timestamp | None,
+    ) -> _Prepared:
+        missing = [c for c in ("lead_id", "timestamp", "event") if c not in events.columns]
+        if missing:
+            raise DataError(f"events lack the columns {missing}; load them with load_events")
+        frame = events
+        for column in EVENT_COLUMNS:
+            if column not in frame.columns:
+                frame = frame.assign(
+                    **{column: pd.Series(pd.NA, index=frame.index, dtype="string")}
+                )
+        ts_all = pd.to_datetime(frame["timestamp"]).to_numpy("datetime64[ns]").view(np.int64)
+        keep = np.ones(len(frame), dtype=bool)
+        if cutoffs is not None:
+            limit = frame["lead_id"].map(cutoffs)
+            limit_ns = pd.to_datetime(limit).to_numpy("datetime64[ns]").view(np.int64)
+            has_limit = limit.notna().to_numpy()
+            keep &= ~has_limit | (ts_all < limit_ns)
+        if as_of is not None:
+            keep &= ts_all <= pd.Timestamp(as_of).value
+        frame = frame.loc[keep]
+        ts = ts_all[keep]
+        codes, leads = pd.factorize(frame["lead_id"], sort=False)
+        order = np.lexsort((ts, codes))
+        frame = frame.iloc[order].reset_index(drop=True)
+        g, ts = codes[order], ts[order]
+        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.array([], int)
+        n = len(leads)
+        if as_of is not None:
+            default_ref = pd.Timestamp(as_of).value
+        else:
+            default_ref = int(ts.max()) if len(ts) else 0
+        ref = np.full(n, default_ref, dtype=np.int64)
+        if cutoffs is not None and n:
+            lead_limits = pd.to_datetime(pd.Series(leads).map(cutoffs))
+            known = lead_limits.notna().to_numpy()
+            ref[known] = lead_limits[known].to_numpy("datetime64[ns]").view(np.int64)
+        page_views = {e.lower() for e in self.settings.page_view_events}
+        is_pv = _by_unique(frame["event"], lambda u: u.str.lower().isin(page_views).to_numpy())
+        is_pv = is_pv.astype(bool) & frame["event"].notna().to_numpy()
+        return _Prepared(pd.Index(leads), g, ts, starts, ref, frame, is_pv)
+
+    # ------------------------------------------------------------------ fitting
+
+    def fit(self, events: pd.DataFrame, cutoffs: pd.Series | None = None) -> LeadFeatureBuilder:
+        """Learn domains, steps, milestones, n-grams and topics from (training) events.
+
+        With a different cutoff per lead (each lead's outcome time), "as of" features —
+        days since the last event, recent events, events per day — are left out: measured
+        at the outcome they tell converted leads (just active) from lost ones (marked lost
+        after going quiet), which no lead being scored can know yet.
+        """
+        self._fit(self._prepare(events, cutoffs, None), cutoffs)
+        return self
+
+    def _fit(self, prep: _Prepared, cutoffs: pd.Series | None) -> None:
+        s = self.settings
+        self.as_of_features_ = cutoffs is None or pd.to_datetime(cutoffs).nunique() <= 1
+        frame = prep.events
+        if len(frame) == 0:
+            raise DataError("no events before the cutoffs: nothing to learn features from")
+        if s.own_domains:
+            self.own_domains_ = frozenset(d.lower().removeprefix("www.") for d in s.own_domains)
+        else:
+            hosts = pd.Series(_by_unique(frame["url"], traffic.host_of)).value_counts()
+            # the site's own hosts: those carrying at least 5 % of page URLs
+            self.own_domains_ = frozenset(hosts[hosts >= 0.05 * hosts.sum()].index)
+        n = len(prep.leads)
+        steps = pd.Series(self._steps(prep))
+        lead_steps = pd.DataFrame({"g": prep.g, "s": steps}).drop_duplicates()
+        common = lead_steps["s"].value_counts()
+        self.steps_ = [str(x) for x in common.index[: s.max_steps - 1] if x != journey.OTHER]
+        self.steps_.append(journey.OTHER)
+        if s.milestones is not None:
+            self.milestones_ = list(s.milestones)
+        else:
+            other = frame.loc[~prep.is_page_view, ["event"]].assign(g=prep.g[~prep.is_page_view])
+            per_lead = other.drop_duplicates()["event"].value_counts()
+            per_lead = per_lead[per_lead >= max(1, 0.005 * n)]
+            self.milestones_ = [str(x) for x in per_lead.index[: s.max_milestones]]
+        grams = self._grams(prep)
+        if len(grams):
+            support = grams.groupby("gram")["lead"].nunique()
+            support = support[support >= max(2, 0.01 * n)].sort_values(ascending=False)
+            self.ngrams_ = [int(k) for k in support.index[: s.max_ngrams]]
+        else:
+            self.ngrams_ = []
+        self.topics_ = None
+        if s.text_components:
+            docs, lead_pages = self._pages(prep)
+            self.topics_ = text.ContentTopics(s.text_components).fit(docs, lead_pages)
+        self._geo = None
+
+    def _steps(self, prep: _Prepared) -> np.ndarray:
+        return journey.step_labels(
+            prep.events["event"], prep.events["url"], prep.is_page_view
+        ).to_numpy(dtype=object)
+
+    def _step_codes(self, prep: _Prepared) -> np.ndarray:
+        index = {name: i for i, name in enumerate(self.steps_)}
+        other = index[journey.OTHER]
+        labels = pd.Series(self._steps(prep))
+        return labels.map(index).fillna(other).to_numpy(dtype=np.int64)
+
+    def _grams(self, prep: _Prepared) -> pd.DataFrame:
+        return journey.ngram_counts(
+            prep.g, self._step_codes(prep), len(self.steps_), tuple(self.settings.ngram_sizes)
+        )
+
+    def _pages(self, prep: _Prepared) -> tuple[pd.Series, sp.csr_matrix]:
+        frame = prep.events
+        pv = prep.is_page_view
+        docs_all = text.page_documents(frame["url"], frame["page_title"])
+        page_codes, pages = pd.factorize(docs_all[pv])
+        matrix = sp.coo_matrix(
+            (np.ones(len(page_codes)), (prep.g[pv], page_codes)),
+            shape=(len(prep.leads), len(pages)),
+        ).tocsr()
+        return pd.Series(pages, dtype="string"), matrix
+
+    # ------------------------------------------------------------------ transforming
+
+    def transform(
+        self,
+        events: pd.DataFrame,
+        cutoffs: pd.Series | None = None,
+        as_of: pd.Timestamp | str | None = None,
+    ) -> pd.DataFrame:
+        """One row per lead with events (before its cutoff, and not after ``as_of``).
+
+        ``cutoffs`` maps lead id → time (exclusive); ``as_of`` is the scoring time for
+        recency (default: each lead's cutoff, else the latest event).
+        """
+        if not hasattr(self, "steps_"):
+            raise DataError("the feature builder is not fitted: call fit() on training events")
+        prep = self._prepare(events, cutoffs, pd.Timestamp(as_of) if as_of is not None else None)
+        return self._transform(prep)
+
+    def fit_transform(self, events: pd.DataFrame, cutoffs: pd.Series | None = None) -> pd.DataFrame:
+        prep = self._prepare(events, cutoffs, None)
+        self._fit(prep, cutoffs)
+        return self._transform(prep)
+
+    def _geo_lookup(self) -> geo.CountryLookup:
+        if getattr(self, "_geo", None) is None:
+            self._geo = geo.CountryLookup(self.settings.mmdb_path)
+        return self._geo
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_geo"] = None  # the IP database is reopened where the builder is loaded
+        return state
+
+    def _transform(self, prep: _Prepared) -> pd.DataFrame:
+        s = self.settings
+        n = len(prep.leads)
+        g, ts, frame = prep.g, prep.ts, prep.events
+        out: dict[str, np.ndarray] = {}
+        if n == 0:
+            return pd.DataFrame({"lead_id": pd.Series(dtype="string")})
+        first_ts = ts[prep.starts]
+        ends = np.r_[prep.starts[1:], len(ts)]
+        last_ts = ts[ends - 1]
+
+        # activity and sessions
+        gap = np.int64(s.session_gap_minutes * 60 * 1e9)
+        new_session = np.r_[True, (g[1:] != g[:-1]) | (np.diff(ts) > gap)]
+        session_of = np.cumsum(new_session) - 1
+        session_lead = g[new_session]
+        session_start = ts[new_session]
+        session_end = np.zeros(len(session_start), dtype=np.int64)
+        np.maximum.at(session_end, session_of, ts)
+        duration_min = (session_end - session_start) / 6e10
+        sessions = np.bincount(session_lead, minlength=n)
+        n_events = np.bincount(g, minlength=n)
+        page_views = np.bincount(g, weights=prep.is_page_view, minlength=n)
+        out["events"] = n_events.astype(float)
+        out["page_views"] = page_views
+        pages = pd.DataFrame(
+            {"g": g[prep.is_page_view], "u": frame["url"].to_numpy()[prep.is_page_view]}
+        )
+        out["distinct_pages"] = np.bincount(
+            pages.dropna().drop_duplicates()["g"].to_numpy(dtype=np.int64), minlength=n
+        ).astype(float)
+        out["sessions"] = sessions.astype(float)
+        time_on_site = np.bincount(session_lead, weights=duration_min, minlength=n)
+        out["time_on_site_min"] = time_on_site
+        out["pages_per_session"] = page_views / np.maximum(sessions, 1)
+        if self.as_of_features_:
+            recent = ts >= (prep.ref[g] - np.int64(s.recent_days * NS_PER_DAY))
+            out[f"events_last_{s.recent_days:g}d"] = np.bincount(g, weights=recent, minlength=n)
+            out["days_since_last_event"] = (prep.ref - last_ts) / NS_PER_DAY
+            span_days = np.maximum((prep.ref - first_ts) / NS_PER_DAY, 1.0)
+            out["events_per_day"] = n_events / span_days
+
+        # local time of the first visit
+        offset, source = self._local_offsets(prep, first_ts)
+        local_first = pd.to_datetime(first_ts + (offset * 6e10).astype(np.int64))
+        weekday = local_first.dayofweek.to_numpy()
+        hour = local_first.hour.to_numpy()
+        out["first_visit_hour"] = hour.astype(float)
+        out["first_visit_weekday"] = weekday.astype(float)
+        out["first_visit_weekend"] = (weekday >= 5).astype(float)
+        out["first_visit_business_hours"] = ((weekday < 5) & (hour >= 9) & (hour < 18)).astype(
+            float
+        )
+        out["local_time_from"] = source
+        local_day = (ts + (offset[g] * 6e10).astype(np.int64)) // NS_PER_DAY
+        out["active_days"] = np.bincount(
+            pd.DataFrame({"g": g, "d": local_day}).drop_duplicates()["g"].to_numpy(), minlength=n
+        ).astype(float)
+
+        # return visits
+        rank = pd.Series(session_lead).groupby(session_lead).cumcount().to_numpy()
+        second = np.full(n, np.nan)
+        second[session_lead[rank == 1]] = session_start[rank == 1]
+        returned = ~np.isnan(second)
+        out["returned"] = returned.astype(float)
+        out["hours_to_return"] = np.where(returned, (second - first_ts) / NS_PER_HOUR, np.nan)
+        first_day = (first_ts + (offset * 6e10).astype(np.int64)) // NS_PER_DAY
+        second_day = np.floor((np.nan_to_num(second) + offset * 6e10) / NS_PER_DAY)
+        out["returned_same_day"] = (returned & (second_day == first_day)).astype(float)
+
+        # milestones
+        events_lower = frame["event"].astype("string").str.lower()
+        for name in self.milestones_:
+            hit = (events_lower == str(name).lower()).fillna(False).to_numpy()
+            key = _safe(name)
+            out[f"{key}_count"] = np.bincount(g[hit], minlength=n).astype(float)
+            first_hit = np.full(n, np.nan)
+            hit_g, hit_first = np.unique(g[hit], return_index=True)
+            first_hit[hit_g] = ts[hit][hit_first]
+            out[f"hours_to_{key}"] = (first_hit - first_ts) / NS_PER_HOUR
+
+        # device
+        parsed = self._devices(frame)
+        for column in ("device_type", "os", "browser"):
+            out[column] = _first_present(g, parsed[column], n)
+        devices = pd.DataFrame({"g": g, "d": parsed["device_type"].to_numpy()})
+        out["device_types"] = np.bincount(
+            devices.dropna().drop_duplicates()["g"].to_numpy(dtype=np.int64), minlength=n
+        ).astype(float)
+
+        # place
+        out["country"] = self._countries(prep)
+
+        # traffic: the entry event of every session is a touch
+        entries = frame.loc[new_session]
+        touches = traffic.classify_traffic(
+            entries["referrer"], entries["url"], entries["utm_source"], entries["utm_medium"],
+            self.own_domains_,
+        )  # fmt: skip
+        external = (touches["source"] != "internal").to_numpy()
+        t_lead = session_lead[external]
+        t_source = touches["source"].to_numpy()[external]
+        t_medium = touches["medium"].to_numpy()[external]
+        first_touch = np.full(n, "internal", dtype=object)
+        first_medium = np.full(n, "internal", dtype=object)
+        last_touch = first_touch.copy()
+        last_medium = first_medium.copy()
+        if len(t_lead):
+            firsts = np.unique(t_lead, return_index=True)
+            first_touch[firsts[0]] = t_source[firsts[1]]
+            first_medium[firsts[0]] = t_medium[firsts[1]]
+            lasts = np.unique(t_lead[::-1], return_index=True)
+            last_idx = len(t_lead) - 1 - lasts[1]
+            last_touch[lasts[0]] = t_source[last_idx]
+            last_medium[lasts[0]] = t_medium[last_idx]
+        out["first_touch_source"] = first_touch
+        out["first_touch_medium"] = first_medium
+        out["last_touch_source"] = last_touch
+        out["last_touch_medium"] = last_medium
+        out["sources"] = np.bincount(
+            pd.DataFrame({"g": t_lead, "s": t_source})
+            .drop_duplicates()["g"]
+            .to_numpy(dtype=np.int64),
+            minlength=n,
+        ).astype(float)
+
+        # journey
+        step_codes = self._step_codes(prep)
+        out["landing_step"] = np.asarray(self.steps_, dtype=object)[step_codes[prep.starts]]
+        out["distinct_steps"] = np.bincount(
+            pd.DataFrame({"g": g, "s": step_codes}).drop_duplicates()["g"].to_numpy(), minlength=n
+        ).astype(float)
+        grams = self._grams(prep)
+        wanted = {key: i for i, key in enumerate(self.ngrams_)}
+        grams = grams[grams["gram"].isin(wanted)]
+        matrix = np.zeros((n, len(self.ngrams_)))
+        if len(grams):
+            matrix[grams["lead"].to_numpy(), grams["gram"].map(wanted).to_numpy()] = grams[
+                "count"
+            ].to_numpy()
+        for key, i in wanted.items():
+            out[f"journey: {journey.gram_name(key, self.steps_)}"] = matrix[:, i]
+
+        # content
+        if self.topics_ is not None:
+            docs, lead_pages = self._pages(prep)
+            topics = self.topics_.transform(docs, lead_pages)
+            for k in range(topics.shape[1]):
+                out[f"content_topic_{k + 1}"] = topics[:, k]
+
+        result = pd.DataFrame(out)
+        result.insert(0, "first_seen", pd.to_datetime(first_ts))
+        result.insert(0, "lead_id", prep.leads.astype("string"))
+        return result
+
+    # ------------------------------------------------------------------ helpers
+
+    def _local_offsets(
+        self, prep: _Prepared, first_ts: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """UTC offset (minutes) at the first visit and where it came from, per lead."""
+        n = len(prep.leads)
+        frame = prep.events
+        offset = np.full(n, np.nan)
+        source = np.full(n, "utc", dtype=object)
+        client = _first_present(prep.g, frame["tz_offset_minutes"], n).astype(float)
+        have = ~np.isnan(client)
+        offset[have] = client[have]
+        source[have] = "client"
+        firsts = pd.Series(pd.to_datetime(first_ts))
+        zones = pd.Series(_first_present(prep.g, frame["timezone"], n), dtype=object)
+        from_zone = geo.utc_offset_minutes(firsts, zones.where(~have))
+        use = np.isnan(offset) & from_zone.notna().to_numpy()
+        offset[use] = from_zone.to_numpy()[use]
+        source[use] = "client"
+        countries = pd.Series(self._countries(prep), dtype=object)
+        country_zones = countries.map(lambda c: geo.country_timezone(c) if c else None)
+        from_country = geo.utc_offset_minutes(firsts, country_zones.where(np.isnan(offset)))
+        use = np.isnan(offset) & from_country.notna().to_numpy()
+        offset[use] = from_country.to_numpy()[use]
+        source[use] = "ip_country"
+        return np.nan_to_num(offset), source
+
+    def _countries(self, prep: _Prepared) -> np.ndarray:
+        cached = getattr(prep, "_countries", None)
+        if cached is not None:
+            return cached
+        n = len(prep.leads)
+        given = pd.Series(
+            _first_present(prep.g, prep.events["country"], n), dtype=object
+        ).str.upper()
+        ips = pd.Series(_first_present(prep.g, prep.events["ip"], n), dtype=object)
+        need = given.isna() & ips.notna()
+        if need.any():
+            given[need] = self._geo_lookup().lookup(ips[need]).to_numpy()
+        result = given.to_numpy(dtype=object)
+        prep._countries = result  # type: ignore[attr-defined]
+        return result
+
+    def _devices(self, frame: pd.DataFrame) -> pd.DataFrame:
+        parsed = useragent.parse_user_agents(frame["user_agent"])
+        parsed = parsed.mask(parsed == "unknown")
+        for column in ("device_type", "os", "browser"):
+            given = frame[column]
+            if given.notna().any():
+                if column == "device_type":
+                    given = pd.Series(
+                        _by_unique(given, useragent.normalise_device), index=given.index
+                    )
+                parsed[column] = given.astype(object).where(given.notna(), parsed[column])
+        return parsed
+
+
+FEATURE_GROUPS = ("activity", "time", "milestones", "device", "place", "traffic", "journey",
+                  "content")  # fmt: skip

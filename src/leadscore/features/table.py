@@ -1,0 +1,181 @@
+"""The ``leadscore features`` job: events (and outcomes) in, a lead table out.
+
+Training: give outcomes (a CRM file, or a lead event and a conversion event); the
+builder is fitted on the events before each lead's outcome and saved beside the table,
+with a small JSON description (roles, point-in-time columns) that ``train`` reads.
+Scoring: give the saved builder; features are computed as of a time (default: the latest
+event), with exactly the same code.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import joblib
+import pandas as pd
+
+from leadscore.data.events import EventLoad, load_events
+from leadscore.data.schema import sidecar_path
+from leadscore.data.sources import TableLike, write_table
+from leadscore.errors import ArtifactError, DataError, LeadscoreError
+from leadscore.features.build import FeatureSettings, LeadFeatureBuilder
+from leadscore.features.labels import cutoffs_for, outcomes_from_events, read_outcomes
+
+TARGET = "converted"
+ID = "lead_id"
+TIME = "first_seen"
+
+
+@dataclass
+class LeadTableResult:
+    """What :func:`build_lead_table` produced."""
+
+    table: pd.DataFrame
+    builder: LeadFeatureBuilder
+    load: EventLoad
+    notes: list[str]
+
+
+def build_lead_table(
+    events: str | Path | list[str | Path] | EventLoad,
+    *,
+    outcomes: TableLike | None = None,
+    lead_event: str | None = None,
+    conversion_event: str | None = None,
+    cutoff: str | pd.Timestamp | None = None,
+    as_of: str | pd.Timestamp | None = None,
+    builder: LeadFeatureBuilder | str | Path | None = None,
+    settings: FeatureSettings | None = None,
+) -> LeadTableResult:
+    """Build one row of features per lead from raw events.
+
+    Parameters
+    ----------
+    events:
+        Event files, folders or globs (or an already loaded :class:`EventLoad`).
+    outcomes:
+        A table of lead id, converted and (optionally) outcome time, for training.
+    lead_event, conversion_event:
+        Outcomes defined by events instead: leads are those with ``lead_event`` (all when
+        omitted), converted those with ``conversion_event`` afterwards.
+    cutoff:
+        Use no event at or after this time (e.g. the date of the export).
+    as_of:
+        Scoring time for recency features (scoring mode; default: the latest event).
+    builder:
+        A fitted builder (or its saved path) to reuse; required to score with the features
+        a model was trained on.
+    settings:
+        Feature settings for a new builder.
+
+    Example
+    -------
+    >>> result = build_lead_table("events.jsonl", outcomes="outcomes.csv")  # doctest: +SKIP
+    >>> result.table.head()  # doctest: +SKIP
+    """
+    if outcomes is not None and conversion_event is not None:
+        raise LeadscoreError("give outcomes or a conversion event, not both")
+    if lead_event is not None and conversion_event is None and outcomes is None:
+        raise LeadscoreError("a lead event needs a conversion event (or an outcomes file)")
+    loaded = events if isinstance(events, EventLoad) else load_events(events)
+    frame = loaded.events
+    notes: list[str] = []
+    cutoff_ts = pd.Timestamp(cutoff) if cutoff is not None else None
+    if isinstance(builder, (str, Path)):
+        builder = load_builder(builder)
+
+    labels: pd.DataFrame | None = None
+    if outcomes is not None:
+        labels = read_outcomes(outcomes)
+        unknown = ~labels[ID].isin(frame[ID])
+        if unknown.all():
+            raise DataError(
+                "none of the leads in the outcomes has events: are the ids the same in both? "
+                f"outcome ids look like {labels[ID].head(3).tolist()}, event ids like "
+                f"{frame[ID].head(3).tolist()}"
+            )
+        if unknown.any():
+            notes.append(f"{int(unknown.sum()):,} leads in the outcomes have no events")
+    elif conversion_event is not None:
+        labels = outcomes_from_events(frame, lead_event, conversion_event, cutoff_ts)
+
+    if labels is not None:
+        if labels["outcome_at"].isna().all() and cutoff_ts is None:
+            notes.append(
+                "the outcomes have no times: features use every event (give outcome times or "
+                "--cutoff to keep post-outcome events out)"
+            )
+        cutoffs = cutoffs_for(labels, cutoff_ts)
+        population = frame[frame[ID].isin(labels[ID])]
+        if builder is None:
+            builder = LeadFeatureBuilder(settings)
+            features = builder.fit_transform(population, cutoffs)
+        else:
+            features = builder.transform(population, cutoffs)
+        if not builder.as_of_features_:
+            notes.append(
+                "recency features (days since last event, recent events) are left out: each "
+                "lead's outcome time differs, and measured at the outcome they give the answer "
+                "away"
+            )
+        table = labels[[ID, TARGET]].merge(features, on=ID, how="left")
+        table[TARGET] = table[TARGET].map({1: "yes", 0: "no"})
+        table = table[[ID, *[c for c in features.columns if c != ID], TARGET]]
+    else:
+        if builder is None:
+            notes.append(
+                "no fitted builder given: fitted on these events. To score leads for a model, "
+                "pass the builder saved when its training table was built (--builder)."
+            )
+            builder = LeadFeatureBuilder(settings).fit(frame)
+        if cutoff_ts is not None:
+            frame = frame[frame["timestamp"] < cutoff_ts]
+        table = builder.transform(frame, as_of=as_of if as_of is not None else None)
+    return LeadTableResult(table, builder, loaded, notes)
+
+
+def save_lead_table(
+    result: LeadTableResult, out: str | Path, builder_path: str | Path | None = None
+) -> dict[str, Path]:
+    """Write the table, the fitted builder and the JSON description next to it."""
+    out = Path(out)
+    written = {"table": write_table(result.table, out)}
+    builder_file = (
+        Path(builder_path)
+        if builder_path
+        else out.with_name(out.name.split(".")[0] + ".builder.joblib")
+    )
+    joblib.dump(result.builder, builder_file)
+    written["builder"] = builder_file
+    described: dict[str, Any] = {
+        "created_by": "leadscore features",
+        "id": ID,
+        "time": TIME,
+        "builder": builder_file.name,
+        "point_in_time": [c for c in result.table.columns if c not in (ID, TARGET)],
+        "events": result.load.counts,
+        "notes": result.notes,
+    }
+    if TARGET in result.table.columns:
+        described["target"] = TARGET
+    side = sidecar_path(out)
+    side.write_text(json.dumps(described, indent=2, default=str))
+    written["description"] = side
+    return written
+
+
+def load_builder(path: str | Path) -> LeadFeatureBuilder:
+    """A builder saved by ``leadscore features``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"feature builder not found: {path}")
+    try:
+        builder = joblib.load(path)
+    except Exception as exc:  # unpickling fails in many ways; all mean "unusable"
+        raise ArtifactError(f"cannot load the feature builder {path}: {exc}") from None
+    if not isinstance(builder, LeadFeatureBuilder):
+        raise ArtifactError(f"{path} does not hold a leadscore feature builder")
+    return builder

@@ -1,0 +1,78 @@
+"""Page and content terms: TF-IDF of the words in the URLs and titles a lead viewed,
+reduced to a few dimensions (latent topics) with truncated SVD.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
+# Words, not ids: letters only, 3+ characters (hashes such as "f8a6d9" are left out).
+TOKEN_PATTERN = r"(?u)\b[a-z]{3,}\b"
+_STOP = ["www", "http", "https", "com", "html", "php", "index", "utm", "source", "medium",
+         "campaign", "the", "and", "for", "with", "your", "you"]  # fmt: skip
+
+
+def page_documents(urls: pd.Series, titles: pd.Series) -> pd.Series:
+    """The text of each page: the URL path (without host and query) plus its title."""
+    path = urls.astype("string").str.extract(r"^(?:[a-z]+://[^/?#]*)?([^?#]*)", expand=False)
+    text = path.fillna("").str.replace(r"[/_\-.]+", " ", regex=True)
+    return (text + " " + titles.astype("string").fillna("")).str.lower()
+
+
+class ContentTopics:
+    """Fit on training pages and leads; give each lead ``n_components`` topic scores.
+
+    Example
+    -------
+    >>> topics = ContentTopics(n_components=2)
+    >>> docs = pd.Series(["pricing plans", "blog crm guide", "blog lead scoring"])
+    >>> leads = sp.csr_matrix(np.array([[2, 0, 0], [0, 1, 1], [1, 1, 0]]))
+    >>> topics.fit(docs, leads).transform(docs, leads).shape
+    (3, 2)
+    """
+
+    def __init__(self, n_components: int = 5, min_leads: int = 5, random_state: int = 0) -> None:
+        self.n_components = n_components
+        self.min_leads = min_leads
+        self.random_state = random_state
+
+    def _lead_terms(self, docs: pd.Series, lead_pages: sp.csr_matrix) -> sp.csr_matrix:
+        page_terms = self.vectorizer_.transform(docs.fillna(""))
+        return (lead_pages @ page_terms).tocsr()
+
+    def fit(self, docs: pd.Series, lead_pages: sp.csr_matrix) -> ContentTopics:
+        """``docs``: one text per page; ``lead_pages``: views, leads × pages."""
+        self.vectorizer_ = CountVectorizer(
+            token_pattern=TOKEN_PATTERN, stop_words=_STOP, max_features=5000
+        )
+        try:
+            self.vectorizer_.fit(docs.fillna(""))
+        except ValueError:  # no words at all on these pages
+            self.vectorizer_ = None
+            return self
+        terms = self._lead_terms(docs, lead_pages)
+        # Terms seen by too few leads are noise (and identify single leads).
+        seen_by = np.asarray((terms > 0).sum(axis=0)).ravel()
+        self.keep_ = np.flatnonzero(seen_by >= min(self.min_leads, max(1, terms.shape[0] // 20)))
+        terms = terms[:, self.keep_]
+        self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(terms)
+        k = min(self.n_components, max(terms.shape[1] - 1, 0))
+        self.svd_ = (
+            TruncatedSVD(k, random_state=self.random_state).fit(self.tfidf_.transform(terms))
+            if k >= 1
+            else None
+        )
+        return self
+
+    def transform(self, docs: pd.Series, lead_pages: sp.csr_matrix) -> np.ndarray:
+        out = np.zeros((lead_pages.shape[0], self.n_components))
+        if self.vectorizer_ is None or self.svd_ is None:
+            return out
+        terms = self._lead_terms(docs, lead_pages)[:, self.keep_]
+        reduced = self.svd_.transform(self.tfidf_.transform(terms))
+        out[:, : reduced.shape[1]] = reduced
+        return out

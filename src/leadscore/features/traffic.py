@@ -1,0 +1,155 @@
+"""Where a visit came from: referrer, UTM parameters and ad click ids → source and medium.
+
+Sources are normalised (``google``, ``facebook``, ``linkedin``, ``medium``, ``email``,
+``direct`` …) so that "l.facebook.com", "m.facebook.com" and "utm_source=fb" count as
+one channel. Mediums: ``paid``, ``organic``, ``social``, ``email``, ``referral``,
+``direct``, ``internal`` and ``unknown`` (the referrer was not recorded).
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+# host fragment → (source, medium of an unpaid visit)
+_HOSTS: tuple[tuple[str, str, str], ...] = (
+    ("mail.google.", "email", "email"), ("outlook.", "email", "email"),
+    ("mail.yahoo.", "email", "email"), ("webmail.", "email", "email"),
+    ("mail.", "email", "email"),
+    ("google.", "google", "organic"), ("bing.", "bing", "organic"),
+    ("duckduckgo.", "duckduckgo", "organic"), ("yahoo.", "yahoo", "organic"),
+    ("yandex.", "yandex", "organic"), ("baidu.", "baidu", "organic"),
+    ("ecosia.", "ecosia", "organic"), ("search.brave.", "brave", "organic"),
+    ("facebook.", "facebook", "social"), ("fb.com", "facebook", "social"),
+    ("fb.me", "facebook", "social"), ("instagram.", "instagram", "social"),
+    ("linkedin.", "linkedin", "social"), ("lnkd.in", "linkedin", "social"),
+    ("t.co", "twitter", "social"), ("twitter.", "twitter", "social"),
+    ("x.com", "twitter", "social"),
+    ("reddit.", "reddit", "social"), ("youtube.", "youtube", "social"),
+    ("youtu.be", "youtube", "social"), ("tiktok.", "tiktok", "social"),
+    ("pinterest.", "pinterest", "social"), ("quora.", "quora", "social"),
+    ("medium.com", "medium", "referral"), ("news.ycombinator.", "hackernews", "referral"),
+    ("chatgpt.", "chatgpt", "referral"), ("perplexity.", "perplexity", "referral"),
+)  # fmt: skip
+_SOURCE_ALIASES = {
+    "fb": "facebook", "facebook.com": "facebook", "ig": "instagram", "insta": "instagram",
+    "li": "linkedin", "linkedin.com": "linkedin", "tw": "twitter", "x": "twitter",
+    "google.com": "google", "adwords": "google", "googleads": "google", "google_ads": "google",
+    "bing.com": "bing", "newsletter": "email", "mailchimp": "email", "hubspot": "email",
+    "e-mail": "email", "yt": "youtube",
+}  # fmt: skip
+_MEDIUMS = {
+    "cpc": "paid", "ppc": "paid", "paid": "paid", "paidsearch": "paid", "paid_search": "paid",
+    "paid-social": "paid", "paid_social": "paid", "paidsocial": "paid", "display": "paid",
+    "cpm": "paid", "banner": "paid", "ads": "paid", "ad": "paid", "email": "email",
+    "e-mail": "email", "newsletter": "email", "mail": "email", "social": "social",
+    "social-media": "social", "social_media": "social", "sm": "social", "organic": "organic",
+    "referral": "referral", "affiliate": "affiliate", "partner": "referral",
+}  # fmt: skip
+_CLICK_IDS = (("gclid", "google"), ("gbraid", "google"), ("wbraid", "google"),
+              ("fbclid", "facebook"), ("msclkid", "bing"), ("li_fat_id", "linkedin"),
+              ("ttclid", "tiktok"), ("twclid", "twitter"))  # fmt: skip
+_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?([^/:?#]+)", re.I)
+
+
+def host_of(urls: pd.Series) -> pd.Series:
+    """Lower-case host without ``www.`` (``https://www.Google.com/x`` → ``google.com``)."""
+    hosts = urls.astype("string").str.extract(_HOST, expand=False).str.lower()
+    return hosts.str.replace(r"^www\.", "", regex=True)
+
+
+def query_param(urls: pd.Series, name: str) -> pd.Series:
+    return urls.astype("string").str.extract(rf"[?&]{name}=([^&#]*)", expand=False)
+
+
+def click_source(urls: pd.Series) -> pd.Series:
+    """The ad network whose click id is in the URL (``gclid`` → google), else missing."""
+    out = pd.Series(pd.NA, index=urls.index, dtype="object")
+    text = urls.astype("string")
+    for param, network in reversed(_CLICK_IDS):
+        has = text.str.contains(rf"[?&]{param}=", regex=True, na=False)
+        out[has.to_numpy()] = network
+    return out
+
+
+def _matches(host: str, fragment: str) -> bool:
+    """``google.`` matches google.com, google.co.uk, news.google.com; ``t.co`` only t.co
+    and its subdomains (never microsoft.com)."""
+    if fragment.endswith("."):
+        return host.startswith(fragment) or f".{fragment}" in host
+    return host == fragment or host.endswith(f".{fragment}")
+
+
+def _from_host(host: str) -> tuple[str, str] | None:
+    for fragment, source, medium in _HOSTS:
+        if _matches(host, fragment):
+            return source, medium
+    return None
+
+
+def _classify(
+    ref_host: object, utm_source: object, utm_medium: object, clicked: object,
+    recorded: bool, own: frozenset[str],
+) -> tuple[str, str]:  # fmt: skip
+    utm_s = str(utm_source).strip().lower() if isinstance(utm_source, str) and utm_source else ""
+    utm_m = str(utm_medium).strip().lower() if isinstance(utm_medium, str) and utm_medium else ""
+    medium = _MEDIUMS.get(utm_m, utm_m) if utm_m else ""
+    if isinstance(clicked, str):
+        return clicked, "paid"
+    if utm_s:
+        source = _SOURCE_ALIASES.get(utm_s, utm_s)
+        known = _from_host(source if "." in source else f"{source}.")
+        if known is not None:
+            source = known[0]
+        return source, medium or (known[1] if known else "referral")
+    if isinstance(ref_host, str) and ref_host:
+        if ref_host in own or any(ref_host.endswith("." + d) for d in own):
+            return "internal", "internal"
+        known = _from_host(ref_host)
+        if known is not None:
+            return known[0], medium or known[1]
+        return ref_host, medium or "referral"
+    if medium:
+        return "other", medium
+    return ("direct", "direct") if recorded else ("unknown", "unknown")
+
+
+def classify_traffic(
+    referrers: pd.Series,
+    urls: pd.Series,
+    utm_source: pd.Series,
+    utm_medium: pd.Series,
+    own_domains: frozenset[str] = frozenset(),
+) -> pd.DataFrame:
+    """``source`` and ``medium`` for each visit (use session entry events).
+
+    Click ids beat UTM parameters, which beat the referrer. An empty referrer means a
+    direct visit; a missing one (not recorded) means unknown.
+
+    Example
+    -------
+    >>> classify_traffic(pd.Series(["https://l.facebook.com/", ""]),
+    ...                  pd.Series(["https://acme.com/", "https://acme.com/?gclid=x"]),
+    ...                  pd.Series([None, None]), pd.Series([None, None])).values.tolist()
+    [['facebook', 'social'], ['google', 'paid']]
+    """
+    utm_s = utm_source.astype("string").fillna(query_param(urls, "utm_source"))
+    utm_m = utm_medium.astype("string").fillna(query_param(urls, "utm_medium"))
+    keys = pd.DataFrame(
+        {
+            "host": host_of(referrers),
+            "utm_s": utm_s,
+            "utm_m": utm_m,
+            "click": click_source(urls),
+            "recorded": referrers.notna().to_numpy(),
+        },
+        index=referrers.index,
+    ).astype(object)
+    keys = keys.where(keys.notna(), None)
+    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
+    labels = np.array(
+        [_classify(h, s, m, c, bool(r), own_domains) for h, s, m, c, r in uniques], dtype=object
+    ).reshape(-1, 2)
+    return pd.DataFrame(labels[codes], index=referrers.index, columns=["source", "medium"])
