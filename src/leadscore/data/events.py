@@ -25,6 +25,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
+import pyarrow.parquet as pq
+from pandas.api.types import union_categoricals
 
 from leadscore.errors import DataError
 
@@ -196,7 +198,7 @@ def _flatten_record(record: dict[str, Any]) -> dict[str, Any]:
 def _flatten(table: pa.Table) -> pd.DataFrame:
     while any(pa.types.is_struct(f.type) for f in table.schema):
         table = table.flatten()
-    frame = table.to_pandas()
+    frame = table.to_pandas(strings_to_categorical=True)
     frame.columns = [str(c).split(".")[-1] for c in frame.columns]
     return frame.loc[:, ~frame.columns.duplicated()]
 
@@ -235,7 +237,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]], np.ndarra
         )
     except pa.ArrowInvalid as exc:
         raise DataError(f"cannot parse {path} as CSV: {exc}") from None
-    frame = table.to_pandas()
+    frame = table.to_pandas(strings_to_categorical=True)
     skipped = sorted(b["line"] for b in bad)
     # Line numbers of kept rows: data rows start on line 2, minus skipped lines before them.
     lines = np.arange(2, len(frame) + 2 + len(skipped), dtype=np.int64)
@@ -252,7 +254,7 @@ def _read_file(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]], np.ndarr
     suffix = _base_suffix(path)
     if suffix in (".parquet", ".pq"):
         try:
-            frame = pd.read_parquet(path)
+            frame = pq.read_table(path).to_pandas(strings_to_categorical=True)
         except Exception as exc:  # pyarrow raises many types; all mean "not readable"
             raise DataError(f"cannot read {path} as Parquet: {exc}") from None
         return frame, [], np.arange(1, len(frame) + 1)
@@ -329,22 +331,16 @@ def normalise(
             out[column] = pd.Series(pd.NA, index=frame.index, dtype="object")
     out = out[list(EVENT_COLUMNS)]
     out["timestamp"] = parse_timestamps(out["timestamp"], f"time column of {path}")
-    lead = out["lead_id"].astype("string").str.strip()
-    out["lead_id"] = lead.mask(lead == "")
-    event = out["event"].astype("string").str.strip()
-    out["event"] = event.mask(event == "")
-    for column in ("event_id", "url", "page_title", "referrer", "utm_source", "utm_medium",
-                   "utm_campaign", "user_agent", "ip", "timezone", "device_type", "os",
-                   "browser", "country"):  # fmt: skip
-        if out[column].notna().any():
-            out[column] = out[column].astype("string")
-        else:
-            out[column] = pd.Series(pd.NA, index=out.index, dtype="string")
+    for column in TEXT_COLUMNS:
+        out[column] = as_text_category(out[column])
     out["tz_offset_minutes"] = pd.to_numeric(out["tz_offset_minutes"], errors="coerce")
     if "referrer" in mapping.values():
         # The file records referrers: an empty one means a direct visit. Where the column is
         # absent altogether, the source stays unknown rather than looking "direct".
-        out["referrer"] = out["referrer"].fillna("")
+        referrer = out["referrer"]
+        if "" not in referrer.cat.categories:
+            referrer = referrer.cat.add_categories([""])
+        out["referrer"] = referrer.fillna("")
 
     reasons = pd.Series(pd.NA, index=out.index, dtype="object")
     reasons[out["event"].isna()] = "no event name"
@@ -364,6 +360,56 @@ def normalise(
         }
     )
     return out.loc[~bad].reset_index(drop=True), quarantined
+
+
+def as_text_category(values: pd.Series) -> pd.Series:
+    """Text as a pandas categorical: stripped, empty → missing, numbers → text.
+
+    Event columns repeat a few thousand distinct values millions of times; as categories
+    they take a fraction of the memory and every string operation runs once per value.
+    """
+    if not isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype("category")
+    categories = values.cat.categories
+    text = pd.Index(categories.astype(str)).str.strip()
+    if categories.dtype.kind in "fc":  # 12345.0 read from JSON numbers → "12345"
+        text = pd.Index([t[:-2] if t.endswith(".0") else t for t in text])
+    codes, uniques = pd.factorize(text)
+    uniques = pd.Index(uniques, dtype=object)
+    remap = np.append(codes, -1)[values.cat.codes.to_numpy()]
+    empty = np.flatnonzero(uniques == "")
+    if len(empty):
+        remap[remap == empty[0]] = -1
+    result = pd.Categorical.from_codes(remap, categories=uniques)
+    if len(empty):
+        result = result.remove_categories([""])
+    return pd.Series(result, index=values.index)
+
+
+TEXT_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in ("timestamp", "tz_offset_minutes"))
+
+
+def _object_categories(values: pd.Series) -> pd.Categorical:
+    # pandas may infer "str" categories after edits; union needs one dtype for all parts
+    categories = pd.Index(values.cat.categories, dtype=object)
+    return pd.Categorical.from_codes(values.cat.codes.to_numpy(), categories=categories)
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate event frames, keeping text columns categorical (union of categories)."""
+    if len(parts) == 1:
+        return parts[0]
+    combined = {}
+    for column in EVENT_COLUMNS:
+        if column in TEXT_COLUMNS:
+            combined[column] = pd.Series(
+                union_categoricals(
+                    [_object_categories(p[column]) for p in parts], ignore_order=True
+                )
+            )
+        else:
+            combined[column] = pd.concat([p[column] for p in parts], ignore_index=True)
+    return pd.DataFrame(combined)
 
 
 def _raw_rows(frame: pd.DataFrame) -> list[str]:
@@ -426,11 +472,9 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
         parts.append(good)
         if len(rejected):
             quarantined.append(rejected)
-    events = (
-        pd.concat(parts, ignore_index=True)
-        if parts
-        else pd.DataFrame({c: pd.Series(dtype="object") for c in EVENT_COLUMNS})
-    )
+    if not parts:
+        raise DataError(f"no usable events in {', '.join(map(str, files[:3]))}: all set aside")
+    events = _concat(parts)
     before = len(events)
     if events["event_id"].notna().any():
         has_id = events["event_id"].notna()

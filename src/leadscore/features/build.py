@@ -39,6 +39,7 @@ from pydantic import BaseModel, Field
 from leadscore.data.events import EVENT_COLUMNS
 from leadscore.errors import DataError
 from leadscore.features import geo, journey, text, traffic, useragent
+from leadscore.features.vector import by_unique, codes_and_uniques
 
 NS_PER_HOUR = 3_600_000_000_000
 NS_PER_DAY = 24 * NS_PER_HOUR
@@ -79,22 +80,24 @@ class _Prepared:
     ref: np.ndarray  # int64 ns "as of" per lead (cutoff, or as_of, or the last event)
     events: pd.DataFrame  # the rows, in the same order
     is_page_view: np.ndarray
-
-
-def _by_unique(values: pd.Series, func) -> np.ndarray:
-    """Apply a vectorised string function to the distinct values only, then spread back."""
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.asarray(func(pd.Series(uniques, dtype="string")), dtype=object)
-    return np.append(mapped, [None])[codes]
+    step_ids: np.ndarray | None = None  # ids into step_labels, computed once
+    step_labels: pd.Index | None = None
+    countries: np.ndarray | None = None
 
 
 def _first_present(g: np.ndarray, values: pd.Series, n: int) -> np.ndarray:
     """The first non-missing value per lead code (events are sorted by time)."""
-    present = values.notna().to_numpy()
     out = np.full(n, None, dtype=object)
-    codes = g[present]
-    firsts = np.unique(codes, return_index=True)
-    out[firsts[0]] = values.to_numpy()[present][firsts[1]]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        present = codes >= 0
+        leads, first = np.unique(g[present], return_index=True)
+        categories = np.asarray(values.cat.categories, dtype=object)
+        out[leads] = categories[codes[present][first]]
+        return out
+    present = values.notna().to_numpy()
+    leads, first = np.unique(g[present], return_index=True)
+    out[leads] = values.to_numpy()[present][first]
     return out
 
 
@@ -165,7 +168,7 @@ class LeadFeatureBuilder:
             known = lead_limits.notna().to_numpy()
             ref[known] = lead_limits[known].to_numpy("datetime64[ns]").view(np.int64)
         page_views = {e.lower() for e in self.settings.page_view_events}
-        is_pv = _by_unique(frame["event"], lambda u: u.str.lower().isin(page_views).to_numpy())
+        is_pv = by_unique(frame["event"], lambda u: u.str.lower().isin(page_views).to_numpy())
         is_pv = is_pv.astype(bool) & frame["event"].notna().to_numpy()
         return _Prepared(pd.Index(leads), g, ts, starts, ref, frame, is_pv)
 
@@ -191,20 +194,23 @@ class LeadFeatureBuilder:
         if s.own_domains:
             self.own_domains_ = frozenset(d.lower().removeprefix("www.") for d in s.own_domains)
         else:
-            hosts = pd.Series(_by_unique(frame["url"], traffic.host_of)).value_counts()
+            hosts = pd.Series(by_unique(frame["url"], traffic.host_of)).value_counts()
             # the site's own hosts: those carrying at least 5 % of page URLs
             self.own_domains_ = frozenset(hosts[hosts >= 0.05 * hosts.sum()].index)
         n = len(prep.leads)
-        steps = pd.Series(self._steps(prep))
-        lead_steps = pd.DataFrame({"g": prep.g, "s": steps}).drop_duplicates()
-        common = lead_steps["s"].value_counts()
-        self.steps_ = [str(x) for x in common.index[: s.max_steps - 1] if x != journey.OTHER]
+        ids, labels = self._step_ids(prep)
+        lead_steps = pd.DataFrame({"g": prep.g, "s": ids}).drop_duplicates()
+        common = lead_steps.loc[lead_steps["s"] >= 0, "s"].value_counts()
+        names = [str(labels[i]) for i in common.index]
+        self.steps_ = [x for x in names if x != journey.OTHER][: s.max_steps - 1]
         self.steps_.append(journey.OTHER)
         if s.milestones is not None:
             self.milestones_ = list(s.milestones)
         else:
-            other = frame.loc[~prep.is_page_view, ["event"]].assign(g=prep.g[~prep.is_page_view])
-            per_lead = other.drop_duplicates()["event"].value_counts()
+            codes, names = codes_and_uniques(frame["event"])
+            other = pd.DataFrame({"e": codes, "g": prep.g})[~prep.is_page_view]
+            per_lead = other.drop_duplicates()["e"].value_counts()
+            per_lead.index = [names.iloc[c] if c >= 0 else None for c in per_lead.index]
             per_lead = per_lead[per_lead >= max(1, 0.005 * n)]
             self.milestones_ = [str(x) for x in per_lead.index[: s.max_milestones]]
         grams = self._grams(prep)
@@ -220,16 +226,22 @@ class LeadFeatureBuilder:
             self.topics_ = text.ContentTopics(s.text_components).fit(docs, lead_pages)
         self._geo = None
 
-    def _steps(self, prep: _Prepared) -> np.ndarray:
-        return journey.step_labels(
-            prep.events["event"], prep.events["url"], prep.is_page_view
-        ).to_numpy(dtype=object)
+    def _step_ids(self, prep: _Prepared) -> tuple[np.ndarray, pd.Index]:
+        if prep.step_ids is None:
+            prep.step_ids, prep.step_labels = journey.step_ids(
+                prep.events["event"], prep.events["url"], prep.is_page_view
+            )
+        assert prep.step_labels is not None
+        return prep.step_ids, prep.step_labels
 
     def _step_codes(self, prep: _Prepared) -> np.ndarray:
-        index = {name: i for i, name in enumerate(self.steps_)}
-        other = index[journey.OTHER]
-        labels = pd.Series(self._steps(prep))
-        return labels.map(index).fillna(other).to_numpy(dtype=np.int64)
+        """Steps as codes into the fitted vocabulary ``steps_`` (rare ones → other)."""
+        ids, labels = self._step_ids(prep)
+        vocabulary = pd.Index(self.steps_)
+        other = vocabulary.get_loc(journey.OTHER)
+        lookup = vocabulary.get_indexer(labels)
+        lookup = np.append(np.where(lookup < 0, other, lookup), other)
+        return lookup[ids].astype(np.int64)
 
     def _grams(self, prep: _Prepared) -> pd.DataFrame:
         return journey.ngram_counts(
@@ -237,15 +249,16 @@ class LeadFeatureBuilder:
         )
 
     def _pages(self, prep: _Prepared) -> tuple[pd.Series, sp.csr_matrix]:
-        frame = prep.events
+        """Text of each distinct page viewed, and page views as a leads × pages matrix."""
         pv = prep.is_page_view
-        docs_all = text.page_documents(frame["url"], frame["page_title"])
-        page_codes, pages = pd.factorize(docs_all[pv])
+        frame = prep.events
+        ids, docs = text.page_ids(frame["url"], frame["page_title"])
+        used, page_codes = np.unique(ids[pv], return_inverse=True)
         matrix = sp.coo_matrix(
             (np.ones(len(page_codes)), (prep.g[pv], page_codes)),
-            shape=(len(prep.leads), len(pages)),
+            shape=(len(prep.leads), len(used)),
         ).tocsr()
-        return pd.Series(pages, dtype="string"), matrix
+        return docs.iloc[used].reset_index(drop=True), matrix
 
     # ------------------------------------------------------------------ transforming
 
@@ -351,9 +364,11 @@ class LeadFeatureBuilder:
         out["returned_same_day"] = (returned & (second_day == first_day)).astype(float)
 
         # milestones
-        events_lower = frame["event"].astype("string").str.lower()
+        event_codes, event_names = codes_and_uniques(frame["event"])
+        lower_names = event_names.str.lower().to_numpy(dtype=object)
         for name in self.milestones_:
-            hit = (events_lower == str(name).lower()).fillna(False).to_numpy()
+            matching = np.flatnonzero(lower_names == str(name).lower())
+            hit = np.isin(event_codes, matching)
             key = _safe(name)
             out[f"{key}_count"] = np.bincount(g[hit], minlength=n).astype(float)
             first_hit = np.full(n, np.nan)
@@ -464,9 +479,8 @@ class LeadFeatureBuilder:
         return np.nan_to_num(offset), source
 
     def _countries(self, prep: _Prepared) -> np.ndarray:
-        cached = getattr(prep, "_countries", None)
-        if cached is not None:
-            return cached
+        if prep.countries is not None:
+            return prep.countries
         n = len(prep.leads)
         given = pd.Series(
             _first_present(prep.g, prep.events["country"], n), dtype=object
@@ -475,9 +489,8 @@ class LeadFeatureBuilder:
         need = given.isna() & ips.notna()
         if need.any():
             given[need] = self._geo_lookup().lookup(ips[need]).to_numpy()
-        result = given.to_numpy(dtype=object)
-        prep._countries = result  # type: ignore[attr-defined]
-        return result
+        prep.countries = given.to_numpy(dtype=object)
+        return prep.countries
 
     def _devices(self, frame: pd.DataFrame) -> pd.DataFrame:
         parsed = useragent.parse_user_agents(frame["user_agent"])
@@ -487,7 +500,7 @@ class LeadFeatureBuilder:
             if given.notna().any():
                 if column == "device_type":
                     given = pd.Series(
-                        _by_unique(given, useragent.normalise_device), index=given.index
+                        by_unique(given, useragent.normalise_device), index=given.index
                     )
                 parsed[column] = given.astype(object).where(given.notna(), parsed[column])
         return parsed

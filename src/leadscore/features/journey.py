@@ -11,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from leadscore.features.vector import unique_map
+
 OTHER = "other"
 
 
@@ -22,11 +24,24 @@ def page_category(urls: pd.Series) -> pd.Series:
     return first.mask(first.fillna("") == "", "home")
 
 
-def step_labels(events: pd.Series, urls: pd.Series, is_page_view: np.ndarray) -> pd.Series:
-    """The step of every event: page category for page views, else the event name."""
-    steps = events.astype("string").str.lower().str.replace(r"[^0-9a-z]+", "_", regex=True)
-    pages = page_category(urls)
-    return steps.where(~is_page_view | pages.isna(), pages)
+def event_step(events: pd.Series) -> pd.Series:
+    """An event name as a step label: lower case, runs of other characters → ``_``."""
+    return events.str.lower().str.replace(r"[^0-9a-z]+", "_", regex=True).str.strip("_")
+
+
+def step_ids(
+    events: pd.Series, urls: pd.Series, is_page_view: np.ndarray
+) -> tuple[np.ndarray, pd.Index]:
+    """Step of every event as an id into the returned labels: the page category for page
+    views, else the event name. Computed on distinct event names and URLs only."""
+    event_codes, event_labels = unique_map(events, event_step)
+    url_codes, url_labels = unique_map(urls, page_category)
+    labels = pd.Index(pd.unique(np.concatenate([event_labels, url_labels]).astype(object)))
+    labels = labels[pd.notna(labels)]
+    event_ids = np.append(labels.get_indexer(event_labels), -1)[event_codes]
+    url_ids = np.append(labels.get_indexer(url_labels), -1)[url_codes]
+    ids = np.where(is_page_view & (url_ids >= 0), url_ids, event_ids)
+    return ids, labels
 
 
 def ngram_counts(

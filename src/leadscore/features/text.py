@@ -10,17 +10,35 @@ import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
+from leadscore.features.vector import unique_map
+
 # Words, not ids: letters only, 3+ characters (hashes such as "f8a6d9" are left out).
 TOKEN_PATTERN = r"(?u)\b[a-z]{3,}\b"
 _STOP = ["www", "http", "https", "com", "html", "php", "index", "utm", "source", "medium",
          "campaign", "the", "and", "for", "with", "your", "you"]  # fmt: skip
 
 
-def page_documents(urls: pd.Series, titles: pd.Series) -> pd.Series:
-    """The text of each page: the URL path (without host and query) plus its title."""
-    path = urls.astype("string").str.extract(r"^(?:[a-z]+://[^/?#]*)?([^?#]*)", expand=False)
-    text = path.fillna("").str.replace(r"[/_\-.]+", " ", regex=True)
-    return (text + " " + titles.astype("string").fillna("")).str.lower()
+def _path_words(urls: pd.Series) -> pd.Series:
+    path = urls.str.extract(r"^(?:[a-z]+://[^/?#]*)?([^?#]*)", expand=False)
+    return path.fillna("").str.replace(r"[/_\-.]+", " ", regex=True).str.lower()
+
+
+def page_ids(urls: pd.Series, titles: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """Page id of every event and the text of each distinct page (URL path words + title).
+
+    Works on the distinct URLs and titles only; the query string is left out.
+    """
+    url_codes, url_words = unique_map(urls, _path_words)
+    title_codes, title_words = unique_map(titles, lambda t: t.fillna("").str.lower())
+    n_titles = len(title_words) + 1
+    key = url_codes.astype(np.int64) * n_titles + np.where(
+        title_codes < 0, n_titles - 1, title_codes
+    )
+    ids, distinct = pd.factorize(key)
+    url_part = np.append(url_words, [""])[distinct // n_titles]
+    title_part = np.append(title_words, [""])[distinct % n_titles]
+    docs = pd.Series(url_part, dtype="string") + " " + pd.Series(title_part, dtype="string")
+    return ids, docs
 
 
 class ContentTopics:

@@ -13,6 +13,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from leadscore.features.vector import by_unique
+
 # host fragment → (source, medium of an unpaid visit)
 _HOSTS: tuple[tuple[str, str, str], ...] = (
     ("mail.google.", "email", "email"), ("outlook.", "email", "email"),
@@ -135,21 +137,42 @@ def classify_traffic(
     ...                  pd.Series([None, None]), pd.Series([None, None])).values.tolist()
     [['facebook', 'social'], ['google', 'paid']]
     """
-    utm_s = utm_source.astype("string").fillna(query_param(urls, "utm_source"))
-    utm_m = utm_medium.astype("string").fillna(query_param(urls, "utm_medium"))
+
+    def from_url(func: object) -> pd.Series:
+        return pd.Series(by_unique(urls, func), index=urls.index, dtype=object)
+
+    utm_s = pd.Series(utm_source.astype(object), index=urls.index).fillna(
+        from_url(lambda u: query_param(u, "utm_source"))
+    )
+    utm_m = pd.Series(utm_medium.astype(object), index=urls.index).fillna(
+        from_url(lambda u: query_param(u, "utm_medium"))
+    )
     keys = pd.DataFrame(
         {
-            "host": host_of(referrers),
-            "utm_s": utm_s,
-            "utm_m": utm_m,
-            "click": click_source(urls),
+            "host": by_unique(referrers, host_of),
+            "utm_s": utm_s.to_numpy(),
+            "utm_m": utm_m.to_numpy(),
+            "click": from_url(click_source).to_numpy(),
             "recorded": referrers.notna().to_numpy(),
         },
         index=referrers.index,
     ).astype(object)
-    keys = keys.where(keys.notna(), None)
-    codes, uniques = pd.factorize(pd.MultiIndex.from_frame(keys))
-    labels = np.array(
-        [_classify(h, s, m, c, bool(r), own_domains) for h, s, m, c, r in uniques], dtype=object
-    ).reshape(-1, 2)
-    return pd.DataFrame(labels[codes], index=referrers.index, columns=["source", "medium"])
+    # One combined integer key per row, so the distinct combinations are found fast.
+    key = np.zeros(len(keys), dtype=np.int64)
+    levels = []
+    for column in keys.columns:
+        codes, uniques = pd.factorize(keys[column], use_na_sentinel=True)
+        values = np.append(np.asarray(uniques, dtype=object), [None])
+        key = key * len(values) + np.where(codes < 0, len(values) - 1, codes)
+        levels.append(values)
+    row_codes, distinct = pd.factorize(key)
+    combos = []
+    for k in distinct:
+        parts = []
+        for values in reversed(levels):
+            k, code = divmod(int(k), len(values))
+            parts.append(values[code])
+        host, utm_s, utm_m, clicked, recorded = reversed(parts)
+        combos.append(_classify(host, utm_s, utm_m, clicked, bool(recorded), own_domains))
+    labels = np.array(combos, dtype=object).reshape(-1, 2)
+    return pd.DataFrame(labels[row_codes], index=referrers.index, columns=["source", "medium"])
