@@ -416,6 +416,13 @@ def score(
         list[str] | None,
         typer.Option("--show", help="Also print this input column for the top leads (repeatable)."),
     ] = None,
+    from_events: Annotated[
+        bool,
+        typer.Option("--events", help="DATA holds raw events: build features, then score."),
+    ] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="With --events: score as of this time.")
+    ] = None,
 ) -> None:
     """Score leads with a trained model: score 0–100, hot/warm/cold, rank, contact."""
     from leadscore.data.sources import read_table
@@ -423,7 +430,14 @@ def score(
     from leadscore.scoring import score as run_score
 
     lead_model = LeadModel.load(model_dir)
-    frame = read_table(data)
+    if from_events:
+        from leadscore.data.events import load_events
+
+        loaded = load_events(data)
+        out.print(loaded.summary())
+        frame = lead_model.event_features(loaded.events, as_of=as_of)
+    else:
+        frame = read_table(data)
     scores = run_score(lead_model, frame, out=out_file, capacity=capacity)
     print_top(scores, frame, lead_model.id_column_, top, show or [])
     if out_file:

@@ -320,6 +320,32 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             result["age_days"] = age.round(1).to_numpy()
         return result
 
+    def event_features(
+        self, events: pd.DataFrame, as_of: pd.Timestamp | str | None = None
+    ) -> pd.DataFrame:
+        """Lead features from raw events (``load_events``), as the model was trained on.
+
+        Needs a model trained on a table built by ``leadscore features``: its feature
+        builder turns the events into features as of ``as_of`` (default: the latest event).
+        """
+        builder = getattr(self, "feature_builder_", None)
+        if builder is None:
+            raise LeadscoreError(
+                "this model was not trained on event features (leadscore features), so it "
+                "cannot score raw events; score a lead table instead"
+            )
+        return builder.transform(events, as_of=as_of)
+
+    def score_events(
+        self,
+        events: pd.DataFrame,
+        as_of: pd.Timestamp | str | None = None,
+        capacity: int | None = None,
+    ) -> pd.DataFrame:
+        """:meth:`score` on :meth:`event_features`."""
+        features = self.event_features(events, as_of)
+        return self.score(features, capacity=capacity, as_of=pd.Timestamp(as_of) if as_of else None)
+
     # ------------------------------------------------------------------ persistence
 
     def save(self, directory: str | Path) -> Path:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
 from leadscore.config import Roles, Settings
-from leadscore.data.schema import LeadTable
+from leadscore.data.schema import LeadTable, sidecar_path
 from leadscore.data.sources import TableLike
+from leadscore.features.build import LeadFeatureBuilder
+from leadscore.features.table import load_builder
 from leadscore.modeling.compare import Leaderboard, compare, cross_validate, make_folds
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import plan_columns
@@ -108,6 +111,23 @@ def train(
             "notes": table.notes,
         },
     )
+    if isinstance(data, (str, Path)):
+        builder = builder_for_table(Path(data))
+        if builder is not None:
+            # Scoring from raw events then uses exactly the features trained on.
+            lead_model.feature_builder_ = builder
+            lead_model.metadata_["features_from_events"] = True
     if out is not None:
         lead_model.save(out)
     return lead_model
+
+
+def builder_for_table(table_path: Path) -> LeadFeatureBuilder | None:
+    """The feature builder ``leadscore features`` saved beside a lead table, if any."""
+    side = sidecar_path(table_path)
+    if not side.is_file():
+        return None
+    name = json.loads(side.read_text()).get("builder")
+    if not name:
+        return None
+    return load_builder(side.parent / name)
