@@ -12,3 +12,30 @@ def demo_leads() -> DemoLeads:
     """1,500 labelled demo leads (about 180 converted: not "small data"). Do not modify it:
     tests that change the table work on ``demo_leads.table.copy()``."""
     return generate_leads(1500, seed=1)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """SQLAlchemy URL of the test PostgreSQL at 127.0.0.1:5432 (trust auth, database
+    ``test``; user ``postgres`` or ``root``). Skips when it is unreachable — except when
+    ``CI=true``, where a missing database is a failure rather than a silent skip."""
+    import os
+
+    import psycopg
+
+    problems = []
+    for user in ("postgres", "root"):
+        try:
+            with psycopg.connect(
+                host="127.0.0.1", port=5432, dbname="test", user=user, connect_timeout=3
+            ):
+                return f"postgresql://{user}@127.0.0.1:5432/test"
+        except psycopg.Error as exc:
+            problems.append(f"{user}: {str(exc).strip()}")
+    message = (
+        "PostgreSQL not reachable at 127.0.0.1:5432 (database test, trust auth, user "
+        f"postgres or root): {'; '.join(problems)}"
+    )
+    if os.environ.get("CI") == "true":
+        pytest.fail(message)
+    pytest.skip(message)

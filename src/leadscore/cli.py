@@ -195,6 +195,50 @@ def demo_data(
 
 @app.command()
 @handle_errors
+def ingest(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A path, folder or glob, s3://bucket/prefix/, "
+            "mixpanel://[PROJECT]?from=YYYY-MM-DD&to=YYYY-MM-DD, or a database URL with "
+            "?table=NAME or ?query=SELECT…"
+        ),
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Local copy: .csv, .parquet or .jsonl[.gz].")
+    ],
+    config: ConfigOpt = None,
+    as_events: Annotated[
+        bool,
+        typer.Option(
+            "--events",
+            help="Read SOURCE as raw events: map every file onto the event schema, set bad "
+            "events aside (quarantine file beside --out), remove duplicates.",
+        ),
+    ] = False,
+) -> None:
+    """Copy lead tables or raw events from where they live into one local file."""
+    from leadscore.data.ingest import ingest as run_ingest
+
+    settings = load_settings(config)
+    with err.status(f"ingesting {source}"):
+        if as_events:
+            from leadscore.data.events import load_events
+            from leadscore.data.sources import write_table
+
+            loaded = load_events(source)
+            written = write_table(loaded.events, out_file)
+            out.print(loaded.summary())
+            if len(loaded.quarantine):
+                target = out_file.with_name(out_file.name.split(".")[0] + ".quarantine.csv")
+                out.print(f"set-aside events: {loaded.write_quarantine(target)}")
+        else:
+            written = run_ingest(source, out_file, settings=settings)
+    out.print(f"wrote {written} ({written.stat().st_size:,} bytes)")
+
+
+@app.command()
+@handle_errors
 def features(
     events: Annotated[
         list[Path], typer.Argument(help="Event files, folders or globs (JSONL, CSV, Parquet).")
@@ -241,7 +285,12 @@ def features(
     from leadscore.features.table import build_lead_table, save_lead_table
 
     training = labels is not None or conversion_event is not None
-    reuse = builder if builder is not None and builder.exists() and not training else None
+    if builder is not None and not training and not builder.exists():
+        raise LeadscoreError(
+            f"feature builder not found: {builder} (to score, give the builder saved when the "
+            "training table was built)"
+        )
+    reuse = builder if builder is not None and not training else None
     settings = FeatureSettings(
         session_gap_minutes=session_gap,
         milestones=milestone or None,

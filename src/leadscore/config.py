@@ -31,6 +31,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from leadscore.data.mixpanel import MixpanelSettings
+from leadscore.data.s3 import S3Settings
 from leadscore.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = "leadscore.toml"
@@ -169,6 +171,10 @@ class Settings(BaseSettings):
     #: larger tables are compared on a stratified sample of this many leads; the chosen
     #: model is then trained on all of them
     max_compare_rows: int = Field(default=100_000, ge=1000)
+    #: where S3 lead tables and event files live (``LEADSCORE_S3__ENDPOINT_URL`` …)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    #: Mixpanel raw event export (``LEADSCORE_MIXPANEL__USERNAME`` …)
+    mixpanel: MixpanelSettings = Field(default_factory=MixpanelSettings)
 
     @classmethod
     def settings_customise_sources(

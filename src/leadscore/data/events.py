@@ -15,7 +15,7 @@ import gzip
 import io
 import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 from pandas.api.types import union_categoricals
 
+from leadscore.data.sources import read_table, resolve_files, source_kind
 from leadscore.errors import DataError
 
 #: The event schema every source is mapped onto. ``timestamp`` is UTC (tz-naive).
@@ -158,7 +159,7 @@ def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]], np.ndar
         try:
             table = pa_json.read_json(path, read_options=pa_json.ReadOptions(block_size=1 << 24))
             frame = _flatten(table)
-            return frame, [], np.arange(1, len(frame) + 1)
+            return frame, [], _non_blank_lines(path, len(frame))
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             pass  # a malformed line or mixed types: fall back to line by line
     records: list[dict[str, Any]] = []
@@ -181,6 +182,15 @@ def _read_jsonl(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]], np.ndar
             lines.append(number)
     frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
     return frame, bad, np.asarray(lines, dtype=np.int64)
+
+
+def _non_blank_lines(path: Path, expected: int) -> np.ndarray:
+    """File line numbers of the non-blank lines (the fast JSON reader skips blank ones)."""
+    data = path.read_bytes()
+    if not re.search(rb"(^|\n)[ \t\r]*(\n|$)", data.rstrip(b"\r\n")):
+        return np.arange(1, expected + 1)  # no blank line: the common case, no scan
+    numbers = [i for i, line in enumerate(data.split(b"\n"), start=1) if line.strip()]
+    return np.asarray(numbers[:expected], dtype=np.int64)
 
 
 def _flatten_record(record: dict[str, Any]) -> dict[str, Any]:
@@ -227,16 +237,25 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]], np.ndarra
         )  # fmt: skip
         return "skip"
 
-    try:
-        table = pa_csv.read_csv(
+    def read(encoding: str) -> pa.Table:
+        bad.clear()
+        return pa_csv.read_csv(
             path,
+            read_options=pa_csv.ReadOptions(encoding=encoding),
             parse_options=pa_csv.ParseOptions(
                 delimiter=delimiter, newlines_in_values=True, invalid_row_handler=invalid
             ),
             convert_options=pa_csv.ConvertOptions(strings_can_be_null=True),
         )
+
+    try:
+        table = read("utf8")
+        if any(pa.types.is_binary(f.type) for f in table.schema):
+            table = read("latin1")  # not valid UTF-8: a spreadsheet export, most likely
     except pa.ArrowInvalid as exc:
         raise DataError(f"cannot parse {path} as CSV: {exc}") from None
+    if any(not b["line"] for b in bad):
+        _locate_lines(path, bad)
     frame = table.to_pandas(strings_to_categorical=True)
     skipped = sorted(b["line"] for b in bad)
     # Line numbers of kept rows: data rows start on line 2, minus skipped lines before them.
@@ -244,6 +263,21 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]], np.ndarra
     if skipped:
         lines = lines[~np.isin(lines, skipped)][: len(frame)]
     return frame, bad, lines
+
+
+def _locate_lines(path: Path, bad: list[dict[str, Any]]) -> None:
+    """Fill in line numbers the CSV parser did not report, by finding each row's text."""
+    with _open_text(path) as handle:
+        lines = [line.rstrip("\r\n") for line in handle]
+    taken: set[int] = {b["line"] for b in bad if b["line"]}
+    for item in bad:
+        if item["line"]:
+            continue
+        for number, text in enumerate(lines, start=1):
+            if number not in taken and text == item["raw"]:
+                item["line"] = number
+                taken.add(number)
+                break
 
 
 def _read_file(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]], np.ndarray]:
@@ -416,28 +450,6 @@ def _raw_rows(frame: pd.DataFrame) -> list[str]:
     return [json.dumps(r, default=str)[:500] for r in frame.to_dict("records")]
 
 
-def iter_event_files(paths: Iterable[str | Path]) -> Iterator[Path]:
-    """Expand directories and glob patterns into event files, sorted."""
-    for item in paths:
-        path = Path(item)
-        if any(ch in str(item) for ch in "*?["):
-            matches = sorted(Path(path.anchor or ".").glob(str(path.relative_to(path.anchor)))
-                             if path.is_absolute() else Path(".").glob(str(item)))  # fmt: skip
-            if not matches:
-                raise DataError(f"no event files match {item}")
-            yield from matches
-        elif path.is_dir():
-            found = sorted(
-                p for p in path.rglob("*")
-                if p.is_file() and _base_suffix(p) in EVENT_SUFFIXES and not p.name.startswith(".")
-            )  # fmt: skip
-            if not found:
-                raise DataError(f"no event files (.jsonl, .csv, .parquet) in directory {path}")
-            yield from found
-        else:
-            yield path
-
-
 def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
     """Load events from files, directories or glob patterns onto the event schema.
 
@@ -445,7 +457,8 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
     ----------
     paths:
         One or more JSONL / CSV / Parquet files (optionally gzip-compressed), folders of
-        them, or glob patterns. Each file may name its columns differently.
+        them, glob patterns, ``s3://`` prefixes, ``mixpanel://?from=…&to=…`` exports or
+        database URLs with ``?table=`` / ``?query=``. Each may name its columns differently.
 
     Example
     -------
@@ -455,25 +468,39 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    files = list(iter_event_files(paths))
-    if not files:
+    inputs: list[tuple[str, Path | pd.DataFrame]] = []
+    for item in paths:
+        if source_kind(item) == "sql":
+            inputs.append((str(item), read_table(item)))
+        else:
+            inputs.extend((str(f), f) for f in resolve_files(item))
+    if not inputs:
         raise DataError("no event files given")
     parts: list[pd.DataFrame] = []
     quarantined: list[pd.DataFrame] = []
-    for path in files:
-        frame, bad, lines = _read_file(path)
+    notes: list[str] = []
+    for name, item in inputs:
+        if isinstance(item, pd.DataFrame):
+            frame, bad, lines = item, [], np.arange(1, len(item) + 1)
+        elif len(inputs) > 1 and item.stat().st_size == 0:
+            notes.append(f"{name} is empty")  # e.g. a day without events
+            continue
+        else:
+            frame, bad, lines = _read_file(item)
         if bad:
             quarantined.append(_quarantine(bad))
         if frame.empty:
             if not bad:
-                raise DataError(f"event file has no events: {path}")
+                raise DataError(f"event file has no events: {name}")
             continue
-        good, rejected = normalise(frame, str(path), lines)
+        path = name
+        good, rejected = normalise(frame, path, lines)
         parts.append(good)
         if len(rejected):
             quarantined.append(rejected)
-    if not parts:
-        raise DataError(f"no usable events in {', '.join(map(str, files[:3]))}: all set aside")
+    if sum(len(p) for p in parts) == 0:
+        shown = ", ".join(name for name, _ in inputs[:3])
+        raise DataError(f"no usable events in {shown}: every event was set aside")
     events = _concat(parts)
     before = len(events)
     if events["event_id"].notna().any():
@@ -484,4 +511,4 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
     duplicates = before - len(events)
     events = events.sort_values(["timestamp"], kind="stable").reset_index(drop=True)
     quarantine = pd.concat(quarantined, ignore_index=True) if quarantined else _quarantine([])
-    return EventLoad(events, quarantine, duplicates, [str(f) for f in files])
+    return EventLoad(events, quarantine, duplicates, [name for name, _ in inputs], notes)

@@ -338,7 +338,7 @@ class LeadFeatureBuilder:
         # local time of the first visit
         offset, source = self._local_offsets(prep, first_ts)
         local_first = pd.to_datetime(first_ts + (offset * 6e10).astype(np.int64))
-        weekday = local_first.dayofweek.to_numpy()
+        weekday = local_first.day_of_week.to_numpy()
         hour = local_first.hour.to_numpy()
         out["first_visit_hour"] = hour.astype(float)
         out["first_visit_weekday"] = weekday.astype(float)
@@ -446,6 +446,9 @@ class LeadFeatureBuilder:
                 out[f"content_topic_{k + 1}"] = topics[:, k]
 
         result = pd.DataFrame(out)
+        for column, values in out.items():
+            if values.dtype == object:  # text features: one dtype whatever the batch holds
+                result[column] = result[column].astype("str")
         result.insert(0, "first_seen", pd.to_datetime(first_ts))
         result.insert(0, "lead_id", prep.leads.astype("string"))
         return result
@@ -482,9 +485,9 @@ class LeadFeatureBuilder:
         if prep.countries is not None:
             return prep.countries
         n = len(prep.leads)
-        given = pd.Series(
-            _first_present(prep.g, prep.events["country"], n), dtype=object
-        ).str.upper()
+        given = pd.Series(_first_present(prep.g, prep.events["country"], n), dtype=object).map(
+            lambda code: code.upper() if isinstance(code, str) else None
+        )
         ips = pd.Series(_first_present(prep.g, prep.events["ip"], n), dtype=object)
         need = given.isna() & ips.notna()
         if need.any():

@@ -47,7 +47,7 @@ def read_outcomes(
     for role, name in (("lead id", id_column), ("outcome", target)):
         if name is None or name not in frame.columns:
             raise SchemaError(
-                f"outcomes need a {role} column; none given or found by name. "
+                f"outcomes need a column for the {role}; none given or found by name. "
                 f"Columns: {list(frame.columns)}"
             )
     y = coerce_target(frame[target], settings.positive_labels, settings.negative_labels)

@@ -101,6 +101,8 @@ def build_lead_table(
             notes.append(f"{int(unknown.sum()):,} leads in the outcomes have no events")
     elif conversion_event is not None:
         labels = outcomes_from_events(frame, lead_event, conversion_event, cutoff_ts)
+        # The conversion itself is the outcome, never a feature (not even an earlier one).
+        frame = frame[frame["event"] != conversion_event]
 
     if labels is not None:
         if labels["outcome_at"].isna().all() and cutoff_ts is None:
@@ -148,6 +150,7 @@ def save_lead_table(
         if builder_path
         else out.with_name(out.name.split(".")[0] + ".builder.joblib")
     )
+    builder_file.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(result.builder, builder_file)
     written["builder"] = builder_file
     described: dict[str, Any] = {

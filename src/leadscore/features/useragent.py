@@ -64,7 +64,7 @@ def normalise_device(values: pd.Series) -> pd.Series:
     lower = values.str.lower()
     out = pd.Series(pd.NA, index=values.index, dtype="object")
     rules = (
-        (r"^(desktop|mobile|tablet|tv|bot)$", None),
+        (r"^(?:desktop|mobile|tablet|tv|bot)$", None),
         (r"ipad|tablet|kindle", "tablet"),
         (r"tv|roku|chromecast|fire ?stick", "tv"),
         (r"iphone|android|mobile|phone|ipod", "mobile"),

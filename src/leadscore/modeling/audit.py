@@ -32,7 +32,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
 from leadscore.config import Roles, Settings
-from leadscore.data.schema import LeadTable, normalise_name, prepare_table
+from leadscore.data.schema import LeadTable, normalise_name, prepare_table, sidecar_roles
 from leadscore.data.sources import TableLike, read_table
 from leadscore.jsonutil import write_json
 
@@ -401,6 +401,10 @@ def audit(
     """
     settings = settings or Settings()
     roles = (roles or settings.roles).merged(**role_overrides)
+    if isinstance(data, (str, Path)):
+        described = sidecar_roles(Path(data))  # written by `leadscore features`
+        if described is not None:
+            roles = described.merged(**roles.model_dump())
     raw = read_table(data)
     table = prepare_table(raw, roles, settings)
     source = str(data) if not isinstance(data, pd.DataFrame) else "DataFrame"
