@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
@@ -208,7 +209,7 @@ def _flatten_record(record: dict[str, Any]) -> dict[str, Any]:
 def _flatten(table: pa.Table) -> pd.DataFrame:
     while any(pa.types.is_struct(f.type) for f in table.schema):
         table = table.flatten()
-    frame = table.to_pandas(strings_to_categorical=True)
+    frame = _to_pandas(table)
     frame.columns = [str(c).split(".")[-1] for c in frame.columns]
     return frame.loc[:, ~frame.columns.duplicated()]
 
@@ -256,7 +257,7 @@ def _read_csv(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]], np.ndarra
         raise DataError(f"cannot parse {path} as CSV: {exc}") from None
     if any(not b["line"] for b in bad):
         _locate_lines(path, bad)
-    frame = table.to_pandas(strings_to_categorical=True)
+    frame = _to_pandas(table)
     skipped = sorted(b["line"] for b in bad)
     # Line numbers of kept rows: data rows start on line 2, minus skipped lines before them.
     lines = np.arange(2, len(frame) + 2 + len(skipped), dtype=np.int64)
@@ -280,6 +281,27 @@ def _locate_lines(path: Path, bad: list[dict[str, Any]]) -> None:
                 break
 
 
+def _dictionary_columns(names: list[str], types: list[pa.DataType]) -> list[str]:
+    """Text columns to read dictionary-encoded (categorical): all but the event id, whose
+    values are unique per event and would only make a dictionary as large as the data."""
+    event_ids = {c for c, target in map_columns(names).items() if target == "event_id"}
+    return [
+        name
+        for name, kind in zip(names, types, strict=True)
+        if (pa.types.is_string(kind) or pa.types.is_large_string(kind)) and name not in event_ids
+    ]
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow → pandas with repetitive text as categoricals (built in Arrow, not Python)."""
+    names = [str(n).split(".")[-1] for n in table.column_names]
+    encode = set(_dictionary_columns(names, table.schema.types))
+    for i, name in enumerate(names):
+        if name in encode:
+            table = table.set_column(i, table.field(i).name, pc.dictionary_encode(table.column(i)))
+    return table.to_pandas()
+
+
 def _read_file(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]], np.ndarray]:
     if not path.exists():
         raise DataError(f"event file not found: {path}")
@@ -288,7 +310,10 @@ def _read_file(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]], np.ndarr
     suffix = _base_suffix(path)
     if suffix in (".parquet", ".pq"):
         try:
-            frame = pq.read_table(path).to_pandas(strings_to_categorical=True)
+            schema = pq.read_schema(path)
+            frame = pq.read_table(
+                path, read_dictionary=_dictionary_columns(schema.names, schema.types)
+            ).to_pandas()
         except Exception as exc:  # pyarrow raises many types; all mean "not readable"
             raise DataError(f"cannot read {path} as Parquet: {exc}") from None
         return frame, [], np.arange(1, len(frame) + 1)
@@ -362,11 +387,13 @@ def normalise(
         out[target] = frame[source]
     for column in EVENT_COLUMNS:
         if column not in out.columns:
-            out[column] = pd.Series(pd.NA, index=frame.index, dtype="object")
+            out[column] = _empty_column(column, len(out), out.index)
     out = out[list(EVENT_COLUMNS)]
     out["timestamp"] = parse_timestamps(out["timestamp"], f"time column of {path}")
     for column in TEXT_COLUMNS:
         out[column] = as_text_category(out[column])
+    event_id = out["event_id"]
+    out["event_id"] = event_id.astype("str").where(event_id.notna())
     out["tz_offset_minutes"] = pd.to_numeric(out["tz_offset_minutes"], errors="coerce")
     if "referrer" in mapping.values():
         # The file records referrers: an empty one means a direct visit. Where the column is
@@ -396,6 +423,51 @@ def normalise(
     return out.loc[~bad].reset_index(drop=True), quarantined
 
 
+def _empty_column(column: str, n: int, index: pd.Index) -> pd.Series:
+    """An all-missing schema column, built cheaply in its final type."""
+    if column == "tz_offset_minutes":
+        return pd.Series(np.full(n, np.nan), index=index)
+    if column == "timestamp":
+        return pd.Series(pd.NaT, index=index, dtype="datetime64[ns]")
+    empty = pd.Categorical.from_codes(
+        np.full(n, -1, np.int8), categories=pd.Index([], dtype=object)
+    )
+    return pd.Series(empty, index=index)
+
+
+def _duplicates(events: pd.DataFrame) -> np.ndarray:
+    """Repeated events, all but the first marked: the same event id again (a tracker's
+    retry), or, for rows without an id, the same row twice.
+
+    Ids are hashed by Arrow (one pass, usually proving them all distinct); rows without an
+    id are compared in full only where lead and time coincide.
+    """
+    marked = np.zeros(len(events), dtype=bool)
+    has_id = events["event_id"].notna().to_numpy()
+    if has_id.any():
+        try:
+            ids = pa.array(events["event_id"].array, from_pandas=True)
+            if isinstance(ids, pa.ChunkedArray):
+                ids = ids.combine_chunks()
+            encoded = pc.dictionary_encode(ids)
+            repeats = len(encoded.dictionary) < int(has_id.sum())
+            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            codes, _ = pd.factorize(events["event_id"], use_na_sentinel=True)
+            repeats = True
+        if repeats:
+            marked |= has_id & pd.Series(codes).duplicated().to_numpy()
+    if not has_id.all():
+        lead_codes = events["lead_id"].cat.codes.to_numpy()
+        times = events["timestamp"].to_numpy("datetime64[ns]").view(np.int64)
+        pairs = pd.DataFrame({"lead": lead_codes, "time": times})
+        candidates = np.flatnonzero(~has_id & pairs.duplicated(keep=False).to_numpy())
+        if len(candidates):
+            subset = events.iloc[candidates]
+            marked[candidates] = subset.duplicated().to_numpy()
+    return marked
+
+
 def as_text_category(values: pd.Series) -> pd.Series:
     """Text as a pandas categorical: stripped, empty → missing, numbers → text.
 
@@ -420,7 +492,10 @@ def as_text_category(values: pd.Series) -> pd.Series:
     return pd.Series(result, index=values.index)
 
 
-TEXT_COLUMNS = tuple(c for c in EVENT_COLUMNS if c not in ("timestamp", "tz_offset_minutes"))
+#: text columns kept as categoricals (the event id, unique per event, stays plain text)
+TEXT_COLUMNS = tuple(
+    c for c in EVENT_COLUMNS if c not in ("timestamp", "tz_offset_minutes", "event_id")
+)
 
 
 def _object_categories(values: pd.Series) -> pd.Categorical:
@@ -503,12 +578,9 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
         raise DataError(f"no usable events in {shown}: every event was set aside")
     events = _concat(parts)
     before = len(events)
-    if events["event_id"].notna().any():
-        has_id = events["event_id"].notna()
-        dup = has_id & events.duplicated(subset=["event_id"], keep="first")
-        events = events.loc[~dup]
-    events = events.drop_duplicates(keep="first")
+    events = events.loc[~_duplicates(events)]
     duplicates = before - len(events)
-    events = events.sort_values(["timestamp"], kind="stable").reset_index(drop=True)
+    order = np.argsort(events["timestamp"].to_numpy(), kind="stable")
+    events = events.iloc[order].reset_index(drop=True)
     quarantine = pd.concat(quarantined, ignore_index=True) if quarantined else _quarantine([])
     return EventLoad(events, quarantine, duplicates, [name for name, _ in inputs], notes)

@@ -80,24 +80,68 @@ class _Prepared:
     ref: np.ndarray  # int64 ns "as of" per lead (cutoff, or as_of, or the last event)
     events: pd.DataFrame  # the rows, in the same order
     is_page_view: np.ndarray
-    step_ids: np.ndarray | None = None  # ids into step_labels, computed once
+    # computed once per preparation, shared by fit and transform in fit_transform
+    step_ids: np.ndarray | None = None  # ids into step_labels
     step_labels: pd.Index | None = None
     countries: np.ndarray | None = None
+    grams: pd.DataFrame | None = None
+    pages: tuple[pd.Series, sp.csr_matrix] | None = None
+    topics: np.ndarray | None = None
+
+
+_NO_LIMIT = np.iinfo(np.int64).max
+
+
+def _keyed(cutoffs: pd.Series) -> pd.Series:
+    """Cutoffs indexed by lead id as plain text, so they match the events' ids."""
+    return pd.Series(cutoffs.to_numpy(), index=cutoffs.index.astype(str))
+
+
+def _as_ns(times: pd.Series) -> np.ndarray:
+    """Times as int64 nanoseconds; missing → no limit."""
+    values = pd.to_datetime(times)
+    out = values.to_numpy("datetime64[ns]").view(np.int64).copy()
+    out[values.isna().to_numpy()] = _NO_LIMIT
+    return out
+
+
+#: leads the vocabularies (steps, milestones, n-grams, topics) are learned from, at most
+FIT_SAMPLE = 200_000
+
+
+def _leads_per_value(g: np.ndarray, values: np.ndarray, n_values: int) -> np.ndarray:
+    """For each value code, how many distinct leads have it (codes < 0 are ignored)."""
+    valid = values >= 0
+    pairs = np.unique(g[valid].astype(np.int64) * n_values + values[valid])
+    return np.bincount(pairs % n_values, minlength=n_values)
+
+
+def _distinct_per_lead(g: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """For each lead code, how many distinct values (codes ≥ 0) it has."""
+    valid = values >= 0
+    width = int(values.max()) + 1 if valid.any() else 1
+    pairs = np.unique(g[valid].astype(np.int64) * width + values[valid])
+    return np.bincount(pairs // width, minlength=n).astype(float)
+
+
+def _firsts(g: np.ndarray) -> np.ndarray:
+    """Positions where a new lead starts, in events sorted by lead code."""
+    return np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.array([], dtype=int)
 
 
 def _first_present(g: np.ndarray, values: pd.Series, n: int) -> np.ndarray:
-    """The first non-missing value per lead code (events are sorted by time)."""
+    """The first non-missing value per lead code (events are sorted by lead, then time)."""
     out = np.full(n, None, dtype=object)
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes = values.cat.codes.to_numpy()
-        present = codes >= 0
-        leads, first = np.unique(g[present], return_index=True)
+        present = np.flatnonzero(codes >= 0)
+        first = present[_firsts(g[present])]
         categories = np.asarray(values.cat.categories, dtype=object)
-        out[leads] = categories[codes[present][first]]
+        out[g[first]] = categories[codes[first]]
         return out
-    present = values.notna().to_numpy()
-    leads, first = np.unique(g[present], return_index=True)
-    out[leads] = values.to_numpy()[present][first]
+    present = np.flatnonzero(values.notna().to_numpy())
+    first = present[_firsts(g[present])]
+    out[g[first]] = values.to_numpy()[first]
     return out
 
 
@@ -131,6 +175,7 @@ class LeadFeatureBuilder:
         events: pd.DataFrame,
         cutoffs: pd.Series | None,
         as_of: pd.Timestamp | None,
+        leads: pd.Index | None = None,
     ) -> _Prepared:
         missing = [c for c in ("lead_id", "timestamp", "event") if c not in events.columns]
         if missing:
@@ -142,21 +187,28 @@ class LeadFeatureBuilder:
                     **{column: pd.Series(pd.NA, index=frame.index, dtype="string")}
                 )
         ts_all = pd.to_datetime(frame["timestamp"]).to_numpy("datetime64[ns]").view(np.int64)
-        keep = np.ones(len(frame), dtype=bool)
+        lead_codes, lead_names = codes_and_uniques(frame["lead_id"])
+        keep = lead_codes >= 0
+        if leads is not None:
+            wanted = lead_names.isin(pd.Index(leads).astype(str)).to_numpy()
+            keep &= np.append(wanted, [False])[lead_codes]
         if cutoffs is not None:
-            limit = frame["lead_id"].map(cutoffs)
-            limit_ns = pd.to_datetime(limit).to_numpy("datetime64[ns]").view(np.int64)
-            has_limit = limit.notna().to_numpy()
-            keep &= ~has_limit | (ts_all < limit_ns)
+            # one cutoff per distinct lead, spread to its events by code (no per-event map)
+            limits = _as_ns(pd.Series(lead_names.to_numpy(dtype=object)).map(_keyed(cutoffs)))
+            event_limit = np.append(limits, [_NO_LIMIT])[lead_codes]
+            keep &= ts_all < event_limit
         if as_of is not None:
             keep &= ts_all <= pd.Timestamp(as_of).value
-        frame = frame.loc[keep]
-        ts = ts_all[keep]
-        codes, leads = pd.factorize(frame["lead_id"], sort=False)
-        order = np.lexsort((ts, codes))
-        frame = frame.iloc[order].reset_index(drop=True)
-        g, ts = codes[order], ts[order]
-        starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.array([], int)
+        positions = np.flatnonzero(keep)
+        used, codes = np.unique(lead_codes[positions], return_inverse=True)
+        order = np.lexsort((ts_all[positions], codes))
+        # a single copy of the events: filtered, grouped by lead and sorted by time, without
+        # the columns already turned into arrays (lead, time) or not needed (event id)
+        needed = [c for c in EVENT_COLUMNS if c not in ("lead_id", "timestamp", "event_id")]
+        frame = frame[needed].take(positions[order]).reset_index(drop=True)
+        g, ts = codes[order].astype(np.int64), ts_all[positions][order]
+        leads = pd.Index(lead_names.to_numpy(dtype=object)[used], dtype=object)
+        starts = _firsts(g)
         n = len(leads)
         if as_of is not None:
             default_ref = pd.Timestamp(as_of).value
@@ -164,17 +216,22 @@ class LeadFeatureBuilder:
             default_ref = int(ts.max()) if len(ts) else 0
         ref = np.full(n, default_ref, dtype=np.int64)
         if cutoffs is not None and n:
-            lead_limits = pd.to_datetime(pd.Series(leads).map(cutoffs))
-            known = lead_limits.notna().to_numpy()
-            ref[known] = lead_limits[known].to_numpy("datetime64[ns]").view(np.int64)
+            lead_limits = _as_ns(pd.Series(leads).map(_keyed(cutoffs)))
+            known = lead_limits != _NO_LIMIT
+            ref[known] = lead_limits[known]
         page_views = {e.lower() for e in self.settings.page_view_events}
         is_pv = by_unique(frame["event"], lambda u: u.str.lower().isin(page_views).to_numpy())
         is_pv = is_pv.astype(bool) & frame["event"].notna().to_numpy()
-        return _Prepared(pd.Index(leads), g, ts, starts, ref, frame, is_pv)
+        return _Prepared(leads, g, ts, starts, ref, frame, is_pv)
 
     # ------------------------------------------------------------------ fitting
 
-    def fit(self, events: pd.DataFrame, cutoffs: pd.Series | None = None) -> LeadFeatureBuilder:
+    def fit(
+        self,
+        events: pd.DataFrame,
+        cutoffs: pd.Series | None = None,
+        leads: pd.Index | None = None,
+    ) -> LeadFeatureBuilder:
         """Learn domains, steps, milestones, n-grams and topics from (training) events.
 
         With a different cutoff per lead (each lead's outcome time), "as of" features —
@@ -182,7 +239,7 @@ class LeadFeatureBuilder:
         at the outcome they tell converted leads (just active) from lost ones (marked lost
         after going quiet), which no lead being scored can know yet.
         """
-        self._fit(self._prepare(events, cutoffs, None), cutoffs)
+        self._fit(self._prepare(events, cutoffs, None, leads), cutoffs)
         return self
 
     def _fit(self, prep: _Prepared, cutoffs: pd.Series | None) -> None:
@@ -197,33 +254,43 @@ class LeadFeatureBuilder:
             hosts = pd.Series(by_unique(frame["url"], traffic.host_of)).value_counts()
             # the site's own hosts: those carrying at least 5 % of page URLs
             self.own_domains_ = frozenset(hosts[hosts >= 0.05 * hosts.sum()].index)
+        # What to count is learned on at most FIT_SAMPLE leads: the vocabularies settle long
+        # before that, and fitting stays fast on millions of leads.
         n = len(prep.leads)
+        chosen = np.ones(n, dtype=bool)
+        if n > FIT_SAMPLE:
+            chosen[:] = False
+            chosen[np.random.default_rng(0).choice(n, FIT_SAMPLE, replace=False)] = True
+        rows = chosen[prep.g]
+        g = prep.g[rows]
+        n_fit = int(chosen.sum())
         ids, labels = self._step_ids(prep)
-        lead_steps = pd.DataFrame({"g": prep.g, "s": ids}).drop_duplicates()
-        common = lead_steps.loc[lead_steps["s"] >= 0, "s"].value_counts()
-        names = [str(labels[i]) for i in common.index]
+        step_support = _leads_per_value(g, ids[rows], len(labels))
+        ranked = np.argsort(-step_support, kind="stable")
+        names = [str(labels[i]) for i in ranked if step_support[i] > 0]
         self.steps_ = [x for x in names if x != journey.OTHER][: s.max_steps - 1]
         self.steps_.append(journey.OTHER)
         if s.milestones is not None:
             self.milestones_ = list(s.milestones)
         else:
-            codes, names = codes_and_uniques(frame["event"])
-            other = pd.DataFrame({"e": codes, "g": prep.g})[~prep.is_page_view]
-            per_lead = other.drop_duplicates()["e"].value_counts()
-            per_lead.index = [names.iloc[c] if c >= 0 else None for c in per_lead.index]
-            per_lead = per_lead[per_lead >= max(1, 0.005 * n)]
-            self.milestones_ = [str(x) for x in per_lead.index[: s.max_milestones]]
-        grams = self._grams(prep)
+            codes, event_names = codes_and_uniques(frame["event"])
+            other = rows & ~prep.is_page_view & (codes >= 0)
+            support = _leads_per_value(prep.g[other], codes[other], len(event_names))
+            ranked = np.argsort(-support, kind="stable")
+            keep = [i for i in ranked if support[i] >= max(1, 0.005 * n_fit)]
+            self.milestones_ = [str(event_names.iloc[i]) for i in keep[: s.max_milestones]]
+        step_codes = self._step_codes(prep)[rows]
+        grams = journey.ngram_counts(g, step_codes, len(self.steps_), tuple(s.ngram_sizes))
         if len(grams):
-            support = grams.groupby("gram")["lead"].nunique()
-            support = support[support >= max(2, 0.01 * n)].sort_values(ascending=False)
+            support = grams.groupby("gram").size()  # rows are distinct (lead, gram) pairs
+            support = support[support >= max(2, 0.01 * n_fit)].sort_values(ascending=False)
             self.ngrams_ = [int(k) for k in support.index[: s.max_ngrams]]
         else:
             self.ngrams_ = []
         self.topics_ = None
         if s.text_components:
             docs, lead_pages = self._pages(prep)
-            self.topics_ = text.ContentTopics(s.text_components).fit(docs, lead_pages)
+            self.topics_ = text.ContentTopics(s.text_components).fit(docs, lead_pages[chosen])
         self._geo = None
 
     def _step_ids(self, prep: _Prepared) -> tuple[np.ndarray, pd.Index]:
@@ -244,12 +311,18 @@ class LeadFeatureBuilder:
         return lookup[ids].astype(np.int64)
 
     def _grams(self, prep: _Prepared) -> pd.DataFrame:
-        return journey.ngram_counts(
-            prep.g, self._step_codes(prep), len(self.steps_), tuple(self.settings.ngram_sizes)
-        )
+        """Counts per lead of the fitted n-grams."""
+        if prep.grams is None:
+            prep.grams = journey.ngram_counts(
+                prep.g, self._step_codes(prep), len(self.steps_),
+                tuple(self.settings.ngram_sizes), only=self.ngrams_,
+            )  # fmt: skip
+        return prep.grams
 
     def _pages(self, prep: _Prepared) -> tuple[pd.Series, sp.csr_matrix]:
         """Text of each distinct page viewed, and page views as a leads × pages matrix."""
+        if prep.pages is not None:
+            return prep.pages
         pv = prep.is_page_view
         frame = prep.events
         ids, docs = text.page_ids(frame["url"], frame["page_title"])
@@ -258,7 +331,8 @@ class LeadFeatureBuilder:
             (np.ones(len(page_codes)), (prep.g[pv], page_codes)),
             shape=(len(prep.leads), len(used)),
         ).tocsr()
-        return docs.iloc[used].reset_index(drop=True), matrix
+        prep.pages = docs.iloc[used].reset_index(drop=True), matrix
+        return prep.pages
 
     # ------------------------------------------------------------------ transforming
 
@@ -267,19 +341,28 @@ class LeadFeatureBuilder:
         events: pd.DataFrame,
         cutoffs: pd.Series | None = None,
         as_of: pd.Timestamp | str | None = None,
+        leads: pd.Index | None = None,
     ) -> pd.DataFrame:
         """One row per lead with events (before its cutoff, and not after ``as_of``).
 
         ``cutoffs`` maps lead id → time (exclusive); ``as_of`` is the scoring time for
-        recency (default: each lead's cutoff, else the latest event).
+        recency (default: each lead's cutoff, else the latest event); ``leads`` limits the
+        output to these lead ids.
         """
         if not hasattr(self, "steps_"):
             raise DataError("the feature builder is not fitted: call fit() on training events")
-        prep = self._prepare(events, cutoffs, pd.Timestamp(as_of) if as_of is not None else None)
+        when = pd.Timestamp(as_of) if as_of is not None else None
+        prep = self._prepare(events, cutoffs, when, leads)
         return self._transform(prep)
 
-    def fit_transform(self, events: pd.DataFrame, cutoffs: pd.Series | None = None) -> pd.DataFrame:
-        prep = self._prepare(events, cutoffs, None)
+    def fit_transform(
+        self,
+        events: pd.DataFrame,
+        cutoffs: pd.Series | None = None,
+        leads: pd.Index | None = None,
+    ) -> pd.DataFrame:
+        """:meth:`fit` then :meth:`transform` on the same events, computing shared parts once."""
+        prep = self._prepare(events, cutoffs, None, leads)
         self._fit(prep, cutoffs)
         return self._transform(prep)
 
@@ -318,12 +401,8 @@ class LeadFeatureBuilder:
         page_views = np.bincount(g, weights=prep.is_page_view, minlength=n)
         out["events"] = n_events.astype(float)
         out["page_views"] = page_views
-        pages = pd.DataFrame(
-            {"g": g[prep.is_page_view], "u": frame["url"].to_numpy()[prep.is_page_view]}
-        )
-        out["distinct_pages"] = np.bincount(
-            pages.dropna().drop_duplicates()["g"].to_numpy(dtype=np.int64), minlength=n
-        ).astype(float)
+        url_codes, _ = codes_and_uniques(frame["url"])
+        out["distinct_pages"] = _distinct_per_lead(g, np.where(prep.is_page_view, url_codes, -1), n)
         out["sessions"] = sessions.astype(float)
         time_on_site = np.bincount(session_lead, weights=duration_min, minlength=n)
         out["time_on_site_min"] = time_on_site
@@ -348,9 +427,9 @@ class LeadFeatureBuilder:
         )
         out["local_time_from"] = source
         local_day = (ts + (offset[g] * 6e10).astype(np.int64)) // NS_PER_DAY
-        out["active_days"] = np.bincount(
-            pd.DataFrame({"g": g, "d": local_day}).drop_duplicates()["g"].to_numpy(), minlength=n
-        ).astype(float)
+        # events are sorted by lead and time, so a lead's local days only ever increase
+        new_day = np.r_[True, (g[1:] != g[:-1]) | (local_day[1:] != local_day[:-1])]
+        out["active_days"] = np.bincount(g[new_day], minlength=n).astype(float)
 
         # return visits
         rank = pd.Series(session_lead).groupby(session_lead).cumcount().to_numpy()
@@ -380,10 +459,8 @@ class LeadFeatureBuilder:
         parsed = self._devices(frame)
         for column in ("device_type", "os", "browser"):
             out[column] = _first_present(g, parsed[column], n)
-        devices = pd.DataFrame({"g": g, "d": parsed["device_type"].to_numpy()})
-        out["device_types"] = np.bincount(
-            devices.dropna().drop_duplicates()["g"].to_numpy(dtype=np.int64), minlength=n
-        ).astype(float)
+        device_codes, _ = pd.factorize(parsed["device_type"], use_na_sentinel=True)
+        out["device_types"] = _distinct_per_lead(g, device_codes, n)
 
         # place
         out["country"] = self._countries(prep)
@@ -414,22 +491,14 @@ class LeadFeatureBuilder:
         out["first_touch_medium"] = first_medium
         out["last_touch_source"] = last_touch
         out["last_touch_medium"] = last_medium
-        out["sources"] = np.bincount(
-            pd.DataFrame({"g": t_lead, "s": t_source})
-            .drop_duplicates()["g"]
-            .to_numpy(dtype=np.int64),
-            minlength=n,
-        ).astype(float)
+        out["sources"] = _distinct_per_lead(t_lead, pd.factorize(t_source)[0], n)
 
         # journey
         step_codes = self._step_codes(prep)
         out["landing_step"] = np.asarray(self.steps_, dtype=object)[step_codes[prep.starts]]
-        out["distinct_steps"] = np.bincount(
-            pd.DataFrame({"g": g, "s": step_codes}).drop_duplicates()["g"].to_numpy(), minlength=n
-        ).astype(float)
+        out["distinct_steps"] = _distinct_per_lead(g, step_codes, n)
         grams = self._grams(prep)
         wanted = {key: i for i, key in enumerate(self.ngrams_)}
-        grams = grams[grams["gram"].isin(wanted)]
         matrix = np.zeros((n, len(self.ngrams_)))
         if len(grams):
             matrix[grams["lead"].to_numpy(), grams["gram"].map(wanted).to_numpy()] = grams[
@@ -440,8 +509,9 @@ class LeadFeatureBuilder:
 
         # content
         if self.topics_ is not None:
-            docs, lead_pages = self._pages(prep)
-            topics = self.topics_.transform(docs, lead_pages)
+            topics = prep.topics
+            if topics is None:
+                topics = self.topics_.transform(*self._pages(prep))
             for k in range(topics.shape[1]):
                 out[f"content_topic_{k + 1}"] = topics[:, k]
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytz
 
 from leadscore.errors import ConfigError
@@ -56,10 +58,75 @@ class CountryLookup:
         return code if code and len(code) == 2 and code != "--" else None
 
     def lookup(self, ips: pd.Series) -> pd.Series:
-        """Country per value, looking each distinct address up once."""
+        """Country per value, looking each distinct address up once.
+
+        IPv4 addresses are looked up in bulk (a binary search over the bundled database's
+        network table); anything else one by one.
+        """
         codes, uniques = pd.factorize(ips, use_na_sentinel=True)
-        countries = np.array([self._one(str(ip)) for ip in uniques] + [None], dtype=object)
-        return pd.Series(countries[codes], index=ips.index, dtype=object)
+        distinct = pd.Series(pd.Index(uniques).astype(object), dtype=object)
+        countries = np.full(len(distinct), None, dtype=object)
+        table = None if self.mmdb_path is not None else _ipv4_table()
+        done = np.zeros(len(distinct), dtype=bool)
+        if table is not None and len(distinct):
+            numbers = ipv4_to_int(distinct)
+            ok = numbers >= 0
+            countries[ok] = table.countries(numbers[ok])
+            done = ok
+        for i in np.flatnonzero(~done):
+            countries[i] = self._one(str(distinct.iloc[i]))
+        return pd.Series(np.append(countries, [None])[codes], index=ips.index, dtype=object)
+
+
+def ipv4_to_int(addresses: pd.Series) -> np.ndarray:
+    """IPv4 dotted quads as integers; -1 where the text is not an IPv4 address."""
+    out = np.full(len(addresses), -1, dtype=np.int64)
+    text = pa.array(addresses.astype(object).where(addresses.notna(), None), type=pa.string())
+    pattern = r"^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$"
+    valid = pc.fill_null(pc.match_substring_regex(text, pattern), False)
+    valid = valid.to_numpy(zero_copy_only=False)
+    if valid.any():
+        # Arrow splits and parses a million addresses in C++, not Python
+        parts = pc.list_flatten(pc.split_pattern(pc.filter(text, pa.array(valid)), "."))
+        octets = pc.cast(parts, pa.int64()).to_numpy().reshape(-1, 4)
+        in_range = (octets <= 255).all(axis=1)
+        numbers = (octets[:, 0] << 24) | (octets[:, 1] << 16) | (octets[:, 2] << 8) | octets[:, 3]
+        out[np.flatnonzero(valid)[in_range]] = numbers[in_range]
+    return out
+
+
+class _Ipv4Table:
+    """The bundled geoip2fast networks as sorted arrays, for vectorised lookups."""
+
+    def __init__(self, first: np.ndarray, size: np.ndarray, country: np.ndarray) -> None:
+        self.first, self.size, self.country = first, size, country
+
+    def countries(self, numbers: np.ndarray) -> np.ndarray:
+        slot = np.searchsorted(self.first, numbers, side="right") - 1
+        slot = np.clip(slot, 0, len(self.first) - 1)
+        inside = (numbers >= self.first[slot]) & (numbers < self.first[slot] + self.size[slot])
+        return np.where(inside, self.country[slot], None)
+
+
+@lru_cache(maxsize=1)
+def _ipv4_table() -> _Ipv4Table | None:
+    """Arrays from geoip2fast's loaded database, or None if its layout is not the known one
+    (then every address is looked up through its public ``lookup``)."""
+    _geoip2fast()
+    module = __import__("geoip2fast.geoip2fast", fromlist=["mainListFirstIP"])
+    try:
+        first = np.concatenate([np.asarray(c, dtype=np.int64) for c in module.mainListFirstIP])
+        ids = np.concatenate([np.asarray(c, dtype=np.int64) for c in module.mainListIDCountryCodes])
+        netlen = np.concatenate([np.asarray(c, dtype=np.int64) for c in module.mainListNetlength])
+        names = [str(item).split(":")[0] for item in module.mainListNamesCountry]
+    except (AttributeError, TypeError, ValueError):
+        return None
+    ipv4 = first <= 0xFFFFFFFF
+    codes = np.array(
+        [None if i < 16 or len(names[i]) != 2 else names[i] for i in range(len(names))],
+        dtype=object,
+    )  # the first 16 entries are private and reserved networks
+    return _Ipv4Table(first[ipv4], 1 << (32 - netlen[ipv4]), codes[ids[ipv4]])
 
 
 @lru_cache(maxsize=1)
@@ -69,10 +136,26 @@ def _geoip2fast() -> Any:
     return GeoIP2Fast(verbose=False)
 
 
+# For countries spanning several zones, the zone where most people live (pytz lists
+# zones alphabetically or west to east: St John's for Canada, Lord Howe for Australia).
+_MOST_POPULOUS_ZONE = {
+    "US": "America/New_York", "CA": "America/Toronto", "AU": "Australia/Sydney",
+    "BR": "America/Sao_Paulo", "RU": "Europe/Moscow", "MX": "America/Mexico_City",
+    "ID": "Asia/Jakarta", "CN": "Asia/Shanghai", "KZ": "Asia/Almaty",
+    "AR": "America/Argentina/Buenos_Aires", "CL": "America/Santiago", "DE": "Europe/Berlin",
+    "ES": "Europe/Madrid", "PT": "Europe/Lisbon", "NZ": "Pacific/Auckland",
+    "CD": "Africa/Kinshasa", "MN": "Asia/Ulaanbaatar", "UA": "Europe/Kyiv",
+    "EC": "America/Guayaquil", "MY": "Asia/Kuala_Lumpur", "PG": "Pacific/Port_Moresby",
+}  # fmt: skip
+
+
 @lru_cache(maxsize=512)
 def country_timezone(country: str) -> str | None:
-    """The main IANA time zone of a country (the first pytz lists), or ``None``."""
-    zones = pytz.country_timezones.get(str(country).upper())
+    """The main IANA time zone of a country, or ``None`` for an unknown code."""
+    code = str(country).upper()
+    if code in _MOST_POPULOUS_ZONE:
+        return _MOST_POPULOUS_ZONE[code]
+    zones = pytz.country_timezones.get(code)
     return zones[0] if zones else None
 
 

@@ -45,12 +45,16 @@ def step_ids(
 
 
 def ngram_counts(
-    lead_codes: np.ndarray, step_codes: np.ndarray, n_steps: int, sizes: tuple[int, ...] = (2, 3)
+    lead_codes: np.ndarray,
+    step_codes: np.ndarray,
+    n_steps: int,
+    sizes: tuple[int, ...] = (2, 3),
+    only: list[int] | None = None,
 ) -> pd.DataFrame:
     """Counts of each step n-gram per lead, from events sorted by lead and time.
 
     Returns a long frame with columns ``lead`` (code), ``gram`` (an int64 key combining the
-    step codes, see :func:`gram_name`) and ``count``.
+    step codes, see :func:`gram_name`) and ``count``; with ``only``, just those grams.
     """
     keep = np.ones(len(step_codes), dtype=bool)
     keep[1:] = (step_codes[1:] != step_codes[:-1]) | (lead_codes[1:] != lead_codes[:-1])
@@ -67,6 +71,8 @@ def ngram_counts(
             key = key * base + window
             if offset:
                 same &= leads[offset : len(leads) - n + 1 + offset] == leads[: len(leads) - n + 1]
+        if only is not None:
+            same &= np.isin(key, np.asarray(only, dtype=np.int64))
         frames.append(pd.DataFrame({"lead": leads[: len(leads) - n + 1][same], "gram": key[same]}))
     if not frames:
         return pd.DataFrame({"lead": [], "gram": [], "count": []})

@@ -23,6 +23,7 @@ from leadscore.data.sources import TableLike, write_table
 from leadscore.errors import ArtifactError, DataError, LeadscoreError
 from leadscore.features.build import FeatureSettings, LeadFeatureBuilder
 from leadscore.features.labels import cutoffs_for, outcomes_from_events, read_outcomes
+from leadscore.features.vector import codes_and_uniques
 
 TARGET = "converted"
 ID = "lead_id"
@@ -90,7 +91,8 @@ def build_lead_table(
     labels: pd.DataFrame | None = None
     if outcomes is not None:
         labels = read_outcomes(outcomes)
-        unknown = ~labels[ID].isin(frame[ID])
+        _, event_leads = codes_and_uniques(frame[ID])  # the distinct ids, not every event
+        unknown = ~labels[ID].isin(event_leads)
         if unknown.all():
             raise DataError(
                 "none of the leads in the outcomes has events: are the ids the same in both? "
@@ -102,7 +104,7 @@ def build_lead_table(
     elif conversion_event is not None:
         labels = outcomes_from_events(frame, lead_event, conversion_event, cutoff_ts)
         # The conversion itself is the outcome, never a feature (not even an earlier one).
-        frame = frame[frame["event"] != conversion_event]
+        frame = frame[(frame["event"] != conversion_event).to_numpy()]
 
     if labels is not None:
         if labels["outcome_at"].isna().all() and cutoff_ts is None:
@@ -111,12 +113,12 @@ def build_lead_table(
                 "--cutoff to keep post-outcome events out)"
             )
         cutoffs = cutoffs_for(labels, cutoff_ts)
-        population = frame[frame[ID].isin(labels[ID])]
+        population = pd.Index(labels[ID])
         if builder is None:
             builder = LeadFeatureBuilder(settings)
-            features = builder.fit_transform(population, cutoffs)
+            features = builder.fit_transform(frame, cutoffs, leads=population)
         else:
-            features = builder.transform(population, cutoffs)
+            features = builder.transform(frame, cutoffs, leads=population)
         if not builder.as_of_features_:
             notes.append(
                 "recency features (days since last event, recent events) are left out: each "

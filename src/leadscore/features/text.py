@@ -29,6 +29,9 @@ def page_ids(urls: pd.Series, titles: pd.Series) -> tuple[np.ndarray, pd.Series]
     Works on the distinct URLs and titles only; the query string is left out.
     """
     url_codes, url_words = unique_map(urls, _path_words)
+    # many URLs differ only in their query string: one page per distinct path text
+    path_ids, url_words = pd.factorize(url_words)
+    url_codes = np.append(path_ids, [-1])[url_codes]
     title_codes, title_words = unique_map(titles, lambda t: t.fillna("").str.lower())
     n_titles = len(title_words) + 1
     key = url_codes.astype(np.int64) * n_titles + np.where(
@@ -64,6 +67,12 @@ class ContentTopics:
 
     def fit(self, docs: pd.Series, lead_pages: sp.csr_matrix) -> ContentTopics:
         """``docs``: one text per page; ``lead_pages``: views, leads × pages."""
+        self.fit_transform(docs, lead_pages)
+        return self
+
+    def fit_transform(self, docs: pd.Series, lead_pages: sp.csr_matrix) -> np.ndarray:
+        """Fit, and return the training leads' topic scores without recomputing them."""
+        out = np.zeros((lead_pages.shape[0], self.n_components))
         self.vectorizer_ = CountVectorizer(
             token_pattern=TOKEN_PATTERN, stop_words=_STOP, max_features=5000
         )
@@ -71,7 +80,8 @@ class ContentTopics:
             self.vectorizer_.fit(docs.fillna(""))
         except ValueError:  # no words at all on these pages
             self.vectorizer_ = None
-            return self
+            self.svd_ = None
+            return out
         terms = self._lead_terms(docs, lead_pages)
         # Terms seen by too few leads are noise (and identify single leads).
         seen_by = np.asarray((terms > 0).sum(axis=0)).ravel()
@@ -79,12 +89,13 @@ class ContentTopics:
         terms = terms[:, self.keep_]
         self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(terms)
         k = min(self.n_components, max(terms.shape[1] - 1, 0))
-        self.svd_ = (
-            TruncatedSVD(k, random_state=self.random_state).fit(self.tfidf_.transform(terms))
-            if k >= 1
-            else None
-        )
-        return self
+        if k < 1:
+            self.svd_ = None
+            return out
+        self.svd_ = TruncatedSVD(k, random_state=self.random_state)
+        reduced = self.svd_.fit_transform(self.tfidf_.transform(terms))
+        out[:, : reduced.shape[1]] = reduced
+        return out
 
     def transform(self, docs: pd.Series, lead_pages: sp.csr_matrix) -> np.ndarray:
         out = np.zeros((lead_pages.shape[0], self.n_components))
