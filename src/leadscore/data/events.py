@@ -311,9 +311,12 @@ def _read_file(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]], np.ndarr
     if suffix in (".parquet", ".pq"):
         try:
             schema = pq.read_schema(path)
-            frame = pq.read_table(
+            table = pq.read_table(
                 path, read_dictionary=_dictionary_columns(schema.names, schema.types)
-            ).to_pandas()
+            )
+            # hand Arrow's memory over column by column instead of holding both copies
+            frame = table.to_pandas(split_blocks=True, self_destruct=True)
+            del table
         except Exception as exc:  # pyarrow raises many types; all mean "not readable"
             raise DataError(f"cannot read {path} as Parquet: {exc}") from None
         return frame, [], np.arange(1, len(frame) + 1)
@@ -420,6 +423,8 @@ def normalise(
             "raw": _raw_rows(frame.loc[bad]),
         }
     )
+    if not bad.any():
+        return out.reset_index(drop=True), quarantined  # the common case: no copy
     return out.loc[~bad].reset_index(drop=True), quarantined
 
 
@@ -578,9 +583,13 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
         raise DataError(f"no usable events in {shown}: every event was set aside")
     events = _concat(parts)
     before = len(events)
-    events = events.loc[~_duplicates(events)]
+    repeated = _duplicates(events)
+    if repeated.any():
+        events = events.loc[~repeated]
     duplicates = before - len(events)
-    order = np.argsort(events["timestamp"].to_numpy(), kind="stable")
-    events = events.iloc[order].reset_index(drop=True)
+    times = events["timestamp"].to_numpy()
+    if len(times) > 1 and not bool((times[1:] >= times[:-1]).all()):
+        events = events.iloc[np.argsort(times, kind="stable")]
+    events = events.reset_index(drop=True)
     quarantine = pd.concat(quarantined, ignore_index=True) if quarantined else _quarantine([])
     return EventLoad(events, quarantine, duplicates, [name for name, _ in inputs], notes)

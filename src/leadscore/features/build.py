@@ -105,6 +105,25 @@ def _as_ns(times: pd.Series) -> np.ndarray:
     return out
 
 
+@dataclass
+class _Sessions:
+    """Sessions in lead and time order: a new one after ``gap`` minutes of inactivity."""
+
+    entry: np.ndarray  # position of each session's first event
+    lead: np.ndarray  # lead code of each session (sorted)
+    start: np.ndarray  # int64 ns
+    minutes: np.ndarray  # from first to last event
+
+    @classmethod
+    def of(cls, prep: _Prepared, gap_minutes: float) -> _Sessions:
+        g, ts = prep.g, prep.ts
+        gap = np.int64(gap_minutes * 60 * 1e9)
+        new = np.r_[True, (g[1:] != g[:-1]) | (np.diff(ts) > gap)]
+        entry = np.flatnonzero(new)
+        last = np.r_[entry[1:], len(ts)] - 1
+        return cls(entry, g[entry], ts[entry], (ts[last] - ts[entry]) / 6e10)
+
+
 #: leads the vocabularies (steps, milestones, n-grams, topics) are learned from, at most
 FIT_SAMPLE = 200_000
 
@@ -112,7 +131,7 @@ FIT_SAMPLE = 200_000
 def _leads_per_value(g: np.ndarray, values: np.ndarray, n_values: int) -> np.ndarray:
     """For each value code, how many distinct leads have it (codes < 0 are ignored)."""
     valid = values >= 0
-    pairs = np.unique(g[valid].astype(np.int64) * n_values + values[valid])
+    pairs = pd.unique(g[valid].astype(np.int64) * n_values + values[valid])
     return np.bincount(pairs % n_values, minlength=n_values)
 
 
@@ -120,7 +139,7 @@ def _distinct_per_lead(g: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
     """For each lead code, how many distinct values (codes ≥ 0) it has."""
     valid = values >= 0
     width = int(values.max()) + 1 if valid.any() else 1
-    pairs = np.unique(g[valid].astype(np.int64) * width + values[valid])
+    pairs = pd.unique(g[valid].astype(np.int64) * width + values[valid])  # hashing, no sort
     return np.bincount(pairs // width, minlength=n).astype(float)
 
 
@@ -377,151 +396,165 @@ class LeadFeatureBuilder:
         return state
 
     def _transform(self, prep: _Prepared) -> pd.DataFrame:
-        s = self.settings
         n = len(prep.leads)
-        g, ts, frame = prep.g, prep.ts, prep.events
-        out: dict[str, np.ndarray] = {}
         if n == 0:
-            return pd.DataFrame({"lead_id": pd.Series(dtype="string")})
-        first_ts = ts[prep.starts]
-        ends = np.r_[prep.starts[1:], len(ts)]
-        last_ts = ts[ends - 1]
-
-        # activity and sessions
-        gap = np.int64(s.session_gap_minutes * 60 * 1e9)
-        new_session = np.r_[True, (g[1:] != g[:-1]) | (np.diff(ts) > gap)]
-        session_of = np.cumsum(new_session) - 1
-        session_lead = g[new_session]
-        session_start = ts[new_session]
-        session_end = np.zeros(len(session_start), dtype=np.int64)
-        np.maximum.at(session_end, session_of, ts)
-        duration_min = (session_end - session_start) / 6e10
-        sessions = np.bincount(session_lead, minlength=n)
-        n_events = np.bincount(g, minlength=n)
-        page_views = np.bincount(g, weights=prep.is_page_view, minlength=n)
-        out["events"] = n_events.astype(float)
-        out["page_views"] = page_views
-        url_codes, _ = codes_and_uniques(frame["url"])
-        out["distinct_pages"] = _distinct_per_lead(g, np.where(prep.is_page_view, url_codes, -1), n)
-        out["sessions"] = sessions.astype(float)
-        time_on_site = np.bincount(session_lead, weights=duration_min, minlength=n)
-        out["time_on_site_min"] = time_on_site
-        out["pages_per_session"] = page_views / np.maximum(sessions, 1)
-        if self.as_of_features_:
-            recent = ts >= (prep.ref[g] - np.int64(s.recent_days * NS_PER_DAY))
-            out[f"events_last_{s.recent_days:g}d"] = np.bincount(g, weights=recent, minlength=n)
-            out["days_since_last_event"] = (prep.ref - last_ts) / NS_PER_DAY
-            span_days = np.maximum((prep.ref - first_ts) / NS_PER_DAY, 1.0)
-            out["events_per_day"] = n_events / span_days
-
-        # local time of the first visit
+            return pd.DataFrame({"lead_id": pd.Series(dtype="str")})
+        # Each feature group is its own method, so its large per-event temporaries are
+        # freed before the next group starts.
+        first_ts = prep.ts[prep.starts]
+        sessions = _Sessions.of(prep, self.settings.session_gap_minutes)
         offset, source = self._local_offsets(prep, first_ts)
-        local_first = pd.to_datetime(first_ts + (offset * 6e10).astype(np.int64))
-        weekday = local_first.day_of_week.to_numpy()
-        hour = local_first.hour.to_numpy()
-        out["first_visit_hour"] = hour.astype(float)
-        out["first_visit_weekday"] = weekday.astype(float)
-        out["first_visit_weekend"] = (weekday >= 5).astype(float)
-        out["first_visit_business_hours"] = ((weekday < 5) & (hour >= 9) & (hour < 18)).astype(
-            float
-        )
-        out["local_time_from"] = source
-        local_day = (ts + (offset[g] * 6e10).astype(np.int64)) // NS_PER_DAY
-        # events are sorted by lead and time, so a lead's local days only ever increase
-        new_day = np.r_[True, (g[1:] != g[:-1]) | (local_day[1:] != local_day[:-1])]
-        out["active_days"] = np.bincount(g[new_day], minlength=n).astype(float)
-
-        # return visits
-        rank = pd.Series(session_lead).groupby(session_lead).cumcount().to_numpy()
-        second = np.full(n, np.nan)
-        second[session_lead[rank == 1]] = session_start[rank == 1]
-        returned = ~np.isnan(second)
-        out["returned"] = returned.astype(float)
-        out["hours_to_return"] = np.where(returned, (second - first_ts) / NS_PER_HOUR, np.nan)
-        first_day = (first_ts + (offset * 6e10).astype(np.int64)) // NS_PER_DAY
-        second_day = np.floor((np.nan_to_num(second) + offset * 6e10) / NS_PER_DAY)
-        out["returned_same_day"] = (returned & (second_day == first_day)).astype(float)
-
-        # milestones
-        event_codes, event_names = codes_and_uniques(frame["event"])
-        lower_names = event_names.str.lower().to_numpy(dtype=object)
-        for name in self.milestones_:
-            matching = np.flatnonzero(lower_names == str(name).lower())
-            hit = np.isin(event_codes, matching)
-            key = _safe(name)
-            out[f"{key}_count"] = np.bincount(g[hit], minlength=n).astype(float)
-            first_hit = np.full(n, np.nan)
-            hit_g, hit_first = np.unique(g[hit], return_index=True)
-            first_hit[hit_g] = ts[hit][hit_first]
-            out[f"hours_to_{key}"] = (first_hit - first_ts) / NS_PER_HOUR
-
-        # device
-        parsed = self._devices(frame)
-        for column in ("device_type", "os", "browser"):
-            out[column] = _first_present(g, parsed[column], n)
-        device_codes, _ = pd.factorize(parsed["device_type"], use_na_sentinel=True)
-        out["device_types"] = _distinct_per_lead(g, device_codes, n)
-
-        # place
+        out: dict[str, np.ndarray] = {}
+        out.update(self._activity(prep, sessions, first_ts))
+        out.update(self._timing(prep, sessions, first_ts, offset, source))
+        out.update(self._milestones(prep, first_ts))
+        out.update(self._device(prep))
         out["country"] = self._countries(prep)
-
-        # traffic: the entry event of every session is a touch
-        entries = frame.loc[new_session]
-        touches = traffic.classify_traffic(
-            entries["referrer"], entries["url"], entries["utm_source"], entries["utm_medium"],
-            self.own_domains_,
-        )  # fmt: skip
-        external = (touches["source"] != "internal").to_numpy()
-        t_lead = session_lead[external]
-        t_source = touches["source"].to_numpy()[external]
-        t_medium = touches["medium"].to_numpy()[external]
-        first_touch = np.full(n, "internal", dtype=object)
-        first_medium = np.full(n, "internal", dtype=object)
-        last_touch = first_touch.copy()
-        last_medium = first_medium.copy()
-        if len(t_lead):
-            firsts = np.unique(t_lead, return_index=True)
-            first_touch[firsts[0]] = t_source[firsts[1]]
-            first_medium[firsts[0]] = t_medium[firsts[1]]
-            lasts = np.unique(t_lead[::-1], return_index=True)
-            last_idx = len(t_lead) - 1 - lasts[1]
-            last_touch[lasts[0]] = t_source[last_idx]
-            last_medium[lasts[0]] = t_medium[last_idx]
-        out["first_touch_source"] = first_touch
-        out["first_touch_medium"] = first_medium
-        out["last_touch_source"] = last_touch
-        out["last_touch_medium"] = last_medium
-        out["sources"] = _distinct_per_lead(t_lead, pd.factorize(t_source)[0], n)
-
-        # journey
-        step_codes = self._step_codes(prep)
-        out["landing_step"] = np.asarray(self.steps_, dtype=object)[step_codes[prep.starts]]
-        out["distinct_steps"] = _distinct_per_lead(g, step_codes, n)
-        grams = self._grams(prep)
-        wanted = {key: i for i, key in enumerate(self.ngrams_)}
-        matrix = np.zeros((n, len(self.ngrams_)))
-        if len(grams):
-            matrix[grams["lead"].to_numpy(), grams["gram"].map(wanted).to_numpy()] = grams[
-                "count"
-            ].to_numpy()
-        for key, i in wanted.items():
-            out[f"journey: {journey.gram_name(key, self.steps_)}"] = matrix[:, i]
-
-        # content
-        if self.topics_ is not None:
-            topics = prep.topics
-            if topics is None:
-                topics = self.topics_.transform(*self._pages(prep))
-            for k in range(topics.shape[1]):
-                out[f"content_topic_{k + 1}"] = topics[:, k]
-
+        out.update(self._traffic(prep, sessions))
+        out.update(self._journey(prep))
+        out.update(self._content(prep))
         result = pd.DataFrame(out)
         for column, values in out.items():
             if values.dtype == object:  # text features: one dtype whatever the batch holds
                 result[column] = result[column].astype("str")
         result.insert(0, "first_seen", pd.to_datetime(first_ts))
-        result.insert(0, "lead_id", prep.leads.astype("string"))
+        result.insert(0, "lead_id", prep.leads.astype("str"))
         return result
+
+    def _activity(
+        self, prep: _Prepared, sessions: _Sessions, first_ts: np.ndarray
+    ) -> dict[str, np.ndarray]:
+        s, g, ts, n = self.settings, prep.g, prep.ts, len(prep.leads)
+        out: dict[str, np.ndarray] = {}
+        n_events = np.bincount(g, minlength=n)
+        page_views = np.bincount(g, weights=prep.is_page_view, minlength=n)
+        count = np.bincount(sessions.lead, minlength=n)
+        out["events"] = n_events.astype(float)
+        out["page_views"] = page_views
+        url_codes, _ = codes_and_uniques(prep.events["url"])
+        out["distinct_pages"] = _distinct_per_lead(g, np.where(prep.is_page_view, url_codes, -1), n)
+        out["sessions"] = count.astype(float)
+        out["time_on_site_min"] = np.bincount(sessions.lead, weights=sessions.minutes, minlength=n)
+        out["pages_per_session"] = page_views / np.maximum(count, 1)
+        if self.as_of_features_:
+            last_ts = ts[np.r_[prep.starts[1:], len(ts)] - 1]
+            recent = ts >= (prep.ref[g] - np.int64(s.recent_days * NS_PER_DAY))
+            out[f"events_last_{s.recent_days:g}d"] = np.bincount(g, weights=recent, minlength=n)
+            out["days_since_last_event"] = (prep.ref - last_ts) / NS_PER_DAY
+            span_days = np.maximum((prep.ref - first_ts) / NS_PER_DAY, 1.0)
+            out["events_per_day"] = n_events / span_days
+        return out
+
+    def _timing(
+        self,
+        prep: _Prepared,
+        sessions: _Sessions,
+        first_ts: np.ndarray,
+        offset: np.ndarray,
+        source: np.ndarray,
+    ) -> dict[str, np.ndarray]:
+        """Local time of the first visit, active days and the first return."""
+        g, n = prep.g, len(prep.leads)
+        out: dict[str, np.ndarray] = {}
+        offset_ns = (offset * 6e10).astype(np.int64)
+        local_first = pd.to_datetime(first_ts + offset_ns)
+        weekday = local_first.day_of_week.to_numpy()
+        hour = local_first.hour.to_numpy()
+        out["first_visit_hour"] = hour.astype(float)
+        out["first_visit_weekday"] = weekday.astype(float)
+        out["first_visit_weekend"] = (weekday >= 5).astype(float)
+        business = (weekday < 5) & (hour >= 9) & (hour < 18)
+        out["first_visit_business_hours"] = business.astype(float)
+        out["local_time_from"] = source
+        local_day = (prep.ts + offset_ns[g]) // NS_PER_DAY
+        # events are sorted by lead and time, so a lead's local days only ever increase
+        new_day = np.r_[True, (g[1:] != g[:-1]) | (local_day[1:] != local_day[:-1])]
+        out["active_days"] = np.bincount(g[new_day], minlength=n).astype(float)
+        # a lead's second session starts right after its first one in the session list
+        firsts = _firsts(sessions.lead)
+        has_second = np.r_[firsts[1:], len(sessions.lead)] - firsts > 1
+        second = np.full(n, np.nan)
+        second[sessions.lead[firsts[has_second]]] = sessions.start[firsts[has_second] + 1]
+        returned = ~np.isnan(second)
+        out["returned"] = returned.astype(float)
+        out["hours_to_return"] = np.where(returned, (second - first_ts) / NS_PER_HOUR, np.nan)
+        first_day = (first_ts + offset_ns) // NS_PER_DAY
+        second_day = np.floor((np.nan_to_num(second) + offset_ns) / NS_PER_DAY)
+        out["returned_same_day"] = (returned & (second_day == first_day)).astype(float)
+        return out
+
+    def _milestones(self, prep: _Prepared, first_ts: np.ndarray) -> dict[str, np.ndarray]:
+        g, n = prep.g, len(prep.leads)
+        out: dict[str, np.ndarray] = {}
+        event_codes, event_names = codes_and_uniques(prep.events["event"])
+        lower_names = event_names.str.lower().to_numpy(dtype=object)
+        for name in self.milestones_:
+            hit = np.flatnonzero(np.isin(event_codes, np.flatnonzero(lower_names == name.lower())))
+            key = _safe(name)
+            out[f"{key}_count"] = np.bincount(g[hit], minlength=n).astype(float)
+            first_hit = np.full(n, np.nan)
+            first = hit[_firsts(g[hit])]  # events are sorted: the first hit of each lead
+            first_hit[g[first]] = prep.ts[first]
+            out[f"hours_to_{key}"] = (first_hit - first_ts) / NS_PER_HOUR
+        return out
+
+    def _device(self, prep: _Prepared) -> dict[str, np.ndarray]:
+        g, n = prep.g, len(prep.leads)
+        parsed = self._devices(prep.events)
+        out = {c: _first_present(g, parsed[c], n) for c in ("device_type", "os", "browser")}
+        device_codes, _ = pd.factorize(parsed["device_type"], use_na_sentinel=True)
+        out["device_types"] = _distinct_per_lead(g, device_codes, n)
+        return out
+
+    def _traffic(self, prep: _Prepared, sessions: _Sessions) -> dict[str, np.ndarray]:
+        """First and last touch: the entry event of every session is a touch."""
+        n = len(prep.leads)
+        entries = prep.events.iloc[sessions.entry]
+        touches = traffic.classify_traffic(
+            entries["referrer"], entries["url"], entries["utm_source"], entries["utm_medium"],
+            self.own_domains_,
+        )  # fmt: skip
+        external = (touches["source"] != "internal").to_numpy()
+        t_lead = sessions.lead[external]
+        t_source = touches["source"].to_numpy()[external]
+        t_medium = touches["medium"].to_numpy()[external]
+        out: dict[str, np.ndarray] = {}
+        firsts = _firsts(t_lead)
+        lasts = np.r_[firsts[1:], len(t_lead)] - 1
+        for name, values in (("source", t_source), ("medium", t_medium)):
+            first = np.full(n, "internal", dtype=object)
+            last = first.copy()
+            first[t_lead[firsts]] = values[firsts]
+            last[t_lead[lasts]] = values[lasts]
+            out[f"first_touch_{name}"] = first
+            out[f"last_touch_{name}"] = last
+        out["sources"] = _distinct_per_lead(t_lead, pd.factorize(t_source)[0], n)
+        return out
+
+    def _journey(self, prep: _Prepared) -> dict[str, np.ndarray]:
+        n = len(prep.leads)
+        step_codes = self._step_codes(prep)
+        out: dict[str, np.ndarray] = {
+            "landing_step": np.asarray(self.steps_, dtype=object)[step_codes[prep.starts]],
+            "distinct_steps": _distinct_per_lead(prep.g, step_codes, n),
+        }
+        grams = self._grams(prep)
+        wanted = {key: i for i, key in enumerate(self.ngrams_)}
+        matrix = np.zeros((n, len(self.ngrams_)))
+        if len(grams):
+            columns = grams["gram"].map(wanted).to_numpy()
+            matrix[grams["lead"].to_numpy(), columns] = grams["count"].to_numpy()
+        for key, i in wanted.items():
+            out[f"journey: {journey.gram_name(key, self.steps_)}"] = matrix[:, i]
+        return out
+
+    def _content(self, prep: _Prepared) -> dict[str, np.ndarray]:
+        if self.topics_ is None:
+            return {}
+        topics = prep.topics if prep.topics is not None else None
+        if topics is None:
+            topics = self.topics_.transform(*self._pages(prep))
+        return {f"content_topic_{k + 1}": topics[:, k] for k in range(topics.shape[1])}
 
     # ------------------------------------------------------------------ helpers
 
