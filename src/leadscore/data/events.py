@@ -396,7 +396,8 @@ def normalise(
     for column in TEXT_COLUMNS:
         out[column] = as_text_category(out[column])
     event_id = out["event_id"]
-    out["event_id"] = event_id.astype("str").where(event_id.notna())
+    if event_id.dtype != "str":
+        out["event_id"] = event_id.astype("str").where(event_id.notna())
     out["tz_offset_minutes"] = pd.to_numeric(out["tz_offset_minutes"], errors="coerce")
     if "referrer" in mapping.values():
         # The file records referrers: an empty one means a direct visit. Where the column is
@@ -415,12 +416,13 @@ def normalise(
     reasons[too_late] = "time outside 2000–2100"
     reasons[out["lead_id"].isna()] = "no lead id"
     bad = reasons.notna().to_numpy()
+    raw = _raw_rows(frame.loc[bad]) if bad.any() else []
     quarantined = pd.DataFrame(
         {
             "file": path,
             "line": lines[bad],
             "reason": reasons[bad].to_numpy(),
-            "raw": _raw_rows(frame.loc[bad]),
+            "raw": raw,
         }
     )
     if not bad.any():
@@ -452,15 +454,11 @@ def _duplicates(events: pd.DataFrame) -> np.ndarray:
     if has_id.any():
         try:
             ids = pa.array(events["event_id"].array, from_pandas=True)
-            if isinstance(ids, pa.ChunkedArray):
-                ids = ids.combine_chunks()
-            encoded = pc.dictionary_encode(ids)
-            repeats = len(encoded.dictionary) < int(has_id.sum())
-            codes = pc.fill_null(encoded.indices, -1).to_numpy(zero_copy_only=False)
+            distinct = len(pc.drop_null(pc.unique(ids)))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            distinct = -1  # unknown: compare in full
+        if distinct != int(has_id.sum()):
             codes, _ = pd.factorize(events["event_id"], use_na_sentinel=True)
-            repeats = True
-        if repeats:
             marked |= has_id & pd.Series(codes).duplicated().to_numpy()
     if not has_id.all():
         lead_codes = events["lead_id"].cat.codes.to_numpy()
@@ -575,6 +573,7 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
             continue
         path = name
         good, rejected = normalise(frame, path, lines)
+        del frame  # the raw columns: freed before the next file is read
         parts.append(good)
         if len(rejected):
             quarantined.append(rejected)
@@ -591,5 +590,6 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
     if len(times) > 1 and not bool((times[1:] >= times[:-1]).all()):
         events = events.iloc[np.argsort(times, kind="stable")]
     events = events.reset_index(drop=True)
+    pa.default_memory_pool().release_unused()  # give Arrow's read buffers back now
     quarantine = pd.concat(quarantined, ignore_index=True) if quarantined else _quarantine([])
     return EventLoad(events, quarantine, duplicates, [name for name, _ in inputs], notes)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import scipy.sparse as sp
 from pydantic import BaseModel, Field
 
@@ -69,6 +70,25 @@ class FeatureSettings(BaseModel):
     mmdb_path: str | None = None
 
 
+class _Rows:
+    """The events in lead and time order, without copying them: a column is taken (in
+    that order) only when a feature group asks for it, and dropped when it is done."""
+
+    def __init__(self, source: pd.DataFrame, rows: np.ndarray) -> None:
+        self.source = source
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, column: str) -> pd.Series:
+        return self.source[column].take(self.rows).reset_index(drop=True)
+
+    def subset(self, positions: np.ndarray) -> pd.DataFrame:
+        """The given positions (in lead and time order) of every column, as a frame."""
+        return self.source.take(self.rows[positions]).reset_index(drop=True)
+
+
 @dataclass
 class _Prepared:
     """Events filtered to the point in time, sorted by lead and time, as arrays."""
@@ -78,7 +98,7 @@ class _Prepared:
     ts: np.ndarray  # int64 ns per event
     starts: np.ndarray  # first event position per lead
     ref: np.ndarray  # int64 ns "as of" per lead (cutoff, or as_of, or the last event)
-    events: pd.DataFrame  # the rows, in the same order
+    events: _Rows  # the rows, in the same order
     is_page_view: np.ndarray
     # computed once per preparation, shared by fit and transform in fit_transform
     step_ids: np.ndarray | None = None  # ids into step_labels
@@ -221,10 +241,8 @@ class LeadFeatureBuilder:
         positions = np.flatnonzero(keep)
         used, codes = np.unique(lead_codes[positions], return_inverse=True)
         order = np.lexsort((ts_all[positions], codes))
-        # a single copy of the events: filtered, grouped by lead and sorted by time, without
-        # the columns already turned into arrays (lead, time) or not needed (event id)
-        needed = [c for c in EVENT_COLUMNS if c not in ("lead_id", "timestamp", "event_id")]
-        frame = frame[needed].take(positions[order]).reset_index(drop=True)
+        # no copy of the events: columns are taken in lead and time order when used
+        frame = _Rows(frame, positions[order])
         g, ts = codes[order].astype(np.int64), ts_all[positions][order]
         leads = pd.Index(lead_names.to_numpy(dtype=object)[used], dtype=object)
         starts = _firsts(g)
@@ -404,22 +422,36 @@ class LeadFeatureBuilder:
         first_ts = prep.ts[prep.starts]
         sessions = _Sessions.of(prep, self.settings.session_gap_minutes)
         offset, source = self._local_offsets(prep, first_ts)
-        out: dict[str, np.ndarray] = {}
-        out.update(self._activity(prep, sessions, first_ts))
-        out.update(self._timing(prep, sessions, first_ts, offset, source))
-        out.update(self._milestones(prep, first_ts))
-        out.update(self._device(prep))
-        out["country"] = self._countries(prep)
-        out.update(self._traffic(prep, sessions))
-        out.update(self._journey(prep))
-        out.update(self._content(prep))
-        result = pd.DataFrame(out)
+        out: dict[str, np.ndarray] = {"country": self._countries(prep)}
+        groups = (
+            lambda: self._activity(prep, sessions, first_ts),
+            lambda: self._timing(prep, sessions, first_ts, offset, source),
+            lambda: self._milestones(prep, first_ts),
+            lambda: self._device(prep),
+            lambda: self._traffic(prep, sessions),
+            lambda: self._journey(prep),
+            lambda: self._content(prep),
+        )
+        for group in groups:
+            out.update(group())
+            # pandas' text columns live in Arrow's memory pool: hand freed blocks back
+            pa.default_memory_pool().release_unused()
+        out = {name: out[name] for name in self._column_order(out)}
         for column, values in out.items():
             if values.dtype == object:  # text features: one dtype whatever the batch holds
-                result[column] = result[column].astype("str")
+                out[column] = pd.array(values, dtype="str")
+        result = pd.DataFrame(out)
+        del out
         result.insert(0, "first_seen", pd.to_datetime(first_ts))
         result.insert(0, "lead_id", prep.leads.astype("str"))
         return result
+
+    @staticmethod
+    def _column_order(out: dict[str, np.ndarray]) -> list[str]:
+        """Country sits with the place features, after the device ones."""
+        names = [n for n in out if n != "country"]
+        at = names.index("device_types") + 1 if "device_types" in names else len(names)
+        return [*names[:at], "country", *names[at:]]
 
     def _activity(
         self, prep: _Prepared, sessions: _Sessions, first_ts: np.ndarray
@@ -499,17 +531,41 @@ class LeadFeatureBuilder:
         return out
 
     def _device(self, prep: _Prepared) -> dict[str, np.ndarray]:
-        g, n = prep.g, len(prep.leads)
-        parsed = self._devices(prep.events)
-        out = {c: _first_present(g, parsed[c], n) for c in ("device_type", "os", "browser")}
-        device_codes, _ = pd.factorize(parsed["device_type"], use_na_sentinel=True)
+        """Device type, OS and browser of the lead's first event that tells; device types.
+
+        Names sent by the source win over what the user agent says. Everything is worked
+        out per distinct user agent and spread by code, never per event.
+        """
+        g, n, frame = prep.g, len(prep.leads), prep.events
+        ua_codes, user_agents = codes_and_uniques(frame["user_agent"])
+        parsed = pd.DataFrame(
+            [useragent.classify(str(ua)) for ua in user_agents],
+            columns=["device_type", "os", "browser"],
+        )
+        out: dict[str, np.ndarray] = {}
+        device_codes = np.full(len(g), -1)
+        for column in ("device_type", "os", "browser"):
+            values = parsed[column].mask(parsed[column] == "unknown")
+            codes, names = pd.factorize(values, use_na_sentinel=True)
+            per_event = np.append(codes, -1)[ua_codes]
+            from_ua = pd.Series(pd.Categorical.from_codes(per_event, names))
+            first = _first_present(g, from_ua, n)
+            given = frame[column]
+            if given.notna().any():
+                if column == "device_type":
+                    given = pd.Series(by_unique(given, useragent.normalise_device), dtype=object)
+                stated = _first_present(g, given, n)
+                first = np.where(pd.isna(stated), first, stated)
+            out[column] = first
+            if column == "device_type":
+                device_codes = per_event
         out["device_types"] = _distinct_per_lead(g, device_codes, n)
         return out
 
     def _traffic(self, prep: _Prepared, sessions: _Sessions) -> dict[str, np.ndarray]:
         """First and last touch: the entry event of every session is a touch."""
         n = len(prep.leads)
-        entries = prep.events.iloc[sessions.entry]
+        entries = prep.events.subset(sessions.entry)
         touches = traffic.classify_traffic(
             entries["referrer"], entries["url"], entries["utm_source"], entries["utm_medium"],
             self.own_domains_,
@@ -597,19 +653,6 @@ class LeadFeatureBuilder:
             given[need] = self._geo_lookup().lookup(ips[need]).to_numpy()
         prep.countries = given.to_numpy(dtype=object)
         return prep.countries
-
-    def _devices(self, frame: pd.DataFrame) -> pd.DataFrame:
-        parsed = useragent.parse_user_agents(frame["user_agent"])
-        parsed = parsed.mask(parsed == "unknown")
-        for column in ("device_type", "os", "browser"):
-            given = frame[column]
-            if given.notna().any():
-                if column == "device_type":
-                    given = pd.Series(
-                        by_unique(given, useragent.normalise_device), index=given.index
-                    )
-                parsed[column] = given.astype(object).where(given.notna(), parsed[column])
-        return parsed
 
 
 FEATURE_GROUPS = ("activity", "time", "milestones", "device", "place", "traffic", "journey",

@@ -12,6 +12,8 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
 from leadscore.features.vector import unique_map
 
+_BLOCK = 100_000  # leads per block when transforming
+
 # Words, not ids: letters only, 3+ characters (hashes such as "f8a6d9" are left out).
 TOKEN_PATTERN = r"(?u)\b[a-z]{3,}\b"
 _STOP = ["www", "http", "https", "com", "html", "php", "index", "utm", "source", "medium",
@@ -101,7 +103,10 @@ class ContentTopics:
         out = np.zeros((lead_pages.shape[0], self.n_components))
         if self.vectorizer_ is None or self.svd_ is None:
             return out
-        terms = self._lead_terms(docs, lead_pages)[:, self.keep_]
-        reduced = self.svd_.transform(self.tfidf_.transform(terms))
-        out[:, : reduced.shape[1]] = reduced
+        page_terms = self.vectorizer_.transform(docs.fillna(""))[:, self.keep_].tocsc()
+        # in blocks of leads, so the sparse term counts of millions of leads never coexist
+        for start in range(0, lead_pages.shape[0], _BLOCK):
+            block = lead_pages[start : start + _BLOCK] @ page_terms
+            reduced = self.svd_.transform(self.tfidf_.transform(block))
+            out[start : start + _BLOCK, : reduced.shape[1]] = reduced
         return out
