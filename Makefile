@@ -24,15 +24,18 @@ install: $(VENV)/.installed
 
 dev: $(VENV)/.dev-installed
 
-## demo: install, generate demo leads, audit, compare + train, score fresh leads
+## demo: install; demo web events → lead features → audit → compare + train → score new leads
 demo: install
-	$(BIN)/leadscore demo-data --out $(DEMO) --rows 5000 --new-rows 1000
-	$(BIN)/leadscore audit $(DEMO)/leads.csv --time created_at \
+	$(BIN)/leadscore demo-data --events --out $(DEMO) --rows 5000 --new-rows 1000
+	$(BIN)/leadscore features $(DEMO)/events.jsonl --labels $(DEMO)/outcomes.csv \
+		--out $(DEMO)/leads.parquet
+	$(BIN)/leadscore audit $(DEMO)/leads.parquet \
 		--json $(DEMO)/audit.json --html $(DEMO)/audit.html
-	$(BIN)/leadscore train $(DEMO)/leads.csv --time created_at --out $(DEMO)/model \
+	$(BIN)/leadscore train $(DEMO)/leads.parquet --out $(DEMO)/model \
 		--leaderboard $(DEMO)/leaderboard.csv
-	$(BIN)/leadscore score $(DEMO)/model $(DEMO)/new_leads.csv --out $(DEMO)/scores.csv \
-		--top 15 --show source --show device --show time_on_site_s --show returned_same_day
+	$(BIN)/leadscore score $(DEMO)/model $(DEMO)/new_events.jsonl --events \
+		--out $(DEMO)/scores.csv --top 15 --show first_touch_source --show device_type \
+		--show country --show returned_same_day --show demo_request_count
 
 ## test: install the dev extras, lint, run the whole suite
 test: dev

@@ -184,11 +184,23 @@ def demo_data(
     rows: Annotated[int, typer.Option("--rows", help="Labelled historical leads.")] = 5000,
     new_rows: Annotated[int, typer.Option("--new-rows", help="Fresh leads to score.")] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+    events: Annotated[
+        bool,
+        typer.Option(
+            "--events",
+            help="Raw web events (events.jsonl, outcomes.csv, new_events.jsonl) instead of a "
+            "lead table; --rows and --new-rows count leads.",
+        ),
+    ] = False,
 ) -> None:
-    """Generate a realistic demo lead table with known planted effects."""
+    """Generate realistic demo data with known planted effects (lead table or raw events)."""
     from leadscore.data.demo import write_demo
+    from leadscore.data.demo_events import write_demo_events
 
-    paths = write_demo(out_dir, rows=rows, new_rows=new_rows, seed=seed)
+    if events:
+        paths = write_demo_events(out_dir, leads=rows, new_leads=new_rows, seed=seed)
+    else:
+        paths = write_demo(out_dir, rows=rows, new_rows=new_rows, seed=seed)
     for name, path in paths.items():
         out.print(f"wrote {name:9s} {path}")
 

@@ -62,6 +62,8 @@ class FeatureSettings(BaseModel):
     ngram_sizes: list[int] = Field(default_factory=lambda: [2, 3])
     max_ngrams: int = Field(default=30, ge=0)
     max_steps: int = Field(default=40, ge=2)
+    #: site sections (first path segment) whose page views are counted per lead
+    max_sections: int = Field(default=12, ge=0)
     text_components: int = Field(default=5, ge=0)
     recent_days: float = Field(default=7.0, gt=0)
     #: the site's own domains (referrers from them are internal); inferred when empty
@@ -307,6 +309,13 @@ class LeadFeatureBuilder:
         names = [str(labels[i]) for i in ranked if step_support[i] > 0]
         self.steps_ = [x for x in names if x != journey.OTHER][: s.max_steps - 1]
         self.steps_.append(journey.OTHER)
+        # the site sections leads view most (pricing, blog, docs …), counted per lead
+        viewed = rows & prep.is_page_view
+        section_support = _leads_per_value(prep.g[viewed], ids[viewed], len(labels))
+        ranked = np.argsort(-section_support, kind="stable")
+        self.sections_ = [
+            str(labels[i]) for i in ranked[: s.max_sections] if section_support[i] > 0
+        ]
         if s.milestones is not None:
             self.milestones_ = list(s.milestones)
         else:
@@ -594,6 +603,13 @@ class LeadFeatureBuilder:
             "landing_step": np.asarray(self.steps_, dtype=object)[step_codes[prep.starts]],
             "distinct_steps": _distinct_per_lead(prep.g, step_codes, n),
         }
+        vocabulary = {name: i for i, name in enumerate(self.steps_)}
+        for section in getattr(self, "sections_", []):
+            code = vocabulary.get(section)
+            if code is None:
+                continue
+            hit = prep.is_page_view & (step_codes == code)
+            out[f"views: {section}"] = np.bincount(prep.g[hit], minlength=n).astype(float)
         grams = self._grams(prep)
         wanted = {key: i for i, key in enumerate(self.ngrams_)}
         matrix = np.zeros((n, len(self.ngrams_)))
