@@ -39,3 +39,11 @@ def postgres_url() -> str:
     if os.environ.get("CI") == "true":
         pytest.fail(message)
     pytest.skip(message)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests do not write MLflow runs into the working copy: tracking is off unless a test
+    turns it on with its own store (see tests/test_registry.py)."""
+    import os
+
+    os.environ.setdefault("LEADSCORE_TRACKING", "false")

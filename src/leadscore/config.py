@@ -168,6 +168,13 @@ class Settings(BaseSettings):
     random_state: int = 0
     #: parallel workers for model comparison; -1 means one per CPU core
     n_jobs: int = -1
+    #: MLflow tracking server or store; default: sqlite ``mlflow.db`` in the working dir
+    mlflow_uri: str | None = None
+    #: record every compare and train as an MLflow run and register trained models
+    tracking: bool = True
+    #: registered model name and experiment name in MLflow
+    model_name: str = "leadscore"
+    experiment: str = "leadscore"
     #: larger tables are compared on a stratified sample of this many leads; the chosen
     #: model is then trained on all of them
     max_compare_rows: int = Field(default=100_000, ge=1000)

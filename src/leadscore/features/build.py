@@ -29,6 +29,7 @@ The features (see :data:`FEATURE_GROUPS`):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -155,6 +156,12 @@ def _leads_per_value(g: np.ndarray, values: np.ndarray, n_values: int) -> np.nda
     valid = values >= 0
     pairs = pd.unique(g[valid].astype(np.int64) * n_values + values[valid])
     return np.bincount(pairs % n_values, minlength=n_values)
+
+
+def _ranked(support: np.ndarray, labels: Sequence[object]) -> list[int]:
+    """Codes by support, most first; ties by label, so the order never depends on the
+    order in which values happened to appear in the events."""
+    return sorted(range(len(support)), key=lambda i: (-support[i], str(labels[i])))
 
 
 def _distinct_per_lead(g: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
@@ -305,14 +312,14 @@ class LeadFeatureBuilder:
         n_fit = int(chosen.sum())
         ids, labels = self._step_ids(prep)
         step_support = _leads_per_value(g, ids[rows], len(labels))
-        ranked = np.argsort(-step_support, kind="stable")
+        ranked = _ranked(step_support, labels)
         names = [str(labels[i]) for i in ranked if step_support[i] > 0]
         self.steps_ = [x for x in names if x != journey.OTHER][: s.max_steps - 1]
         self.steps_.append(journey.OTHER)
         # the site sections leads view most (pricing, blog, docs …), counted per lead
         viewed = rows & prep.is_page_view
         section_support = _leads_per_value(prep.g[viewed], ids[viewed], len(labels))
-        ranked = np.argsort(-section_support, kind="stable")
+        ranked = _ranked(section_support, labels)
         self.sections_ = [
             str(labels[i]) for i in ranked[: s.max_sections] if section_support[i] > 0
         ]
@@ -322,14 +329,15 @@ class LeadFeatureBuilder:
             codes, event_names = codes_and_uniques(frame["event"])
             other = rows & ~prep.is_page_view & (codes >= 0)
             support = _leads_per_value(prep.g[other], codes[other], len(event_names))
-            ranked = np.argsort(-support, kind="stable")
+            ranked = _ranked(support, event_names)
             keep = [i for i in ranked if support[i] >= max(1, 0.005 * n_fit)]
             self.milestones_ = [str(event_names.iloc[i]) for i in keep[: s.max_milestones]]
         step_codes = self._step_codes(prep)[rows]
         grams = journey.ngram_counts(g, step_codes, len(self.steps_), tuple(s.ngram_sizes))
         if len(grams):
             support = grams.groupby("gram").size()  # rows are distinct (lead, gram) pairs
-            support = support[support >= max(2, 0.01 * n_fit)].sort_values(ascending=False)
+            support = support[support >= max(2, 0.01 * n_fit)].sort_index()
+            support = support.sort_values(ascending=False, kind="stable")
             self.ngrams_ = [int(k) for k in support.index[: s.max_ngrams]]
         else:
             self.ngrams_ = []

@@ -145,6 +145,10 @@ class Leaderboard:
     seconds: float = 0.0
     #: the whole table when the comparison ran on a sample of it
     full_table: LeadTable | None = None
+    #: the validation folds, in the order of each result's fold models
+    folds: list[Fold] = field(default_factory=list)
+    #: the MLflow run that recorded this comparison, if tracked
+    run_id: str | None = None
 
     @property
     def validated(self) -> np.ndarray:
@@ -337,6 +341,7 @@ def compare(
     console: Console | None = None,
     show_progress: bool = True,
     keep_models: bool = False,
+    track: bool | None = None,
     **role_overrides: Any,
 ) -> Leaderboard:
     """Compare the model zoo on a lead table by cross-validation.
@@ -358,6 +363,8 @@ def compare(
         Number of folds (default ``settings.cv_folds``).
     keep_models:
         Keep the best candidate's fitted fold models (training bags them).
+    track:
+        Record the comparison as an MLflow run (default: ``settings.tracking``).
 
     Example
     -------
@@ -423,7 +430,7 @@ def compare(
     ordered = ["model", "label", "auc", "auc_std", "pr_auc", "accuracy", "precision", "recall",
                "f1", "log_loss", "brier", "lift_top10", "recall_top10", "profit", "ece",
                "threshold", "fit_seconds", "complexity"]  # fmt: skip
-    return Leaderboard(
+    board = Leaderboard(
         table=ranked[ordered],
         results=results,
         best=best,
@@ -436,9 +443,19 @@ def compare(
         baselines=baselines,
         suspects=suspects,
         n_folds=n_folds,
+        folds=folds,
         seconds=time.perf_counter() - started,
         full_table=full_table,
     )
+    if settings.tracking if track is None else track:
+        from leadscore.registry import Registry
+
+        board.run_id = Registry(settings).log_comparison(board, source=_source_name(data))
+    return board
+
+
+def _source_name(data: object) -> str:
+    return str(data) if isinstance(data, (str, Path)) else type(data).__name__
 
 
 def prepare_for_modeling(

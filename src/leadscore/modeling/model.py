@@ -49,6 +49,9 @@ from leadscore.modeling.zoo import DataProfile, get_candidates
 ARTIFACT_FORMAT = 1
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
+#: out-of-fold scores of the training leads (y, raw, score), for evaluation reports
+EVALUATION_FILE = "evaluation.parquet"
+IMPORTANCE_FILE = "importance.csv"
 #: libraries whose pickles must match on major.minor to load safely
 PINNED_LIBRARIES = ("scikit-learn", "lightgbm", "xgboost", "catboost", "numpy", "pandas")
 
@@ -231,6 +234,9 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         self.threshold_choice_: ThresholdChoice = choose_threshold(y_int[seen], p_oof, business)
         self.cutoffs_: Cutoffs = derive_cutoffs(p_oof, self.threshold_choice_.threshold, segments)
         self.cv_metrics_ = evaluate(y_int[seen], p_oof, self.cutoffs_.contact, business)
+        # out-of-fold scores of the training leads: what evaluation reports are drawn from
+        self.evaluation_ = pd.DataFrame({"y": y_int[seen], "raw": oof[seen], "score": p_oof})
+        self.importance_: pd.DataFrame | None = None
         self.schema_ = InputSchema.from_frame(X, missing_values)
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = X.shape[1]
@@ -348,6 +354,12 @@ class LeadModel(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ persistence
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The evaluation scores are saved beside the model, not inside its pickle.
+        state = dict(self.__dict__)
+        state.pop("evaluation_", None)
+        return state
+
     def save(self, directory: str | Path) -> Path:
         """Save as a directory: ``model.joblib`` plus ``metadata.json`` with its checksum."""
         check_is_fitted(self, "pipeline_")
@@ -357,6 +369,12 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         tmp = out / f".{MODEL_FILE}.partial"
         joblib.dump(self, tmp)
         tmp.replace(model_path)
+        evaluation = getattr(self, "evaluation_", None)
+        if evaluation is not None:
+            evaluation.to_parquet(out / EVALUATION_FILE, index=False)
+        importance = getattr(self, "importance_", None)
+        if importance is not None:
+            importance.to_csv(out / IMPORTANCE_FILE, index=False)
         meta = {
             "format": ARTIFACT_FORMAT,
             "sha256": _sha256(model_path),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from leadscore.data.sources import TableLike
 from leadscore.features.build import LeadFeatureBuilder
 from leadscore.features.table import load_builder
 from leadscore.modeling.compare import Leaderboard, compare, cross_validate, make_folds
+from leadscore.modeling.importance import permutation_importance
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import plan_columns
 from leadscore.modeling.zoo import DataProfile, get_candidates
@@ -30,6 +32,7 @@ def train(
     cv: int | None = None,
     out: str | Path | None = None,
     leaderboard_out: str | Path | None = None,
+    track: bool | None = None,
     console: Console | None = None,
     show_progress: bool = True,
     **role_overrides: Any,
@@ -50,6 +53,8 @@ def train(
         Directory to save the model in.
     leaderboard_out:
         Also write the comparison's leaderboard here (.csv or .json).
+    track:
+        Record an MLflow run and register the model (default: ``settings.tracking``).
     console:
         Where to report left-out leakage suspects and print the leaderboard.
     roles, settings, cv, show_progress, **role_overrides:
@@ -64,7 +69,7 @@ def train(
     board: Leaderboard = compare(
         data, roles=roles, settings=settings, models=[model] if model else models,
         sort=sort, cv=cv, console=console, show_progress=show_progress, keep_models=True,
-        **role_overrides,
+        track=False, **role_overrides,
     )  # fmt: skip
     if console is not None and len(board.table) > 1:
         board.render(console)
@@ -73,6 +78,7 @@ def train(
     table = board.lead_table
     chosen = model or board.best
     oof, fold_models = board.results[chosen].oof, board.results[chosen].models
+    folds = board.folds
     if board.full_table is not None:
         # The leaderboard ran on a sample: cross-validate the chosen model on everything.
         table = board.full_table
@@ -83,7 +89,7 @@ def train(
             table.features, table.y, [candidate], folds=folds, plan=plan_columns(
                 table.features, table.kinds, reference_time=table.roles.time),
             profile=DataProfile(table.n_rows, int(table.y.sum())),
-            seed=settings.random_state, n_jobs=settings.n_jobs, keep_models=table.time is None,
+            seed=settings.random_state, n_jobs=settings.n_jobs, keep_models=True,
         )[chosen]  # fmt: skip
         oof, fold_models = result.oof, result.models
     lead_model = LeadModel(
@@ -111,6 +117,10 @@ def train(
             "notes": table.notes,
         },
     )
+    if fold_models:
+        lead_model.importance_ = permutation_importance(
+            fold_models, folds, table.features, table.y, seed=settings.random_state
+        )
     if isinstance(data, (str, Path)):
         builder = builder_for_table(Path(data))
         if builder is not None:
@@ -119,7 +129,22 @@ def train(
             lead_model.metadata_["features_from_events"] = True
     if out is not None:
         lead_model.save(out)
+    if settings.tracking if track is None else track:
+        _register(lead_model, board, out, data, settings)
     return lead_model
+
+
+def _register(
+    model: LeadModel, board: Leaderboard, out: str | Path | None, data: object, settings: Settings
+) -> None:
+    """Record the training run and register the model (champion if there is none yet)."""
+    from leadscore.registry import Registry
+
+    source = str(data) if isinstance(data, (str, Path)) else type(data).__name__
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = Path(out) if out is not None else model.save(Path(tmp) / "model")
+        run_id, version = Registry(settings).log_training(model, board, model_dir, source=source)
+    model.mlflow_run_id_, model.registered_version_ = run_id, version
 
 
 def builder_for_table(table_path: Path) -> LeadFeatureBuilder | None:
