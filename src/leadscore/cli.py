@@ -398,6 +398,8 @@ def compare(
     )  # fmt: skip
     board.render(out)
     out.print(f"[dim]{board.seconds:.1f} s[/]")
+    if board.run_id:
+        out.print(f"MLflow run {board.run_id}")
     if out_file:
         out.print(f"wrote {board.write(out_file)}")
 
@@ -461,13 +463,30 @@ def train(
     )
     out.print(f"Segments: hot ≥ {cut.hot * 100:.0f}, warm ≥ {cut.warm * 100:.0f}, cold below")
     out.print(f"Saved to {out_dir}")
+    version = getattr(lead_model, "registered_version_", None)
+    if version is not None:
+        from leadscore.registry import CHAMPION, Registry
+
+        registry = Registry(settings)
+        role = "champion" if registry.resolve(CHAMPION) == version else "challenger"
+        out.print(
+            f"MLflow run {lead_model.mlflow_run_id_}; registered as version {version} of "
+            f"{registry.name} ({role}) in {registry.uri}"
+        )
 
 
 @app.command()
 @handle_errors
 def score(
-    model_dir: Annotated[Path, typer.Argument(help="Folder of a trained model.")],
-    data: DataArg,
+    first: Annotated[
+        str,
+        typer.Argument(
+            metavar="[MODEL] DATA",
+            help="MODEL: a model folder, or champion / challenger / a version number from the "
+            "registry (default: the champion). DATA: the leads to score.",
+        ),
+    ],
+    second: Annotated[str | None, typer.Argument(metavar="", show_default=False)] = None,
     out_file: Annotated[
         Path | None, typer.Option("--out", help="Write scores (.csv or .parquet).")
     ] = None,
@@ -484,13 +503,15 @@ def score(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="With --events: score as of this time.")
     ] = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Score leads with a trained model: score 0–100, hot/warm/cold, rank, contact."""
     from leadscore.data.sources import read_table
-    from leadscore.modeling.model import LeadModel
+    from leadscore.registry import CHAMPION, load_lead_model
     from leadscore.scoring import score as run_score
 
-    lead_model = LeadModel.load(model_dir)
+    model_ref, data = (first, second) if second is not None else (CHAMPION, first)
+    lead_model = load_lead_model(model_ref, load_settings(config))
     if from_events:
         from leadscore.data.events import load_events
 
@@ -503,6 +524,173 @@ def score(
     print_top(scores, frame, lead_model.id_column_, top, show or [])
     if out_file:
         out.print(f"wrote {len(scores):,} scores to {out_file}")
+
+
+models_app = typer.Typer(help="The model registry: versions, champion and challenger.")
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+@handle_errors
+def models_list(config: ConfigOpt = None) -> None:
+    """All registered versions, newest first, with their aliases and metrics."""
+    from leadscore.registry import Registry
+
+    registry = Registry(load_settings(config))
+    table = Table(title=f"{registry.name} @ {registry.uri}", header_style="bold")
+    for name in ("version", "aliases", "model", "CV AUC", "CV profit", "rows", "created"):
+        table.add_column(name, justify="right" if name in ("version", "rows") else "left")
+    for v in registry.versions():
+        table.add_row(
+            str(v.version), ", ".join(sorted(v.aliases)), v.model,
+            "" if v.auc is None else f"{v.auc:.4f}",
+            "" if v.profit is None else f"{v.profit:,.0f}",
+            "" if v.rows is None else f"{v.rows:,}", f"{v.created:%Y-%m-%d %H:%M}",
+        )  # fmt: skip
+    out.print(table)
+
+
+@models_app.command("show")
+@handle_errors
+def models_show(
+    version: Annotated[str, typer.Argument(help="Version number, champion or challenger.")],
+    config: ConfigOpt = None,
+) -> None:
+    """Everything recorded about one version."""
+    import json
+
+    from leadscore.registry import Registry
+
+    registry = Registry(load_settings(config))
+    out.print_json(json.dumps(registry.describe(registry.resolve(version)), default=str))
+
+
+@models_app.command("promote")
+@handle_errors
+def models_promote(
+    version: Annotated[str, typer.Argument(help="Version number (or challenger).")],
+    config: ConfigOpt = None,
+) -> None:
+    """Make a version the champion (every scoring entry point then loads it)."""
+    from leadscore.registry import Registry
+
+    registry = Registry(load_settings(config))
+    number = registry.resolve(version)
+    registry.promote(number)
+    out.print(f"version {number} of {registry.name} is now the champion")
+
+
+@models_app.command("rollback")
+@handle_errors
+def models_rollback(config: ConfigOpt = None) -> None:
+    """Give the champion alias back to the previous champion."""
+    from leadscore.registry import Registry
+
+    registry = Registry(load_settings(config))
+    out.print(f"champion rolled back to version {registry.rollback()} of {registry.name}")
+
+
+@app.command("mlflow-ui")
+@handle_errors
+def mlflow_ui(
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 5000,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    config: ConfigOpt = None,
+) -> None:
+    """Browse runs and models in the MLflow UI (the project's tracking store)."""
+    import subprocess
+
+    from leadscore.registry import tracking_uri
+
+    uri = tracking_uri(load_settings(config))
+    out.print(f"MLflow UI for {uri} at http://{host}:{port} (Ctrl-C stops)")
+    mlflow = Path(sys.executable).with_name("mlflow")
+    subprocess.run(
+        [str(mlflow), "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)],
+        check=False,
+    )
+
+
+@app.command()
+@handle_errors
+def report(
+    run: Annotated[
+        str,
+        typer.Argument(help="A model folder, or champion / challenger / a registry version."),
+    ] = "champion",
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.html and PNGs.")] = Path(
+        "report"
+    ),
+    config: ConfigOpt = None,
+) -> None:
+    """Write the evaluation report (HTML + PNG plots) of a trained model."""
+    import tempfile
+
+    from leadscore.modeling.report import write_report
+    from leadscore.registry import load_lead_model
+
+    if Path(run).is_dir():
+        path = write_report(run, out_dir)
+    else:
+        model = load_lead_model(run, load_settings(config))
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_report(model.save(Path(tmp) / "model"), out_dir)
+    out.print(f"wrote {path}")
+
+
+@app.command()
+@handle_errors
+def retrain(
+    data: DataArg,
+    window: Annotated[
+        str, typer.Option("--window", help="Train on this recent span, e.g. 90d.")
+    ] = "90d",
+    holdout: Annotated[
+        str | None,
+        typer.Option("--holdout", help="Judge on this most recent span (default: window / 5)."),
+    ] = None,
+    metric: Annotated[
+        str, typer.Option("--metric", help="What the challenger must improve: profit, auc, …")
+    ] = "profit",
+    margin: Annotated[
+        float, typer.Option("--margin", help="Relative improvement needed (0.01 = 1 %).")
+    ] = 0.01,
+    every: Annotated[
+        str | None,
+        typer.Option("--every", help="Keep running and retrain every span (e.g. 7d)."),
+    ] = None,
+    target: TargetOpt = None,
+    id_column: IdOpt = None,
+    time_column: TimeOpt = None,
+    exclude: ExcludeOpt = None,
+    keep: KeepOpt = None,
+    config: ConfigOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train a challenger on a sliding window; promote it only if it beats the champion."""
+    from leadscore.modeling.retrain import retrain as run_retrain
+    from leadscore.modeling.retrain import retrain_every
+
+    settings = build_settings(
+        config, target=target, id_column=id_column, time_column=time_column, exclude=exclude,
+        keep=keep,
+    )  # fmt: skip
+
+    def once() -> None:
+        decision = run_retrain(
+            data, window=window, holdout=holdout, metric=metric, margin=margin,
+            settings=settings, console=err, show_progress=not quiet,
+        )  # fmt: skip
+        verdict = "[bold green]promoted[/]" if decision.promoted else "[bold]kept the champion[/]"
+        out.print(
+            f"{verdict}: {decision.reason} (champion v{decision.champion_version}, "
+            f"challenger v{decision.challenger_version}, MLflow run {decision.run_id})"
+        )
+
+    if every:
+        retrain_every(every, handle_errors(once), err)
+    else:
+        once()
 
 
 def print_top(

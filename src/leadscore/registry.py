@@ -14,6 +14,7 @@ in the working directory — and any MLflow tracking server works by URI
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import tempfile
 from collections.abc import Iterator
@@ -90,8 +91,18 @@ class Registry:
 
     @contextlib.contextmanager
     def _active(self) -> Iterator[str]:
-        """Point MLflow's fluent API at this store for the duration; yield the experiment id."""
+        """Point MLflow's fluent API at this store for the duration; yield the experiment id.
+
+        MLflow's own chatter (registration notices, schema hints) is kept out of the
+        terminal: leadscore reports what happened itself.
+        """
+        import logging
+        import warnings
+
         import mlflow
+
+        logging.getLogger("mlflow").setLevel(logging.ERROR)
+        warnings.filterwarnings("ignore", module="mlflow")
 
         previous_tracking = mlflow.get_tracking_uri()
         previous_registry = mlflow.get_registry_uri()
@@ -213,14 +224,61 @@ class Registry:
             return run.info.run_id, version
 
     def _log_pyfunc(self, model: LeadModel, model_dir: Path) -> int:
-        import mlflow
-
-        from leadscore.mlflow_model import LeadScorePyfunc, example_input, signature_of
+        from leadscore.mlflow_model import example_input, signature_of
 
         example = example_input(model)
         signature = signature_of(model, example)
+        # MLflow prints registration notices straight to stderr; leadscore reports the version
+        with contextlib.redirect_stderr(io.StringIO()):
+            info = self._log_model(model_dir, signature, example)
+        version = int(info.registered_model_version)
+        role = CHALLENGER if self._alias_version(CHAMPION) is not None else CHAMPION
+        if role == CHAMPION:
+            self._set_champion(version, reason="first model")
+        else:
+            self.client.set_registered_model_alias(self.name, CHALLENGER, str(version))
+        return version
+
+    def log_decision(self, decision: Any) -> str:
+        """Record a retraining decision: both models' holdout metrics and the verdict."""
+        import mlflow
+
+        with (
+            self._active() as experiment,
+            mlflow.start_run(experiment_id=experiment, run_name="retrain decision") as run,
+        ):
+            mlflow.set_tags(
+                {
+                    "leadscore.job": "retrain",
+                    "leadscore.verdict": "promoted" if decision.promoted else "kept champion",
+                    "leadscore.reason": _clip(decision.reason, 5000),
+                }
+            )
+            mlflow.log_params(
+                {
+                    "metric": decision.metric,
+                    "champion_version": decision.champion_version,
+                    "challenger_version": decision.challenger_version,
+                    "train_window": " – ".join(decision.train_window),
+                    "holdout_window": " – ".join(decision.holdout_window),
+                }
+            )
+            for role, values in (
+                ("champion", decision.champion),
+                ("challenger", decision.challenger),
+            ):
+                mlflow.log_metrics(
+                    {f"{role}_{k}": float(v) for k, v in values.items() if pd.notna(v)}
+                )
+            return run.info.run_id
+
+    def _log_model(self, model_dir: Path, signature: Any, example: pd.DataFrame) -> Any:
+        import mlflow
+
+        from leadscore.mlflow_model import LeadScorePyfunc
+
         package = Path(__file__).resolve().parent
-        info = mlflow.pyfunc.log_model(
+        return mlflow.pyfunc.log_model(
             name="model",
             python_model=LeadScorePyfunc(),
             artifacts={_MODEL_ARTIFACT: str(model_dir)},
@@ -230,13 +288,6 @@ class Registry:
             registered_model_name=self.name,
             pip_requirements=_requirements(),
         )
-        version = int(info.registered_model_version)
-        role = CHALLENGER if self._alias_version(CHAMPION) is not None else CHAMPION
-        if role == CHAMPION:
-            self._set_champion(version, reason="first model")
-        else:
-            self.client.set_registered_model_alias(self.name, CHALLENGER, str(version))
-        return version
 
     # ------------------------------------------------------------------ registry
 
@@ -278,7 +329,8 @@ class Registry:
             out.append(
                 VersionInfo(
                     version=int(mv.version),
-                    aliases=list(getattr(mv, "aliases", []) or []),
+                    # search results leave aliases out: ask for each version
+                    aliases=list(self.client.get_model_version(self.name, mv.version).aliases),
                     run_id=mv.run_id or "",
                     created=pd.Timestamp(mv.creation_timestamp, unit="ms"),
                     model=params.get("model", ""),
@@ -356,14 +408,29 @@ class Registry:
                 )
             except Exception as exc:
                 raise ArtifactError(f"cannot download version {version}: {exc}") from None
-            model_dir = Path(local) / "artifacts" / _MODEL_ARTIFACT
-            if not model_dir.is_dir():
+            # MLflow keeps the artifact folder's own name: find the folder with the model
+            found = sorted(Path(local, "artifacts").glob("*/metadata.json"))
+            if not found:
                 raise ArtifactError(f"version {version} holds no leadscore model folder")
-            return LeadModel.load(model_dir)
+            return LeadModel.load(found[0].parent)
 
 
 _METRICS = ("auc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier",
             "lift_top10", "recall_top10", "profit", "ece")  # fmt: skip
+
+
+def load_lead_model(reference: str | Path, settings: Settings | None = None) -> LeadModel:
+    """A model folder, or a registry reference (``champion``, ``challenger``, ``7``,
+    ``models:/name@alias``)."""
+    from leadscore.modeling.model import LeadModel
+
+    text = str(reference)
+    if Path(text).is_dir():
+        return LeadModel.load(Path(text))
+    looks_like_path = "/" in text or "\\" in text or Path(text).suffix
+    if looks_like_path and not text.startswith("models:/"):
+        raise ArtifactError(f"model directory not found: {reference}")
+    return Registry(settings).load_model(text)
 
 
 def _clip(text: str, limit: int = 6000) -> str:
