@@ -24,7 +24,7 @@ install: $(VENV)/.installed
 
 dev: $(VENV)/.dev-installed
 
-## demo: install; demo web events → lead features → audit → compare + train → score new leads
+## demo: install; demo web events → lead features → audit → compare + train (MLflow) → report → score new leads with the champion
 demo: install
 	$(BIN)/leadscore demo-data --events --out $(DEMO) --rows 5000 --new-rows 1000
 	$(BIN)/leadscore features $(DEMO)/events.jsonl --labels $(DEMO)/outcomes.csv \
@@ -33,9 +33,12 @@ demo: install
 		--json $(DEMO)/audit.json --html $(DEMO)/audit.html
 	$(BIN)/leadscore train $(DEMO)/leads.parquet --out $(DEMO)/model \
 		--leaderboard $(DEMO)/leaderboard.csv
-	$(BIN)/leadscore score $(DEMO)/model $(DEMO)/new_events.jsonl --events \
+	$(BIN)/leadscore report $(DEMO)/model --out $(DEMO)/report
+	$(BIN)/leadscore score $(DEMO)/new_events.jsonl --events \
 		--out $(DEMO)/scores.csv --top 15 --show first_touch_source --show device_type \
 		--show country --show returned_same_day --show demo_request_count
+	@echo "Evaluation report: $(DEMO)/report/report.html"
+	@echo "Experiments and models: $(BIN)/leadscore mlflow-ui  (then open http://127.0.0.1:5000)"
 
 ## test: install the dev extras, lint, run the whole suite
 test: dev
@@ -55,4 +58,4 @@ bench: dev
 	$(BIN)/python bench/xeducation.py
 
 clean:
-	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache mlflow.db mlartifacts

@@ -110,7 +110,7 @@ def test_html_has_header_metrics_profit_and_leaderboard(report: Path, model_dir:
     assert "Contact everyone" in page and "Contact no one" in page and "Threshold 0.5" in page
     assert f"{meta['threshold']['profit']:,.0f}" in page
     assert "<h2>Leaderboard</h2>" in page
-    assert re.search(r'<tr class="chosen"><td>Logistic regression \(L2\)</td>', page)
+    assert re.search(r'<tr class="chosen"><td class="t">Logistic regression \(L2\)</td>', page)
     # the demo's sales_status column is left out as a leakage suspect
     assert "sales_status" in page and "Leakage suspects" in page
 

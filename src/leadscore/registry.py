@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -104,6 +105,9 @@ class Registry:
         logging.getLogger("mlflow").setLevel(logging.ERROR)
         warnings.filterwarnings("ignore", module="mlflow")
 
+        # MLflow's setters also write environment variables (inherited by subprocesses):
+        # put back exactly what was there, so using a store leaves no trace on the process.
+        saved_env = {k: os.environ.get(k) for k in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
         previous_tracking = mlflow.get_tracking_uri()
         previous_registry = mlflow.get_registry_uri()
         mlflow.set_tracking_uri(self.uri)
@@ -119,6 +123,11 @@ class Registry:
         finally:
             mlflow.set_tracking_uri(previous_tracking)
             mlflow.set_registry_uri(previous_registry)
+            for key, value in saved_env.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
     def _experiment_id(self) -> str:
         client = self.client
@@ -144,10 +153,10 @@ class Registry:
                 experiment_id=experiment, run_name=f"compare · {Path(source).name}", nested=nested
             ) as run,
         ):
-            self._log_board(board, source)
+            self._log_board(board, source, experiment)
             return run.info.run_id
 
-    def _log_board(self, board: Leaderboard, source: str) -> None:
+    def _log_board(self, board: Leaderboard, source: str, experiment: str) -> None:
         import mlflow
 
         table = board.lead_table
@@ -176,7 +185,9 @@ class Registry:
         with tempfile.TemporaryDirectory() as tmp:
             mlflow.log_artifact(str(board.to_csv(Path(tmp) / "leaderboard.csv")))
         for row in board.table.to_dict("records"):
-            with mlflow.start_run(run_name=str(row["model"]), nested=True):
+            with mlflow.start_run(
+                experiment_id=experiment, run_name=str(row["model"]), nested=True
+            ):
                 mlflow.set_tag("leadscore.job", "candidate")
                 mlflow.log_params({"model": row["model"], "label": row["label"]})
                 names = (*_METRICS, "auc_std", "fit_seconds")
@@ -204,7 +215,7 @@ class Registry:
                 experiment_id=experiment, run_name=f"train · {Path(source).name}"
             ) as run,
         ):
-            self._log_board(board, source)
+            self._log_board(board, source, experiment)
             mlflow.set_tag("leadscore.job", "train")
             meta = model.metadata_
             mlflow.log_params(

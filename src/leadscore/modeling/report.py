@@ -615,7 +615,7 @@ def plot_score_distribution(data: ReportData) -> Figure:
     >>> plot_score_distribution(load_report_data("model/")).savefig("s.png")  # doctest: +SKIP
     """
     cut = data.cutoffs
-    top = max(float(np.quantile(data.score, 0.999)), cut.hot, cut.warm) * 1.05
+    top = max(float(np.quantile(data.score, 0.999)), cut.hot, cut.warm, 0.01) * 1.05
     edges = np.linspace(0.0, min(1.0, top), 41)
     fig, (ax,) = _figure()
     for outcome, name, colour in ((0, "not converted", GREY), (1, "converted", BLUE)):
