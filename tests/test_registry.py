@@ -69,7 +69,9 @@ def test_training_is_tracked_and_registered(settings: Settings, tmp_path: Path) 
     )
     assert sorted(c.data.params["model"] for c in children) == sorted(MODELS)
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"leaderboard.csv", "model_dir"} <= artifacts
+    assert {"leaderboard.csv", "audit.json", "model_dir", "report"} <= artifacts
+    report_files = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "report")}
+    assert {"report.html", "roc.png", "calibration.png", "profit_threshold.png"} <= report_files
     model_files = {Path(a.path).name for a in client.list_artifacts(run.info.run_id, "model_dir")}
     assert {"model.joblib", "metadata.json", "evaluation.parquet", "importance.csv"} <= model_files
 

@@ -27,6 +27,7 @@ import pandas as pd
 
 from leadscore.config import Settings
 from leadscore.errors import ArtifactError, ConfigError, LeadscoreError
+from leadscore.jsonutil import write_json
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -184,6 +185,12 @@ class Registry:
         )
         with tempfile.TemporaryDirectory() as tmp:
             mlflow.log_artifact(str(board.to_csv(Path(tmp) / "leaderboard.csv")))
+            audit = {
+                "leakage_suspects": [s.__dict__ for s in board.suspects],
+                "excluded": table.excluded,
+                "notes": table.notes,
+            }
+            mlflow.log_artifact(str(write_json(audit, Path(tmp) / "audit.json")))
         for row in board.table.to_dict("records"):
             with mlflow.start_run(
                 experiment_id=experiment, run_name=str(row["model"]), nested=True
@@ -231,6 +238,11 @@ class Registry:
                 {f"cv_{k}": float(v) for k, v in model.cv_metrics_.items() if pd.notna(v)}
             )
             mlflow.log_artifacts(str(model_dir), artifact_path="model_dir")
+            with tempfile.TemporaryDirectory() as tmp:
+                from leadscore.modeling.report import write_report
+
+                write_report(model_dir, Path(tmp) / "report")
+                mlflow.log_artifacts(str(Path(tmp) / "report"), artifact_path="report")
             version = self._log_pyfunc(model, model_dir) if register else None
             return run.info.run_id, version
 
