@@ -309,7 +309,9 @@ def test_extra_columns_and_column_order_are_ignored(logreg: LeadModel, fresh: pd
 def test_save_load_round_trip_gives_identical_scores(
     logreg: LeadModel, saved: Path, fresh: pd.DataFrame
 ) -> None:
-    assert sorted(p.name for p in saved.iterdir()) == ["metadata.json", "model.joblib"]
+    assert sorted(p.name for p in saved.iterdir()) == [
+        "evaluation.parquet", "metadata.json", "model.joblib",
+    ]  # fmt: skip
     loaded = LeadModel.load(saved)
     assert isinstance(loaded, LeadModel)
     pd.testing.assert_frame_equal(loaded.score(fresh), logreg.score(fresh))
