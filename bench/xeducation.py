@@ -48,14 +48,19 @@ def pycaret_split(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     )
 
 
-def leadscore_cli(*args: str) -> float:
+def leadscore_cli(*args: str, store: Path | None = None) -> float:
     """Run the installed command line; return its wall time in seconds."""
     start = time.perf_counter()
     done = subprocess.run(
         [str(Path(sys.executable).with_name("leadscore")), *args],
         capture_output=True,
         text=True,
-        env={"COLUMNS": "160", "PATH": "/usr/bin:/bin"},
+        env={
+            "COLUMNS": "160",
+            "PATH": "/usr/bin:/bin",
+            # runs are tracked as a user's would be, into a throwaway store
+            **({"LEADSCORE_MLFLOW_URI": f"sqlite:///{store}"} if store else {}),
+        },
     )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
@@ -78,19 +83,21 @@ def main() -> None:
         suspects = json.loads((work / "audit.json").read_text())["leakage_suspects"]
         tags = next((s for s in suspects if s["column"] == "Tags"), None)
 
+        store = work / "mlflow.db"
         compare_s = leadscore_cli(
             "compare", str(work / "train.csv"), *exclude, "--out", str(work / "board.json"),
-            "--quiet",
+            "--quiet", store=store,
         )  # fmt: skip
         board = json.loads((work / "board.json").read_text())
         best_cv = max(m["auc"] for m in board["models"])
 
         train_s = leadscore_cli(
-            "train", str(work / "train.csv"), *exclude, "--out", str(work / "model"), "--quiet"
-        )
+            "train", str(work / "train.csv"), *exclude, "--out", str(work / "model"), "--quiet",
+            store=store,
+        )  # fmt: skip
         score_s = leadscore_cli(
             "score", str(work / "model"), str(work / "holdout.csv"), "--out",
-            str(work / "scores.csv"),
+            str(work / "scores.csv"), store=store,
         )  # fmt: skip
         meta = json.loads((work / "model" / "metadata.json").read_text())
         scores = pd.read_csv(work / "scores.csv", dtype={"Prospect ID": str})

@@ -206,6 +206,7 @@ class CatBoostLeads(ClassifierMixin, BaseEstimator):
         depth: int = 5,
         l2_leaf_reg: float = 3.0,
         max_ctr_complexity: int = 2,
+        one_hot_max_size: int = 4,
         scale_pos_weight: float = 1.0,
         thread_count: int = 1,
         random_state: int = 0,
@@ -215,6 +216,7 @@ class CatBoostLeads(ClassifierMixin, BaseEstimator):
         self.depth = depth
         self.l2_leaf_reg = l2_leaf_reg
         self.max_ctr_complexity = max_ctr_complexity
+        self.one_hot_max_size = one_hot_max_size
         self.scale_pos_weight = scale_pos_weight
         self.thread_count = thread_count
         self.random_state = random_state
@@ -230,6 +232,8 @@ class CatBoostLeads(ClassifierMixin, BaseEstimator):
             l2_leaf_reg=self.l2_leaf_reg,
             # Pairs of categories, not triples: nearly all of the gain at a third of the cost.
             max_ctr_complexity=self.max_ctr_complexity,
+            # yes/no and other tiny categories: one-hot, cheaper than target statistics
+            one_hot_max_size=self.one_hot_max_size,
             scale_pos_weight=self.scale_pos_weight,
             thread_count=self.thread_count,
             random_seed=self.random_state,
