@@ -504,6 +504,9 @@ def score(
         str | None, typer.Option("--as-of", help="With --events: score as of this time.")
     ] = None,
     config: ConfigOpt = None,
+    reasons: Annotated[
+        int, typer.Option("--reasons", help="Add each lead's top K reasons up and down.")
+    ] = 0,
 ) -> None:
     """Score leads with a trained model: score 0–100, hot/warm/cold, rank, contact."""
     from leadscore.data.sources import read_table
@@ -520,7 +523,7 @@ def score(
         frame = lead_model.event_features(loaded.events, as_of=as_of)
     else:
         frame = read_table(data)
-    scores = run_score(lead_model, frame, out=out_file, capacity=capacity)
+    scores = run_score(lead_model, frame, out=out_file, capacity=capacity, reasons=reasons)
     print_top(scores, frame, lead_model.id_column_, top, show or [])
     if out_file:
         out.print(f"wrote {len(scores):,} scores to {out_file}")
@@ -710,13 +713,15 @@ def print_top(
     )
     key = id_column or "lead"
     extra = [c for c in show if c in frame.columns]
+    extra += [c for c in ("reasons_up", "reasons_down") if c in scores.columns]
     table = Table(title=f"Top {min(top, len(scores))} leads", header_style="bold")
     for name in ("rank", key, "score", "segment", "contact", *extra):
         table.add_column(name, justify="right" if name in ("rank", "score") else "left")
     head = scores.head(top)
-    if extra and id_column and id_column in frame.columns:
+    shown = [c for c in extra if c not in head.columns]
+    if shown and id_column and id_column in frame.columns:
         details = frame.assign(**{key: frame[id_column].astype(str)}).drop_duplicates(key)
-        head = head.join(details.set_index(key)[extra], on=key)
+        head = head.join(details.set_index(key)[shown], on=key)
     colour = {"hot": "red", "warm": "yellow", "cold": "blue"}
     for row in head.to_dict("records"):
         table.add_row(

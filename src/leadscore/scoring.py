@@ -16,6 +16,7 @@ def score(
     *,
     out: str | Path | None = None,
     capacity: int | None = None,
+    reasons: int = 0,
 ) -> pd.DataFrame:
     """Score leads with a model (or a saved model directory), best first.
 
@@ -32,6 +33,9 @@ def score(
         Write the result here too (CSV or Parquet by extension).
     capacity:
         Contact only this many of the best leads in the batch.
+    reasons:
+        Add each lead's top ``reasons`` reasons up and down (``reasons_up``,
+        ``reasons_down``: "Time on site s: 1,532 (high) → +18; …").
 
     Example
     -------
@@ -39,8 +43,12 @@ def score(
     """
     lead_model = model if isinstance(model, LeadModel) else LeadModel.load(model)
     frame = read_table(data)
-    result = lead_model.score(frame, capacity=capacity).sort_values("rank", kind="stable")
-    result = result.reset_index(drop=True)
+    result = lead_model.score(frame, capacity=capacity)
+    if reasons:
+        from leadscore.explain.reasons import with_reasons
+
+        result = with_reasons(lead_model, frame, result, reasons)
+    result = result.sort_values("rank", kind="stable").reset_index(drop=True)
     if out is not None:
         write_table(result, out)
     return result

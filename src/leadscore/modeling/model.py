@@ -52,6 +52,7 @@ METADATA_FILE = "metadata.json"
 #: out-of-fold scores of the training leads (y, raw, score), for evaluation reports
 EVALUATION_FILE = "evaluation.parquet"
 IMPORTANCE_FILE = "importance.csv"
+BACKGROUND_ROWS = 200
 #: libraries whose pickles must match on major.minor to load safely
 PINNED_LIBRARIES = ("scikit-learn", "lightgbm", "xgboost", "catboost", "numpy", "pandas")
 
@@ -238,6 +239,9 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         self.evaluation_ = pd.DataFrame({"y": y_int[seen], "raw": oof[seen], "score": p_oof})
         self.importance_: pd.DataFrame | None = None
         self.schema_ = InputSchema.from_frame(X, missing_values)
+        # A small sample of training leads: the reference that explanations measure
+        # against ("typical", "high") and the background of model-agnostic attributions.
+        self.background_ = X.sample(min(BACKGROUND_ROWS, len(X)), random_state=self.random_state)
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = X.shape[1]
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)

@@ -1,0 +1,106 @@
+"""Reasons a salesperson can read: ``Time on site s: 1,532 (high) → +18``.
+
+Each lead's contributions (see :mod:`leadscore.explain.contributions`) become its top
+positive and negative reasons in score points, with the field's value and how it compares
+with typical leads (low / typical / high against the training leads' quartiles).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from leadscore.explain.contributions import Contributions, contributions
+from leadscore.modeling.model import LeadModel
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One field's push on one lead's score."""
+
+    field: str
+    value: str
+    points: float
+
+    @property
+    def text(self) -> str:
+        sign = "+" if self.points >= 0 else "−"
+        return f"{humanise(self.field)}: {self.value} → {sign}{abs(self.points):.0f}"
+
+
+def humanise(field: str) -> str:
+    """``time_on_site_s`` → ``Time on site s``; ``Lead Source`` stays as it is."""
+    if field.islower() or "_" in field:
+        text = field.replace("_", " ").strip()
+        return text[:1].upper() + text[1:]
+    return field
+
+
+def describe_value(value: object, reference: pd.Series | None) -> str:
+    """The value as a person reads it, with low / typical / high for numbers."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return "not given"
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        number = float(value)
+        text = f"{number:,.0f}" if number.is_integer() or abs(number) >= 100 else f"{number:,.2f}"
+        if reference is not None and reference.notna().sum() >= 10:
+            low, high = reference.quantile([0.25, 0.75])
+            level = "low" if number < low else "high" if number > high else "typical"
+            return f"{text} ({level})"
+        return text
+    if isinstance(value, pd.Timestamp):
+        return f"{value:%a %d %b, %H:%M}"  # weekday and hour are what the model uses
+    return str(value)
+
+
+def reasons(
+    model: LeadModel, X: pd.DataFrame, k: int = 3, explained: Contributions | None = None
+) -> list[tuple[list[Reason], list[Reason]]]:
+    """For every lead, its ``k`` strongest reasons up and ``k`` strongest reasons down.
+
+    Example
+    -------
+    >>> up, down = reasons(model, leads.head(1))[0]  # doctest: +SKIP
+    >>> [r.text for r in up]  # doctest: +SKIP
+    ['Time on site s: 1,532 (high) → +18', 'Returned same day: yes → +9']
+    """
+    explained = explained or contributions(model, X)
+    points = explained.points()
+    conformed = model.schema_.conform(X)
+    background = model.background_
+    numeric = {
+        f: background[f]
+        for f in explained.fields
+        if pd.api.types.is_numeric_dtype(background[f].dtype)
+    }
+    out = []
+    for row in range(len(conformed)):
+        order = np.argsort(-points[row])
+        up = [i for i in order[:k] if points[row, i] > 0.5]
+        down = [i for i in order[::-1][:k] if points[row, i] < -0.5]
+        out.append(
+            tuple(
+                [
+                    Reason(
+                        explained.fields[i],
+                        describe_value(conformed.iat[row, i], numeric.get(explained.fields[i])),
+                        float(points[row, i]),
+                    )
+                    for i in chosen
+                ]
+                for chosen in (up, down)
+            )
+        )
+    return out  # type: ignore[return-value]
+
+
+def with_reasons(model: LeadModel, X: pd.DataFrame, scores: pd.DataFrame, k: int) -> pd.DataFrame:
+    """``scores`` (from :meth:`LeadModel.score`, same row order as ``X``) with two columns:
+    ``reasons_up`` and ``reasons_down``, the top ``k`` each, joined by ``; ``."""
+    found = reasons(model, X, k)
+    out = scores.copy()
+    out["reasons_up"] = ["; ".join(r.text for r in up) for up, _ in found]
+    out["reasons_down"] = ["; ".join(r.text for r in down) for _, down in found]
+    return out
