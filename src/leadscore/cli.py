@@ -529,6 +529,55 @@ def score(
         out.print(f"wrote {len(scores):,} scores to {out_file}")
 
 
+@app.command()
+@handle_errors
+def explain(
+    first: Annotated[
+        str,
+        typer.Argument(metavar="[MODEL] DATA", help="Model (default: the champion) and leads."),
+    ],
+    second: Annotated[str | None, typer.Argument(metavar="", show_default=False)] = None,
+    lead: Annotated[
+        list[str] | None, typer.Option("--lead", help="Explain this lead id (repeatable).")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Without --lead: the top N leads.")] = 5,
+    reasons: Annotated[int, typer.Option("--reasons", help="Reasons each way.")] = 4,
+    config: ConfigOpt = None,
+) -> None:
+    """Why leads scored as they did: each field's push in score points."""
+    from leadscore.data.sources import read_table
+    from leadscore.explain.contributions import contributions
+    from leadscore.explain.reasons import reasons as lead_reasons
+    from leadscore.registry import CHAMPION, load_lead_model
+
+    model_ref, data = (first, second) if second is not None else (CHAMPION, first)
+    model = load_lead_model(model_ref, load_settings(config))
+    frame = read_table(data).reset_index(drop=True)
+    scores = model.score(frame)
+    key = model.id_column_ or "lead"
+    if lead:
+        wanted = scores.index[scores[key].isin([str(x) for x in lead])]
+        missing = sorted(set(map(str, lead)) - set(scores.loc[wanted, key]))
+        if missing:
+            raise LeadscoreError(f"no lead with id {', '.join(missing)} in {data}")
+    else:
+        wanted = scores.sort_values("rank").index[:top]
+    rows = frame.loc[wanted].reset_index(drop=True)
+    explained = contributions(model, rows)
+    base = explained.base_score * 100
+    for i, (up, down) in enumerate(lead_reasons(model, rows, reasons, explained)):
+        row = scores.loc[wanted[i]]
+        out.print(
+            f"[bold]{key} {row[key]}[/]: score [bold]{row['score_100']}[/] ({row['segment']}), "
+            f"{'contact' if row['contact'] else 'do not contact'}; a typical lead scores "
+            f"{base[i]:.0f}"
+        )
+        for reason in up:
+            out.print(f"  [green]▲[/] {reason.text}", highlight=False)
+        for reason in down:
+            out.print(f"  [red]▼[/] {reason.text}", highlight=False)
+
+
 models_app = typer.Typer(help="The model registry: versions, champion and challenger.")
 app.add_typer(models_app, name="models")
 

@@ -38,21 +38,33 @@ def humanise(field: str) -> str:
     return field
 
 
-def describe_value(value: object, reference: pd.Series | None) -> str:
+def describe_value(value: object, quartiles: tuple[float, float] | None) -> str:
     """The value as a person reads it, with low / typical / high for numbers."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return "not given"
     if isinstance(value, (int, float, np.integer, np.floating)):
         number = float(value)
         text = f"{number:,.0f}" if number.is_integer() or abs(number) >= 100 else f"{number:,.2f}"
-        if reference is not None and reference.notna().sum() >= 10:
-            low, high = reference.quantile([0.25, 0.75])
+        if quartiles is not None:
+            low, high = quartiles
             level = "low" if number < low else "high" if number > high else "typical"
             return f"{text} ({level})"
         return text
     if isinstance(value, pd.Timestamp):
         return f"{value:%a %d %b, %H:%M}"  # weekday and hour are what the model uses
     return str(value)
+
+
+def quartiles_of(model: LeadModel) -> dict[str, tuple[float, float]]:
+    """Lower and upper quartile of every numeric field among the reference leads."""
+    background = model.background_
+    out = {}
+    for field in background.columns:
+        values = background[field]
+        if pd.api.types.is_numeric_dtype(values.dtype) and values.notna().sum() >= 10:
+            low, high = values.quantile([0.25, 0.75])
+            out[field] = (float(low), float(high))
+    return out
 
 
 def reasons(
@@ -68,32 +80,29 @@ def reasons(
     """
     explained = explained or contributions(model, X)
     points = explained.points()
-    conformed = model.schema_.conform(X)
-    background = model.background_
-    numeric = {
-        f: background[f]
-        for f in explained.fields
-        if pd.api.types.is_numeric_dtype(background[f].dtype)
-    }
-    out = []
-    for row in range(len(conformed)):
-        order = np.argsort(-points[row])
-        up = [i for i in order[:k] if points[row, i] > 0.5]
-        down = [i for i in order[::-1][:k] if points[row, i] < -0.5]
-        out.append(
-            tuple(
-                [
-                    Reason(
-                        explained.fields[i],
-                        describe_value(conformed.iat[row, i], numeric.get(explained.fields[i])),
-                        float(points[row, i]),
-                    )
-                    for i in chosen
-                ]
-                for chosen in (up, down)
-            )
+    values = model.schema_.conform(X).to_numpy(dtype=object)
+    quartiles = quartiles_of(model)
+    fields = explained.fields
+    # only the k strongest each way are described: partial sorts, not full ones
+    k_up = min(k, points.shape[1])
+    order = np.argsort(-points, axis=1)
+    out: list[tuple[list[Reason], list[Reason]]] = []
+    for row in range(points.shape[0]):
+        ranked = order[row]
+        chosen = (
+            [i for i in ranked[:k_up] if points[row, i] > 0.5],
+            [i for i in ranked[::-1][:k_up] if points[row, i] < -0.5],
         )
-    return out  # type: ignore[return-value]
+        up, down = (
+            [
+                Reason(fields[i], describe_value(values[row, i], quartiles.get(fields[i])),
+                       float(points[row, i]))
+                for i in side
+            ]
+            for side in chosen
+        )  # fmt: skip
+        out.append((up, down))
+    return out
 
 
 def with_reasons(model: LeadModel, X: pd.DataFrame, scores: pd.DataFrame, k: int) -> pd.DataFrame:
