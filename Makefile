@@ -34,10 +34,12 @@ demo: install
 	$(BIN)/leadscore train $(DEMO)/leads.parquet --out $(DEMO)/model \
 		--leaderboard $(DEMO)/leaderboard.csv
 	$(BIN)/leadscore report $(DEMO)/model --out $(DEMO)/report
+	$(BIN)/leadscore insights $(DEMO)/model $(DEMO)/leads.parquet --out $(DEMO)/insights
 	$(BIN)/leadscore score $(DEMO)/new_events.jsonl --events \
 		--out $(DEMO)/scores.csv --top 15 --show first_touch_source --show device_type \
 		--show country --show returned_same_day --show demo_request_count
 	@echo "Evaluation report: $(DEMO)/report/report.html"
+	@echo "Insights (what converts, the ideal customer): $(DEMO)/insights/insights.html"
 	@echo "Experiments and models: $(BIN)/leadscore mlflow-ui  (then open http://127.0.0.1:5000)"
 
 ## test: install the dev extras, lint, run the whole suite

@@ -1,0 +1,11 @@
+"""Explaining leads and conversion to people: what converts, who the ideal customer is, why.
+
+* :mod:`leadscore.explain.analytics` — conversion rate per level or range of every field,
+  with Wilson intervals, lift and plain-language findings;
+* :mod:`leadscore.explain.ideal` — the ideal customer profile, what a lead's differences from
+  it cost in score points, and how far hot / warm / cold leads are from it;
+* :mod:`leadscore.explain.insights` — all of it as a self-contained HTML page, a JSON file
+  and PNG charts;
+* :mod:`leadscore.explain.contributions`, :mod:`leadscore.explain.reasons` and
+  :mod:`leadscore.explain.drivers` — how each field moved a lead's score.
+"""

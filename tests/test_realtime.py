@@ -1,0 +1,100 @@
+"""Real-time scoring (leadscore.scoring.realtime): one lead as a dict, the batch's scores."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadscore import LeadModel
+from leadscore.data.demo import DemoLeads, generate_leads
+from leadscore.errors import SchemaError
+from leadscore.explain.contributions import contributions
+from leadscore.explain.reasons import reasons
+from leadscore.scoring.realtime import FastScorer
+
+NOT_FEATURES = ["lead_id", "converted", "sales_status"]
+#: family → the path FastScorer compiles it to
+FAMILIES = {
+    "lightgbm": "booster",
+    "xgboost": "booster",
+    "logreg_l2": "linear",
+    "naive_bayes": "batch",
+}
+
+
+@pytest.fixture(scope="module")
+def fresh() -> pd.DataFrame:
+    """Unlabelled leads the models have never seen, with placeholders and gaps in them."""
+    table = generate_leads(120, seed=12, labelled=False).table
+    table.loc[0, "source"] = "Select"  # a CRM placeholder: missing
+    table.loc[1, "source"] = "a source never seen in training"
+    numeric = [c for c in table.columns if pd.api.types.is_numeric_dtype(table[c])]
+    table.loc[2, numeric[0]] = np.nan
+    return table
+
+
+@pytest.fixture(scope="module", params=sorted(FAMILIES))
+def fitted(request: pytest.FixtureRequest, demo_leads: DemoLeads) -> LeadModel:
+    table = demo_leads.table
+    return LeadModel(request.param, cv=3).fit(
+        table.drop(columns=NOT_FEATURES), table["converted"], id_column="lead_id"
+    )
+
+
+def test_compiles_to_the_fast_path_of_its_family(fitted: LeadModel) -> None:
+    assert FastScorer(fitted).mode == FAMILIES[fitted.model]
+
+
+def test_single_leads_score_exactly_as_the_batch(fitted: LeadModel, fresh: pd.DataFrame) -> None:
+    scorer = FastScorer(fitted)
+    batch = fitted.score(fresh)
+    results = scorer.score_many(fresh.to_dict("records"))
+    np.testing.assert_allclose([r.score for r in results], batch["score"], rtol=0, atol=1e-6)
+    assert [r.segment for r in results] == batch["segment"].tolist()
+    assert [r.contact for r in results] == batch["contact"].tolist()
+    assert [r.score_100 for r in results] == batch["score_100"].tolist()
+    one = scorer.score(fresh.iloc[5].to_dict())
+    assert one.score == pytest.approx(batch["score"].iloc[5], abs=1e-6)
+
+
+def test_reasons_are_the_batch_reasons(fitted: LeadModel, fresh: pd.DataFrame) -> None:
+    scorer = FastScorer(fitted)
+    rows = fresh.head(15)
+    fast = scorer._contributions([scorer.clean(r) for r in rows.to_dict("records")])
+    batch = contributions(fitted, rows)
+    np.testing.assert_allclose(fast.values, batch.values, atol=1e-9)
+    np.testing.assert_allclose(fast.base, batch.base, atol=1e-9)
+    expected = reasons(fitted, rows, 3)
+    found = scorer.score_many(rows.to_dict("records"), 3)
+    for result, (up, down) in zip(found, expected, strict=True):
+        assert [r.field for r in result.reasons_up] == [r.field for r in up]
+        assert [r.field for r in result.reasons_down] == [r.field for r in down]
+        assert [r.text for r in result.reasons_up] == [r.text for r in up]
+
+
+def test_missing_and_placeholder_fields_score_like_missing(demo_leads: DemoLeads) -> None:
+    table = demo_leads.table
+    model = LeadModel("lightgbm", cv=3).fit(table.drop(columns=NOT_FEATURES), table["converted"])
+    scorer = FastScorer(model)
+    row = generate_leads(1, seed=3, labelled=False).table.iloc[0].to_dict()
+    absent = {k: v for k, v in row.items() if k != "source"}
+    placeholder = {**row, "source": "Select"}
+    none = {**row, "source": None}
+    scores = {scorer.score(r).score for r in (absent, placeholder, none)}
+    assert len(scores) == 1
+    assert scores.pop() == pytest.approx(
+        model.score(pd.DataFrame([none]))["score"].iloc[0], abs=1e-9
+    )
+
+
+def test_a_value_of_the_wrong_type_names_the_field(demo_leads: DemoLeads) -> None:
+    table = demo_leads.table
+    model = LeadModel("logreg_l2", cv=3).fit(table.drop(columns=NOT_FEATURES), table["converted"])
+    numeric = next(c.name for c in model.schema_.columns if c.kind == "numeric")
+    row = generate_leads(1, seed=3, labelled=False).table.iloc[0].to_dict()
+    with pytest.raises(SchemaError, match=numeric):
+        FastScorer(model).score({**row, numeric: "lots"})
+    assert math.isfinite(FastScorer(model).score({**row, numeric: "12"}).score)
