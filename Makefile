@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo
+PORT   ?= 8000
+DEMO_DB = sqlite:///$(DEMO)/leadscore.db
 # rich draws tables to the terminal width; give the leaderboard room when piped
 export COLUMNS ?= 160
 
@@ -24,7 +26,8 @@ install: $(VENV)/.installed
 
 dev: $(VENV)/.dev-installed
 
-## demo: install; demo web events → lead features → audit → compare + train (MLflow) → report → score new leads with the champion
+## demo: install; demo web events → lead features → audit → compare + train (MLflow) → report →
+## insights → score new leads with the champion → serve the scoring API
 demo: install
 	$(BIN)/leadscore demo-data --events --out $(DEMO) --rows 5000 --new-rows 1000
 	$(BIN)/leadscore features $(DEMO)/events.jsonl --labels $(DEMO)/outcomes.csv \
@@ -36,11 +39,18 @@ demo: install
 	$(BIN)/leadscore report $(DEMO)/model --out $(DEMO)/report
 	$(BIN)/leadscore insights $(DEMO)/model $(DEMO)/leads.parquet --out $(DEMO)/insights
 	$(BIN)/leadscore score $(DEMO)/new_events.jsonl --events \
-		--out $(DEMO)/scores.csv --top 15 --show first_touch_source --show device_type \
+		--out $(DEMO)/scores.csv --database $(DEMO_DB) --top 15 --show first_touch_source --show device_type \
 		--show country --show returned_same_day --show demo_request_count
 	@echo "Evaluation report: $(DEMO)/report/report.html"
 	@echo "Insights (what converts, the ideal customer): $(DEMO)/insights/insights.html"
 	@echo "Experiments and models: $(BIN)/leadscore mlflow-ui  (then open http://127.0.0.1:5000)"
+	@$(BIN)/leadscore keys create demo-$$(date +%s) --scope admin --database $(DEMO_DB) \
+		| grep '^ls_' > $(DEMO)/api-key.txt
+	@echo "Scoring API: http://127.0.0.1:$(PORT)  (docs: http://127.0.0.1:$(PORT)/docs)"
+	@echo "Demo API key (admin): $$(cat $(DEMO)/api-key.txt)  — also in $(DEMO)/api-key.txt"
+	@echo "Try: curl -s http://127.0.0.1:$(PORT)/v1/leads?segment=hot -H \"X-API-Key: $$(cat $(DEMO)/api-key.txt)\""
+	@echo "Ctrl-C stops the API."
+	$(BIN)/leadscore serve --database $(DEMO_DB) --port $(PORT)
 
 ## test: install the dev extras, lint, run the whole suite
 test: dev

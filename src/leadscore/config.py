@@ -146,6 +146,27 @@ class Segments(BaseModel):
         return self
 
 
+class ServiceSettings(BaseModel):
+    """The real-time scoring API (``leadscore serve``)."""
+
+    #: the model to serve: ``champion`` (from the registry), a version, or a model folder
+    model: str = "champion"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    #: most leads in one ``POST /v1/score/batch`` (more answers 413)
+    max_batch: int = Field(default=1000, ge=1)
+    #: most events in one ``POST /v1/events``
+    max_events: int = Field(default=1000, ge=1)
+    #: largest request body in bytes (more answers 413)
+    max_body_bytes: int = Field(default=5_000_000, ge=1024)
+    #: reasons up and down returned with each score (0: none)
+    reasons: int = Field(default=3, ge=0, le=20)
+    #: a score moving by at least this many points (0–100) between two scores is a trend
+    trend_points: int = Field(default=5, ge=1, le=100)
+    #: seconds between webhook delivery passes
+    webhook_interval_s: float = Field(default=1.0, gt=0)
+
+
 class Settings(BaseSettings):
     """All settings of a leadscore project."""
 
@@ -182,6 +203,11 @@ class Settings(BaseSettings):
     s3: S3Settings = Field(default_factory=S3Settings)
     #: Mixpanel raw event export (``LEADSCORE_MIXPANEL__USERNAME`` …)
     mixpanel: MixpanelSettings = Field(default_factory=MixpanelSettings)
+    #: the score store (``LEADSCORE_DATABASE_URL``): SQLite file by default, or PostgreSQL
+    #: such as ``postgresql+psycopg://user@host:5432/db``
+    database_url: str = "sqlite:///leadscore.db"
+    #: the scoring API (``LEADSCORE_SERVICE__MAX_BATCH`` …)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -7,7 +7,9 @@ with typical leads (low / typical / high against the training leads' quartiles).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -113,3 +115,14 @@ def with_reasons(model: LeadModel, X: pd.DataFrame, scores: pd.DataFrame, k: int
     out["reasons_up"] = ["; ".join(r.text for r in up) for up, _ in found]
     out["reasons_down"] = ["; ".join(r.text for r in down) for _, down in found]
     return out
+
+
+def reason_records(up: Sequence[Reason], down: Sequence[Reason]) -> list[dict[str, Any]]:
+    """Reasons as JSON records (``field``, ``value``, ``points``, ``direction``, ``text``),
+    the form the score store and the API keep them in."""
+    return [
+        {"field": r.field, "value": r.value, "points": round(r.points, 2),
+         "direction": direction, "text": r.text}
+        for side, direction in ((up, "up"), (down, "down"))
+        for r in side
+    ]  # fmt: skip

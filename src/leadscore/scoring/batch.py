@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from leadscore.data.sources import TableLike, read_table, write_table
+from leadscore.jsonutil import jsonable
 from leadscore.modeling.model import LeadModel
+
+if TYPE_CHECKING:
+    from leadscore.store import Store
 
 
 def score(
@@ -17,6 +23,8 @@ def score(
     out: str | Path | None = None,
     capacity: int | None = None,
     reasons: int = 0,
+    store: Store | None = None,
+    model_version: str = "unknown",
 ) -> pd.DataFrame:
     """Score leads with a model (or a saved model directory), best first.
 
@@ -36,6 +44,12 @@ def score(
     reasons:
         Add each lead's top ``reasons`` reasons up and down (``reasons_up``,
         ``reasons_down``: "Time on site s: 1,532 (high) → +18; …").
+    store:
+        Also append every score to the score store's history, with the lead's model
+        inputs as its attributes and its reasons (``reasons`` each way, 3 when 0), in one
+        transaction; webhooks fire as for the API.
+    model_version:
+        The version recorded with the stored scores.
 
     Example
     -------
@@ -44,6 +58,8 @@ def score(
     lead_model = model if isinstance(model, LeadModel) else LeadModel.load(model)
     frame = read_table(data)
     result = lead_model.score(frame, capacity=capacity)
+    if store is not None:
+        store_scores(store, lead_model, frame, result, model_version, reasons or 3)
     if reasons:
         from leadscore.explain.reasons import with_reasons
 
@@ -52,3 +68,46 @@ def score(
     if out is not None:
         write_table(result, out)
     return result
+
+
+def store_scores(
+    store: Store,
+    model: LeadModel,
+    frame: pd.DataFrame,
+    scores: pd.DataFrame,
+    model_version: str,
+    reasons: int = 3,
+) -> int:
+    """Append scores (``model.score(frame)``, same row order) to the store's history.
+
+    Returns how many webhook deliveries the scores queued.
+    """
+    from leadscore.explain.reasons import reason_records
+    from leadscore.explain.reasons import reasons as lead_reasons
+    from leadscore.store import NewScore
+
+    key = model.id_column_ or "lead"
+    inputs = model.schema_.conform(frame).astype(object)
+    for column, spec in zip(inputs.columns, model.schema_.columns, strict=True):
+        if spec.kind == "datetime":
+            inputs[column] = [t.isoformat() if pd.notna(t) else None for t in inputs[column]]
+    found = lead_reasons(model, frame, reasons) if reasons else [([], [])] * len(frame)
+    ids = scores[key].astype(str).tolist()
+    attributes = jsonable(inputs.where(inputs.notna(), None).to_dict("records"))
+    store.upsert_leads(dict(zip(ids, attributes, strict=True)))
+    now = datetime.now(UTC)
+    items = [
+        NewScore(
+            lead_id=lead_id,
+            model_version=model_version,
+            score=float(row.score),
+            score_100=int(row.score_100),
+            segment=str(row.segment),
+            contact=bool(row.contact),
+            reasons=reason_records(up, down),
+            scored_at=now,
+        )
+        for lead_id, row, (up, down) in zip(ids, scores.itertuples(index=False), found, strict=True)
+    ]
+    _, deliveries = store.add_scores(items)
+    return len(deliveries)

@@ -1,0 +1,136 @@
+"""The FastAPI application: routers, error handlers, limits, metrics, lifespan.
+
+Example
+-------
+>>> app = create_app(load_settings())  # doctest: +SKIP
+>>> uvicorn.run(app, port=8000)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request, status
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from leadscore import __version__
+from leadscore.config import Settings, load_settings
+from leadscore.errors import LeadscoreError
+from leadscore.scoring.live import LiveScoring, ModelSlot
+from leadscore.service.inputs import attributes_model
+from leadscore.service.limits import BodyLimit
+from leadscore.service.metrics import Metrics, MetricsMiddleware
+from leadscore.service.routers import events, health, leads, models, outcomes, score
+from leadscore.store import NotFoundError, Store
+from leadscore.webhooks.dispatcher import WebhookDispatcher
+
+log = logging.getLogger("leadscore.service")
+
+DESCRIPTION = """Real-time lead scoring. Every request needs an API key
+(`leadscore keys create --scope score`) as `Authorization: Bearer <key>` or `X-API-Key`.
+Scopes: **score**, **ingest** (events, outcomes), **read** (leads, queue, models),
+**admin** (everything, and model reload)."""
+
+
+def _not_found(_: Request, exc: Exception) -> JSONResponse:
+    message = exc.args[0] if exc.args else str(exc)
+    return JSONResponse({"detail": str(message)}, status_code=status.HTTP_404_NOT_FOUND)
+
+
+def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
+    # a user-fixable problem found past validation (e.g. a value the features cannot read)
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    store: Store | None = None,
+    slot: ModelSlot | None = None,
+    deliver_webhooks: bool = True,
+) -> FastAPI:
+    """The scoring API.
+
+    Parameters
+    ----------
+    settings:
+        Project settings; default: :func:`load_settings` (``leadscore.toml``,
+        ``LEADSCORE_*``).
+    store:
+        The score store; default: ``settings.database_url`` (migrated on start).
+    slot:
+        The model to serve; default: ``settings.service.model`` (the champion), loaded on
+        start.
+    deliver_webhooks:
+        Run the webhook dispatcher in the background (off in tests that drive it).
+    """
+    settings = settings or load_settings()
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.store = app.state.store or Store(settings.database_url)
+        chosen = slot or ModelSlot.load(settings.service.model, settings)
+        app.state.live = LiveScoring(
+            chosen,
+            app.state.store,
+            reasons=settings.service.reasons,
+            trend_points=settings.service.trend_points,
+        )
+        metrics.serving(chosen.current.version)
+        dispatcher = None
+        if deliver_webhooks:
+            dispatcher = WebhookDispatcher(app.state.store)
+            dispatcher.start(settings.service.webhook_interval_s)
+        log.info("serving model version %s", chosen.current.version)
+        try:
+            yield
+        finally:
+            if dispatcher is not None:
+                dispatcher.stop()
+
+    app = FastAPI(
+        title="leadscore",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.store = store
+    app.state.metrics = metrics
+    for router in (
+        score.router, events.router, outcomes.router, leads.router, models.router,
+        health.router,
+    ):  # fmt: skip
+        app.include_router(router)
+    app.add_exception_handler(NotFoundError, _not_found)
+    app.add_exception_handler(LeadscoreError, _unprocessable)
+    app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    def openapi() -> dict[str, Any]:
+        # the attributes of a lead are the serving model's inputs: show them in /docs
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description,
+                routes=app.routes,
+            )  # fmt: skip
+            live = getattr(app.state, "live", None)
+            if live is not None and live.slot.ready:
+                fields = attributes_model(live.slot.current.model.schema_)
+                inputs = fields.model_json_schema(
+                    by_alias=True, ref_template="#/components/schemas/{model}"
+                )
+                schema["components"]["schemas"]["LeadAttributes"] = inputs
+                for name in ("LeadIn",):
+                    props = schema["components"]["schemas"][name]["properties"]
+                    props["attributes"] = {"$ref": "#/components/schemas/LeadAttributes"}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

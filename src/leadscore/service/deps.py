@@ -1,0 +1,49 @@
+"""What the routes take from the application: the live scorer, settings, checked inputs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request, status
+from pydantic import BaseModel
+
+from leadscore.config import ServiceSettings
+from leadscore.scoring.live import LiveScoring, ServingModel
+from leadscore.service.inputs import attributes_model
+
+
+def live(request: Request) -> LiveScoring:
+    return request.app.state.live  # type: ignore[no-any-return]
+
+
+def service_settings(request: Request) -> ServiceSettings:
+    return request.app.state.settings.service  # type: ignore[no-any-return]
+
+
+def serving(request: Request) -> ServingModel:
+    slot = request.app.state.live.slot
+    if not slot.ready:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no model loaded yet")
+    return slot.current  # type: ignore[no-any-return]
+
+
+def inputs_for(request: Request, model: ServingModel) -> type[BaseModel]:
+    """The attribute model of this serving model (built once per loaded model)."""
+    cached: tuple[Any, type[BaseModel]] | None = getattr(request.app.state, "inputs", None)
+    if cached is None or cached[0] is not model:
+        cached = (model, attributes_model(model.model.schema_))
+        request.app.state.inputs = cached
+    return cached[1]
+
+
+def too_large(what: str, count: int, limit: int) -> HTTPException:
+    return HTTPException(
+        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        f"{count:,} {what} in one request; at most {limit:,} (split the batch)",
+    )
+
+
+#: route parameters (FastAPI's Annotated style)
+Live = Annotated[LiveScoring, Depends(live)]
+Serving = Annotated[ServingModel, Depends(serving)]
+Service = Annotated[ServiceSettings, Depends(service_settings)]

@@ -1,0 +1,69 @@
+"""A lead's attributes checked against the serving model's input schema.
+
+Built from the model's :class:`~leadscore.data.schema.InputSchema` whenever a model is
+loaded: numbers must be numbers, dates dates, categories text; every input field must be
+present (``null`` means unknown) and no other field is allowed. Errors are FastAPI's 422
+shape with the field named in ``loc``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
+
+from leadscore.data.schema import InputSchema
+
+
+def _category(value: Any) -> Any:
+    # CRMs send codes as numbers ("company size 50"); the model saw them as text
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+Category = Annotated[Annotated[str, Field(max_length=1000)] | None, BeforeValidator(_category)]
+_TYPES: dict[str, Any] = {"numeric": float | None, "datetime": datetime | None}
+
+
+def attributes_model(schema: InputSchema) -> type[BaseModel]:
+    """A pydantic model with one required, nullable field per model input.
+
+    Example
+    -------
+    >>> model = attributes_model(lead_model.schema_)  # doctest: +SKIP
+    >>> model.model_validate({"source": "google", "visits": "3"}).model_dump(by_alias=True)
+    ... # doctest: +SKIP
+    {'source': 'google', 'visits': 3.0}
+    """
+    fields: dict[str, Any] = {}
+    for i, spec in enumerate(schema.columns):
+        kind = _TYPES.get(spec.kind, Category)
+        fields[f"field_{i}"] = (kind, Field(..., alias=spec.name))
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        "LeadAttributes",
+        __config__=ConfigDict(extra="forbid", populate_by_name=False),
+        **fields,
+    )
+
+
+def check_attributes(
+    model: type[BaseModel], attributes: Mapping[str, Any], where: Sequence[str | int]
+) -> dict[str, Any]:
+    """Validated attributes keyed by input name; 422 naming each field at fault."""
+    try:
+        return model.model_validate(dict(attributes)).model_dump(mode="json", by_alias=True)
+    except ValidationError as exc:
+        errors = []
+        for error in exc.errors(include_url=False):
+            loc = (*where, *error["loc"])
+            message = error["msg"]
+            if error["type"] == "missing":
+                message = "Field required (send null when it is unknown)"
+            elif error["type"] == "extra_forbidden":
+                message = "Not an input of the serving model"
+            errors.append({**error, "loc": loc, "msg": message})
+        raise RequestValidationError(errors) from None

@@ -1,0 +1,40 @@
+"""``GET /v1/leads/{id}`` (score, history, trend) and ``GET /v1/leads`` (the work queue)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from leadscore.service.deps import Live
+from leadscore.service.schemas import ErrorOut, LeadOut, QueueOut, Segment
+from leadscore.service.security import require
+from leadscore.service.views import lead_out, queue_item
+
+router = APIRouter(prefix="/v1/leads", tags=["leads"], dependencies=[Depends(require("read"))])
+
+
+@router.get("", response_model=QueueOut)
+def work_queue(
+    scoring: Live,
+    segment: Annotated[Segment | None, Query(description="Only this segment.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> QueueOut:
+    """The prioritised work queue: leads by their latest score, best first."""
+    records = scoring.work_queue(segment, limit, offset)
+    return QueueOut(
+        segment=segment,
+        counts=scoring.store.segment_counts(),
+        leads=[queue_item(offset + i + 1, r) for i, r in enumerate(records)],
+    )
+
+
+@router.get("/{lead_id}", response_model=LeadOut, responses={404: {"model": ErrorOut}})
+def get_lead(
+    scoring: Live,
+    lead_id: Annotated[str, Path(min_length=1, max_length=200)],
+    history: Annotated[int, Query(ge=1, le=1000, description="Most recent scores.")] = 50,
+) -> LeadOut:
+    """A lead's latest score, its score history (newest first) and trend."""
+    return lead_out(scoring.lead(lead_id, history))

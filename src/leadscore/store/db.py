@@ -1,0 +1,285 @@
+"""Engines and migrations of the score store.
+
+SQLite (a file, the embedded default) and PostgreSQL (psycopg 3) are supported.
+
+* :func:`normalise_url` gives plain ``postgresql://`` and ``postgres://`` URLs the psycopg 3
+  driver (the only PostgreSQL driver installed).
+* :func:`make_engine` configures SQLite for several writers (WAL, a 30 s busy timeout,
+  ``BEGIN IMMEDIATE`` for write transactions, foreign keys on) and PostgreSQL for long-lived
+  services (``pool_pre_ping``).
+* :func:`upgrade` brings a database to the newest schema with Alembic; it is cheap when
+  nothing is to do and safe to call from several processes at once.
+
+Example
+-------
+>>> engine = make_engine("sqlite://")
+>>> upgrade(engine)
+>>> with engine.connect() as conn:
+...     conn.exec_driver_sql("SELECT count(*) FROM scores").scalar()
+0
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.pool import StaticPool
+
+from leadscore.store.errors import StoreError
+
+#: where the Alembic environment and revisions live (shipped inside the package)
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+#: execution option that makes a SQLite transaction start with ``BEGIN IMMEDIATE``
+WRITE_OPTION = "leadscore_write"
+
+#: how long a SQLite writer waits for the file lock before "database is locked"
+SQLITE_BUSY_TIMEOUT_S = 30.0
+
+#: PostgreSQL advisory-lock key space of schema migrations (per schema, see `upgrade`)
+_MIGRATION_LOCK_SQL = (
+    "SELECT pg_advisory_xact_lock(7346151, hashtext(coalesce(current_schema(), '')))"
+)
+
+
+def normalise_url(url: str | URL) -> str:
+    """The SQLAlchemy URL of ``url`` as text, with psycopg 3 for plain PostgreSQL URLs.
+
+    Example
+    -------
+    >>> normalise_url("postgres://me:pw@db:5432/crm")
+    'postgresql+psycopg://me:pw@db:5432/crm'
+    >>> normalise_url("sqlite:///leadscore.db")
+    'sqlite:///leadscore.db'
+    """
+    return _parse(url).render_as_string(hide_password=False)
+
+
+def mask(url: str | URL) -> str:
+    """``url`` with its password hidden, for messages and logs.
+
+    Example
+    -------
+    >>> mask("postgresql://me:secret@db/crm")
+    'postgresql+psycopg://me:***@db/crm'
+    """
+    try:
+        return _parse(url).render_as_string(hide_password=True)
+    except StoreError:
+        return "<malformed database URL>"
+
+
+def _parse(url: str | URL) -> URL:
+    if isinstance(url, str) and url.startswith("postgres://"):
+        # the Heroku-style spelling that SQLAlchemy does not accept
+        url = "postgresql://" + url[len("postgres://") :]
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StoreError(f"malformed database URL: {exc}") from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _plain(value: Any) -> Any:
+    """``value`` in plain JSON types: NaN and infinity as ``None`` (PostgreSQL rejects
+    them), numpy scalars unwrapped, dates as ISO 8601, dataclasses as dicts."""
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(v) for v in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return _plain(float(value))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return _plain(dataclasses.asdict(value))
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return _plain(value.item())  # numpy scalars (the store does not import numpy)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps_json(value: Any) -> str:
+    """JSON text for the JSON columns (see :func:`_plain` for what is converted).
+
+    Example
+    -------
+    >>> dumps_json({"when": date(2025, 1, 2), "x": float("nan")})
+    '{"when": "2025-01-02", "x": null}'
+    """
+    return json.dumps(_plain(value), allow_nan=False)
+
+
+def _is_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
+
+
+def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+    """An engine for the score store at ``url`` (SQLite or PostgreSQL).
+
+    SQLite: WAL journal (readers never wait for the writer), ``synchronous=NORMAL`` (safe
+    against a process crash; a power loss may lose the last commits), a 30 s busy timeout,
+    foreign keys enforced, connections usable from any thread, and ``BEGIN IMMEDIATE`` on
+    connections with the ``leadscore_write`` execution option: a write transaction takes
+    the file lock when it starts, so two writers queue on the busy timeout instead of
+    failing with "database is locked" when a reader tries to become a writer. An in-memory
+    database (``sqlite://``) lives on one shared connection (single-threaded use only).
+
+    PostgreSQL: ``pool_pre_ping`` (a restarted server does not break the first request).
+
+    Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
+
+    Example
+    -------
+    >>> make_engine("sqlite:///scores.db").dialect.name
+    'sqlite'
+    """
+    parsed = _parse(url)
+    if parsed.get_backend_name() == "sqlite":
+        connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
+        connect_args.update(kwargs.pop("connect_args", {}))
+        if _is_memory(parsed):
+            kwargs.setdefault("poolclass", StaticPool)
+        kwargs.setdefault("json_serializer", dumps_json)
+        engine = create_engine(parsed, connect_args=connect_args, **kwargs)
+        _configure_sqlite(engine, memory=_is_memory(parsed))
+        return engine
+    if parsed.get_backend_name() == "postgresql":
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("json_serializer", dumps_json)
+        return create_engine(parsed, **kwargs)
+    raise StoreError(
+        f"unsupported database {parsed.get_backend_name()!r} in {mask(parsed)}: "
+        "the score store runs on SQLite or PostgreSQL"
+    )
+
+
+def _configure_sqlite(engine: Engine, *, memory: bool) -> None:
+    """The pysqlite recipe of the SQLAlchemy docs: sqlite3 stops emitting its own BEGIN
+    (it would not start one before SELECT, and would commit before DDL) and SQLAlchemy
+    emits ``BEGIN`` or ``BEGIN IMMEDIATE`` itself."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            if not memory:
+                _set_wal(cursor)
+                cursor.execute("PRAGMA synchronous = NORMAL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _set_wal(cursor: Any) -> None:
+    # Switching a fresh file to WAL needs an exclusive lock and SQLite does not always
+    # call the busy handler for it; when several processes open a new store at once,
+    # the losers retry briefly (once the file is in WAL mode this is a no-op).
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except Exception as exc:  # sqlite3.OperationalError: database is locked
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def write_engine(engine: Engine) -> Engine:
+    """``engine`` with the option that makes SQLite write transactions ``BEGIN IMMEDIATE``
+    (no effect on PostgreSQL). It shares the connection pool of ``engine``.
+
+    Example
+    -------
+    >>> write_engine(make_engine("sqlite://")).get_execution_options()["leadscore_write"]
+    True
+    """
+    return engine.execution_options(**{WRITE_OPTION: True})
+
+
+def head_revision() -> str:
+    """The newest schema revision shipped with this version of leadscore.
+
+    Example
+    -------
+    >>> head_revision()
+    '0001'
+    """
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head())
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision of the database behind ``engine`` (``None``: not created yet)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def upgrade(url: str | URL | Engine) -> None:
+    """Create or upgrade the store's tables to the newest revision (Alembic ``upgrade
+    head``).
+
+    Safe to call at every start and from several processes at once: when the schema is
+    current it only reads the version; otherwise the upgrade runs in one transaction that
+    first takes a lock (``BEGIN IMMEDIATE`` on SQLite, a transaction-level advisory lock
+    per schema on PostgreSQL), so the second process waits and then finds nothing to do.
+
+    Raises :class:`~leadscore.store.errors.StoreError` when the database is unreachable.
+
+    Example
+    -------
+    >>> upgrade("sqlite:///scores.db")
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    engine = url if isinstance(url, Engine) else make_engine(url)
+    try:
+        head = head_revision()
+        if current_revision(engine) == head:
+            return
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        # the URL is only for `alembic` run by hand; '%' would be read as interpolation
+        config.set_main_option(
+            "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+        )
+        with write_engine(engine).begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(_MIGRATION_LOCK_SQL)
+            config.attributes["connection"] = conn
+            command.upgrade(config, "head")
+    except OperationalError as exc:
+        raise StoreError(
+            f"cannot open the score store at {mask(engine.url)}: {str(exc.orig).strip()}"
+        ) from None
+    finally:
+        if not isinstance(url, Engine):
+            engine.dispose()

@@ -1,0 +1,1 @@
+"""Alembic migrations of the score store (run by :func:`leadscore.store.db.upgrade`)."""

@@ -1,0 +1,234 @@
+"""Tables of the score store (SQLAlchemy 2 typed declarative models).
+
+The schema is created and upgraded by the Alembic migrations in
+``leadscore/store/migrations`` (hand-written to match these models; a test compares
+them). Code outside :mod:`leadscore.store` never sees these classes: the
+:class:`~leadscore.store.repository.Store` returns plain frozen records.
+
+Every timestamp is a timezone-aware UTC :class:`~datetime.datetime` (:class:`UTCDateTime`):
+SQLite has no time zones, so values are stored as naive UTC text there, which also keeps
+their text order equal to their time order.
+
+Example
+-------
+>>> sorted(Base.metadata.tables)[:3]
+['api_keys', 'events', 'latest_scores']
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: deterministic constraint names, so migrations can name what they create and drop
+NAMING_CONVENTION: dict[str, str] = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: JSON on SQLite, JSONB on PostgreSQL (smaller, comparable, indexable)
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC; a naive datetime is taken to be UTC already.
+
+    Example
+    -------
+    >>> as_utc(datetime(2025, 1, 1, 12)).isoformat()
+    '2025-01-01T12:00:00+00:00'
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that always goes in and comes out as an aware UTC datetime."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        # SQLite stores text; naive UTC keeps one format, so text order = time order
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the store's tables."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONType,
+        list[Any]: JSONType,
+        list[str]: JSONType,
+        str: String(),
+    }
+
+
+class Lead(Base):
+    """A lead and its CRM fields (``attributes``, merged on every upsert)."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[str] = mapped_column(String(), primary_key=True)
+    attributes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Event(Base):
+    """One behaviour event of a lead; ``(lead_id, event_id)`` is unique so re-posting an
+    event is a no-op. Events posted without an id get a content hash as their id."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("lead_id", "event_id"),
+        Index(None, "lead_id", "time"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    # never NULL in practice (a content hash stands in), so the unique constraint holds:
+    # NULLs would count as distinct and let duplicates through
+    event_id: Mapped[str] = mapped_column(String())
+    time: Mapped[datetime]
+    name: Mapped[str]
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Score(Base):
+    """One score of one lead (append-only history)."""
+
+    __tablename__ = "scores"
+    __table_args__ = (Index(None, "lead_id", "scored_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    model_version: Mapped[str]
+    score: Mapped[float] = mapped_column(Float)
+    score_100: Mapped[int]
+    segment: Mapped[str]
+    contact: Mapped[bool] = mapped_column(Boolean)
+    reasons: Mapped[list[Any] | None] = mapped_column(JSONType)
+    scored_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class LatestScore(Base):
+    """Each lead's latest score, kept in step with :class:`Score` in the same transaction.
+
+    The work queue ("hot leads, best first") then is an index scan on ``(segment, score)``
+    instead of a "latest row per lead" query over the whole history.
+    """
+
+    __tablename__ = "latest_scores"
+    __table_args__ = (Index(None, "segment", "score"), Index(None, "score"))
+
+    lead_id: Mapped[str] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), primary_key=True
+    )
+    score_id: Mapped[int] = mapped_column(ForeignKey("scores.id", ondelete="CASCADE"))
+    score: Mapped[float] = mapped_column(Float)
+    segment: Mapped[str]
+    scored_at: Mapped[datetime]
+
+
+class Outcome(Base):
+    """A lead converted or was lost. Append-only; the latest recorded one wins."""
+
+    __tablename__ = "outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    converted: Mapped[bool] = mapped_column(Boolean)
+    occurred_at: Mapped[datetime] = mapped_column(index=True)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiKey(Base):
+    """An API key: only its SHA-256 is stored, with its first characters for lookup."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str]
+    prefix: Mapped[str] = mapped_column(String(), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class Webhook(Base):
+    """A URL told about hot leads and score jumps, signed with ``secret``."""
+
+    __tablename__ = "webhooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    url: Mapped[str] = mapped_column(Text)
+    secret: Mapped[str]
+    kinds: Mapped[list[str]]
+    min_jump: Mapped[int] = mapped_column(default=30)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """The outbox and delivery log: one row per (webhook, triggering score).
+
+    Written in the transaction of the score that triggers it, so nothing is lost when the
+    process stops before sending.
+    """
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    webhook_id: Mapped[int] = mapped_column(
+        ForeignKey("webhooks.id", ondelete="CASCADE"), index=True
+    )
+    lead_id: Mapped[str]
+    kind: Mapped[str]
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_status_code: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]

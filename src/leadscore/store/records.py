@@ -1,0 +1,154 @@
+"""Plain, immutable records returned by the :class:`~leadscore.store.repository.Store`.
+
+They hold copies of the row values (no ORM object or database session behind them), so
+they can be kept, cached, passed between threads and turned into JSON freely, e.g. with
+:func:`dataclasses.asdict`. Timestamps are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+#: what an API key may be allowed to do; ``admin`` implies every other scope
+SCOPES: tuple[str, ...] = ("score", "ingest", "read", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class LeadRecord:
+    """A lead and its CRM fields."""
+
+    id: str
+    attributes: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One stored behaviour event (``event_id`` is the client's id or a content hash)."""
+
+    id: int
+    lead_id: str
+    event_id: str
+    time: datetime
+    name: str
+    properties: dict[str, Any]
+    received_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreRecord:
+    """One score of one lead."""
+
+    id: int
+    lead_id: str
+    model_version: str
+    score: float
+    score_100: int
+    segment: str
+    contact: bool
+    reasons: list[Any] | None
+    scored_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NewScore:
+    """A score to store with :meth:`Store.add_scores <leadscore.store.Store.add_scores>`.
+
+    ``scored_at`` defaults to the time of storing; ``webhook_payload_extra`` adds fields
+    (e.g. the lead's name or CRM id) to the webhook payloads this score triggers.
+
+    Example
+    -------
+    >>> NewScore("lead-1", "3", 0.81, 81, "hot", True).segment
+    'hot'
+    """
+
+    lead_id: str
+    model_version: str
+    score: float
+    score_100: int
+    segment: str
+    contact: bool
+    reasons: list[Any] | None = None
+    scored_at: datetime | None = None
+    webhook_payload_extra: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecord:
+    """A lead converted (``converted=True``) or was lost, at ``occurred_at``."""
+
+    id: int
+    lead_id: str
+    converted: bool
+    occurred_at: datetime
+    recorded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    """An API key as stored: never the key itself, only its first characters.
+
+    Example
+    -------
+    >>> from datetime import UTC, datetime
+    >>> key = ApiKeyRecord(1, "crm", "ls_AbCdE", ("read",), datetime.now(UTC), None, None)
+    >>> key.allows("read"), key.allows("score")
+    (True, False)
+    """
+
+    id: int
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        """Not revoked."""
+        return self.revoked_at is None
+
+    def allows(self, scope: str) -> bool:
+        """Whether this key may act in ``scope`` (``admin`` may do everything)."""
+        return self.active and (scope in self.scopes or "admin" in self.scopes)
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRecord:
+    """A webhook subscription. ``secret`` signs the payloads; it is left out of ``repr``
+    so it does not end up in logs."""
+
+    id: int
+    url: str
+    secret: str = field(repr=False)
+    kinds: tuple[str, ...]
+    min_jump: int
+    active: bool
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One webhook delivery (outbox row and log entry).
+
+    ``status`` is ``pending`` (waiting for its next attempt at ``next_attempt_at``),
+    ``delivered`` (a 2xx answer) or ``failed`` (given up).
+    """
+
+    id: int
+    webhook_id: int
+    lead_id: str
+    kind: str
+    payload: dict[str, Any]
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    created_at: datetime
+    delivered_at: datetime | None

@@ -1,0 +1,337 @@
+"""Sends the webhook deliveries queued in the score store: signed, retried, at least once.
+
+The store's ``webhook_deliveries`` table is an outbox: :meth:`Store.add_score
+<leadscore.store.Store.add_score>` writes a ``pending`` row in the transaction of the score
+that triggers it. :class:`WebhookDispatcher` POSTs each due row and records the outcome:
+
+* a 2xx answer marks it ``delivered`` — and nothing else does, so a crash between sending
+  and recording means a second send, never a lost one (at-least-once; receivers
+  de-duplicate on the ``X-Leadscore-Delivery`` / ``Idempotency-Key`` header);
+* any other answer, a timeout or a network error schedules a retry with exponential
+  backoff and jitter, until ``max_attempts`` sends, then ``failed``;
+* before sending, the dispatcher *claims* the row (moves its next attempt a lease into the
+  future in one conditional UPDATE), so a second dispatcher — another service worker —
+  skips it; a dispatcher that dies mid-send leaves the row due again when the lease ends;
+* pending rows from before a restart are simply due: a new dispatcher sends them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from leadscore.webhooks.signing import SIGNATURE_HEADER, signature_header
+
+if TYPE_CHECKING:
+    from leadscore.store.records import DeliveryRecord, WebhookRecord
+    from leadscore.store.repository import Store
+
+log = logging.getLogger(__name__)
+
+DELIVERY_HEADER = "X-Leadscore-Delivery"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+EVENT_HEADER = "X-Leadscore-Event"
+ATTEMPT_HEADER = "X-Leadscore-Attempt"
+_ERROR_BODY_CHARS = 300
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """``value`` in UTC (a naive datetime is taken to be UTC)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _user_agent() -> str:
+    try:
+        from importlib.metadata import version
+
+        return f"leadscore-webhooks/{version('leadscore')}"
+    except Exception:  # not installed as a distribution (e.g. run from a source tree)
+        return "leadscore-webhooks"
+
+
+def encode_payload(payload: dict[str, Any]) -> bytes:
+    """The request body of a delivery: compact JSON, keys sorted (stable bytes to sign).
+
+    Example
+    -------
+    >>> encode_payload({"lead_id": "L1", "event": "lead.hot"})
+    b'{"event":"lead.hot","lead_id":"L1"}'
+    """
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class WebhookDispatcher:
+    """Delivers due webhook deliveries from ``store``; one pass with :meth:`deliver_due`,
+    or continuously on a daemon thread with :meth:`start` / :meth:`stop`.
+
+    Parameters
+    ----------
+    store:
+        The score store holding the outbox.
+    client:
+        An ``httpx.Client`` to send with (tests, proxies); by default the dispatcher makes
+        and closes its own.
+    max_attempts:
+        Sends per delivery before it is marked ``failed``.
+    base_delay_s, max_delay_s:
+        The wait after the n-th failed send is ``base_delay_s · 2^(n−1)``, capped at
+        ``max_delay_s``, of which a random half is jitter (so receivers recovering from an
+        outage are not hit by every retry at once). A ``Retry-After`` answer is honoured
+        up to ``max_delay_s``.
+    timeout_s:
+        Connect / read / write timeout of one send.
+    batch_size:
+        Deliveries fetched per pass.
+
+    Example
+    -------
+    >>> dispatcher = WebhookDispatcher(store)
+    >>> dispatcher.deliver_due()      # one pass; returns how many were delivered
+    1
+    >>> dispatcher.start(interval_s=1.0)   # or keep delivering in the background
+    >>> dispatcher.stop()
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        client: httpx.Client | None = None,
+        max_attempts: int = 8,
+        base_delay_s: float = 2.0,
+        max_delay_s: float = 3600.0,
+        timeout_s: float = 10.0,
+        batch_size: int = 50,
+        rng: random.Random | None = None,
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        if base_delay_s < 0 or max_delay_s < 0 or timeout_s <= 0:
+            raise ValueError("delays must be zero or positive and the timeout positive")
+        self.store = store
+        self.max_attempts = int(max_attempts)
+        self.base_delay_s = float(base_delay_s)
+        self.max_delay_s = float(max_delay_s)
+        self.timeout_s = float(timeout_s)
+        self.batch_size = int(batch_size)
+        # a claimed delivery is invisible to other dispatchers this long: longer than one
+        # send can take (connect + write + read timeouts), with room to record the result
+        self.lease_s = max(60.0, 4 * self.timeout_s)
+        self._rng = rng or random.Random()
+        self._own_client = client is None
+        self._client = client
+        self._user_agent = _user_agent()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ one pass
+
+    def deliver_due(self, now: datetime | None = None) -> int:
+        """Send every delivery due at ``now`` (default: the current time) once; returns
+        how many were delivered (answered 2xx). A failing endpoint never raises: its
+        deliveries are rescheduled or given up. Pass ``now`` to act as if at that time
+        (tests: no waiting for backoff).
+
+        Example
+        -------
+        >>> WebhookDispatcher(store).deliver_due()
+        0
+        """
+        return self._pass(now)[1]
+
+    def _pass(self, now: datetime | None) -> tuple[int, int]:
+        """One pass: ``(attempted, delivered)``."""
+        clock: Callable[[], datetime] = (lambda: as_utc(now)) if now is not None else utcnow
+        due = self.store.due_deliveries(clock(), limit=self.batch_size)
+        if not due:
+            return 0, 0
+        hooks: dict[int, WebhookRecord] = {
+            hook.id: hook for hook in self.store.list_webhooks(include_inactive=True)
+        }
+        attempted = delivered = 0
+        for candidate in due:
+            if self._stopping.is_set():
+                break
+            delivery = self.store.claim(candidate.id, now=clock(), lease_s=self.lease_s)
+            if delivery is None:  # another dispatcher took it, or it changed meanwhile
+                continue
+            attempted += 1
+            delivered += self._send(delivery, hooks.get(delivery.webhook_id), clock)
+        return attempted, delivered
+
+    def _send(
+        self,
+        delivery: DeliveryRecord,
+        hook: WebhookRecord | None,
+        clock: Callable[[], datetime],
+    ) -> bool:
+        if hook is None or not hook.active:
+            self.store.mark_failed(delivery.id, None, "webhook removed", None)
+            return False
+        body = encode_payload(delivery.payload)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": self._user_agent,
+            # signed with the wall clock: receivers compare it with theirs
+            SIGNATURE_HEADER: signature_header(hook.secret, body),
+            DELIVERY_HEADER: str(delivery.id),
+            IDEMPOTENCY_HEADER: str(delivery.id),
+            EVENT_HEADER: str(delivery.payload.get("event", delivery.kind)),
+            ATTEMPT_HEADER: str(delivery.attempts + 1),
+        }
+        status: int | None = None
+        retry_after: float | None = None
+        try:
+            response = self.client.post(hook.url, content=body, headers=headers)
+            status = response.status_code
+            if response.is_success:
+                self.store.mark_delivered(delivery.id, status, now=clock())
+                log.info("webhook %s: delivery %s delivered (%s)", hook.id, delivery.id, status)
+                return True
+            error = f"HTTP {status}: {response.text[:_ERROR_BODY_CHARS].strip()}".strip(": ")
+            retry_after = _retry_after(response, clock())
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}".rstrip(": ")
+        except Exception as exc:  # a malformed URL or anything else: never kill the loop
+            error = f"{type(exc).__name__}: {exc}".rstrip(": ")
+        sent = delivery.attempts + 1
+        if sent >= self.max_attempts:
+            next_attempt = None
+            log.warning(
+                "webhook %s: delivery %s failed after %s attempts (%s); giving up",
+                hook.id, delivery.id, sent, error,
+            )  # fmt: skip
+        else:
+            delay = self.backoff(sent)
+            if retry_after is not None:
+                delay = max(delay, min(retry_after, self.max_delay_s))
+            next_attempt = clock() + timedelta(seconds=delay)
+            log.info(
+                "webhook %s: delivery %s attempt %s failed (%s); retry in %.1f s",
+                hook.id, delivery.id, sent, error, delay,
+            )  # fmt: skip
+        self.store.mark_failed(delivery.id, status, error, next_attempt)
+        return False
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds to wait after the ``attempts``-th failed send: exponential, capped,
+        with "equal jitter" (half fixed, half random).
+
+        Example
+        -------
+        >>> d = WebhookDispatcher(store, base_delay_s=2.0, max_delay_s=3600)
+        >>> 8.0 <= d.backoff(3) <= 16.0  # 2 · 2² = 16, of which half is random
+        True
+        """
+        exponent = min(max(attempts, 1) - 1, 60)  # 2**60 s is beyond any cap
+        delay = min(self.max_delay_s, self.base_delay_s * 2.0**exponent)
+        return delay / 2 + self._rng.uniform(0, delay / 2)
+
+    @property
+    def client(self) -> httpx.Client:
+        """The HTTP client used for sending (created on first use unless one was given)."""
+        with self._lock:
+            if self._client is None:
+                # redirects are not followed: a webhook URL that moved should be fixed
+                self._client = httpx.Client(timeout=self.timeout_s, follow_redirects=False)
+            return self._client
+
+    # ------------------------------------------------------------------ background
+
+    def start(self, interval_s: float = 1.0) -> None:
+        """Deliver in a daemon thread: a pass every ``interval_s`` seconds (at once again
+        while a pass finds a full batch, or after :meth:`wake`). Errors of a pass (e.g. the
+        database briefly unreachable) are logged and the next pass runs as usual.
+
+        Example
+        -------
+        >>> dispatcher.start(interval_s=0.5)
+        """
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("the webhook dispatcher is already running")
+        self._stopping.clear()
+        self._thread = threading.Thread(
+            target=self._run, args=(float(interval_s),), name="leadscore-webhooks", daemon=True
+        )
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Run the next pass now instead of at the end of the interval (e.g. right after a
+        score queued deliveries)."""
+        self._wake.set()
+
+    def stop(self, timeout_s: float | None = 30.0) -> None:
+        """Stop the background thread after the send in progress; closes the HTTP client
+        if the dispatcher made it. Undelivered rows stay pending for the next start."""
+        self._stopping.set()
+        self._wake.set()
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            thread.join(timeout_s)
+        self.close()
+
+    @property
+    def running(self) -> bool:
+        """Whether the background thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def close(self) -> None:
+        """Close the HTTP client if the dispatcher made it (a given client stays open)."""
+        with self._lock:
+            if self._own_client and self._client is not None:
+                self._client.close()
+                self._client = None
+
+    def __enter__(self) -> WebhookDispatcher:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _run(self, interval_s: float) -> None:
+        while not self._stopping.is_set():
+            try:
+                attempted, _ = self._pass(None)
+                busy = attempted >= self.batch_size
+            except Exception:
+                log.exception("webhook dispatch pass failed; retrying in %.1f s", interval_s)
+                busy = False
+            if not busy:
+                self._wake.wait(interval_s)
+            self._wake.clear()
+
+
+def _retry_after(response: httpx.Response, now: datetime) -> float | None:
+    """Seconds asked for by a ``Retry-After`` header (seconds or an HTTP date)."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, (as_utc(parsedate_to_datetime(value)) - now).total_seconds())
+    except (TypeError, ValueError):
+        return None

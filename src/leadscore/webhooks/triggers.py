@@ -1,0 +1,107 @@
+"""When a new score notifies a webhook, and what the notification says (pure functions).
+
+Two kinds of trigger:
+
+* ``hot`` — the lead crossed into the hot segment: it is hot now and was not before
+  (or had no score yet). A lead that stays hot does not trigger again.
+* ``jump`` — the score rose by at least ``min_jump`` points (0–100 scale) since the lead's
+  previous score, e.g. 30 → 90 overnight. A first score is not a jump.
+
+One score sends one delivery per webhook even when both fire (30 → 90 into hot): its
+``event`` is ``lead.hot`` (the stronger news) and ``triggers`` lists both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+HOT = "hot"
+JUMP = "jump"
+#: the trigger kinds a webhook can subscribe to
+WEBHOOK_KINDS: tuple[str, ...] = (HOT, JUMP)
+#: the segment whose entry triggers ``hot``
+HOT_SEGMENT = "hot"
+
+
+def triggered_kinds(
+    *,
+    previous_segment: str | None,
+    previous_score_100: int | None,
+    segment: str,
+    score_100: int,
+    kinds: Collection[str] = WEBHOOK_KINDS,
+    min_jump: int = 30,
+) -> tuple[str, ...]:
+    """The trigger kinds (subset of ``kinds``, in :data:`WEBHOOK_KINDS` order) that a new
+    score fires; ``previous_*`` are ``None`` when the lead had no score before.
+
+    Example
+    -------
+    >>> triggered_kinds(previous_segment="cold", previous_score_100=30,
+    ...                 segment="hot", score_100=90)
+    ('hot', 'jump')
+    >>> triggered_kinds(previous_segment="hot", previous_score_100=80,
+    ...                 segment="hot", score_100=95)
+    ()
+    >>> triggered_kinds(previous_segment=None, previous_score_100=None,
+    ...                 segment="hot", score_100=70, kinds=["jump"])
+    ()
+    """
+    fired: list[str] = []
+    if HOT in kinds and segment == HOT_SEGMENT and previous_segment != HOT_SEGMENT:
+        fired.append(HOT)
+    if (
+        JUMP in kinds
+        and previous_score_100 is not None
+        and score_100 - previous_score_100 >= min_jump
+    ):
+        fired.append(JUMP)
+    return tuple(fired)
+
+
+def webhook_payload(
+    triggers: Collection[str],
+    *,
+    lead_id: str,
+    score: float,
+    score_100: int,
+    segment: str,
+    previous_score_100: int | None,
+    previous_segment: str | None,
+    model_version: str,
+    scored_at: datetime,
+    reasons: list[Any] | None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON body sent to a webhook for a score that fired ``triggers``.
+
+    ``extra`` fields (e.g. the lead's name) are added but never replace the standard ones.
+
+    Example
+    -------
+    >>> from datetime import UTC, datetime
+    >>> body = webhook_payload(("hot", "jump"), lead_id="L1", score=0.9, score_100=90,
+    ...     segment="hot", previous_score_100=30, previous_segment="cold",
+    ...     model_version="4", scored_at=datetime(2025, 1, 1, tzinfo=UTC), reasons=None)
+    >>> body["event"], body["triggers"], body["scored_at"]
+    ('lead.hot', ['hot', 'jump'], '2025-01-01T00:00:00+00:00')
+    """
+    if not triggers:
+        raise ValueError("a webhook payload needs at least one trigger")
+    kind = HOT if HOT in triggers else next(iter(triggers))
+    standard: dict[str, Any] = {
+        "event": f"lead.{kind}",
+        "triggers": [k for k in WEBHOOK_KINDS if k in triggers],
+        "lead_id": lead_id,
+        "score": score,
+        "score_100": score_100,
+        "segment": segment,
+        "previous_score_100": previous_score_100,
+        "previous_segment": previous_segment,
+        "model_version": model_version,
+        "scored_at": scored_at.isoformat(),
+        "reasons": reasons,
+    }
+    return {**(extra or {}), **standard}

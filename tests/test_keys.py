@@ -1,0 +1,148 @@
+"""API keys in the score store: created once in clear, stored hashed, with scopes, revoked.
+
+Runs on a SQLite file and on PostgreSQL (a schema per test; skips without a server except
+under ``CI=true``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from leadscore.errors import LeadscoreError
+from leadscore.store import SCOPES, NotFoundError, Store, StoreError
+from leadscore.store.models import ApiKey
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A fresh store on both databases (``db_url`` in conftest.py)."""
+    with Store(db_url) as opened:
+        yield opened
+
+
+def _stored_rows(store: Store) -> list[dict]:
+    with store.engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(sa.select(ApiKey.__table__))]
+
+
+def test_a_key_is_shown_once_and_stored_only_as_a_hash(store: Store) -> None:
+    plaintext, record = store.create_key("crm", ["score", "read"])
+    assert plaintext.startswith("ls_") and len(plaintext) == 3 + 43  # 32 random bytes
+    assert record.prefix == plaintext[:8]
+    assert record.scopes == ("score", "read") and record.active and record.last_used_at is None
+    (row,) = _stored_rows(store)
+    assert row["key_hash"] == hashlib.sha256(plaintext.encode()).hexdigest()
+    assert not any(plaintext in str(value) for value in row.values())
+    other, _ = store.create_key("crm", ["read"])
+    assert other != plaintext
+
+
+def test_authenticate(store: Store) -> None:
+    plaintext, record = store.create_key("crm", ["read"])
+    found = store.authenticate(plaintext)
+    assert found is not None and found.id == record.id and found.name == "crm"
+    assert found.last_used_at is not None
+    for wrong in [
+        plaintext[:-1] + ("A" if plaintext[-1] != "A" else "B"),  # same prefix, other key
+        plaintext + "x",
+        plaintext[:8],
+        "ls_",
+        "",
+        None,
+        "Bearer " + plaintext,
+        "x" * 10_000,
+    ]:
+        assert store.authenticate(wrong) is None, wrong
+
+
+def test_hashes_are_compared_in_constant_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import leadscore.store.repository as repository
+
+    plaintext, _ = store.create_key("crm", ["read"])
+    calls: list[tuple[str, str]] = []
+    real = repository.hmac.compare_digest
+
+    def spy(a: str, b: str) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(repository.hmac, "compare_digest", spy)
+    assert store.authenticate(plaintext) is not None
+    assert store.authenticate(plaintext[:8] + "wrong-rest-of-the-key") is None
+    assert len(calls) == 2
+
+
+def test_last_used_is_written_at_most_once_a_minute(store: Store) -> None:
+    plaintext, record = store.create_key("crm", ["read"])
+    first = store.authenticate(plaintext).last_used_at
+    assert store.authenticate(plaintext).last_used_at == first
+    assert store.list_keys()[0].last_used_at == first
+    with store.engine.begin() as conn:  # pretend the last use was two minutes ago
+        conn.execute(
+            sa.update(ApiKey)
+            .where(ApiKey.id == record.id)
+            .values(last_used_at=first - timedelta(minutes=2))
+        )
+    later = store.authenticate(plaintext).last_used_at
+    assert later > first - timedelta(minutes=2) and later >= first
+    assert store.list_keys()[0].last_used_at == later
+
+
+def test_scopes_are_validated(store: Store) -> None:
+    assert SCOPES == ("score", "ingest", "read", "admin")
+    with pytest.raises(StoreError, match="unknown API key scope 'write'") as caught:
+        store.create_key("crm", ["read", "write"])
+    assert isinstance(caught.value, ValueError) and isinstance(caught.value, LeadscoreError)
+    assert "valid scopes: score, ingest, read, admin" in str(caught.value)
+    with pytest.raises(StoreError, match="at least one scope"):
+        store.create_key("crm", [])
+    with pytest.raises(StoreError, match="needs a name"):
+        store.create_key("  ", ["read"])
+    _, key = store.create_key("ops", [" Admin ", "admin"])
+    assert key.scopes == ("admin",)
+    assert key.allows("score") and key.allows("ingest") and key.allows("read")
+    _, reader = store.create_key("bi", "read")
+    assert reader.scopes == ("read",) and not reader.allows("score")
+    assert store.list_keys() == [key, reader]
+
+
+def test_revoke_by_id_prefix_or_key(store: Store) -> None:
+    first, a = store.create_key("a", ["read"])
+    second, b = store.create_key("b", ["score"])
+    third, _ = store.create_key("c", ["ingest"])
+
+    revoked = store.revoke_key(a.id)
+    assert not revoked.active and revoked.revoked_at is not None
+    assert not revoked.allows("read")
+    assert store.authenticate(first) is None
+    assert store.revoke_key(str(a.id)).revoked_at == revoked.revoked_at  # twice: harmless
+
+    assert not store.revoke_key(b.prefix).active
+    assert store.authenticate(second) is None
+    assert not store.revoke_key(third).active  # the key itself
+    assert store.authenticate(third) is None
+    assert [k.active for k in store.list_keys()] == [False, False, False]
+
+    with pytest.raises(NotFoundError, match="no API key with prefix 'ls_nope0'") as caught:
+        store.revoke_key("ls_nope0")
+    assert isinstance(caught.value, KeyError)
+    assert str(caught.value).startswith("no API key")  # no KeyError quotes
+    with pytest.raises(NotFoundError, match="no API key with id 999"):
+        store.revoke_key(999)
+
+
+def test_an_ambiguous_prefix_is_refused(store: Store) -> None:
+    _, a = store.create_key("a", ["read"])
+    _, b = store.create_key("b", ["read"])
+    with store.engine.begin() as conn:  # a 1-in-a-billion prefix collision, forced
+        conn.execute(sa.update(ApiKey).where(ApiKey.id == b.id).values(prefix=a.prefix))
+    with pytest.raises(StoreError, match="several API keys have prefix"):
+        store.revoke_key(a.prefix)
+    assert all(k.active for k in store.list_keys())

@@ -1,0 +1,345 @@
+"""The scoring API (leadscore.service) through FastAPI's TestClient, on SQLite and PostgreSQL.
+
+The app runs its real lifespan (store migrated, model loaded); requests carry real API
+keys. The served model is a small LightGBM lead model trained once per module.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+
+from leadscore import LeadModel
+from leadscore.config import ServiceSettings, Settings
+from leadscore.data.demo import DemoLeads, generate_leads
+from leadscore.scoring.live import ModelSlot
+from leadscore.service import create_app
+from leadscore.store import Store
+
+NOT_FEATURES = ["lead_id", "converted", "sales_status"]
+
+
+@pytest.fixture(scope="module")
+def model_dir(demo_leads: DemoLeads, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    table = demo_leads.table
+    model = LeadModel("lightgbm", cv=3).fit(
+        table.drop(columns=NOT_FEATURES), table["converted"], id_column="lead_id"
+    )
+    return model.save(tmp_path_factory.mktemp("served") / "model")
+
+
+@pytest.fixture(scope="module")
+def fresh() -> pd.DataFrame:
+    return generate_leads(60, seed=21, labelled=False).table
+
+
+def attributes(row: pd.Series) -> dict[str, Any]:
+    """A lead row as a JSON body's attributes."""
+    out = {}
+    for key, value in row.items():
+        if key == "lead_id":
+            continue
+        if isinstance(value, pd.Timestamp):
+            value = value.isoformat()
+        elif isinstance(value, np.generic):
+            value = value.item()
+        if isinstance(value, float) and np.isnan(value):
+            value = None
+        out[str(key)] = value
+    return out
+
+
+class Api:
+    """A running app, its store and a key per scope."""
+
+    def __init__(self, client: TestClient, store: Store, model: LeadModel) -> None:
+        self.client = client
+        self.store = store
+        self.model = model
+        self.keys = {
+            scope: store.create_key(f"test-{scope}", [scope])[0]
+            for scope in ("score", "ingest", "read", "admin")
+        }
+
+    def post(self, path: str, body: Any, scope: str = "score", **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.keys[scope]}"}
+        return self.client.post(path, json=body, headers=headers, **kwargs)
+
+    def get(self, path: str, scope: str = "read", **kwargs: Any) -> Any:
+        return self.client.get(path, headers={"X-API-Key": self.keys[scope]}, **kwargs)
+
+
+def make_settings(db_url: str, tmp_path: Path, **service: Any) -> Settings:
+    return Settings(
+        database_url=db_url,
+        tracking=False,
+        mlflow_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",  # an empty registry, not ./mlflow.db
+        service=ServiceSettings(**{"max_batch": 20, "max_body_bytes": 200_000, **service}),
+    )
+
+
+@pytest.fixture
+def api(db_url: str, model_dir: Path, tmp_path: Path) -> Iterator[Api]:
+    settings = make_settings(db_url, tmp_path)
+    store = Store(db_url)
+    slot = ModelSlot.load(str(model_dir), settings)
+    app = create_app(settings, store=store, slot=slot, deliver_webhooks=False)
+    with TestClient(app) as client:
+        yield Api(client, store, slot.current.model)
+    store.close()
+
+
+# ----------------------------------------------------------------------------- scoring
+
+
+def test_score_one_lead_matches_batch_and_is_stored(api: Api, fresh: pd.DataFrame) -> None:
+    row = fresh.iloc[0]
+    response = api.post("/v1/score", {"lead_id": "L1", "attributes": attributes(row)})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    expected = api.model.score(fresh.head(1))
+    assert body["score"] == pytest.approx(expected["score"].iloc[0], abs=1e-9)
+    assert body["score_100"] == expected["score_100"].iloc[0]
+    assert body["segment"] == expected["segment"].iloc[0]
+    assert body["contact"] == bool(expected["contact"].iloc[0])
+    assert body["model_version"].startswith("model@")
+    assert 0 < len(body["reasons"]) <= 6
+    assert {r["direction"] for r in body["reasons"]} <= {"up", "down"}
+    assert all("→" in r["text"] for r in body["reasons"])
+    history = api.store.score_history("L1")
+    assert [h.score_100 for h in history] == [body["score_100"]]
+    assert api.store.get_lead("L1").attributes["source"] == row["source"]
+
+
+def test_history_and_trend(api: Api, fresh: pd.DataFrame) -> None:
+    row = attributes(fresh.iloc[1])
+    cold = {**row, "time_on_site_s": 5, "visits": 1, "returned_same_day": "no"}
+    hot = {**row, "time_on_site_s": 3000, "visits": 9, "returned_same_day": "yes"}
+    first = api.post("/v1/score", {"lead_id": "T1", "attributes": cold}).json()
+    second = api.post("/v1/score", {"lead_id": "T1", "attributes": hot}).json()
+    assert second["score_100"] > first["score_100"] + 5
+    lead = api.get("/v1/leads/T1").json()
+    assert lead["trend"] == "improving"
+    assert lead["change"] == second["score_100"] - first["score_100"]
+    assert [h["score_100"] for h in lead["history"]] == [second["score_100"], first["score_100"]]
+    assert lead["latest"]["score_100"] == second["score_100"]
+    assert lead["attributes"]["time_on_site_s"] == 3000
+    api.post("/v1/score", {"lead_id": "T1", "attributes": cold})
+    assert api.get("/v1/leads/T1").json()["trend"] == "declining"
+
+
+def test_batch_scores_many_and_refuses_too_many(api: Api, fresh: pd.DataFrame) -> None:
+    leads = [
+        {"lead_id": f"B{i}", "attributes": attributes(r)} for i, r in fresh.head(15).iterrows()
+    ]
+    response = api.post("/v1/score/batch", {"leads": leads})
+    assert response.status_code == 200, response.text
+    scores = response.json()["scores"]
+    expected = api.model.score(fresh.head(15))
+    assert [s["lead_id"] for s in scores] == [f"B{i}" for i in range(15)]
+    np.testing.assert_allclose([s["score"] for s in scores], expected["score"], atol=1e-9)
+    too_many = leads + [
+        {"lead_id": f"X{i}", "attributes": leads[0]["attributes"]} for i in range(6)
+    ]
+    refused = api.post("/v1/score/batch", {"leads": too_many})
+    assert refused.status_code == 413
+    assert "at most 20" in refused.json()["detail"]
+    assert api.store.get_lead("X0") is None  # nothing of a refused batch is stored
+
+
+def test_an_oversized_body_is_refused(api: Api, fresh: pd.DataFrame) -> None:
+    body = {"lead_id": "big", "attributes": {**attributes(fresh.iloc[0]), "source": "x" * 300_000}}
+    response = api.post("/v1/score", body)
+    assert response.status_code == 413
+    assert "larger than 200,000 bytes" in response.json()["detail"]
+
+
+# ----------------------------------------------------------------------------- bad input
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"visits": "lots"}, "visits", "valid number"),
+        ({"colour": "red"}, "colour", "Not an input of the serving model"),
+        ({"created_at": "yesterday-ish"}, "created_at", "datetime"),
+        ({"source": ["google"]}, "source", "string"),
+    ],
+)
+def test_bad_attributes_answer_422_naming_the_field(
+    api: Api, fresh: pd.DataFrame, change: dict[str, Any], field: str, message: str
+) -> None:
+    body = {"lead_id": "bad", "attributes": {**attributes(fresh.iloc[0]), **change}}
+    response = api.post("/v1/score", body)
+    assert response.status_code == 422, response.text
+    (error,) = response.json()["detail"]
+    assert error["loc"] == ["body", "attributes", field]
+    assert message in error["msg"]
+    assert api.store.get_lead("bad") is None
+
+
+def test_missing_fields_and_malformed_bodies_answer_422(api: Api, fresh: pd.DataFrame) -> None:
+    row = attributes(fresh.iloc[0])
+    del row["country"]
+    missing = api.post("/v1/score", {"lead_id": "m", "attributes": row})
+    assert missing.status_code == 422
+    assert missing.json()["detail"][0]["loc"] == ["body", "attributes", "country"]
+    assert "null" in missing.json()["detail"][0]["msg"]
+    no_id = api.post("/v1/score", {"attributes": attributes(fresh.iloc[0])})
+    assert no_id.status_code == 422
+    assert no_id.json()["detail"][0]["loc"] == ["body", "lead_id"]
+    extra = api.post("/v1/score", {"lead_id": "e", "attributes": {}, "priority": 1})
+    assert any(e["loc"] == ["body", "priority"] for e in extra.json()["detail"])
+    broken = api.client.post(
+        "/v1/score",
+        content=b'{"lead_id": "x", "attributes": {',
+        headers={
+            "Authorization": f"Bearer {api.keys['score']}",
+            "Content-Type": "application/json",
+        },
+    )
+    assert broken.status_code == 422
+    batch = api.post(
+        "/v1/score/batch", {"leads": [{"lead_id": "ok", "attributes": {"visits": "x"}}]}
+    )
+    assert batch.status_code == 422
+    assert any(e["loc"][:4] == ["body", "leads", 0, "attributes"] for e in batch.json()["detail"])
+
+
+def test_nulls_and_unknown_categories_are_scored_with_a_warning(
+    api: Api, fresh: pd.DataFrame
+) -> None:
+    row = {**attributes(fresh.iloc[0]), "source": "tiktok", "visits": None, "country": None}
+    response = api.post("/v1/score", {"lead_id": "U1", "attributes": row})
+    assert response.status_code == 200, response.text
+    warnings = response.json()["warnings"]
+    assert warnings == ["source: 'tiktok' was not seen in training; scored like a rare level"]
+
+
+# ----------------------------------------------------------------------------- security
+
+
+def test_keys_and_scopes(api: Api, fresh: pd.DataFrame) -> None:
+    body = {"lead_id": "S1", "attributes": attributes(fresh.iloc[0])}
+    assert api.client.post("/v1/score", json=body).status_code == 401
+    wrong = api.client.post("/v1/score", json=body, headers={"X-API-Key": "ls_not-a-key"})
+    assert wrong.status_code == 401
+    assert api.post("/v1/score", body, scope="read").status_code == 403
+    assert "lacks the 'score' scope" in api.post("/v1/score", body, scope="read").json()["detail"]
+    assert api.post("/v1/score", body, scope="admin").status_code == 200
+    assert api.get("/v1/leads/S1", scope="score").status_code == 403
+    assert api.post("/v1/models/reload", {}, scope="read").status_code == 403
+    api.store.revoke_key(api.store.authenticate(api.keys["score"]).id)
+    assert api.post("/v1/score", body).status_code == 401
+
+
+# ----------------------------------------------------------------------------- reads
+
+
+def test_work_queue_and_lead_lookup(api: Api, fresh: pd.DataFrame) -> None:
+    leads = [
+        {"lead_id": f"Q{i}", "attributes": attributes(r)} for i, r in fresh.head(20).iterrows()
+    ]
+    api.post("/v1/score/batch", {"leads": leads})
+    queue = api.get("/v1/leads", params={"limit": 50}).json()
+    scores = [lead["score"] for lead in queue["leads"]]
+    assert len(scores) == 20 and scores == sorted(scores, reverse=True)
+    assert [lead["rank"] for lead in queue["leads"]] == list(range(1, 21))
+    assert sum(queue["counts"].values()) == 20
+    hot = api.get("/v1/leads", params={"segment": "hot"}).json()
+    assert {lead["segment"] for lead in hot["leads"]} <= {"hot"}
+    assert len(hot["leads"]) == queue["counts"]["hot"]
+    page = api.get("/v1/leads", params={"limit": 5, "offset": 5}).json()
+    assert [lead["lead_id"] for lead in page["leads"]] == [
+        lead["lead_id"] for lead in queue["leads"][5:10]
+    ]
+    assert api.get("/v1/leads", params={"segment": "lukewarm"}).status_code == 422
+    missing = api.get("/v1/leads/nobody")
+    assert missing.status_code == 404
+    assert "nobody" in missing.json()["detail"]
+
+
+def test_outcomes(api: Api, fresh: pd.DataFrame) -> None:
+    api.post("/v1/score", {"lead_id": "O1", "attributes": attributes(fresh.iloc[0])})
+    when = "2026-03-01T10:00:00+01:00"
+    done = api.post(
+        "/v1/outcomes", {"lead_id": "O1", "converted": True, "occurred_at": when}, "ingest"
+    )
+    assert done.status_code == 200, done.text
+    assert datetime.fromisoformat(done.json()["occurred_at"]) == datetime(2026, 3, 1, 9, tzinfo=UTC)
+    assert api.get("/v1/leads/O1").json()["converted"] is True
+    unknown = api.post("/v1/outcomes", {"lead_id": "ghost", "converted": False}, "ingest")
+    assert unknown.status_code == 404
+    naive = api.post(
+        "/v1/outcomes", {"lead_id": "O1", "converted": True, "occurred_at": "2026-03-01"}, "ingest"
+    )
+    assert naive.status_code == 422
+    assert naive.json()["detail"][0]["loc"] == ["body", "occurred_at"]
+
+
+# ----------------------------------------------------------------------------- models, health
+
+
+def test_models_and_reload_while_scoring(api: Api, fresh: pd.DataFrame) -> None:
+    info = api.get("/v1/models").json()
+    assert info["serving"]["model"]
+    assert info["registry"] == [] and info["registry_error"] is None
+    assert {f["name"] for f in info["serving"]["fields"]} == set(api.model.schema_.names)
+    body = {"lead_id": "R1", "attributes": attributes(fresh.iloc[0])}
+    failures: list[int] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            status = api.post("/v1/score", body).status_code
+            if status != 200:
+                failures.append(status)
+
+    workers = [threading.Thread(target=hammer) for _ in range(3)]
+    for w in workers:
+        w.start()
+    for _ in range(3):
+        reloaded = api.post("/v1/models/reload", {}, scope="admin")
+        assert reloaded.status_code == 200
+        assert reloaded.json()["version"] == info["serving"]["version"]
+    stop.set()
+    for w in workers:
+        w.join()
+    assert failures == []
+    assert len(api.store.score_history("R1", limit=1000)) > 0
+
+
+def test_health_readiness_metrics_and_docs(api: Api, fresh: pd.DataFrame) -> None:
+    assert api.client.get("/healthz").json() == {"status": "ok", "checks": {}}
+    ready = api.client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"]["database"] == "ok"
+    api.post("/v1/score", {"lead_id": "M1", "attributes": attributes(fresh.iloc[0])})
+    text = api.client.get("/metrics").text
+    assert 'leadscore_requests_total{method="POST",route="/v1/score",status="200"} 1.0' in text
+    assert "leadscore_scores_total{segment=" in text
+    assert "leadscore_model_info{version=" in text
+    docs = api.client.get("/openapi.json").json()
+    inputs = docs["components"]["schemas"]["LeadAttributes"]
+    assert set(inputs["required"]) == set(api.model.schema_.names)
+    assert api.client.get("/docs").status_code == 200
+
+
+def test_batch_scores_stored_by_the_cli_path_show_in_the_api(api: Api, fresh: pd.DataFrame) -> None:
+    from leadscore.scoring import score as batch_score
+
+    scores = batch_score(api.model, fresh, store=api.store, model_version="batch-1")
+    queue = api.get("/v1/leads", params={"limit": 100}).json()
+    assert len(queue["leads"]) == len(fresh)
+    assert queue["leads"][0]["lead_id"] == scores["lead_id"].iloc[0]  # best first, both ways
+    lead = api.get(f"/v1/leads/{scores['lead_id'].iloc[0]}").json()
+    assert lead["latest"]["model_version"] == "batch-1"
+    assert lead["latest"]["reasons"] and lead["attributes"]["created_at"].startswith("20")

@@ -1,0 +1,424 @@
+"""The score store (leadscore.store) on a real SQLite file and a real PostgreSQL.
+
+Every store test runs on both databases (``db_url`` in conftest.py): PostgreSQL tests get
+a schema of their own (``search_path`` in the URL, so Alembic's version table lives there
+too), dropped afterwards. Without a server they skip, except under ``CI=true``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.synchronize
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from leadscore.errors import LeadscoreError
+from leadscore.store import NewScore, Store, StoreError, make_engine, mask, normalise_url, upgrade
+from leadscore.store.db import current_revision, head_revision
+from leadscore.store.models import Base
+
+T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    with Store(db_url) as opened:
+        yield opened
+
+
+# ---------------------------------------------------------------------- engine, schema
+
+
+def test_normalise_and_mask_urls() -> None:
+    assert normalise_url("postgres://me:pw@db:5432/crm") == "postgresql+psycopg://me:pw@db:5432/crm"
+    assert normalise_url("postgresql://me@db/crm") == "postgresql+psycopg://me@db/crm"
+    assert normalise_url("postgresql+psycopg://me@db/crm") == "postgresql+psycopg://me@db/crm"
+    assert normalise_url("sqlite:///leadscore.db") == "sqlite:///leadscore.db"
+    assert mask("postgresql://me:secret@db/crm") == "postgresql+psycopg://me:***@db/crm"
+    with pytest.raises(StoreError, match="malformed database URL"):
+        normalise_url("not a url")
+    with pytest.raises(StoreError, match="SQLite or PostgreSQL"):
+        make_engine("mysql://me@db/crm")
+
+
+def test_sqlite_engine_settings(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as conn:
+        pragma = {
+            name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+            for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+        }
+    engine.dispose()
+    assert pragma == {
+        "journal_mode": "wal",
+        "foreign_keys": 1,
+        "busy_timeout": 30000,
+        "synchronous": 1,
+    }
+
+
+def test_unreachable_database_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(LeadscoreError, match="cannot open the score store") as caught:
+        Store("postgresql://me:hunter2@127.0.0.1:1/nowhere?connect_timeout=2")
+    assert "hunter2" not in str(caught.value)  # passwords never in messages
+    with pytest.raises(StoreError, match="cannot open the score store"):
+        Store(f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}")
+
+
+def test_migrations_match_the_models_and_upgrade_is_idempotent(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    upgrade(db_url)
+    upgrade(db_url)  # nothing to do the second time
+    engine = make_engine(db_url)
+    try:
+        assert current_revision(engine) == head_revision() == "0001"
+        with engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+            if conn.dialect.name == "postgresql":  # the version table is in the test schema
+                schema = conn.exec_driver_sql("SELECT current_schema()").scalar()
+                found = conn.exec_driver_sql(
+                    "SELECT table_schema FROM information_schema.tables "
+                    "WHERE table_name = 'alembic_version'"
+                ).scalars()
+                assert schema in set(found)
+    finally:
+        engine.dispose()
+
+
+def test_store_defaults_to_the_configured_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LEADSCORE_DATABASE_URL", f"sqlite:///{tmp_path / 'configured.db'}")
+    with Store() as store:
+        store.upsert_lead("L1", {})
+    assert (tmp_path / "configured.db").is_file()
+    monkeypatch.delenv("LEADSCORE_DATABASE_URL")
+    with Store() as store:  # the default: leadscore.db in the working directory
+        assert store.get_lead("L1") is None
+    assert (tmp_path / "leadscore.db").is_file()
+
+
+def test_store_without_migration_needs_an_upgraded_database(db_url: str) -> None:
+    with Store(db_url, migrate=False) as store, pytest.raises(sa.exc.DBAPIError):
+        store.get_lead("L1")
+    upgrade(db_url)
+    with Store(db_url, migrate=False) as store:
+        assert store.get_lead("L1") is None
+
+
+# ---------------------------------------------------------------------- leads, events
+
+
+def test_upsert_lead_merges_attributes(store: Store) -> None:
+    assert store.get_lead("L1") is None
+    first = store.upsert_lead("L1", {"source": "google", "country": "FR", "visits": 3})
+    second = store.upsert_lead("L1", {"country": "DE", "budget": float("nan")})
+    assert second.attributes == {"source": "google", "country": "DE", "visits": 3, "budget": None}
+    assert second.created_at == first.created_at
+    assert second.updated_at >= first.updated_at
+    assert second.created_at.tzinfo is UTC
+    assert store.get_lead("L1") == second
+    assert store.upsert_lead("L1", {}).attributes == second.attributes
+    records = store.upsert_leads({"L2": {"a": 1}, "L1": {"visits": 4}})
+    assert [r.id for r in records] == ["L2", "L1"]
+    assert store.get_lead("L1").attributes["visits"] == 4
+    with pytest.raises(StoreError, match="lead id"):
+        store.upsert_lead("", {})
+
+
+def test_events_are_stored_once_in_time_order(store: Store) -> None:
+    events = [
+        {"event_id": "e2", "time": T0 + timedelta(minutes=5), "event": "pricing_view"},
+        {"event_id": "e1", "timestamp": T0.isoformat(), "name": "page_view", "url": "/"},
+        # no id: identified by content (field order does not matter)
+        {"time": "2025-03-01T10:01:00Z", "event": "click", "button": "demo", "page": "/"},
+    ]
+    assert store.add_events("L1", events) == 3
+    assert store.get_lead("L1") is not None  # created with its first event
+    again = [
+        {"event_id": "e1", "time": T0, "event": "page_view"},  # same id: a duplicate
+        {"page": "/", "button": "demo", "event": "click", "time": T0.timestamp() + 60},
+        {"time": int((T0.timestamp() + 60) * 1000), "event": "click", "button": "trial"},
+        {"time": T0 + timedelta(minutes=9), "event": "signup", "properties": {"plan": "pro"}},
+        {"time": T0 + timedelta(minutes=9), "event": "signup", "properties": {"plan": "pro"}},
+    ]
+    assert store.add_events("L1", again) == 2  # the new click and one signup
+    stored = store.events_for("L1")
+    assert [e.name for e in stored] == ["page_view", "click", "click", "pricing_view", "signup"]
+    assert [e.time for e in stored] == sorted(e.time for e in stored)
+    assert stored[0].event_id == "e1" and stored[0].properties == {"url": "/"}
+    assert stored[-1].properties == {"plan": "pro"}
+    assert all(len(e.event_id) == 64 for e in stored if e.name == "click")
+    assert store.events_for("nobody") == []
+    assert store.add_events("L1", []) == 0
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"event": "x"}, "event 0 of lead 'L1' has no time"),
+        ({"time": T0}, "event 0 of lead 'L1' has no name"),
+        ({"time": "yesterday", "event": "x"}, "cannot read the time 'yesterday'"),
+        ({"time": T0, "event": "x", "lead_id": "L2"}, "belongs to lead 'L2'"),
+    ],
+)
+def test_bad_events_are_refused_with_the_reason(event: dict, message: str, tmp_path: Path) -> None:
+    with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        with pytest.raises(StoreError, match=message):
+            store.add_events("L1", [event])
+        assert store.get_lead("L1") is None  # nothing half-written
+
+
+# ---------------------------------------------------------------------- scores
+
+
+def test_score_history_latest_scores_and_segments(store: Store) -> None:
+    store.add_score("L1", "1", 0.20, 20, "cold", False, scored_at=T0)
+    store.add_score(
+        "L1",
+        "1",
+        0.85,
+        85,
+        "hot",
+        True,
+        reasons=[{"field": "visits"}],
+        scored_at=T0 + timedelta(hours=1),
+    )
+    store.add_score("L2", "1", 0.55, 55, "warm", True, scored_at=T0)
+    store.add_score("L3", "2", 0.91, 91, "hot", True, scored_at=T0)
+    store.add_score("L4", "2", 0.05, 5, "cold", False, scored_at=T0)
+    # a backfill (older than the latest) joins the history but does not become the latest
+    store.add_score("L1", "0", 0.10, 10, "cold", False, scored_at=T0 - timedelta(days=1))
+
+    history = store.score_history("L1")
+    assert [s.score_100 for s in history] == [85, 20, 10]
+    assert history[0].reasons == [{"field": "visits"}] and history[0].scored_at.tzinfo is UTC
+    assert [s.score_100 for s in store.score_history("L1", limit=1)] == [85]
+    assert store.latest_score("L1") == history[0]
+    assert store.latest_score("nobody") is None
+
+    assert [s.lead_id for s in store.latest_scores()] == ["L3", "L1", "L2", "L4"]
+    assert [s.lead_id for s in store.latest_scores(segment="hot")] == ["L3", "L1"]
+    assert [s.lead_id for s in store.latest_scores(limit=2, offset=1)] == ["L1", "L2"]
+    assert store.latest_scores(segment="cold")[0].lead_id == "L4"
+    assert store.segment_counts() == {"hot": 2, "warm": 1, "cold": 1}
+
+
+def test_batch_scores_apply_in_order(store: Store) -> None:
+    scores, _ = store.add_scores(
+        [
+            NewScore("B1", "1", 0.1, 10, "cold", False),
+            NewScore("B2", "1", 0.7, 70, "hot", True),
+            NewScore("B1", "1", 0.6, 60, "warm", True),
+        ]
+    )
+    assert [s.lead_id for s in scores] == ["B1", "B2", "B1"]
+    assert len({s.id for s in scores}) == 3
+    assert store.latest_score("B1").score_100 == 60
+    assert store.add_scores([]) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("score", "score_100", "segment", "message"),
+    [
+        (1.5, 150, "hot", "within 0–1"),
+        (float("nan"), 50, "warm", "within 0–1"),
+        (0.5, 50.5, "warm", "whole number 0–100"),
+        (0.5, 50, "", "segment"),
+    ],
+)
+def test_bad_scores_are_refused(
+    score: float, score_100: int, segment: str, message: str, tmp_path: Path
+) -> None:
+    with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        with pytest.raises(StoreError, match=message):
+            store.add_score("L1", "1", score, score_100, segment, True)
+        assert store.score_history("L1") == []
+
+
+def test_values_from_numpy_and_pandas_are_stored_as_plain_json(store: Store) -> None:
+    import numpy as np
+    import pandas as pd
+
+    score, _ = store.add_score(
+        "N1", "1", np.float64(0.42), np.int64(42), "warm", np.bool_(True),
+        reasons=[{"points": np.float32(1.5), "value": float("inf"), "when": T0}],
+    )  # fmt: skip
+    assert (score.score, score.score_100, score.contact) == (0.42, 42, True)
+    assert type(score.score_100) is int
+    assert store.score_history("N1")[0].reasons == [
+        {"points": 1.5, "value": None, "when": "2025-03-01T10:00:00+00:00"}
+    ]
+    assert store.add_events("N1", [{"time": pd.Timestamp(T0), "event": "view"}]) == 1
+    assert store.add_events("N1", [{"time": T0.replace(tzinfo=None), "event": "view"}]) == 0
+    assert store.events_for("N1")[0].time == T0
+
+
+def test_in_memory_store() -> None:
+    with Store("sqlite://") as store:
+        store.add_score("M1", "1", 0.5, 50, "warm", True)
+        assert store.latest_score("M1").score_100 == 50
+
+
+def test_outcomes_latest_wins(store: Store) -> None:
+    store.add_outcome("L1", False, occurred_at=T0)
+    store.add_outcome("L2", True, occurred_at=T0 + timedelta(days=2))
+    corrected = store.add_outcome("L1", True, occurred_at=T0 + timedelta(days=1))
+    assert corrected.converted and corrected.occurred_at == T0 + timedelta(days=1)
+    assert [(o.lead_id, o.converted) for o in store.outcomes()] == [("L1", True), ("L2", True)]
+    assert [o.lead_id for o in store.outcomes(since=T0 + timedelta(days=2))] == ["L2"]
+    assert len(store.outcomes(latest_only=False)) == 3
+    assert store.get_lead("L2") is not None
+    assert store.lead_outcome("L1") == corrected
+    assert store.lead_outcome("nobody") is None
+
+
+def test_ping(store: Store, tmp_path: Path) -> None:
+    store.ping()
+    broken = Store("postgresql://nobody@127.0.0.1:1/none?connect_timeout=1", migrate=False)
+    with pytest.raises(sa.exc.OperationalError):
+        broken.ping()
+
+
+# ---------------------------------------------------------------------- concurrency
+
+LEADS = ["C1", "C2", "C3"]
+ROUNDS = 12
+
+
+def _hammer(url: str, worker: int, rounds: int, store: Store | None = None) -> None:
+    """One concurrent writer: per round, for every shared lead, an attribute of its own, an
+    event of its own plus one every writer posts, and a score."""
+    own = store or Store(url)
+    try:
+        for r in range(rounds):
+            for lead in LEADS:
+                own.upsert_lead(lead, {f"w{worker}_r{r}": r, "last": worker})
+                own.add_events(
+                    lead,
+                    [
+                        {
+                            "event_id": f"{worker}-{r}",
+                            "time": T0 + timedelta(seconds=r),
+                            "event": "view",
+                        },
+                        {
+                            "event_id": f"shared-{r}",
+                            "time": T0 + timedelta(seconds=r),
+                            "event": "view",
+                        },
+                    ],
+                )
+                hot = (worker + r) % 3 == 0
+                score_100 = 90 if hot else (20 + 5 * ((worker * 7 + r) % 7))
+                own.add_score(lead, "1", score_100 / 100, score_100, "hot" if hot else "cold", hot)
+    finally:
+        if store is None:
+            own.close()
+
+
+def _process_main(
+    url: str, worker: int, rounds: int, barrier: multiprocessing.synchronize.Barrier
+) -> None:
+    barrier.wait(timeout=120)  # 1: everyone opens (and migrates) the new database at once
+    with Store(url) as store:
+        barrier.wait(timeout=120)  # 2: all migrated; the parent adds the webhooks
+        barrier.wait(timeout=120)  # 3: go
+        _hammer(url, worker, rounds, store)
+
+
+def _check_concurrent_result(url: str, workers: int, rounds: int) -> None:
+    with Store(url) as store:
+        hooks = {h.kinds: h for h in store.list_webhooks()}
+        for lead in LEADS:
+            attributes = store.get_lead(lead).attributes
+            # no lost update: every writer's every attribute survived the merges
+            assert {k for k in attributes if k != "last"} == {
+                f"w{w}_r{r}" for w in range(workers) for r in range(rounds)
+            }
+            events = store.events_for(lead)
+            assert len(events) == workers * rounds + rounds  # own ones + shared once each
+            assert len({e.event_id for e in events}) == len(events)
+
+            history = store.score_history(lead, limit=10_000)
+            assert len(history) == workers * rounds  # none lost, none duplicated
+            in_order = history[::-1]
+            assert [s.id for s in sorted(in_order, key=lambda s: (s.scored_at, s.id))] == [
+                s.id for s in in_order
+            ]
+            assert store.latest_score(lead) == history[0]
+            # each score saw exactly its predecessor: deliveries match the history's transitions
+            expected: Counter[tuple[int, str]] = Counter()
+            for previous, current in zip([None, *in_order], in_order, strict=False):
+                if current.segment == "hot" and (previous is None or previous.segment != "hot"):
+                    expected[(hooks[("hot",)].id, "hot")] += 1
+                if previous is not None and current.score_100 - previous.score_100 >= 30:
+                    expected[(hooks[("jump",)].id, "jump")] += 1
+            got = Counter(
+                (d.webhook_id, d.kind) for d in store.deliveries(limit=100_000) if d.lead_id == lead
+            )
+            assert got == expected
+        assert sum(store.segment_counts().values()) == len(LEADS)
+        assert len(store.latest_scores(limit=100)) == len(LEADS)
+
+
+def _add_hooks(url: str) -> None:
+    with Store(url) as store:
+        store.add_webhook("http://127.0.0.1:9/hot", "s", kinds=["hot"])
+        store.add_webhook("http://127.0.0.1:9/jump", "s", kinds=["jump"], min_jump=30)
+
+
+def test_concurrent_threads_lose_and_duplicate_nothing(db_url: str) -> None:
+    _add_hooks(db_url)
+    workers, errors = 6, []
+    shared = Store(db_url)  # half the threads share one store (pool), half have their own
+
+    def run(worker: int) -> None:
+        try:
+            _hammer(db_url, worker, ROUNDS, shared if worker % 2 else None)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    shared.close()
+    assert errors == []
+    _check_concurrent_result(db_url, workers, ROUNDS)
+
+
+@pytest.mark.slow
+def test_concurrent_processes_lose_and_duplicate_nothing(db_url: str) -> None:
+    """Three processes open a brand-new database at the same moment (concurrent
+    migrations), then write the same leads. (Most of the time is the children importing
+    leadscore.)"""
+    context = multiprocessing.get_context("spawn")
+    workers = 3
+    barrier = context.Barrier(workers + 1)
+    processes = [
+        context.Process(target=_process_main, args=(db_url, w, ROUNDS, barrier))
+        for w in range(workers)
+    ]
+    for process in processes:
+        process.start()
+    try:
+        barrier.wait(timeout=120)
+        barrier.wait(timeout=120)
+        _add_hooks(db_url)
+        barrier.wait(timeout=120)
+    finally:
+        for process in processes:
+            process.join(timeout=300)
+    assert [p.exitcode for p in processes] == [0] * workers
+    _check_concurrent_result(db_url, workers, ROUNDS)

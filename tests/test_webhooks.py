@@ -1,0 +1,490 @@
+"""Webhooks: the trigger rule, signatures, the outbox in the store, and delivery to a real
+HTTP receiver on 127.0.0.1 that checks signatures and can fail on purpose.
+
+Store-backed tests run on a SQLite file and on PostgreSQL (a schema per test; skip without
+a server except under ``CI=true``). Backoff is never waited for: passes take ``now=``.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+import leadscore.store.repository as repository
+from leadscore.store import NewScore, Store, StoreError
+from leadscore.webhooks import (
+    SIGNATURE_HEADER,
+    WebhookDispatcher,
+    encode_payload,
+    sign,
+    signature_header,
+    triggered_kinds,
+    verify,
+    webhook_payload,
+)
+
+SECRET = "whsec-test-1234"
+T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
+
+# ---------------------------------------------------------------------- trigger rule
+
+
+def _fires(previous: tuple[str, int] | None, now: tuple[str, int], **kw: object) -> tuple:
+    return triggered_kinds(
+        previous_segment=previous[0] if previous else None,
+        previous_score_100=previous[1] if previous else None,
+        segment=now[0],
+        score_100=now[1],
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_crossing_into_hot_fires_once() -> None:
+    assert _fires(("warm", 55), ("hot", 70)) == ("hot",)
+    assert _fires(None, ("hot", 75)) == ("hot",)  # a first score that is hot
+    assert _fires(("hot", 70), ("hot", 80)) == ()  # staying hot is no news
+    assert _fires(("hot", 80), ("warm", 50)) == ()  # leaving hot is not notified
+    assert _fires(("cold", 10), ("warm", 35)) == ()
+
+
+def test_a_jump_of_at_least_min_jump_points_fires() -> None:
+    assert _fires(("cold", 30), ("warm", 60)) == ("jump",)  # exactly 30
+    assert _fires(("cold", 30), ("warm", 59)) == ()  # a small move
+    assert _fires(("cold", 30), ("hot", 90)) == ("hot", "jump")  # 30 → 90 overnight
+    assert _fires(("hot", 90), ("cold", 20)) == ()  # a fall is not a jump
+    assert _fires(None, ("warm", 60)) == ()  # a first score is not a jump
+    assert _fires(("cold", 30), ("warm", 45), min_jump=15) == ("jump",)
+    assert _fires(("cold", 30), ("hot", 90), kinds=["jump"]) == ("jump",)
+    assert _fires(("cold", 30), ("hot", 90), kinds=["hot"]) == ("hot",)
+
+
+def test_payload() -> None:
+    body = webhook_payload(
+        ("jump", "hot"),
+        lead_id="L1",
+        score=0.9,
+        score_100=90,
+        segment="hot",
+        previous_score_100=30,
+        previous_segment="cold",
+        model_version="4",
+        scored_at=T0,
+        reasons=[{"field": "pricing_views", "points": 12.5}],
+        extra={"email": "a@example.com", "event": "not allowed to override"},
+    )
+    assert body == {
+        "event": "lead.hot",
+        "triggers": ["hot", "jump"],
+        "lead_id": "L1",
+        "score": 0.9,
+        "score_100": 90,
+        "segment": "hot",
+        "previous_score_100": 30,
+        "previous_segment": "cold",
+        "model_version": "4",
+        "scored_at": "2025-03-01T10:00:00+00:00",
+        "reasons": [{"field": "pricing_views", "points": 12.5}],
+        "email": "a@example.com",
+    }
+    jump = webhook_payload(
+        ["jump"],
+        lead_id="L1",
+        score=0.6,
+        score_100=60,
+        segment="warm",
+        previous_score_100=20,
+        previous_segment="cold",
+        model_version="4",
+        scored_at=T0,
+        reasons=None,
+    )
+    assert jump["event"] == "lead.jump" and jump["triggers"] == ["jump"]
+
+
+# ---------------------------------------------------------------------- signatures
+
+
+def test_sign_and_verify() -> None:
+    body = encode_payload({"lead_id": "L1", "event": "lead.hot", "name": "Zoë"})
+    assert body == '{"event":"lead.hot","lead_id":"L1","name":"Zoë"}'.encode()
+    now = 1_750_000_000
+    header = signature_header(SECRET, body, now)
+    assert header == f"t={now},v1={sign(SECRET, body, now)}"
+    assert verify(SECRET, body, header, now=now + 10)
+    assert not verify("other-secret", body, header, now=now)
+    assert not verify(SECRET, body.replace(b"L1", b"L2"), header, now=now)  # tampered
+    assert not verify(SECRET, body, header, now=now + 301)  # a replay, too old
+    assert verify(SECRET, body, header, tolerance_s=600, now=now + 301)
+    rotated = f"t={now},v1={sign('old-secret', body, now)},v1={sign(SECRET, body, now)}"
+    assert verify(SECRET, body, rotated, now=now)
+    for broken in ["", "t=abc,v1=00", f"v1={sign(SECRET, body, now)}", f"t={now}", "garbage"]:
+        assert not verify(SECRET, body, broken, now=now)
+    # the signature covers timestamp and body: moving the time breaks it
+    assert not verify(SECRET, body, header.replace(f"t={now}", f"t={now + 1}"), now=now)
+
+
+# ---------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    with Store(db_url) as opened:
+        yield opened
+
+
+@dataclass
+class Receiver:
+    """A webhook endpoint on 127.0.0.1: checks every signature, answers ``fail_status``
+    to the first ``fail_first`` requests, records the rest."""
+
+    url: str = ""
+    secret: str = SECRET
+    fail_first: int = 0
+    fail_status: int = 500
+    fail_headers: dict[str, str] = field(default_factory=dict)
+    requests: list[dict] = field(default_factory=list)
+    failed: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def handle(self, handler: BaseHTTPRequestHandler) -> None:
+        body = handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        valid = verify(self.secret, body, headers.get(SIGNATURE_HEADER.lower(), ""))
+        with self.lock:
+            if not valid:
+                status, extra = 401, {}
+            elif self.failed < self.fail_first:
+                self.failed += 1
+                status, extra = self.fail_status, self.fail_headers
+            else:
+                status, extra = 204, {}
+            self.requests.append(
+                {"status": status, "headers": headers, "body": body, "json": json.loads(body)}
+            )
+        handler.send_response(status)
+        for name, value in extra.items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+
+    def delivered(self) -> list[dict]:
+        with self.lock:
+            return [r for r in self.requests if r["status"] == 204]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            state.handle(self)
+
+        def log_message(self, *args: object) -> None:  # keep test output quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}/hooks/leadscore"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as sock:  # a port that was free a moment ago: nobody listens
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hook"
+
+
+def _make_hot(store: Store, lead: str = "L1") -> None:
+    store.add_score(lead, "1", 0.30, 30, "cold", False, scored_at=T0)
+    store.add_score(lead, "1", 0.90, 90, "hot", True, scored_at=T0 + timedelta(hours=8))
+
+
+def _later(hours: float) -> datetime:
+    return datetime.now(UTC) + timedelta(hours=hours)
+
+
+# ---------------------------------------------------------------------- the outbox
+
+
+def test_webhook_validation(store: Store) -> None:
+    for bad in ["ftp://crm.example.com/x", "crm.example.com/hook", "https://", "http://:80/x", ""]:
+        with pytest.raises(StoreError, match="http:// or https:// URL"):
+            store.add_webhook(bad, SECRET)
+    with pytest.raises(StoreError, match="non-empty secret"):
+        store.add_webhook("https://crm.example.com/hook", "  ")
+    with pytest.raises(StoreError, match="kinds must be one or more of hot, jump"):
+        store.add_webhook("https://crm.example.com/hook", SECRET, kinds=["cold"])
+    with pytest.raises(StoreError, match="kinds"):
+        store.add_webhook("https://crm.example.com/hook", SECRET, kinds=[])
+    with pytest.raises(StoreError, match="min_jump"):
+        store.add_webhook("https://crm.example.com/hook", SECRET, min_jump=0)
+    hook = store.add_webhook("https://crm.example.com/hook", SECRET, kinds="jump", min_jump=40)
+    assert (hook.kinds, hook.min_jump, hook.active) == (("jump",), 40, True)
+    assert SECRET not in repr(hook)  # secrets stay out of logs
+    assert store.list_webhooks() == [hook] and store.get_webhook(hook.id) == hook
+
+
+def test_scores_queue_deliveries_for_matching_webhooks(store: Store) -> None:
+    hot_only = store.add_webhook("https://a.example/hook", SECRET, kinds=["hot"])
+    big_jumps = store.add_webhook("https://b.example/hook", SECRET, kinds=["jump"], min_jump=50)
+    both = store.add_webhook("https://c.example/hook", SECRET)
+    removed = store.add_webhook("https://d.example/hook", SECRET)
+    store.remove_webhook(removed.id)
+
+    assert store.add_score("L1", "1", 0.30, 30, "cold", False, scored_at=T0)[1] == []
+    score, queued = store.add_score(
+        "L1",
+        "2",
+        0.90,
+        90,
+        "hot",
+        True,
+        reasons=[{"field": "demo_request_count", "points": 31.0}],
+        scored_at=T0 + timedelta(hours=8),
+        webhook_payload_extra={"email": "lead@example.com"},
+    )
+    assert sorted((d.webhook_id, d.kind) for d in queued) == [
+        (hot_only.id, "hot"),
+        (big_jumps.id, "jump"),
+        (both.id, "hot"),
+    ]
+    payload = next(d.payload for d in queued if d.webhook_id == both.id)
+    assert payload == {
+        "event": "lead.hot",
+        "triggers": ["hot", "jump"],
+        "lead_id": "L1",
+        "score": 0.9,
+        "score_100": 90,
+        "segment": "hot",
+        "previous_score_100": 30,
+        "previous_segment": "cold",
+        "model_version": "2",
+        "scored_at": score.scored_at.isoformat(),
+        "reasons": [{"field": "demo_request_count", "points": 31.0}],
+        "email": "lead@example.com",
+    }
+    assert all(d.status == "pending" and d.attempts == 0 for d in queued)
+    # staying hot, a small move: nothing; a later 40-point jump only reaches `both`
+    assert store.add_score("L1", "2", 0.95, 95, "hot", True)[1] == []
+    store.add_score("L2", "2", 0.20, 20, "cold", False)
+    (jump,) = store.add_score("L2", "2", 0.60, 60, "warm", True)[1]
+    assert (jump.webhook_id, jump.kind, jump.payload["event"]) == (both.id, "jump", "lead.jump")
+    assert [d.id for d in store.due_deliveries()] == [*(d.id for d in queued), jump.id]
+    assert len(store.deliveries(webhook_id=both.id)) == 2
+    assert store.deliveries(webhook_id=removed.id) == []
+
+
+def test_a_score_and_its_deliveries_commit_together(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.add_webhook("https://crm.example.com/hook", SECRET)
+    store.add_score("L1", "1", 0.30, 30, "cold", False)
+
+    def broken(*args: object, **kwargs: object) -> dict:
+        raise RuntimeError("crash between the score and its delivery")
+
+    monkeypatch.setattr(repository, "webhook_payload", broken)
+    with pytest.raises(RuntimeError):
+        store.add_score("L1", "1", 0.90, 90, "hot", True)
+    assert [s.score_100 for s in store.score_history("L1")] == [30]  # rolled back
+    assert store.latest_score("L1").score_100 == 30
+    assert store.deliveries() == []
+
+
+def test_removing_a_webhook_cancels_its_pending_deliveries(store: Store) -> None:
+    hook = store.add_webhook("https://crm.example.com/hook", SECRET)
+    _make_hot(store)
+    (pending,) = store.due_deliveries()
+    assert not store.remove_webhook(hook.id).active
+    assert store.list_webhooks() == [] and len(store.list_webhooks(include_inactive=True)) == 1
+    cancelled = store.get_delivery(pending.id)
+    assert (cancelled.status, cancelled.last_error) == ("failed", "webhook removed")
+    assert store.due_deliveries() == []
+
+
+def test_claims_are_exclusive_until_the_lease_ends(store: Store) -> None:
+    store.add_webhook("https://crm.example.com/hook", SECRET)
+    _make_hot(store)
+    (due,) = store.due_deliveries()
+    now = datetime.now(UTC)
+    claimed = store.claim(due.id, now=now, lease_s=60)
+    assert claimed is not None and claimed.next_attempt_at == now + timedelta(seconds=60)
+    assert store.claim(due.id, now=now) is None  # a second dispatcher skips it
+    assert store.due_deliveries(now=now) == []
+    assert [d.id for d in store.due_deliveries(now=now + timedelta(seconds=61))] == [due.id]
+    assert store.claim(due.id, now=now + timedelta(seconds=61)) is not None
+
+
+# ---------------------------------------------------------------------- delivery
+
+
+def test_delivers_a_signed_payload(store: Store, receiver: Receiver) -> None:
+    hook = store.add_webhook(receiver.url, SECRET)
+    _make_hot(store)
+    (queued,) = store.due_deliveries()
+    with WebhookDispatcher(store) as dispatcher:
+        assert dispatcher.deliver_due() == 1
+        assert dispatcher.deliver_due() == 0  # nothing is sent twice
+    (request,) = receiver.requests
+    assert request["status"] == 204  # the receiver verified the signature
+    assert request["json"] == queued.payload
+    assert request["body"] == encode_payload(queued.payload)
+    headers = request["headers"]
+    assert headers["x-leadscore-delivery"] == headers["idempotency-key"] == str(queued.id)
+    assert headers["x-leadscore-event"] == "lead.hot"
+    assert headers["content-type"] == "application/json"
+    done = store.get_delivery(queued.id)
+    assert (done.status, done.attempts, done.last_status_code) == ("delivered", 1, 204)
+    assert done.delivered_at is not None and done.next_attempt_at is None
+    assert store.deliveries(webhook_id=hook.id, status="delivered") == [done]
+
+
+def test_retries_with_backoff_until_the_receiver_recovers(store: Store, receiver: Receiver) -> None:
+    receiver.fail_first = 2
+    store.add_webhook(receiver.url, SECRET)
+    _make_hot(store)
+    (queued,) = store.due_deliveries()
+    dispatcher = WebhookDispatcher(store, base_delay_s=2.0, max_delay_s=3600)
+
+    now = datetime.now(UTC)
+    assert dispatcher.deliver_due(now=now) == 0
+    first = store.get_delivery(queued.id)
+    assert (first.status, first.attempts, first.last_status_code) == ("pending", 1, 500)
+    assert first.last_error.startswith("HTTP 500")
+    # 2 s after the first failure, half of it jitter
+    assert now + timedelta(seconds=1) <= first.next_attempt_at <= now + timedelta(seconds=2)
+    assert dispatcher.deliver_due(now=now) == 0 and len(receiver.requests) == 1  # not yet due
+
+    assert dispatcher.deliver_due(now=now + timedelta(seconds=2)) == 0
+    second = store.get_delivery(queued.id)
+    assert second.attempts == 2
+    later = now + timedelta(seconds=2)
+    assert later + timedelta(seconds=2) <= second.next_attempt_at <= later + timedelta(seconds=4)
+
+    assert dispatcher.deliver_due(now=now + timedelta(minutes=5)) == 1
+    done = store.get_delivery(queued.id)
+    assert (done.status, done.attempts, done.last_status_code) == ("delivered", 3, 204)
+    assert [r["status"] for r in receiver.requests] == [500, 500, 204]
+    assert {r["headers"]["x-leadscore-delivery"] for r in receiver.requests} == {str(queued.id)}
+    assert [r["headers"]["x-leadscore-attempt"] for r in receiver.requests] == ["1", "2", "3"]
+    dispatcher.close()
+
+
+def test_gives_up_after_max_attempts(store: Store, receiver: Receiver) -> None:
+    receiver.fail_first = 100
+    store.add_webhook(receiver.url, SECRET)
+    _make_hot(store)
+    (queued,) = store.due_deliveries()
+    with WebhookDispatcher(store, max_attempts=3) as dispatcher:
+        for hours in (0, 1, 2, 3, 4):
+            dispatcher.deliver_due(now=_later(hours))
+    failed = store.get_delivery(queued.id)
+    assert (failed.status, failed.attempts, failed.next_attempt_at) == ("failed", 3, None)
+    assert failed.last_status_code == 500
+    assert len(receiver.requests) == 3
+    assert store.deliveries(status="failed") == [failed]
+
+
+def test_retry_after_is_honoured(store: Store, receiver: Receiver) -> None:
+    receiver.fail_first, receiver.fail_status = 1, 429
+    receiver.fail_headers = {"Retry-After": "120"}
+    store.add_webhook(receiver.url, SECRET)
+    _make_hot(store)
+    (queued,) = store.due_deliveries()
+    now = datetime.now(UTC)
+    with WebhookDispatcher(store) as dispatcher:
+        dispatcher.deliver_due(now=now)
+    assert store.get_delivery(queued.id).next_attempt_at >= now + timedelta(seconds=120)
+
+
+def test_network_errors_are_retried_and_never_raise(store: Store) -> None:
+    store.add_webhook(_closed_port_url(), SECRET)
+    _make_hot(store)
+    (queued,) = store.due_deliveries()
+    with WebhookDispatcher(store, timeout_s=2) as dispatcher:
+        assert dispatcher.deliver_due() == 0
+    failed = store.get_delivery(queued.id)
+    assert (failed.status, failed.attempts, failed.last_status_code) == ("pending", 1, None)
+    assert failed.last_error.startswith("ConnectError")
+
+
+def test_a_restarted_service_delivers_what_was_queued_before(
+    db_url: str, receiver: Receiver
+) -> None:
+    with Store(db_url) as before_restart:
+        before_restart.add_webhook(receiver.url, SECRET)
+        _make_hot(before_restart)
+        # the old process dies with the delivery claimed but unanswered
+        (queued,) = before_restart.due_deliveries()
+        assert before_restart.claim(queued.id, lease_s=60) is not None
+        _make_hot(before_restart, "L2")  # and one it never even looked at
+    assert receiver.requests == []
+
+    with Store(db_url) as after_restart, WebhookDispatcher(after_restart) as dispatcher:
+        assert dispatcher.deliver_due() == 1  # L2 at once; L1 waits for the lease to end
+        assert dispatcher.deliver_due(now=_later(hours=0.02)) == 1
+        assert {d.lead_id for d in after_restart.deliveries(status="delivered")} == {"L1", "L2"}
+    assert sorted(r["json"]["lead_id"] for r in receiver.delivered()) == ["L1", "L2"]
+
+
+def test_two_dispatchers_do_not_double_send(db_url: str, receiver: Receiver) -> None:
+    with Store(db_url) as store:
+        store.add_webhook(receiver.url, SECRET)
+        store.add_scores([NewScore(f"L{i}", "1", 0.9, 90, "hot", True) for i in range(30)])
+    stores = [Store(db_url), Store(db_url)]  # two service workers
+    dispatchers = [WebhookDispatcher(s, batch_size=100) for s in stores]
+    barrier = threading.Barrier(2)
+    delivered: list[int] = []
+
+    def run(dispatcher: WebhookDispatcher) -> None:
+        barrier.wait()
+        delivered.append(dispatcher.deliver_due())
+
+    threads = [threading.Thread(target=run, args=(d,)) for d in dispatchers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for dispatcher, opened in zip(dispatchers, stores, strict=True):
+        dispatcher.close()
+        opened.close()
+    assert sum(delivered) == 30
+    counts = Counter(r["headers"]["x-leadscore-delivery"] for r in receiver.requests)
+    assert len(counts) == 30 and set(counts.values()) == {1}
+
+
+def test_background_thread_delivers_and_stops(store: Store, receiver: Receiver) -> None:
+    store.add_webhook(receiver.url, SECRET)
+    dispatcher = WebhookDispatcher(store)
+    dispatcher.start(interval_s=30)  # long interval: wake() must trigger the pass
+    try:
+        assert dispatcher.running
+        with pytest.raises(RuntimeError, match="already running"):
+            dispatcher.start()
+        time.sleep(0.05)  # let the first (empty) pass finish, so wake() is what sends
+        _make_hot(store)
+        dispatcher.wake()
+        deadline = time.monotonic() + 10
+        while not receiver.delivered() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        dispatcher.stop()
+    assert not dispatcher.running
+    assert len(receiver.delivered()) == 1
+    assert store.deliveries()[0].status == "delivered"
