@@ -162,8 +162,10 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def test_leadscore_serve_scores_and_calls_webhooks(demo: Path, tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'served.db'}"
+def test_leadscore_serve_scores_and_calls_webhooks(demo: Path, tmp_path: Path, db_url: str) -> None:
+    """`leadscore serve` as its own process, on SQLite and on PostgreSQL."""
+    url = db_url
+    Receiver.received.clear()
     receiver = HTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     hook = f"http://127.0.0.1:{receiver.server_port}/hook"
