@@ -170,8 +170,10 @@ def _occlusion(
     member: Pipeline, X: pd.DataFrame, background: pd.DataFrame, fields: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Model-agnostic: each field's effect is the average log-odds change when it is replaced
-    by background values; the effects are then rescaled to add up to the lead's log-odds
-    minus the background's mean log-odds."""
+    by background values. Where the effects do not add up to the lead's log-odds minus the
+    background's (interactions), the remainder is shared out in proportion to each effect's
+    size: the total is exact, and no field's sign flips the way a multiplicative rescaling
+    flips them all when the effects nearly cancel."""
     reference = background.head(20)
     base_value = float(np.mean(logit(member.predict_proba(reference)[:, 1])))
     own = logit(member.predict_proba(X)[:, 1])
@@ -184,15 +186,15 @@ def _occlusion(
             swapped.append(copy)
         replaced = logit(member.predict_proba(pd.concat(swapped, ignore_index=True))[:, 1])
         effects[:, j] = own - replaced.reshape(len(reference), len(X)).mean(axis=0)
-    total = effects.sum(axis=1)
     target = own - base_value
+    remainder = target - effects.sum(axis=1)
+    size = np.abs(effects)
+    weight = size.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        scale = np.where(np.abs(total) > 1e-12, target / total, 0.0)
-    values = effects * scale[:, None]
-    # where the effects cancel out, share the difference evenly
-    flat = np.abs(total) <= 1e-12
-    values[flat] = (target[flat] / len(fields))[:, None]
-    return values, np.full(len(X), base_value)
+        share = np.where(
+            weight[:, None] > 1e-12, size / weight[:, None], 1.0 / len(fields)
+        )  # no effect anywhere: share evenly
+    return effects + remainder[:, None] * share, np.full(len(X), base_value)
 
 
 # ----------------------------------------------------------------------------- public

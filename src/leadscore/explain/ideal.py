@@ -186,7 +186,8 @@ def lead_deviations(
     for i, (field, _, target) in enumerate(rows, start=1):
         copies.loc[i, field] = float(target) if kinds[field] == "numeric" else str(target)
     p = model.predict_proba(copies)[:, 1]
-    result = pd.DataFrame(rows, columns=columns[:3])
+    # object dtype: a missing value stays None (pandas would infer text and make it NaN)
+    result = pd.DataFrame(rows, columns=columns[:3], dtype=object)
     result["value"] = result["value"].astype(object)
     result["cost_points"] = 100 * (p[1:] - p[0])
     return result.sort_values("cost_points", ascending=False, kind="stable").reset_index(drop=True)
