@@ -36,6 +36,7 @@ from leadscore.explain.reasons import (
     humanise,
     quartiles_of,
     reasons,
+    unit_of,
     with_reasons,
 )
 from leadscore.modeling.calibration import logit
@@ -50,7 +51,7 @@ BOOSTERS = ["lightgbm", "xgboost", "catboost"]
 #: XGBoost computes its contributions in float32: the sum is exact to ~1e-6 relative
 LOGIT_TOL = {"xgboost": 1e-5}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-#: "Time on site s: 1,532 (high) → +18"
+#: "Time on site: 1,532 s (high) → +18"
 REASON = re.compile(r"^(?P<label>[^:]+): (?P<value>.+) → (?P<sign>[+−])(?P<points>\d+)$")
 
 runner = CliRunner(env={"COLUMNS": "200", "LEADSCORE_DEBUG": None, "LEADSCORE_CONFIG": None})
@@ -400,8 +401,8 @@ def test_reasons_of_a_one_field_difference_name_that_field(fit, fresh: pd.DataFr
     down = reasons(model, leads.assign(time_on_site_s=30.0), k=1, explained=low)
     assert {r[0][0].field for r in up} == {"time_on_site_s"}
     assert {r[1][0].field for r in down} == {"time_on_site_s"}
-    assert all(r[0][0].value == "1,800 (high)" for r in up)
-    assert all(r[1][0].value == "30 (low)" for r in down)
+    assert all(r[0][0].value == "1,800 s (high)" for r in up)
+    assert all(r[1][0].value == "30 s (low)" for r in down)
 
 
 def test_fallback_one_field_difference_points_to_that_field(fit, fresh: pd.DataFrame) -> None:
@@ -493,11 +494,14 @@ def test_driver_charts_are_valid_pngs(fit, demo_leads: DemoLeads) -> None:
 
 
 def test_humanise_and_describe_value() -> None:
-    assert humanise("time_on_site_s") == "Time on site s"
+    assert humanise("time_on_site_s") == "Time on site"
+    assert unit_of("time_on_site_s") == "s" and unit_of("visits") == ""
     assert humanise("returned_same_day") == "Returned same day"
     assert humanise("Total Time Spent on Website") == "Total Time Spent on Website"
     assert describe_value(1532.0, (43.0, 359.0)) == "1,532 (high)"
     assert describe_value(12, (43.0, 359.0)) == "12 (low)"
+    assert describe_value(1532.0, (43.0, 359.0), "s") == "1,532 s (high)"
+    assert describe_value(12.5, None, "%") == "12.50%"
     assert describe_value(43.0, (43.0, 359.0)) == "43 (typical)"
     assert describe_value(2.345, None) == "2.35"
     assert describe_value(np.nan, (1.0, 2.0)) == "not given"
@@ -520,6 +524,10 @@ def _check_reason_text(reason, model: LeadModel, lead: pd.Series, quartiles: dic
         level = "low" if value < low else "high" if value > high else "typical"
         number, shown_level = match["value"].rsplit(" (", 1)
         assert shown_level == f"{level})"
+        unit = unit_of(reason.field)
+        if unit:
+            assert number.endswith(unit)
+            number = number.removesuffix(unit).strip()
         assert float(number.replace(",", "")) == pytest.approx(
             value, abs=0.5 if value >= 100 else 0.005
         )
@@ -561,7 +569,7 @@ def test_a_built_lead_reads_like_the_issue_example(fit, fresh: pd.DataFrame) -> 
     ((up, _),) = reasons(model, lead, k=4)
     by_field = {r.field: r for r in up}
     text = by_field["time_on_site_s"].text
-    assert re.fullmatch(r"Time on site s: 1,532 \(high\) → \+\d+", text), text
+    assert re.fullmatch(r"Time on site: 1,532 s \(high\) → \+\d+", text), text
     assert by_field["time_on_site_s"].points >= 5
     assert re.fullmatch(r"Returned same day: yes → \+\d+", by_field["returned_same_day"].text)
 

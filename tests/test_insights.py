@@ -522,7 +522,7 @@ def test_insights_html_embeds_figures_and_names_the_findings(written) -> None:
     headings = ["Findings", "The ideal customer", "What drives the score", "Conversion by field"]
     for heading in headings:
         assert f"<h2>{heading}</h2>" in page
-    assert "Time on site s" in page and "Returned same day" in page
+    assert "Time on site (s)" in page and "Returned same day" in page
     assert "<script" not in page
 
 

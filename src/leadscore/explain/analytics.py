@@ -47,7 +47,7 @@ SMALL_SHARE = 0.05
 
 
 def field_label(name: str) -> str:
-    """A field name as a person reads it: ``time_on_site_s`` → ``Time on site s``.
+    """A field name as a person reads it: ``time_on_site_s`` → ``Time on site (s)``.
 
     Names already written for people (``Lead Source``) stay as they are.
 
@@ -56,11 +56,11 @@ def field_label(name: str) -> str:
     >>> field_label("returned_same_day"), field_label("Lead Source")
     ('Returned same day', 'Lead Source')
     """
+    from leadscore.explain.reasons import humanise, unit_of
+
     name = str(name)
-    if name.islower() or "_" in name:
-        text = name.replace("_", " ").strip()
-        return text[:1].upper() + text[1:]
-    return name
+    unit = unit_of(name)
+    return f"{humanise(name)} ({unit})" if unit else humanise(name)
 
 
 def format_number(value: float) -> str:

@@ -1,4 +1,4 @@
-"""Reasons a salesperson can read: ``Time on site s: 1,532 (high) → +18``.
+"""Reasons a salesperson can read: ``Time on site: 1,532 s (high) → +18``.
 
 Each lead's contributions (see :mod:`leadscore.explain.contributions`) become its top
 positive and negative reasons in score points, with the field's value and how it compares
@@ -32,21 +32,44 @@ class Reason:
         return f"{humanise(self.field)}: {self.value} → {sign}{abs(self.points):.0f}"
 
 
+#: column-name suffixes that are units: ``time_on_site_s`` is a time in seconds
+UNITS = {
+    "s": "s", "sec": "s", "secs": "s", "seconds": "s", "ms": "ms", "min": "min",
+    "mins": "min", "minutes": "min", "h": "h", "hours": "h", "days": "days", "pct": "%",
+    "percent": "%",
+}  # fmt: skip
+
+
+def _split_unit(field: str) -> tuple[str, str]:
+    if not (field.islower() and "_" in field):
+        return field, ""
+    stem, _, last = field.rpartition("_")
+    return (stem, UNITS[last]) if stem and last in UNITS else (field, "")
+
+
+def unit_of(field: str) -> str:
+    """The unit a field's name ends in (``time_on_site_s`` → ``s``), else ``""``."""
+    return _split_unit(field)[1]
+
+
 def humanise(field: str) -> str:
-    """``time_on_site_s`` → ``Time on site s``; ``Lead Source`` stays as it is."""
+    """``time_on_site_s`` → ``Time on site``; ``Lead Source`` stays as it is."""
+    field = _split_unit(field)[0]
     if field.islower() or "_" in field:
         text = field.replace("_", " ").strip()
         return text[:1].upper() + text[1:]
     return field
 
 
-def describe_value(value: object, quartiles: tuple[float, float] | None) -> str:
-    """The value as a person reads it, with low / typical / high for numbers."""
+def describe_value(value: object, quartiles: tuple[float, float] | None, unit: str = "") -> str:
+    """The value as a person reads it, with its unit and low / typical / high for numbers."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return "not given"
     if isinstance(value, (int, float, np.integer, np.floating)):
         number = float(value)
         text = f"{number:,.0f}" if number.is_integer() or abs(number) >= 100 else f"{number:,.2f}"
+        if unit:
+            text += unit if unit == "%" else f" {unit}"
         if quartiles is not None:
             low, high = quartiles
             level = "low" if number < low else "high" if number > high else "typical"
@@ -78,7 +101,7 @@ def reasons(
     -------
     >>> up, down = reasons(model, leads.head(1))[0]  # doctest: +SKIP
     >>> [r.text for r in up]  # doctest: +SKIP
-    ['Time on site s: 1,532 (high) → +18', 'Returned same day: yes → +9']
+    ['Time on site: 1,532 s (high) → +18', 'Returned same day: yes → +9']
     """
     explained = explained or contributions(model, X)
     points = explained.points()
@@ -97,7 +120,8 @@ def reasons(
         )
         up, down = (
             [
-                Reason(fields[i], describe_value(values[row, i], quartiles.get(fields[i])),
+                Reason(fields[i], describe_value(values[row, i], quartiles.get(fields[i]),
+                                                unit_of(fields[i])),
                        float(points[row, i]))
                 for i in side
             ]

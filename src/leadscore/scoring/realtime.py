@@ -26,7 +26,7 @@ import pandas as pd
 
 from leadscore.errors import SchemaError
 from leadscore.explain.contributions import Contributions, contributions
-from leadscore.explain.reasons import Reason, describe_value, quartiles_of
+from leadscore.explain.reasons import Reason, describe_value, quartiles_of, unit_of
 from leadscore.features.dates import PARTS
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
@@ -413,7 +413,8 @@ class FastScorer:
                         Reason(
                             self.fields[j],
                             describe_value(cleaned[i][self.fields[j]],
-                                           self.quartiles.get(self.fields[j])),
+                                           self.quartiles.get(self.fields[j]),
+                                           unit_of(self.fields[j])),
                             float(points[i, j]),
                         )
                         for j in side

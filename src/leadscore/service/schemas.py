@@ -51,7 +51,7 @@ class ReasonOut(BaseModel):
     value: str
     points: float = Field(description="Effect on the 0–100 score.")
     direction: Literal["up", "down"]
-    text: str = Field(examples=["Time on site s: 1,532 (high) → +18"])
+    text: str = Field(examples=["Time on site: 1,532 s (high) → +18"])
 
 
 class ScoreOut(BaseModel):
