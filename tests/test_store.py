@@ -79,7 +79,7 @@ def test_migrations_match_the_models_and_upgrade_is_idempotent(db_url: str) -> N
     upgrade(db_url)  # nothing to do the second time
     engine = make_engine(db_url)
     try:
-        assert current_revision(engine) == head_revision() == "0001"
+        assert current_revision(engine) == head_revision() == "0002"
         with engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
             if conn.dialect.name == "postgresql":  # the version table is in the test schema
@@ -225,6 +225,23 @@ def test_batch_scores_apply_in_order(store: Store) -> None:
     assert len({s.id for s in scores}) == 3
     assert store.latest_score("B1").score_100 == 60
     assert store.add_scores([]) == ([], [])
+
+
+def test_scores_and_attributes_go_in_together(store: Store) -> None:
+    store.upsert_lead("A1", {"source": "google", "visits": 2})
+    scores, _ = store.add_scores(
+        [NewScore("A1", "1", 0.4, 40, "warm", True), NewScore("A2", "1", 0.1, 10, "cold", False)],
+        attributes={"A1": {"visits": 5}, "A2": {"source": "email"}},
+    )
+    assert [s.lead_id for s in scores] == ["A1", "A2"]
+    assert store.get_lead("A1").attributes == {"source": "google", "visits": 5}
+    assert store.get_lead("A2").attributes == {"source": "email"}
+    with pytest.raises(StoreError, match="within 0–1"):  # a bad score: nothing of it lands
+        store.add_scores(
+            [NewScore("A1", "1", 2.0, 40, "warm", True)], attributes={"A1": {"visits": 99}}
+        )
+    assert store.get_lead("A1").attributes["visits"] == 5
+    assert len(store.score_history("A1")) == 1
 
 
 @pytest.mark.parametrize(

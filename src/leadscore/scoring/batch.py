@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -46,8 +45,8 @@ def score(
         ``reasons_down``: "Time on site s: 1,532 (high) → +18; …").
     store:
         Also append every score to the score store's history, with the lead's model
-        inputs as its attributes and its reasons (``reasons`` each way, 3 when 0), in one
-        transaction; webhooks fire as for the API.
+        inputs merged into its attributes and its reasons (``reasons`` each way, 3 when
+        0), all in one transaction; webhooks fire as for the API.
     model_version:
         The version recorded with the stored scores.
 
@@ -94,8 +93,6 @@ def store_scores(
     found = lead_reasons(model, frame, reasons) if reasons else [([], [])] * len(frame)
     ids = scores[key].astype(str).tolist()
     attributes = jsonable(inputs.where(inputs.notna(), None).to_dict("records"))
-    store.upsert_leads(dict(zip(ids, attributes, strict=True)))
-    now = datetime.now(UTC)
     items = [
         NewScore(
             lead_id=lead_id,
@@ -105,9 +102,8 @@ def store_scores(
             segment=str(row.segment),
             contact=bool(row.contact),
             reasons=reason_records(up, down),
-            scored_at=now,
         )
         for lead_id, row, (up, down) in zip(ids, scores.itertuples(index=False), found, strict=True)
     ]
-    _, deliveries = store.add_scores(items)
+    _, deliveries = store.add_scores(items, attributes=dict(zip(ids, attributes, strict=True)))
     return len(deliveries)

@@ -268,22 +268,21 @@ class LiveScoring:
     ) -> list[LiveScore]:
         """Score leads given as ``(lead_id, attributes)`` and append the scores to history.
 
-        With ``remember`` the attributes are first merged into the stored leads; the
-        scores then go in one transaction (every score is stored or none), stamped by the
-        store under the lead's lock so concurrent scores of a lead keep their order.
+        With ``remember`` the attributes are merged into the stored leads. One store
+        transaction for all of it (every score is stored or none); the store stamps the
+        scores under the leads' lock, so concurrent scores of a lead keep their order.
         """
         serving = self.slot.current
         results = serving.scorer.score_many([a for _, a in leads], self.reasons)
+        merged: dict[str, dict[str, Any]] = {}
         if remember:
-            merged: dict[str, dict[str, Any]] = {}
             for lead_id, attributes in leads:
                 merged.setdefault(lead_id, {}).update(attributes)
-            self.store.upsert_leads(merged)
         items = [
             self._new_score(serving, lead_id, result)
             for (lead_id, _), result in zip(leads, results, strict=True)
         ]
-        records, deliveries = self.store.add_scores(items)
+        records, deliveries = self.store.add_scores(items, attributes=merged)
         queued: dict[str, int] = {}
         for delivery in deliveries:
             queued[delivery.lead_id] = queued.get(delivery.lead_id, 0) + 1

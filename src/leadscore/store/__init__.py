@@ -17,31 +17,41 @@ Example
 from leadscore.store.db import make_engine, mask, normalise_url, upgrade
 from leadscore.store.errors import NotFoundError, StoreError
 from leadscore.store.records import (
+    ROLES,
     SCOPES,
     ApiKeyRecord,
     DeliveryRecord,
     EventRecord,
     LeadRecord,
+    LoginResult,
     NewScore,
     OutcomeRecord,
+    QueueEntry,
+    ScorePoint,
     ScoreRecord,
+    UserRecord,
     WebhookRecord,
 )
 from leadscore.store.repository import KEY_PREFIX, Store
 
 __all__ = [
     "KEY_PREFIX",
+    "ROLES",
     "SCOPES",
     "ApiKeyRecord",
     "DeliveryRecord",
     "EventRecord",
     "LeadRecord",
+    "LoginResult",
     "NewScore",
     "NotFoundError",
     "OutcomeRecord",
+    "QueueEntry",
+    "ScorePoint",
     "ScoreRecord",
     "Store",
     "StoreError",
+    "UserRecord",
     "WebhookRecord",
     "make_engine",
     "mask",

@@ -232,3 +232,47 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     delivered_at: Mapped[datetime | None]
+
+
+class User(Base):
+    """A dashboard user: an argon2 password hash (never the password) and a role."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # stored lower-case: "Alice" and "alice" are one account
+    name: Mapped[str] = mapped_column(String(), unique=True)
+    password_hash: Mapped[str]
+    role: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Recent failed sign-ins of one user name (``user:<name>``) or one client address
+    (``ip:<address>``), and until when further attempts are refused.
+
+    Kept in the database, not in the web process, so the backoff holds across dashboard
+    processes and restarts. Names that are not accounts are tracked exactly like real
+    ones: the backoff must not reveal which names exist.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime]
+    blocked_until: Mapped[datetime | None]
+
+
+class AppSetting(Base):
+    """A dashboard setting changed in the app (business values, segments, the served
+    model, the current data set): a JSON value under a key, with who changed it last."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(), primary_key=True)
+    value: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_by: Mapped[str | None]

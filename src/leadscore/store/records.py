@@ -152,3 +152,67 @@ class DeliveryRecord:
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+
+
+#: what a dashboard user may do: ``admin`` changes data, models and settings; ``viewer`` reads
+ROLES: tuple[str, ...] = ("admin", "viewer")
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    """A dashboard user as stored: never the password, nor its hash."""
+
+    id: int
+    name: str
+    role: str
+    created_at: datetime
+    last_login_at: datetime | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class LoginResult:
+    """The answer to a sign-in attempt.
+
+    ``user`` is set on success. Otherwise ``message`` says what to show, identical for an
+    unknown name and a wrong password, and ``retry_after_s`` how long further attempts
+    for this name (or from this address) are refused.
+    """
+
+    user: UserRecord | None
+    message: str = ""
+    retry_after_s: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.user is not None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueEntry:
+    """A lead's latest score with the lead's stored attributes (one work-queue row)."""
+
+    lead_id: str
+    score: float
+    score_100: int
+    segment: str
+    contact: bool
+    reasons: list[Any] | None
+    scored_at: datetime
+    model_version: str
+    attributes: dict[str, Any]
+    lead_created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ScorePoint:
+    """One score of the history, without its reasons (for charts over many scores)."""
+
+    lead_id: str
+    score_100: int
+    segment: str
+    scored_at: datetime
+    model_version: str

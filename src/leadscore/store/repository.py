@@ -38,6 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from leadscore.store.dashboard import DashboardStore
 from leadscore.store.db import dumps_json, make_engine, normalise_url, upgrade, write_engine
 from leadscore.store.errors import NotFoundError, StoreError
 from leadscore.store.models import (
@@ -83,7 +84,7 @@ _DELIVERY_STATUSES = ("pending", "delivered", "failed")
 _MAX_ERROR_LENGTH = 2000
 
 
-class Store:
+class Store(DashboardStore):
     """The score store at ``url`` (default: ``Settings().database_url``, i.e.
     ``LEADSCORE_DATABASE_URL`` or ``sqlite:///leadscore.db``).
 
@@ -216,24 +217,31 @@ class Store:
                 raise StoreError(f"attributes of lead {lead_id!r} must be a mapping")
         if not leads:
             return []
-        # as they will be stored (NaN → None, dates → text), so the records say the same
-        leads = {lead_id: _as_json(dict(attributes)) for lead_id, attributes in leads.items()}
         now = utcnow()
         with self._write() as session:
             self._ensure_leads(session, leads, now)
             self._lock_leads(session, leads.keys())
-            rows = self._leads_by_id(session, leads.keys())
-            changed = []
-            for lead_id, attributes in leads.items():
-                row = rows[lead_id]
-                merged = {**row.attributes, **attributes}
-                if merged != row.attributes:
-                    changed.append({"id": lead_id, "attributes": merged, "updated_at": now})
-                    rows[lead_id] = LeadRecord(lead_id, merged, row.created_at, now)
-            if changed:
-                # ORM bulk UPDATE by primary key: one executemany
-                session.execute(update(Lead), changed)
+            rows = self._merge_attributes(session, leads, now)
             return [rows[lead_id] for lead_id in leads]
+
+    def _merge_attributes(
+        self, session: Session, leads: Mapping[str, Mapping[str, Any]], now: datetime
+    ) -> dict[str, LeadRecord]:
+        """Merge new attributes over the stored ones of locked, existing leads."""
+        # as they will be stored (NaN → None, dates → text), so the records say the same
+        leads = {lead_id: _as_json(dict(attributes)) for lead_id, attributes in leads.items()}
+        rows = self._leads_by_id(session, leads.keys())
+        changed = []
+        for lead_id, attributes in leads.items():
+            row = rows[lead_id]
+            merged = {**row.attributes, **attributes}
+            if merged != row.attributes:
+                changed.append({"id": lead_id, "attributes": merged, "updated_at": now})
+                rows[lead_id] = LeadRecord(lead_id, merged, row.created_at, now)
+        if changed:
+            # ORM bulk UPDATE by primary key: one executemany
+            session.execute(update(Lead), changed)
+        return rows
 
     def _leads_by_id(self, session: Session, lead_ids: Iterable[str]) -> dict[str, LeadRecord]:
         ids = sorted(set(lead_ids))
@@ -357,10 +365,13 @@ class Store:
         return scores[0], deliveries
 
     def add_scores(
-        self, items: Sequence[NewScore]
+        self,
+        items: Sequence[NewScore],
+        attributes: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> tuple[list[ScoreRecord], list[DeliveryRecord]]:
         """:meth:`add_score` for many scores in one transaction (a scored batch); scores
-        of the same lead are applied in the given order.
+        of the same lead are applied in the given order. ``attributes`` (lead id → fields)
+        are merged into the leads in the same transaction, as :meth:`upsert_leads` does.
 
         Example
         -------
@@ -373,10 +384,17 @@ class Store:
             _check_score(item)
         if not items:
             return [], []
-        lead_ids = {item.lead_id for item in items}
+        attributes = attributes or {}
+        for lead_id, fields in attributes.items():
+            _check_lead_id(lead_id)
+            if not isinstance(fields, Mapping):
+                raise StoreError(f"attributes of lead {lead_id!r} must be a mapping")
+        lead_ids = {item.lead_id for item in items} | set(attributes)
         with self._write() as session:
             self._ensure_leads(session, lead_ids, utcnow())
             self._lock_leads(session, lead_ids)
+            if attributes:
+                self._merge_attributes(session, attributes, utcnow())
             # the default scored_at is taken once the leads are locked (SQLite: since the
             # first statement), so concurrent writers' scores are in time order, and one
             # that waited for the lock is not mistaken for a backfill
