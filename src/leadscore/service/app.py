@@ -43,7 +43,7 @@ def _not_found(_: Request, exc: Exception) -> JSONResponse:
 
 def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
     # a user-fixable problem found past validation (e.g. a value the features cannot read)
-    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_ENTITY)
+    return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
 def create_app(
