@@ -19,7 +19,7 @@ def work_queue(
     scoring: Live,
     segment: Annotated[Segment | None, Query(description="Only this segment.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> QueueOut:
     """The prioritised work queue: leads by their latest score, best first."""
     records = scoring.work_queue(segment, limit, offset)
