@@ -1,4 +1,4 @@
-# leadscore: the scoring API (and, with the dashboard issue, the dashboard) in one image.
+# leadscore: the scoring API and the dashboard in one image.
 #   docker build -t leadscore .
 #   docker run -p 8000:8000 -v $PWD/work:/work -e LEADSCORE_DATABASE_URL=... leadscore
 FROM python:3.11-slim
@@ -20,7 +20,7 @@ RUN chown leadscore /work
 USER leadscore
 ENV LEADSCORE_SERVICE__HOST=0.0.0.0 \
     PYTHONUNBUFFERED=1
-EXPOSE 8000
+EXPOSE 8000 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
     CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
 CMD ["leadscore", "serve", "--host", "0.0.0.0", "--port", "8000"]

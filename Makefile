@@ -4,6 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 DEMO   ?= demo
 PORT   ?= 8000
+UI_PORT ?= 8501
 DEMO_DB = sqlite:///$(DEMO)/leadscore.db
 # rich draws tables to the terminal width; give the leaderboard room when piped
 export COLUMNS ?= 160
@@ -27,7 +28,7 @@ install: $(VENV)/.installed
 dev: $(VENV)/.dev-installed
 
 ## demo: install; demo web events → lead features → audit → compare + train (MLflow) → report →
-## insights → score new leads with the champion → serve the scoring API
+## insights → score new leads with the champion → serve the scoring API and the dashboard
 demo: install
 	$(BIN)/leadscore demo-data --events --out $(DEMO) --rows 5000 --new-rows 1000
 	$(BIN)/leadscore features $(DEMO)/events.jsonl --labels $(DEMO)/outcomes.csv \
@@ -46,11 +47,19 @@ demo: install
 	@echo "Experiments and models: $(BIN)/leadscore mlflow-ui  (then open http://127.0.0.1:5000)"
 	@$(BIN)/leadscore keys create demo-$$(date +%s) --scope admin --database $(DEMO_DB) \
 		| grep '^ls_' > $(DEMO)/api-key.txt
+	@# a fresh random password for the demo user on every run; never a built-in one
+	@( $(BIN)/leadscore users add demo --role admin --database $(DEMO_DB) 2>/dev/null \
+		|| $(BIN)/leadscore users set-password demo --database $(DEMO_DB) ) | tail -1 \
+		> $(DEMO)/dashboard-password.txt
+	@echo
 	@echo "Scoring API: http://127.0.0.1:$(PORT)  (docs: http://127.0.0.1:$(PORT)/docs)"
-	@echo "Demo API key (admin): $$(cat $(DEMO)/api-key.txt)  — also in $(DEMO)/api-key.txt"
-	@echo "Try: curl -s http://127.0.0.1:$(PORT)/v1/leads?segment=hot -H \"X-API-Key: $$(cat $(DEMO)/api-key.txt)\""
-	@echo "Ctrl-C stops the API."
-	$(BIN)/leadscore serve --database $(DEMO_DB) --port $(PORT)
+	@echo "  API key (admin): $$(cat $(DEMO)/api-key.txt)  — also in $(DEMO)/api-key.txt"
+	@echo "  try: curl -s 'http://127.0.0.1:$(PORT)/v1/leads?segment=hot' -H \"X-API-Key: $$(cat $(DEMO)/api-key.txt)\""
+	@echo "Dashboard:   http://127.0.0.1:$(UI_PORT)  (user demo, password $$(cat $(DEMO)/dashboard-password.txt))"
+	@echo "Ctrl-C stops both."
+	@$(BIN)/leadscore ui --database $(DEMO_DB) --dir $(DEMO)/dashboard --data $(DEMO)/leads.parquet \
+		--port $(UI_PORT) > $(DEMO)/dashboard.log 2>&1 & UI=$$!; trap "kill $$UI 2>/dev/null" EXIT INT TERM; \
+		$(BIN)/leadscore serve --database $(DEMO_DB) --port $(PORT)
 
 ## test: install the dev extras, lint, run the whole suite
 test: dev

@@ -1040,6 +1040,13 @@ def webhooks_deliveries(
     out.print(table)
 
 
+# The dashboard (Streamlit) and its users live in leadscore.ui.
+from leadscore.ui.cli import ui_command, users_app  # noqa: E402 - after the app it extends
+
+app.command("ui")(ui_command)
+app.add_typer(users_app, name="users")
+
+
 def print_top(
     scores: pd.DataFrame,
     frame: pd.DataFrame,

@@ -1,0 +1,14 @@
+"""The dashboard: a Streamlit app for sales managers on top of the library and the store.
+
+``leadscore ui`` starts it (see :mod:`leadscore.ui.cli`). The web layer is thin: the
+pages in ``views/`` lay out widgets and charts; what they show is computed by plain
+modules that need no Streamlit and are unit-tested on their own:
+
+* :mod:`.config` — where the dashboard keeps its files, and the settings it runs with
+* :mod:`.auth` — signing in and out, roles
+* :mod:`.workspace` — data sets loaded in the app (upload, S3, Mixpanel, SQL, demo)
+* :mod:`.data` — store reads shaped into tables: work queue, history, monitoring
+* :mod:`.models` — the models to choose from, the one served, training and scoring jobs
+* :mod:`.charts` — every chart, as an Altair specification
+* :mod:`.web` — the Streamlit glue: caches, the signed-in user, page guards
+"""

@@ -1,0 +1,277 @@
+"""Commands of the dashboard, to be added to the ``leadscore`` command line:
+
+* ``leadscore ui`` — run the dashboard (``streamlit run`` of :mod:`leadscore.ui.app`);
+* ``leadscore users add|list|remove|set-role|set-password`` — dashboard users.
+
+Wiring (in :mod:`leadscore.cli`)::
+
+    from leadscore.ui.cli import ui_command, users_app
+
+    app.command("ui")(ui_command)
+    app.add_typer(users_app, name="users")
+
+Run on its own: ``python -m leadscore.ui.cli ui`` / ``python -m leadscore.ui.cli users …``.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from leadscore.errors import LeadscoreError
+
+APP_FILE = Path(__file__).resolve().parent / "app.py"
+F = TypeVar("F", bound=Callable[..., Any])
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+DatabaseOpt = Annotated[
+    str | None, typer.Option("--database", help="Score store URL (LEADSCORE_DATABASE_URL).")
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Settings file (default: ./leadscore.toml).")
+]
+
+
+def _errors(func: F) -> F:
+    """User-facing errors as one red line and exit status 2 (as every leadscore command)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LeadscoreError as exc:
+            err.print(Text.assemble(("error: ", "bold red"), str(exc)))
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _settings(config: Path | None, database: str | None) -> Any:
+    from leadscore.config import load_settings
+
+    settings = load_settings(config)
+    return settings.model_copy(update={"database_url": database}) if database else settings
+
+
+def _store(config: Path | None, database: str | None) -> Any:
+    from leadscore.store import Store
+
+    return Store(_settings(config, database).database_url)
+
+
+# ----------------------------------------------------------------------------- ui
+
+
+def streamlit_command(
+    port: int, host: str, max_upload_mb: int, app_file: Path = APP_FILE
+) -> list[str]:
+    """The ``streamlit run`` command line of the dashboard.
+
+    Example
+    -------
+    >>> streamlit_command(8501, "127.0.0.1", 200)[1:4]
+    ['-m', 'streamlit', 'run']
+    """
+    return [
+        sys.executable, "-m", "streamlit", "run", str(app_file),
+        "--server.port", str(port),
+        "--server.address", host,
+        "--server.headless", "true",
+        "--server.maxUploadSize", str(max_upload_mb),
+        "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "minimal",
+        "--theme.base", "light",
+    ]  # fmt: skip
+
+
+def dashboard_env(
+    *,
+    database: str | None,
+    config: Path | None,
+    directory: Path,
+    max_upload_mb: int,
+    base: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment the dashboard process runs with: this one, plus where its store,
+    settings and folder are."""
+    from leadscore.ui.config import DIR_ENV, UPLOAD_ENV
+
+    env = dict(os.environ if base is None else base)
+    if database:
+        env["LEADSCORE_DATABASE_URL"] = database
+    if config:
+        env["LEADSCORE_CONFIG"] = str(Path(config).resolve())
+    env[DIR_ENV] = str(Path(directory).resolve())
+    env[UPLOAD_ENV] = str(max_upload_mb)
+    return env
+
+
+@_errors
+def ui_command(
+    port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8501,
+    host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
+    directory: Annotated[
+        Path,
+        typer.Option("--dir", help="Dashboard folder: loaded data sets and trained models."),
+    ] = Path("dashboard"),
+    max_upload_mb: Annotated[
+        int, typer.Option("--max-upload-mb", help="Largest file an upload may be.")
+    ] = 200,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            "--data",
+            help="Load this lead table (any source) as the current data set before starting.",
+        ),
+    ] = None,
+    database: DatabaseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The dashboard (Streamlit): leads, insights, data, models, monitoring, settings."""
+    from leadscore.store import mask
+
+    if max_upload_mb < 1:
+        raise LeadscoreError(f"--max-upload-mb must be at least 1, not {max_upload_mb}")
+    settings = _settings(config, database)
+    store = _store(config, database)  # creates or upgrades the schema; fails clearly here
+    if not store.list_users():
+        out.print(
+            "[yellow]no dashboard users yet:[/] leadscore users add NAME --role admin "
+            "(prints a random password)"
+        )
+    if data:
+        from leadscore.ui.workspace import Workspace, load_dataset
+
+        info = load_dataset(
+            store, Workspace(directory.resolve()), data, settings, by="leadscore ui"
+        )
+        out.print(
+            f"current data set: {info.name} ({info.rows:,} leads, "
+            f"{info.labelled:,} with an outcome)"
+        )
+    store.close()
+    out.print(f"Dashboard: http://{host}:{port}  (scores in {mask(settings.database_url)})")
+    env = dashboard_env(
+        database=settings.database_url, config=config, directory=directory,
+        max_upload_mb=max_upload_mb,
+    )  # fmt: skip
+    try:
+        completed = subprocess.run(streamlit_command(port, host, max_upload_mb), env=env)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    raise typer.Exit(completed.returncode)
+
+
+# ----------------------------------------------------------------------------- users
+
+users_app = typer.Typer(help="Dashboard users: admins change data, models and settings.")
+
+
+@users_app.command("add")
+@_errors
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ -).")],
+    role: Annotated[str, typer.Option("--role", help="admin or viewer.")] = "viewer",
+    password: Annotated[
+        str | None,
+        typer.Option("--password", help="At least 8 characters (default: a random one, printed)."),
+    ] = None,
+    database: DatabaseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a user; without --password a random one is printed once."""
+    from leadscore.ui.auth import random_password
+
+    chosen = password or random_password()
+    try:
+        user = _store(config, database).add_user(name, chosen, role)
+    except ValueError as exc:
+        raise LeadscoreError(str(exc)) from None
+    out.print(f"user {user.name} ({user.role}) created")
+    if password is None:
+        out.print("password (shown once):")
+        print(chosen)
+
+
+@users_app.command("list")
+@_errors
+def users_list(database: DatabaseOpt = None, config: ConfigOpt = None) -> None:
+    """Users, their roles and last sign-in."""
+    table = Table(header_style="bold")
+    for column in ("name", "role", "created", "last sign-in"):
+        table.add_column(column)
+    for user in _store(config, database).list_users():
+        table.add_row(
+            user.name,
+            user.role,
+            f"{user.created_at:%Y-%m-%d %H:%M}",
+            f"{user.last_login_at:%Y-%m-%d %H:%M}" if user.last_login_at else "",
+        )
+    out.print(table)
+
+
+@users_app.command("remove")
+@_errors
+def users_remove(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    database: DatabaseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Delete a user (not the last admin)."""
+    user = _store(config, database).remove_user(name)
+    out.print(f"user {user.name} removed")
+
+
+@users_app.command("set-role")
+@_errors
+def users_set_role(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    role: Annotated[str, typer.Argument(help="admin or viewer.")],
+    database: DatabaseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Make a user admin or viewer (the last admin stays admin)."""
+    user = _store(config, database).set_role(name, role)
+    out.print(f"user {user.name} is now {user.role}")
+
+
+@users_app.command("set-password")
+@_errors
+def users_set_password(
+    name: Annotated[str, typer.Argument(help="User name.")],
+    password: Annotated[
+        str | None, typer.Option("--password", help="Default: a random one, printed.")
+    ] = None,
+    database: DatabaseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Give a user a new password."""
+    from leadscore.ui.auth import random_password
+
+    chosen = password or random_password()
+    user = _store(config, database).set_password(name, chosen)
+    out.print(f"password of {user.name} changed")
+    if password is None:
+        out.print("new password (shown once):")
+        print(chosen)
+
+
+# standalone: ``python -m leadscore.ui.cli ui`` (before the main CLI wires these in)
+cli = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+cli.command("ui")(ui_command)
+cli.add_typer(users_app, name="users")
+
+if __name__ == "__main__":  # pragma: no cover
+    cli()

@@ -1,0 +1,135 @@
+"""Lead detail: score, segment, score history, the reasons, the distance from the ideal
+customer, and the lead's raw attributes and events."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from leadscore.errors import LeadscoreError
+from leadscore.explain.analytics import field_label
+from leadscore.ui import charts, data, models, web
+
+ctx = web.context()
+web.require_user(ctx)
+st.title("Lead detail")
+
+wanted = st.query_params.get("lead", "")
+lead_id = st.text_input("Lead id", value=wanted, key=f"lead_id_{wanted}").strip()
+if lead_id != wanted:
+    st.query_params["lead"] = lead_id
+if not lead_id:
+    best = web.queue(ctx).head(50)
+    if best.empty:
+        st.info("No scored leads yet.")
+        st.stop()
+    choice = st.selectbox(
+        "…or pick one of the best-scored leads",
+        [None, *best["lead_id"]],
+        format_func=lambda i: "" if i is None else i,
+        key="lead_pick",
+    )
+    if choice is None:
+        st.info("Type a lead id, pick one, or click a lead on the **Leads** page.")
+        st.stop()
+    lead_id = str(choice)
+
+lead = ctx.store.get_lead(lead_id)
+if lead is None:
+    st.warning(f"No lead with id {lead_id!r} in the store.")
+    st.stop()
+history = ctx.store.score_history(lead_id, limit=200)
+latest = history[0] if history else None
+outcome = ctx.store.lead_outcome(lead_id)
+
+# ----------------------------------------------------------------------------- headline
+cols = st.columns(5)
+if latest is not None:
+    previous = history[1].score_100 if len(history) > 1 else None
+    cols[0].metric(
+        "Score",
+        f"{latest.score_100}",
+        delta=None if previous is None else latest.score_100 - previous,
+        help="0–100: about the chance in % that the lead converts",
+    )
+    cols[1].metric("Segment", latest.segment.capitalize())
+    cols[2].metric("Call?", "yes" if latest.contact else "no")
+    cols[3].metric("Scored", f"{latest.scored_at:%d %b %H:%M}", help=f"{latest.scored_at} (UTC)")
+else:
+    cols[0].metric("Score", "–")
+    st.caption("This lead has no score yet.")
+cols[4].metric(
+    "Outcome",
+    "none yet" if outcome is None else ("converted" if outcome.converted else "lost"),
+)
+
+left, right = st.columns(2)
+with left:
+    if history:
+        st.altair_chart(charts.score_history(data.history_frame(history)), key="history")
+with right:
+    reasons = data.reasons_frame(latest.reasons if latest else None)
+    if reasons.empty:
+        st.caption("No reasons stored with the latest score.")
+    else:
+        st.altair_chart(charts.reasons_chart(reasons), key="reasons")
+        st.markdown(
+            "\n".join(
+                f"- {'▲' if r.direction == 'up' else '▼'} {data.plain(r.text)}"
+                for r in reasons.itertuples(index=False)
+            )
+        )
+
+# ----------------------------------------------------------------------------- ideal
+st.subheader("Compared with the ideal customer")
+serving, problem = web.served(ctx)
+info = web.current_dataset(ctx)
+if serving is None:
+    st.caption(f"No model is served: {problem}")
+elif info is None or info.labelled == 0:
+    st.caption(
+        "The ideal customer is described from leads with a known outcome: load such a data "
+        "set on the **Data** page."
+    )
+else:
+    try:
+        ideal = web.ideal(ctx, serving, info)
+        gaps = models.deviations(serving.model, lead.attributes, ideal)
+    except LeadscoreError as exc:
+        st.caption(f"Cannot compare this lead with the ideal customer: {exc}")
+    else:
+        if gaps.empty:
+            st.success("This lead matches the ideal customer on every field.")
+        else:
+            st.altair_chart(charts.deviation_chart(gaps.head(10)), key="deviations")
+            st.dataframe(
+                gaps.assign(
+                    field=gaps["field"].map(field_label),
+                    value=gaps["value"].map(lambda v: "not given" if v is None else str(v)),
+                    ideal=gaps["ideal"].astype(str),
+                ),
+                hide_index=True,
+                column_config={
+                    "field": "Field",
+                    "value": "This lead",
+                    "ideal": "Ideal customer",
+                    "cost_points": st.column_config.NumberColumn("Points it costs", format="%+.1f"),
+                },
+                key="gaps",
+            )
+
+# ----------------------------------------------------------------------------- raw
+attributes_tab, events_tab, scores_tab = st.tabs(["Attributes", "Events", "All scores"])
+with attributes_tab:
+    st.dataframe(data.attributes_table(lead.attributes), hide_index=True, key="attributes")
+    st.caption(
+        f"First seen {lead.created_at:%Y-%m-%d %H:%M} UTC, updated "
+        f"{lead.updated_at:%Y-%m-%d %H:%M} UTC."
+    )
+with events_tab:
+    events = ctx.store.events_for(lead_id)
+    if events:
+        st.dataframe(data.events_table(events), hide_index=True, key="events")
+    else:
+        st.caption("No events stored for this lead (events arrive through the API).")
+with scores_tab:
+    st.dataframe(data.history_frame(history).iloc[::-1], hide_index=True, key="scores")

@@ -1,0 +1,124 @@
+"""Leads: the home page. How many leads are hot, warm and cold, the best ones to call and
+why, filters, search by id and the work queue as CSV."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from leadscore.ui import charts, data, web
+
+ctx = web.context()
+web.require_user(ctx)
+st.title("Leads")
+
+serving, problem = web.served(ctx)
+frame = web.queue(ctx)
+if frame.empty:
+    st.info(
+        "No scored leads yet. An admin loads leads on the **Data** page and trains a model "
+        "on the **Models** page; the scoring API adds leads as they arrive."
+    )
+    if problem:
+        st.caption(f"Served model: {problem}")
+    st.stop()
+
+time_column = serving.model.time_column_ if serving else None
+keys = data.key_columns(frame, time_column)
+st.caption(
+    f"Served model: {serving.label if serving else problem} · {len(frame):,} leads · "
+    f"last scored {data.as_of_text(frame['scored_at'].max())}"
+)
+
+# ----------------------------------------------------------------------------- filters
+with st.container(border=True):
+    cols = st.columns([1.2, 1.2, 1.2, 1.4, 1.2])
+    segments = cols[0].multiselect("Segment", list(data.SEGMENTS), key="f_segment")
+    levels: dict[str, list[str]] = {}
+    for col, key, label in ((cols[1], "source", "Source"), (cols[2], "country", "Country")):
+        column = keys.get(key)
+        if column:
+            levels[column] = col.multiselect(
+                label, data.level_options(frame, column), key=f"f_{key}", help=f"column {column}"
+            )
+        else:
+            col.caption(f"{label}: no such field in the leads")
+    dates = data.lead_dates(frame, keys.get("created"))
+    first, last = dates.min().date(), dates.max().date()
+    picked = cols[3].date_input(
+        "Created between",
+        value=(first, last),
+        min_value=first,
+        max_value=last,
+        key="f_dates",
+        help=f"from {keys.get('created') or 'when the store first saw the lead'}",
+    )
+    search = cols[4].text_input("Search by lead id", key="f_search", placeholder="e.g. L001234")
+start, end = (
+    (picked[0], picked[1]) if isinstance(picked, tuple) and len(picked) == 2 else (None, None)
+)
+shown = data.filter_queue(
+    frame, segments=segments, levels=levels, date_column=keys.get("created"),
+    start=start, end=end, search=search,
+)  # fmt: skip
+
+# ----------------------------------------------------------------------------- numbers
+counts = data.segment_counts(shown)
+metrics = st.columns(5)
+metrics[0].metric("Hot", f"{counts['hot']:,}", help="worth a call, and among the best scored")
+metrics[1].metric("Warm", f"{counts['warm']:,}", help="worth a call")
+metrics[2].metric("Cold", f"{counts['cold']:,}", help="below the contact threshold")
+metrics[3].metric("To contact", f"{int(shown['contact'].sum()):,}")
+metrics[4].metric("Leads shown", f"{len(shown):,}", help=f"of {len(frame):,}")
+
+left, right = st.columns(2)
+with left:
+    st.altair_chart(charts.donut(data.segment_shares(counts)), key="donut")
+with right:
+    if len(shown):
+        st.altair_chart(charts.score_histogram(shown), key="histogram")
+
+if search.strip():
+    exact = frame.loc[frame["lead_id"].str.lower() == search.strip().lower(), "lead_id"]
+    if len(exact):
+        if st.button(f"Open lead {exact.iloc[0]}", type="primary", key="open_search"):
+            web.nav_to_lead(str(exact.iloc[0]))
+    elif shown.empty:
+        st.warning(f"No lead id contains {search.strip()!r}.")
+
+# ----------------------------------------------------------------------------- tables
+columns = data.work_queue_columns(shown, keys)
+config = {
+    "lead_id": st.column_config.TextColumn("Lead"),
+    "score_100": st.column_config.ProgressColumn(
+        "Score", min_value=0, max_value=100, format="%d", help="0–100: about the chance in %"
+    ),
+    "segment": st.column_config.TextColumn("Segment"),
+    "top_reasons": st.column_config.TextColumn("Top reasons", width="large"),
+}
+for segment in ("hot", "warm"):
+    top = data.top_leads(shown, segment, 25)
+    st.subheader(f"Top {segment} leads")
+    if top.empty:
+        st.caption(f"No {segment} leads with these filters.")
+        continue
+    st.caption("Click a row to open the lead; click a column header to sort.")
+    event = st.dataframe(
+        top[columns],
+        hide_index=True,
+        column_config=config,
+        on_select="rerun",
+        selection_mode="single-row",
+        key=f"top_{segment}",
+    )
+    rows = event.selection.rows if event is not None else []
+    if rows:
+        web.nav_to_lead(str(top.iloc[rows[0]]["lead_id"]))
+
+st.download_button(
+    f"Download the work queue ({len(shown):,} leads, CSV)",
+    data=data.queue_csv(shown),
+    file_name="work_queue.csv",
+    mime="text/csv",
+    icon=":material/download:",
+    key="download_queue",
+)
