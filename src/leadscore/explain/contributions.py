@@ -7,8 +7,8 @@ person entered:
 * gradient boosters (LightGBM, XGBoost, CatBoost): the exact tree SHAP values the boosters
   compute natively (much faster than a generic explainer);
 * logistic regression: the linear form, coefficient × (value − background mean);
-* every other model: a model-agnostic attribution (each field replaced by background
-  values, the effects rescaled to add up exactly).
+* every other model: a model-agnostic attribution (each field set to a typical lead's
+  value, the interactions' remainder shared out evenly so the total is exact).
 
 The bagged fold models are averaged in log-odds, so their contributions average too;
 calibration is a linear map of the log-odds, so it scales them. The result adds up:
@@ -134,7 +134,7 @@ def _member_contributions(
     prep, estimator = member.named_steps["prep"], member.named_steps["model"]
     encoded = prep.transform(X)
     name = type(estimator).__name__
-    if name in ("LGBMClassifier", "XGBClassifier", "CatBoostLeads"):
+    if name in EXACT_EXPLAINERS[:3]:
         raw = _tree_shap(estimator, encoded)
         _, original = _native_names(prep)
         return raw[:, :-1] @ _grouping(original, fields), raw[:, -1]
@@ -166,38 +166,61 @@ def _tree_shap(estimator: BaseEstimator, encoded: pd.DataFrame) -> np.ndarray:
     return np.asarray(booster.get_feature_importance(pool, type="ShapValues"), dtype=float)
 
 
+def typical_lead(background: pd.DataFrame) -> pd.DataFrame:
+    """One made-up lead of typical values: the median of numbers and dates, the most common
+    level of categories (missing where a column is all missing)."""
+    row: dict[str, object] = {}
+    for column in background.columns:
+        values = background[column].dropna()
+        if values.empty:
+            row[column] = background[column].iloc[0]
+        elif pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+            values.dtype
+        ):
+            row[column] = values.median()
+        elif pd.api.types.is_datetime64_any_dtype(values.dtype):
+            row[column] = values.sort_values().iloc[len(values) // 2]
+        else:
+            row[column] = values.mode().iloc[0]
+    return background.head(1).assign(**row).reset_index(drop=True)
+
+
 def _occlusion(
     member: Pipeline, X: pd.DataFrame, background: pd.DataFrame, fields: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Model-agnostic: each field's effect is the average log-odds change when it is replaced
-    by background values. Where the effects do not add up to the lead's log-odds minus the
-    background's (interactions), the remainder is shared out in proportion to each effect's
-    size: the total is exact, and no field's sign flips the way a multiplicative rescaling
+    """Model-agnostic: each field's effect is the log-odds change when it alone is set to a
+    typical lead's value (one prediction per field and lead, so it stays fast enough for
+    forests of deep trees). Where the effects do not add up to the lead's log-odds minus the
+    typical lead's (interactions), the remainder is shared out evenly: the total is exact,
+    each field keeps its own effect, and no sign flips the way a multiplicative rescaling
     flips them all when the effects nearly cancel."""
-    reference = background.head(20)
-    base_value = float(np.mean(logit(member.predict_proba(reference)[:, 1])))
+    typical = typical_lead(background)
+    base_value = float(logit(member.predict_proba(typical)[:, 1])[0])
     own = logit(member.predict_proba(X)[:, 1])
-    effects = np.zeros((len(X), len(fields)))
-    for j, field in enumerate(fields):
-        swapped = []
-        for _, row in reference.iterrows():
-            copy = X.copy()
-            copy[field] = row[field]
-            swapped.append(copy)
-        replaced = logit(member.predict_proba(pd.concat(swapped, ignore_index=True))[:, 1])
-        effects[:, j] = own - replaced.reshape(len(reference), len(X)).mean(axis=0)
-    target = own - base_value
-    remainder = target - effects.sum(axis=1)
-    size = np.abs(effects)
-    weight = size.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(
-            weight[:, None] > 1e-12, size / weight[:, None], 1.0 / len(fields)
-        )  # no effect anywhere: share evenly
-    return effects + remainder[:, None] * share, np.full(len(X), base_value)
+    # every field swapped at once: one predict call on len(fields) × len(X) rows
+    swapped = []
+    for field in fields:
+        copy = X.copy()
+        copy[field] = typical[field].iloc[0]
+        swapped.append(copy)
+    replaced = logit(member.predict_proba(pd.concat(swapped, ignore_index=True))[:, 1])
+    effects = own[:, None] - replaced.reshape(len(fields), len(X)).T
+    remainder = (own - base_value) - effects.sum(axis=1)
+    return effects + remainder[:, None] / len(fields), np.full(len(X), base_value)
 
 
 # ----------------------------------------------------------------------------- public
+
+
+#: estimators with an exact, fast explainer (tree SHAP or the linear form)
+EXACT_EXPLAINERS = ("LGBMClassifier", "XGBClassifier", "CatBoostLeads", "LogisticRegression")
+
+
+def is_exact(model: LeadModel) -> bool:
+    """Whether the model's contributions are exact and fast (not the fallback)."""
+    estimator = model.pipeline_
+    members = estimator.members_ if isinstance(estimator, FoldEnsemble) else [estimator]
+    return all(type(m.named_steps["model"]).__name__ in EXACT_EXPLAINERS for m in members)
 
 
 def contributions(model: LeadModel, X: pd.DataFrame) -> Contributions:

@@ -14,18 +14,23 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from leadscore.explain.contributions import Contributions, contributions
+from leadscore.explain.contributions import Contributions, contributions, is_exact
 from leadscore.explain.reasons import humanise
 from leadscore.modeling.model import LeadModel
 
 SAMPLE = 2000
+#: one prediction per field and lead: enough leads for stable averages, in seconds
+FALLBACK_SAMPLE = 500
 TOP = 12
 
 
 def explain_sample(
     model: LeadModel, X: pd.DataFrame, sample: int = SAMPLE, seed: int = 0
 ) -> tuple[pd.DataFrame, Contributions]:
-    """A random sample of at most ``sample`` leads and their contributions."""
+    """A random sample of at most ``sample`` leads and their contributions (at most
+    :data:`FALLBACK_SAMPLE` for models explained by the slower model-agnostic fallback)."""
+    if not is_exact(model):
+        sample = min(sample, FALLBACK_SAMPLE)
     rows = X if len(X) <= sample else X.sample(sample, random_state=seed)
     rows = rows.reset_index(drop=True)
     return rows, contributions(model, rows)
