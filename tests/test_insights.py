@@ -570,3 +570,20 @@ def test_cli_insights(model: LeadModel, demo_leads: DemoLeads, tmp_path: Path) -
     failed = runner.invoke(app, ["insights", str(model_dir), str(unlabelled), "--out", str(out)])
     assert failed.exit_code == 2
     assert "target" in failed.output and "Traceback" not in failed.output
+
+
+def test_training_records_the_global_drivers_the_dashboard_shows(demo_leads) -> None:
+    from leadscore.config import Settings
+    from leadscore.modeling.train import train
+    from leadscore.ui.models import insights as dashboard_insights
+
+    table = demo_leads.table
+    model = train(
+        table, model="lightgbm", cv=2, track=False, show_progress=False, target="converted",
+        id="lead_id",
+    )  # fmt: skip
+    drivers = model.drivers_
+    assert list(drivers["field"][:2]) == ["time_on_site_s", "returned_same_day"]
+    assert set(drivers["field"]) == set(model.schema_.names)
+    shown = dashboard_insights(model, table, Settings(tracking=False), "converted")
+    assert shown["drivers"] is drivers  # read, not recomputed on the page's first visit

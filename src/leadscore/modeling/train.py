@@ -20,6 +20,9 @@ from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import plan_columns
 from leadscore.modeling.zoo import DataProfile, get_candidates
 
+#: training leads explained to record the model's global drivers (``LeadModel.drivers_``)
+DRIVER_SAMPLE = 500
+
 
 def train(
     data: TableLike | LeadTable,
@@ -121,6 +124,14 @@ def train(
         lead_model.importance_ = permutation_importance(
             fold_models, folds, table.features, table.y, seed=settings.random_state
         )
+    # What moves the score, on a sample of the training leads: dashboards show it at once
+    # instead of explaining thousands of leads on their first visit.
+    from leadscore.explain.drivers import explain_sample, global_drivers
+
+    _, explained = explain_sample(
+        lead_model, table.features, sample=DRIVER_SAMPLE, seed=settings.random_state
+    )
+    lead_model.drivers_ = global_drivers(explained)
     if isinstance(data, (str, Path)):
         builder = builder_for_table(Path(data))
         if builder is not None:

@@ -570,8 +570,12 @@ def insights(
         )
     model, table = load_for_insights(model, labelled)
     numbers = compute_insights(model, table)
-    _, explained = explain_sample(model, table.features)
-    numbers["drivers"] = global_drivers(explained)
+    saved = getattr(model, "drivers_", None)  # recorded by `train` on its training leads
+    if saved is not None:
+        numbers["drivers"] = saved
+    else:
+        _, explained = explain_sample(model, table.features, sample=500)
+        numbers["drivers"] = global_drivers(explained)
     return numbers
 
 
