@@ -869,7 +869,8 @@ def serve(
     )
     # Fail here, with a clear message, rather than inside the server's startup.
     slot = ModelSlot.load(service.model, settings)
-    Store(settings.database_url).close()
+    with Store(settings.database_url) as store:  # migrated now, not by each worker at once
+        has_keys = bool(store.list_keys())
     out.print(
         f"serving model version [bold]{slot.current.version}[/] ({service.model}); scores "
         f"stored in {mask(settings.database_url)}"
@@ -877,7 +878,7 @@ def serve(
     out.print(
         f"API: http://{service.host}:{service.port}  docs: http://{service.host}:{service.port}/docs"
     )
-    if not Store(settings.database_url).list_keys():
+    if not has_keys:
         out.print("[yellow]no API keys yet:[/] leadscore keys create NAME --scope score")
     os.environ["LEADSCORE_SERVICE__MODEL"] = service.model
     os.environ["LEADSCORE_DATABASE_URL"] = settings.database_url

@@ -73,7 +73,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.store = app.state.store or Store(settings.database_url)
+        owned = app.state.store is None  # a store we open here, we close here
+        if owned:
+            app.state.store = Store(settings.database_url)
         chosen = slot or ModelSlot.load(settings.service.model, settings)
         app.state.live = LiveScoring(
             chosen,
@@ -92,6 +94,8 @@ def create_app(
         finally:
             if dispatcher is not None:
                 dispatcher.stop()
+            if owned:
+                app.state.store.close()
 
     app = FastAPI(
         title="leadscore",
