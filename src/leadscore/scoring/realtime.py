@@ -143,14 +143,21 @@ class _NativeEncoder:
 
 
 BoosterFn = Callable[[np.ndarray, bool], np.ndarray]
+#: below this many rows one thread is faster than waking LightGBM's thread pool
+THREADED_ROWS = 64
+
+
+def _threads(rows: np.ndarray) -> int:
+    return 1 if len(rows) < THREADED_ROWS else 0  # 0: LightGBM's default, all cores
 
 
 def _booster_raw(estimator: Any) -> BoosterFn | None:
     """A booster on numpy rows: raw log-odds, or with ``contrib=True`` its native tree SHAP
     values ``(n, n_columns + 1)`` (last column the base); None for other families.
 
-    One thread: for a handful of rows, waking a thread pool costs more than the trees, and
-    under load (a busy API server) the pool's spinning threads make it far worse."""
+    One thread for a handful of rows: waking a thread pool costs more than the trees, and
+    under load (a busy API server) the pool's spinning threads make it far worse; batches
+    use every core."""
     name = type(estimator).__name__
     if name == "LGBMClassifier":
         booster = estimator.booster_
@@ -158,9 +165,10 @@ def _booster_raw(estimator: Any) -> BoosterFn | None:
         def lightgbm(rows: np.ndarray, contrib: bool = False) -> np.ndarray:
             if contrib:
                 return np.asarray(
-                    booster.predict(rows, pred_contrib=True, num_threads=1), dtype=float
+                    booster.predict(rows, pred_contrib=True, num_threads=_threads(rows)),
+                    dtype=float,
                 )
-            return booster.predict(rows, raw_score=True, num_threads=1)
+            return booster.predict(rows, raw_score=True, num_threads=_threads(rows))
 
         return lightgbm
     if name == "XGBClassifier":
