@@ -20,18 +20,9 @@ def _reasons(stored: list[Any] | None) -> list[ReasonOut]:
 
 
 def score_out(scored: LiveScore) -> ScoreOut:
-    record = scored.record
-    return ScoreOut(
-        lead_id=scored.lead_id,
-        score=record.score,
-        score_100=record.score_100,
-        segment=record.segment,  # type: ignore[arg-type]
-        contact=record.contact,
-        reasons=_reasons(record.reasons),
-        model_version=record.model_version,
-        scored_at=record.scored_at,
-        warnings=list(scored.warnings),
-        notifications=scored.notifications,
+    """A score just made: the stored record, with what scoring it noticed."""
+    return record_out(scored.record).model_copy(
+        update={"warnings": list(scored.warnings), "notifications": scored.notifications}
     )
 
 
