@@ -7,21 +7,25 @@ Every command takes the same column-role options (``--target``, ``--id``, ``--ti
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 import typer
 from pydantic import ValidationError
-from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
+from leadscore.cliutil import (
+    ConfigOpt,
+    DatabaseOpt,
+    err,
+    handle_errors,
+    open_store,
+    out,
+)
 from leadscore.config import Business, Settings, load_settings
 from leadscore.errors import ConfigError, LeadscoreError
 
@@ -32,10 +36,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # ----------------------------------------------------------------------------- shared options
 
@@ -56,9 +56,6 @@ KeepOpt = Annotated[
     typer.Option(
         "--keep", help="Keep this column even if the audit suspects leakage (repeatable)."
     ),
-]
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="Settings file (default: ./leadscore.toml).")
 ]
 BadNumbersOpt = Annotated[
     str | None,
@@ -87,38 +84,6 @@ ModelsOpt = Annotated[
     typer.Option("--models", help="Comma-separated candidates to compare (default: all)."),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
-DatabaseOpt = Annotated[
-    str | None, typer.Option("--database", help="Score store URL (LEADSCORE_DATABASE_URL).")
-]
-
-
-def handle_errors(func: F) -> F:
-    """Turn user-facing errors into one red line and exit status 2, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except LeadscoreError as exc:
-            # The message quotes the user's data: print it literally, never as markup.
-            err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
-            raise typer.Exit(2) from None
-        except KeyboardInterrupt:
-            err.print("[yellow]interrupted[/]")
-            raise typer.Exit(130) from None
-        except Exception as exc:  # a bug in leadscore, not in the input
-            if os.environ.get("LEADSCORE_DEBUG"):
-                raise
-            err.print(
-                Text.assemble(
-                    ("internal error: ", "bold red"),
-                    f"{type(exc).__name__}: {exc}\n",
-                    "This is a bug in leadscore; rerun with LEADSCORE_DEBUG=1 for details.",
-                )
-            )
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def build_settings(
@@ -894,12 +859,6 @@ keys_app = typer.Typer(help="API keys of the scoring service.")
 app.add_typer(keys_app, name="keys")
 
 
-def _store(config: Path | None, database: str | None) -> Any:
-    from leadscore.store import Store
-
-    return Store(database or load_settings(config).database_url)
-
-
 @keys_app.command("create")
 @handle_errors
 def keys_create(
@@ -913,7 +872,7 @@ def keys_create(
 ) -> None:
     """Create a key; it is shown once (only its hash is stored)."""
     try:
-        plaintext, record = _store(config, database).create_key(name, scope)
+        plaintext, record = open_store(config, database).create_key(name, scope)
     except ValueError as exc:
         raise LeadscoreError(str(exc)) from None
     out.print(f"key {record.id} ({record.name}, scopes: {', '.join(record.scopes)}):")
@@ -928,7 +887,7 @@ def keys_list(database: DatabaseOpt = None, config: ConfigOpt = None) -> None:
     table = Table(header_style="bold")
     for name in ("id", "name", "prefix", "scopes", "created", "last used", "revoked"):
         table.add_column(name)
-    for k in _store(config, database).list_keys():
+    for k in open_store(config, database).list_keys():
         table.add_row(
             str(k.id), k.name, k.prefix + "…", ", ".join(k.scopes),
             f"{k.created_at:%Y-%m-%d %H:%M}",
@@ -946,7 +905,7 @@ def keys_revoke(
     config: ConfigOpt = None,
 ) -> None:
     """Revoke a key: it stops working at once."""
-    record = _store(config, database).revoke_key(int(key) if key.isdigit() else key)
+    record = open_store(config, database).revoke_key(int(key) if key.isdigit() else key)
     out.print(f"revoked key {record.id} ({record.name})")
 
 
@@ -976,7 +935,7 @@ def webhooks_add(
     if not secret:
         raise LeadscoreError("a signing secret is needed: --secret or LEADSCORE_WEBHOOK_SECRET")
     try:
-        hook = _store(config, database).add_webhook(
+        hook = open_store(config, database).add_webhook(
             url, secret, kinds=tuple(kind or ("hot", "jump")), min_jump=min_jump
         )
     except ValueError as exc:
@@ -991,7 +950,7 @@ def webhooks_list(database: DatabaseOpt = None, config: ConfigOpt = None) -> Non
     table = Table(header_style="bold")
     for name in ("id", "url", "kinds", "min jump", "created"):
         table.add_column(name)
-    for h in _store(config, database).list_webhooks():
+    for h in open_store(config, database).list_webhooks():
         table.add_row(
             str(h.id), h.url, ", ".join(h.kinds), str(h.min_jump), f"{h.created_at:%Y-%m-%d %H:%M}"
         )
@@ -1006,7 +965,7 @@ def webhooks_remove(
     config: ConfigOpt = None,
 ) -> None:
     """Stop calling a webhook (its delivery log is kept)."""
-    hook = _store(config, database).remove_webhook(webhook)
+    hook = open_store(config, database).remove_webhook(webhook)
     out.print(f"webhook {hook.id} ({hook.url}) removed")
 
 
@@ -1032,7 +991,7 @@ def webhooks_deliveries(
         "created",
     ):
         table.add_column(name)
-    for d in _store(config, database).deliveries(webhook_id=webhook, limit=limit):
+    for d in open_store(config, database).deliveries(webhook_id=webhook, limit=limit):
         table.add_row(
             str(d.id), str(d.webhook_id), d.lead_id, d.kind, d.status, str(d.attempts),
             "" if d.last_status_code is None else str(d.last_status_code), d.last_error or "",

@@ -15,60 +15,26 @@ Run on its own: ``python -m leadscore.ui.cli ui`` / ``python -m leadscore.ui.cli
 
 from __future__ import annotations
 
-import functools
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from rich.text import Text
 
+from leadscore.cliutil import (
+    ConfigOpt,
+    DatabaseOpt,
+    handle_errors,
+    open_store,
+    out,
+    settings_with_database,
+)
 from leadscore.errors import LeadscoreError
 
 APP_FILE = Path(__file__).resolve().parent / "app.py"
-F = TypeVar("F", bound=Callable[..., Any])
-
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-DatabaseOpt = Annotated[
-    str | None, typer.Option("--database", help="Score store URL (LEADSCORE_DATABASE_URL).")
-]
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="Settings file (default: ./leadscore.toml).")
-]
-
-
-def _errors(func: F) -> F:
-    """User-facing errors as one red line and exit status 2 (as every leadscore command)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except LeadscoreError as exc:
-            err.print(Text.assemble(("error: ", "bold red"), str(exc)))
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _settings(config: Path | None, database: str | None) -> Any:
-    from leadscore.config import load_settings
-
-    settings = load_settings(config)
-    return settings.model_copy(update={"database_url": database}) if database else settings
-
-
-def _store(config: Path | None, database: str | None) -> Any:
-    from leadscore.store import Store
-
-    return Store(_settings(config, database).database_url)
 
 
 # ----------------------------------------------------------------------------- ui
@@ -118,7 +84,7 @@ def dashboard_env(
     return env
 
 
-@_errors
+@handle_errors
 def ui_command(
     port: Annotated[int, typer.Option("--port", help="Port to serve on.")] = 8501,
     host: Annotated[str, typer.Option("--host", help="Address to bind.")] = "127.0.0.1",
@@ -144,8 +110,8 @@ def ui_command(
 
     if max_upload_mb < 1:
         raise LeadscoreError(f"--max-upload-mb must be at least 1, not {max_upload_mb}")
-    settings = _settings(config, database)
-    store = _store(config, database)  # creates or upgrades the schema; fails clearly here
+    settings = settings_with_database(config, database)
+    store = open_store(config, database)  # creates or upgrades the schema; fails clearly here
     if not store.list_users():
         out.print(
             "[yellow]no dashboard users yet:[/] leadscore users add NAME --role admin "
@@ -180,7 +146,7 @@ users_app = typer.Typer(help="Dashboard users: admins change data, models and se
 
 
 @users_app.command("add")
-@_errors
+@handle_errors
 def users_add(
     name: Annotated[str, typer.Argument(help="User name (letters, digits, . _ @ -).")],
     role: Annotated[str, typer.Option("--role", help="admin or viewer.")] = "viewer",
@@ -196,7 +162,7 @@ def users_add(
 
     chosen = password or random_password()
     try:
-        user = _store(config, database).add_user(name, chosen, role)
+        user = open_store(config, database).add_user(name, chosen, role)
     except ValueError as exc:
         raise LeadscoreError(str(exc)) from None
     out.print(f"user {user.name} ({user.role}) created")
@@ -206,13 +172,13 @@ def users_add(
 
 
 @users_app.command("list")
-@_errors
+@handle_errors
 def users_list(database: DatabaseOpt = None, config: ConfigOpt = None) -> None:
     """Users, their roles and last sign-in."""
     table = Table(header_style="bold")
     for column in ("name", "role", "created", "last sign-in"):
         table.add_column(column)
-    for user in _store(config, database).list_users():
+    for user in open_store(config, database).list_users():
         table.add_row(
             user.name,
             user.role,
@@ -223,19 +189,19 @@ def users_list(database: DatabaseOpt = None, config: ConfigOpt = None) -> None:
 
 
 @users_app.command("remove")
-@_errors
+@handle_errors
 def users_remove(
     name: Annotated[str, typer.Argument(help="User name.")],
     database: DatabaseOpt = None,
     config: ConfigOpt = None,
 ) -> None:
     """Delete a user (not the last admin)."""
-    user = _store(config, database).remove_user(name)
+    user = open_store(config, database).remove_user(name)
     out.print(f"user {user.name} removed")
 
 
 @users_app.command("set-role")
-@_errors
+@handle_errors
 def users_set_role(
     name: Annotated[str, typer.Argument(help="User name.")],
     role: Annotated[str, typer.Argument(help="admin or viewer.")],
@@ -243,12 +209,12 @@ def users_set_role(
     config: ConfigOpt = None,
 ) -> None:
     """Make a user admin or viewer (the last admin stays admin)."""
-    user = _store(config, database).set_role(name, role)
+    user = open_store(config, database).set_role(name, role)
     out.print(f"user {user.name} is now {user.role}")
 
 
 @users_app.command("set-password")
-@_errors
+@handle_errors
 def users_set_password(
     name: Annotated[str, typer.Argument(help="User name.")],
     password: Annotated[
@@ -261,7 +227,7 @@ def users_set_password(
     from leadscore.ui.auth import random_password
 
     chosen = password or random_password()
-    user = _store(config, database).set_password(name, chosen)
+    user = open_store(config, database).set_password(name, chosen)
     out.print(f"password of {user.name} changed")
     if password is None:
         out.print("new password (shown once):")

@@ -1,0 +1,81 @@
+"""What every ``leadscore`` command shares: the consoles, the error handling, the
+``--config`` and ``--database`` options and opening the score store.
+
+Its own module so that command groups outside :mod:`leadscore.cli` (the dashboard's
+``ui`` and ``users`` in :mod:`leadscore.ui.cli`) behave exactly like the rest without
+importing the main command module.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.text import Text
+
+from leadscore.config import Settings, load_settings
+from leadscore.errors import LeadscoreError
+
+if TYPE_CHECKING:
+    from leadscore.store import Store
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Settings file (default: ./leadscore.toml).")
+]
+DatabaseOpt = Annotated[
+    str | None, typer.Option("--database", help="Score store URL (LEADSCORE_DATABASE_URL).")
+]
+
+
+def handle_errors(func: F) -> F:
+    """Turn user-facing errors into one red line and exit status 2, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LeadscoreError as exc:
+            # The message quotes the user's data: print it literally, never as markup.
+            err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
+            raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort):  # a command's own exit status, not a bug
+            raise
+        except KeyboardInterrupt:
+            err.print("[yellow]interrupted[/]")
+            raise typer.Exit(130) from None
+        except Exception as exc:  # a bug in leadscore, not in the input
+            if os.environ.get("LEADSCORE_DEBUG"):
+                raise
+            err.print(
+                Text.assemble(
+                    ("internal error: ", "bold red"),
+                    f"{type(exc).__name__}: {exc}\n",
+                    "This is a bug in leadscore; rerun with LEADSCORE_DEBUG=1 for details.",
+                )
+            )
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings_with_database(config: Path | None, database: str | None) -> Settings:
+    """The project settings, with ``--database`` (when given) as the store URL."""
+    settings = load_settings(config)
+    return settings.model_copy(update={"database_url": database}) if database else settings
+
+
+def open_store(config: Path | None, database: str | None) -> Store:
+    """The score store of ``--database``, else of the settings (migrated on opening)."""
+    from leadscore.store import Store
+
+    return Store(settings_with_database(config, database).database_url)
