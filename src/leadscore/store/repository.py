@@ -33,7 +33,7 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -83,6 +83,33 @@ _NAME_KEYS = ("name", "event")
 _DELIVERY_STATUSES = ("pending", "delivered", "failed")
 _MAX_ERROR_LENGTH = 2000
 
+# Core statements of the scoring write path, built once: SQLAlchemy then finds their
+# compiled form in its cache by identity instead of building, coercing and hashing a new
+# statement per call (that was most of a single-lead write's cost, not SQL). ``ids`` are
+# expanding IN lists.
+_LEADS, _SCORES, _LATEST = Lead.__table__, Score.__table__, LatestScore.__table__
+_WEBHOOKS, _DELIVERIES = Webhook.__table__, WebhookDelivery.__table__
+_SELECT_LEADS = select(_LEADS).where(_LEADS.c.id.in_(bindparam("ids", expanding=True)))
+_LOCK_LEADS = (
+    select(_LEADS.c.id)
+    .where(_LEADS.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(_LEADS.c.id)
+    .with_for_update(key_share=True)
+)
+_UPDATE_ATTRIBUTES = (
+    update(_LEADS)
+    .where(_LEADS.c.id == bindparam("b_id"))
+    .values(attributes=bindparam("b_attributes"), updated_at=bindparam("b_updated_at"))
+)
+_SELECT_LATEST = (
+    select(_SCORES)
+    .join(_LATEST, _LATEST.c.score_id == _SCORES.c.id)
+    .where(_LATEST.c.lead_id.in_(bindparam("ids", expanding=True)))
+)
+_ACTIVE_WEBHOOKS = select(_WEBHOOKS).where(_WEBHOOKS.c.active)
+_INSERT_SCORES = insert(_SCORES).returning(_SCORES.c.id, sort_by_parameter_order=True)
+_INSERT_DELIVERIES = insert(_DELIVERIES).returning(*_DELIVERIES.c, sort_by_parameter_order=True)
+
 
 class Store(DashboardStore):
     """The score store at ``url`` (default: ``Settings().database_url``, i.e.
@@ -110,6 +137,18 @@ class Store(DashboardStore):
         self.engine = make_engine(self.url)
         self._writer = write_engine(self.engine)
         self.dialect = self.engine.dialect.name
+        # the dialect's INSERT … ON CONFLICT statements, built once (see _SELECT_LEADS)
+        self._ensure_stmt = self._insert(Lead).on_conflict_do_nothing()
+        upsert = self._insert(LatestScore)
+        self._upsert_latest = upsert.on_conflict_do_update(
+            index_elements=["lead_id"],
+            set_={
+                "score_id": upsert.excluded.score_id,
+                "score": upsert.excluded.score,
+                "segment": upsert.excluded.segment,
+                "scored_at": upsert.excluded.scored_at,
+            },
+        )
         if migrate:
             try:
                 upgrade(self.engine)
@@ -154,16 +193,16 @@ class Store(DashboardStore):
         dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
         return dialect_insert(model)
 
-    def _ensure_leads(self, session: Session, lead_ids: Iterable[str], now: datetime) -> None:
+    def _ensure_leads(self, conn: Connection, lead_ids: Iterable[str], now: datetime) -> None:
         # one cached executemany statement (a multi-row VALUES would be compiled per call);
         # sorted, so concurrent batches insert overlapping new leads in the same order
         rows = [
             {"id": i, "attributes": {}, "created_at": now, "updated_at": now}
             for i in sorted(set(lead_ids))
         ]
-        session.connection().execute(self._insert(Lead.__table__).on_conflict_do_nothing(), rows)
+        conn.execute(self._ensure_stmt, rows)
 
-    def _lock_leads(self, session: Session, lead_ids: Collection[str]) -> None:
+    def _lock_leads(self, conn: Connection, lead_ids: Collection[str]) -> None:
         # sorted, so two transactions locking overlapping sets cannot deadlock; NO KEY
         # UPDATE does not block concurrent inserts of events and outcomes for the lead
         # (SQLite leaves FOR UPDATE out: its write transaction already holds the lock)
@@ -171,12 +210,7 @@ class Store(DashboardStore):
             return
         ids = sorted(set(lead_ids))
         for start in range(0, len(ids), _CHUNK):
-            session.execute(
-                select(Lead.id)
-                .where(Lead.id.in_(ids[start : start + _CHUNK]))
-                .order_by(Lead.id)
-                .with_for_update(key_share=True)
-            ).all()
+            conn.execute(_LOCK_LEADS, {"ids": ids[start : start + _CHUNK]}).all()
 
     def ping(self) -> None:
         """Check that the database answers (a readiness probe); raises if it does not.
@@ -218,38 +252,35 @@ class Store(DashboardStore):
         if not leads:
             return []
         now = utcnow()
-        with self._write() as session:
-            self._ensure_leads(session, leads, now)
-            self._lock_leads(session, leads.keys())
-            rows = self._merge_attributes(session, leads, now)
+        with self._writer.begin() as conn:
+            self._ensure_leads(conn, leads, now)
+            self._lock_leads(conn, leads.keys())
+            rows = self._merge_attributes(conn, leads, now)
             return [rows[lead_id] for lead_id in leads]
 
     def _merge_attributes(
-        self, session: Session, leads: Mapping[str, Mapping[str, Any]], now: datetime
+        self, conn: Connection, leads: Mapping[str, Mapping[str, Any]], now: datetime
     ) -> dict[str, LeadRecord]:
         """Merge new attributes over the stored ones of locked, existing leads."""
         # as they will be stored (NaN → None, dates → text), so the records say the same
         leads = {lead_id: _as_json(dict(attributes)) for lead_id, attributes in leads.items()}
-        rows = self._leads_by_id(session, leads.keys())
+        rows = self._leads_by_id(conn, leads.keys())
         changed = []
         for lead_id, attributes in leads.items():
             row = rows[lead_id]
             merged = {**row.attributes, **attributes}
             if merged != row.attributes:
-                changed.append({"id": lead_id, "attributes": merged, "updated_at": now})
+                changed.append({"b_id": lead_id, "b_attributes": merged, "b_updated_at": now})
                 rows[lead_id] = LeadRecord(lead_id, merged, row.created_at, now)
         if changed:
-            # ORM bulk UPDATE by primary key: one executemany
-            session.execute(update(Lead), changed)
+            conn.execute(_UPDATE_ATTRIBUTES, changed)  # one executemany
         return rows
 
-    def _leads_by_id(self, session: Session, lead_ids: Iterable[str]) -> dict[str, LeadRecord]:
+    def _leads_by_id(self, conn: Connection, lead_ids: Iterable[str]) -> dict[str, LeadRecord]:
         ids = sorted(set(lead_ids))
         out: dict[str, LeadRecord] = {}
         for start in range(0, len(ids), _CHUNK):
-            for row in session.scalars(
-                select(Lead).where(Lead.id.in_(ids[start : start + _CHUNK]))
-            ):
+            for row in conn.execute(_SELECT_LEADS, {"ids": ids[start : start + _CHUNK]}):
                 out[row.id] = _lead(row)
         return out
 
@@ -297,7 +328,7 @@ class Store(DashboardStore):
         values = [rows[event_id] for event_id in sorted(rows)]
         new = 0
         with self._write() as session:
-            self._ensure_leads(session, [lead_id], now)
+            self._ensure_leads(session.connection(), [lead_id], now)
             for start in range(0, len(values), _CHUNK):
                 stmt = (
                     self._insert(Event)
@@ -390,17 +421,19 @@ class Store(DashboardStore):
             if not isinstance(fields, Mapping):
                 raise StoreError(f"attributes of lead {lead_id!r} must be a mapping")
         lead_ids = {item.lead_id for item in items} | set(attributes)
-        with self._write() as session:
-            self._ensure_leads(session, lead_ids, utcnow())
-            self._lock_leads(session, lead_ids)
+        # Core statements on one connection (no ORM session: nothing here needs identity
+        # or unit-of-work tracking); still one transaction, BEGIN IMMEDIATE on SQLite
+        with self._writer.begin() as conn:
+            self._ensure_leads(conn, lead_ids, utcnow())
+            self._lock_leads(conn, lead_ids)
             if attributes:
-                self._merge_attributes(session, attributes, utcnow())
+                self._merge_attributes(conn, attributes, utcnow())
             # the default scored_at is taken once the leads are locked (SQLite: since the
             # first statement), so concurrent writers' scores are in time order, and one
             # that waited for the lock is not mistaken for a backfill
             now = utcnow()
-            latest = self._latest_by_lead(session, lead_ids)
-            hooks = [_webhook(w) for w in session.scalars(select(Webhook).where(Webhook.active))]
+            latest = self._latest_by_lead(conn, lead_ids)
+            hooks = [_webhook(w) for w in conn.execute(_ACTIVE_WEBHOOKS)]
 
             params = [
                 {
@@ -415,9 +448,7 @@ class Store(DashboardStore):
                 }
                 for item in items
             ]
-            ids = session.scalars(
-                self._insert(Score).returning(Score.id, sort_by_parameter_order=True), params
-            ).all()
+            ids = conn.execute(_INSERT_SCORES, params).scalars().all()
             scores = [ScoreRecord(id=i, **p) for i, p in zip(ids, params, strict=True)]
 
             new_latest: dict[str, ScoreRecord] = {}
@@ -460,23 +491,16 @@ class Store(DashboardStore):
                             "status": "pending",
                             "attempts": 0,
                             "next_attempt_at": now,
+                            "last_status_code": None,
+                            "last_error": None,
                             "created_at": now,
+                            "delivered_at": None,
                         }
                     )
 
             if new_latest:
-                stmt = self._insert(LatestScore)
-                stmt = stmt.on_conflict_do_update(
-                    index_elements=["lead_id"],
-                    set_={
-                        "score_id": stmt.excluded.score_id,
-                        "score": stmt.excluded.score,
-                        "segment": stmt.excluded.segment,
-                        "scored_at": stmt.excluded.scored_at,
-                    },
-                )
-                session.execute(
-                    stmt,
+                conn.execute(
+                    self._upsert_latest,
                     [
                         {
                             "lead_id": r.lead_id,
@@ -490,25 +514,14 @@ class Store(DashboardStore):
                 )
             deliveries: list[DeliveryRecord] = []
             if outbox:
-                rows = session.scalars(
-                    self._insert(WebhookDelivery).returning(
-                        WebhookDelivery, sort_by_parameter_order=True
-                    ),
-                    outbox,
-                ).all()
-                deliveries = [_delivery(row) for row in rows]
+                deliveries = [_delivery(row) for row in conn.execute(_INSERT_DELIVERIES, outbox)]
             return scores, deliveries
 
-    def _latest_by_lead(self, session: Session, lead_ids: Iterable[str]) -> dict[str, ScoreRecord]:
+    def _latest_by_lead(self, conn: Connection, lead_ids: Iterable[str]) -> dict[str, ScoreRecord]:
         ids = sorted(set(lead_ids))
         out: dict[str, ScoreRecord] = {}
         for start in range(0, len(ids), _CHUNK):
-            rows = session.scalars(
-                select(Score)
-                .join(LatestScore, LatestScore.score_id == Score.id)
-                .where(LatestScore.lead_id.in_(ids[start : start + _CHUNK]))
-            )
-            for row in rows:
+            for row in conn.execute(_SELECT_LATEST, {"ids": ids[start : start + _CHUNK]}):
                 out[row.lead_id] = _score(row)
         return out
 
@@ -520,8 +533,8 @@ class Store(DashboardStore):
         >>> store.latest_score("L1").score_100
         82
         """
-        with self._read() as session:
-            return self._latest_by_lead(session, [lead_id]).get(lead_id)
+        with self.engine.begin() as conn:
+            return self._latest_by_lead(conn, [lead_id]).get(lead_id)
 
     def score_history(self, lead_id: str, limit: int = 100) -> list[ScoreRecord]:
         """The lead's scores, newest first (at most ``limit``).
@@ -604,7 +617,7 @@ class Store(DashboardStore):
             "recorded_at": now,
         }
         with self._write() as session:
-            self._ensure_leads(session, [lead_id], now)
+            self._ensure_leads(session.connection(), [lead_id], now)
             row = session.scalars(self._insert(Outcome).values(values).returning(Outcome)).one()
             return _outcome(row)
 
@@ -1185,7 +1198,7 @@ def _replace(record: ApiKeyRecord, **changes: Any) -> ApiKeyRecord:
     return dataclasses.replace(record, **changes)
 
 
-def _lead(row: Lead) -> LeadRecord:
+def _lead(row: Lead | Row[Any]) -> LeadRecord:
     return LeadRecord(row.id, dict(row.attributes or {}), row.created_at, row.updated_at)
 
 
@@ -1196,7 +1209,7 @@ def _event(row: Event) -> EventRecord:
     )  # fmt: skip
 
 
-def _score(row: Score) -> ScoreRecord:
+def _score(row: Score | Row[Any]) -> ScoreRecord:
     return ScoreRecord(
         id=row.id,
         lead_id=row.lead_id,
@@ -1226,7 +1239,7 @@ def _api_key(row: ApiKey) -> ApiKeyRecord:
     )
 
 
-def _webhook(row: Webhook) -> WebhookRecord:
+def _webhook(row: Webhook | Row[Any]) -> WebhookRecord:
     return WebhookRecord(
         id=row.id,
         url=row.url,
@@ -1238,7 +1251,7 @@ def _webhook(row: Webhook) -> WebhookRecord:
     )
 
 
-def _delivery(row: WebhookDelivery) -> DeliveryRecord:
+def _delivery(row: WebhookDelivery | Row[Any]) -> DeliveryRecord:
     return DeliveryRecord(
         id=row.id,
         webhook_id=row.webhook_id,
