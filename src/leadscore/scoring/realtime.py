@@ -5,7 +5,9 @@ costs tens of milliseconds, almost all of it conversion, not model. :class:`Fast
 compiles a fitted :class:`~leadscore.modeling.model.LeadModel` once:
 
 * gradient boosters (LightGBM, XGBoost) get a flat encoder — numbers, date parts and the
-  category codes the booster was trained on — and are evaluated on a numpy row;
+  category codes the booster was trained on — and are evaluated on a numpy row; LightGBM
+  bags are compiled further (:mod:`leadscore.scoring.treeshap`): scores and exact tree
+  SHAP reasons from one numba kernel, ~5× faster than LightGBM's own ``pred_contrib``;
 * logistic regression becomes a sum of per-field lookups and affine terms, which also
   gives the per-field contributions for free;
 * any other model family falls back to the batch path (correct, just slower).
@@ -17,7 +19,9 @@ contributions as :mod:`leadscore.explain.contributions`.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +35,7 @@ from leadscore.features.dates import PARTS
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import MISSING, OTHER, CategoryCoder
+from leadscore.scoring.treeshap import CompiledForest
 
 Row = Mapping[str, Any]
 
@@ -143,6 +148,7 @@ class _NativeEncoder:
 
 
 BoosterFn = Callable[[np.ndarray, bool], np.ndarray]
+_CORES = os.cpu_count() or 1
 #: below this many rows one thread is faster than waking LightGBM's thread pool
 THREADED_ROWS = 64
 
@@ -328,6 +334,7 @@ class FastScorer:
         self.mode = "batch"
         self.linear: list[_LinearTerms] = []
         self.native: list[tuple[_NativeEncoder, BoosterFn]] = []
+        self.forest: CompiledForest | None = None
         kinds = {type(m.named_steps["model"]).__name__ for m in self.members}
         if kinds == {"LogisticRegression"}:
             self.linear = [
@@ -350,12 +357,45 @@ class FastScorer:
                     matrix = np.zeros((len(encode.owners), len(self.fields)))
                     matrix[np.arange(len(encode.owners)), [index[o] for o in encode.owners]] = 1
                     self.grouping.append(matrix)
+                if kinds == {"LGBMClassifier"}:
+                    self.forest = CompiledForest.from_lightgbm(
+                        [m.named_steps["model"].booster_ for m in self.members]
+                    )
+                    self.stacked = np.vstack(self.grouping)  # the bag's columns → fields
+                    self.forest.explain(self._rows([self.clean({})]))  # compile / warm up
 
     # ---------------------------------------------------------------- internals
 
+    def _rows(self, rows: list[dict[str, Any]]) -> np.ndarray:
+        """Cleaned rows → the compiled forest's input: each fold model's row side by side."""
+        return np.array(
+            [[v for encode, _ in self.native for v in encode(r)] for r in rows], dtype=float
+        )
+
+    def _forest(self, rows: list[dict[str, Any]], explain: bool) -> Any:
+        """Run the compiled forest; batches are split over the cores (the kernel releases
+        the GIL)."""
+        assert self.forest is not None
+        matrix = self._rows(rows)
+        run = self.forest.explain if explain else self.forest.raw
+        if len(rows) < THREADED_ROWS:
+            return run(matrix)
+        parts = np.array_split(matrix, _CORES)
+        with ThreadPoolExecutor(_CORES) as pool:
+            done = list(pool.map(run, parts))
+        if not explain:
+            return np.concatenate(done)
+        return (
+            np.concatenate([d[0] for d in done]),
+            np.concatenate([d[1] for d in done]),
+            done[0][2],
+        )
+
     def _logits(self, rows: list[dict[str, Any]]) -> np.ndarray:
         """Calibrated log-odds of cleaned rows."""
-        if self.mode == "linear":
+        if self.forest is not None:
+            raw = self._forest(rows, explain=False)
+        elif self.mode == "linear":
             raw = np.array(
                 [np.mean([m.intercept + m.terms(r).sum() for m in self.linear]) for r in rows]
             )
@@ -381,6 +421,13 @@ class FastScorer:
             values = (terms - reference) * self.slope
             return Contributions(
                 self.fields, values, np.full(len(rows), base * self.slope + self.intercept)
+            )
+        if self.forest is not None:
+            _, columns, base = self._forest(rows, explain=True)
+            return Contributions(
+                self.fields,
+                (columns @ self.stacked) * self.slope,
+                np.full(len(rows), base * self.slope + self.intercept),
             )
         if self.mode == "booster":
             values, bases = [], []

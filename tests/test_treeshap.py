@@ -1,0 +1,118 @@
+"""The compiled tree SHAP kernel gives LightGBM's own numbers (scores and pred_contrib)."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pytest
+
+from leadscore.scoring.treeshap import CompiledForest
+
+
+def _data(n: int, n_numeric: int, n_categorical: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    numeric = rng.normal(size=(n, n_numeric))
+    numeric[rng.random(numeric.shape) < 0.1] = np.nan  # missing values
+    numeric[rng.random(numeric.shape) < 0.05] = 0.0  # exact zeros (the Zero missing type)
+    categorical = rng.integers(0, 12, size=(n, n_categorical)).astype(float)
+    X = np.hstack([numeric, categorical])
+    signal = np.nan_to_num(numeric).sum(axis=1) + (categorical[:, 0] % 3 == 0) * 1.5
+    if n_categorical > 1:
+        signal += np.isin(categorical[:, 1], [2, 5, 7]) * 1.0
+    y = (signal + rng.normal(scale=1.5, size=n) > 0.5).astype(int)
+    return X, y
+
+
+def _booster(X: np.ndarray, y: np.ndarray, n_categorical: int, **params: object) -> lgb.Booster:
+    base = {
+        "objective": "binary", "verbose": -1, "num_leaves": 15, "learning_rate": 0.1,
+        "min_data_in_leaf": 5, "bagging_fraction": 0.8, "bagging_freq": 1, "seed": 3,
+        "max_cat_to_onehot": 4,
+    }  # fmt: skip
+    categorical = list(range(X.shape[1] - n_categorical, X.shape[1]))
+    data = lgb.Dataset(X, y, categorical_feature=categorical, free_raw_data=False)
+    return lgb.train({**base, **params}, data, num_boost_round=60)
+
+
+def _odd_rows(X: np.ndarray, seed: int) -> np.ndarray:
+    """Rows a booster rarely sees: NaN everywhere, unseen and negative category codes."""
+    rng = np.random.default_rng(seed)
+    odd = X[:40].copy()
+    odd[:10] = np.nan
+    odd[10:20, -1] = 99  # a category code beyond every bitset
+    odd[20:30, -1] = -3
+    odd[30:40] = rng.normal(scale=5, size=(10, X.shape[1]))
+    return np.vstack([X, odd])
+
+
+@pytest.mark.parametrize(
+    ("params", "n_numeric", "n_categorical"),
+    [
+        ({}, 5, 2),
+        ({"zero_as_missing": True}, 5, 2),  # the Zero missing type
+        ({"use_missing": False}, 4, 1),  # the None missing type only
+        ({"num_leaves": 255, "max_depth": -1, "min_data_in_leaf": 2}, 14, 2),  # deep paths
+    ],
+)
+def test_contributions_and_scores_equal_lightgbm(
+    params: dict[str, object], n_numeric: int, n_categorical: int
+) -> None:
+    X, y = _data(600, n_numeric, n_categorical, seed=len(params) + n_numeric)
+    booster = _booster(X, y, n_categorical, **params)
+    forest = CompiledForest.from_lightgbm([booster])
+    rows = _odd_rows(X, seed=1)
+
+    raw, values, base = forest.explain(rows)
+    expected = booster.predict(rows, pred_contrib=True)
+    np.testing.assert_allclose(values, expected[:, :-1], atol=1e-10)
+    np.testing.assert_allclose(base, expected[0, -1], atol=1e-10)
+    np.testing.assert_allclose(raw, booster.predict(rows, raw_score=True), atol=1e-10)
+    np.testing.assert_allclose(forest.raw(rows), raw, atol=1e-10)
+    np.testing.assert_allclose(raw, base + values.sum(axis=1), atol=1e-9)
+
+
+def test_deep_paths_are_covered_by_the_deep_case() -> None:
+    # the deep case above must really exercise paths of more than 8 features
+    X, y = _data(600, 14, 2, seed=2 + 14)
+    booster = _booster(X, y, 2, num_leaves=255, max_depth=-1, min_data_in_leaf=2)
+    forest = CompiledForest.from_lightgbm([booster])
+    assert forest.arrays.slot_count.max() > 8
+
+
+def test_a_bag_of_boosters_reads_its_own_columns_and_averages() -> None:
+    X, y = _data(500, 4, 1, seed=5)
+    first = _booster(X, y, 1)
+    # a second booster trained on columns in another order: its own slice of the row
+    order = [2, 0, 3, 1, 4]
+    second = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_leaves": 7, "seed": 1},
+        lgb.Dataset(X[:, order], y, categorical_feature=[4]),
+        num_boost_round=30,
+    )
+    forest = CompiledForest.from_lightgbm([first, second])
+    rows = np.hstack([X, X[:, order]])
+    raw, values, base = forest.explain(rows)
+
+    one, two = first.predict(X, pred_contrib=True), second.predict(X[:, order], pred_contrib=True)
+    np.testing.assert_allclose(raw, (one.sum(axis=1) + two.sum(axis=1)) / 2, atol=1e-10)
+    np.testing.assert_allclose(values[:, :5], one[:, :-1] / 2, atol=1e-10)
+    np.testing.assert_allclose(values[:, 5:], two[:, :-1] / 2, atol=1e-10)
+    np.testing.assert_allclose(base, (one[0, -1] + two[0, -1]) / 2, atol=1e-10)
+
+
+def test_trees_without_a_split_are_constants() -> None:
+    X, y = _data(300, 3, 1, seed=7)
+    booster = _booster(X, y, 1, min_gain_to_split=1e12)  # no split is ever worth it
+    forest = CompiledForest.from_lightgbm([booster])
+    raw, values, base = forest.explain(X[:20])
+    assert len(forest.arrays.value) == 0
+    np.testing.assert_allclose(raw, booster.predict(X[:20], raw_score=True), atol=1e-12)
+    assert np.all(values == 0)
+    np.testing.assert_allclose(base, raw[0])
+
+
+def test_rows_of_the_wrong_width_are_refused() -> None:
+    X, y = _data(200, 3, 1, seed=8)
+    forest = CompiledForest.from_lightgbm([_booster(X, y, 1)])
+    with pytest.raises(ValueError, match=r"\(n, 4\)"):
+        forest.explain(X[:, :3])
