@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -146,3 +148,104 @@ def test_an_ambiguous_prefix_is_refused(store: Store) -> None:
     with pytest.raises(StoreError, match="several API keys have prefix"):
         store.revoke_key(a.prefix)
     assert all(k.active for k in store.list_keys())
+
+
+# ---------------------------------------------------------------------- the key cache
+
+
+def test_a_cached_key_needs_no_database_read(store: Store) -> None:
+    plaintext, record = store.create_key("crm", ["read"])
+    assert store.cached_key(plaintext, 60) is None  # not verified yet
+    found = store.authenticate(plaintext, cache_s=60)
+    assert found is not None and found.id == record.id
+    assert store.cached_key(plaintext, 60) == found
+    assert store.cached_key(plaintext, 0) is None  # a zero cache time: always the database
+    statements: list[str] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    assert store.authenticate(plaintext, cache_s=60) == found
+    assert statements == []
+    # a different store of the same database in this process shares the verified keys; a
+    # store of another database does not
+    with Store(store.url, migrate=False) as twin:
+        assert twin.cached_key(plaintext, 60) == found
+
+
+def test_unknown_and_revoked_keys_are_never_cached(store: Store) -> None:
+    plaintext, record = store.create_key("crm", ["read"])
+    wrong = plaintext[:-1] + ("A" if plaintext[-1] != "A" else "B")
+    assert store.authenticate(wrong, cache_s=60) is None
+    assert store.cached_key(wrong, 60) is None
+    store.revoke_key(record.id)
+    assert store.authenticate(plaintext, cache_s=60) is None
+    assert store.cached_key(plaintext, 60) is None
+
+
+def test_a_revoke_in_this_process_applies_at_once(store: Store) -> None:
+    plaintext, record = store.create_key("crm", ["read"])
+    kept, _ = store.create_key("other", ["read"])
+    assert store.authenticate(plaintext, cache_s=60) is not None
+    assert store.authenticate(kept, cache_s=60) is not None
+    with Store(store.url, migrate=False) as twin:  # e.g. the dashboard's store
+        twin.revoke_key(record.prefix)
+    assert store.cached_key(plaintext, 60) is None
+    assert store.authenticate(plaintext, cache_s=60) is None
+    assert store.authenticate(kept, cache_s=60) is not None  # others re-verified, still valid
+
+
+def test_a_revoke_elsewhere_applies_when_the_cached_entry_ages_out(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import leadscore.store.repository as repository
+
+    plaintext, record = store.create_key("crm", ["read"])
+    now = [1000.0]
+    monkeypatch.setattr(repository.time, "monotonic", lambda: now[0])
+    assert store.authenticate(plaintext, cache_s=5) is not None
+    with store.engine.begin() as conn:  # another process revokes: this one is not told
+        conn.execute(
+            sa.update(ApiKey).where(ApiKey.id == record.id).values(revoked_at=sa.func.now())
+        )
+    assert store.authenticate(plaintext) is None  # without the cache: refused at once
+    now[0] += 4.9
+    assert store.authenticate(plaintext, cache_s=5) is not None  # within the cache time
+    now[0] += 0.2
+    assert store.cached_key(plaintext, 5) is None
+    assert store.authenticate(plaintext, cache_s=5) is None
+
+
+def test_a_lookup_overtaken_by_a_revoke_does_not_cache_the_key(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plaintext, record = store.create_key("crm", ["read"])
+    real_read = Store._read
+
+    def read_then_revoke(self: Store) -> Any:
+        # the lookup has read the key as active; a revoke commits before it caches it
+        with real_read(self) as session:
+            yield session
+        monkeypatch.setattr(Store, "_read", real_read)
+        store.revoke_key(record.id)
+
+    monkeypatch.setattr(Store, "_read", contextmanager(read_then_revoke))
+    assert store.authenticate(plaintext, cache_s=60) is not None  # answered before the revoke
+    assert store.cached_key(plaintext, 60) is None
+    assert store.authenticate(plaintext, cache_s=60) is None
+
+
+def test_the_cache_compares_hashes_in_constant_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import leadscore.store.repository as repository
+
+    plaintext, _ = store.create_key("crm", ["read"])
+    store.authenticate(plaintext, cache_s=60)
+    calls: list[tuple[str, str]] = []
+    real = repository.hmac.compare_digest
+
+    def spy(a: str, b: str) -> bool:
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr(repository.hmac, "compare_digest", spy)
+    assert store.cached_key(plaintext, 60) is not None
+    assert calls == [(hashlib.sha256(plaintext.encode()).hexdigest(),) * 2]

@@ -241,6 +241,52 @@ def test_keys_and_scopes(api: Api, fresh: pd.DataFrame) -> None:
     assert api.post("/v1/score", body).status_code == 401
 
 
+def test_a_cached_key_is_still_scoped_and_revoked_at_once(
+    api: Api, fresh: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"lead_id": "K1", "attributes": attributes(fresh.iloc[0])}
+    assert api.get("/v1/leads", scope="read").status_code == 200  # the read key is cached
+    assert api.post("/v1/score", body).status_code == 200  # and so is the score key
+    lookups: list[str] = []
+    real = Store.authenticate
+
+    def counted(self: Store, plaintext: str | None, **kwargs: Any) -> Any:
+        lookups.append(str(plaintext))
+        return real(self, plaintext, **kwargs)
+
+    monkeypatch.setattr(Store, "authenticate", counted)
+    assert api.post("/v1/score", body).status_code == 200
+    assert api.get("/v1/leads", scope="read").status_code == 200
+    assert lookups == []  # both answered from the cache
+    # from the cache or not, a key only opens what its scopes allow
+    refused = api.post("/v1/score", body, scope="read")
+    assert refused.status_code == 403 and "lacks the 'score' scope" in refused.json()["detail"]
+    assert api.get("/v1/leads", scope="score").status_code == 403
+    # a revoke through this process (the API's store or another) applies to the next request
+    with Store(api.store.url, migrate=False) as other:
+        other.revoke_key(api.keys["score"])
+    assert api.post("/v1/score", body).status_code == 401
+    assert api.get("/v1/leads", scope="read").status_code == 200
+
+
+def test_the_key_cache_can_be_turned_off(db_url: str, model_dir: Path, tmp_path: Path) -> None:
+    settings = make_settings(db_url, tmp_path, key_cache_s=0)
+    store = Store(db_url)
+    slot = ModelSlot.load(str(model_dir), settings)
+    app = create_app(settings, store=store, slot=slot, deliver_webhooks=False)
+    with TestClient(app) as client:
+        plaintext, record = store.create_key("crm", ["read"])
+        headers = {"X-API-Key": plaintext}
+        assert client.get("/v1/leads", headers=headers).status_code == 200
+        assert store.cached_key(plaintext, 3600) is None
+        with store.engine.begin() as conn:  # revoked by another process, behind our back
+            conn.exec_driver_sql(
+                f"UPDATE api_keys SET revoked_at = created_at WHERE id = {int(record.id)}"
+            )
+        assert client.get("/v1/leads", headers=headers).status_code == 401
+    store.close()
+
+
 # ----------------------------------------------------------------------------- reads
 
 

@@ -165,6 +165,10 @@ class ServiceSettings(BaseModel):
     trend_points: int = Field(default=5, ge=1, le=100)
     #: seconds between webhook delivery passes
     webhook_interval_s: float = Field(default=1.0, gt=0)
+    #: seconds a verified API key is trusted without a database read (0: check every
+    #: request); a revoke by another process (CLI, dashboard, other workers) takes effect
+    #: within this time, one through the serving process at once
+    key_cache_s: float = Field(default=5.0, ge=0, le=300)
 
 
 class Settings(BaseSettings):

@@ -11,16 +11,19 @@ from leadscore.config import ServiceSettings
 from leadscore.scoring.live import LiveScoring, ServingModel
 from leadscore.service.inputs import attributes_model
 
+# The dependencies are async although they do no I/O: FastAPI runs a sync dependency in
+# the thread pool, a round trip that costs more than the attribute lookups themselves.
 
-def live(request: Request) -> LiveScoring:
+
+async def live(request: Request) -> LiveScoring:
     return request.app.state.live  # type: ignore[no-any-return]
 
 
-def service_settings(request: Request) -> ServiceSettings:
+async def service_settings(request: Request) -> ServiceSettings:
     return request.app.state.settings.service  # type: ignore[no-any-return]
 
 
-def serving(request: Request) -> ServingModel:
+async def serving(request: Request) -> ServingModel:
     slot = request.app.state.live.slot
     if not slot.ready:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "no model loaded yet")

@@ -3,15 +3,21 @@
 Scopes: ``score`` (POST scores), ``ingest`` (events and outcomes), ``read`` (leads, work
 queue, models), ``admin`` (everything, including model reload). No key → 401, a key
 without the scope → 403.
+
+A key verified within the last ``service.key_cache_s`` seconds (default 5) is accepted
+from the process's memory without a database read; the scope is checked on every request
+either way. A revoke through this process applies at once; a revoke from elsewhere (the
+CLI, the dashboard, another worker) within ``key_cache_s`` seconds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from leadscore.store import ApiKeyRecord
 
@@ -19,10 +25,12 @@ _bearer = HTTPBearer(auto_error=False, description="An API key from `leadscore k
 _header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def require(scope: str) -> Callable[..., ApiKeyRecord]:
+def require(scope: str) -> Callable[..., Awaitable[ApiKeyRecord]]:
     """A dependency admitting keys with ``scope`` (or ``admin``)."""
 
-    def check(
+    # async: a key found in the cache costs no thread-pool round trip; only a database
+    # check (a miss) goes to a thread, so the event loop never waits on the store
+    async def check(
         request: Request,
         bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         header: Annotated[str | None, Depends(_header)],
@@ -34,7 +42,11 @@ def require(scope: str) -> Callable[..., ApiKeyRecord]:
                 "an API key is required: Authorization: Bearer <key> or X-API-Key",
                 headers={"WWW-Authenticate": "Bearer"},
             )
-        key = request.app.state.store.authenticate(plaintext)
+        store = request.app.state.store
+        ttl = request.app.state.settings.service.key_cache_s
+        key = store.cached_key(plaintext, ttl)
+        if key is None:
+            key = await run_in_threadpool(store.authenticate, plaintext, cache_s=ttl)
         if key is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,

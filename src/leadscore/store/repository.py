@@ -26,6 +26,8 @@ import logging
 import math
 import numbers
 import secrets
+import threading
+import time
 import urllib.parse
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -109,6 +111,56 @@ _SELECT_LATEST = (
 _ACTIVE_WEBHOOKS = select(_WEBHOOKS).where(_WEBHOOKS.c.active)
 _INSERT_SCORES = insert(_SCORES).returning(_SCORES.c.id, sort_by_parameter_order=True)
 _INSERT_DELIVERIES = insert(_DELIVERIES).returning(*_DELIVERIES.c, sort_by_parameter_order=True)
+
+
+class _KeyCache:
+    """API keys verified recently, in this process: SHA-256 of the key → its record.
+
+    Only keys that were found active are kept (an unknown key is never cached, so guesses
+    cannot fill memory), for at most ``max_age`` seconds each, and at most ``SIZE`` of
+    them. A revoke through any :class:`Store` of this process empties the cache at once;
+    a revoke by another process (the CLI, the dashboard, another worker) takes effect
+    here when the entry ages out.
+    """
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str], tuple[float, str, ApiKeyRecord]] = {}
+        #: bumped by every revoke, so a lookup that started before it cannot store a
+        #: now-revoked key afterwards
+        self.generation = 0
+
+    def get(self, url: str, digest: str, max_age: float) -> ApiKeyRecord | None:
+        entry = self._entries.get((url, digest))
+        if entry is None:
+            return None
+        stored_at, stored_digest, record = entry
+        # the dict found the entry by hash; the comparison that admits the key stays a
+        # constant-time one, like the database path's
+        if time.monotonic() - stored_at > max_age or not hmac.compare_digest(stored_digest, digest):
+            return None
+        return record
+
+    def put(self, url: str, digest: str, record: ApiKeyRecord, generation: int) -> None:
+        with self._lock:
+            if generation != self.generation:
+                return  # a key was revoked while this one was looked up: do not cache it
+            if len(self._entries) >= self.SIZE:
+                now = time.monotonic()
+                self._entries = {k: v for k, v in self._entries.items() if now - v[0] < 60}
+                if len(self._entries) >= self.SIZE:
+                    self._entries.clear()
+            self._entries[(url, digest)] = (time.monotonic(), digest, record)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries.clear()
+
+
+_KEY_CACHE = _KeyCache()
 
 
 class Store(DashboardStore):
@@ -690,10 +742,15 @@ class Store(DashboardStore):
             row = session.scalars(self._insert(ApiKey).values(values).returning(ApiKey)).one()
             return plaintext, _api_key(row)
 
-    def authenticate(self, plaintext: str | None) -> ApiKeyRecord | None:
+    def authenticate(self, plaintext: str | None, *, cache_s: float = 0.0) -> ApiKeyRecord | None:
         """The active key whose plaintext this is, or ``None`` (unknown, malformed or
         revoked). Hashes are compared in constant time; ``last_used_at`` is refreshed at
         most once a minute.
+
+        With ``cache_s`` > 0 a key this process verified within the last ``cache_s``
+        seconds is accepted from memory, without reading the database (see
+        :meth:`cached_key`); a revoke through this process applies at once, one by
+        another process within ``cache_s`` seconds.
 
         Example
         -------
@@ -701,13 +758,15 @@ class Store(DashboardStore):
         >>> store.authenticate(plaintext).name, store.authenticate("ls_wrong")
         ('crm', None)
         """
-        if (
-            not isinstance(plaintext, str)
-            or not plaintext.startswith(KEY_PREFIX)
-            or not KEY_PREFIX_LENGTH < len(plaintext) <= 256
-        ):
+        if not _well_formed(plaintext):
             return None
+        assert plaintext is not None  # for the type checker: _well_formed says so
         digest = _hash_key(plaintext)
+        if cache_s > 0:
+            cached = _KEY_CACHE.get(self.url, digest, cache_s)
+            if cached is not None:
+                return cached
+        generation = _KEY_CACHE.generation
         with self._read() as session:
             rows = session.scalars(
                 select(ApiKey).where(ApiKey.prefix == plaintext[:KEY_PREFIX_LENGTH])
@@ -737,7 +796,30 @@ class Store(DashboardStore):
                 record = _replace(record, last_used_at=now)
             except OperationalError as exc:  # bookkeeping must not fail a valid request
                 log.warning("could not record the use of API key %s: %s", record.prefix, exc)
+        if cache_s > 0:
+            _KEY_CACHE.put(self.url, digest, record, generation)
         return record
+
+    def cached_key(self, plaintext: str | None, cache_s: float) -> ApiKeyRecord | None:
+        """The key's record if :meth:`authenticate` verified it in this process within
+        the last ``cache_s`` seconds, else ``None`` (then ask :meth:`authenticate`).
+        Never touches the database, so an event loop can call it.
+
+        ``last_used_at`` of a cached record is as of its last database check (it is
+        refreshed at most once a minute anyway).
+
+        Example
+        -------
+        >>> plaintext, _ = store.create_key("crm", ["read"])
+        >>> store.cached_key(plaintext, 5) is None
+        True
+        >>> store.authenticate(plaintext, cache_s=5) == store.cached_key(plaintext, 5)
+        True
+        """
+        if cache_s <= 0 or not _well_formed(plaintext):
+            return None
+        assert plaintext is not None
+        return _KEY_CACHE.get(self.url, _hash_key(plaintext), cache_s)
 
     def revoke_key(self, key_id_or_prefix: int | str) -> ApiKeyRecord:
         """Revoke a key given by id, by its displayed prefix (``ls_AbCdE``) or by the key
@@ -772,7 +854,11 @@ class Store(DashboardStore):
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
                 session.flush()
-            return _api_key(row)
+            record = _api_key(row)
+        # after the commit, so a lookup racing with the revoke cannot re-cache the key
+        # from a read that predates it (the generation check in _KeyCache.put)
+        _KEY_CACHE.clear()
+        return record
 
     def list_keys(self) -> list[ApiKeyRecord]:
         """Every API key (revoked ones too), oldest first.
@@ -1108,6 +1194,15 @@ def _check_url(url: Any) -> str:
             f"a webhook URL must be an http:// or https:// URL with a host, not {url!r}"
         )
     return text
+
+
+def _well_formed(plaintext: Any) -> bool:
+    """Whether this could be a key at all (not worth a hash or a query otherwise)."""
+    return (
+        isinstance(plaintext, str)
+        and plaintext.startswith(KEY_PREFIX)
+        and KEY_PREFIX_LENGTH < len(plaintext) <= 256
+    )
 
 
 def _hash_key(plaintext: str) -> str:

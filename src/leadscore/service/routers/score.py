@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Request
+from starlette.concurrency import run_in_threadpool
 
-from leadscore.service.deps import Live, Service, Serving, inputs_for, too_large
+from leadscore.service.deps import Live, Service, Serving, inputs_for, live, serving, too_large
 from leadscore.service.inputs import check_attributes
 from leadscore.service.schemas import BatchIn, BatchOut, LeadIn, ScoreOut
 from leadscore.service.security import require
@@ -14,18 +15,18 @@ router = APIRouter(prefix="/v1/score", tags=["scoring"], dependencies=[Depends(r
 
 
 @router.post("", response_model=ScoreOut)
-def score_one(
-    body: LeadIn,
-    request: Request,
-    scoring: Live,
-    model: Serving,
-) -> ScoreOut:
+async def score_one(body: LeadIn, request: Request) -> ScoreOut:
     """Score one lead: 0–1 and 0–100, segment, contact decision, top reasons; stored in
     the lead's score history (and webhooks queued when it turns hot or jumps)."""
+    # async, with the blocking part (model and store write) in one thread-pool call: a
+    # sync route would also send its dependencies and the response check to the pool,
+    # each a round trip between threads; validation and the response take microseconds
+    scoring = await live(request)
+    model = await serving(request)
     attributes = check_attributes(
         inputs_for(request, model), body.attributes, ("body", "attributes")
     )
-    scored = scoring.score_lead(body.lead_id, attributes)
+    scored = await run_in_threadpool(scoring.score_lead, body.lead_id, attributes)
     request.app.state.metrics.scores.labels(scored.result.segment).inc()
     return score_out(scored)
 
