@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import lightgbm as lgb
 import numpy as np
 import pytest
@@ -69,6 +71,19 @@ def test_contributions_and_scores_equal_lightgbm(
     np.testing.assert_allclose(raw, booster.predict(rows, raw_score=True), atol=1e-10)
     np.testing.assert_allclose(forest.raw(rows), raw, atol=1e-10)
     np.testing.assert_allclose(raw, base + values.sum(axis=1), atol=1e-9)
+
+
+def test_one_lead_split_over_threads_equals_one_pass() -> None:
+    X, y = _data(400, 5, 2, seed=4)
+    forest = CompiledForest.from_lightgbm([_booster(X, y, 2), _booster(X[::-1], y[::-1], 2)])
+    rows = np.hstack([X[:30], X[:30]])
+    raw, values, base = forest.explain(rows)
+    with ThreadPoolExecutor(2) as pool:
+        for parts in (2, 3, 7):
+            split_raw, split_values, split_base = forest.explain(rows, pool, parts=parts)
+            np.testing.assert_allclose(split_raw, raw, atol=1e-12)
+            np.testing.assert_allclose(split_values, values, atol=1e-12)
+            assert split_base == base
 
 
 def test_deep_paths_are_covered_by_the_deep_case() -> None:

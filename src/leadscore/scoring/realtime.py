@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -149,6 +150,19 @@ class _NativeEncoder:
 
 BoosterFn = Callable[[np.ndarray, bool], np.ndarray]
 _CORES = os.cpu_count() or 1
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _helpers() -> ThreadPoolExecutor:
+    """Threads that run parts of the compiled forest beside the calling thread."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(_CORES, thread_name_prefix="leadscore-forest")
+        return _POOL
+
+
 #: below this many rows one thread is faster than waking LightGBM's thread pool
 THREADED_ROWS = 64
 
@@ -373,16 +387,16 @@ class FastScorer:
         )
 
     def _forest(self, rows: list[dict[str, Any]], explain: bool) -> Any:
-        """Run the compiled forest; batches are split over the cores (the kernel releases
-        the GIL)."""
+        """Run the compiled forest (its kernel releases the GIL): a batch is split by rows
+        over the cores, one lead's reasons by trees."""
         assert self.forest is not None
         matrix = self._rows(rows)
-        run = self.forest.explain if explain else self.forest.raw
         if len(rows) < THREADED_ROWS:
-            return run(matrix)
-        parts = np.array_split(matrix, _CORES)
-        with ThreadPoolExecutor(_CORES) as pool:
-            done = list(pool.map(run, parts))
+            if not explain:
+                return self.forest.raw(matrix)
+            return self.forest.explain(matrix, _helpers(), parts=_CORES)
+        run = self.forest.explain if explain else self.forest.raw
+        done = list(_helpers().map(run, np.array_split(matrix, _CORES)))
         if not explain:
             return np.concatenate(done)
         return (
@@ -413,6 +427,13 @@ class FastScorer:
             raw = np.log(p / (1 - p))
         return self.slope * raw + self.intercept
 
+    def _forest_contributions(self, columns: np.ndarray, base: float) -> Contributions:
+        return Contributions(
+            self.fields,
+            (columns @ self.stacked) * self.slope,
+            np.full(len(columns), base * self.slope + self.intercept),
+        )
+
     def _contributions(self, rows: list[dict[str, Any]]) -> Contributions:
         if self.mode == "linear":
             terms = np.array([np.mean([m.terms(r) for m in self.linear], axis=0) for r in rows])
@@ -424,11 +445,7 @@ class FastScorer:
             )
         if self.forest is not None:
             _, columns, base = self._forest(rows, explain=True)
-            return Contributions(
-                self.fields,
-                (columns @ self.stacked) * self.slope,
-                np.full(len(rows), base * self.slope + self.intercept),
-            )
+            return self._forest_contributions(columns, base)
         if self.mode == "booster":
             values, bases = [], []
             for (encode, f), grouping in zip(self.native, self.grouping, strict=True):
@@ -452,9 +469,16 @@ class FastScorer:
     def score_many(self, rows: Sequence[Row], reasons: int = 0) -> list[FastResult]:
         """Score several leads; with ``reasons``, each lead's top reasons up and down."""
         cleaned = [self.clean(r) for r in rows]
-        logits = self._logits(cleaned)
+        explained: Contributions | None = None
+        if reasons and self.forest is not None:
+            # the kernel gives the raw scores on the way: one pass over the trees, not two
+            raw, columns, base = self._forest(cleaned, explain=True)
+            logits = self.slope * raw + self.intercept
+            explained = self._forest_contributions(columns, base)
+        else:
+            logits = self._logits(cleaned)
+            explained = self._contributions(cleaned) if reasons else None
         scores = 1.0 / (1.0 + np.exp(-logits))
-        explained = self._contributions(cleaned) if reasons else None
         points = explained.points() if explained is not None else None
         results = []
         for i, p in enumerate(scores):

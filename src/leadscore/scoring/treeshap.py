@@ -34,8 +34,10 @@ Example
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,7 +81,8 @@ class _Arrays:
     parent: np.ndarray  # int32: −1 for a root
     from_left: np.ndarray  # bool: the node is its parent's left child
     slot: np.ndarray  # int8: which unique feature of the path from the root it splits on
-    roots: np.ndarray  # int32
+    roots: np.ndarray  # int32: each tree's first internal node
+    tree_leaves: np.ndarray  # int32: each tree's first leaf
     bitsets: np.ndarray  # uint32
     # leaves
     value: np.ndarray  # float64, already divided by the number of boosters
@@ -96,7 +99,8 @@ _DTYPES = {
     "feature": np.int32, "threshold": np.float64, "kind": np.int8, "missing": np.int8,
     "default_left": np.bool_, "cat_start": np.int32, "cat_words": np.int32,
     "child_left": np.int32, "child_right": np.int32, "parent": np.int32,
-    "from_left": np.bool_, "slot": np.int8, "roots": np.int32, "value": np.float64,
+    "from_left": np.bool_, "slot": np.int8, "roots": np.int32, "tree_leaves": np.int32,
+    "value": np.float64,
     "leaf_parent": np.int32, "leaf_from_left": np.bool_, "slot_start": np.int32,
     "slot_count": np.int8, "slot_feature": np.int32, "slot_zero": np.float64,
 }  # fmt: skip
@@ -123,6 +127,7 @@ class CompiledForest:
         self.base = base
         self.constant = constant
         self._nodes, self._weights = _quadrature(MAX_UNIQUE)
+        self._cached_ranges: dict[int, list[tuple[int, int, int, int]]] = {}
 
     @classmethod
     def from_lightgbm(cls, boosters: Sequence[Any]) -> CompiledForest:
@@ -132,16 +137,18 @@ class CompiledForest:
 
         Reads LightGBM's text model (``model_to_string``): the JSON dump is ~7× slower
         to produce and parse, and a reload while the service answers should be short."""
-        builder = _Builder(scale=1.0 / len(boosters))
+        trees: list[dict[str, np.ndarray]] = []
+        offsets: list[int] = []
         offset = 0
         for booster in boosters:
-            header, trees = _parse_model(booster.model_to_string())
+            header, mine = _parse_model(booster.model_to_string())
             if header.get("num_tree_per_iteration", "1") != "1":
                 raise ValueError("only single-output (binary) LightGBM models compile")
-            for tree in trees:
-                builder.add_tree(tree, offset)
+            trees += mine
+            offsets += [offset] * len(mine)
             offset += int(header["max_feature_idx"]) + 1
-        return cls(builder.arrays(), offset, builder.base, builder.constant)
+        arrays, base, constant = _flatten(trees, offsets, scale=1.0 / len(boosters))
+        return cls(arrays, offset, base, constant)
 
     def _rows(self, rows: np.ndarray) -> np.ndarray:
         rows = np.ascontiguousarray(rows, dtype=np.float64)
@@ -149,20 +156,58 @@ class CompiledForest:
             raise ValueError(f"rows must be (n, {self.n_columns}), got {rows.shape}")
         return rows
 
-    def explain(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
-        """Raw log-odds ``(n,)``, SHAP values per input column ``(n, n_columns)`` and the
-        base value, for rows ``(n, n_columns)``; ``raw == base + values.sum(axis=1)``."""
-        rows = self._rows(rows)
+    def _ranges(self, parts: int) -> list[tuple[int, int, int, int]]:
+        """``parts`` runs of whole trees with about as many leaves each: (first node,
+        end node, first leaf, end leaf)."""
         a = self.arrays
-        raw = np.full(len(rows), self.constant)
+        n_nodes, n_leaves, n_trees = len(a.feature), len(a.value), len(a.roots)
+        cuts = np.searchsorted(a.tree_leaves, np.linspace(0, n_leaves, parts + 1)[1:-1])
+        trees = [0, *sorted(set(int(c) for c in cuts) - {0, n_trees}), n_trees]
+        node_at = [*(int(r) for r in a.roots), n_nodes]
+        leaf_at = [*(int(t) for t in a.tree_leaves), n_leaves]
+        return [
+            (node_at[lo], node_at[hi], leaf_at[lo], leaf_at[hi])
+            for lo, hi in itertools.pairwise(trees)
+        ]
+
+    def _explain_part(
+        self, rows: np.ndarray, part: tuple[int, int, int, int]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        a = self.arrays
+        raw = np.zeros(len(rows))
         values = np.zeros((len(rows), self.n_columns))
         _explain_rows(
-            rows, a.feature, a.threshold, a.kind, a.missing, a.default_left, a.cat_start,
-            a.cat_words, a.bitsets, a.parent, a.from_left, a.slot, a.value, a.leaf_parent,
-            a.leaf_from_left, a.slot_start, a.slot_count, a.slot_feature, a.slot_zero,
-            self._nodes, self._weights, raw, values,
+            rows, *part, a.feature, a.threshold, a.kind, a.missing, a.default_left,
+            a.cat_start, a.cat_words, a.bitsets, a.parent, a.from_left, a.slot, a.value,
+            a.leaf_parent, a.leaf_from_left, a.slot_start, a.slot_count, a.slot_feature,
+            a.slot_zero, self._nodes, self._weights, raw, values,
         )  # fmt: skip
-        return raw, values, self.base
+        return raw, values
+
+    def explain(
+        self, rows: np.ndarray, pool: Executor | None = None, parts: int = 1
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Raw log-odds ``(n,)``, SHAP values per input column ``(n, n_columns)`` and the
+        base value, for rows ``(n, n_columns)``; ``raw == base + values.sum(axis=1)``.
+
+        With a ``pool``, the trees are cut into ``parts`` runs, all but the first computed
+        on the pool's threads (the kernel releases the GIL): one lead on several cores."""
+        rows = self._rows(rows)
+        if pool is None or parts < 2:
+            raw, values = self._explain_part(
+                rows, (0, len(self.arrays.feature), 0, len(self.arrays.value))
+            )
+        else:
+            ranges = self._cached_ranges.get(parts)
+            if ranges is None:
+                ranges = self._cached_ranges.setdefault(parts, self._ranges(parts))
+            others = [pool.submit(self._explain_part, rows, r) for r in ranges[1:]]
+            raw, values = self._explain_part(rows, ranges[0])
+            for other in others:
+                more_raw, more_values = other.result()
+                raw += more_raw
+                values += more_values
+        return raw + self.constant, values, self.base
 
     def raw(self, rows: np.ndarray) -> np.ndarray:
         """Raw log-odds ``(n,)`` only: the average of the boosters' raw scores."""
@@ -192,111 +237,198 @@ def _parse_model(text: str) -> tuple[dict[str, str], list[dict[str, np.ndarray]]
             ("internal_count", np.float64), ("cat_boundaries", np.int64),
             ("cat_threshold", np.int64),
         ):  # fmt: skip
-            raw = fields.get(name, "").split()
-            tree[name] = np.array(raw, dtype=np.float64).astype(kind)
+            tree[name] = np.array(fields.get(name, "").split(), dtype=np.float64).astype(kind)
         trees.append(tree)
     return header, trees
 
 
-# LightGBM's decision_type bits (tree.h): categorical, default left, then the missing type
-_CATEGORICAL_BIT, _DEFAULT_LEFT_BIT = 1, 2
-
-
-class _Builder:
-    """Walks LightGBM's trees into flat arrays."""
-
-    def __init__(self, scale: float) -> None:
-        self.scale = scale
-        self.base = 0.0
-        self.constant = 0.0
-        self.bitsets: list[int] = []
-        self.cols: dict[str, list[Any]] = {name: [] for name in _DTYPES}
-
-    def add_tree(self, tree: dict[str, np.ndarray], offset: int) -> None:
+def _flatten(
+    trees: list[dict[str, np.ndarray]], offsets: list[int], scale: float
+) -> tuple[_Arrays, float, float]:
+    """Parsed trees → the flat forest, its base value and its constant part."""
+    base = constant = 0.0
+    split: list[dict[str, np.ndarray]] = []
+    split_offsets: list[int] = []
+    for tree, offset in zip(trees, offsets, strict=True):
+        values = tree["leaf_value"] * scale
         if len(tree["split_feature"]) == 0:  # a single leaf: a constant
-            value = self.scale * float(tree["leaf_value"][0])
-            self.base += value
-            self.constant += value
-            return
-        values, counts = tree["leaf_value"], tree["leaf_count"]
+            base += float(values[0])
+            constant += float(values[0])
+            continue
         # the tree's expected value: each leaf's share of training rows × its value
-        self.base += self.scale * float(values @ counts) / float(tree["internal_count"][0])
-        self.cols["roots"].append(self._walk(tree, 0, offset, -1, False, {}, []))
+        base += float(values @ tree["leaf_count"]) / float(tree["internal_count"][0])
+        split.append(tree)
+        split_offsets.append(offset)
 
-    def _walk(
-        self, tree: dict[str, np.ndarray], node: int, offset: int, parent: int,
-        from_left: bool, slots: dict[int, int], zeros: list[float],
-    ) -> int:  # fmt: skip
-        """Add ``node`` (LightGBM's reference: split index, or ~leaf) and its subtree,
-        parents first; return our reference. ``slots`` maps the path's columns to their
-        slot, ``zeros`` holds each slot's share of training rows so far."""
-        if node < 0:
-            return ~self._add_leaf(tree, ~node, parent, from_left, slots, zeros)
-        column = offset + int(tree["split_feature"][node])
-        mine = slots.get(column, len(slots))
-        index = self._add_split(tree, node, column, parent, from_left, mine)
-        count = float(tree["internal_count"][node])
-        for side, went_left in (("left_child", True), ("right_child", False)):
-            child = int(tree[side][node])
-            rows = tree["internal_count"][child] if child >= 0 else tree["leaf_count"][~child]
-            share = float(rows) / count
-            if column in slots:
-                child_slots, child_zeros = slots, list(zeros)
-                child_zeros[mine] *= share
+    def joined(name: str, dtype: type) -> np.ndarray:
+        parts = [t[name] for t in split]
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
+
+    n_splits = np.array([len(t["split_feature"]) for t in split], dtype=np.int64)
+    n_leaves = np.array([len(t["leaf_value"]) for t in split], dtype=np.int64)
+    # each tree's category bitsets, moved to their place in one array of words
+    words = [t["cat_threshold"] for t in split]
+    word_at = np.cumsum([0, *(len(w) for w in words)])[:-1]
+    boundaries = [t["cat_boundaries"] + at for t, at in zip(split, word_at, strict=True)]
+    boundary_at = np.cumsum([0, *(len(b) for b in boundaries)])[:-1]
+    inputs = (
+        np.cumsum(np.concatenate([[0], n_splits])), np.cumsum(np.concatenate([[0], n_leaves])),
+        np.asarray(boundary_at, dtype=np.int64), np.asarray(split_offsets, dtype=np.int64),
+        joined("split_feature", np.int64), joined("threshold", np.float64),
+        joined("decision_type", np.int64), joined("left_child", np.int64),
+        joined("right_child", np.int64), joined("internal_count", np.float64),
+        joined("leaf_value", np.float64) * scale, joined("leaf_count", np.float64),
+        np.concatenate([np.zeros(0, np.int64), *boundaries]).astype(np.int64),
+    )  # fmt: skip
+    width = max(
+        (o + int(t["split_feature"].max()) + 1 for t, o in zip(split, split_offsets, strict=True)),
+        default=1,
+    )
+    empty = tuple(np.zeros(0, dtype=_DTYPES[name]) for name in _WALK_OUTPUTS)
+    n_slots = _walk_trees(*inputs, width, False, empty)  # first count, then fill
+    if n_slots < 0:
+        raise ValueError(f"a tree path uses more than {MAX_UNIQUE} features")
+    out = {name: np.zeros(n, dtype=_DTYPES[name]) for name, n in _sizes(split, n_slots).items()}
+    _walk_trees(*inputs, width, True, tuple(out[name] for name in _WALK_OUTPUTS))
+    bitsets = np.concatenate([np.zeros(0, np.int64), *words]).astype(np.uint32)
+    arrays = _Arrays(bitsets=bitsets if len(bitsets) else np.zeros(1, np.uint32), **out)
+    return arrays, base, constant
+
+
+_WALK_OUTPUTS = (
+    "feature", "threshold", "kind", "missing", "default_left", "cat_start", "cat_words",
+    "child_left", "child_right", "parent", "from_left", "slot", "roots", "tree_leaves",
+    "value", "leaf_parent", "leaf_from_left", "slot_start", "slot_count", "slot_feature",
+    "slot_zero",
+)  # fmt: skip
+
+
+def _sizes(trees: list[dict[str, np.ndarray]], n_slots: int) -> dict[str, int]:
+    n_splits = sum(len(t["split_feature"]) for t in trees)
+    n_leaves = sum(len(t["leaf_value"]) for t in trees)
+    per = {"roots": len(trees), "tree_leaves": len(trees)}
+    per |= dict.fromkeys(("slot_feature", "slot_zero"), n_slots)
+    leaf_names = ("value", "leaf_parent", "leaf_from_left", "slot_start", "slot_count")
+    per |= dict.fromkeys(leaf_names, n_leaves)
+    return {name: per.get(name, n_splits) for name in _WALK_OUTPUTS}
+
+
+@numba.njit(cache=True, nogil=True)
+def _walk_trees(
+    split_at, leaf_at, boundary_at, offsets, split_feature, threshold, decision, left_child,
+    right_child, internal_count, leaf_value, leaf_count, boundaries, width, fill, out,
+):  # fmt: skip
+    """Lay the trees out parents first (depth first) and, for each leaf, the unique
+    features of its path with their share of training rows, into ``out`` (the arrays of
+    ``_WALK_OUTPUTS``). Without ``fill``, only count the slots. −1 if a path has more than
+    MAX_UNIQUE unique features."""
+    depth_max = 0
+    for t in range(len(offsets)):
+        depth_max = max(depth_max, split_at[t + 1] - split_at[t] + 1)
+    # the path from the root: the column of each ancestor's split, the share of rows
+    # along the edge taken from it, and (per column) its slot on the path
+    path_col = np.empty(depth_max, dtype=np.int64)
+    path_share = np.empty(depth_max)
+    slot_of = np.full(width, -1, dtype=np.int64)
+    uniq = np.empty(depth_max, dtype=np.int64)
+    zero = np.empty(depth_max)
+    # the stack: local reference, parent's global index, came from the left, depth,
+    # share of the incoming edge
+    stack_ref = np.empty(depth_max * 2 + 2, dtype=np.int64)
+    stack_parent = np.empty(depth_max * 2 + 2, dtype=np.int64)
+    stack_left = np.empty(depth_max * 2 + 2, dtype=np.bool_)
+    stack_depth = np.empty(depth_max * 2 + 2, dtype=np.int64)
+    stack_share = np.empty(depth_max * 2 + 2)
+    n_nodes = n_leaves = n_slots = 0
+    for t in range(len(offsets)):
+        s0, l0, offset = split_at[t], leaf_at[t], offsets[t]
+        if fill:
+            out[12][t] = n_nodes  # roots
+            out[13][t] = n_leaves  # tree_leaves
+        top = 0
+        stack_ref[0], stack_parent[0], stack_left[0], stack_depth[0] = 0, -1, False, 0
+        stack_share[0] = 1.0
+        while top >= 0:
+            ref, parent, came_left = stack_ref[top], stack_parent[top], stack_left[top]
+            depth, share = stack_depth[top], stack_share[top]
+            top -= 1
+            if depth > 0:
+                path_share[depth - 1] = share
+            # the unique columns of the path so far, first appearance first
+            n_uniq = 0
+            for j in range(depth):
+                column = path_col[j]
+                k = slot_of[column]
+                if k < 0:
+                    slot_of[column] = n_uniq
+                    uniq[n_uniq] = column
+                    zero[n_uniq] = path_share[j]
+                    n_uniq += 1
+                else:
+                    zero[k] *= path_share[j]
+            if ref < 0:  # a leaf
+                leaf = l0 + ~ref
+                if n_uniq > MAX_UNIQUE:
+                    return -1
+                if fill:
+                    out[14][n_leaves] = leaf_value[leaf]
+                    out[15][n_leaves] = parent
+                    out[16][n_leaves] = came_left
+                    out[17][n_leaves] = n_slots
+                    out[18][n_leaves] = n_uniq
+                    for k in range(n_uniq):
+                        out[19][n_slots + k] = uniq[k]
+                        out[20][n_slots + k] = zero[k]
+                n_leaves += 1
+                n_slots += n_uniq
             else:
-                child_slots, child_zeros = {**slots, column: mine}, [*zeros, share]
-            ref = self._walk(tree, child, offset, index, went_left, child_slots, child_zeros)
-            self.cols["child_left" if went_left else "child_right"][index] = ref
-        return index
-
-    def _add_split(
-        self, tree: dict[str, np.ndarray], node: int, column: int, parent: int,
-        from_left: bool, slot: int,
-    ) -> int:  # fmt: skip
-        c = self.cols
-        index = len(c["feature"])
-        if slot >= MAX_UNIQUE:
-            raise ValueError(f"a tree path uses more than {MAX_UNIQUE} features")
-        decision = int(tree["decision_type"][node])
-        for name, value in (
-            ("feature", column), ("missing", (decision >> 2) & 3),
-            ("default_left", bool(decision & _DEFAULT_LEFT_BIT)), ("child_left", 0),
-            ("child_right", 0), ("parent", parent), ("from_left", from_left), ("slot", slot),
-        ):  # fmt: skip
-            c[name].append(value)
-        if decision & _CATEGORICAL_BIT:
-            # the threshold indexes the tree's category bitsets
-            which = int(tree["threshold"][node])
-            lo, hi = tree["cat_boundaries"][which], tree["cat_boundaries"][which + 1]
-            c["kind"].append(CATEGORICAL)
-            c["threshold"].append(0.0)
-            c["cat_start"].append(len(self.bitsets))
-            c["cat_words"].append(int(hi - lo))
-            self.bitsets.extend(int(w) for w in tree["cat_threshold"][lo:hi])
-        else:
-            c["kind"].append(NUMERIC)
-            c["threshold"].append(float(tree["threshold"][node]))
-            c["cat_start"].append(0)
-            c["cat_words"].append(0)
-        return index
-
-    def _add_leaf(
-        self, tree: dict[str, np.ndarray], leaf: int, parent: int, from_left: bool,
-        slots: dict[int, int], zeros: list[float],
-    ) -> int:  # fmt: skip
-        c = self.cols
-        c["value"].append(self.scale * float(tree["leaf_value"][leaf]))
-        c["leaf_parent"].append(parent)
-        c["leaf_from_left"].append(from_left)
-        c["slot_start"].append(len(c["slot_feature"]))
-        c["slot_count"].append(len(slots))
-        c["slot_feature"].extend(slots)  # in slot order: dicts keep insertion order
-        c["slot_zero"].extend(zeros)
-        return len(c["value"]) - 1
-
-    def arrays(self) -> _Arrays:
-        built = {name: np.array(v, dtype=_DTYPES[name]) for name, v in self.cols.items()}
-        return _Arrays(bitsets=np.array(self.bitsets or [0], dtype=np.uint32), **built)
+                node = s0 + ref
+                column = offset + split_feature[node]
+                mine = slot_of[column] if slot_of[column] >= 0 else n_uniq
+                if mine >= MAX_UNIQUE:
+                    return -1
+                here = n_nodes
+                if fill:
+                    kind = decision[node] & 1
+                    out[0][here] = column
+                    out[2][here] = kind
+                    out[3][here] = (decision[node] >> 2) & 3
+                    out[4][here] = (decision[node] & 2) != 0
+                    if kind:  # the threshold indexes the tree's bitsets
+                        which = boundary_at[t] + np.int64(threshold[node])
+                        out[5][here] = boundaries[which]
+                        out[6][here] = boundaries[which + 1] - boundaries[which]
+                    else:
+                        out[1][here] = threshold[node]
+                    out[9][here] = parent
+                    out[10][here] = came_left
+                    out[11][here] = mine
+                    if parent >= 0:  # our parent learns where this child went
+                        if came_left:
+                            out[7][parent] = here
+                        else:
+                            out[8][parent] = here
+                n_nodes += 1
+                path_col[depth] = column
+                count = internal_count[node]
+                # right first, so the left child comes out of the stack first
+                for is_left in (False, True):
+                    child = left_child[node] if is_left else right_child[node]
+                    rows = internal_count[s0 + child] if child >= 0 else leaf_count[l0 + ~child]
+                    top += 1
+                    stack_ref[top], stack_parent[top], stack_left[top] = child, here, is_left
+                    stack_depth[top], stack_share[top] = depth + 1, rows / count
+            for k in range(n_uniq):
+                slot_of[uniq[k]] = -1
+    if fill:
+        # leaves' references in their parents: ~leaf
+        for leaf in range(n_leaves):
+            up = out[15][leaf]
+            if out[16][leaf]:
+                out[7][up] = ~leaf
+            else:
+                out[8][up] = ~leaf
+    return n_slots
 
 
 # ----------------------------------------------------------------------------- kernels
@@ -352,9 +484,10 @@ def _raw_rows(
 
 @numba.njit(cache=True, nogil=True)
 def _explain_rows(
-    rows, feature, threshold, kind, missing, default_left, cat_start, cat_words, bitsets,
-    parent, from_left, slot, value, leaf_parent, leaf_from_left, slot_start, slot_count,
-    slot_feature, slot_zero, quad_nodes, quad_weights, raw, values,
+    rows, node_lo, node_hi, leaf_lo, leaf_hi, feature, threshold, kind, missing,
+    default_left, cat_start, cat_words, bitsets, parent, from_left, slot, value,
+    leaf_parent, leaf_from_left, slot_start, slot_count, slot_feature, slot_zero,
+    quad_nodes, quad_weights, raw, values,
 ):  # fmt: skip
     n_nodes = len(feature)
     left = np.empty(n_nodes, dtype=np.bool_)
@@ -372,7 +505,7 @@ def _explain_rows(
     for row in range(rows.shape[0]):
         x = rows[row]
         out = values[row]
-        for node in range(n_nodes):  # parents come before their children
+        for node in range(node_lo, node_hi):  # parents come before their children
             left[node] = _goes_left(
                 x[feature[node]], kind[node], threshold[node], missing[node],
                 default_left[node], cat_start[node], cat_words[node], bitsets,
@@ -384,7 +517,7 @@ def _explain_rows(
                 stray = np.uint64(left[up] != from_left[node])
                 masks[node] = masks[up] & ~(stray << np.uint64(slot[up]))
         total = 0.0
-        for leaf in range(len(value)):
+        for leaf in range(leaf_lo, leaf_hi):
             up = leaf_parent[leaf]
             stray = np.uint64(left[up] != leaf_from_left[leaf])
             d = np.int64(slot_count[leaf])
