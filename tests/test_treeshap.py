@@ -126,6 +126,19 @@ def test_trees_without_a_split_are_constants() -> None:
     np.testing.assert_allclose(base, raw[0])
 
 
+def test_constant_and_split_trees_mix_in_one_bag() -> None:
+    X, y = _data(300, 3, 1, seed=9)
+    constant, grown = _booster(X, y, 1, min_gain_to_split=1e12), _booster(X, y, 1)
+    forest = CompiledForest.from_lightgbm([constant, grown, constant])
+    rows = np.hstack([X, X, X])
+    raw, values, base = forest.explain(rows)
+    parts = [b.predict(X, pred_contrib=True) for b in (constant, grown, constant)]
+    np.testing.assert_allclose(raw, sum(p.sum(axis=1) for p in parts) / 3, atol=1e-10)
+    np.testing.assert_allclose(values[:, 4:8], parts[1][:, :-1] / 3, atol=1e-10)
+    assert np.all(values[:, :4] == 0) and np.all(values[:, 8:] == 0)
+    np.testing.assert_allclose(base, sum(p[0, -1] for p in parts) / 3, atol=1e-10)
+
+
 def test_rows_of_the_wrong_width_are_refused() -> None:
     X, y = _data(200, 3, 1, seed=8)
     forest = CompiledForest.from_lightgbm([_booster(X, y, 1)])

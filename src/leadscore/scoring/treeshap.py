@@ -34,6 +34,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -52,6 +53,7 @@ ZERO_THRESHOLD = 1e-35
 MAX_UNIQUE = 64
 
 
+@functools.cache
 def _quadrature(max_unique: int) -> tuple[np.ndarray, np.ndarray]:
     """Gauss–Legendre nodes and weights on [0, 1]; row ``d`` is exact to degree ``d − 1``."""
     nodes = np.zeros((max_unique + 1, (max_unique + 1) // 2 + 1))
@@ -137,17 +139,15 @@ class CompiledForest:
 
         Reads LightGBM's text model (``model_to_string``): the JSON dump is ~7× slower
         to produce and parse, and a reload while the service answers should be short."""
-        trees: list[dict[str, np.ndarray]] = []
-        offsets: list[int] = []
+        parsed: list[tuple[_Trees, int]] = []
         offset = 0
         for booster in boosters:
-            header, mine = _parse_model(booster.model_to_string())
+            header, trees = _parse_model(booster.model_to_string())
             if header.get("num_tree_per_iteration", "1") != "1":
                 raise ValueError("only single-output (binary) LightGBM models compile")
-            trees += mine
-            offsets += [offset] * len(mine)
+            parsed.append((trees, offset))
             offset += int(header["max_feature_idx"]) + 1
-        arrays, base, constant = _flatten(trees, offsets, scale=1.0 / len(boosters))
+        arrays, base, constant = _flatten(parsed, scale=1.0 / len(boosters))
         return cls(arrays, offset, base, constant)
 
     def _rows(self, rows: np.ndarray) -> np.ndarray:
@@ -221,76 +221,102 @@ class CompiledForest:
         return raw
 
 
-def _parse_model(text: str) -> tuple[dict[str, str], list[dict[str, np.ndarray]]]:
-    """LightGBM's text model → its header and, per tree, its arrays by name."""
+_SPLIT_FIELDS = ("split_feature", "threshold", "decision_type", "left_child", "right_child",
+                 "internal_count")  # fmt: skip
+_LEAF_FIELDS = ("leaf_value", "leaf_count")
+_CAT_FIELDS = ("cat_boundaries", "cat_threshold")
+
+
+@dataclass(frozen=True)
+class _Trees:
+    """A booster's trees: per tree its number of leaves and of categorical splits, and
+    each field of LightGBM's text model, all trees one after the other."""
+
+    leaves: np.ndarray
+    cats: np.ndarray
+    fields: dict[str, np.ndarray]
+
+
+def _parse_model(text: str) -> tuple[dict[str, str], _Trees]:
+    """LightGBM's text model → its header and its trees.
+
+    Each field is parsed for all trees at once (one C parse of a long string, no array
+    per tree): this runs while the service answers requests."""
     blocks = text.split("\nTree=")
     header = dict(line.split("=", 1) for line in blocks[0].splitlines() if "=" in line)
-    trees = []
+    texts: dict[str, list[str]] = {n: [] for n in (*_SPLIT_FIELDS, *_LEAF_FIELDS, *_CAT_FIELDS)}
+    leaves, cats = [], []
     for block in blocks[1:]:
         block = block.split("\nend of trees", 1)[0]
         fields = dict(line.split("=", 1) for line in block.splitlines()[1:] if "=" in line)
-        tree: dict[str, np.ndarray] = {}
-        for name, kind in (
-            ("split_feature", np.int64), ("threshold", np.float64),
-            ("decision_type", np.int64), ("left_child", np.int64), ("right_child", np.int64),
-            ("leaf_value", np.float64), ("leaf_count", np.float64),
-            ("internal_count", np.float64), ("cat_boundaries", np.int64),
-            ("cat_threshold", np.int64),
-        ):  # fmt: skip
-            tree[name] = np.array(fields.get(name, "").split(), dtype=np.float64).astype(kind)
-        trees.append(tree)
-    return header, trees
+        leaves.append(int(fields["num_leaves"]))
+        cats.append(int(fields.get("num_cat", "0")))
+        for name, found in texts.items():
+            if fields.get(name):
+                found.append(fields[name])
+    n_leaves, n_cats = np.array(leaves, dtype=np.int64), np.array(cats, dtype=np.int64)
+    expected = dict.fromkeys(_SPLIT_FIELDS, int((n_leaves - 1).sum()))
+    expected |= dict.fromkeys(_LEAF_FIELDS, int(n_leaves.sum()))
+    expected["cat_boundaries"] = int((n_cats + (n_cats > 0)).sum())
+    parsed = {}
+    for name, found in texts.items():
+        numbers = np.fromstring(" ".join(found), sep=" ") if found else np.zeros(0)
+        if name in expected and len(numbers) != expected[name]:
+            raise ValueError(f"unreadable LightGBM model: field {name!r}")
+        parsed[name] = numbers
+    return header, _Trees(n_leaves, n_cats, parsed)
 
 
-def _flatten(
-    trees: list[dict[str, np.ndarray]], offsets: list[int], scale: float
-) -> tuple[_Arrays, float, float]:
-    """Parsed trees → the flat forest, its base value and its constant part."""
-    base = constant = 0.0
-    split: list[dict[str, np.ndarray]] = []
-    split_offsets: list[int] = []
-    for tree, offset in zip(trees, offsets, strict=True):
-        values = tree["leaf_value"] * scale
-        if len(tree["split_feature"]) == 0:  # a single leaf: a constant
-            base += float(values[0])
-            constant += float(values[0])
-            continue
-        # the tree's expected value: each leaf's share of training rows × its value
-        base += float(values @ tree["leaf_count"]) / float(tree["internal_count"][0])
-        split.append(tree)
-        split_offsets.append(offset)
-
-    def joined(name: str, dtype: type) -> np.ndarray:
-        parts = [t[name] for t in split]
-        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)
-
-    n_splits = np.array([len(t["split_feature"]) for t in split], dtype=np.int64)
-    n_leaves = np.array([len(t["leaf_value"]) for t in split], dtype=np.int64)
-    # each tree's category bitsets, moved to their place in one array of words
-    words = [t["cat_threshold"] for t in split]
-    word_at = np.cumsum([0, *(len(w) for w in words)])[:-1]
-    boundaries = [t["cat_boundaries"] + at for t, at in zip(split, word_at, strict=True)]
-    boundary_at = np.cumsum([0, *(len(b) for b in boundaries)])[:-1]
+def _flatten(parsed: list[tuple[_Trees, int]], scale: float) -> tuple[_Arrays, float, float]:
+    """Boosters' trees (each with the column offset of its slice of the row) → the flat
+    forest, its base value (expected raw score) and its constant part."""
+    leaves = np.concatenate([t.leaves for t, _ in parsed])
+    cats = np.concatenate([t.cats for t, _ in parsed])
+    offsets = np.concatenate([np.full(len(t.leaves), o, dtype=np.int64) for t, o in parsed])
+    field = {
+        name: np.concatenate([t.fields[name] for t, _ in parsed])
+        for name in (*_SPLIT_FIELDS, *_LEAF_FIELDS, *_CAT_FIELDS)
+    }
+    values, counts = field["leaf_value"] * scale, field["leaf_count"]
+    split_at = np.concatenate([[0], np.cumsum(leaves - 1)])
+    leaf_at = np.concatenate([[0], np.cumsum(leaves)])
+    single = leaves == 1  # trees without a split: constants
+    constant = float(values[leaf_at[:-1][single]].sum())
+    # a tree's expected value: each leaf's share of training rows × its value
+    weighted = np.add.reduceat(values * counts, leaf_at[:-1]) if len(values) else values
+    roots = field["internal_count"][split_at[:-1][~single]]
+    base = constant + float((weighted[~single] / roots).sum())
+    # category bitsets: each tree's boundaries moved to its words' place in one array
+    n_bounds = cats + (cats > 0)
+    bound_at = np.concatenate([[0], np.cumsum(n_bounds)])
+    ends = field["cat_boundaries"][bound_at[1:][cats > 0] - 1]
+    words = np.zeros(len(leaves), dtype=np.int64)
+    words[cats > 0] = ends
+    word_at = np.concatenate([[0], np.cumsum(words)])
+    boundaries = field["cat_boundaries"] + np.repeat(word_at[:-1], n_bounds)
+    features = field["split_feature"]
+    width = int(offsets.max() + features.max() + 1) if len(features) else 1  # columns bound
     inputs = (
-        np.cumsum(np.concatenate([[0], n_splits])), np.cumsum(np.concatenate([[0], n_leaves])),
-        np.asarray(boundary_at, dtype=np.int64), np.asarray(split_offsets, dtype=np.int64),
-        joined("split_feature", np.int64), joined("threshold", np.float64),
-        joined("decision_type", np.int64), joined("left_child", np.int64),
-        joined("right_child", np.int64), joined("internal_count", np.float64),
-        joined("leaf_value", np.float64) * scale, joined("leaf_count", np.float64),
-        np.concatenate([np.zeros(0, np.int64), *boundaries]).astype(np.int64),
+        split_at, leaf_at, bound_at, offsets, features.astype(np.int64),
+        field["threshold"], field["decision_type"].astype(np.int64),
+        field["left_child"].astype(np.int64), field["right_child"].astype(np.int64),
+        field["internal_count"], values, counts, boundaries.astype(np.int64), width,
     )  # fmt: skip
-    width = max(
-        (o + int(t["split_feature"].max()) + 1 for t, o in zip(split, split_offsets, strict=True)),
-        default=1,
-    )
+    n_trees, n_splits = int((~single).sum()), int((leaves - 1).sum())
+    n_leaves = int(leaves[~single].sum())
     empty = tuple(np.zeros(0, dtype=_DTYPES[name]) for name in _WALK_OUTPUTS)
-    n_slots = _walk_trees(*inputs, width, False, empty)  # first count, then fill
+    n_slots = _walk_trees(*inputs, False, empty)  # first count the slots, then fill
     if n_slots < 0:
         raise ValueError(f"a tree path uses more than {MAX_UNIQUE} features")
-    out = {name: np.zeros(n, dtype=_DTYPES[name]) for name, n in _sizes(split, n_slots).items()}
-    _walk_trees(*inputs, width, True, tuple(out[name] for name in _WALK_OUTPUTS))
-    bitsets = np.concatenate([np.zeros(0, np.int64), *words]).astype(np.uint32)
+    sizes = dict.fromkeys(_WALK_OUTPUTS, n_splits)
+    sizes |= {"roots": n_trees, "tree_leaves": n_trees, "slot_feature": n_slots}
+    sizes |= {"slot_zero": n_slots}
+    sizes |= dict.fromkeys(
+        ("value", "leaf_parent", "leaf_from_left", "slot_start", "slot_count"), n_leaves
+    )
+    out = {name: np.zeros(sizes[name], dtype=_DTYPES[name]) for name in _WALK_OUTPUTS}
+    _walk_trees(*inputs, True, tuple(out[name] for name in _WALK_OUTPUTS))
+    bitsets = field["cat_threshold"].astype(np.uint32)
     arrays = _Arrays(bitsets=bitsets if len(bitsets) else np.zeros(1, np.uint32), **out)
     return arrays, base, constant
 
@@ -303,16 +329,6 @@ _WALK_OUTPUTS = (
 )  # fmt: skip
 
 
-def _sizes(trees: list[dict[str, np.ndarray]], n_slots: int) -> dict[str, int]:
-    n_splits = sum(len(t["split_feature"]) for t in trees)
-    n_leaves = sum(len(t["leaf_value"]) for t in trees)
-    per = {"roots": len(trees), "tree_leaves": len(trees)}
-    per |= dict.fromkeys(("slot_feature", "slot_zero"), n_slots)
-    leaf_names = ("value", "leaf_parent", "leaf_from_left", "slot_start", "slot_count")
-    per |= dict.fromkeys(leaf_names, n_leaves)
-    return {name: per.get(name, n_splits) for name in _WALK_OUTPUTS}
-
-
 @numba.njit(cache=True, nogil=True)
 def _walk_trees(
     split_at, leaf_at, boundary_at, offsets, split_feature, threshold, decision, left_child,
@@ -322,7 +338,7 @@ def _walk_trees(
     features of its path with their share of training rows, into ``out`` (the arrays of
     ``_WALK_OUTPUTS``). Without ``fill``, only count the slots. −1 if a path has more than
     MAX_UNIQUE unique features."""
-    depth_max = 0
+    depth_max = 1
     for t in range(len(offsets)):
         depth_max = max(depth_max, split_at[t + 1] - split_at[t] + 1)
     # the path from the root: the column of each ancestor's split, the share of rows
@@ -339,12 +355,15 @@ def _walk_trees(
     stack_left = np.empty(depth_max * 2 + 2, dtype=np.bool_)
     stack_depth = np.empty(depth_max * 2 + 2, dtype=np.int64)
     stack_share = np.empty(depth_max * 2 + 2)
-    n_nodes = n_leaves = n_slots = 0
+    n_nodes = n_leaves = n_slots = n_trees = 0
     for t in range(len(offsets)):
         s0, l0, offset = split_at[t], leaf_at[t], offsets[t]
+        if split_at[t + 1] == s0:  # a single leaf: a constant, not a tree to walk
+            continue
         if fill:
-            out[12][t] = n_nodes  # roots
-            out[13][t] = n_leaves  # tree_leaves
+            out[12][n_trees] = n_nodes  # roots
+            out[13][n_trees] = n_leaves  # tree_leaves
+        n_trees += 1
         top = 0
         stack_ref[0], stack_parent[0], stack_left[0], stack_depth[0] = 0, -1, False, 0
         stack_share[0] = 1.0
