@@ -8,7 +8,7 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from leadscore.scoring.treeshap import CompiledForest
+from leadscore.explain.treeshap import CompiledForest
 
 
 def _data(n: int, n_numeric: int, n_categorical: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -7,5 +7,7 @@
 * :mod:`leadscore.explain.insights` — all of it as a self-contained HTML page, a JSON file
   and PNG charts;
 * :mod:`leadscore.explain.contributions`, :mod:`leadscore.explain.reasons` and
-  :mod:`leadscore.explain.drivers` — how each field moved a lead's score.
+  :mod:`leadscore.explain.drivers` — how each field moved a lead's score;
+* :mod:`leadscore.explain.treeshap` — exact tree SHAP for LightGBM compiled with numba
+  (the batch reasons and the API's real-time reasons both run on it).
 """

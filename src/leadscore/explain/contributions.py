@@ -18,7 +18,11 @@ log-odds are turned into score points (0–100) that add up to the score as well
 
 from __future__ import annotations
 
+import os
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,6 +34,7 @@ from leadscore.modeling.calibration import logit
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import CategoryCoder
+from leadscore.explain.treeshap import CompiledForest
 
 
 @dataclass
@@ -148,11 +153,49 @@ def _member_contributions(
     return _occlusion(member, X, background, fields)
 
 
+#: compiled forests of the LightGBM boosters explained so far (built once per booster)
+_COMPILED: weakref.WeakKeyDictionary[Any, CompiledForest] = weakref.WeakKeyDictionary()
+
+
+def _lightgbm_rows(booster: Any, encoded: pd.DataFrame) -> np.ndarray:
+    """The rows as LightGBM reads a DataFrame: categories as their training codes, an
+    unknown level as missing."""
+    levels = iter(booster.pandas_categorical or [])
+    columns = []
+    for column in encoded.columns:
+        values = encoded[column]
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            codes = values.cat.set_categories(next(levels)).cat.codes.to_numpy(dtype=float)
+            codes[codes < 0] = np.nan
+            columns.append(codes)
+        else:
+            columns.append(values.to_numpy(dtype=float, na_value=np.nan))
+    return np.column_stack(columns) if columns else np.zeros((len(encoded), 0))
+
+
+def _lightgbm_shap(estimator: BaseEstimator, encoded: pd.DataFrame) -> np.ndarray:
+    """LightGBM's tree SHAP values through the compiled kernel (the same numbers as
+    ``pred_contrib``, several times faster), rows split over the cores."""
+    booster = estimator.booster_  # type: ignore[attr-defined]
+    forest = _COMPILED.get(booster)
+    if forest is None:
+        forest = _COMPILED[booster] = CompiledForest.from_lightgbm([booster])
+    rows = _lightgbm_rows(booster, encoded)
+    cores = os.cpu_count() or 1
+    if len(rows) < 64 or cores < 2:
+        parts = [forest.explain(rows)]
+    else:
+        with ThreadPoolExecutor(cores) as pool:  # the kernel releases the GIL
+            parts = list(pool.map(forest.explain, np.array_split(rows, cores)))
+    values = np.concatenate([p[1] for p in parts])
+    return np.column_stack([values, np.full(len(rows), parts[0][2])])
+
+
 def _tree_shap(estimator: BaseEstimator, encoded: pd.DataFrame) -> np.ndarray:
-    """The boosters' own tree SHAP values: ``(n, n_columns + 1)``, last column the base."""
+    """The boosters' tree SHAP values: ``(n, n_columns + 1)``, last column the base."""
     name = type(estimator).__name__
     if name == "LGBMClassifier":
-        return np.asarray(estimator.predict(encoded, pred_contrib=True), dtype=float)
+        return _lightgbm_shap(estimator, encoded)
     if name == "XGBClassifier":
         import xgboost as xgb
 

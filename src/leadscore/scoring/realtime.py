@@ -6,7 +6,7 @@ compiles a fitted :class:`~leadscore.modeling.model.LeadModel` once:
 
 * gradient boosters (LightGBM, XGBoost) get a flat encoder — numbers, date parts and the
   category codes the booster was trained on — and are evaluated on a numpy row; LightGBM
-  bags are compiled further (:mod:`leadscore.scoring.treeshap`): scores and exact tree
+  bags are compiled further (:mod:`leadscore.explain.treeshap`): scores and exact tree
   SHAP reasons from one numba kernel, ~5× faster than LightGBM's own ``pred_contrib``;
 * logistic regression becomes a sum of per-field lookups and affine terms, which also
   gives the per-field contributions for free;
@@ -36,7 +36,7 @@ from leadscore.features.dates import PARTS
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import MISSING, OTHER, CategoryCoder
-from leadscore.scoring.treeshap import CompiledForest
+from leadscore.explain.treeshap import CompiledForest
 
 Row = Mapping[str, Any]
 
