@@ -30,11 +30,11 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from leadscore.errors import LeadscoreError
+from leadscore.explain.treeshap import CompiledForest
 from leadscore.modeling.calibration import logit
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import CategoryCoder
-from leadscore.explain.treeshap import CompiledForest
 
 
 @dataclass

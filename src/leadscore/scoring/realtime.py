@@ -32,11 +32,11 @@ import pandas as pd
 from leadscore.errors import SchemaError
 from leadscore.explain.contributions import Contributions, contributions
 from leadscore.explain.reasons import Reason, describe_value, quartiles_of, unit_of
+from leadscore.explain.treeshap import CompiledForest
 from leadscore.features.dates import PARTS
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import MISSING, OTHER, CategoryCoder
-from leadscore.explain.treeshap import CompiledForest
 
 Row = Mapping[str, Any]
 
