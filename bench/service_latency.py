@@ -253,6 +253,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--reasons", type=int, default=3, help="Reasons each way per score.")
+    parser.add_argument("--reloads", type=int, default=3, help="Model swaps during the run.")
     args = parser.parse_args()
 
     import joblib
@@ -266,7 +267,12 @@ def main() -> None:
     model = LeadModel(args.family).fit(
         table.drop(columns=["lead_id", "converted", "sales_status"]), table["converted"]
     )
-    model.save(work / "model")
+    # two saved models (the second as if retrained) behind one served path, a symlink: each
+    # reload during the run swaps in the other one, so every reload loads and compiles
+    model.save(work / "model-a")
+    model.metadata_["trained_at"] = "retrained"
+    model.save(work / "model-b")
+    (work / "model").symlink_to(work / "model-a")
     members = getattr(model.pipeline_, "members_", [model.pipeline_])
     estimator = members[0].named_steps["model"]
     trees = getattr(estimator, "n_estimators", None)
@@ -306,14 +312,16 @@ def main() -> None:
         closed_loop(port, ours[:200], 1, 2.0)
         closed_loop(naive_port, baseline[:200], 1, 2.0)
 
-        reloads: list[int] = []
+        reloads: list[str] = []
 
         def reload_thrice() -> None:
             with httpx.Client(timeout=60) as client:
-                for _ in range(3):
-                    reloads.append(
-                        client.post(f"{root}/v1/models/reload", headers=headers).status_code
-                    )
+                for i in range(args.reloads):
+                    swap = work / "model.next"
+                    swap.symlink_to(work / ("model-b" if i % 2 == 0 else "model-a"))
+                    swap.replace(work / "model")
+                    answer = client.post(f"{root}/v1/models/reload", headers=headers)
+                    reloads.append(f"{answer.status_code} {answer.json().get('version')}")
 
         print(f"\nsingle leads at {args.rate:.0f} requests/s for {args.seconds:.0f} s "
               f"(score + {args.reasons} reasons each way + stored in history):")  # fmt: skip

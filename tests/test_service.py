@@ -6,6 +6,7 @@ keys. The served model is a small LightGBM lead model trained once per module.
 
 from __future__ import annotations
 
+import shutil
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -334,33 +335,58 @@ def test_outcomes(api: Api, fresh: pd.DataFrame) -> None:
 # ----------------------------------------------------------------------------- models, health
 
 
-def test_models_and_reload_while_scoring(api: Api, fresh: pd.DataFrame) -> None:
-    info = api.get("/v1/models").json()
-    assert info["serving"]["model"]
-    assert info["registry"] == [] and info["registry_error"] is None
-    assert {f["name"] for f in info["serving"]["fields"]} == set(api.model.schema_.names)
-    body = {"lead_id": "R1", "attributes": attributes(fresh.iloc[0])}
-    failures: list[int] = []
-    stop = threading.Event()
+def test_models_and_reload_while_scoring(
+    db_url: str, model_dir: Path, tmp_path: Path, fresh: pd.DataFrame
+) -> None:
+    # serve a copy of the model folder, and retrain-and-replace it between reloads
+    served = tmp_path / "served"
+    shutil.copytree(model_dir, served)
+    store = Store(db_url)
+    slot = ModelSlot.load(str(served), make_settings(db_url, tmp_path))
+    app = create_app(
+        make_settings(db_url, tmp_path), store=store, slot=slot, deliver_webhooks=False
+    )
+    with TestClient(app) as client:
+        api = Api(client, store, slot.current.model)
+        info = api.get("/v1/models").json()
+        assert info["serving"]["model"]
+        assert info["registry"] == [] and info["registry_error"] is None
+        assert {f["name"] for f in info["serving"]["fields"]} == set(api.model.schema_.names)
+        body = {"lead_id": "R1", "attributes": attributes(fresh.iloc[0])}
+        failures: list[int] = []
+        stop = threading.Event()
 
-    def hammer() -> None:
-        while not stop.is_set():
-            status = api.post("/v1/score", body).status_code
-            if status != 200:
-                failures.append(status)
+        def hammer() -> None:
+            while not stop.is_set():
+                status = api.post("/v1/score", body).status_code
+                if status != 200:
+                    failures.append(status)
 
-    workers = [threading.Thread(target=hammer) for _ in range(3)]
-    for w in workers:
-        w.start()
-    for _ in range(3):
-        reloaded = api.post("/v1/models/reload", {}, scope="admin")
-        assert reloaded.status_code == 200
-        assert reloaded.json()["version"] == info["serving"]["version"]
-    stop.set()
-    for w in workers:
-        w.join()
-    assert failures == []
-    assert len(api.store.score_history("R1", limit=1000)) > 0
+        workers = [threading.Thread(target=hammer) for _ in range(3)]
+        for w in workers:
+            w.start()
+        versions = [info["serving"]["version"]]
+        for round_ in range(3):
+            model = LeadModel.load(served)
+            model.metadata_["trained_at"] = f"2026-11-2{round_}T00:00:00+00:00"  # a new model
+            model.save(served)
+            reloaded = api.post("/v1/models/reload", {}, scope="admin")
+            assert reloaded.status_code == 200
+            versions.append(reloaded.json()["version"])
+        stop.set()
+        for w in workers:
+            w.join()
+        assert failures == []
+        assert len(set(versions)) == 4  # every reload swapped in the new model
+        assert len(api.store.score_history("R1", limit=1000)) > 0
+    store.close()
+
+
+def test_reloading_an_unchanged_model_keeps_it(api: Api) -> None:
+    before = api.get("/v1/models").json()["serving"]
+    again = api.post("/v1/models/reload", {}, scope="admin").json()
+    assert again["version"] == before["version"]
+    assert again["loaded_at"] == before["loaded_at"]  # not loaded a second time
 
 
 def test_health_readiness_metrics_and_docs(api: Api, fresh: pd.DataFrame) -> None:

@@ -17,6 +17,7 @@ Example
 from __future__ import annotations
 
 import hashlib
+import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from leadscore.config import Settings
 from leadscore.data.events import normalise
 from leadscore.errors import LeadscoreError
 from leadscore.explain.reasons import reason_records
-from leadscore.modeling.model import LeadModel
+from leadscore.modeling.model import METADATA_FILE, LeadModel
 from leadscore.scoring.realtime import FastResult, FastScorer
 from leadscore.store import (
     EventRecord,
@@ -58,6 +59,8 @@ class ServingModel:
     version: str
     reference: str
     loaded_at: datetime
+    #: what the reference pointed at when loaded (see :meth:`ModelSlot.reload`)
+    identity: str | None = None
 
     @property
     def scores_events(self) -> bool:
@@ -114,14 +117,36 @@ class ModelSlot:
     def ready(self) -> bool:
         return self._current is not None
 
+    def _identity(self) -> str | None:
+        """What the reference names now, found without loading the model: the checksum of
+        a model folder's artifact, or the registry version an alias points to (None if it
+        cannot be told: the reload then loads)."""
+        try:
+            folder = Path(self.reference)
+            if folder.is_dir():
+                meta = json.loads((folder / METADATA_FILE).read_text())
+                return f"file:{folder.resolve()}:{meta['sha256']}"
+            from leadscore.registry import Registry
+
+            return f"registry:{Registry(self.settings).resolve(self.reference)}"
+        except (OSError, ValueError, KeyError, LeadscoreError):
+            return None
+
     def reload(self) -> ServingModel:
         """Load the reference again (e.g. the champion after a promotion) and swap it in.
 
-        A model that fails to load leaves the current one serving.
+        Where the reference still names the model being served (same artifact, same
+        registry version), nothing is reloaded: loading and compiling a model takes
+        a few hundred milliseconds of the interpreter that the requests being answered
+        need. A model that fails to load leaves the current one serving.
         """
         from leadscore.registry import load_lead_model
 
         with self._lock:  # one reload at a time; requests do not wait for it
+            identity = self._identity()
+            current = self._current
+            if current is not None and identity is not None and identity == current.identity:
+                return current
             model = load_lead_model(self.reference, self.settings)
             serving = ServingModel(
                 model=model,
@@ -129,6 +154,7 @@ class ModelSlot:
                 version=model_version(self.reference, model, self.settings),
                 reference=self.reference,
                 loaded_at=datetime.now(UTC),
+                identity=identity,
             )
             self._current = serving
             return serving

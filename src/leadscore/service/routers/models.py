@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from fastapi import APIRouter, Depends, Request
 
 from leadscore.errors import LeadscoreError
@@ -55,6 +57,7 @@ def reload_model(request: Request, scoring: Live) -> ServingOut:
     """Load the model again (e.g. the new champion) and swap it in atomically; requests
     in flight finish with the model they started with."""
     model = scoring.slot.reload()
+    gc.freeze()  # the new model joins the long-lived objects the collector skips (see app)
     request.app.state.metrics.serving(model.version)
     request.app.openapi_schema = None  # the inputs in /docs may have changed
     return serving_out(model)
