@@ -120,7 +120,7 @@ def test_trees_without_a_split_are_constants() -> None:
     booster = _booster(X, y, 1, min_gain_to_split=1e12)  # no split is ever worth it
     forest = CompiledForest.from_lightgbm([booster])
     raw, values, base = forest.explain(X[:20])
-    assert len(forest.arrays.value) == 0
+    assert len(forest.arrays.leaf_value) == 0
     np.testing.assert_allclose(raw, booster.predict(X[:20], raw_score=True), atol=1e-12)
     assert np.all(values == 0)
     np.testing.assert_allclose(base, raw[0])

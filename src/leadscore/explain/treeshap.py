@@ -68,7 +68,11 @@ def _quadrature(max_unique: int) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class _Arrays:
-    """The flattened forest. Internal nodes are numbered parents first, tree after tree."""
+    """The flattened forest. Internal nodes are numbered parents first, tree after tree.
+
+    The SHAP kernel walks *groups*: a leaf, or a pair of sibling leaves (two thirds of
+    all leaves), whose paths share every feature but the last split's — one pass over
+    the shared features serves both."""
 
     # internal nodes
     feature: np.ndarray  # int32: column of the input row
@@ -84,15 +88,24 @@ class _Arrays:
     from_left: np.ndarray  # bool: the node is its parent's left child
     slot: np.ndarray  # int8: which unique feature of the path from the root it splits on
     roots: np.ndarray  # int32: each tree's first internal node
-    tree_leaves: np.ndarray  # int32: each tree's first leaf
+    tree_groups: np.ndarray  # int32: each tree's first group
     bitsets: np.ndarray  # uint32
-    # leaves
-    value: np.ndarray  # float64, already divided by the number of boosters
+    # leaves (the scores' tree walk)
+    leaf_value: np.ndarray  # float64, already divided by the number of boosters
     leaf_parent: np.ndarray  # int32
     leaf_from_left: np.ndarray  # bool
-    slot_start: np.ndarray  # int32: the leaf's first slot
-    slot_count: np.ndarray  # int8: the number of unique features on its path
-    # slots: the unique features of a leaf's path, in order of first appearance
+    # groups (the SHAP kernel)
+    group_node: np.ndarray  # int32: a leaf's parent, or the pair's parent
+    group_from_left: np.ndarray  # bool: a leaf is its parent's left child
+    group_special: np.ndarray  # int8: −1 for a leaf; for a pair, the slot of its split
+    group_value: np.ndarray  # float64: the leaf's value; a pair's left leaf's
+    group_value_right: np.ndarray  # float64: a pair's right leaf's value
+    group_share_left: np.ndarray  # float64: a pair's share of rows going left
+    group_share_right: np.ndarray  # float64
+    slot_start: np.ndarray  # int32: the group's first slot
+    slot_count: np.ndarray  # int8: the number of unique features on its path(s)
+    # slots: the unique features of a path, in order of first appearance; for a pair's
+    # split feature, the share of rows along its edges above the pair
     slot_feature: np.ndarray  # int32
     slot_zero: np.ndarray  # float64: r, the share of training rows along its edges
 
@@ -101,11 +114,18 @@ _DTYPES = {
     "feature": np.int32, "threshold": np.float64, "kind": np.int8, "missing": np.int8,
     "default_left": np.bool_, "cat_start": np.int32, "cat_words": np.int32,
     "child_left": np.int32, "child_right": np.int32, "parent": np.int32,
-    "from_left": np.bool_, "slot": np.int8, "roots": np.int32, "tree_leaves": np.int32,
-    "value": np.float64,
-    "leaf_parent": np.int32, "leaf_from_left": np.bool_, "slot_start": np.int32,
-    "slot_count": np.int8, "slot_feature": np.int32, "slot_zero": np.float64,
+    "from_left": np.bool_, "slot": np.int8, "roots": np.int32, "tree_groups": np.int32,
+    "leaf_value": np.float64, "leaf_parent": np.int32, "leaf_from_left": np.bool_,
+    "group_node": np.int32, "group_from_left": np.bool_, "group_special": np.int8,
+    "group_value": np.float64, "group_value_right": np.float64,
+    "group_share_left": np.float64, "group_share_right": np.float64,
+    "slot_start": np.int32, "slot_count": np.int8, "slot_feature": np.int32,
+    "slot_zero": np.float64,
 }  # fmt: skip
+
+#: pairs are formed where the paths have at most this many features (the kernel's fast
+#: 4-node quadrature); deeper leaves go one by one
+PAIR_MAX = 8
 
 
 class CompiledForest:
@@ -157,16 +177,16 @@ class CompiledForest:
         return rows
 
     def _ranges(self, parts: int) -> list[tuple[int, int, int, int]]:
-        """``parts`` runs of whole trees with about as many leaves each: (first node,
-        end node, first leaf, end leaf)."""
+        """``parts`` runs of whole trees with about as many groups each: (first node,
+        end node, first group, end group)."""
         a = self.arrays
-        n_nodes, n_leaves, n_trees = len(a.feature), len(a.value), len(a.roots)
-        cuts = np.searchsorted(a.tree_leaves, np.linspace(0, n_leaves, parts + 1)[1:-1])
+        n_nodes, n_groups, n_trees = len(a.feature), len(a.group_node), len(a.roots)
+        cuts = np.searchsorted(a.tree_groups, np.linspace(0, n_groups, parts + 1)[1:-1])
         trees = [0, *sorted(set(int(c) for c in cuts) - {0, n_trees}), n_trees]
         node_at = [*(int(r) for r in a.roots), n_nodes]
-        leaf_at = [*(int(t) for t in a.tree_leaves), n_leaves]
+        group_at = [*(int(t) for t in a.tree_groups), n_groups]
         return [
-            (node_at[lo], node_at[hi], leaf_at[lo], leaf_at[hi])
+            (node_at[lo], node_at[hi], group_at[lo], group_at[hi])
             for lo, hi in itertools.pairwise(trees)
         ]
 
@@ -178,9 +198,10 @@ class CompiledForest:
         values = np.zeros((len(rows), self.n_columns))
         _explain_rows(
             rows, *part, a.feature, a.threshold, a.kind, a.missing, a.default_left,
-            a.cat_start, a.cat_words, a.bitsets, a.parent, a.from_left, a.slot, a.value,
-            a.leaf_parent, a.leaf_from_left, a.slot_start, a.slot_count, a.slot_feature,
-            a.slot_zero, self._nodes, self._weights, raw, values,
+            a.cat_start, a.cat_words, a.bitsets, a.parent, a.from_left, a.slot, a.group_node,
+            a.group_from_left, a.group_special, a.group_value, a.group_value_right,
+            a.group_share_left, a.group_share_right, a.slot_start, a.slot_count,
+            a.slot_feature, a.slot_zero, self._nodes, self._weights, raw, values,
         )  # fmt: skip
         return raw, values
 
@@ -195,7 +216,7 @@ class CompiledForest:
         rows = self._rows(rows)
         if pool is None or parts < 2:
             raw, values = self._explain_part(
-                rows, (0, len(self.arrays.feature), 0, len(self.arrays.value))
+                rows, (0, len(self.arrays.feature), 0, len(self.arrays.group_node))
             )
         else:
             ranges = self._cached_ranges.get(parts)
@@ -216,7 +237,7 @@ class CompiledForest:
         raw = np.full(len(rows), self.constant)
         _raw_rows(
             rows, a.feature, a.threshold, a.kind, a.missing, a.default_left, a.cat_start,
-            a.cat_words, a.bitsets, a.child_left, a.child_right, a.roots, a.value, raw,
+            a.cat_words, a.bitsets, a.child_left, a.child_right, a.roots, a.leaf_value, raw,
         )  # fmt: skip
         return raw
 
@@ -305,15 +326,16 @@ def _flatten(parsed: list[tuple[_Trees, int]], scale: float) -> tuple[_Arrays, f
     n_trees, n_splits = int((~single).sum()), int((leaves - 1).sum())
     n_leaves = int(leaves[~single].sum())
     empty = tuple(np.zeros(0, dtype=_DTYPES[name]) for name in _WALK_OUTPUTS)
-    n_slots = _walk_trees(*inputs, False, empty)  # first count the slots, then fill
+    counted = _walk_trees(*inputs, False, empty)  # first count groups and slots, then fill
+    n_groups, n_slots = int(counted[0]), int(counted[1])
     if n_slots < 0:
         raise ValueError(f"a tree path uses more than {MAX_UNIQUE} features")
     sizes = dict.fromkeys(_WALK_OUTPUTS, n_splits)
-    sizes |= {"roots": n_trees, "tree_leaves": n_trees, "slot_feature": n_slots}
-    sizes |= {"slot_zero": n_slots}
-    sizes |= dict.fromkeys(
-        ("value", "leaf_parent", "leaf_from_left", "slot_start", "slot_count"), n_leaves
-    )
+    sizes |= {"roots": n_trees, "tree_groups": n_trees}
+    sizes |= dict.fromkeys(("slot_feature", "slot_zero"), n_slots)
+    sizes |= dict.fromkeys(("leaf_value", "leaf_parent", "leaf_from_left"), n_leaves)
+    sizes |= {name: n_groups for name in _WALK_OUTPUTS if name.startswith("group_")}
+    sizes |= dict.fromkeys(("slot_start", "slot_count"), n_groups)
     out = {name: np.zeros(sizes[name], dtype=_DTYPES[name]) for name in _WALK_OUTPUTS}
     _walk_trees(*inputs, True, tuple(out[name] for name in _WALK_OUTPUTS))
     bitsets = field["cat_threshold"].astype(np.uint32)
@@ -323,9 +345,10 @@ def _flatten(parsed: list[tuple[_Trees, int]], scale: float) -> tuple[_Arrays, f
 
 _WALK_OUTPUTS = (
     "feature", "threshold", "kind", "missing", "default_left", "cat_start", "cat_words",
-    "child_left", "child_right", "parent", "from_left", "slot", "roots", "tree_leaves",
-    "value", "leaf_parent", "leaf_from_left", "slot_start", "slot_count", "slot_feature",
-    "slot_zero",
+    "child_left", "child_right", "parent", "from_left", "slot", "roots", "tree_groups",
+    "leaf_value", "leaf_parent", "leaf_from_left", "group_node", "group_from_left",
+    "group_special", "group_value", "group_value_right", "group_share_left",
+    "group_share_right", "slot_start", "slot_count", "slot_feature", "slot_zero",
 )  # fmt: skip
 
 
@@ -334,10 +357,18 @@ def _walk_trees(
     split_at, leaf_at, boundary_at, offsets, split_feature, threshold, decision, left_child,
     right_child, internal_count, leaf_value, leaf_count, boundaries, width, fill, out,
 ):  # fmt: skip
-    """Lay the trees out parents first (depth first) and, for each leaf, the unique
-    features of its path with their share of training rows, into ``out`` (the arrays of
-    ``_WALK_OUTPUTS``). Without ``fill``, only count the slots. −1 if a path has more than
-    MAX_UNIQUE unique features."""
+    """Lay the trees out parents first (depth first); for each group (a leaf, or two
+    sibling leaves) the unique features of its path with their share of training rows;
+    into ``out`` (the arrays of ``_WALK_OUTPUTS``). Without ``fill``, only count.
+    Returns (groups, slots); slots −1 if a path has more than MAX_UNIQUE features."""
+    (
+        feature_o, threshold_o, kind_o, missing_o, default_left_o, cat_start_o, cat_words_o,
+        child_left_o, child_right_o, parent_o, from_left_o, slot_o, roots_o, tree_groups_o,
+        leaf_value_o, leaf_parent_o, leaf_from_left_o, group_node_o, group_from_left_o,
+        group_special_o, group_value_o, group_value_right_o, group_share_left_o,
+        group_share_right_o, slot_start_o, slot_count_o, slot_feature_o, slot_zero_o,
+    ) = out  # fmt: skip
+    counts = np.zeros(2, dtype=np.int64)
     depth_max = 1
     for t in range(len(offsets)):
         depth_max = max(depth_max, split_at[t + 1] - split_at[t] + 1)
@@ -346,8 +377,8 @@ def _walk_trees(
     path_col = np.empty(depth_max, dtype=np.int64)
     path_share = np.empty(depth_max)
     slot_of = np.full(width, -1, dtype=np.int64)
-    uniq = np.empty(depth_max, dtype=np.int64)
-    zero = np.empty(depth_max)
+    uniq = np.empty(depth_max + 1, dtype=np.int64)
+    zero = np.empty(depth_max + 1)
     # the stack: local reference, parent's global index, came from the left, depth,
     # share of the incoming edge
     stack_ref = np.empty(depth_max * 2 + 2, dtype=np.int64)
@@ -355,14 +386,14 @@ def _walk_trees(
     stack_left = np.empty(depth_max * 2 + 2, dtype=np.bool_)
     stack_depth = np.empty(depth_max * 2 + 2, dtype=np.int64)
     stack_share = np.empty(depth_max * 2 + 2)
-    n_nodes = n_leaves = n_slots = n_trees = 0
+    n_nodes = n_leaves = n_groups = n_slots = n_trees = 0
     for t in range(len(offsets)):
         s0, l0, offset = split_at[t], leaf_at[t], offsets[t]
         if split_at[t + 1] == s0:  # a single leaf: a constant, not a tree to walk
             continue
         if fill:
-            out[12][n_trees] = n_nodes  # roots
-            out[13][n_trees] = n_leaves  # tree_leaves
+            roots_o[n_trees] = n_nodes
+            tree_groups_o[n_trees] = n_groups
         n_trees += 1
         top = 0
         stack_ref[0], stack_parent[0], stack_left[0], stack_depth[0] = 0, -1, False, 0
@@ -385,72 +416,104 @@ def _walk_trees(
                     n_uniq += 1
                 else:
                     zero[k] *= path_share[j]
-            if ref < 0:  # a leaf
-                leaf = l0 + ~ref
-                if n_uniq > MAX_UNIQUE:
-                    return -1
+            if n_uniq > MAX_UNIQUE:
+                counts[1] = -1
+                return counts
+            if ref < 0:  # a leaf on its own
                 if fill:
-                    out[14][n_leaves] = leaf_value[leaf]
-                    out[15][n_leaves] = parent
-                    out[16][n_leaves] = came_left
-                    out[17][n_leaves] = n_slots
-                    out[18][n_leaves] = n_uniq
+                    leaf_value_o[n_leaves] = leaf_value[l0 + ~ref]
+                    leaf_parent_o[n_leaves] = parent
+                    leaf_from_left_o[n_leaves] = came_left
+                    group_node_o[n_groups] = parent
+                    group_from_left_o[n_groups] = came_left
+                    group_special_o[n_groups] = -1
+                    group_value_o[n_groups] = leaf_value[l0 + ~ref]
+                    slot_start_o[n_groups] = n_slots
+                    slot_count_o[n_groups] = n_uniq
                     for k in range(n_uniq):
-                        out[19][n_slots + k] = uniq[k]
-                        out[20][n_slots + k] = zero[k]
+                        slot_feature_o[n_slots + k] = uniq[k]
+                        slot_zero_o[n_slots + k] = zero[k]
                 n_leaves += 1
+                n_groups += 1
                 n_slots += n_uniq
             else:
                 node = s0 + ref
                 column = offset + split_feature[node]
                 mine = slot_of[column] if slot_of[column] >= 0 else n_uniq
                 if mine >= MAX_UNIQUE:
-                    return -1
+                    counts[1] = -1
+                    return counts
                 here = n_nodes
                 if fill:
                     kind = decision[node] & 1
-                    out[0][here] = column
-                    out[2][here] = kind
-                    out[3][here] = (decision[node] >> 2) & 3
-                    out[4][here] = (decision[node] & 2) != 0
+                    feature_o[here] = column
+                    kind_o[here] = kind
+                    missing_o[here] = (decision[node] >> 2) & 3
+                    default_left_o[here] = (decision[node] & 2) != 0
                     if kind:  # the threshold indexes the tree's bitsets
                         which = boundary_at[t] + np.int64(threshold[node])
-                        out[5][here] = boundaries[which]
-                        out[6][here] = boundaries[which + 1] - boundaries[which]
+                        cat_start_o[here] = boundaries[which]
+                        cat_words_o[here] = boundaries[which + 1] - boundaries[which]
                     else:
-                        out[1][here] = threshold[node]
-                    out[9][here] = parent
-                    out[10][here] = came_left
-                    out[11][here] = mine
+                        threshold_o[here] = threshold[node]
+                    parent_o[here] = parent
+                    from_left_o[here] = came_left
+                    slot_o[here] = mine
                     if parent >= 0:  # our parent learns where this child went
                         if came_left:
-                            out[7][parent] = here
+                            child_left_o[parent] = here
                         else:
-                            out[8][parent] = here
+                            child_right_o[parent] = here
                 n_nodes += 1
                 path_col[depth] = column
                 count = internal_count[node]
-                # right first, so the left child comes out of the stack first
-                for is_left in (False, True):
-                    child = left_child[node] if is_left else right_child[node]
-                    rows = internal_count[s0 + child] if child >= 0 else leaf_count[l0 + ~child]
-                    top += 1
-                    stack_ref[top], stack_parent[top], stack_left[top] = child, here, is_left
-                    stack_depth[top], stack_share[top] = depth + 1, rows / count
+                lc, rc = left_child[node], right_child[node]
+                width_here = n_uniq + (1 if mine == n_uniq else 0)
+                if lc < 0 and rc < 0 and width_here <= PAIR_MAX:
+                    # two sibling leaves: one group; the split's slot keeps the share of
+                    # rows along its edges above (1 for a new feature)
+                    if fill:
+                        for side in range(2):
+                            leaf_value_o[n_leaves + side] = leaf_value[l0 + ~(lc, rc)[side]]
+                            leaf_parent_o[n_leaves + side] = here
+                            leaf_from_left_o[n_leaves + side] = side == 0
+                        group_node_o[n_groups] = here
+                        group_special_o[n_groups] = mine
+                        group_value_o[n_groups] = leaf_value[l0 + ~lc]
+                        group_value_right_o[n_groups] = leaf_value[l0 + ~rc]
+                        group_share_left_o[n_groups] = leaf_count[l0 + ~lc] / count
+                        group_share_right_o[n_groups] = leaf_count[l0 + ~rc] / count
+                        slot_start_o[n_groups] = n_slots
+                        slot_count_o[n_groups] = width_here
+                        for k in range(n_uniq):
+                            slot_feature_o[n_slots + k] = uniq[k]
+                            slot_zero_o[n_slots + k] = zero[k]
+                        if mine == n_uniq:
+                            slot_feature_o[n_slots + mine] = column
+                            slot_zero_o[n_slots + mine] = 1.0
+                    n_leaves += 2
+                    n_groups += 1
+                    n_slots += width_here
+                else:
+                    # right first, so the left child comes out of the stack first
+                    for is_left in (False, True):
+                        child = lc if is_left else rc
+                        rows = internal_count[s0 + child] if child >= 0 else leaf_count[l0 + ~child]
+                        top += 1
+                        stack_ref[top], stack_parent[top], stack_left[top] = child, here, is_left
+                        stack_depth[top], stack_share[top] = depth + 1, rows / count
             for k in range(n_uniq):
                 slot_of[uniq[k]] = -1
     if fill:
         # leaves' references in their parents: ~leaf
         for leaf in range(n_leaves):
-            up = out[15][leaf]
-            if out[16][leaf]:
-                out[7][up] = ~leaf
+            up = leaf_parent_o[leaf]
+            if leaf_from_left_o[leaf]:
+                child_left_o[up] = ~leaf
             else:
-                out[8][up] = ~leaf
-    return n_slots
-
-
-# ----------------------------------------------------------------------------- kernels
+                child_right_o[up] = ~leaf
+    counts[0], counts[1] = n_groups, n_slots
+    return counts
 
 
 @numba.njit(cache=True, nogil=True)
@@ -503,10 +566,11 @@ def _raw_rows(
 
 @numba.njit(cache=True, nogil=True)
 def _explain_rows(
-    rows, node_lo, node_hi, leaf_lo, leaf_hi, feature, threshold, kind, missing,
-    default_left, cat_start, cat_words, bitsets, parent, from_left, slot, value,
-    leaf_parent, leaf_from_left, slot_start, slot_count, slot_feature, slot_zero,
-    quad_nodes, quad_weights, raw, values,
+    rows, node_lo, node_hi, group_lo, group_hi, feature, threshold, kind, missing,
+    default_left, cat_start, cat_words, bitsets, parent, from_left, slot, group_node,
+    group_from_left, group_special, group_value, group_value_right, group_share_left,
+    group_share_right, slot_start, slot_count, slot_feature, slot_zero, quad_nodes,
+    quad_weights, raw, values,
 ):  # fmt: skip
     n_nodes = len(feature)
     left = np.empty(n_nodes, dtype=np.bool_)
@@ -516,6 +580,7 @@ def _explain_rows(
     one = np.uint64(1)
     factor = np.empty((MAX_UNIQUE, quad_nodes.shape[1]))
     prefix = np.empty((MAX_UNIQUE, quad_nodes.shape[1]))
+    rate, hit, weight = np.empty(MAX_UNIQUE), np.empty(MAX_UNIQUE), np.empty(MAX_UNIQUE)
     # Paths of up to 8 features (nearly all) share one 4-node rule, exact to degree 7,
     # written out by hand: the compiler keeps the four products in registers.
     t0, t1, t2, t3 = quad_nodes[8, 0], quad_nodes[8, 1], quad_nodes[8, 2], quad_nodes[8, 3]
@@ -536,43 +601,68 @@ def _explain_rows(
                 stray = np.uint64(left[up] != from_left[node])
                 masks[node] = masks[up] & ~(stray << np.uint64(slot[up]))
         total = 0.0
-        for leaf in range(leaf_lo, leaf_hi):
-            up = leaf_parent[leaf]
-            stray = np.uint64(left[up] != leaf_from_left[leaf])
-            d = np.int64(slot_count[leaf])
+        for g in range(group_lo, group_hi):
+            up = group_node[g]
+            d = np.int64(slot_count[g])
+            first = slot_start[g]
+            special = np.int64(group_special[g])
             full = (one << np.uint64(d)) - one
-            mask = masks[up] & ~(stray << np.uint64(slot[up])) & full
-            v = value[leaf]
-            first = slot_start[leaf]
-            if mask == full:  # the lead's own leaf
-                total += v
+            # Each slot s adds coefficient × ∫ Π_{other slots} factor. A leaf: coefficient
+            # v (o_s − r_s), factor r (1 − t) + o t. A pair: the same with v = 1 for the
+            # shared slots, and for its split's slot the two leaves' terms summed.
+            v = group_value[g]
+            v_right = sp_left = sp_right = o_left = o_right = coefficient = 0.0
+            if special < 0:
+                stray = np.uint64(left[up] != group_from_left[g])
+                mask = masks[up] & ~(stray << np.uint64(slot[up])) & full
+                if mask == full:  # the lead's own leaf
+                    total += v
+                scale = v
+            else:
+                mask = masks[up] & full
+                bit = np.uint64(1) << np.uint64(special)
+                on_path = (mask & bit) != 0
+                if mask == full:
+                    total += v if left[up] else group_value_right[g]
+                v_right = group_value_right[g]
+                o_left = 1.0 if on_path and left[up] else 0.0
+                o_right = 1.0 if on_path and not left[up] else 0.0
+                above = slot_zero[first + special]
+                sp_left = above * group_share_left[g]
+                sp_right = above * group_share_right[g]
+                coefficient = v * (o_left - sp_left) + v_right * (o_right - sp_right)
+                scale = 1.0
             if d <= 8:
+                # every slot's factor is r (1 − t) + b t and adds coefficient × ∫ (the
+                # other factors); a pair's split slot sums its two leaves' linear terms
+                for k in range(d):
+                    r = slot_zero[first + k]
+                    b = np.float64((mask >> np.uint64(k)) & one)
+                    rate[k], hit[k], weight[k] = r, b, scale * (b - r)
+                if special >= 0:
+                    rate[special] = v * sp_left + v_right * sp_right
+                    hit[special] = v * o_left + v_right * o_right
+                    weight[special] = coefficient
                 # forward: the factors and the products before each slot, at 4 nodes
                 p0, p1, p2, p3 = w0, w1, w2, w3
-                for s in range(d):
-                    r = slot_zero[first + s]
-                    b = np.float64((mask >> np.uint64(s)) & one)
+                for k in range(d):
+                    r, b = rate[k], hit[k]
                     f0, f1 = r * u0 + t0 * b, r * u1 + t1 * b
                     f2, f3 = r * u2 + t2 * b, r * u3 + t3 * b
-                    factor[s, 0], factor[s, 1], factor[s, 2], factor[s, 3] = f0, f1, f2, f3
-                    prefix[s, 0], prefix[s, 1], prefix[s, 2], prefix[s, 3] = p0, p1, p2, p3
+                    factor[k, 0], factor[k, 1], factor[k, 2], factor[k, 3] = f0, f1, f2, f3
+                    prefix[k, 0], prefix[k, 1], prefix[k, 2], prefix[k, 3] = p0, p1, p2, p3
                     p0, p1, p2, p3 = p0 * f0, p1 * f1, p2 * f2, p3 * f3
-                # a feature the lead leaves the path on: −v ∫ P / (1 − t)
-                missed = v * (p0 / u0 + p1 / u1 + p2 / u2 + p3 / u3)
-                # backward: for each slot the product of all the other factors
+                # backward: for each slot the integral of the product of the others
                 s0 = s1 = s2 = s3 = 1.0
-                for s in range(d - 1, -1, -1):
-                    b = np.float64((mask >> np.uint64(s)) & one)
-                    kept = prefix[s, 0] * s0 + prefix[s, 1] * s1 + prefix[s, 2] * s2
-                    kept += prefix[s, 3] * s3
-                    gain = v * (1.0 - slot_zero[first + s]) * kept
-                    out[slot_feature[first + s]] += b * (gain + missed) - missed
-                    s0, s1 = s0 * factor[s, 0], s1 * factor[s, 1]
-                    s2, s3 = s2 * factor[s, 2], s3 * factor[s, 3]
+                for k in range(d - 1, -1, -1):
+                    kept = prefix[k, 0] * s0 + prefix[k, 1] * s1 + prefix[k, 2] * s2
+                    kept += prefix[k, 3] * s3
+                    out[slot_feature[first + k]] += weight[k] * kept
+                    s0, s1 = s0 * factor[k, 0], s1 * factor[k, 1]
+                    s2, s3 = s2 * factor[k, 2], s3 * factor[k, 3]
                 continue
-            # deeper paths: the rule with ⌈d/2⌉ nodes, in loops
+            # deeper paths (single leaves only): the rule with ⌈d/2⌉ nodes, in loops
             q = (d + 1) // 2
-            missed = 0.0
             for k in range(q):
                 t = quad_nodes[d, k]
                 p = quad_weights[d, k]
@@ -583,19 +673,14 @@ def _explain_rows(
                     factor[s, k] = f
                     prefix[s, k] = p
                     p *= f
-                missed += p / (1.0 - t)
-            missed *= v
             for k in range(q):
                 suffix = 1.0
                 for s in range(d - 1, -1, -1):
                     factor[s, k], suffix = prefix[s, k] * suffix, suffix * factor[s, k]
             for s in range(d):
-                column = slot_feature[first + s]
-                if (mask >> np.uint64(s)) & one:
-                    kept = 0.0
-                    for k in range(q):
-                        kept += factor[s, k]
-                    out[column] += v * (1.0 - slot_zero[first + s]) * kept
-                else:
-                    out[column] -= missed
+                kept = 0.0
+                for k in range(q):
+                    kept += factor[s, k]
+                b = np.float64((mask >> np.uint64(s)) & one)
+                out[slot_feature[first + s]] += v * (b - slot_zero[first + s]) * kept
         raw[row] += total
