@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.synchronize
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,7 @@ import sqlalchemy as sa
 
 from leadscore.errors import LeadscoreError
 from leadscore.store import NewScore, Store, StoreError, make_engine, mask, normalise_url, upgrade
+from leadscore.store.checkpoint import Checkpointer
 from leadscore.store.db import current_revision, head_revision
 from leadscore.store.models import Base
 
@@ -439,3 +441,44 @@ def test_concurrent_processes_lose_and_duplicate_nothing(db_url: str) -> None:
             process.join(timeout=300)
     assert [p.exitcode for p in processes] == [0] * workers
     _check_concurrent_result(db_url, workers, ROUNDS)
+
+
+# ---------------------------------------------------------------------- checkpoints
+
+
+def test_checkpoint_moves_the_write_ahead_log_into_the_file(store: Store, tmp_path: Path) -> None:
+    for i in range(30):
+        store.add_scores([NewScore(f"C{i}", "1", 0.5, 50, "warm", True)])
+    done = store.checkpoint()
+    if store.dialect != "sqlite":
+        assert done is None  # PostgreSQL has its own
+        return
+    logged, copied = done
+    assert logged > 0 and copied == logged  # nobody reading: everything copied
+    store.add_scores([NewScore("C-late", "1", 0.5, 50, "warm", True)])
+    again, copied = store.checkpoint()
+    assert again < logged and copied == again  # the next write started the log over
+    assert len(store.latest_scores(limit=100)) == 31  # nothing lost on the way
+    assert Store("sqlite://").checkpoint() is None  # in memory: no log
+
+
+def test_checkpointer_thread_keeps_the_log_short(tmp_path: Path) -> None:
+    path = tmp_path / "c.db"
+    store = Store(f"sqlite:///{path}")
+    store.checkpoint()
+    before = path.stat().st_mtime_ns  # commits write the log; only a checkpoint the file
+    checkpointer = Checkpointer(store, interval_s=0.05).start()
+    try:
+        for i in range(50):
+            store.add_scores([NewScore(f"T{i}", "1", 0.5, 50, "warm", True)])
+        deadline = time.monotonic() + 10
+        while path.stat().st_mtime_ns == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert path.stat().st_mtime_ns != before
+        assert checkpointer._thread is not None and checkpointer._thread.is_alive()
+    finally:
+        checkpointer.stop()
+    assert checkpointer._thread is not None and not checkpointer._thread.is_alive()
+    assert len(store.latest_scores(limit=100)) == 50
+    with pytest.raises(ValueError, match="positive"):
+        Checkpointer(store, interval_s=0)

@@ -169,6 +169,9 @@ class ServiceSettings(BaseModel):
     #: request); a revoke by another process (CLI, dashboard, other workers) takes effect
     #: within this time, one through the serving process at once
     key_cache_s: float = Field(default=5.0, ge=0, le=300)
+    #: seconds between SQLite write-ahead-log checkpoints in the background (not in a
+    #: request's commit); PostgreSQL ignores it
+    checkpoint_interval_s: float = Field(default=1.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -27,6 +27,7 @@ from leadscore.service.limits import BodyLimit
 from leadscore.service.metrics import Metrics, MetricsMiddleware
 from leadscore.service.routers import events, health, leads, models, outcomes, score
 from leadscore.store import NotFoundError, Store
+from leadscore.store.checkpoint import Checkpointer
 from leadscore.webhooks.dispatcher import WebhookDispatcher
 
 log = logging.getLogger("leadscore.service")
@@ -85,6 +86,7 @@ def create_app(
             trend_points=settings.service.trend_points,
         )
         metrics.serving(chosen.current.version)
+        checkpointer = Checkpointer(app.state.store, settings.service.checkpoint_interval_s).start()
         dispatcher = None
         if deliver_webhooks:
             dispatcher = WebhookDispatcher(app.state.store)
@@ -98,6 +100,7 @@ def create_app(
         try:
             yield
         finally:
+            checkpointer.stop()
             if dispatcher is not None:
                 dispatcher.stop()
             if owned:

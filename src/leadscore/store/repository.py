@@ -214,6 +214,22 @@ class Store(DashboardStore):
         """Close the pooled connections (the store can still be used; it reconnects)."""
         self.engine.dispose()
 
+    def checkpoint(self) -> tuple[int, int] | None:
+        """Copy SQLite's write-ahead log into the database file now, without waiting for
+        readers or writers (a passive checkpoint): ``(frames in the log, frames copied)``;
+        None for PostgreSQL and in-memory stores.
+
+        SQLite otherwise checkpoints inside whichever commit finds the log over 1,000
+        pages, and that commit waits the few milliseconds of the copy and its fsync; the
+        service calls this from a background thread so requests do not (see
+        :class:`leadscore.store.checkpoint.Checkpointer`)."""
+        if self.dialect != "sqlite" or self.engine.url.database in (None, "", ":memory:"):
+            return None
+        with self.engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            _busy, logged, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(logged), int(copied)
+
     def __enter__(self) -> Store:
         return self
 
