@@ -268,16 +268,27 @@ class _LinearTerms:
 
     def _compile_categorical(self, pipeline: Any, columns: list[str], weights: np.ndarray) -> None:
         # Each level's total term, computed once with the fitted pipeline itself; unknown
-        # levels get the term of a level never seen in training.
+        # levels get the term of a level never seen in training. One probe frame for all
+        # columns (each column's levels, the others unknown): one transform, not one per
+        # column — this runs while a reloading service answers requests.
         probe_unknown = "\x00never seen in training\x00"
+        names = [str(n) for n in pipeline.get_feature_names_out(columns)]
+        blocks: list[pd.DataFrame] = []
+        levels_of: dict[str, list[str]] = {}
+        for position, column in enumerate(columns):
+            levels = [str(v) for v in pipeline.steps[-1][1].categories_[position]]
+            levels_of[column] = levels
+            block = pd.DataFrame({c: [probe_unknown] * (len(levels) + 2) for c in columns})
+            block[column] = [*levels, None, probe_unknown]
+            blocks.append(block)
+        encoded = np.asarray(pipeline.transform(pd.concat(blocks, ignore_index=True)), dtype=float)
+        start = 0
         for column in columns:
-            levels = [str(v) for v in pipeline.steps[-1][1].categories_[columns.index(column)]]
-            probe = pd.DataFrame({c: [probe_unknown] * (len(levels) + 2) for c in columns})
-            probe[column] = [*levels, None, probe_unknown]
-            encoded = np.asarray(pipeline.transform(probe), dtype=float)
-            names = [str(n) for n in pipeline.get_feature_names_out(columns)]
+            levels = levels_of[column]
+            rows = encoded[start : start + len(levels) + 2]
+            start += len(levels) + 2
             mine = np.array([self._owner(n, columns) == column for n in names])
-            values = encoded[:, mine] @ weights[mine]
+            values = rows[:, mine] @ weights[mine]
             table = {
                 level: float(v) for level, v in zip(levels, values[: len(levels)], strict=True)
             }
