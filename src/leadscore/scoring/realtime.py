@@ -152,6 +152,9 @@ BoosterFn = Callable[[np.ndarray, bool], np.ndarray]
 _CORES = os.cpu_count() or 1
 _POOL: ThreadPoolExecutor | None = None
 _POOL_LOCK = threading.Lock()
+#: single leads being explained right now, in this process
+_IN_FLIGHT = [0]
+_IN_FLIGHT_LOCK = threading.Lock()
 
 
 def _helpers() -> ThreadPoolExecutor:
@@ -405,7 +408,16 @@ class FastScorer:
         if len(rows) < THREADED_ROWS:
             if not explain:
                 return self.forest.raw(matrix)
-            return self.forest.explain(matrix, _helpers(), parts=_CORES)
+            # one lead's trees over every core — unless another lead is being explained
+            # already: then the cores are busy and splitting only adds hand-overs
+            with _IN_FLIGHT_LOCK:
+                alone = _IN_FLIGHT[0] == 0
+                _IN_FLIGHT[0] += 1
+            try:
+                return self.forest.explain(matrix, _helpers(), parts=_CORES if alone else 1)
+            finally:
+                with _IN_FLIGHT_LOCK:
+                    _IN_FLIGHT[0] -= 1
         run = self.forest.explain if explain else self.forest.raw
         done = list(_helpers().map(run, np.array_split(matrix, _CORES)))
         if not explain:

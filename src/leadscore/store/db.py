@@ -156,6 +156,11 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
         connect_args.update(kwargs.pop("connect_args", {}))
         if _is_memory(parsed):
             kwargs.setdefault("poolclass", StaticPool)
+        else:
+            # keep a connection for each busy worker thread of the API instead of opening
+            # and configuring (WAL, pragmas) an overflow connection per request under load
+            kwargs.setdefault("pool_size", 20)
+            kwargs.setdefault("max_overflow", 20)
         kwargs.setdefault("json_serializer", dumps_json)
         engine = create_engine(parsed, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine, memory=_is_memory(parsed))

@@ -30,7 +30,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -189,6 +189,12 @@ class Store(DashboardStore):
         self.engine = make_engine(self.url)
         self._writer = write_engine(self.engine)
         self.dialect = self.engine.dialect.name
+        # SQLite has one writer at a time. Writers of this process queue on a lock that
+        # wakes the next one the moment a commit ends; left to SQLite's busy handler they
+        # would sleep 1, 2, 5, … up to 100 ms between tries (other processes still do).
+        self._write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if self.dialect == "sqlite" else nullcontext()
+        )
         # the dialect's INSERT … ON CONFLICT statements, built once (see _SELECT_LEADS)
         self._ensure_stmt = self._insert(Lead).on_conflict_do_nothing()
         upsert = self._insert(LatestScore)
@@ -253,7 +259,7 @@ class Store(DashboardStore):
     def _write(self) -> Iterator[Session]:
         # BEGIN IMMEDIATE on SQLite: the file lock is taken up front, so concurrent
         # writers queue on the busy timeout instead of failing mid-transaction
-        with Session(self._writer) as session, session.begin():
+        with self._write_lock, Session(self._writer) as session, session.begin():
             yield session
 
     def _insert(self, model: type[Base]) -> Any:
@@ -320,7 +326,7 @@ class Store(DashboardStore):
         if not leads:
             return []
         now = utcnow()
-        with self._writer.begin() as conn:
+        with self._write_lock, self._writer.begin() as conn:
             self._ensure_leads(conn, leads, now)
             self._lock_leads(conn, leads.keys())
             rows = self._merge_attributes(conn, leads, now)
@@ -491,7 +497,7 @@ class Store(DashboardStore):
         lead_ids = {item.lead_id for item in items} | set(attributes)
         # Core statements on one connection (no ORM session: nothing here needs identity
         # or unit-of-work tracking); still one transaction, BEGIN IMMEDIATE on SQLite
-        with self._writer.begin() as conn:
+        with self._write_lock, self._writer.begin() as conn:
             self._ensure_leads(conn, lead_ids, utcnow())
             self._lock_leads(conn, lead_ids)
             if attributes:
