@@ -71,8 +71,12 @@ class ServingModel:
 def model_version(reference: str, model: LeadModel, settings: Settings) -> str:
     """``"7"`` for registry version 7; ``folder@<hash>`` for a model folder."""
     if Path(reference).is_dir():
+        try:  # the saved artifact's checksum: two different models never share a version
+            artifact = json.loads((Path(reference) / METADATA_FILE).read_text()).get("sha256")
+        except (OSError, ValueError):
+            artifact = None
         digest = hashlib.sha256(
-            f"{model.metadata_.get('trained_at')}|{model.metadata_.get('sha256')}".encode()
+            f"{model.metadata_.get('trained_at')}|{model.metadata_.get('sha256')}|{artifact}".encode()
         ).hexdigest()[:8]
         return f"{Path(reference).resolve().name}@{digest}"
     from leadscore.registry import Registry
