@@ -1,25 +1,25 @@
-"""Exact tree SHAP for single leads in a fraction of a millisecond: LightGBM forests compiled.
+"""Exact tree SHAP for LightGBM, compiled: a lead's reasons in ~0.4 ms per 400-tree booster.
 
 LightGBM computes path-dependent tree SHAP (``pred_contrib=True``) with the classic
 algorithm, O(leaves × depth²) per tree and lead: ~1.5 ms per lead for a 400-tree booster,
 so ~8 ms for the default bag of five. A lead's reasons need all of it on every request.
 
-This module computes the same values another way. For one leaf ``l`` with value ``v``, the
-unique features ``D`` on its path (``d`` of them), each with ``r_j`` (the share of training
+This module computes the same values another way. For one leaf with value ``v``, the
+unique features on its path (``d`` of them), each with ``r_j`` (the share of training
 rows that followed the path's edges on ``j``) and ``o_j`` (1 if the lead follows them all),
 the leaf's part of feature ``i``'s SHAP value is the Shapley value of the product game
 ``v · Π_{j∈S} o_j · Π_{j∉S} r_j``. With the Shapley weights written as a Beta integral,
 ``|S|!(d−|S|−1)!/d! = ∫₀¹ t^|S| (1−t)^(d−|S|−1) dt``, it becomes
 
-* ``i`` followed (``o_i = 1``): ``v (1 − r_i) ∫₀¹ P(t) / a_i(t) dt``
-* ``i`` not followed: ``−v ∫₀¹ P(t) / (1 − t) dt``
+    ``v (o_i − r_i) ∫₀¹ Π_{j≠i} f_j(t) dt``  with  ``f_j(t) = r_j (1 − t) + o_j t``,
 
-with ``a_j(t) = t + r_j (1 − t)``, ``b_j(t) = r_j (1 − t)`` and ``P = Π_{o_j=1} a_j ·
-Π_{o_j=0} b_j``: polynomials of degree ``d − 1``, which Gauss–Legendre quadrature with
-``⌈d/2⌉`` nodes integrates exactly. That is O(leaves × depth) per tree with small
-constants, compiled with numba — the same numbers as LightGBM's to rounding (a contract
-test compares them), and the lead's own leaf (all ``o_j = 1``) gives the raw score on the
-way.
+a polynomial of degree ``d − 1`` that Gauss–Legendre quadrature with ``⌈d/2⌉`` nodes
+integrates exactly; prefix and suffix products give every ``i`` in one pass. Two sibling
+leaves share every factor but their split's, which becomes the sum of their two ``v f``
+terms: one pass serves both (two thirds of all leaves come in such pairs). That is
+O(leaves × depth) per tree with small constants, compiled with numba — the same numbers
+as LightGBM's to rounding (contract tests compare them) — and the lead's own leaf (all
+``o_j = 1``) gives the raw score on the way.
 
 Several boosters (the bagged fold models) go into one :class:`CompiledForest`, their
 leaves scaled by ``1/K`` so the outputs are the bag's averages; each booster reads its own
@@ -572,6 +572,9 @@ def _explain_rows(
     group_share_right, slot_start, slot_count, slot_feature, slot_zero, quad_nodes,
     quad_weights, raw, values,
 ):  # fmt: skip
+    """Add each row's raw score to ``raw`` and its SHAP values to ``values``, over the
+    trees whose internal nodes are ``node_lo…node_hi`` and groups ``group_lo…group_hi``
+    (whole trees: a part of the forest, so that threads can share one lead)."""
     n_nodes = len(feature)
     left = np.empty(n_nodes, dtype=np.bool_)
     # bit s of a node's mask: the lead follows every edge so far on the path's s-th feature

@@ -7,7 +7,7 @@ compiles a fitted :class:`~leadscore.modeling.model.LeadModel` once:
 * gradient boosters (LightGBM, XGBoost) get a flat encoder — numbers, date parts and the
   category codes the booster was trained on — and are evaluated on a numpy row; LightGBM
   bags are compiled further (:mod:`leadscore.explain.treeshap`): scores and exact tree
-  SHAP reasons from one numba kernel, ~5× faster than LightGBM's own ``pred_contrib``;
+  SHAP reasons from one numba kernel, ~4× faster than LightGBM's own ``pred_contrib``;
 * logistic regression becomes a sum of per-field lookups and affine terms, which also
   gives the per-field contributions for free;
 * any other model family falls back to the batch path (correct, just slower).
