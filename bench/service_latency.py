@@ -81,6 +81,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120)
 
 
 def bodies(n: int, seed: int = 9) -> list[dict[str, Any]]:
+    """Request bodies of ``n`` demo leads, as a CRM would send them (JSON-ready)."""
     from leadscore.data.demo import generate_leads
 
     table = generate_leads(n, seed=seed, labelled=False).table
@@ -89,7 +90,8 @@ def bodies(n: int, seed: int = 9) -> list[dict[str, Any]]:
         lead_id = row.pop("lead_id")
         attributes = {
             k: (v.isoformat() + "Z" if isinstance(v, pd.Timestamp) else
-                None if isinstance(v, float) and np.isnan(v) else v)
+                None if isinstance(v, float) and np.isnan(v) else
+                v.item() if isinstance(v, np.generic) else v)
             for k, v in row.items()
         }  # fmt: skip
         out.append({"lead_id": lead_id, "attributes": attributes})

@@ -35,6 +35,8 @@ from typing import Any
 
 os.environ.setdefault("LEADSCORE_TRACKING", "false")
 
+from service_latency import bodies as demo_bodies  # a sibling script: bench/ is on sys.path
+
 #: the server process of the end-to-end measurement: the real app with a replayed kernel
 SERVER = """
 import json, sys
@@ -59,27 +61,6 @@ class Replay:
             out.append(self.results[self.next % len(self.results)])
             self.next += 1
         return out
-
-
-def payloads(n: int, seed: int = 9) -> list[dict[str, Any]]:
-    """Request bodies of ``n`` demo leads, as a CRM would send them."""
-    import numpy as np
-    import pandas as pd
-
-    from leadscore.data.demo import generate_leads
-
-    table = generate_leads(n, seed=seed, labelled=False).table
-    out = []
-    for row in table.to_dict("records"):
-        lead_id = row.pop("lead_id")
-        attributes = {
-            k: (v.isoformat() + "Z" if isinstance(v, pd.Timestamp) else
-                None if isinstance(v, float) and np.isnan(v) else
-                v.item() if isinstance(v, np.generic) else v)
-            for k, v in row.items()
-        }  # fmt: skip
-        out.append({"lead_id": lead_id, "attributes": attributes})
-    return out
 
 
 def stubbed_app(model_dir: str, database_url: str, bodies_file: str) -> Any:
@@ -322,7 +303,7 @@ def main() -> None:
             table.drop(columns=["lead_id", "converted", "sales_status"]), table["converted"]
         )
         model_dir = str(model.save(work / "model"))
-    bodies = payloads(2000)
+    bodies = demo_bodies(2000)
     bodies_file = work / "bodies.json"
     bodies_file.write_text(json.dumps(bodies))
 
