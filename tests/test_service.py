@@ -288,6 +288,86 @@ def test_the_key_cache_can_be_turned_off(db_url: str, model_dir: Path, tmp_path:
     store.close()
 
 
+def lane_of(client: TestClient) -> Any:
+    """The app's :class:`~leadscore.service.lane.ScoreLane` (built with the middleware
+    stack on the first request)."""
+    from leadscore.service.lane import ScoreLane
+
+    layer = client.app.middleware_stack  # type: ignore[attr-defined]
+    while not isinstance(layer, ScoreLane):
+        layer = layer.app
+    return layer
+
+
+def test_the_score_lane_answers_as_the_route_does(
+    api: Api, db_url: str, model_dir: Path, tmp_path: Path, fresh: pd.DataFrame
+) -> None:
+    """The direct path of POST /v1/score gives the route's answer, and everything it does
+    not handle (a key not yet verified, bad bodies) is the route's, unchanged."""
+    bodies = [{"lead_id": f"F{i}", "attributes": attributes(fresh.iloc[i])} for i in range(8)]
+    api.post("/v1/score", bodies[0])  # verifies the key: from now on it is cached
+    lane = lane_of(api.client)
+    before = lane.answered
+    lane_answers = [api.post("/v1/score", b) for b in bodies]
+    assert lane.answered == before + len(bodies)  # the lane took them all
+    # the route's answers: an app whose key cache is off never uses the lane
+    settings = make_settings(db_url, tmp_path, key_cache_s=0)
+    with Store(db_url, migrate=False) as store:
+        slot = ModelSlot.load(str(model_dir), settings)
+        app = create_app(settings, store=store, slot=slot, deliver_webhooks=False)
+        with TestClient(app) as client:
+            routed = [
+                client.post("/v1/score", json=b, headers={"X-API-Key": api.keys["admin"]})
+                for b in bodies
+            ]
+            assert lane_of(client).answered == 0
+    for ours, theirs in zip(lane_answers, routed, strict=True):
+        assert ours.status_code == theirs.status_code == 200
+        assert ours.headers["content-type"] == theirs.headers["content-type"]
+        a, b = ours.json(), theirs.json()
+        assert set(a) == set(b)
+        for name in a:
+            if name not in ("scored_at", "notifications"):
+                assert a[name] == b[name], name
+    history = api.store.score_history("F3")
+    assert history and history[0].score == lane_answers[3].json()["score"]
+    # bad bodies still get the route's 422 naming the field (the lane hands them on)
+    bad = {"lead_id": "F9", "attributes": {**bodies[0]["attributes"], "visits": "many"}}
+    refused = api.post("/v1/score", bad)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "attributes", "visits"]
+    assert api.post("/v1/score", {"lead_id": "F9"}).json()["detail"][0]["loc"] == [
+        "body", "attributes"
+    ]  # fmt: skip
+    headers = {"Authorization": f"Bearer {api.keys['score']}", "content-type": "application/json"}
+    text = api.client.post("/v1/score", content=b"{not json", headers=headers)
+    assert text.status_code == 422 and text.json()["detail"][0]["type"] == "json_invalid"
+    assert api.post("/v1/score", bodies[0], scope="read").status_code == 403
+    assert lane.answered == before + len(bodies)
+    metrics = api.client.get("/metrics").text
+    assert f'route="/v1/score",status="200"}} {1 + len(bodies)}.0' in metrics
+
+
+def test_the_score_lane_answers_scoring_errors_like_the_route(
+    api: Api, fresh: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadscore.errors import SchemaError
+    from leadscore.scoring.live import LiveScoring
+
+    body = {"lead_id": "E1", "attributes": attributes(fresh.iloc[0])}
+    assert api.post("/v1/score", body).status_code == 200  # the key is cached
+
+    def unreadable(self: LiveScoring, lead_id: str, attributes: Any) -> Any:
+        raise SchemaError("created_at: 'soon' is not a date")
+
+    monkeypatch.setattr(LiveScoring, "score_lead", unreadable)
+    answered = lane_of(api.client).answered
+    refused = api.post("/v1/score", body)
+    assert refused.status_code == 422
+    assert refused.json() == {"detail": "created_at: 'soon' is not a date"}
+    assert lane_of(api.client).answered == answered  # refused, not answered
+
+
 # ----------------------------------------------------------------------------- reads
 
 

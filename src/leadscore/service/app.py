@@ -23,6 +23,7 @@ from leadscore.config import Settings, load_settings
 from leadscore.errors import LeadscoreError
 from leadscore.scoring.live import LiveScoring, ModelSlot
 from leadscore.service.inputs import attributes_model
+from leadscore.service.lane import ScoreLane
 from leadscore.service.limits import BodyLimit
 from leadscore.service.metrics import Metrics, MetricsMiddleware
 from leadscore.service.routers import events, health, leads, models, outcomes, score
@@ -122,6 +123,9 @@ def create_app(
         app.include_router(router)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(LeadscoreError, _unprocessable)
+    # innermost first: the score lane sees bodies already within the limit, and the
+    # metrics count what it answers
+    app.add_middleware(ScoreLane)
     app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 

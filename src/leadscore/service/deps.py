@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from pydantic import BaseModel
+from starlette.datastructures import State
 
 from leadscore.config import ServiceSettings
 from leadscore.scoring.live import LiveScoring, ServingModel
@@ -30,13 +31,19 @@ async def serving(request: Request) -> ServingModel:
     return slot.current  # type: ignore[no-any-return]
 
 
-def inputs_for(request: Request, model: ServingModel) -> type[BaseModel]:
-    """The attribute model of this serving model (built once per loaded model)."""
-    cached: tuple[Any, type[BaseModel]] | None = getattr(request.app.state, "inputs", None)
+def attribute_model(state: State, model: ServingModel) -> type[BaseModel]:
+    """The attribute model of this serving model (built once per loaded model and kept
+    in the application's ``state``)."""
+    cached: tuple[Any, type[BaseModel]] | None = getattr(state, "inputs", None)
     if cached is None or cached[0] is not model:
         cached = (model, attributes_model(model.model.schema_))
-        request.app.state.inputs = cached
+        state.inputs = cached
     return cached[1]
+
+
+def inputs_for(request: Request, model: ServingModel) -> type[BaseModel]:
+    """:func:`attribute_model` of the request's application."""
+    return attribute_model(request.app.state, model)
 
 
 def too_large(what: str, count: int, limit: int) -> HTTPException:
