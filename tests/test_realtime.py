@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -98,3 +99,22 @@ def test_a_value_of_the_wrong_type_names_the_field(demo_leads: DemoLeads) -> Non
     with pytest.raises(SchemaError, match=numeric):
         FastScorer(model).score({**row, numeric: "lots"})
     assert math.isfinite(FastScorer(model).score({**row, numeric: "12"}).score)
+
+
+@pytest.mark.parametrize("fitted", ["lightgbm"], indirect=True)
+def test_a_saved_lightgbm_model_loads_with_its_trees_parsed(
+    fitted: LeadModel, fresh: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service compiles a reloaded model without parsing LightGBM's text model again
+    (what held the interpreter longest during a reload), and scores the same."""
+    from leadscore.explain import treeshap
+
+    loaded = LeadModel.load(fitted.save(tmp_path / "model"))
+    parses: list[int] = []
+    monkeypatch.setattr(treeshap, "_parse_model", lambda text: parses.append(1))
+    scorer = FastScorer(loaded)
+    assert parses == [] and scorer.forest is not None
+    rows = fresh.drop(columns=["lead_id"]).head(20).to_dict("records")
+    assert [r.score for r in scorer.score_many(rows, 3)] == [
+        r.score for r in FastScorer(fitted).score_many(rows, 3)
+    ]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import pickle
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
 import pytest
 
+from leadscore.explain import treeshap
 from leadscore.explain.treeshap import CompiledForest
 
 
@@ -144,3 +147,38 @@ def test_rows_of_the_wrong_width_are_refused() -> None:
     forest = CompiledForest.from_lightgbm([_booster(X, y, 1)])
     with pytest.raises(ValueError, match=r"\(n, 4\)"):
         forest.explain(X[:, :3])
+
+
+def test_a_pickled_booster_keeps_its_parsed_trees(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsed once, saved with the booster: loading and compiling again parses nothing,
+    and the forest is the same."""
+    X, y = _data(600, 5, 2, seed=11)
+    booster = _booster(X, y, 2)
+    treeshap.parsed_trees(booster)
+    before = CompiledForest.from_lightgbm([booster]).explain(X[:50])
+    loaded = pickle.loads(pickle.dumps(booster))
+    parses: list[int] = []
+    real = treeshap._parse_model
+
+    def counted(text: str) -> Any:
+        parses.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(treeshap, "_parse_model", counted)
+    after = CompiledForest.from_lightgbm([loaded]).explain(X[:50])
+    assert parses == []
+    np.testing.assert_array_equal(after[0], before[0])
+    np.testing.assert_array_equal(after[1], before[1])
+    # a booster changed after parsing (a leaf refitted) is parsed again, and read right
+    loaded.set_leaf_output(loaded.num_trees() - 1, 0, 0.75)
+    changed = CompiledForest.from_lightgbm([loaded])
+    assert len(parses) == 1
+    np.testing.assert_allclose(changed.raw(X[:50]), loaded.predict(X[:50], raw_score=True))
+    # and so is one trained further
+    more = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y), 5,
+                     init_model=loaded)  # fmt: skip
+    more.__dict__[treeshap._PARSED_ATTRIBUTE] = loaded.__dict__[treeshap._PARSED_ATTRIBUTE]
+    np.testing.assert_allclose(
+        CompiledForest.from_lightgbm([more]).raw(X[:50]), more.predict(X[:50], raw_score=True)
+    )
+    assert len(parses) == 2

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ from leadscore.store import (
     ScoreRecord,
     Store,
 )
+
+#: the interpreter's thread switch interval while a model loads beside live requests
+RELOAD_SWITCH_INTERVAL_S = 0.0005
 
 #: trend labels, as CRMs show them
 IMPROVING, STEADY, DECLINING, NEW = "improving", "steady", "declining", "new"
@@ -151,15 +155,23 @@ class ModelSlot:
             current = self._current
             if current is not None and identity is not None and identity == current.identity:
                 return current
-            model = load_lead_model(self.reference, self.settings)
-            serving = ServingModel(
-                model=model,
-                scorer=FastScorer(model),
-                version=model_version(self.reference, model, self.settings),
-                reference=self.reference,
-                loaded_at=datetime.now(UTC),
-                identity=identity,
-            )
+            # Loading is Python work that holds the interpreter; requests being answered
+            # meanwhile wait for it at every hand-over, up to the switch interval (5 ms)
+            # each time: a shorter one while loading keeps their waits short.
+            interval = sys.getswitchinterval()
+            sys.setswitchinterval(min(interval, RELOAD_SWITCH_INTERVAL_S))
+            try:
+                model = load_lead_model(self.reference, self.settings)
+                serving = ServingModel(
+                    model=model,
+                    scorer=FastScorer(model),
+                    version=model_version(self.reference, model, self.settings),
+                    reference=self.reference,
+                    loaded_at=datetime.now(UTC),
+                    identity=identity,
+                )
+            finally:
+                sys.setswitchinterval(interval)
             self._current = serving
             return serving
 
