@@ -6,8 +6,10 @@ keys. The served model is a small LightGBM lead model trained once per module.
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -459,6 +461,53 @@ def test_models_and_reload_while_scoring(
         assert failures == []
         assert len(set(versions)) == 4  # every reload swapped in the new model
         assert len(api.store.score_history("R1", limit=1000)) > 0
+    store.close()
+
+
+def test_every_worker_follows_its_model_reference(
+    db_url: str, model_dir: Path, tmp_path: Path, fresh: pd.DataFrame
+) -> None:
+    """Without a reload call, the watcher swaps in a replaced model (how a reload reaches
+    all workers, and a promotion gets served); a broken one is not retried."""
+    served = tmp_path / "served"
+    shutil.copytree(model_dir, served)
+    settings = make_settings(db_url, tmp_path, model_check_s=0.1)
+    store = Store(db_url)
+    slot = ModelSlot.load(str(served), settings)
+    app = create_app(settings, store=store, slot=slot, deliver_webhooks=False)
+    with TestClient(app) as client:
+        api = Api(client, store, slot.current.model)
+        first = api.get("/v1/models").json()["serving"]
+        model = LeadModel.load(served)
+        model.metadata_["trained_at"] = "2026-11-23T00:00:00+00:00"
+        model.save(served)
+        for _ in range(100):
+            now = api.get("/v1/models").json()["serving"]
+            if now["version"] != first["version"]:
+                break
+            time.sleep(0.05)
+        assert now["version"] != first["version"] and now["loaded_at"] > first["loaded_at"]
+        metrics = api.client.get("/metrics").text
+        assert f'leadscore_model_info{{version="{now["version"]}"}} 1.0' in metrics
+        assert f'version="{first["version"]}"' not in metrics
+        body = {"lead_id": "W1", "attributes": attributes(fresh.iloc[0])}
+        assert api.post("/v1/score", body).json()["model_version"] == now["version"]
+        # a broken artifact: the current model keeps serving, and it is tried only once
+        loads: list[str] = []
+        real = ModelSlot.reload
+
+        def counted(self: ModelSlot) -> Any:
+            loads.append(self.reference)
+            return real(self)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(ModelSlot, "reload", counted)
+            (served / "model.joblib").write_bytes(b"not a model")
+            meta = json.loads((served / "metadata.json").read_text())
+            (served / "metadata.json").write_text(json.dumps({**meta, "sha256": "0" * 64}))
+            time.sleep(0.6)
+        assert len(loads) == 1
+        assert api.post("/v1/score", body).json()["model_version"] == now["version"]
     store.close()
 
 

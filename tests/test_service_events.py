@@ -227,3 +227,58 @@ def test_leadscore_serve_scores_and_calls_webhooks(demo: Path, tmp_path: Path, d
         server.terminate()
         server.wait(timeout=30)
         receiver.shutdown()
+
+
+def test_a_new_model_reaches_every_worker(demo: Path, tmp_path: Path) -> None:
+    """`leadscore serve --workers 2`: a reload answered by one worker reaches the other
+    too (each checks what its model reference names)."""
+    served = tmp_path / "served"
+    LeadModel.load(demo / "model").save(served)
+    url = f"sqlite:///{tmp_path / 'workers.db'}"
+    created = run("keys", "create", "ops", "--scope", "admin", "--database", url)
+    key = next(line for line in created.splitlines() if line.startswith("ls_")).strip()
+    port = free_port()
+    env = {**os.environ, "LEADSCORE_TRACKING": "false", "LEADSCORE_SERVICE__MODEL_CHECK_S": "0.3"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "leadscore.cli", "serve", str(served), "--port", str(port),
+         "--workers", "2", "--database", url],
+        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    root, headers = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {key}"}
+
+    def answers(n: int) -> dict[int, set[str]]:
+        """Version served, by worker process, over ``n`` fresh connections."""
+        seen: dict[int, set[str]] = {}
+        for _ in range(n):
+            body = httpx.get(f"{root}/v1/models", headers=headers, timeout=30).json()
+            seen.setdefault(body["serving"]["worker"], set()).add(body["serving"]["version"])
+        return seen
+
+    try:
+        workers: dict[int, set[str]] = {}
+        deadline = time.monotonic() + 120
+        while len(workers) < 2:  # both workers up and answering
+            assert time.monotonic() < deadline, "two workers did not answer"
+            assert server.poll() is None, server.stdout.read() if server.stdout else ""
+            try:
+                for pid, versions in answers(10).items():
+                    workers.setdefault(pid, set()).update(versions)
+            except httpx.TransportError:
+                time.sleep(0.2)
+        (before,) = set().union(*workers.values())
+        model = LeadModel.load(served)
+        model.metadata_["trained_at"] = "2026-11-23T12:00:00+00:00"  # as if retrained
+        model.save(served)
+        reloaded = httpx.post(f"{root}/v1/models/reload", headers=headers, timeout=60).json()
+        after = reloaded["version"]
+        assert after != before
+        deadline = time.monotonic() + 30
+        while True:
+            seen = answers(20)
+            if len(seen) == 2 and all(v == {after} for v in seen.values()):
+                break
+            assert time.monotonic() < deadline, f"workers still serve {seen}"
+            time.sleep(0.2)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

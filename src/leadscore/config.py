@@ -172,6 +172,10 @@ class ServiceSettings(BaseModel):
     #: seconds between SQLite write-ahead-log checkpoints in the background (not in a
     #: request's commit); PostgreSQL ignores it
     checkpoint_interval_s: float = Field(default=1.0, gt=0)
+    #: seconds between checks that the served model is still the one its reference names
+    #: (a new champion, a replaced folder: reloaded in every worker); 0: only on
+    #: ``POST /v1/models/reload``
+    model_check_s: float = Field(default=10.0, ge=0)
 
 
 class Settings(BaseSettings):

@@ -125,6 +125,10 @@ class ModelSlot:
     def ready(self) -> bool:
         return self._current is not None
 
+    def named(self) -> str | None:
+        """What the reference names now (see :meth:`reload`), without loading it."""
+        return self._identity()
+
     def _identity(self) -> str | None:
         """What the reference names now, found without loading the model: the checksum of
         a model folder's artifact, or the registry version an alias points to (None if it

@@ -22,6 +22,7 @@ from leadscore import __version__
 from leadscore.config import Settings, load_settings
 from leadscore.errors import LeadscoreError
 from leadscore.scoring.live import LiveScoring, ModelSlot
+from leadscore.scoring.watch import ModelWatcher
 from leadscore.service.inputs import attributes_model
 from leadscore.service.lane import ScoreLane
 from leadscore.service.limits import BodyLimit
@@ -88,6 +89,11 @@ def create_app(
         )
         metrics.serving(chosen.current.version)
         checkpointer = Checkpointer(app.state.store, settings.service.checkpoint_interval_s).start()
+        watcher = None
+        if settings.service.model_check_s > 0:
+            watcher = ModelWatcher(
+                chosen, settings.service.model_check_s, lambda model: models.after_swap(app, model)
+            ).start()
         dispatcher = None
         if deliver_webhooks:
             dispatcher = WebhookDispatcher(app.state.store)
@@ -101,6 +107,8 @@ def create_app(
         try:
             yield
         finally:
+            if watcher is not None:
+                watcher.stop()
             checkpointer.stop()
             if dispatcher is not None:
                 dispatcher.stop()

@@ -184,6 +184,7 @@ class ServingOut(BaseModel):
     scores_events: bool
     threshold: float
     fields: list[FieldOut]
+    worker: int = Field(description="Process id of the worker that answered.")
 
 
 class VersionOut(BaseModel):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import os
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
@@ -29,6 +31,7 @@ def serving_out(model: ServingModel) -> ServingOut:
             FieldOut(name=c.name, kind=c.kind, categories=list(c.categories))
             for c in model.model.schema_.columns
         ],
+        worker=os.getpid(),
     )
 
 
@@ -55,9 +58,17 @@ def list_models(request: Request, model: Serving) -> ModelsOut:
 @router.post("/reload", response_model=ServingOut, dependencies=[Depends(require("admin"))])
 def reload_model(request: Request, scoring: Live) -> ServingOut:
     """Load the model again (e.g. the new champion) and swap it in atomically; requests
-    in flight finish with the model they started with."""
+    in flight finish with the model they started with. (Every worker also checks its
+    model every ``service.model_check_s`` seconds; this answers at once, in this one.)"""
+    before = scoring.slot.current
     model = scoring.slot.reload()
-    gc.freeze()  # the new model joins the long-lived objects the collector skips (see app)
-    request.app.state.metrics.serving(model.version)
-    request.app.openapi_schema = None  # the inputs in /docs may have changed
+    if model is not before:
+        after_swap(request.app, model)
     return serving_out(model)
+
+
+def after_swap(app: Any, model: ServingModel) -> None:
+    """What the application updates once another model serves (here or by the watcher)."""
+    gc.freeze()  # the new model joins the long-lived objects the collector skips (see app)
+    app.state.metrics.serving(model.version)
+    app.openapi_schema = None  # the inputs in /docs may have changed
