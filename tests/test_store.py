@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from leadscore.errors import LeadscoreError
 from leadscore.store import NewScore, Store, StoreError, make_engine, mask, normalise_url, upgrade
 from leadscore.store.checkpoint import Checkpointer
-from leadscore.store.db import current_revision, head_revision
+from leadscore.store.db import current_revision, head_revision, write_engine
 from leadscore.store.models import Base
 
 T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
@@ -63,6 +63,33 @@ def test_sqlite_engine_settings(tmp_path: Path) -> None:
         "busy_timeout": 30000,
         "synchronous": 1,
     }
+
+
+def test_sqlite_transactions_begin_as_the_store_needs(tmp_path: Path) -> None:
+    """A write transaction holds the write lock from its BEGIN (IMMEDIATE), before any
+    statement (the store reads state, then writes, relying on it); a read transaction
+    reads one snapshot and does not hold the lock."""
+    import sqlite3
+
+    path = tmp_path / "x.db"
+    with Store(f"sqlite:///{path}") as store:
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        try:
+            with (
+                write_engine(store.engine).begin(),
+                pytest.raises(sqlite3.OperationalError, match="locked"),
+            ):
+                other.execute("BEGIN IMMEDIATE")
+            with store.engine.begin() as conn:
+                count = "SELECT count(*) FROM leads"
+                assert conn.exec_driver_sql(count).scalar() == 0
+                other.execute("BEGIN IMMEDIATE")  # the reader does not hold the lock
+                other.execute("INSERT INTO leads VALUES ('X', '{}', '2025-01-01', '2025-01-01')")
+                other.execute("COMMIT")
+                assert conn.exec_driver_sql(count).scalar() == 0  # its snapshot
+            assert store.get_lead("X") is not None
+        finally:
+            other.close()
 
 
 def test_unreachable_database_is_one_clear_error(tmp_path: Path) -> None:
@@ -316,12 +343,17 @@ ROUNDS = 12
 
 def _hammer(url: str, worker: int, rounds: int, store: Store | None = None) -> None:
     """One concurrent writer: per round, for every shared lead, an attribute of its own, an
-    event of its own plus one every writer posts, and a score."""
+    event of its own plus one every writer posts, and a score. Every other round the
+    attribute goes in with the score (``add_scores(attributes=…)``) instead of with
+    ``upsert_lead``, so both ways of merging attributes race with each other."""
     own = store or Store(url)
     try:
         for r in range(rounds):
             for lead in LEADS:
-                own.upsert_lead(lead, {f"w{worker}_r{r}": r, "last": worker})
+                attributes = {f"w{worker}_r{r}": r, "last": worker}
+                with_score = (worker + r) % 2 == 1
+                if not with_score:
+                    own.upsert_lead(lead, attributes)
                 own.add_events(
                     lead,
                     [
@@ -339,7 +371,14 @@ def _hammer(url: str, worker: int, rounds: int, store: Store | None = None) -> N
                 )
                 hot = (worker + r) % 3 == 0
                 score_100 = 90 if hot else (20 + 5 * ((worker * 7 + r) % 7))
-                own.add_score(lead, "1", score_100 / 100, score_100, "hot" if hot else "cold", hot)
+                segment = "hot" if hot else "cold"
+                if with_score:
+                    own.add_scores(
+                        [NewScore(lead, "1", score_100 / 100, score_100, segment, hot)],
+                        attributes={lead: attributes},
+                    )
+                else:
+                    own.add_score(lead, "1", score_100 / 100, score_100, segment, hot)
     finally:
         if store is None:
             own.close()
@@ -415,6 +454,55 @@ def test_concurrent_threads_lose_and_duplicate_nothing(db_url: str) -> None:
     shared.close()
     assert errors == []
     _check_concurrent_result(db_url, workers, ROUNDS)
+
+
+def test_concurrent_batches_of_overlapping_leads_neither_deadlock_nor_lose(db_url: str) -> None:
+    """Writers of multi-lead batches in shuffled orders, creating the same new lead at the
+    same moment (a barrier per round), merging attributes with add_scores and with
+    upsert_leads: leads are created and locked in id order, so no two writers wait for
+    each other (PostgreSQL would abort one as a deadlock), and no merge or score is lost."""
+    import random
+
+    workers, rounds = 4, 8
+    shared = [f"D{i}" for i in range(6)]
+    barrier = threading.Barrier(workers)
+    errors: list[Exception] = []
+    store = Store(db_url)
+
+    def run(worker: int) -> None:
+        rng = random.Random(worker)
+        try:
+            for r in range(rounds):
+                leads = [*shared, f"N{r}"]  # N{r} is new to every writer of round r
+                rng.shuffle(leads)
+                barrier.wait(timeout=60)
+                store.add_scores(
+                    [NewScore(lead, "1", 0.5, 10 * worker + r, "warm", True) for lead in leads],
+                    attributes={lead: {f"s{worker}_r{r}": r} for lead in leads},
+                )
+                rng.shuffle(leads)
+                store.upsert_leads({lead: {f"u{worker}_r{r}": r} for lead in leads})
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(workers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    try:
+        assert errors == []
+        for lead in [*shared, *(f"N{r}" for r in range(rounds))]:
+            written = range(rounds) if lead in shared else [int(lead[1:])]
+            assert set(store.get_lead(lead).attributes) == {
+                f"{kind}{w}_r{r}" for kind in "su" for w in range(workers) for r in written
+            }
+            history = store.score_history(lead, limit=1000)
+            assert len(history) == workers * len(written)
+            assert store.latest_score(lead) == history[0]
+    finally:
+        store.close()
 
 
 @pytest.mark.slow

@@ -21,17 +21,18 @@ Example
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import StaticPool
@@ -178,7 +179,11 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
 def _configure_sqlite(engine: Engine, *, memory: bool) -> None:
     """The pysqlite recipe of the SQLAlchemy docs: sqlite3 stops emitting its own BEGIN
     (it would not start one before SELECT, and would commit before DDL) and SQLAlchemy
-    emits ``BEGIN`` or ``BEGIN IMMEDIATE`` itself."""
+    emits ``BEGIN`` itself (``BEGIN IMMEDIATE`` on :func:`write_engine`).
+
+    The recipe's ``begin`` event is replaced by the dialect's ``do_begin``: any
+    connection event makes SQLAlchemy dispatch its execute events around every
+    statement, which cost about as much as a statement of the scoring write path."""
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -193,14 +198,18 @@ def _configure_sqlite(engine: Engine, *, memory: bool) -> None:
         finally:
             cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+    engine.dialect.do_begin = _sqlite_begin("BEGIN")  # type: ignore[method-assign]
+
+
+def _sqlite_begin(statement: str) -> Callable[[Any], None]:
+    """A ``do_begin`` for a SQLite dialect instance that emits ``statement``."""
+
+    def do_begin(dbapi_connection: Any) -> None:
         # straight to sqlite3: a BEGIN needs none of a SQLAlchemy execution's machinery
         # (statement cache, events, result), which cost more than the BEGIN itself
-        conn.connection.driver_connection.execute(  # type: ignore[union-attr]
-            "BEGIN IMMEDIATE" if immediate else "BEGIN"
-        )
+        dbapi_connection.driver_connection.execute(statement)
+
+    return do_begin
 
 
 def _set_wal(cursor: Any) -> None:
@@ -227,7 +236,14 @@ def write_engine(engine: Engine) -> Engine:
     >>> write_engine(make_engine("sqlite://")).get_execution_options()["leadscore_write"]
     True
     """
-    return engine.execution_options(**{WRITE_OPTION: True})
+    writer = engine.execution_options(**{WRITE_OPTION: True})
+    if "do_begin" in vars(engine.dialect):  # a SQLite engine of make_engine
+        # a copy of the dialect that begins with BEGIN IMMEDIATE (see _configure_sqlite);
+        # the engine's pool, events and statement cache stay shared
+        dialect = copy.copy(engine.dialect)
+        dialect.do_begin = _sqlite_begin("BEGIN IMMEDIATE")  # type: ignore[method-assign]
+        writer.dialect = dialect
+    return writer
 
 
 def head_revision() -> str:

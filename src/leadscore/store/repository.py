@@ -10,9 +10,12 @@ Concurrency, as tested with threads and processes on SQLite and PostgreSQL:
 * Writes that may race on a new lead insert it with ``INSERT … ON CONFLICT DO NOTHING``;
   events are de-duplicated by the unique ``(lead_id, event_id)`` the same way.
 * Read-modify-write on one lead (merging attributes, "previous score → new score") locks
-  the lead row first (``SELECT … FOR NO KEY UPDATE`` on PostgreSQL, which does not block
-  inserts of events referring to it; on SQLite the write transaction itself is the lock,
-  taken at ``BEGIN IMMEDIATE``).
+  the lead row first, creating it if new: on PostgreSQL with the ``INSERT … ON CONFLICT DO
+  UPDATE … WHERE false`` that creates missing leads (it updates nothing but locks each
+  existing row with ``FOR NO KEY UPDATE`` strength, which does not block inserts of events
+  referring to it), then reads the lead's state in a statement of its own, which sees
+  what the previous holder of the lock committed; on SQLite the write transaction itself
+  is the lock, taken at ``BEGIN IMMEDIATE``.
 * Webhook deliveries are written in the transaction of the score that triggers them
   (transactional outbox): a stored score has its notifications queued, or neither exists.
 """
@@ -29,13 +32,24 @@ import secrets
 import threading
 import time
 import urllib.parse
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Row,
+    Select,
+    bindparam,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -92,12 +106,25 @@ _MAX_ERROR_LENGTH = 2000
 _LEADS, _SCORES, _LATEST = Lead.__table__, Score.__table__, LatestScore.__table__
 _WEBHOOKS, _DELIVERIES = Webhook.__table__, WebhookDelivery.__table__
 _SELECT_LEADS = select(_LEADS).where(_LEADS.c.id.in_(bindparam("ids", expanding=True)))
-_LOCK_LEADS = (
-    select(_LEADS.c.id)
-    .where(_LEADS.c.id.in_(bindparam("ids", expanding=True)))
-    .order_by(_LEADS.c.id)
-    .with_for_update(key_share=True)
+# what add_scores needs of locked leads, in one statement: the latest score (outer joins:
+# a lead may have none; score_100 is only in scores, and the reasons are not needed)
+# and, when attributes are merged, the stored attributes
+_STATE = select(
+    _LEADS.c.id, _SCORES.c.segment, _SCORES.c.score_100, _SCORES.c.scored_at
+).select_from(
+    _LEADS.outerjoin(_LATEST, _LATEST.c.lead_id == _LEADS.c.id).outerjoin(
+        _SCORES, _SCORES.c.id == _LATEST.c.score_id
+    )
 )
+# by (with attributes, of one lead): one lead (a real-time call) is looked up by ``id``,
+# as an expanding IN list costs a compilation step per call
+_SELECT_STATE = {
+    (attributes, one): (_STATE.add_columns(_LEADS.c.attributes) if attributes else _STATE).where(
+        _LEADS.c.id == bindparam("id") if one else _LEADS.c.id.in_(bindparam("ids", expanding=True))
+    )
+    for attributes in (False, True)
+    for one in (False, True)
+}
 _UPDATE_ATTRIBUTES = (
     update(_LEADS)
     .where(_LEADS.c.id == bindparam("b_id"))
@@ -111,6 +138,10 @@ _SELECT_LATEST = (
 _ACTIVE_WEBHOOKS = select(_WEBHOOKS).where(_WEBHOOKS.c.active)
 _INSERT_SCORES = insert(_SCORES).returning(_SCORES.c.id, sort_by_parameter_order=True)
 _INSERT_DELIVERIES = insert(_DELIVERIES).returning(*_DELIVERIES.c, sort_by_parameter_order=True)
+
+#: what a new score is compared with: the lead's latest stored score (a row of
+#: ``_STATE``: segment, score_100, scored_at) or an earlier one of the same batch
+_Previous = Row[Any] | ScoreRecord
 
 
 class _KeyCache:
@@ -196,7 +227,13 @@ class Store(DashboardStore):
             threading.Lock() if self.dialect == "sqlite" else nullcontext()
         )
         # the dialect's INSERT … ON CONFLICT statements, built once (see _SELECT_LEADS)
-        self._ensure_stmt = self._insert(Lead).on_conflict_do_nothing()
+        ensure = self._insert(Lead)
+        self._ensure_stmt = ensure.on_conflict_do_nothing()
+        # PostgreSQL: DO UPDATE … WHERE false changes no row but locks every existing one
+        # (documented), and with no key column in SET it is a FOR NO KEY UPDATE lock
+        self._lock_stmt = ensure.on_conflict_do_update(
+            index_elements=["id"], set_={"attributes": _LEADS.c.attributes}, where=false()
+        )
         upsert = self._insert(LatestScore)
         self._upsert_latest = upsert.on_conflict_do_update(
             index_elements=["lead_id"],
@@ -276,15 +313,24 @@ class Store(DashboardStore):
         ]
         conn.execute(self._ensure_stmt, rows)
 
-    def _lock_leads(self, conn: Connection, lead_ids: Collection[str]) -> None:
-        # sorted, so two transactions locking overlapping sets cannot deadlock; NO KEY
-        # UPDATE does not block concurrent inserts of events and outcomes for the lead
-        # (SQLite leaves FOR UPDATE out: its write transaction already holds the lock)
-        if self.dialect != "postgresql":
-            return
-        ids = sorted(set(lead_ids))
-        for start in range(0, len(ids), _CHUNK):
-            conn.execute(_LOCK_LEADS, {"ids": ids[start : start + _CHUNK]}).all()
+    def _lock_leads(
+        self, conn: Connection, leads: Mapping[str, Mapping[str, Any]], now: datetime
+    ) -> None:
+        """Create the leads that do not exist yet (with the given attributes, as stored)
+        and, on PostgreSQL, lock all of them; read their state afterwards, in a statement
+        of its own (one snapshot taken before a lock wait would miss what the previous
+        holder of the lock committed)."""
+        # sorted, one pass: each row is inserted or locked in turn (a row another
+        # transaction is inserting is waited for like a lock), so two transactions locking
+        # overlapping sets cannot deadlock; NO KEY UPDATE does not block concurrent inserts
+        # of events and outcomes for the lead. SQLite: the write transaction already holds
+        # the lock, and DO NOTHING suffices
+        stmt = self._lock_stmt if self.dialect == "postgresql" else self._ensure_stmt
+        rows = [
+            {"id": i, "attributes": leads[i], "created_at": now, "updated_at": now}
+            for i in sorted(leads)
+        ]
+        conn.execute(stmt, rows)  # one cached executemany, like _ensure_leads
 
     def ping(self) -> None:
         """Check that the database answers (a readiness probe); raises if it does not.
@@ -325,30 +371,38 @@ class Store(DashboardStore):
                 raise StoreError(f"attributes of lead {lead_id!r} must be a mapping")
         if not leads:
             return []
+        # as they will be stored (NaN → None, dates → text), so the records say the same
+        fields = {lead_id: _as_json(dict(attributes)) for lead_id, attributes in leads.items()}
         now = utcnow()
         with self._write_lock, self._writer.begin() as conn:
-            self._ensure_leads(conn, leads, now)
-            self._lock_leads(conn, leads.keys())
-            rows = self._merge_attributes(conn, leads, now)
+            self._lock_leads(conn, fields, now)
+            rows = self._leads_by_id(conn, fields)
+            stored = {lead_id: row.attributes for lead_id, row in rows.items()}
+            for lead_id, merged in self._merge_attributes(conn, fields, stored, now).items():
+                rows[lead_id] = LeadRecord(lead_id, merged, rows[lead_id].created_at, now)
             return [rows[lead_id] for lead_id in leads]
 
     def _merge_attributes(
-        self, conn: Connection, leads: Mapping[str, Mapping[str, Any]], now: datetime
-    ) -> dict[str, LeadRecord]:
-        """Merge new attributes over the stored ones of locked, existing leads."""
-        # as they will be stored (NaN → None, dates → text), so the records say the same
-        leads = {lead_id: _as_json(dict(attributes)) for lead_id, attributes in leads.items()}
-        rows = self._leads_by_id(conn, leads.keys())
-        changed = []
-        for lead_id, attributes in leads.items():
-            row = rows[lead_id]
-            merged = {**row.attributes, **attributes}
-            if merged != row.attributes:
-                changed.append({"b_id": lead_id, "b_attributes": merged, "b_updated_at": now})
-                rows[lead_id] = LeadRecord(lead_id, merged, row.created_at, now)
+        self,
+        conn: Connection,
+        fields: Mapping[str, Mapping[str, Any]],
+        stored: Mapping[str, Mapping[str, Any]],
+        now: datetime,
+    ) -> dict[str, dict[str, Any]]:
+        """Merge new attributes (as stored, see :func:`_as_json`) over the ``stored`` ones
+        of locked, existing leads; returns the merged attributes of the leads that changed
+        (a lead just created with its attributes does not)."""
+        changed: dict[str, dict[str, Any]] = {}
+        for lead_id, attributes in fields.items():
+            merged = {**stored[lead_id], **attributes}
+            if merged != stored[lead_id]:
+                changed[lead_id] = merged
         if changed:
-            conn.execute(_UPDATE_ATTRIBUTES, changed)  # one executemany
-        return rows
+            conn.execute(  # one executemany
+                _UPDATE_ATTRIBUTES,
+                [{"b_id": i, "b_attributes": m, "b_updated_at": now} for i, m in changed.items()],
+            )
+        return changed
 
     def _leads_by_id(self, conn: Connection, lead_ids: Iterable[str]) -> dict[str, LeadRecord]:
         ids = sorted(set(lead_ids))
@@ -494,34 +548,38 @@ class Store(DashboardStore):
             _check_lead_id(lead_id)
             if not isinstance(fields, Mapping):
                 raise StoreError(f"attributes of lead {lead_id!r} must be a mapping")
-        lead_ids = {item.lead_id for item in items} | set(attributes)
+        lead_ids = sorted({item.lead_id for item in items} | set(attributes))
+        # as they will be stored (NaN → None, dates → text), so the records say the same;
+        # converted before the write lock is taken, which is then held the shorter
+        fields = {lead_id: _as_json(dict(f)) for lead_id, f in attributes.items()}
+        params = [
+            {
+                "lead_id": item.lead_id,
+                "model_version": str(item.model_version),
+                "score": float(item.score),
+                "score_100": int(item.score_100),
+                "segment": item.segment,
+                "contact": bool(item.contact),
+                "reasons": _as_json(item.reasons),
+                "scored_at": as_utc(item.scored_at) if item.scored_at else None,
+            }
+            for item in items
+        ]
         # Core statements on one connection (no ORM session: nothing here needs identity
         # or unit-of-work tracking); still one transaction, BEGIN IMMEDIATE on SQLite
         with self._write_lock, self._writer.begin() as conn:
-            self._ensure_leads(conn, lead_ids, utcnow())
-            self._lock_leads(conn, lead_ids)
-            if attributes:
-                self._merge_attributes(conn, attributes, utcnow())
+            stored, latest = self._lock_state(conn, lead_ids, fields)
             # the default scored_at is taken once the leads are locked (SQLite: since the
-            # first statement), so concurrent writers' scores are in time order, and one
-            # that waited for the lock is not mistaken for a backfill
+            # BEGIN), so concurrent writers' scores are in time order, and one that waited
+            # for the lock is not mistaken for a backfill
             now = utcnow()
-            latest = self._latest_by_lead(conn, lead_ids)
+            if fields:
+                self._merge_attributes(conn, fields, stored, now)
             hooks = [_webhook(w) for w in conn.execute(_ACTIVE_WEBHOOKS)]
 
-            params = [
-                {
-                    "lead_id": item.lead_id,
-                    "model_version": str(item.model_version),
-                    "score": float(item.score),
-                    "score_100": int(item.score_100),
-                    "segment": item.segment,
-                    "contact": bool(item.contact),
-                    "reasons": _as_json(item.reasons),
-                    "scored_at": as_utc(item.scored_at) if item.scored_at else now,
-                }
-                for item in items
-            ]
+            for p in params:
+                if p["scored_at"] is None:
+                    p["scored_at"] = now
             ids = conn.execute(_INSERT_SCORES, params).scalars().all()
             scores = [ScoreRecord(id=i, **p) for i, p in zip(ids, params, strict=True)]
 
@@ -590,6 +648,43 @@ class Store(DashboardStore):
             if outbox:
                 deliveries = [_delivery(row) for row in conn.execute(_INSERT_DELIVERIES, outbox)]
             return scores, deliveries
+
+    def _lock_state(
+        self, conn: Connection, lead_ids: list[str], fields: Mapping[str, dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, _Previous]]:
+        """Create the missing leads of ``lead_ids`` (sorted) with their new ``fields``, lock
+        them all, and read what :meth:`add_scores` needs: the stored attributes of the
+        leads in ``fields`` and the latest score of each lead that has one.
+
+        PostgreSQL: two statements (create and lock, then read). SQLite, where the write
+        transaction is the lock and nobody else writes meanwhile: the read comes first,
+        and only leads it does not find are created (their state is then known)."""
+        now = utcnow()
+        new = {lead_id: fields.get(lead_id, {}) for lead_id in lead_ids}
+        if self.dialect == "postgresql":
+            self._lock_leads(conn, new, now)
+        one = len(lead_ids) == 1
+        stmt = _SELECT_STATE[bool(fields), one]
+        chunks = (
+            [{"id": lead_ids[0]}]
+            if one
+            else [{"ids": lead_ids[i : i + _CHUNK]} for i in range(0, len(lead_ids), _CHUNK)]
+        )
+        stored: dict[str, dict[str, Any]] = {}
+        latest: dict[str, _Previous] = {}
+        found: set[str] = set()
+        for chunk in chunks:
+            for row in conn.execute(stmt, chunk):
+                found.add(row.id)
+                if fields:
+                    stored[row.id] = row.attributes or {}
+                if row.scored_at is not None:
+                    latest[row.id] = row
+        if self.dialect != "postgresql" and len(found) < len(lead_ids):
+            missing = {lead_id: new[lead_id] for lead_id in lead_ids if lead_id not in found}
+            self._lock_leads(conn, missing, now)
+            stored.update(missing)
+        return stored, latest
 
     def _latest_by_lead(self, conn: Connection, lead_ids: Iterable[str]) -> dict[str, ScoreRecord]:
         ids = sorted(set(lead_ids))
