@@ -229,6 +229,25 @@ def steady_rate(
     return latencies, late, errors, total
 
 
+def one_at_a_time(port: int, requests: list[bytes], count: int) -> list[float]:
+    """Latencies of ``count`` requests sent back to back by one caller: what one lead costs
+    when nothing queues in front of it."""
+
+    async def run() -> list[float]:
+        connection = await Connection.open(port)
+        out = []
+        for i in range(count):
+            started = time.perf_counter()
+            status = await connection.request(requests[i % len(requests)])
+            out.append(time.perf_counter() - started)
+            if status != 200:
+                raise SystemExit(f"request {i} answered {status}")
+        connection.close()
+        return out
+
+    return asyncio.run(run())
+
+
 def closed_loop(port: int, requests: list[bytes], clients: int, seconds: float) -> float:
     """Requests per second that ``clients`` back-to-back callers get through."""
 
@@ -313,6 +332,12 @@ def main() -> None:
         # warm up both
         closed_loop(port, ours[:200], 1, 2.0)
         closed_loop(naive_port, baseline[:200], 1, 2.0)
+
+        print(f"\none lead at a time, 2,000 in a row (score + {args.reasons} reasons each way "
+              "+ stored in history):")  # fmt: skip
+        print(f"  leadscore  {percentiles(one_at_a_time(port, ours, 2000))}")
+        print(f"  naive      {percentiles(one_at_a_time(naive_port, baseline, 2000))}  "
+              "(score only)")  # fmt: skip
 
         reloads: list[str] = []
 
