@@ -130,9 +130,9 @@ _DTYPES = {
     "slot_zero": np.float64,
 }  # fmt: skip
 
-#: pairs are formed where the paths have at most this many features (the kernel's fast
-#: 4-node quadrature); deeper leaves go one by one
-PAIR_MAX = 8
+#: pairs are formed where the paths have at most this many features: all of them (the
+#: kernel treats pairs of any depth alike)
+PAIR_MAX = MAX_UNIQUE
 
 
 #: the forest is cut into this many blocks of whole trees (as many groups each): one
