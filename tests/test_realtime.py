@@ -76,6 +76,26 @@ def test_reasons_are_the_batch_reasons(fitted: LeadModel, fresh: pd.DataFrame) -
         assert [r.text for r in result.reasons_up] == [r.text for r in up]
 
 
+def test_a_level_spelling_another_fields_name_is_credited_to_its_own_field(
+    demo_leads: DemoLeads,
+) -> None:
+    """Level 'medium' of 'source' is encoded as ``source_medium``, the name of the field
+    beside it: the real-time linear terms credit each one-hot column by the encoder."""
+    table = demo_leads.table.drop(columns=NOT_FEATURES)
+    rng = np.random.default_rng(0)
+    X = table.assign(source_medium=rng.choice(["cpc", "organic"], len(table)))
+    X.loc[X.index[::10], "source"] = "medium"
+    model = LeadModel("logreg_l2", cv=2).fit(X, demo_leads.table["converted"])
+    scorer = FastScorer(model)
+    lead = X.iloc[[1]].assign(source="google")
+    rows = pd.concat([lead, lead.assign(source="medium")], ignore_index=True)
+    fast = scorer._contributions([scorer.clean(r) for r in rows.to_dict("records")])
+    np.testing.assert_allclose(fast.values, contributions(model, rows).values, atol=1e-9)
+    change = pd.Series(fast.values[1] - fast.values[0], index=fast.fields)
+    assert change["source"] != 0
+    assert change.drop("source").abs().max() < 1e-12
+
+
 def test_missing_and_placeholder_fields_score_like_missing(demo_leads: DemoLeads) -> None:
     table = demo_leads.table
     model = LeadModel("lightgbm", cv=3).fit(table.drop(columns=NOT_FEATURES), table["converted"])

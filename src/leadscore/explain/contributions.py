@@ -34,7 +34,7 @@ from leadscore.explain.treeshap import CompiledForest
 from leadscore.modeling.calibration import logit
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
-from leadscore.modeling.preprocess import CategoryCoder
+from leadscore.modeling.preprocess import CategoryCoder, output_owners
 
 
 @dataclass
@@ -122,6 +122,17 @@ def _grouping(encoded: list[str], fields: list[str]) -> np.ndarray:
     return matrix
 
 
+def _encoded_inputs(prep: Pipeline) -> list[str]:
+    """The input column (a field, or a date part) behind each column of a fitted
+    ``encode`` step, read off its transformers (see :func:`output_owners`)."""
+    encode = prep.named_steps["encode"]
+    inputs: list[str] = []
+    for name, member, columns in encode.transformers_:
+        if name != "remainder" and member != "drop":
+            inputs += output_owners(member, columns)
+    return inputs
+
+
 def _native_names(prep: Pipeline) -> tuple[list[str], list[str]]:
     """Booster input names and the pre-rename names they stand for (CategoryCoder)."""
     coder = prep.named_steps["categories"]
@@ -144,7 +155,7 @@ def _member_contributions(
         _, original = _native_names(prep)
         return raw[:, :-1] @ _grouping(original, fields), raw[:, -1]
     if name == "LogisticRegression":
-        columns = [str(c) for c in encoded.columns]
+        columns = _encoded_inputs(prep)
         reference = np.asarray(prep.transform(background), dtype=float).mean(axis=0)
         coef = estimator.coef_.ravel()
         values = (np.asarray(encoded, dtype=float) - reference) * coef

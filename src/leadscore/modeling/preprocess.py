@@ -267,3 +267,43 @@ def build_preprocessor(plan: ColumnPlan, family: Family, random_state: int = 0) 
     encode = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=True)
     encode.set_output(transform="pandas")
     return Pipeline([("dates", dates), ("encode", encode)])
+
+
+def output_owners(member: Pipeline, columns: Sequence[str]) -> list[str]:
+    """The input column behind each output column of one fitted part of the ``encode``
+    step of :func:`build_preprocessor` (its ``num``, ``onehot`` or ``target`` pipeline).
+
+    Read off the fitted transformers, not the output names: the one-hot column of level
+    ``medium`` of ``source`` is named ``source_medium``, like a field of that name.
+
+    Example
+    -------
+    >>> prep = build_preprocessor(
+    ...     ColumnPlan(numeric=[], dates=[], low_card=["source", "source_medium"], high_card=[]),
+    ...     "linear",
+    ... )
+    >>> frame = pd.DataFrame({"source": ["medium", "web"] * 5, "source_medium": ["cpc"] * 10})
+    >>> encode = prep.fit(frame, [0, 1] * 5).named_steps["encode"]
+    >>> _, onehot, used = encode.transformers_[0]
+    >>> list(onehot.get_feature_names_out(used)), output_owners(onehot, used)
+    (['source_medium', 'source_web', 'source_medium_cpc'], ['source', 'source', 'source_medium'])
+    """
+    columns = list(columns)
+    steps = dict(member.steps)
+    encoder, imputer = steps.get("encode"), steps.get("impute")
+    if isinstance(encoder, OneHotEncoder):
+        owners = []
+        rare = getattr(encoder, "infrequent_categories_", [None] * len(columns))
+        for column, levels, grouped in zip(columns, encoder.categories_, rare, strict=True):
+            # infrequent levels share one column
+            width = len(levels) - (len(grouped) - 1 if grouped is not None else 0)
+            owners += [column] * width
+    elif isinstance(imputer, SimpleImputer):
+        indicated = imputer.indicator_.features_ if imputer.indicator_ is not None else []
+        owners = [*columns, *(columns[j] for j in indicated)]  # the missing-value flags last
+    else:  # target encoding of a binary target: one column per input
+        owners = columns
+    width = len(member.get_feature_names_out(columns))
+    if len(owners) != width:
+        raise ValueError(f"cannot tell the inputs of {width} encoded columns from {columns}")
+    return owners

@@ -36,7 +36,7 @@ from leadscore.explain.treeshap import CompiledForest
 from leadscore.features.dates import PARTS
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
-from leadscore.modeling.preprocess import MISSING, OTHER, CategoryCoder
+from leadscore.modeling.preprocess import MISSING, OTHER, CategoryCoder, output_owners
 
 Row = Mapping[str, Any]
 
@@ -275,7 +275,7 @@ class _LinearTerms:
         # columns (each column's levels, the others unknown): one transform, not one per
         # column — this runs while a reloading service answers requests.
         probe_unknown = "\x00never seen in training\x00"
-        names = [str(n) for n in pipeline.get_feature_names_out(columns)]
+        owners = output_owners(pipeline, columns)
         blocks: list[pd.DataFrame] = []
         levels_of: dict[str, list[str]] = {}
         for position, column in enumerate(columns):
@@ -290,17 +290,13 @@ class _LinearTerms:
             levels = levels_of[column]
             rows = encoded[start : start + len(levels) + 2]
             start += len(levels) + 2
-            mine = np.array([self._owner(n, columns) == column for n in names])
+            mine = np.array([owner == column for owner in owners])
             values = rows[:, mine] @ weights[mine]
             table = {
                 level: float(v) for level, v in zip(levels, values[: len(levels)], strict=True)
             }
             table[MISSING] = float(values[-2])
             self.lookups[column] = (table, float(values[-1]))
-
-    @staticmethod
-    def _owner(encoded: str, columns: list[str]) -> str:
-        return max((c for c in columns if encoded == c or encoded.startswith(c + "_")), key=len)
 
     def _field(self, column: str) -> str:
         for field in self.fields:
