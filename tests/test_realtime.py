@@ -96,6 +96,28 @@ def test_a_level_spelling_another_fields_name_is_credited_to_its_own_field(
     assert change.drop("source").abs().max() < 1e-12
 
 
+def test_a_linear_model_with_a_target_encoded_field_scores_and_explains_as_the_batch(
+    demo_leads: DemoLeads,
+) -> None:
+    """A field of many levels is target encoded (then scaled, for a linear model): the
+    real-time linear terms read its levels from the target encoder."""
+    table = demo_leads.table
+    rng = np.random.default_rng(1)
+    cities = rng.choice([f"city {i}" for i in range(300)], len(table))
+    X = table.drop(columns=NOT_FEATURES).assign(city=cities)
+    model = LeadModel("logreg_l2", cv=2).fit(X, table["converted"])
+    encode = model.pipeline_.members_[0].named_steps["prep"].named_steps["encode"]
+    assert [c for name, _, c in encode.transformers_ if name == "target"] == [["city"]]
+    scorer = FastScorer(model)
+    rows = pd.concat([X.head(10), X.head(2).assign(city="a city never seen")], ignore_index=True)
+    results = scorer.score_many(rows.to_dict("records"))
+    np.testing.assert_allclose(
+        [r.score for r in results], model.score(rows)["score"], rtol=0, atol=1e-6
+    )
+    fast = scorer._contributions([scorer.clean(r) for r in rows.to_dict("records")])
+    np.testing.assert_allclose(fast.values, contributions(model, rows).values, atol=1e-9)
+
+
 def test_missing_and_placeholder_fields_score_like_missing(demo_leads: DemoLeads) -> None:
     table = demo_leads.table
     model = LeadModel("lightgbm", cv=3).fit(table.drop(columns=NOT_FEATURES), table["converted"])

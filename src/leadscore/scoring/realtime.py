@@ -278,8 +278,10 @@ class _LinearTerms:
         owners = output_owners(pipeline, columns)
         blocks: list[pd.DataFrame] = []
         levels_of: dict[str, list[str]] = {}
+        # the one-hot or target encoder (a scaler may follow the target encoder)
+        encoder = next(step for _, step in pipeline.steps if hasattr(step, "categories_"))
         for position, column in enumerate(columns):
-            levels = [str(v) for v in pipeline.steps[-1][1].categories_[position]]
+            levels = [str(v) for v in encoder.categories_[position]]
             levels_of[column] = levels
             block = pd.DataFrame({c: [probe_unknown] * (len(levels) + 2) for c in columns})
             block[column] = [*levels, None, probe_unknown]
