@@ -44,7 +44,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -265,19 +265,24 @@ class CompiledForest:
             raise ValueError(f"rows must be (n, {self.n_columns}), got {rows.shape}")
         return rows
 
-    def _explain_blocks(self, rows: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        """Raw scores and SHAP values of ``rows`` from the trees of blocks ``lo…hi − 1``."""
+    def _explain_blocks(
+        self, rows: np.ndarray, blocks: Iterator[int], n_blocks: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Raw scores and SHAP values of ``rows`` from the trees of the blocks this thread
+        takes from ``blocks`` (a shared counter), until it passes ``n_blocks``."""
         a, b = self.arrays, self.blocks
         raw = np.zeros(len(rows))
         values = np.zeros((len(rows), self.n_columns))
-        _explain_rows(
-            rows, lo, hi, b.block_node, b.block_bucket, a.feature, a.threshold, a.kind,
-            a.missing, a.default_left, a.cat_start, a.cat_words, a.bitsets, a.parent,
-            a.from_left, a.slot, b.bucket_size, b.bucket_pair, b.bucket_group, b.bucket_slot,
-            b.group_node, b.group_from_left, b.group_special, b.group_value,
-            b.group_value_right, b.group_share_left, b.group_share_right, b.slot_feature,
-            b.slot_zero, self._nodes, self._weights, raw, values,
-        )  # fmt: skip
+        # next() on an itertools.count is atomic under the GIL: each block goes to one thread
+        while (block := next(blocks)) < n_blocks:
+            _explain_rows(
+                rows, block, block + 1, b.block_node, b.block_bucket, a.feature, a.threshold,
+                a.kind, a.missing, a.default_left, a.cat_start, a.cat_words, a.bitsets,
+                a.parent, a.from_left, a.slot, b.bucket_size, b.bucket_pair, b.bucket_group,
+                b.bucket_slot, b.group_node, b.group_from_left, b.group_special, b.group_value,
+                b.group_value_right, b.group_share_left, b.group_share_right, b.slot_feature,
+                b.slot_zero, self._nodes, self._weights, raw, values,
+            )  # fmt: skip
         return raw, values
 
     def explain(
@@ -286,21 +291,20 @@ class CompiledForest:
         """Raw log-odds ``(n,)``, SHAP values per input column ``(n, n_columns)`` and the
         base value, for rows ``(n, n_columns)``; ``raw == base + values.sum(axis=1)``.
 
-        With a ``pool``, the trees are cut into ``parts`` runs of blocks (at most
-        :data:`BLOCKS`), all but the first computed on the pool's threads (the kernel
-        releases the GIL): one lead on several cores."""
+        With a ``pool``, ``parts`` threads (this one and ``parts − 1`` of the pool's) take
+        the forest's blocks in turn until none is left (the kernel releases the GIL): one
+        lead on several cores, and a pool thread that is slow to wake up takes fewer."""
         rows = self._rows(rows)
         n_blocks = len(self.blocks.block_node) - 1
+        blocks = itertools.count()
         parts = min(parts, n_blocks)
         if pool is None or parts < 2:
-            raw, values = self._explain_blocks(rows, 0, n_blocks)
+            raw, values = self._explain_blocks(rows, blocks, n_blocks)
         else:
-            cuts = [i * n_blocks // parts for i in range(parts + 1)]
             others = [
-                pool.submit(self._explain_blocks, rows, lo, hi)
-                for lo, hi in itertools.pairwise(cuts[1:])
+                pool.submit(self._explain_blocks, rows, blocks, n_blocks) for _ in range(parts - 1)
             ]
-            raw, values = self._explain_blocks(rows, cuts[0], cuts[1])
+            raw, values = self._explain_blocks(rows, blocks, n_blocks)
             for other in others:
                 more_raw, more_values = other.result()
                 raw += more_raw
