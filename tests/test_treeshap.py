@@ -87,6 +87,13 @@ def test_one_lead_split_over_threads_equals_one_pass() -> None:
             np.testing.assert_allclose(split_raw, raw, atol=1e-12)
             np.testing.assert_allclose(split_values, values, atol=1e-12)
             assert split_base == base
+        # whichever thread takes which block, the sums are added in one order: the same
+        # lead gets the same bits every time
+        first = forest.explain(rows[:1], pool, parts=2)
+        for _ in range(30):
+            again = forest.explain(rows[:1], pool, parts=2)
+            assert again[0].tobytes() == first[0].tobytes()
+            assert again[1].tobytes() == first[1].tobytes()
 
 
 def test_deep_paths_are_covered_by_the_deep_case() -> None:

@@ -266,24 +266,28 @@ class CompiledForest:
         return rows
 
     def _explain_blocks(
-        self, rows: np.ndarray, blocks: Iterator[int], n_blocks: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Raw scores and SHAP values of ``rows`` from the trees of the blocks this thread
-        takes from ``blocks`` (a shared counter), until it passes ``n_blocks``."""
+        self, rows: np.ndarray, lo: int, hi: int, raw: np.ndarray, values: np.ndarray
+    ) -> None:
+        """Add the raw scores and SHAP values of ``rows`` from the trees of blocks
+        ``lo…hi − 1`` to ``raw`` and ``values``."""
         a, b = self.arrays, self.blocks
-        raw = np.zeros(len(rows))
-        values = np.zeros((len(rows), self.n_columns))
+        _explain_rows(
+            rows, lo, hi, b.block_node, b.block_bucket, a.feature, a.threshold, a.kind,
+            a.missing, a.default_left, a.cat_start, a.cat_words, a.bitsets, a.parent,
+            a.from_left, a.slot, b.bucket_size, b.bucket_pair, b.bucket_group, b.bucket_slot,
+            b.group_node, b.group_from_left, b.group_special, b.group_value,
+            b.group_value_right, b.group_share_left, b.group_share_right, b.slot_feature,
+            b.slot_zero, self._nodes, self._weights, raw, values,
+        )  # fmt: skip
+
+    def _take_blocks(
+        self, rows: np.ndarray, blocks: Iterator[int], raw: np.ndarray, values: np.ndarray
+    ) -> None:
+        """Explain ``rows`` block after block, taking each from the shared counter
+        ``blocks`` until none is left; block ``k``'s sums go to ``raw[k]``, ``values[k]``."""
         # next() on an itertools.count is atomic under the GIL: each block goes to one thread
-        while (block := next(blocks)) < n_blocks:
-            _explain_rows(
-                rows, block, block + 1, b.block_node, b.block_bucket, a.feature, a.threshold,
-                a.kind, a.missing, a.default_left, a.cat_start, a.cat_words, a.bitsets,
-                a.parent, a.from_left, a.slot, b.bucket_size, b.bucket_pair, b.bucket_group,
-                b.bucket_slot, b.group_node, b.group_from_left, b.group_special, b.group_value,
-                b.group_value_right, b.group_share_left, b.group_share_right, b.slot_feature,
-                b.slot_zero, self._nodes, self._weights, raw, values,
-            )  # fmt: skip
-        return raw, values
+        while (block := next(blocks)) < len(raw):
+            self._explain_blocks(rows, block, block + 1, raw[block], values[block])
 
     def explain(
         self, rows: np.ndarray, pool: Executor | None = None, parts: int = 1
@@ -293,22 +297,28 @@ class CompiledForest:
 
         With a ``pool``, ``parts`` threads (this one and ``parts − 1`` of the pool's) take
         the forest's blocks in turn until none is left (the kernel releases the GIL): one
-        lead on several cores, and a pool thread that is slow to wake up takes fewer."""
+        lead on several cores, and a pool thread slow to wake up takes fewer. Each block's
+        sums are kept apart and added in block order, so the result does not depend on
+        which thread took which block."""
         rows = self._rows(rows)
         n_blocks = len(self.blocks.block_node) - 1
-        blocks = itertools.count()
         parts = min(parts, n_blocks)
         if pool is None or parts < 2:
-            raw, values = self._explain_blocks(rows, blocks, n_blocks)
+            raw = np.zeros(len(rows))
+            values = np.zeros((len(rows), self.n_columns))
+            self._explain_blocks(rows, 0, n_blocks, raw, values)
         else:
+            raws = np.zeros((n_blocks, len(rows)))
+            parts_values = np.zeros((n_blocks, len(rows), self.n_columns))
+            blocks = itertools.count()
             others = [
-                pool.submit(self._explain_blocks, rows, blocks, n_blocks) for _ in range(parts - 1)
+                pool.submit(self._take_blocks, rows, blocks, raws, parts_values)
+                for _ in range(parts - 1)
             ]
-            raw, values = self._explain_blocks(rows, blocks, n_blocks)
+            self._take_blocks(rows, blocks, raws, parts_values)
             for other in others:
-                more_raw, more_values = other.result()
-                raw += more_raw
-                values += more_values
+                other.result()
+            raw, values = raws.sum(axis=0), parts_values.sum(axis=0)
         return raw + self.constant, values, self.base
 
     def raw(self, rows: np.ndarray) -> np.ndarray:
