@@ -44,7 +44,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -265,12 +265,11 @@ class CompiledForest:
             raise ValueError(f"rows must be (n, {self.n_columns}), got {rows.shape}")
         return rows
 
-    def _explain_blocks(
-        self, rows: np.ndarray, lo: int, hi: int, raw: np.ndarray, values: np.ndarray
-    ) -> None:
-        """Add the raw scores and SHAP values of ``rows`` from the trees of blocks
-        ``lo…hi − 1`` to ``raw`` and ``values``."""
+    def _explain_blocks(self, rows: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Raw scores and SHAP values of ``rows`` from the trees of blocks ``lo…hi − 1``."""
         a, b = self.arrays, self.blocks
+        raw = np.zeros(len(rows))
+        values = np.zeros((len(rows), self.n_columns))
         _explain_rows(
             rows, lo, hi, b.block_node, b.block_bucket, a.feature, a.threshold, a.kind,
             a.missing, a.default_left, a.cat_start, a.cat_words, a.bitsets, a.parent,
@@ -279,15 +278,7 @@ class CompiledForest:
             b.group_value_right, b.group_share_left, b.group_share_right, b.slot_feature,
             b.slot_zero, self._nodes, self._weights, raw, values,
         )  # fmt: skip
-
-    def _take_blocks(
-        self, rows: np.ndarray, blocks: Iterator[int], raw: np.ndarray, values: np.ndarray
-    ) -> None:
-        """Explain ``rows`` block after block, taking each from the shared counter
-        ``blocks`` until none is left; block ``k``'s sums go to ``raw[k]``, ``values[k]``."""
-        # next() on an itertools.count is atomic under the GIL: each block goes to one thread
-        while (block := next(blocks)) < len(raw):
-            self._explain_blocks(rows, block, block + 1, raw[block], values[block])
+        return raw, values
 
     def explain(
         self, rows: np.ndarray, pool: Executor | None = None, parts: int = 1
@@ -295,30 +286,25 @@ class CompiledForest:
         """Raw log-odds ``(n,)``, SHAP values per input column ``(n, n_columns)`` and the
         base value, for rows ``(n, n_columns)``; ``raw == base + values.sum(axis=1)``.
 
-        With a ``pool``, ``parts`` threads (this one and ``parts − 1`` of the pool's) take
-        the forest's blocks in turn until none is left (the kernel releases the GIL): one
-        lead on several cores, and a pool thread slow to wake up takes fewer. Each block's
-        sums are kept apart and added in block order, so the result does not depend on
-        which thread took which block."""
+        With a ``pool``, the trees are cut into ``parts`` runs of blocks (at most
+        :data:`BLOCKS`), all but the first computed on the pool's threads (the kernel
+        releases the GIL): one lead on several cores."""
         rows = self._rows(rows)
         n_blocks = len(self.blocks.block_node) - 1
         parts = min(parts, n_blocks)
         if pool is None or parts < 2:
-            raw = np.zeros(len(rows))
-            values = np.zeros((len(rows), self.n_columns))
-            self._explain_blocks(rows, 0, n_blocks, raw, values)
+            raw, values = self._explain_blocks(rows, 0, n_blocks)
         else:
-            raws = np.zeros((n_blocks, len(rows)))
-            parts_values = np.zeros((n_blocks, len(rows), self.n_columns))
-            blocks = itertools.count()
+            cuts = [i * n_blocks // parts for i in range(parts + 1)]
             others = [
-                pool.submit(self._take_blocks, rows, blocks, raws, parts_values)
-                for _ in range(parts - 1)
+                pool.submit(self._explain_blocks, rows, lo, hi)
+                for lo, hi in itertools.pairwise(cuts[1:])
             ]
-            self._take_blocks(rows, blocks, raws, parts_values)
+            raw, values = self._explain_blocks(rows, cuts[0], cuts[1])
             for other in others:
-                other.result()
-            raw, values = raws.sum(axis=0), parts_values.sum(axis=0)
+                more_raw, more_values = other.result()
+                raw += more_raw
+                values += more_values
         return raw + self.constant, values, self.base
 
     def raw(self, rows: np.ndarray) -> np.ndarray:
