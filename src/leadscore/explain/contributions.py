@@ -18,9 +18,7 @@ log-odds are turned into score points (0–100) that add up to the score as well
 
 from __future__ import annotations
 
-import os
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +28,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from leadscore.errors import LeadscoreError
-from leadscore.explain.treeshap import CompiledForest
+from leadscore.explain.treeshap import CORES, CompiledForest, shared_pool
 from leadscore.modeling.calibration import logit
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
@@ -192,14 +190,9 @@ def _lightgbm_shap(estimator: BaseEstimator, encoded: pd.DataFrame) -> np.ndarra
     if forest is None:
         forest = _COMPILED[booster] = CompiledForest.from_lightgbm([booster])
     rows = _lightgbm_rows(booster, encoded)
-    cores = os.cpu_count() or 1
-    if len(rows) < 64 or cores < 2:
-        parts = [forest.explain(rows)]
-    else:
-        with ThreadPoolExecutor(cores) as pool:  # the kernel releases the GIL
-            parts = list(pool.map(forest.explain, np.array_split(rows, cores)))
-    values = np.concatenate([p[1] for p in parts])
-    return np.column_stack([values, np.full(len(rows), parts[0][2])])
+    parts = CORES if len(rows) >= 64 else 1  # a few rows: waking threads costs more
+    _, values, base = forest.explain(rows, shared_pool(), parts)
+    return np.column_stack([values, np.full(len(rows), base)])
 
 
 def _tree_shap(estimator: BaseEstimator, encoded: pd.DataFrame) -> np.ndarray:

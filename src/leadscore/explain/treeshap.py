@@ -44,10 +44,12 @@ from __future__ import annotations
 import functools
 import itertools
 import math
-from collections.abc import Sequence
-from concurrent.futures import Executor
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numba
 import numpy as np
@@ -58,6 +60,24 @@ MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
 ZERO_THRESHOLD = 1e-35
 #: deepest path (unique features) the quadrature tables cover
 MAX_UNIQUE = 64
+
+
+_T = TypeVar("_T")
+
+#: the machine's cores: how many parts one call's work is cut into
+CORES = os.cpu_count() or 1
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def shared_pool() -> ThreadPoolExecutor:
+    """This process's threads for running parts of compiled forests beside the caller
+    (one pool for batch explanations and the service's single leads alike)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(CORES, thread_name_prefix="leadscore-forest")
+        return _POOL
 
 
 @functools.cache
@@ -286,30 +306,49 @@ class CompiledForest:
         """Raw log-odds ``(n,)``, SHAP values per input column ``(n, n_columns)`` and the
         base value, for rows ``(n, n_columns)``; ``raw == base + values.sum(axis=1)``.
 
-        With a ``pool``, the trees are cut into ``parts`` runs of blocks (at most
-        :data:`BLOCKS`), all but the first computed on the pool's threads (the kernel
-        releases the GIL): one lead on several cores."""
+        With a ``pool`` and ``parts`` > 1 the work is cut in ``parts``, all but the first
+        computed on the pool's threads (the kernel releases the GIL): several rows are cut
+        by rows; one row's trees into runs of blocks (at most :data:`BLOCKS`), so that one
+        lead uses several cores. Either way the parts are added in one order: the same
+        rows get the same bits."""
         rows = self._rows(rows)
+        if pool is None or parts < 2:
+            return self._explain_part(rows)
+        if len(rows) > 1:
+            done = _by_rows(pool, self._explain_part, rows, parts)
+            raws, values, _ = zip(*done, strict=True)
+            return np.concatenate(raws), np.concatenate(values), self.base
         n_blocks = len(self.blocks.block_node) - 1
         parts = min(parts, n_blocks)
-        if pool is None or parts < 2:
-            raw, values = self._explain_blocks(rows, 0, n_blocks)
-        else:
-            cuts = [i * n_blocks // parts for i in range(parts + 1)]
-            others = [
-                pool.submit(self._explain_blocks, rows, lo, hi)
-                for lo, hi in itertools.pairwise(cuts[1:])
-            ]
-            raw, values = self._explain_blocks(rows, cuts[0], cuts[1])
-            for other in others:
-                more_raw, more_values = other.result()
-                raw += more_raw
-                values += more_values
-        return raw + self.constant, values, self.base
+        cuts = [i * n_blocks // parts for i in range(parts + 1)]
+        others = [
+            pool.submit(self._explain_part, rows, lo, hi) for lo, hi in itertools.pairwise(cuts[1:])
+        ]
+        raw, values, base = self._explain_part(rows, cuts[0], cuts[1])
+        for other in others:
+            more_raw, more_values, _ = other.result()
+            raw += more_raw
+            values += more_values
+        return raw, values, base
 
-    def raw(self, rows: np.ndarray) -> np.ndarray:
-        """Raw log-odds ``(n,)`` only: the average of the boosters' raw scores."""
+    def _explain_part(
+        self, rows: np.ndarray, lo: int = 0, hi: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """:meth:`explain` over the trees of blocks ``lo…hi − 1`` (all blocks without
+        ``hi``); the constant part of the score is added to the first block's."""
+        if hi is None:
+            hi = len(self.blocks.block_node) - 1
+        raw, values = self._explain_blocks(rows, lo, hi)
+        if lo == 0:
+            raw += self.constant
+        return raw, values, self.base
+
+    def raw(self, rows: np.ndarray, pool: Executor | None = None, parts: int = 1) -> np.ndarray:
+        """Raw log-odds ``(n,)`` only: the average of the boosters' raw scores. With a
+        ``pool``, the rows are cut in ``parts`` (see :meth:`explain`)."""
         rows = self._rows(rows)
+        if pool is not None and parts > 1 and len(rows) > 1:
+            return np.concatenate(_by_rows(pool, self.raw, rows, parts))
         a = self.arrays
         raw = np.full(len(rows), self.constant)
         _raw_rows(
@@ -317,6 +356,15 @@ class CompiledForest:
             a.cat_words, a.bitsets, a.child_left, a.child_right, a.roots, a.leaf_value, raw,
         )  # fmt: skip
         return raw
+
+
+def _by_rows(
+    pool: Executor, run: Callable[[np.ndarray], _T], rows: np.ndarray, parts: int
+) -> list[_T]:
+    """``run`` on ``parts`` runs of ``rows``, all but the first on ``pool``, in order."""
+    chunks = np.array_split(rows, min(parts, len(rows)))
+    others = [pool.submit(run, chunk) for chunk in chunks[1:]]
+    return [run(chunks[0]), *(other.result() for other in others)]
 
 
 #: where a Booster keeps its parsed trees: an attribute of the Booster, which LightGBM's

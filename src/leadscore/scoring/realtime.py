@@ -19,10 +19,8 @@ contributions as :mod:`leadscore.explain.contributions`.
 from __future__ import annotations
 
 import math
-import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +30,7 @@ import pandas as pd
 from leadscore.errors import SchemaError
 from leadscore.explain.contributions import Contributions, contributions
 from leadscore.explain.reasons import Reason, describe_value, quartiles_of, unit_of
-from leadscore.explain.treeshap import CompiledForest
+from leadscore.explain.treeshap import CORES, CompiledForest, shared_pool
 from leadscore.features.dates import PARTS
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
@@ -149,21 +147,9 @@ class _NativeEncoder:
 
 
 BoosterFn = Callable[[np.ndarray, bool], np.ndarray]
-_CORES = os.cpu_count() or 1
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
 #: single leads being explained right now, in this process
 _IN_FLIGHT = [0]
 _IN_FLIGHT_LOCK = threading.Lock()
-
-
-def _helpers() -> ThreadPoolExecutor:
-    """Threads that run parts of the compiled forest beside the calling thread."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(_CORES, thread_name_prefix="leadscore-forest")
-        return _POOL
 
 
 #: below this many rows one thread is faster than waking LightGBM's thread pool
@@ -403,28 +389,22 @@ class FastScorer:
         over the cores, one lead's reasons by trees."""
         assert self.forest is not None
         matrix = self._rows(rows)
-        if len(rows) < THREADED_ROWS:
-            if not explain:
-                return self.forest.raw(matrix)
-            # one lead's trees over every core — unless another lead is being explained
-            # already: then the cores are busy and splitting only adds hand-overs
-            with _IN_FLIGHT_LOCK:
-                alone = _IN_FLIGHT[0] == 0
-                _IN_FLIGHT[0] += 1
-            try:
-                return self.forest.explain(matrix, _helpers(), parts=_CORES if alone else 1)
-            finally:
-                with _IN_FLIGHT_LOCK:
-                    _IN_FLIGHT[0] -= 1
-        run = self.forest.explain if explain else self.forest.raw
-        done = list(_helpers().map(run, np.array_split(matrix, _CORES)))
+        if len(rows) >= THREADED_ROWS:
+            if explain:
+                return self.forest.explain(matrix, shared_pool(), CORES)
+            return self.forest.raw(matrix, shared_pool(), CORES)
         if not explain:
-            return np.concatenate(done)
-        return (
-            np.concatenate([d[0] for d in done]),
-            np.concatenate([d[1] for d in done]),
-            done[0][2],
-        )
+            return self.forest.raw(matrix)
+        # a few leads over every core — unless another lead is being explained already:
+        # then the cores are busy and splitting only adds hand-overs
+        with _IN_FLIGHT_LOCK:
+            alone = _IN_FLIGHT[0] == 0
+            _IN_FLIGHT[0] += 1
+        try:
+            return self.forest.explain(matrix, shared_pool(), CORES if alone else 1)
+        finally:
+            with _IN_FLIGHT_LOCK:
+                _IN_FLIGHT[0] -= 1
 
     def _logits(self, rows: list[dict[str, Any]]) -> np.ndarray:
         """Calibrated log-odds of cleaned rows."""
