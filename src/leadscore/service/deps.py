@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
@@ -48,7 +49,7 @@ def inputs_for(request: Request, model: ServingModel) -> type[BaseModel]:
 
 def too_large(what: str, count: int, limit: int) -> HTTPException:
     return HTTPException(
-        status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        HTTPStatus.REQUEST_ENTITY_TOO_LARGE,  # (Starlette's name for it is deprecated)
         f"{count:,} {what} in one request; at most {limit:,} (split the batch)",
     )
 
