@@ -87,7 +87,7 @@ def test_one_lead_split_over_threads_equals_one_pass() -> None:
             np.testing.assert_allclose(split_raw, raw, atol=1e-12)
             np.testing.assert_allclose(split_values, values, atol=1e-12)
             assert split_base == base
-        # whichever thread takes which block, the sums are added in one order: the same
+        # the threads' parts are added in one order, whichever finishes first: the same
         # lead gets the same bits every time
         first = forest.explain(rows[:1], pool, parts=2)
         for _ in range(30):
