@@ -189,3 +189,33 @@ def test_a_pickled_booster_keeps_its_parsed_trees(monkeypatch: pytest.MonkeyPatc
         CompiledForest.from_lightgbm([more]).raw(X[:50]), more.predict(X[:50], raw_score=True)
     )
     assert len(parses) == 2
+
+
+def test_the_written_out_sweeps_are_current() -> None:
+    from leadscore.explain import sweepgen
+
+    assert sweepgen.target().read_text() == sweepgen.render(), (
+        "src/leadscore/explain/sweeps.py is stale: run python -m leadscore.explain.sweepgen"
+    )
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 5, 6, 7, 8, 9, 12])
+def test_each_written_out_sweep_integrates_the_products_exactly(d: int) -> None:
+    # against the integral of the polynomial itself, for every feature left out
+    rng = np.random.default_rng(d)
+    m = 7
+    rate, delta = np.zeros((64, 32)), np.zeros((64, 32))
+    rate[:d, :m] = rng.random((d, m))
+    delta[:d, :m] = rng.random((d, m)) - rate[:d, :m] * rng.integers(0, 2, (d, m))
+    kept = np.full((64, 32), np.nan)
+    nodes, weights = treeshap._quadrature(treeshap.MAX_UNIQUE)
+    treeshap._sweep(rate, delta, kept, d, m, nodes[d], weights[d])
+    for j in range(m):
+        for k in range(d):
+            poly = np.polynomial.Polynomial([1.0])
+            for i in range(d):
+                if i != k:
+                    poly *= np.polynomial.Polynomial([rate[i, j], delta[i, j]])
+            integral = poly.integ()
+            assert kept[k, j] == pytest.approx(integral(1.0) - integral(0.0), rel=1e-12)
+    assert np.isnan(kept[d:, :]).all() and np.isnan(kept[:, m:]).all()  # nothing else written

@@ -49,10 +49,12 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import numba
 import numpy as np
+
+from leadscore.explain import sweeps
 
 NUMERIC, CATEGORICAL = 0, 1
 MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
@@ -160,77 +162,149 @@ PAIR_MAX = MAX_UNIQUE
 BLOCKS = 8
 #: groups of a bucket computed together, stage by stage (see _explain_rows)
 CHUNK = 32
+#: a numeric split's rule bits: which state of the row's value sends it the default way,
+#: and that way (see _numeric_splits)
+RULE_ZERO, RULE_NAN, RULE_DEFAULT_LEFT = 1, 2, 4
+#: a group's or mask step's edge byte: the slot (bits 0–5) and, bit 7, "is a left child"
+EDGE_LEFT = 128
 
 
-@dataclass(frozen=True)
-class _Blocks:
-    """The SHAP kernel's order of the groups: blocks of whole trees, and in each block
-    *buckets* of groups with as many path features and of one kind (leaf or pair), so
-    that the kernel runs a bucket's groups side by side, without branching.
+class _Blocks(NamedTuple):
+    """The forest as the SHAP kernel reads it, cut into blocks of whole trees.
 
-    A bucket's slots are stored feature position first: slot ``k`` of its group ``j`` is
-    at ``bucket_slot + k · n + j`` (``n`` groups), so a stage reads them in a row."""
+    Each block's splits are decided in two compact runs (numeric, categorical), then its
+    path masks computed level by level (a node's parent is never the node just before it,
+    so no step waits for the previous one). Its groups come in *buckets* of one size (path
+    features) and kind (leaf or pair), which the kernel runs side by side, without
+    branching. A bucket's slots are stored feature position first: slot ``k`` of its group
+    ``j`` is at ``bucket_slot + k · n + j`` (``n`` groups), so a stage reads them in a row;
+    a pair's split feature is its last slot.
+
+    A NamedTuple, so that numba takes it whole as one argument."""
 
     block_node: np.ndarray  # int64 (blocks + 1): each block's first internal node
     block_bucket: np.ndarray  # int64 (blocks + 1): each block's first bucket
+    block_numeric: np.ndarray  # int64 (blocks + 1): each block's first numeric split
+    block_categorical: np.ndarray  # int64 (blocks + 1): each block's first categorical split
+    # numeric splits
+    numeric_node: np.ndarray  # int32
+    numeric_feature: np.ndarray  # int32: column of the input row
+    numeric_threshold: np.ndarray  # float64
+    numeric_rule: np.ndarray  # uint8: RULE_* bits
+    # categorical splits
+    categorical_node: np.ndarray  # int32
+    categorical_feature: np.ndarray  # int32
+    categorical_start: np.ndarray  # int32: first 32-bit word of the bitset
+    categorical_words: np.ndarray  # int32: its number of words
+    bitsets: np.ndarray  # uint32
+    # path masks, level by level within each block
+    mask_node: np.ndarray  # int32
+    mask_parent: np.ndarray  # int32: the number of nodes (a node always "everyone") for a root
+    mask_edge: np.ndarray  # uint8: the parent's slot, EDGE_LEFT for a left child
+    # buckets
     bucket_size: np.ndarray  # int64: the number of unique features on its paths
     bucket_pair: np.ndarray  # bool: pairs of sibling leaves (else single leaves)
     bucket_group: np.ndarray  # int64 (buckets + 1): each bucket's first group
     bucket_slot: np.ndarray  # int64: each bucket's first slot
-    # the groups' arrays of _Arrays, in bucket order
-    group_node: np.ndarray
-    group_from_left: np.ndarray
-    group_special: np.ndarray
-    group_value: np.ndarray
-    group_value_right: np.ndarray
-    group_share_left: np.ndarray
-    group_share_right: np.ndarray
-    # the slots' arrays of _Arrays, in bucket order, feature position first
-    slot_feature: np.ndarray
-    slot_zero: np.ndarray
+    # groups, in bucket order
+    group_node: np.ndarray  # int32: a leaf's parent, or the pair's parent
+    group_edge: np.ndarray  # uint8: a leaf's edge; for a pair, the path slot of its split
+    group_value: np.ndarray  # float64: the leaf's value; a pair's left leaf's
+    group_value_right: np.ndarray  # float64: a pair's right leaf's value
+    group_mix: np.ndarray  # float64: a pair's v_left · share_left + v_right · share_right
+    # slots, in bucket order, feature position first
+    slot_feature: np.ndarray  # int32
+    slot_zero: np.ndarray  # float64: r, the share of training rows along its edges
 
 
-_GROUP_FIELDS = (
-    "group_node", "group_from_left", "group_special", "group_value", "group_value_right",
-    "group_share_left", "group_share_right",
-)  # fmt: skip
+@numba.njit(cache=True, nogil=True)
+def _depths(parent: np.ndarray) -> np.ndarray:
+    depth = np.zeros(len(parent), dtype=np.int64)
+    for node in range(len(parent)):  # parents first
+        if parent[node] >= 0:
+            depth[node] = depth[parent[node]] + 1
+    return depth
 
 
 def _blocked(a: _Arrays, n_blocks: int) -> _Blocks:
     """Cut the forest into (up to) ``n_blocks`` runs of whole trees with about as many
-    groups each, and order each block's groups into buckets."""
+    groups each, and lay each block out for the kernel (see :class:`_Blocks`)."""
     n_nodes, n_groups, n_trees = len(a.feature), len(a.group_node), len(a.roots)
     cuts = np.searchsorted(a.tree_groups, np.linspace(0, n_groups, n_blocks + 1)[1:-1])
     trees = [0, *sorted({int(c) for c in cuts} - {0, n_trees}), n_trees]
     node_at = np.append(a.roots, n_nodes).astype(np.int64)
     group_at = np.append(a.tree_groups, n_groups).astype(np.int64)
     block_node, block_group = node_at[trees], group_at[trees]
+
+    # splits: numeric and categorical runs per block (nodes stay in order within a run)
+    numeric = np.flatnonzero(a.kind == NUMERIC)
+    categorical = np.flatnonzero(a.kind == CATEGORICAL)
+    rule = np.zeros(n_nodes, dtype=np.uint8)
+    rule[a.missing == MISSING_ZERO] |= RULE_ZERO
+    rule[a.missing == MISSING_NAN] |= RULE_NAN
+    rule[a.default_left] |= RULE_DEFAULT_LEFT
+    # path masks: by block, then depth (a stable sort keeps tree order within a level)
+    node_block = np.searchsorted(block_node[1:-1], np.arange(n_nodes), side="right")
+    mask_node = np.lexsort((_depths(a.parent), node_block))
+    up = a.parent[mask_node]
+    mask_parent = np.where(up < 0, n_nodes, up)
+    mask_edge = np.where(up < 0, 0, a.slot[np.maximum(up, 0)]) | (a.from_left[mask_node] << 7)
+
+    # groups: by block, kind and size
     block = np.searchsorted(block_group[1:-1], np.arange(n_groups), side="right")
     size = a.slot_count.astype(np.int64)
     pair = a.group_special >= 0
-    order = np.lexsort((size, pair, block))  # by block, kind, size
+    order = np.lexsort((size, pair, block))
     key = (block * 2 + pair) * (MAX_UNIQUE + 1) + size
     starts = np.flatnonzero(np.diff(key[order], prepend=-1)) if n_groups else np.zeros(0, int)
     bucket_group = np.append(starts, n_groups).astype(np.int64)
     bucket_size = size[order][starts]
+    bucket_pair = pair[order][starts]
     counts = np.diff(bucket_group)
     bucket_slot = np.concatenate([[0], np.cumsum(counts * bucket_size)]).astype(np.int64)
-    # where each bucket-ordered slot comes from: bucket by bucket, feature position first
+    # where each bucket-ordered slot comes from: bucket by bucket, feature position first;
+    # a pair's split slot moves to the end
     source = np.empty(int(bucket_slot[-1]), dtype=np.int64)
     for b, (lo, hi) in enumerate(itertools.pairwise(bucket_group)):
-        firsts = a.slot_start[order[lo:hi]].astype(np.int64)
-        source[bucket_slot[b] : bucket_slot[b + 1]] = (
-            firsts[None, :] + np.arange(bucket_size[b])[:, None]
-        ).ravel()
+        d = int(bucket_size[b])
+        position = np.arange(d)[:, None]
+        if bucket_pair[b]:
+            special = a.group_special[order[lo:hi]].astype(np.int64)[None, :]
+            position = np.where(position == d - 1, special, position + (position >= special))
+        firsts = a.slot_start[order[lo:hi]].astype(np.int64)[None, :]
+        source[bucket_slot[b] : bucket_slot[b + 1]] = (firsts + position).ravel()
     block_bucket = np.searchsorted(block[order][starts], np.arange(len(trees)))
+    g = order
+    parent_slot = a.slot[a.group_node[g]].astype(np.uint8)
+    leaf_edge = parent_slot | (a.group_from_left[g].astype(np.uint8) << 7)
+    group_edge = np.where(pair[g], a.group_special[g].astype(np.uint8), leaf_edge)
+    mix = a.group_value * a.group_share_left + a.group_value_right * a.group_share_right
     return _Blocks(
         block_node=block_node,
         block_bucket=block_bucket.astype(np.int64),
+        block_numeric=np.searchsorted(numeric, block_node).astype(np.int64),
+        block_categorical=np.searchsorted(categorical, block_node).astype(np.int64),
+        numeric_node=numeric.astype(np.int32),
+        numeric_feature=a.feature[numeric],
+        numeric_threshold=a.threshold[numeric],
+        numeric_rule=rule[numeric],
+        categorical_node=categorical.astype(np.int32),
+        categorical_feature=a.feature[categorical],
+        categorical_start=a.cat_start[categorical],
+        categorical_words=a.cat_words[categorical],
+        bitsets=a.bitsets,
+        mask_node=mask_node.astype(np.int32),
+        mask_parent=mask_parent.astype(np.int32),
+        mask_edge=mask_edge.astype(np.uint8),
         bucket_size=bucket_size,
-        bucket_pair=pair[order][starts],
+        bucket_pair=bucket_pair,
         bucket_group=bucket_group,
         bucket_slot=bucket_slot[:-1],
-        **{name: np.ascontiguousarray(getattr(a, name)[order]) for name in _GROUP_FIELDS},
+        group_node=a.group_node[g],
+        group_edge=group_edge.astype(np.uint8),
+        group_value=a.group_value[g],
+        group_value_right=a.group_value_right[g],
+        group_mix=np.where(pair, mix, 0.0)[g],
         slot_feature=a.slot_feature[source],
         slot_zero=a.slot_zero[source],
     )
@@ -287,17 +361,10 @@ class CompiledForest:
 
     def _explain_blocks(self, rows: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
         """Raw scores and SHAP values of ``rows`` from the trees of blocks ``lo…hi − 1``."""
-        a, b = self.arrays, self.blocks
         raw = np.zeros(len(rows))
         values = np.zeros((len(rows), self.n_columns))
-        _explain_rows(
-            rows, lo, hi, b.block_node, b.block_bucket, a.feature, a.threshold, a.kind,
-            a.missing, a.default_left, a.cat_start, a.cat_words, a.bitsets, a.parent,
-            a.from_left, a.slot, b.bucket_size, b.bucket_pair, b.bucket_group, b.bucket_slot,
-            b.group_node, b.group_from_left, b.group_special, b.group_value,
-            b.group_value_right, b.group_share_left, b.group_share_right, b.slot_feature,
-            b.slot_zero, self._nodes, self._weights, raw, values,
-        )  # fmt: skip
+        n_nodes = len(self.arrays.feature)
+        _explain_rows(rows, lo, hi, n_nodes, self.blocks, self._nodes, self._weights, raw, values)
         return raw, values
 
     def explain(
@@ -740,114 +807,219 @@ def _raw_rows(
         raw[row] += total
 
 
-@numba.njit(cache=True, nogil=True)
-def _explain_rows(
-    rows, block_lo, block_hi, block_node, block_bucket, feature, threshold, kind, missing,
-    default_left, cat_start, cat_words, bitsets, parent, from_left, slot, bucket_size,
-    bucket_pair, bucket_group, bucket_slot, group_node, group_from_left, group_special,
-    group_value, group_value_right, group_share_left, group_share_right, slot_feature,
-    slot_zero, quad_nodes, quad_weights, raw, values,
-):  # fmt: skip
-    """Add each row's raw score to ``raw`` and its SHAP values to ``values``, over the
-    trees of blocks ``block_lo…block_hi − 1`` (see :class:`_Blocks`).
+# The SHAP kernel. Its loops count with unsigned integers (``_U``): numba then indexes
+# arrays without correcting negative indices, which otherwise costs a shift, a mask and
+# an add per access and took over half of the kernel's time.
+_U = np.uint64
 
-    A bucket's groups go through in chunks of :data:`CHUNK`, stage by stage, each stage
-    a loop over the chunk's groups: no branch depends on the group, so the compiler turns
-    those loops into vector instructions."""
-    n_nodes = len(feature)
-    left = np.empty(n_nodes, dtype=np.bool_)
-    # bit s of a node's mask: the lead follows every edge so far on the path's s-th feature
-    masks = np.empty(n_nodes, dtype=np.uint64)
-    everyone = ~np.uint64(0)
-    one = np.uint64(1)
-    # per slot (row) and group of the chunk (column): a leaf's factor r (1 − t) + o t and
-    # coefficient v (o − r); for a pair's split slot the two leaves' terms summed
-    rate, hit = np.empty((MAX_UNIQUE, CHUNK)), np.empty((MAX_UNIQUE, CHUNK))
-    weight, kept = np.empty((MAX_UNIQUE, CHUNK)), np.empty((MAX_UNIQUE, CHUNK))
-    factor, prefix = np.empty((MAX_UNIQUE, CHUNK)), np.empty((MAX_UNIQUE, CHUNK))
+
+@numba.njit(cache=True, nogil=True)
+def _columns(x, zeroed, state, category):  # fmt: skip
+    """Each input value once, as the splits read it: the number (NaN as 0), its state
+    (bit 0: zero or NaN, bit 1: NaN — see ``RULE_*``) and its category code (−1: none)."""
+    for c in range(_U(len(x))):
+        value = x[c]
+        nan = math.isnan(value)
+        zero = 0.0 if nan else value
+        zeroed[c] = zero
+        state[c] = np.uint8(abs(zero) <= ZERO_THRESHOLD) | (np.uint8(nan) << np.uint8(1))
+        # truncated toward zero, as LightGBM's C cast: −0.5 is category 0
+        category[c] = -1 if nan else np.int64(value)
+
+
+@numba.njit(cache=True, nogil=True)
+def _numeric_splits(lo, hi, node, feature, threshold, rule, zeroed, state, left):  # fmt: skip
+    """LightGBM's NumericalDecision for splits ``lo…hi − 1``, without a branch."""
+    for i in range(_U(lo), _U(hi)):
+        c = _U(feature[i])
+        bits = rule[i]
+        default = (state[c] & bits) != 0
+        left[_U(node[i])] = (bits >> 2) if default else np.uint8(zeroed[c] <= threshold[i])
+
+
+@numba.njit(cache=True, nogil=True)
+def _categorical_splits(lo, hi, node, feature, start, words, bitsets, category, left):  # fmt: skip
+    """LightGBM's CategoricalDecision for splits ``lo…hi − 1``."""
+    for i in range(_U(lo), _U(hi)):
+        code = category[_U(feature[i])]
+        word = code >> 5
+        hit = False
+        if code >= 0 and word < words[i]:
+            hit = (bitsets[_U(start[i] + word)] >> np.uint32(code & 31)) & np.uint32(1) == 1
+        left[_U(node[i])] = np.uint8(hit)
+
+
+@numba.njit(cache=True, nogil=True)
+def _path_masks(lo, hi, node, parent, edge, left, masks):  # fmt: skip
+    """Bit ``s`` of a node's mask: the lead follows every edge so far on the path's
+    ``s``-th feature. Level by level, so no step waits for the one before."""
+    for i in range(_U(lo), _U(hi)):
+        up = _U(parent[i])
+        e = edge[i]
+        stray = _U(left[up] ^ (e >> 7))
+        masks[_U(node[i])] = masks[up] & ~(stray << _U(e & 63))
+
+
+@numba.njit(cache=True, nogil=True)
+def _sweep(rate, delta, kept, d, m, nodes, weights):  # fmt: skip
+    """``kept[k, j] = ∫ Π_{i≠k} (rate[i, j] + delta[i, j] t) dt`` for ``d`` features and
+    ``m`` groups: the written-out sweep for ``d``, or loops for deeper paths."""
+    if d == 1:
+        sweeps.sweep_d1(rate, delta, kept, m, nodes, weights)
+    elif d == 2:
+        sweeps.sweep_d2(rate, delta, kept, m, nodes, weights)
+    elif d == 3:
+        sweeps.sweep_d3(rate, delta, kept, m, nodes, weights)
+    elif d == 4:
+        sweeps.sweep_d4(rate, delta, kept, m, nodes, weights)
+    elif d == 5:
+        sweeps.sweep_d5(rate, delta, kept, m, nodes, weights)
+    elif d == 6:
+        sweeps.sweep_d6(rate, delta, kept, m, nodes, weights)
+    elif d == 7:
+        sweeps.sweep_d7(rate, delta, kept, m, nodes, weights)
+    elif d == 8:
+        sweeps.sweep_d8(rate, delta, kept, m, nodes, weights)
+    else:
+        ud, um = _U(d), _U(m)
+        prefix, forward, backward = np.empty((d, m)), np.empty(m), np.empty(m)
+        for k in range(ud):
+            for j in range(um):
+                kept[k, j] = 0.0
+        for q in range(_U((d + 1) // 2)):
+            t, w = nodes[q], weights[q]
+            for j in range(um):
+                forward[j] = w
+                backward[j] = 1.0
+            for k in range(ud):
+                for j in range(um):
+                    prefix[k, j] = forward[j]
+                    forward[j] *= rate[k, j] + delta[k, j] * t
+            for k in range(d - 1, -1, -1):
+                for j in range(um):
+                    kept[k, j] += prefix[k, j] * backward[j]
+                    backward[j] *= rate[k, j] + delta[k, j] * t
+
+
+@numba.njit(cache=True, nogil=True)
+def _bucket(
+    d, pair, first, n, slot_at, left, masks, group_node, group_edge, group_value,
+    group_value_right, group_mix, slot_feature, slot_zero, nodes, weights, rate, delta,
+    kept, bits, scale, side, acc,
+):  # fmt: skip
+    """One bucket's SHAP values into ``acc`` (four lanes, so that consecutive additions to
+    one feature do not wait for each other); returns its part of the raw score.
+
+    Per chunk of :data:`CHUNK` groups, stage by stage: the lead's path bits, each slot's
+    factor ``r + (o − r) t`` (as ``rate`` and ``delta``), for a pair the split's slot as
+    both leaves' terms, the quadrature, then weight × integral per slot."""
+    one = _U(1)
+    ud, un = _U(d), _U(n)
+    full = (one << ud) - one
+    last = ud - one
+    total = 0.0
+    for start in range(_U(0), un, _U(CHUNK)):
+        m = min(_U(CHUNK), un - start)
+        g0 = _U(first) + start
+        if pair:
+            for j in range(m):
+                g = g0 + j
+                up = _U(group_node[g])
+                mask = masks[up] & full
+                goes_left = left[up]
+                if mask == full:  # the lead's own leaf: its value is part of the score
+                    total += group_value[g] if goes_left != 0 else group_value_right[g]
+                # the split's bit moves to the last slot, where its feature is stored
+                s = _U(group_edge[g])
+                kept_low = mask & ((one << s) - one)
+                moved = kept_low | ((mask >> (s + one)) << s)
+                bits[j] = moved | (((mask >> s) & one) << last)
+                side[j] = np.float64(goes_left)
+                scale[j] = 1.0
+        else:
+            for j in range(m):
+                g = g0 + j
+                up = _U(group_node[g])
+                e = group_edge[g]
+                stray = _U(left[up] ^ (e >> 7))
+                mask = masks[up] & ~(stray << _U(e & 63)) & full
+                if mask == full:
+                    total += group_value[g]
+                bits[j] = mask
+                scale[j] = group_value[g]
+        at = _U(slot_at) + start
+        for k in range(ud):
+            for j in range(m):
+                r = slot_zero[at + k * un + j]
+                rate[k, j] = r
+                delta[k, j] = np.float64((bits[j] >> k) & one) - r
+        if pair:
+            # the split's slot for both leaves: Σ v (r·share (1 − t) + o t), o the leaf's
+            # side of the split for a lead on the path above it
+            for j in range(m):
+                g = g0 + j
+                r = rate[last, j]
+                on_path = delta[last, j] + r
+                mixed = r * group_mix[g]
+                side_value = side[j] * group_value[g] + (1.0 - side[j]) * group_value_right[g]
+                rate[last, j] = mixed
+                delta[last, j] = on_path * side_value - mixed
+        _sweep(rate, delta, kept, d, m, nodes, weights)
+        # a slot's SHAP value: its leaf's weight v (o − r) times its integral; a pair's
+        # weights are their factors' deltas already
+        for k in range(ud):
+            for j in range(m):
+                kept[k, j] *= scale[j] * delta[k, j]
+        for k in range(ud):
+            for j in range(m):
+                acc[j & _U(3), _U(slot_feature[at + k * un + j])] += kept[k, j]
+    return total
+
+
+@numba.njit(cache=True, nogil=True)
+def _explain_rows(rows, block_lo, block_hi, n_nodes, b, nodes, weights, raw, values):  # fmt: skip
+    """Add each row's raw score to ``raw`` and its SHAP values to ``values``, over the
+    trees of blocks ``block_lo…block_hi − 1`` of ``b`` (:class:`_Blocks`)."""
+    n_columns = rows.shape[1]
+    left = np.zeros(n_nodes + 1, dtype=np.uint8)  # the last node: every root's parent
+    masks = np.empty(n_nodes + 1, dtype=np.uint64)
+    masks[n_nodes] = ~_U(0)
+    zeroed, state = np.empty(n_columns), np.empty(n_columns, dtype=np.uint8)
+    category = np.empty(n_columns, dtype=np.int64)
+    rate, delta = np.empty((MAX_UNIQUE, CHUNK)), np.empty((MAX_UNIQUE, CHUNK))
+    kept = np.empty((MAX_UNIQUE, CHUNK))
     bits = np.empty(CHUNK, dtype=np.uint64)
-    scale, forward, backward = np.empty(CHUNK), np.empty(CHUNK), np.empty(CHUNK)
+    scale, side = np.empty(CHUNK), np.empty(CHUNK)
+    acc = np.zeros((4, n_columns))
     for row in range(rows.shape[0]):
-        x = rows[row]
-        out = values[row]
+        _columns(rows[row], zeroed, state, category)
+        acc[:] = 0.0
         total = 0.0
         for block in range(block_lo, block_hi):
-            for node in range(block_node[block], block_node[block + 1]):  # parents first
-                left[node] = _goes_left(
-                    x[feature[node]], kind[node], threshold[node], missing[node],
-                    default_left[node], cat_start[node], cat_words[node], bitsets,
+            _numeric_splits(
+                b.block_numeric[block], b.block_numeric[block + 1], b.numeric_node,
+                b.numeric_feature, b.numeric_threshold, b.numeric_rule, zeroed, state, left,
+            )  # fmt: skip
+            _categorical_splits(
+                b.block_categorical[block], b.block_categorical[block + 1],
+                b.categorical_node, b.categorical_feature, b.categorical_start,
+                b.categorical_words, b.bitsets, category, left,
+            )  # fmt: skip
+            _path_masks(
+                b.block_node[block], b.block_node[block + 1], b.mask_node, b.mask_parent,
+                b.mask_edge, left, masks,
+            )  # fmt: skip
+            for bucket in range(b.block_bucket[block], b.block_bucket[block + 1]):
+                d = np.int64(b.bucket_size[bucket])
+                first = b.bucket_group[bucket]
+                total += _bucket(
+                    d, b.bucket_pair[bucket], first, b.bucket_group[bucket + 1] - first,
+                    b.bucket_slot[bucket], left, masks, b.group_node, b.group_edge,
+                    b.group_value, b.group_value_right, b.group_mix, b.slot_feature,
+                    b.slot_zero, nodes[d], weights[d], rate, delta, kept, bits, scale, side,
+                    acc,
                 )  # fmt: skip
-                up = parent[node]
-                if up < 0:
-                    masks[node] = everyone
-                else:
-                    stray = np.uint64(left[up] != from_left[node])
-                    masks[node] = masks[up] & ~(stray << np.uint64(slot[up]))
-            for bucket in range(block_bucket[block], block_bucket[block + 1]):
-                d = np.int64(bucket_size[bucket])
-                pair = bucket_pair[bucket]
-                first, n = bucket_group[bucket], bucket_group[bucket + 1] - bucket_group[bucket]
-                full = (one << np.uint64(d)) - one
-                for start in range(0, n, CHUNK):
-                    m = min(CHUNK, n - start)
-                    # the lead's path bits for each group; its own leaf gives the raw score
-                    for j in range(m):
-                        g = first + start + j
-                        up = group_node[g]
-                        if pair:
-                            mask = masks[up] & full
-                            if mask == full:
-                                total += group_value[g] if left[up] else group_value_right[g]
-                            scale[j] = 1.0
-                        else:
-                            stray = np.uint64(left[up] != group_from_left[g])
-                            mask = masks[up] & ~(stray << np.uint64(slot[up])) & full
-                            if mask == full:
-                                total += group_value[g]
-                            scale[j] = group_value[g]
-                        bits[j] = mask
-                    for k in range(d):
-                        at = bucket_slot[bucket] + k * n + start
-                        for j in range(m):
-                            r = slot_zero[at + j]
-                            o = np.float64((bits[j] >> np.uint64(k)) & one)
-                            rate[k, j], hit[k, j], weight[k, j] = r, o, scale[j] * (o - r)
-                            kept[k, j] = 0.0
-                    if pair:  # the split's slot: both leaves' terms
-                        for j in range(m):
-                            g = first + start + j
-                            k = np.int64(group_special[g])
-                            goes_left = left[group_node[g]]
-                            on_path = hit[k, j] != 0.0
-                            o_left = 1.0 if on_path and goes_left else 0.0
-                            o_right = 1.0 if on_path and not goes_left else 0.0
-                            sp_left = rate[k, j] * group_share_left[g]
-                            sp_right = rate[k, j] * group_share_right[g]
-                            v, v_right = group_value[g], group_value_right[g]
-                            rate[k, j] = v * sp_left + v_right * sp_right
-                            hit[k, j] = v * o_left + v_right * o_right
-                            weight[k, j] = v * (o_left - sp_left) + v_right * (o_right - sp_right)
-                    # each slot: ∫ Π (the other factors), by the rule exact to degree d − 1,
-                    # from products before (forward) and after (backward) the slot
-                    for q in range((d + 1) // 2):
-                        t = quad_nodes[d, q]
-                        u = 1.0 - t
-                        w = quad_weights[d, q]
-                        for j in range(m):
-                            forward[j] = w
-                            backward[j] = 1.0
-                        for k in range(d):
-                            for j in range(m):
-                                f = rate[k, j] * u + hit[k, j] * t
-                                factor[k, j] = f
-                                prefix[k, j] = forward[j]
-                                forward[j] *= f
-                        for k in range(d - 1, -1, -1):
-                            for j in range(m):
-                                kept[k, j] += prefix[k, j] * backward[j]
-                                backward[j] *= factor[k, j]
-                    for k in range(d):
-                        at = bucket_slot[bucket] + k * n + start
-                        for j in range(m):
-                            out[slot_feature[at + j]] += weight[k, j] * kept[k, j]
+        out = values[row]
+        for c in range(n_columns):
+            out[c] += (acc[0, c] + acc[1, c]) + (acc[2, c] + acc[3, c])
         raw[row] += total
