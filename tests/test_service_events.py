@@ -183,7 +183,7 @@ def test_leadscore_serve_scores_and_calls_webhooks(demo: Path, tmp_path: Path, d
     }
     server = subprocess.Popen(
         [sys.executable, "-m", "leadscore.cli", "serve", str(demo / "model"), "--port", str(port),
-         *base],
+         "--access-log", *base],
         env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     try:
@@ -225,8 +225,10 @@ def test_leadscore_serve_scores_and_calls_webhooks(demo: Path, tmp_path: Path, d
         assert httpx.get(f"{root}/docs").status_code == 200
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        output, _ = server.communicate(timeout=30)
         receiver.shutdown()
+    # --access-log: a line per request (off by default)
+    assert '"POST /v1/events HTTP/1.1" 200' in output
 
 
 def test_a_new_model_reaches_every_worker(demo: Path, tmp_path: Path) -> None:

@@ -309,6 +309,22 @@ def test_values_from_numpy_and_pandas_are_stored_as_plain_json(store: Store) -> 
     assert store.events_for("N1")[0].time == T0
 
 
+def test_json_text_is_the_same_with_or_without_conversion() -> None:
+    import json
+
+    import numpy as np
+
+    from leadscore.store.db import _plain, dumps_json
+
+    plain = {"a": [1, 2.5, None, True], "b": {"c": "d"}, 3: "int key", None: 0, False: 1}
+    # plain values take json's encoder alone; the same values with one numpy scalar
+    # among them go through the conversion: the text must not depend on the way
+    assert dumps_json(plain) == json.dumps(_plain(plain))
+    mixed = {**plain, "n": np.int64(4)}
+    assert json.loads(dumps_json(mixed)) == {**json.loads(dumps_json(plain)), "n": 4}
+    assert dumps_json({"x": float("nan"), "y": (1, 2)}) == '{"x": null, "y": [1, 2]}'
+
+
 def test_in_memory_store() -> None:
     with Store("sqlite://") as store:
         store.add_score("M1", "1", 0.5, 50, "warm", True)

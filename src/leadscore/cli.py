@@ -815,6 +815,13 @@ def serve(
     database: Annotated[
         str | None, typer.Option("--database", help="Score store URL (LEADSCORE_DATABASE_URL).")
     ] = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="A log line per request (default: service.access_log, off).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
     """The real-time scoring API (FastAPI + uvicorn); OpenAPI docs at /docs."""
@@ -826,7 +833,14 @@ def serve(
     settings = load_settings(config)
     service = settings.service.model_copy(
         update={
-            k: v for k, v in {"model": model, "host": host, "port": port}.items() if v is not None
+            k: v
+            for k, v in {
+                "model": model,
+                "host": host,
+                "port": port,
+                "access_log": access_log,
+            }.items()
+            if v is not None
         }
     )
     settings = settings.model_copy(
@@ -851,7 +865,7 @@ def serve(
         os.environ["LEADSCORE_CONFIG"] = str(config)
     uvicorn.run(
         "leadscore.service.server:app", host=service.host, port=service.port, workers=workers,
-        log_level="info",
+        log_level="info", access_log=service.access_log,
     )  # fmt: skip
 
 

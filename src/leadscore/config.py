@@ -176,6 +176,9 @@ class ServiceSettings(BaseModel):
     #: (a new champion, a replaced folder: reloaded in every worker); 0: only on
     #: ``POST /v1/models/reload``
     model_check_s: float = Field(default=10.0, ge=0)
+    #: a log line per request (uvicorn's access log); off by default, as ``/metrics``
+    #: counts requests by route, status and latency without a line of text per lead
+    access_log: bool = False
 
 
 class Settings(BaseSettings):

@@ -102,7 +102,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {_key(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
         return [_plain(v) for v in value]
     if isinstance(value, datetime | date):
@@ -116,6 +116,15 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+def _key(key: Any) -> str:
+    """A mapping key as ``json.dumps`` writes it (``True`` → ``"true"``), else as text."""
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool | int | float):
+        return json.dumps(key)
+    return str(key)
+
+
 def dumps_json(value: Any) -> str:
     """JSON text for the JSON columns (see :func:`_plain` for what is converted).
 
@@ -124,7 +133,10 @@ def dumps_json(value: Any) -> str:
     >>> dumps_json({"when": date(2025, 1, 2), "x": float("nan")})
     '{"when": "2025-01-02", "x": null}'
     """
-    return json.dumps(_plain(value), allow_nan=False)
+    try:  # already plain, as nearly every value is: json's C encoder alone
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return json.dumps(_plain(value), allow_nan=False)
 
 
 def _is_memory(url: URL) -> bool:
