@@ -309,6 +309,33 @@ def test_values_from_numpy_and_pandas_are_stored_as_plain_json(store: Store) -> 
     assert store.events_for("N1")[0].time == T0
 
 
+def test_a_scoring_transaction_is_opened_before_the_scores_are_known(store: Store) -> None:
+    store.add_score("S1", "1", 0.2, 20, "cold", False)
+    with store.scoring(["S1", "S2"], {"S2": {"visits": 3}}) as writer:
+        # the leads are created (and locked) before any score is given
+        scores, deliveries = writer.add(
+            [NewScore("S1", "1", 0.9, 90, "hot", True), NewScore("S2", "1", 0.5, 50, "warm", True)]
+        )
+        with pytest.raises(StoreError, match="stored its scores already"):
+            writer.add([NewScore("S1", "1", 0.1, 10, "cold", False)])
+    assert [s.lead_id for s in scores] == ["S1", "S2"] and deliveries == []
+    assert [s.score_100 for s in store.score_history("S1")] == [90, 20]
+    assert store.get_lead("S2").attributes == {"visits": 3}
+
+
+def test_a_scoring_transaction_left_without_scores_keeps_nothing(store: Store) -> None:
+    with store.scoring(["S3"], {"S3": {"visits": 1}}):
+        pass  # e.g. the model failed on the lead
+    assert store.get_lead("S3") is None
+    with pytest.raises(RuntimeError), store.scoring(["S4"], {"S4": {"visits": 1}}) as writer:
+        writer.add([NewScore("S4", "1", 0.5, 50, "warm", True)])
+        raise RuntimeError("after the insert, before the commit")
+    assert store.get_lead("S4") is None and store.score_history("S4") == []
+    with store.scoring(["S5"]) as writer, pytest.raises(StoreError, match="not locked"):
+        writer.add([NewScore("S6", "1", 0.5, 50, "warm", True)])
+    assert store.get_lead("S6") is None
+
+
 def test_json_text_is_the_same_with_or_without_conversion() -> None:
     import json
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -219,3 +220,25 @@ def test_each_written_out_sweep_integrates_the_products_exactly(d: int) -> None:
             integral = poly.integ()
             assert kept[k, j] == pytest.approx(integral(1.0) - integral(0.0), rel=1e-12)
     assert np.isnan(kept[d:, :]).all() and np.isnan(kept[:, m:]).all()  # nothing else written
+
+
+def test_begun_explanations_equal_one_pass_whatever_the_pool_takes() -> None:
+    X, y = _data(400, 5, 2, seed=11)
+    forest = CompiledForest.from_lightgbm([_booster(X, y, 2), _booster(X[::-1], y[::-1], 2)])
+    rows = np.hstack([X[:20], X[:20]])
+    raw, values, base = forest.explain(rows)
+    with ThreadPoolExecutor(1) as pool:
+        for share in (0.0, 0.3, 0.625, 1.0):
+            for i in range(len(rows)):
+                got = forest.begin(rows[i : i + 1], pool, share)()
+                np.testing.assert_allclose(got[0], raw[i : i + 1], atol=1e-12)
+                np.testing.assert_allclose(got[1], values[i : i + 1], atol=1e-12)
+                assert got[2] == base
+        with pytest.raises(ValueError, match="one row"):
+            forest.begin(rows[:2], pool)
+        # a busy pool is not waited for: the part runs once the pool is free
+        release = threading.Event()
+        pool.submit(release.wait)
+        finish = forest.begin(rows[:1], pool, 0.5)
+        release.set()
+        np.testing.assert_allclose(finish()[1], values[:1], atol=1e-12)

@@ -47,6 +47,11 @@ from leadscore.store import (
 #: the interpreter's thread switch interval while a model loads beside live requests
 RELOAD_SWITCH_INTERVAL_S = 0.0005
 
+#: the share of a lead's trees the thread pool explains while this thread opens the store
+#: transaction (~0.2 ms of the ~0.7 ms the bag's tree SHAP takes on one core, and the
+#: pool's thread wakes up late): the larger share, so that both finish together
+POOL_SHARE_WITH_STORE = 0.625
+
 #: trend labels, as CRMs show them
 IMPROVING, STEADY, DECLINING, NEW = "improving", "steady", "declining", "new"
 
@@ -318,17 +323,23 @@ class LiveScoring:
         transaction for all of it (every score is stored or none); the store stamps the
         scores under the leads' lock, so concurrent scores of a lead keep their order.
         """
+        if not leads:
+            return []
         serving = self.slot.current
-        results = serving.scorer.score_many([a for _, a in leads], self.reasons)
+        # bad input raises here, before the store is touched; a single lead's reasons are
+        # begun on the thread pool while this thread opens the store transaction
+        finish = serving.scorer.begin([a for _, a in leads], self.reasons, POOL_SHARE_WITH_STORE)
         merged: dict[str, dict[str, Any]] = {}
         if remember:
             for lead_id, attributes in leads:
                 merged.setdefault(lead_id, {}).update(attributes)
-        items = [
-            self._new_score(serving, lead_id, result)
-            for (lead_id, _), result in zip(leads, results, strict=True)
-        ]
-        records, deliveries = self.store.add_scores(items, attributes=merged)
+        with self.store.scoring([lead_id for lead_id, _ in leads], merged) as writer:
+            results = finish()
+            items = [
+                self._new_score(serving, lead_id, result)
+                for (lead_id, _), result in zip(leads, results, strict=True)
+            ]
+            records, deliveries = writer.add(items)
         queued: dict[str, int] = {}
         for delivery in deliveries:
             queued[delivery.lead_id] = queued.get(delivery.lead_id, 0) + 1

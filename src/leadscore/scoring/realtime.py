@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,6 +151,22 @@ BoosterFn = Callable[[np.ndarray, bool], np.ndarray]
 #: single leads being explained right now, in this process
 _IN_FLIGHT = [0]
 _IN_FLIGHT_LOCK = threading.Lock()
+
+
+def _release() -> None:
+    with _IN_FLIGHT_LOCK:
+        _IN_FLIGHT[0] -= 1
+
+
+class _PoolWatch:
+    """The shared pool, for one lead's split: the lead counts as in flight until the
+    pool's part is done (not until the caller collects it, which it may never do if its
+    transaction fails first)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        future = shared_pool().submit(fn, *args)
+        future.add_done_callback(lambda _: _release())
+        return future
 
 
 #: below this many rows one thread is faster than waking LightGBM's thread pool
@@ -388,23 +405,42 @@ class FastScorer:
         """Run the compiled forest (its kernel releases the GIL): a batch is split by rows
         over the cores, one lead's reasons by trees."""
         assert self.forest is not None
+        if explain and len(rows) < THREADED_ROWS:
+            return self._forest_begin(rows, 0.5)()
         matrix = self._rows(rows)
         if len(rows) >= THREADED_ROWS:
             if explain:
                 return self.forest.explain(matrix, shared_pool(), CORES)
             return self.forest.raw(matrix, shared_pool(), CORES)
-        if not explain:
-            return self.forest.raw(matrix)
-        # a few leads over every core — unless another lead is being explained already:
-        # then the cores are busy and splitting only adds hand-overs
+        return self.forest.raw(matrix)
+
+    def _forest_begin(
+        self, rows: list[dict[str, Any]], pool_share: float
+    ) -> Callable[[], tuple[np.ndarray, np.ndarray, float]]:
+        """Start explaining a few leads over the cores: one lead's trees split with the
+        pool (``pool_share`` of them begun at once, the rest when the returned function
+        is called), several leads split by rows (done at once) — unless another lead is
+        being explained already: then the cores are busy and splitting only adds
+        hand-overs."""
+        assert self.forest is not None
+        forest, matrix = self.forest, self._rows(rows)
         with _IN_FLIGHT_LOCK:
-            alone = _IN_FLIGHT[0] == 0
-            _IN_FLIGHT[0] += 1
+            alone = _IN_FLIGHT[0] == 0 and CORES > 1
+            if alone:
+                _IN_FLIGHT[0] += 1
+        if not alone:
+            return lambda: forest.explain(matrix)
+        if len(rows) == 1:
+            try:
+                return forest.begin(matrix, _PoolWatch(), pool_share)
+            except BaseException:
+                _release()
+                raise
         try:
-            return self.forest.explain(matrix, shared_pool(), CORES if alone else 1)
+            done = forest.explain(matrix, shared_pool(), CORES)
         finally:
-            with _IN_FLIGHT_LOCK:
-                _IN_FLIGHT[0] -= 1
+            _release()
+        return lambda: done
 
     def _logits(self, rows: list[dict[str, Any]]) -> np.ndarray:
         """Calibrated log-odds of cleaned rows."""
@@ -469,16 +505,55 @@ class FastScorer:
 
     def score_many(self, rows: Sequence[Row], reasons: int = 0) -> list[FastResult]:
         """Score several leads; with ``reasons``, each lead's top reasons up and down."""
+        return self.begin(rows, reasons)()
+
+    def begin(
+        self, rows: Sequence[Row], reasons: int = 0, pool_share: float = 0.5
+    ) -> Callable[[], list[FastResult]]:
+        """:meth:`score_many` in two halves: the leads are checked and cleaned now (bad
+        input raises here), and a single lead's explanation is begun on the thread pool
+        (``pool_share`` of its trees); the returned function finishes and returns the
+        results. The service opens the lead's store transaction in between.
+
+        Example
+        -------
+        >>> finish = scorer.begin([lead], reasons=3, pool_share=0.6)  # doctest: +SKIP
+        >>> result = finish()[0]  # doctest: +SKIP
+        """
         cleaned = [self.clean(r) for r in rows]
+        if reasons and self.forest is not None and len(cleaned) < THREADED_ROWS:
+            forest = self._forest_begin(cleaned, pool_share)
+            return lambda: self._finish_forest(cleaned, reasons, forest())
+        results = self._results(cleaned, reasons)
+        return lambda: results
+
+    def _finish_forest(
+        self, cleaned: list[dict[str, Any]], reasons: int, explained: tuple[Any, Any, float]
+    ) -> list[FastResult]:
+        raw, columns, base = explained
+        # the kernel gives the raw scores on the way: one pass over the trees, not two
+        logits = self.slope * raw + self.intercept
+        return self._describe(cleaned, reasons, logits, self._forest_contributions(columns, base))
+
+    def _results(self, cleaned: list[dict[str, Any]], reasons: int) -> list[FastResult]:
         explained: Contributions | None = None
         if reasons and self.forest is not None:
-            # the kernel gives the raw scores on the way: one pass over the trees, not two
             raw, columns, base = self._forest(cleaned, explain=True)
             logits = self.slope * raw + self.intercept
             explained = self._forest_contributions(columns, base)
         else:
             logits = self._logits(cleaned)
             explained = self._contributions(cleaned) if reasons else None
+        return self._describe(cleaned, reasons, logits, explained)
+
+    def _describe(
+        self,
+        cleaned: list[dict[str, Any]],
+        reasons: int,
+        logits: np.ndarray,
+        explained: Contributions | None,
+    ) -> list[FastResult]:
+        """Scores, segments and the top reasons each way."""
         scores = 1.0 / (1.0 + np.exp(-logits))
         points = explained.points() if explained is not None else None
         results = []

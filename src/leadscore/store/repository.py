@@ -543,32 +543,43 @@ class Store(DashboardStore):
             _check_score(item)
         if not items:
             return [], []
+        with self.scoring([item.lead_id for item in items], attributes) as writer:
+            return writer.add(items)
+
+    @contextmanager
+    def scoring(
+        self,
+        lead_ids: Iterable[str],
+        attributes: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Iterator[ScoreWriter]:
+        """The transaction of :meth:`add_scores`, opened before the scores are known:
+        the leads are created and locked, ``attributes`` merged, their latest scores and
+        the active webhooks read; then :meth:`ScoreWriter.add` appends the scores, once.
+
+        The service computes a lead's score while the database does this first half.
+        Leaving the block without :meth:`ScoreWriter.add` (or with an exception) rolls it
+        all back.
+
+        Example
+        -------
+        >>> with store.scoring(["L1"], {"L1": {"visits": 3}}) as writer:
+        ...     scores, deliveries = writer.add([NewScore("L1", "3", 0.9, 90, "hot", True)])
+        """
         attributes = attributes or {}
         for lead_id, fields in attributes.items():
             _check_lead_id(lead_id)
             if not isinstance(fields, Mapping):
                 raise StoreError(f"attributes of lead {lead_id!r} must be a mapping")
-        lead_ids = sorted({item.lead_id for item in items} | set(attributes))
+        ids = sorted(set(lead_ids) | set(attributes))
+        for lead_id in ids:
+            _check_lead_id(lead_id)
         # as they will be stored (NaN → None, dates → text), so the records say the same;
         # converted before the write lock is taken, which is then held the shorter
         fields = {lead_id: _as_json(dict(f)) for lead_id, f in attributes.items()}
-        params = [
-            {
-                "lead_id": item.lead_id,
-                "model_version": str(item.model_version),
-                "score": float(item.score),
-                "score_100": int(item.score_100),
-                "segment": item.segment,
-                "contact": bool(item.contact),
-                "reasons": _as_json(item.reasons),
-                "scored_at": as_utc(item.scored_at) if item.scored_at else None,
-            }
-            for item in items
-        ]
         # Core statements on one connection (no ORM session: nothing here needs identity
         # or unit-of-work tracking); still one transaction, BEGIN IMMEDIATE on SQLite
         with self._write_lock, self._writer.begin() as conn:
-            stored, latest = self._lock_state(conn, lead_ids, fields)
+            stored, latest = self._lock_state(conn, ids, fields)
             # the default scored_at is taken once the leads are locked (SQLite: since the
             # BEGIN), so concurrent writers' scores are in time order, and one that waited
             # for the lock is not mistaken for a backfill
@@ -576,78 +587,10 @@ class Store(DashboardStore):
             if fields:
                 self._merge_attributes(conn, fields, stored, now)
             hooks = [_webhook(w) for w in conn.execute(_ACTIVE_WEBHOOKS)]
-
-            for p in params:
-                if p["scored_at"] is None:
-                    p["scored_at"] = now
-            ids = conn.execute(_INSERT_SCORES, params).scalars().all()
-            scores = [ScoreRecord(id=i, **p) for i, p in zip(ids, params, strict=True)]
-
-            new_latest: dict[str, ScoreRecord] = {}
-            outbox: list[dict[str, Any]] = []
-            for item, record in zip(items, scores, strict=True):
-                previous = latest.get(record.lead_id)
-                if previous is not None and record.scored_at < previous.scored_at:
-                    continue  # a backfill: history only
-                latest[record.lead_id] = new_latest[record.lead_id] = record
-                for hook in hooks:
-                    fired = triggered_kinds(
-                        previous_segment=previous.segment if previous else None,
-                        previous_score_100=previous.score_100 if previous else None,
-                        segment=record.segment,
-                        score_100=record.score_100,
-                        kinds=hook.kinds,
-                        min_jump=hook.min_jump,
-                    )
-                    if not fired:
-                        continue
-                    payload = webhook_payload(
-                        fired,
-                        lead_id=record.lead_id,
-                        score=record.score,
-                        score_100=record.score_100,
-                        segment=record.segment,
-                        previous_score_100=previous.score_100 if previous else None,
-                        previous_segment=previous.segment if previous else None,
-                        model_version=record.model_version,
-                        scored_at=record.scored_at,
-                        reasons=record.reasons,
-                        extra=item.webhook_payload_extra,
-                    )
-                    outbox.append(
-                        {
-                            "webhook_id": hook.id,
-                            "lead_id": record.lead_id,
-                            "kind": payload["event"].removeprefix("lead."),
-                            "payload": payload,
-                            "status": "pending",
-                            "attempts": 0,
-                            "next_attempt_at": now,
-                            "last_status_code": None,
-                            "last_error": None,
-                            "created_at": now,
-                            "delivered_at": None,
-                        }
-                    )
-
-            if new_latest:
-                conn.execute(
-                    self._upsert_latest,
-                    [
-                        {
-                            "lead_id": r.lead_id,
-                            "score_id": r.id,
-                            "score": r.score,
-                            "segment": r.segment,
-                            "scored_at": r.scored_at,
-                        }
-                        for r in new_latest.values()
-                    ],
-                )
-            deliveries: list[DeliveryRecord] = []
-            if outbox:
-                deliveries = [_delivery(row) for row in conn.execute(_INSERT_DELIVERIES, outbox)]
-            return scores, deliveries
+            writer = ScoreWriter(self, conn, frozenset(ids), latest, hooks, now)
+            yield writer
+            if not writer.done:
+                conn.rollback()  # no scores: nothing of it is kept
 
     def _lock_state(
         self, conn: Connection, lead_ids: list[str], fields: Mapping[str, dict[str, Any]]
@@ -1248,6 +1191,122 @@ def _limit(limit: int) -> int:
 def _check_lead_id(lead_id: Any) -> None:
     if not isinstance(lead_id, str) or not lead_id.strip():
         raise StoreError(f"a lead id must be non-empty text, not {lead_id!r}")
+
+
+class ScoreWriter:
+    """The second half of :meth:`Store.scoring`: appends scores to the locked leads."""
+
+    def __init__(
+        self,
+        store: Store,
+        conn: Connection,
+        lead_ids: frozenset[str],
+        latest: dict[str, _Previous],
+        hooks: list[Any],
+        now: datetime,
+    ) -> None:
+        self._store, self._conn, self._lead_ids = store, conn, lead_ids
+        self._latest, self._hooks, self._now = latest, hooks, now
+        #: whether the scores were added (only once)
+        self.done = False
+
+    def add(self, items: Sequence[NewScore]) -> tuple[list[ScoreRecord], list[DeliveryRecord]]:
+        """Append the scores (of leads given to :meth:`Store.scoring`, in order) and queue
+        the webhooks they trigger; returns the stored scores and the queued deliveries."""
+        if self.done:
+            raise StoreError("this scoring transaction has stored its scores already")
+        for item in items:
+            _check_score(item)
+            if item.lead_id not in self._lead_ids:
+                raise StoreError(f"lead {item.lead_id!r} was not locked for this transaction")
+        self.done = True
+        conn, latest, hooks, now = self._conn, self._latest, self._hooks, self._now
+        params = [
+            {
+                "lead_id": item.lead_id,
+                "model_version": str(item.model_version),
+                "score": float(item.score),
+                "score_100": int(item.score_100),
+                "segment": item.segment,
+                "contact": bool(item.contact),
+                "reasons": _as_json(item.reasons),
+                "scored_at": as_utc(item.scored_at) if item.scored_at else None,
+            }
+            for item in items
+        ]
+        if not params:
+            return [], []
+        for p in params:
+            if p["scored_at"] is None:
+                p["scored_at"] = now
+        ids = conn.execute(_INSERT_SCORES, params).scalars().all()
+        scores = [ScoreRecord(id=i, **p) for i, p in zip(ids, params, strict=True)]
+
+        new_latest: dict[str, ScoreRecord] = {}
+        outbox: list[dict[str, Any]] = []
+        for item, record in zip(items, scores, strict=True):
+            previous = latest.get(record.lead_id)
+            if previous is not None and record.scored_at < previous.scored_at:
+                continue  # a backfill: history only
+            latest[record.lead_id] = new_latest[record.lead_id] = record
+            for hook in hooks:
+                fired = triggered_kinds(
+                    previous_segment=previous.segment if previous else None,
+                    previous_score_100=previous.score_100 if previous else None,
+                    segment=record.segment,
+                    score_100=record.score_100,
+                    kinds=hook.kinds,
+                    min_jump=hook.min_jump,
+                )
+                if not fired:
+                    continue
+                payload = webhook_payload(
+                    fired,
+                    lead_id=record.lead_id,
+                    score=record.score,
+                    score_100=record.score_100,
+                    segment=record.segment,
+                    previous_score_100=previous.score_100 if previous else None,
+                    previous_segment=previous.segment if previous else None,
+                    model_version=record.model_version,
+                    scored_at=record.scored_at,
+                    reasons=record.reasons,
+                    extra=item.webhook_payload_extra,
+                )
+                outbox.append(
+                    {
+                        "webhook_id": hook.id,
+                        "lead_id": record.lead_id,
+                        "kind": payload["event"].removeprefix("lead."),
+                        "payload": payload,
+                        "status": "pending",
+                        "attempts": 0,
+                        "next_attempt_at": now,
+                        "last_status_code": None,
+                        "last_error": None,
+                        "created_at": now,
+                        "delivered_at": None,
+                    }
+                )
+
+        if new_latest:
+            conn.execute(
+                self._store._upsert_latest,
+                [
+                    {
+                        "lead_id": r.lead_id,
+                        "score_id": r.id,
+                        "score": r.score,
+                        "segment": r.segment,
+                        "scored_at": r.scored_at,
+                    }
+                    for r in new_latest.values()
+                ],
+            )
+        deliveries: list[DeliveryRecord] = []
+        if outbox:
+            deliveries = [_delivery(row) for row in conn.execute(_INSERT_DELIVERIES, outbox)]
+        return scores, deliveries
 
 
 def _check_score(item: NewScore) -> None:
