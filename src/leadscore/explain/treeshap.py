@@ -964,7 +964,7 @@ def _bucket(
     both leaves' terms, the quadrature, then weight × integral per slot."""
     one = _U(1)
     ud, un = _U(d), _U(n)
-    full = (one << ud) - one
+    full = ((one << (ud - one)) << one) - one  # two shifts: defined for d = 64 too
     last = ud - one
     total = 0.0
     for start in range(_U(0), un, _U(CHUNK)):
@@ -981,7 +981,7 @@ def _bucket(
                 # the split's bit moves to the last slot, where its feature is stored
                 s = _U(group_edge[g])
                 kept_low = mask & ((one << s) - one)
-                moved = kept_low | ((mask >> (s + one)) << s)
+                moved = kept_low | (((mask >> s) >> one) << s)  # (a shift by 64 is not)
                 bits[j] = moved | (((mask >> s) & one) << last)
                 side[j] = np.float64(goes_left)
                 scale[j] = 1.0
