@@ -403,16 +403,16 @@ class FastScorer:
 
     def _forest(self, rows: list[dict[str, Any]], explain: bool) -> Any:
         """Run the compiled forest (its kernel releases the GIL): a batch is split by rows
-        over the cores, one lead's reasons by trees."""
+        over the cores; a few leads' scores take this thread (a few leads' reasons go
+        through :meth:`_forest_begin`)."""
         assert self.forest is not None
-        if explain and len(rows) < THREADED_ROWS:
-            return self._forest_begin(rows, 0.5)()
         matrix = self._rows(rows)
-        if len(rows) >= THREADED_ROWS:
-            if explain:
-                return self.forest.explain(matrix, shared_pool(), CORES)
-            return self.forest.raw(matrix, shared_pool(), CORES)
-        return self.forest.raw(matrix)
+        if len(rows) < THREADED_ROWS:
+            assert not explain, "a few leads' reasons: _forest_begin"
+            return self.forest.raw(matrix)
+        if explain:
+            return self.forest.explain(matrix, shared_pool(), CORES)
+        return self.forest.raw(matrix, shared_pool(), CORES)
 
     def _forest_begin(
         self, rows: list[dict[str, Any]], pool_share: float
@@ -480,9 +480,6 @@ class FastScorer:
             return Contributions(
                 self.fields, values, np.full(len(rows), base * self.slope + self.intercept)
             )
-        if self.forest is not None:
-            _, columns, base = self._forest(rows, explain=True)
-            return self._forest_contributions(columns, base)
         if self.mode == "booster":
             values, bases = [], []
             for (encode, f), grouping in zip(self.native, self.grouping, strict=True):
@@ -536,15 +533,10 @@ class FastScorer:
         return self._describe(cleaned, reasons, logits, self._forest_contributions(columns, base))
 
     def _results(self, cleaned: list[dict[str, Any]], reasons: int) -> list[FastResult]:
-        explained: Contributions | None = None
-        if reasons and self.forest is not None:
-            raw, columns, base = self._forest(cleaned, explain=True)
-            logits = self.slope * raw + self.intercept
-            explained = self._forest_contributions(columns, base)
-        else:
-            logits = self._logits(cleaned)
-            explained = self._contributions(cleaned) if reasons else None
-        return self._describe(cleaned, reasons, logits, explained)
+        if reasons and self.forest is not None:  # a batch (a few leads: begin)
+            return self._finish_forest(cleaned, reasons, self._forest(cleaned, explain=True))
+        explained = self._contributions(cleaned) if reasons else None
+        return self._describe(cleaned, reasons, self._logits(cleaned), explained)
 
     def _describe(
         self,
