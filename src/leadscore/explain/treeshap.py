@@ -164,7 +164,7 @@ PAIR_MAX = MAX_UNIQUE
 #: the forest is cut into this many blocks of whole trees (as many groups each): one
 #: lead's trees can go to as many threads
 BLOCKS = 8
-#: groups of a bucket computed together, stage by stage (see _explain_rows)
+#: groups of a bucket computed together, stage by stage (see _bucket)
 CHUNK = 32
 #: a numeric split's rule bits: which state of the row's value sends it the default way,
 #: and that way (see _numeric_splits)
