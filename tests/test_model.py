@@ -310,7 +310,7 @@ def test_save_load_round_trip_gives_identical_scores(
     logreg: LeadModel, saved: Path, fresh: pd.DataFrame
 ) -> None:
     assert sorted(p.name for p in saved.iterdir()) == [
-        "evaluation.parquet", "metadata.json", "model.joblib",
+        "evaluation.parquet", "metadata.json", "model.joblib", "scorer.bin",
     ]  # fmt: skip
     loaded = LeadModel.load(saved)
     assert isinstance(loaded, LeadModel)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,7 @@ import pytest
 
 from leadscore import LeadModel
 from leadscore.data.demo import DemoLeads, generate_leads
-from leadscore.errors import SchemaError
+from leadscore.errors import LeadscoreError, SchemaError
 from leadscore.explain.contributions import contributions
 from leadscore.explain.reasons import reasons
 from leadscore.scoring.realtime import FastScorer
@@ -160,3 +161,32 @@ def test_a_saved_lightgbm_model_loads_with_its_trees_parsed(
     assert [r.score for r in scorer.score_many(rows, 3)] == [
         r.score for r in FastScorer(fitted).score_many(rows, 3)
     ]
+
+
+def test_a_detached_scorer_travels_by_pickle_and_scores_the_same(
+    fitted: LeadModel, fresh: pd.DataFrame
+) -> None:
+    """What the loader process sends the service: the scorer without the estimators it
+    does not call, which scores and explains exactly as the scorer it came from."""
+    scorer = FastScorer(fitted)
+    needs = FAMILIES[fitted.model] == "batch" or fitted.model == "xgboost"
+    assert scorer.needs_estimators is needs
+    detached = scorer.detached()
+    travelled = pickle.loads(pickle.dumps(detached, protocol=pickle.HIGHEST_PROTOCOL))
+    travelled.warm()
+    rows = fresh.head(30).to_dict("records")
+    assert travelled.score_many(rows, 3) == scorer.score_many(rows, 3)
+    assert travelled.score(rows[0], 3) == scorer.score(rows[0], 3)
+    if needs:  # nothing to leave out: the scorer itself, with its model
+        assert detached is scorer
+        return
+    light = travelled.model
+    assert light.schema_.names == fitted.schema_.names and light.cutoffs_ == fitted.cutoffs_
+    with pytest.raises(LeadscoreError, match="without its fitted estimators"):
+        light.predict_proba(fresh.head(2))
+    with pytest.raises(LeadscoreError, match="without its fitted estimators"):
+        light.save(Path("never-written"))
+    assert not Path("never-written").exists()
+    pipeline = fitted.pipeline_
+    estimator = getattr(pipeline, "members_", [pipeline])[0].named_steps["model"]
+    assert type(estimator).__name__.encode() not in pickle.dumps(detached)  # none left in it

@@ -96,7 +96,8 @@ def api(db_url: str, model_dir: Path, tmp_path: Path) -> Iterator[Api]:
     slot = ModelSlot.load(str(model_dir), settings)
     app = create_app(settings, store=store, slot=slot, deliver_webhooks=False)
     with TestClient(app) as client:
-        yield Api(client, store, slot.current.model)
+        # the batch path's model (the service's own copy serves without its estimators)
+        yield Api(client, store, LeadModel.load(model_dir))
     store.close()
 
 
@@ -429,7 +430,7 @@ def test_models_and_reload_while_scoring(
         make_settings(db_url, tmp_path), store=store, slot=slot, deliver_webhooks=False
     )
     with TestClient(app) as client:
-        api = Api(client, store, slot.current.model)
+        api = Api(client, store, LeadModel.load(served))
         info = api.get("/v1/models").json()
         assert info["serving"]["model"]
         assert info["registry"] == [] and info["registry_error"] is None
@@ -476,7 +477,7 @@ def test_every_worker_follows_its_model_reference(
     slot = ModelSlot.load(str(served), settings)
     app = create_app(settings, store=store, slot=slot, deliver_webhooks=False)
     with TestClient(app) as client:
-        api = Api(client, store, slot.current.model)
+        api = Api(client, store, LeadModel.load(served))
         first = api.get("/v1/models").json()["serving"]
         model = LeadModel.load(served)
         model.metadata_["trained_at"] = "2026-11-23T00:00:00+00:00"
@@ -493,18 +494,22 @@ def test_every_worker_follows_its_model_reference(
         body = {"lead_id": "W1", "attributes": attributes(fresh.iloc[0])}
         assert api.post("/v1/score", body).json()["model_version"] == now["version"]
         # a broken artifact: the current model keeps serving, and it is tried only once
-        loads: list[str] = []
-        real = ModelSlot.reload
+        from leadscore.scoring import live as live_module
 
-        def counted(self: ModelSlot) -> Any:
-            loads.append(self.reference)
-            return real(self)
+        loads: list[str] = []
+        real = live_module.load_for_serving
+
+        def counted(reference: str, settings: Settings) -> Any:
+            loads.append(reference)
+            return real(reference, settings)
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(ModelSlot, "reload", counted)
+            patch.setattr(live_module, "load_for_serving", counted)
             (served / "model.joblib").write_bytes(b"not a model")
             meta = json.loads((served / "metadata.json").read_text())
-            (served / "metadata.json").write_text(json.dumps({**meta, "sha256": "0" * 64}))
+            # replaced whole, as a deployment does (a half-written file is another name)
+            (served / "metadata.json.new").write_text(json.dumps({**meta, "sha256": "0" * 64}))
+            (served / "metadata.json.new").replace(served / "metadata.json")
             time.sleep(0.6)
         assert len(loads) == 1
         assert api.post("/v1/score", body).json()["model_version"] == now["version"]

@@ -500,7 +500,7 @@ def score(
         frame = read_table(data)
     score_store, version = None, "unknown"
     if store or database:
-        from leadscore.scoring.live import model_version
+        from leadscore.scoring.loader import model_version
         from leadscore.store import Store
 
         settings = load_settings(config)

@@ -419,9 +419,16 @@ class Registry:
 
     def load_model(self, reference: str | int = CHAMPION) -> LeadModel:
         """The :class:`LeadModel` of a version (default: the champion)."""
-        import mlflow
-
         from leadscore.modeling.model import LeadModel
+
+        with self.model_folder(reference) as folder:
+            return LeadModel.load(folder)
+
+    @contextlib.contextmanager
+    def model_folder(self, reference: str | int = CHAMPION) -> Iterator[Path]:
+        """A version's saved model folder, downloaded to a temporary folder (removed on
+        leaving the block)."""
+        import mlflow
 
         version = self.resolve(reference)
         with self._active(), tempfile.TemporaryDirectory() as tmp:
@@ -435,7 +442,7 @@ class Registry:
             found = sorted(Path(local, "artifacts").glob("*/metadata.json"))
             if not found:
                 raise ArtifactError(f"version {version} holds no leadscore model folder")
-            return LeadModel.load(found[0].parent)
+            yield found[0].parent
 
 
 _METRICS = ("auc", "pr_auc", "accuracy", "precision", "recall", "f1", "log_loss", "brier",
@@ -447,13 +454,23 @@ def load_lead_model(reference: str | Path, settings: Settings | None = None) -> 
     ``models:/name@alias``)."""
     from leadscore.modeling.model import LeadModel
 
+    with model_folder(reference, settings) as folder:
+        return LeadModel.load(folder)
+
+
+@contextlib.contextmanager
+def model_folder(reference: str | Path, settings: Settings | None = None) -> Iterator[Path]:
+    """The saved model folder a reference names: a folder itself, or a registry version
+    downloaded for the duration of the block."""
     text = str(reference)
     if Path(text).is_dir():
-        return LeadModel.load(Path(text))
+        yield Path(text)
+        return
     looks_like_path = "/" in text or "\\" in text or Path(text).suffix
     if looks_like_path and not text.startswith("models:/"):
         raise ArtifactError(f"model directory not found: {reference}")
-    return Registry(settings).load_model(text)
+    with Registry(settings).model_folder(text) as folder:
+        yield folder
 
 
 def _clip(text: str, limit: int = 6000) -> str:

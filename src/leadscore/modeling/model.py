@@ -8,11 +8,13 @@ directory that refuses to load when tampered with or built by incompatible libra
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import platform
 import warnings
 from datetime import UTC, datetime
+from functools import cache
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,7 @@ BACKGROUND_ROWS = 200
 PINNED_LIBRARIES = ("scikit-learn", "lightgbm", "xgboost", "catboost", "numpy", "pandas")
 
 
+@cache  # installed packages do not change under a running process; reading them is slow
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in ("leadscore", *PINNED_LIBRARIES):
@@ -86,6 +89,23 @@ def fingerprint(features: pd.DataFrame, y: np.ndarray) -> str:
     digest.update(pd.util.hash_pandas_object(features, index=False).to_numpy().tobytes())
     digest.update(np.asarray(y, dtype=np.int8).tobytes())
     return digest.hexdigest()[:16]
+
+
+class EstimatorsLeftOut:
+    """In place of the fitted pipeline of a model sent to the scoring service without its
+    estimators (:meth:`LeadModel.without_estimators`): any use says so by name."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # pickle's and copy's probes: plain "not here"
+            raise AttributeError(name)
+        raise LeadscoreError(
+            f"this copy of the {self.__dict__.get('model')} model serves through its compiled "
+            f"scorer and was loaded without its fitted estimators (no {name!r}); load the "
+            "model folder (LeadModel.load) to score in batch"
+        )
 
 
 class LeadModel(ClassifierMixin, BaseEstimator):
@@ -364,9 +384,25 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         state.pop("evaluation_", None)
         return state
 
+    def without_estimators(self) -> LeadModel:
+        """A copy without the fitted pipeline: schema, cutoffs, metadata and feature builder
+        only, for a service whose compiled scorer does not call the estimators (see
+        :meth:`leadscore.scoring.realtime.FastScorer.detached`). It cannot predict or be
+        saved; it says so when asked to."""
+        light = copy.copy(self)
+        light.pipeline_ = EstimatorsLeftOut(self.model)
+        return light
+
     def save(self, directory: str | Path) -> Path:
-        """Save as a directory: ``model.joblib`` plus ``metadata.json`` with its checksum."""
+        """Save as a directory: ``model.joblib`` plus ``metadata.json`` with its checksum,
+        and the compiled real-time scorer (``scorer.bin``, see
+        :mod:`leadscore.scoring.bundle`) where the family has one."""
         check_is_fitted(self, "pipeline_")
+        if isinstance(self.pipeline_, EstimatorsLeftOut):
+            raise LeadscoreError(
+                "this copy of the model was loaded without its fitted estimators (to serve); "
+                "save the model it was loaded from instead"
+            )
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         model_path = out / MODEL_FILE
@@ -382,11 +418,16 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         importance = getattr(self, "importance_", None)
         if importance is not None:
             importance.to_csv(out / IMPORTANCE_FILE, index=False)
+        from leadscore.scoring.bundle import write_scorer  # (scoring builds on this module)
+
+        checksum = _sha256(model_path)
+        scorer = write_scorer(self, out, checksum)  # compiled now: a service swaps it in
         meta = {
             "format": ARTIFACT_FORMAT,
-            "sha256": _sha256(model_path),
+            "sha256": checksum,
             "libraries": library_versions(),
             "schema": self.schema_.to_dict(),
+            **({"scorer": scorer} if scorer else {}),
             **self.metadata_,
         }
         (out / METADATA_FILE).write_text(json.dumps(jsonable(meta), indent=2))
@@ -396,38 +437,12 @@ class LeadModel(ClassifierMixin, BaseEstimator):
     def load(cls, directory: str | Path) -> LeadModel:
         """Load a saved model, refusing a tampered or incompatible artifact."""
         path = Path(directory)
-        meta_path, model_path = path / METADATA_FILE, path / MODEL_FILE
-        if not path.is_dir():
-            raise ArtifactError(f"model directory not found: {path}")
-        if not meta_path.is_file() or not model_path.is_file():
-            raise ArtifactError(
-                f"{path} is not a leadscore model: it needs {METADATA_FILE} and {MODEL_FILE}"
-            )
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise ArtifactError(f"{meta_path} is not valid JSON: {exc}") from None
-        if meta.get("format") != ARTIFACT_FORMAT:
-            raise ArtifactError(
-                f"{path} was saved in artifact format {meta.get('format')!r}; this leadscore "
-                f"reads format {ARTIFACT_FORMAT}. Retrain the model."
-            )
+        meta = read_metadata(path)
+        model_path = path / MODEL_FILE
         if _sha256(model_path) != meta.get("sha256"):
             raise ArtifactError(
                 f"{model_path} does not match the checksum in {METADATA_FILE}: the file was "
                 "modified or corrupted after saving. Refusing to load it."
-            )
-        saved = meta.get("libraries", {})
-        current = library_versions()
-        clashes = [
-            f"{lib} {saved[lib]} (installed: {current[lib]})"
-            for lib in PINNED_LIBRARIES
-            if lib in saved and _major_minor(saved[lib]) != _major_minor(current[lib])
-        ]
-        if clashes:
-            raise ArtifactError(
-                f"{path} was built with different library versions: {', '.join(clashes)}. "
-                "Install those versions or retrain the model."
             )
         try:
             model = joblib.load(model_path)
@@ -436,6 +451,40 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         if not isinstance(model, cls):
             raise ArtifactError(f"{model_path} does not hold a LeadModel")
         return model
+
+
+def read_metadata(directory: Path) -> dict[str, Any]:
+    """A saved model folder's ``metadata.json``, once the folder is known to be a model
+    this leadscore can load (its format, and the libraries it was built with)."""
+    meta_path, model_path = directory / METADATA_FILE, directory / MODEL_FILE
+    if not directory.is_dir():
+        raise ArtifactError(f"model directory not found: {directory}")
+    if not meta_path.is_file() or not model_path.is_file():
+        raise ArtifactError(
+            f"{directory} is not a leadscore model: it needs {METADATA_FILE} and {MODEL_FILE}"
+        )
+    try:
+        meta: dict[str, Any] = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{meta_path} is not valid JSON: {exc}") from None
+    if meta.get("format") != ARTIFACT_FORMAT:
+        raise ArtifactError(
+            f"{directory} was saved in artifact format {meta.get('format')!r}; this leadscore "
+            f"reads format {ARTIFACT_FORMAT}. Retrain the model."
+        )
+    saved = meta.get("libraries", {})
+    current = library_versions()
+    clashes = [
+        f"{lib} {saved[lib]} (installed: {current[lib]})"
+        for lib in PINNED_LIBRARIES
+        if lib in saved and _major_minor(saved[lib]) != _major_minor(current[lib])
+    ]
+    if clashes:
+        raise ArtifactError(
+            f"{directory} was built with different library versions: {', '.join(clashes)}. "
+            "Install those versions or retrain the model."
+        )
+    return meta
 
 
 def _window(X: pd.DataFrame, time_column: str | None) -> dict[str, str] | None:

@@ -16,11 +16,10 @@ Example
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +33,7 @@ from leadscore.data.events import normalise
 from leadscore.errors import LeadscoreError
 from leadscore.explain.reasons import reason_records
 from leadscore.modeling.model import METADATA_FILE, LeadModel
+from leadscore.scoring.loader import Loaded, load_for_serving
 from leadscore.scoring.realtime import FastResult, FastScorer
 from leadscore.store import (
     EventRecord,
@@ -70,27 +70,13 @@ class ServingModel:
     loaded_at: datetime
     #: what the reference pointed at when loaded (see :meth:`ModelSlot.reload`)
     identity: str | None = None
+    #: what the layers above derive once per model (the service's request model)
+    extras: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def scores_events(self) -> bool:
         """Whether the model was trained on event features (so events can re-score)."""
         return getattr(self.model, "feature_builder_", None) is not None
-
-
-def model_version(reference: str, model: LeadModel, settings: Settings) -> str:
-    """``"7"`` for registry version 7; ``folder@<hash>`` for a model folder."""
-    if Path(reference).is_dir():
-        try:  # the saved artifact's checksum: two different models never share a version
-            artifact = json.loads((Path(reference) / METADATA_FILE).read_text()).get("sha256")
-        except (OSError, ValueError):
-            artifact = None
-        digest = hashlib.sha256(
-            f"{model.metadata_.get('trained_at')}|{model.metadata_.get('sha256')}|{artifact}".encode()
-        ).hexdigest()[:8]
-        return f"{Path(reference).resolve().name}@{digest}"
-    from leadscore.registry import Registry
-
-    return str(Registry(settings).resolve(reference))
 
 
 class ModelSlot:
@@ -105,11 +91,18 @@ class ModelSlot:
         ``champion`` / ``challenger`` / a registry version, or a model folder.
     settings:
         Project settings (registry location).
+
+    Attributes
+    ----------
+    preparers:
+        Called with each newly loaded model before it is swapped in (what a layer above
+        derives from it, built before the first request needs it).
     """
 
     def __init__(self, reference: str, settings: Settings) -> None:
         self.reference = reference
         self.settings = settings
+        self.preparers: list[Callable[[ServingModel], None]] = []
         self._lock = threading.Lock()
         self._current: ServingModel | None = None
 
@@ -153,36 +146,42 @@ class ModelSlot:
         """Load the reference again (e.g. the champion after a promotion) and swap it in.
 
         Where the reference still names the model being served (same artifact, same
-        registry version), nothing is reloaded: loading and compiling a model takes
-        a few hundred milliseconds of the interpreter that the requests being answered
-        need. A model that fails to load leaves the current one serving.
+        registry version), nothing is reloaded. A model folder's saved scorer is swapped
+        in within milliseconds (:mod:`leadscore.scoring.loader`); one without is loaded
+        and compiled, a hundred milliseconds and more of the interpreter that the
+        requests being answered need. A model that fails to load leaves the current one
+        serving; the :attr:`preparers` run on the new one before it is swapped in.
         """
-        from leadscore.registry import load_lead_model
-
         with self._lock:  # one reload at a time; requests do not wait for it
             identity = self._identity()
             current = self._current
             if current is not None and identity is not None and identity == current.identity:
                 return current
-            # Loading is Python work that holds the interpreter; requests being answered
-            # meanwhile wait for it at every hand-over, up to the switch interval (5 ms)
-            # each time: a shorter one while loading keeps their waits short.
-            interval = sys.getswitchinterval()
-            sys.setswitchinterval(min(interval, RELOAD_SWITCH_INTERVAL_S))
-            try:
-                model = load_lead_model(self.reference, self.settings)
-                serving = ServingModel(
-                    model=model,
-                    scorer=FastScorer(model),
-                    version=model_version(self.reference, model, self.settings),
-                    reference=self.reference,
-                    loaded_at=datetime.now(UTC),
-                    identity=identity,
-                )
-            finally:
-                sys.setswitchinterval(interval)
+            loaded = self._load()
+            serving = ServingModel(
+                model=loaded.model,
+                scorer=loaded.scorer,
+                version=loaded.version,
+                reference=self.reference,
+                loaded_at=datetime.now(UTC),
+                identity=identity,
+            )
+            for prepare in self.preparers:
+                prepare(serving)
             self._current = serving
             return serving
+
+    def _load(self) -> Loaded:
+        # Loading holds the interpreter (a few milliseconds with a precompiled scorer, a
+        # hundred and more without); requests being answered meanwhile wait for it at
+        # every hand-over, up to the switch interval (5 ms) each time: a shorter one
+        # while loading keeps their waits short.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(interval, RELOAD_SWITCH_INTERVAL_S))
+        try:
+            return load_for_serving(self.reference, self.settings)
+        finally:
+            sys.setswitchinterval(interval)
 
 
 # ----------------------------------------------------------------------------- results

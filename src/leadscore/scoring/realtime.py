@@ -18,6 +18,7 @@ contributions as :mod:`leadscore.explain.contributions`.
 
 from __future__ import annotations
 
+import copy
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -177,6 +178,40 @@ def _threads(rows: np.ndarray) -> int:
     return 1 if len(rows) < THREADED_ROWS else 0  # 0: LightGBM's default, all cores
 
 
+class _LightGBMRaw:
+    """A LightGBM booster on numpy rows (a class, not a closure: a scorer pickles whole)."""
+
+    def __init__(self, estimator: Any) -> None:
+        self.booster = estimator.booster_
+
+    def __call__(self, rows: np.ndarray, contrib: bool = False) -> np.ndarray:
+        if contrib:
+            return np.asarray(
+                self.booster.predict(rows, pred_contrib=True, num_threads=_threads(rows)),
+                dtype=float,
+            )
+        return self.booster.predict(rows, raw_score=True, num_threads=_threads(rows))  # type: ignore[no-any-return]
+
+
+class _XGBoostRaw:
+    """An XGBoost booster on numpy rows (picklable)."""
+
+    def __init__(self, estimator: Any) -> None:
+        self.booster = estimator.get_booster()
+        self.types = self.booster.feature_types
+        self.names = self.booster.feature_names
+
+    def __call__(self, rows: np.ndarray, contrib: bool = False) -> np.ndarray:
+        import xgboost as xgb
+
+        matrix = xgb.DMatrix(
+            rows, feature_names=self.names, feature_types=self.types, enable_categorical=True
+        )
+        if contrib:
+            return np.asarray(self.booster.predict(matrix, pred_contribs=True), dtype=float)
+        return self.booster.predict(matrix, output_margin=True)  # type: ignore[no-any-return]
+
+
 def _booster_raw(estimator: Any) -> BoosterFn | None:
     """A booster on numpy rows: raw log-odds, or with ``contrib=True`` its native tree SHAP
     values ``(n, n_columns + 1)`` (last column the base); None for other families.
@@ -186,37 +221,35 @@ def _booster_raw(estimator: Any) -> BoosterFn | None:
     use every core."""
     name = type(estimator).__name__
     if name == "LGBMClassifier":
-        booster = estimator.booster_
-
-        def lightgbm(rows: np.ndarray, contrib: bool = False) -> np.ndarray:
-            if contrib:
-                return np.asarray(
-                    booster.predict(rows, pred_contrib=True, num_threads=_threads(rows)),
-                    dtype=float,
-                )
-            return booster.predict(rows, raw_score=True, num_threads=_threads(rows))
-
-        return lightgbm
+        return _LightGBMRaw(estimator)
     if name == "XGBClassifier":
-        import xgboost as xgb
-
-        booster = estimator.get_booster()
-        types = booster.feature_types
-        names = booster.feature_names
-
-        def xgboost(rows: np.ndarray, contrib: bool = False) -> np.ndarray:
-            matrix = xgb.DMatrix(
-                rows, feature_names=names, feature_types=types, enable_categorical=True
-            )
-            if contrib:
-                return np.asarray(booster.predict(matrix, pred_contribs=True), dtype=float)
-            return booster.predict(matrix, output_margin=True)
-
-        return xgboost
+        return _XGBoostRaw(estimator)
     return None
 
 
 # ----------------------------------------------------------------------------- linear
+
+
+@dataclass(frozen=True)
+class _NumericTerm:
+    """One numeric input's term: imputed, maybe log1p'd, scaled, times its weight, plus
+    its missing-indicator column's term (``(weight, mean, scale)``) if it has one."""
+
+    median: float
+    log: bool
+    weight: float
+    mean: float
+    scale: float
+    indicator: tuple[float, float, float] | None
+
+    def __call__(self, x: float) -> float:
+        missing = math.isnan(x)
+        value = self.median if missing else (math.log1p(max(x, 0.0)) if self.log else x)
+        total = self.weight * (value - self.mean) / self.scale
+        if self.indicator is not None:
+            weight, mean, scale = self.indicator
+            total += weight * ((1.0 if missing else 0.0) - mean) / scale
+        return float(total)
 
 
 class _LinearTerms:
@@ -232,7 +265,7 @@ class _LinearTerms:
         self.intercept = float(estimator.intercept_[0])
         self.fields = fields
         start = 0
-        self.numeric: list[tuple[str, str, Callable[[float], float]]] = []
+        self.numeric: list[tuple[str, str, _NumericTerm]] = []
         self.lookups: dict[str, tuple[dict[str, float], float]] = {}
         for name, pipeline, columns in encode.transformers_:
             if name == "remainder":
@@ -259,17 +292,13 @@ class _LinearTerms:
         n = len(columns)
         for j, column in enumerate(columns):
             k = n + indicated.index(j) if j in indicated else None
-
-            def term(
-                x: float, j: int = j, k: int | None = k, log: bool = column in logged
-            ) -> float:
-                missing = math.isnan(x)
-                value = medians[j] if missing else (math.log1p(max(x, 0.0)) if log else x)
-                total = weights[j] * (value - mean[j]) / scale[j]
-                if k is not None:
-                    total += weights[k] * ((1.0 if missing else 0.0) - mean[k]) / scale[k]
-                return float(total)
-
+            indicator = (
+                (float(weights[k]), float(mean[k]), float(scale[k])) if k is not None else None
+            )
+            term = _NumericTerm(
+                float(medians[j]), column in logged, float(weights[j]), float(mean[j]),
+                float(scale[j]), indicator,
+            )  # fmt: skip
             self.numeric.append((column, self._field(column), term))
 
     def _compile_categorical(self, pipeline: Any, columns: list[str], weights: np.ndarray) -> None:
@@ -341,6 +370,9 @@ class FastScorer:
     ----------
     model:
         A fitted :class:`LeadModel`.
+    warm:
+        Run the compiled kernels once now (:meth:`warm`); off where the scorer is only
+        saved (:mod:`leadscore.scoring.bundle`).
 
     Example
     -------
@@ -350,55 +382,82 @@ class FastScorer:
     FastResult(score=0.21, score_100=21, segment='warm', contact=True, ...)
     """
 
-    def __init__(self, model: LeadModel) -> None:
+    def __init__(self, model: LeadModel, *, warm: bool = True) -> None:
         self.model = model
         self.clean = _Cleaner(model)
         self.fields = list(model.schema_.names)
         pipeline = model.pipeline_
-        self.members = pipeline.members_ if isinstance(pipeline, FoldEnsemble) else [pipeline]
+        members = pipeline.members_ if isinstance(pipeline, FoldEnsemble) else [pipeline]
         self.slope = model.calibrator_.slope_
         self.intercept = model.calibrator_.intercept_
         self.cutoffs = model.cutoffs_
         self.quartiles = quartiles_of(model)
         self.mode = "batch"
         self.linear: list[_LinearTerms] = []
-        self.native: list[tuple[_NativeEncoder, BoosterFn]] = []
+        #: per fold model: its input row encoder, and its booster (none once detached)
+        self.encoders: list[_NativeEncoder] = []
+        self.boosters: list[BoosterFn] = []
         self.forest: CompiledForest | None = None
-        kinds = {type(m.named_steps["model"]).__name__ for m in self.members}
+        kinds = {type(m.named_steps["model"]).__name__ for m in members}
         if kinds == {"LogisticRegression"}:
             self.linear = [
-                _LinearTerms(m, self.fields, model.background_, self.clean) for m in self.members
+                _LinearTerms(m, self.fields, model.background_, self.clean) for m in members
             ]
             self.mode = "linear"
-        elif len(kinds) == 1:
-            compiled = [
-                (_NativeEncoder(m.named_steps["prep"]), _booster_raw(m.named_steps["model"]))
-                for m in self.members
-                if "categories" in m.named_steps["prep"].named_steps
-            ]
-            if len(compiled) == len(self.members) and all(f is not None for _, f in compiled):
-                self.native = compiled  # type: ignore[assignment]
+        elif len(kinds) == 1 and all(
+            "categories" in m.named_steps["prep"].named_steps for m in members
+        ):
+            boosters = [_booster_raw(m.named_steps["model"]) for m in members]
+            if all(f is not None for f in boosters):
+                self.encoders = [_NativeEncoder(m.named_steps["prep"]) for m in members]
+                self.boosters = boosters  # type: ignore[assignment]
                 self.mode = "booster"
                 index = {f: i for i, f in enumerate(self.fields)}
                 self.grouping = []
-                for encode, _ in self.native:
+                for encode in self.encoders:
                     # (n_columns, n_fields) 0/1: booster columns summed into their field
                     matrix = np.zeros((len(encode.owners), len(self.fields)))
                     matrix[np.arange(len(encode.owners)), [index[o] for o in encode.owners]] = 1
                     self.grouping.append(matrix)
                 if kinds == {"LGBMClassifier"}:
                     self.forest = CompiledForest.from_lightgbm(
-                        [m.named_steps["model"].booster_ for m in self.members]
+                        [m.named_steps["model"].booster_ for m in members]
                     )
                     self.stacked = np.vstack(self.grouping)  # the bag's columns → fields
-                    self.forest.explain(self._rows([self.clean({})]))  # compile / warm up
+                    if warm:
+                        self.warm()
+
+    @property
+    def needs_estimators(self) -> bool:
+        """Whether scoring calls the model's fitted estimators (families without a compiled
+        form, and XGBoost) rather than only what was compiled from them."""
+        return self.mode == "batch" or (self.mode == "booster" and self.forest is None)
+
+    def detached(self) -> FastScorer:
+        """This scorer without the model's fitted estimators, where it does not call them
+        (:attr:`needs_estimators`): what is saved beside a model as ``scorer.bin``
+        (:mod:`leadscore.scoring.bundle`), so that loading it parses no booster (five
+        LightGBM boosters: ~40 ms). Its :attr:`model` is
+        :meth:`~leadscore.modeling.model.LeadModel.without_estimators`."""
+        if self.needs_estimators:
+            return self
+        light = copy.copy(self)
+        light.model = self.model.without_estimators()
+        light.boosters = []
+        return light
+
+    def warm(self) -> None:
+        """Run the compiled kernels once (numba compiles or loads them on first use), so
+        that the first lead scored does not pay for it."""
+        if self.forest is not None:
+            self.forest.explain(self._rows([self.clean({})]))
 
     # ---------------------------------------------------------------- internals
 
     def _rows(self, rows: list[dict[str, Any]]) -> np.ndarray:
         """Cleaned rows → the compiled forest's input: each fold model's row side by side."""
         return np.array(
-            [[v for encode, _ in self.native for v in encode(r)] for r in rows], dtype=float
+            [[v for encode in self.encoders for v in encode(r)] for r in rows], dtype=float
         )
 
     def _forest(self, rows: list[dict[str, Any]], explain: bool) -> Any:
@@ -454,7 +513,7 @@ class FastScorer:
             raw = np.mean(
                 [
                     f(np.array([encode(r) for r in rows], dtype=float), False)
-                    for encode, f in self.native
+                    for encode, f in zip(self.encoders, self.boosters, strict=True)
                 ],
                 axis=0,
             )
@@ -482,7 +541,9 @@ class FastScorer:
             )
         if self.mode == "booster":
             values, bases = [], []
-            for (encode, f), grouping in zip(self.native, self.grouping, strict=True):
+            for encode, f, grouping in zip(
+                self.encoders, self.boosters, self.grouping, strict=True
+            ):
                 raw = f(np.array([encode(r) for r in rows], dtype=float), True)
                 values.append(raw[:, :-1] @ grouping)
                 bases.append(raw[:, -1])

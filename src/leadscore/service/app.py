@@ -23,7 +23,7 @@ from leadscore.config import Settings, load_settings
 from leadscore.errors import LeadscoreError
 from leadscore.scoring.live import LiveScoring, ModelSlot
 from leadscore.scoring.watch import ModelWatcher
-from leadscore.service.inputs import attributes_model
+from leadscore.service.deps import attribute_model
 from leadscore.service.lane import ScoreLane
 from leadscore.service.limits import BodyLimit
 from leadscore.service.metrics import Metrics, MetricsMiddleware
@@ -81,6 +81,10 @@ def create_app(
         if owned:
             app.state.store = Store(settings.database_url)
         chosen = slot or ModelSlot.load(settings.service.model, settings)
+        # each model's request model is built before the model is swapped in, not by the
+        # first request that needs it
+        chosen.preparers.append(attribute_model)
+        attribute_model(chosen.current)
         app.state.live = LiveScoring(
             chosen,
             app.state.store,
@@ -146,7 +150,7 @@ def create_app(
             )  # fmt: skip
             live = getattr(app.state, "live", None)
             if live is not None and live.slot.ready:
-                fields = attributes_model(live.slot.current.model.schema_)
+                fields = attribute_model(live.slot.current)
                 inputs = fields.model_json_schema(
                     by_alias=True, ref_template="#/components/schemas/{model}"
                 )

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from pydantic import BaseModel
-from starlette.datastructures import State
 
 from leadscore.config import ServiceSettings
 from leadscore.scoring.live import LiveScoring, ServingModel
@@ -32,19 +31,13 @@ async def serving(request: Request) -> ServingModel:
     return slot.current  # type: ignore[no-any-return]
 
 
-def attribute_model(state: State, model: ServingModel) -> type[BaseModel]:
-    """The attribute model of this serving model (built once per loaded model and kept
-    in the application's ``state``)."""
-    cached: tuple[Any, type[BaseModel]] | None = getattr(state, "inputs", None)
-    if cached is None or cached[0] is not model:
-        cached = (model, attributes_model(model.model.schema_))
-        state.inputs = cached
-    return cached[1]
-
-
-def inputs_for(request: Request, model: ServingModel) -> type[BaseModel]:
-    """:func:`attribute_model` of the request's application."""
-    return attribute_model(request.app.state, model)
+def attribute_model(model: ServingModel) -> type[BaseModel]:
+    """The request model of this serving model's attributes, built once per loaded model
+    (the application builds it before a reloaded model is swapped in: see ``app``)."""
+    built: type[BaseModel] | None = model.extras.get("inputs")
+    if built is None:
+        built = model.extras["inputs"] = attributes_model(model.model.schema_)
+    return built
 
 
 def too_large(what: str, count: int, limit: int) -> HTTPException:

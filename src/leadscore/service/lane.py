@@ -89,7 +89,7 @@ class ScoreLane:
         try:  # json.loads, then the model, as FastAPI reads a body
             lead = LeadIn.model_validate(json.loads(body))
             attributes = check_attributes(
-                attribute_model(state, model), lead.attributes, ("body", "attributes")
+                attribute_model(model), lead.attributes, ("body", "attributes")
             )
         except (ValueError, RequestValidationError):  # pydantic's errors are ValueErrors
             raise _HandOn from None

@@ -511,7 +511,7 @@ def rescore_work(
 
 def model_version_text(reference: str, model: LeadModel, settings: Settings) -> str:
     """The model version recorded with stored scores (as the API records it)."""
-    from leadscore.scoring.live import model_version
+    from leadscore.scoring.loader import model_version
 
     return model_version(reference, model, settings)
 

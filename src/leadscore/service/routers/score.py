@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from leadscore.service.deps import Live, Service, Serving, inputs_for, live, serving, too_large
+from leadscore.service.deps import Live, Service, Serving, attribute_model, live, serving, too_large
 from leadscore.service.inputs import check_attributes
 from leadscore.service.schemas import BatchIn, BatchOut, LeadIn, ScoreOut
 from leadscore.service.security import require
@@ -23,9 +23,7 @@ async def score_one(body: LeadIn, request: Request) -> ScoreOut:
     # each a round trip between threads; validation and the response take microseconds
     scoring = await live(request)
     model = await serving(request)
-    attributes = check_attributes(
-        inputs_for(request, model), body.attributes, ("body", "attributes")
-    )
+    attributes = check_attributes(attribute_model(model), body.attributes, ("body", "attributes"))
     scored = await run_in_threadpool(scoring.score_lead, body.lead_id, attributes)
     request.app.state.metrics.scores.labels(scored.result.segment).inc()
     return score_out(scored)
@@ -42,7 +40,7 @@ def score_batch(
     """Score many leads in one call (at most ``max_batch``; more answers 413)."""
     if len(body.leads) > settings.max_batch:
         raise too_large("leads", len(body.leads), settings.max_batch)
-    schema = inputs_for(request, model)
+    schema = attribute_model(model)
     leads = [
         (
             lead.lead_id,
