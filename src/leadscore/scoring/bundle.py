@@ -88,20 +88,23 @@ def write_scorer(model: LeadModel, directory: Path, model_sha256: str) -> dict[s
     start = _padded(len(MAGIC) + 8 + len(header))
     digest = hashlib.sha256()
     partial = directory / f".{SCORER_FILE}.partial"
-    with partial.open("wb") as out:
+    try:
+        with partial.open("wb") as out:
 
-        def put(chunk: bytes | memoryview) -> None:
-            out.write(chunk)
-            digest.update(chunk)
+            def put(chunk: bytes | memoryview) -> None:
+                out.write(chunk)
+                digest.update(chunk)
 
-        head = MAGIC + len(header).to_bytes(8, "little") + header
-        put(head + b"\0" * (start - len(head)))
-        position = start
-        for (at, length), part in zip(spans, parts, strict=True):
-            put(b"\0" * (start + at - position))
-            put(part)
-            position = start + at + length
-    partial.replace(target)
+            head = MAGIC + len(header).to_bytes(8, "little") + header
+            put(head + b"\0" * (start - len(head)))
+            position = start
+            for (at, length), part in zip(spans, parts, strict=True):
+                put(b"\0" * (start + at - position))
+                put(part)
+                position = start + at + length
+        partial.replace(target)  # whole or not at all (a service may be mapping the old one)
+    finally:
+        partial.unlink(missing_ok=True)
     return {
         "file": SCORER_FILE,
         "sha256": digest.hexdigest(),
@@ -121,7 +124,7 @@ def read_scorer(directory: Path, meta: dict[str, Any]) -> FastScorer | None:
         return None
     if recorded.get("model") != meta.get("sha256"):
         return None
-    path = directory / str(recorded.get("file", SCORER_FILE))
+    path = directory / SCORER_FILE
     try:
         with path.open("rb") as handle:
             # mapped copy-on-write: the arrays are wrapped where they lie, writable (as
