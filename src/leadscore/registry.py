@@ -431,7 +431,9 @@ class Registry:
         import mlflow
 
         version = self.resolve(reference)
-        with self._active(), tempfile.TemporaryDirectory() as tmp:
+        # (a scorer read from the folder stays mapped after it is removed; where the
+        # system refuses to remove a mapped file, it is left to the temporary folder)
+        with self._active(), tempfile.TemporaryDirectory(ignore_cleanup_errors=True) as tmp:
             try:
                 local = mlflow.artifacts.download_artifacts(
                     artifact_uri=f"models:/{self.name}/{version}", dst_path=tmp

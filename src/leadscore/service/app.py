@@ -83,7 +83,8 @@ def create_app(
         chosen = slot or ModelSlot.load(settings.service.model, settings)
         # each model's request model is built before the model is swapped in, not by the
         # first request that needs it
-        chosen.preparers.append(attribute_model)
+        if attribute_model not in chosen.preparers:  # (a slot may serve more than one app)
+            chosen.preparers.append(attribute_model)
         attribute_model(chosen.current)
         app.state.live = LiveScoring(
             chosen,
