@@ -430,7 +430,10 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             **({"scorer": scorer} if scorer else {}),
             **self.metadata_,
         }
-        (out / METADATA_FILE).write_text(json.dumps(jsonable(meta), indent=2))
+        # replaced whole: a service watching the folder never reads half of it
+        partial_meta = out / f".{METADATA_FILE}.partial"
+        partial_meta.write_text(json.dumps(jsonable(meta), indent=2))
+        partial_meta.replace(out / METADATA_FILE)
         return out
 
     @classmethod
