@@ -433,6 +433,8 @@ def test_models_and_reload_while_scoring(
         api = Api(client, store, LeadModel.load(served))
         info = api.get("/v1/models").json()
         assert info["serving"]["model"]
+        # the LightGBM bag's scorer was saved with it, not compiled by the service
+        assert info["serving"]["precompiled"] is True and info["serving"]["load_seconds"] > 0
         assert info["registry"] == [] and info["registry_error"] is None
         assert {f["name"] for f in info["serving"]["fields"]} == set(api.model.schema_.names)
         body = {"lead_id": "R1", "attributes": attributes(fresh.iloc[0])}
@@ -454,7 +456,7 @@ def test_models_and_reload_while_scoring(
             model.metadata_["trained_at"] = f"2026-11-2{round_}T00:00:00+00:00"  # a new model
             model.save(served)
             reloaded = api.post("/v1/models/reload", {}, scope="admin")
-            assert reloaded.status_code == 200
+            assert reloaded.status_code == 200 and reloaded.json()["precompiled"] is True
             versions.append(reloaded.json()["version"])
         stop.set()
         for w in workers:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -70,6 +71,9 @@ class ServingModel:
     loaded_at: datetime
     #: what the reference pointed at when loaded (see :meth:`ModelSlot.reload`)
     identity: str | None = None
+    #: how long loading took, and whether the scorer was read as saved (not compiled)
+    load_seconds: float = 0.0
+    precompiled: bool = False
     #: what the layers above derive once per model (the service's request model)
     extras: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -157,6 +161,7 @@ class ModelSlot:
             current = self._current
             if current is not None and identity is not None and identity == current.identity:
                 return current
+            started = time.perf_counter()
             loaded = self._load()
             serving = ServingModel(
                 model=loaded.model,
@@ -165,6 +170,8 @@ class ModelSlot:
                 reference=self.reference,
                 loaded_at=datetime.now(UTC),
                 identity=identity,
+                load_seconds=time.perf_counter() - started,
+                precompiled=loaded.precompiled,
             )
             for prepare in self.preparers:
                 prepare(serving)

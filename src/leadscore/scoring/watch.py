@@ -79,7 +79,11 @@ class ModelWatcher:
             raise
         if serving is before:
             return None
-        log.info("model reference %r now names version %s", self.slot.reference, serving.version)
+        log.info(
+            "model reference %r now names version %s (loaded in %.0f ms, %s)",
+            self.slot.reference, serving.version, serving.load_seconds * 1000,
+            "its saved scorer" if serving.precompiled else "scorer compiled at load",
+        )  # fmt: skip
         if self.on_swap is not None:
             self.on_swap(serving)
         return serving

@@ -181,6 +181,11 @@ class ServingOut(BaseModel):
     model: str
     trained_at: str | None
     loaded_at: datetime
+    load_seconds: float = Field(description="How long loading the model took in this worker.")
+    precompiled: bool = Field(
+        description="Whether its scorer was read as saved with the model (scorer.bin) rather "
+        "than compiled at load."
+    )
     scores_events: bool
     threshold: float
     fields: list[FieldOut]

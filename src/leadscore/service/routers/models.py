@@ -25,6 +25,8 @@ def serving_out(model: ServingModel) -> ServingOut:
         model=str(meta.get("model_label") or meta.get("model") or model.model.model),
         trained_at=meta.get("trained_at"),
         loaded_at=model.loaded_at,
+        load_seconds=round(model.load_seconds, 4),
+        precompiled=model.precompiled,
         scores_events=model.scores_events,
         threshold=float(model.model.cutoffs_.contact),
         fields=[
