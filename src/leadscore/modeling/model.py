@@ -443,10 +443,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         meta = read_metadata(path)
         model_path = path / MODEL_FILE
         if _sha256(model_path) != meta.get("sha256"):
-            raise ArtifactError(
-                f"{model_path} does not match the checksum in {METADATA_FILE}: the file was "
-                "modified or corrupted after saving. Refusing to load it."
-            )
+            raise tampered(model_path)
         try:
             model = joblib.load(model_path)
         except Exception as exc:  # unpickling can fail in many ways; all mean "unusable"
@@ -454,6 +451,14 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         if not isinstance(model, cls):
             raise ArtifactError(f"{model_path} does not hold a LeadModel")
         return model
+
+
+def tampered(path: Path) -> ArtifactError:
+    """The error for a saved file that no longer matches its checksum in the metadata."""
+    return ArtifactError(
+        f"{path} does not match the checksum in {METADATA_FILE}: the file was modified or "
+        "corrupted after saving. Refusing to load it."
+    )
 
 
 def read_metadata(directory: Path) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from leadscore.errors import ArtifactError
-from leadscore.modeling.model import LeadModel
+from leadscore.modeling.model import LeadModel, tampered
 from leadscore.scoring.realtime import FastScorer
 
 SCORER_FILE = "scorer.bin"
@@ -133,10 +133,7 @@ def read_scorer(directory: Path, meta: dict[str, Any]) -> FastScorer | None:
     except (OSError, ValueError) as exc:  # (an empty file cannot be mapped: ValueError)
         raise ArtifactError(f"cannot read the compiled scorer {path}: {exc}") from None
     if hashlib.sha256(data).hexdigest() != recorded.get("sha256"):
-        raise ArtifactError(
-            f"{path} does not match the checksum in metadata.json: the file was modified or "
-            "corrupted after saving. Refusing to load it."
-        )
+        raise tampered(path)
     view = memoryview(data)
     if bytes(view[: len(MAGIC)]) != MAGIC:
         raise ArtifactError(f"{path} is not a leadscore compiled scorer")
