@@ -256,7 +256,11 @@ def one_at_a_time(port: int, requests: list[bytes], count: int) -> tuple[list[fl
 
 
 def closed_loop(port: int, requests: list[bytes], clients: int, seconds: float) -> float:
-    """Requests per second that ``clients`` back-to-back callers get through."""
+    """Successful answers per second that ``clients`` back-to-back callers get through.
+
+    An error answer is not counted; a connection the server closed after one is opened
+    again (the naive endpoint answers 500 for a lead with a missing number, and a
+    logistic regression cannot take one)."""
 
     async def run() -> int:
         stop = time.perf_counter() + seconds
@@ -265,8 +269,16 @@ def closed_loop(port: int, requests: list[bytes], clients: int, seconds: float) 
             connection = await Connection.open(port)
             done, i = 0, k
             while time.perf_counter() < stop:
-                await connection.request(requests[i % len(requests)])
-                done, i = done + 1, i + clients
+                if not connection.usable:
+                    connection.close()
+                    connection = await Connection.open(port)
+                try:
+                    status = await connection.request(requests[i % len(requests)])
+                except (OSError, asyncio.IncompleteReadError):
+                    status = 599
+                    connection.close()
+                    connection = await Connection.open(port)
+                done, i = done + (status == 200), i + clients
             connection.close()
             return done
 
