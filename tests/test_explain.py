@@ -24,6 +24,7 @@ from leadscore.cli import app
 from leadscore.data import demo
 from leadscore.data.demo import DemoLeads, generate_leads
 from leadscore.errors import LeadscoreError
+from leadscore.explain import contributions as ce
 from leadscore.explain.contributions import Contributions, contributions, field_of, raw_logit
 from leadscore.explain.drivers import (
     beeswarm_png,
@@ -42,6 +43,7 @@ from leadscore.explain.reasons import (
 from leadscore.modeling.calibration import logit
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.scoring import score as score_batch
+from leadscore.scoring.realtime import FastScorer
 
 NOT_FEATURES = ["lead_id", "converted", "sales_status"]
 #: the four model families with an exact explainer, and one that uses the fallback
@@ -342,6 +344,42 @@ def test_points_of_a_lead_with_no_net_push_use_the_local_slope() -> None:
 def test_fallback_points_are_on_the_0_100_scale(fit, fresh: pd.DataFrame) -> None:
     points = contributions(fit(FALLBACK), fresh).points()
     assert np.abs(points).max() <= 100
+
+
+@pytest.mark.parametrize("name", ["random_forest", "extra_trees", "decision_tree"])
+def test_compiled_tree_occlusion_is_the_pipelines_occlusion(
+    fit, name: str, fresh: pd.DataFrame, odd: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scikit-learn's tree ensembles are occluded by the compiled kernel, which walks only
+    the trees a swapped field can change: the same numbers as one pipeline prediction per
+    field and lead, for leads with gaps, placeholders and unseen categories too."""
+    model = fit(name)
+    assert all(ce._compiled_trees(m) is not None for m in _members(model))
+    leads = pd.concat([fresh.head(70), odd], ignore_index=True)  # ≥ 64: split over threads
+    compiled = contributions(model, leads)
+    monkeypatch.setattr(ce, "_compiled_trees", lambda member: None)
+    by_pipeline = contributions(model, leads)
+    np.testing.assert_allclose(compiled.values, by_pipeline.values, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(compiled.base, by_pipeline.base, rtol=0, atol=1e-12)
+    assert np.abs(compiled.values).max() > 0.05  # the fields do move these scores
+
+
+def test_occlusion_of_a_date_gap_to_the_reference_time_stays_on_the_pipeline(
+    demo_leads: DemoLeads,
+) -> None:
+    """A date's gap to the lead's creation time is computed from two fields, which the
+    compiled kernel cannot swap one at a time: the pipeline occludes, and adds up."""
+    table = demo_leads.table.copy()
+    table["last_seen"] = table["created_at"] + pd.to_timedelta(np.arange(len(table)) % 9, unit="D")
+    X, y = _xy(table)
+    model = LeadModel("extra_trees", cv=2).fit(X, y, time_column="created_at")
+    assert all(ce._compiled_trees(m) is None for m in _members(model))
+    assert FastScorer(model).mode == "batch"  # nor does the real-time scorer compile it
+    leads = X.head(20)
+    explained = contributions(model, leads)
+    np.testing.assert_allclose(
+        explained.logit, logit(model.predict_proba(leads)[:, 1]), rtol=0, atol=1e-6
+    )
 
 
 # ----------------------------------------------------------------------------- one field

@@ -23,6 +23,8 @@ FAMILIES = {
     "lightgbm": "booster",
     "xgboost": "booster",
     "logreg_l2": "linear",
+    "extra_trees": "trees",
+    "decision_tree": "trees",
     "naive_bayes": "batch",
 }
 

@@ -8,7 +8,8 @@ person entered:
   compute natively (much faster than a generic explainer);
 * logistic regression: the linear form, coefficient × (value − background mean);
 * every other model: a model-agnostic attribution (each field set to a typical lead's
-  value, the interactions' remainder shared out evenly so the total is exact).
+  value, the interactions' remainder shared out evenly so the total is exact); for
+  scikit-learn's tree ensembles it runs compiled (:mod:`leadscore.explain.occlusion`).
 
 The bagged fold models are averaged in log-odds, so their contributions average too;
 calibration is a linear map of the log-odds, so it scales them. The result adds up:
@@ -28,6 +29,7 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from leadscore.errors import LeadscoreError
+from leadscore.explain.occlusion import TREE_ESTIMATORS, CompiledTrees
 from leadscore.explain.treeshap import CORES, CompiledForest, shared_pool
 from leadscore.modeling.calibration import logit
 from leadscore.modeling.ensemble import FoldEnsemble
@@ -146,8 +148,10 @@ def _member_contributions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Log-odds contributions per field and base, for one fitted pipeline."""
     prep, estimator = member.named_steps["prep"], member.named_steps["model"]
-    encoded = prep.transform(X)
     name = type(estimator).__name__
+    if name not in EXACT_EXPLAINERS:
+        return _occlusion(member, X, background, fields)
+    encoded = prep.transform(X)
     if name in EXACT_EXPLAINERS[:3]:
         raw = _tree_shap(estimator, encoded)
         _, original = _native_names(prep)
@@ -159,7 +163,7 @@ def _member_contributions(
         values = (np.asarray(encoded, dtype=float) - reference) * coef
         base = np.full(len(X), float(estimator.intercept_[0] + coef @ reference))
         return values @ _grouping(columns, fields), base
-    return _occlusion(member, X, background, fields)
+    raise AssertionError(name)  # every exact explainer is handled above
 
 
 #: compiled forests of the LightGBM boosters explained so far (built once per booster)
@@ -232,28 +236,75 @@ def typical_lead(background: pd.DataFrame) -> pd.DataFrame:
     return background.head(1).assign(**row).reset_index(drop=True)
 
 
+def occlusion_effects(own: np.ndarray, swapped: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """Each field's effect from the log-odds of the leads (``own``, shape ``(...)``), of the
+    leads with one field at a time set to the typical lead's value (``swapped``,
+    ``(..., n_fields)``) and of the typical lead (``base``, ``(...)``): ``own − swapped``,
+    with what interactions leave over (the effects do not add up to ``own − base``)
+    shared out evenly. The total is exact, each field keeps its own effect, and no sign
+    flips the way a multiplicative rescaling flips them all when the effects nearly
+    cancel."""
+    effects = own[..., None] - swapped
+    remainder = (own - base) - effects.sum(axis=-1)
+    return effects + remainder[..., None] / swapped.shape[-1]
+
+
+#: compiled trees of the scikit-learn tree ensembles explained so far
+_TREES: weakref.WeakKeyDictionary[Any, CompiledTrees] = weakref.WeakKeyDictionary()
+
+
+def _compiled_trees(member: Pipeline) -> CompiledTrees | None:
+    """The member's compiled trees where occlusion can run on them: a scikit-learn tree
+    ensemble behind the one-field-one-column encoding (a date's gap to a reference time
+    is computed from two fields; the pipeline then swaps them one at a time itself)."""
+    prep, estimator = member.named_steps["prep"], member.named_steps["model"]
+    if type(estimator).__name__ not in TREE_ESTIMATORS or "encode" not in prep.named_steps:
+        return None
+    dates = prep.named_steps.get("dates")
+    reference = getattr(dates, "reference", None)
+    if reference is not None and any(c != reference for c in dates.columns_):
+        return None
+    trees = _TREES.get(estimator)
+    if trees is None:
+        trees = _TREES[estimator] = CompiledTrees.from_sklearn([estimator], [0])
+    return trees
+
+
 def _occlusion(
     member: Pipeline, X: pd.DataFrame, background: pd.DataFrame, fields: list[str]
 ) -> tuple[np.ndarray, np.ndarray]:
     """Model-agnostic: each field's effect is the log-odds change when it alone is set to a
-    typical lead's value (one prediction per field and lead, so it stays fast enough for
-    forests of deep trees). Where the effects do not add up to the lead's log-odds minus the
-    typical lead's (interactions), the remainder is shared out evenly: the total is exact,
-    each field keeps its own effect, and no sign flips the way a multiplicative rescaling
-    flips them all when the effects nearly cancel."""
+    typical lead's value (see :func:`occlusion_effects`). With the fitted pipeline that is
+    one prediction per field and lead; scikit-learn's tree ensembles walk only the trees
+    a swap can change (:class:`~leadscore.explain.occlusion.CompiledTrees`)."""
     typical = typical_lead(background)
-    base_value = float(logit(member.predict_proba(typical)[:, 1])[0])
-    own = logit(member.predict_proba(X)[:, 1])
-    # every field swapped at once: one predict call on len(fields) × len(X) rows
-    swapped = []
-    for field in fields:
-        copy = X.copy()
-        copy[field] = typical[field].iloc[0]
-        swapped.append(copy)
-    replaced = logit(member.predict_proba(pd.concat(swapped, ignore_index=True))[:, 1])
-    effects = own[:, None] - replaced.reshape(len(fields), len(X)).T
-    remainder = (own - base_value) - effects.sum(axis=1)
-    return effects + remainder[:, None] / len(fields), np.full(len(X), base_value)
+    trees = _compiled_trees(member)
+    if trees is not None:
+        prep = member.named_steps["prep"]
+        index = {f: i for i, f in enumerate(fields)}
+        field_index = np.array([index[field_of(c, fields)] for c in _encoded_inputs(prep)])
+        # the leads and the typical lead in one transform (it costs more than the trees)
+        encoded = np.asarray(prep.transform(pd.concat([X, typical])), dtype=float)
+        rows, typical_row = encoded[:-1], encoded[-1]
+        base_value = float(logit(trees.proba(typical_row[None, :])[0, 0]))
+        parts = CORES if len(X) >= 64 else 1  # a few rows: waking threads costs more
+        proba, swapped = trees.occlude(
+            rows, typical_row, field_index, len(fields), shared_pool(), parts
+        )
+        own, replaced = logit(proba[:, 0]), logit(swapped[:, 0, :])
+    else:
+        base_value = float(logit(member.predict_proba(typical)[:, 1])[0])
+        own = logit(member.predict_proba(X)[:, 1])
+        # every field swapped at once: one predict call on len(fields) × len(X) rows
+        copies = []
+        for field in fields:
+            copy = X.copy()
+            copy[field] = typical[field].iloc[0]
+            copies.append(copy)
+        replaced = logit(member.predict_proba(pd.concat(copies, ignore_index=True))[:, 1])
+        replaced = replaced.reshape(len(fields), len(X)).T
+    effects = occlusion_effects(own, replaced, np.full(len(X), base_value))
+    return effects, np.full(len(X), base_value)
 
 
 # ----------------------------------------------------------------------------- public

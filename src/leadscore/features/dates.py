@@ -83,7 +83,10 @@ class DateParts(TransformerMixin, BaseEstimator):
                 parts[gap_name(column, self.reference)] = gap.astype(float)
         if parts:
             out = pd.concat([out, pd.DataFrame(parts, index=X.index)], axis=1)
-        for column in out.columns:
-            if pd.api.types.is_numeric_dtype(out[column].dtype):
-                out[column] = out[column].astype(float)
-        return out
+        # one astype for all numeric columns: a column at a time costs ~0.2 ms each
+        numeric = {
+            c: float
+            for c, dtype in out.dtypes.items()
+            if pd.api.types.is_numeric_dtype(dtype) and dtype != np.float64
+        }
+        return out.astype(numeric) if numeric else out

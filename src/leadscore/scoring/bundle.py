@@ -44,6 +44,8 @@ ALIGN = 64
 #: makes older files unusable (they are then compiled again from the model)
 SCORER_MODULES = (
     "leadscore.scoring.realtime",
+    "leadscore.scoring.trees",
+    "leadscore.explain.occlusion",
     "leadscore.scoring.bundle",
     "leadscore.explain.treeshap",
     "leadscore.explain.sweeps",
