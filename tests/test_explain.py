@@ -346,18 +346,22 @@ def test_fallback_points_are_on_the_0_100_scale(fit, fresh: pd.DataFrame) -> Non
     assert np.abs(points).max() <= 100
 
 
-@pytest.mark.parametrize("name", ["random_forest", "extra_trees", "decision_tree"])
-def test_compiled_tree_occlusion_is_the_pipelines_occlusion(
+@pytest.mark.parametrize(
+    "name", ["random_forest", "extra_trees", "decision_tree", "naive_bayes", "mlp"]
+)
+def test_occlusion_on_encoded_rows_is_the_pipelines_occlusion(
     fit, name: str, fresh: pd.DataFrame, odd: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """scikit-learn's tree ensembles are occluded by the compiled kernel, which walks only
-    the trees a swapped field can change: the same numbers as one pipeline prediction per
-    field and lead, for leads with gaps, placeholders and unseen categories too."""
+    """Occlusion swaps a field's encoded columns rather than the field (one transform, not
+    one per field), and scikit-learn's tree ensembles walk only the trees a swap can
+    change: the same numbers as swapping each field and predicting with the pipeline, for
+    leads with gaps, placeholders and unseen categories too."""
     model = fit(name)
-    assert all(ce._compiled_trees(m) is not None for m in _members(model))
+    assert all(ce._swappable(m) for m in _members(model))
     leads = pd.concat([fresh.head(70), odd], ignore_index=True)  # ≥ 64: split over threads
+    monkeypatch.setattr(ce, "SWAP_CHUNK", 32)  # several chunks
     compiled = contributions(model, leads)
-    monkeypatch.setattr(ce, "_compiled_trees", lambda member: None)
+    monkeypatch.setattr(ce, "_swappable", lambda member: False)
     by_pipeline = contributions(model, leads)
     np.testing.assert_allclose(compiled.values, by_pipeline.values, rtol=0, atol=1e-9)
     np.testing.assert_allclose(compiled.base, by_pipeline.base, rtol=0, atol=1e-12)
@@ -373,7 +377,7 @@ def test_occlusion_of_a_date_gap_to_the_reference_time_stays_on_the_pipeline(
     table["last_seen"] = table["created_at"] + pd.to_timedelta(np.arange(len(table)) % 9, unit="D")
     X, y = _xy(table)
     model = LeadModel("extra_trees", cv=2).fit(X, y, time_column="created_at")
-    assert all(ce._compiled_trees(m) is None for m in _members(model))
+    assert not any(ce._swappable(m) for m in _members(model))
     assert FastScorer(model).mode == "batch"  # nor does the real-time scorer compile it
     leads = X.head(20)
     explained = contributions(model, leads)

@@ -29,7 +29,12 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from leadscore.errors import LeadscoreError
-from leadscore.explain.occlusion import TREE_ESTIMATORS, CompiledTrees
+from leadscore.explain.occlusion import (
+    TREE_ESTIMATORS,
+    CompiledTrees,
+    plain_estimator,
+    swap_fields,
+)
 from leadscore.explain.treeshap import CORES, CompiledForest, shared_pool
 from leadscore.modeling.calibration import logit
 from leadscore.modeling.ensemble import FoldEnsemble
@@ -251,47 +256,77 @@ def occlusion_effects(own: np.ndarray, swapped: np.ndarray, base: np.ndarray) ->
 
 #: compiled trees of the scikit-learn tree ensembles explained so far
 _TREES: weakref.WeakKeyDictionary[Any, CompiledTrees] = weakref.WeakKeyDictionary()
+#: copies of other estimators that read plain arrays
+_PLAIN: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+#: leads whose swapped rows go to the estimator at once (leads × fields × columns floats)
+SWAP_CHUNK = 256
 
 
-def _compiled_trees(member: Pipeline) -> CompiledTrees | None:
-    """The member's compiled trees where occlusion can run on them: a scikit-learn tree
-    ensemble behind the one-field-one-column encoding (a date's gap to a reference time
-    is computed from two fields; the pipeline then swaps them one at a time itself)."""
-    prep, estimator = member.named_steps["prep"], member.named_steps["model"]
-    if type(estimator).__name__ not in TREE_ESTIMATORS or "encode" not in prep.named_steps:
-        return None
+def _swappable(member: Pipeline) -> bool:
+    """Whether each of the member's encoded columns is computed from one field, so that a
+    lead with one field swapped is encoded by swapping that field's columns: true of the
+    tree and linear encodings, unless a date's gap to a reference time is computed from
+    two fields."""
+    prep = member.named_steps["prep"]
+    if "encode" not in prep.named_steps:
+        return False
     dates = prep.named_steps.get("dates")
     reference = getattr(dates, "reference", None)
-    if reference is not None and any(c != reference for c in dates.columns_):
-        return None
+    return reference is None or all(c == reference for c in dates.columns_)
+
+
+def _compiled_trees(estimator: BaseEstimator) -> CompiledTrees:
     trees = _TREES.get(estimator)
     if trees is None:
         trees = _TREES[estimator] = CompiledTrees.from_sklearn([estimator], [0])
     return trees
 
 
-def _occlusion(
-    member: Pipeline, X: pd.DataFrame, background: pd.DataFrame, fields: list[str]
-) -> tuple[np.ndarray, np.ndarray]:
-    """Model-agnostic: each field's effect is the log-odds change when it alone is set to a
-    typical lead's value (see :func:`occlusion_effects`). With the fitted pipeline that is
-    one prediction per field and lead; scikit-learn's tree ensembles walk only the trees
-    a swap can change (:class:`~leadscore.explain.occlusion.CompiledTrees`)."""
-    typical = typical_lead(background)
-    trees = _compiled_trees(member)
-    if trees is not None:
-        prep = member.named_steps["prep"]
-        index = {f: i for i, f in enumerate(fields)}
-        field_index = np.array([index[field_of(c, fields)] for c in _encoded_inputs(prep)])
-        # the leads and the typical lead in one transform (it costs more than the trees)
-        encoded = np.asarray(prep.transform(pd.concat([X, typical])), dtype=float)
-        rows, typical_row = encoded[:-1], encoded[-1]
-        base_value = float(logit(trees.proba(typical_row[None, :])[0, 0]))
+def _swapped_occlusion(
+    member: Pipeline, X: pd.DataFrame, typical: pd.DataFrame, fields: list[str]
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """The log-odds of the leads, of the leads with each field swapped ``(n, fields)`` and
+    of the typical lead, from encoded rows with the swapped field's columns replaced: one
+    transform instead of one per field."""
+    prep, estimator = member.named_steps["prep"], member.named_steps["model"]
+    index = {f: i for i, f in enumerate(fields)}
+    field_index = np.array([index[field_of(c, fields)] for c in _encoded_inputs(prep)])
+    # the leads and the typical lead in one transform (it costs more than the models)
+    encoded = np.asarray(prep.transform(pd.concat([X, typical])), dtype=float)
+    rows, typical_row = encoded[:-1], encoded[-1]
+    if type(estimator).__name__ in TREE_ESTIMATORS:
+        # walks only the trees a swap can change
+        trees = _compiled_trees(estimator)
+        base = trees.proba(typical_row[None, :])[0, 0]
         parts = CORES if len(X) >= 64 else 1  # a few rows: waking threads costs more
         proba, swapped = trees.occlude(
             rows, typical_row, field_index, len(fields), shared_pool(), parts
         )
-        own, replaced = logit(proba[:, 0]), logit(swapped[:, 0, :])
+        return logit(proba[:, 0]), logit(swapped[:, 0, :]), float(logit(base))
+    plain = _PLAIN.get(estimator)
+    if plain is None:
+        plain = _PLAIN[estimator] = plain_estimator(estimator)
+    base = plain.predict_proba(typical_row[None, :])[0, 1]
+    own = plain.predict_proba(rows)[:, 1] if len(rows) else np.zeros(0)
+    replaced = [np.zeros((0, len(fields)))]
+    for start in range(0, len(rows), SWAP_CHUNK):
+        chunk = rows[start : start + SWAP_CHUNK]
+        swapped = swap_fields(chunk, typical_row, field_index, len(fields))
+        p = plain.predict_proba(swapped.reshape(-1, rows.shape[1]))[:, 1]
+        replaced.append(p.reshape(len(chunk), len(fields)))
+    return logit(own), logit(np.vstack(replaced)), float(logit(base))
+
+
+def _occlusion(
+    member: Pipeline, X: pd.DataFrame, background: pd.DataFrame, fields: list[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Model-agnostic: each field's effect is the log-odds change when it alone is set to a
+    typical lead's value (see :func:`occlusion_effects`). Where the encoding allows it,
+    the swaps are made on encoded rows (:func:`_swapped_occlusion`); otherwise each field
+    is swapped in the leads and the pipeline predicts them all."""
+    typical = typical_lead(background)
+    if _swappable(member):
+        own, replaced, base_value = _swapped_occlusion(member, X, typical, fields)
     else:
         base_value = float(logit(member.predict_proba(typical)[:, 1])[0])
         own = logit(member.predict_proba(X)[:, 1])

@@ -27,6 +27,7 @@ Example
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -51,6 +52,27 @@ class _Nodes:
     value: np.ndarray  # float64: a leaf's share of class 1 (weighted)
     roots: np.ndarray  # int32: each tree's root
     member: np.ndarray  # int32: each tree's fold model
+
+
+def swap_fields(
+    rows: np.ndarray, typical: np.ndarray, field_of: np.ndarray, n_fields: int
+) -> np.ndarray:
+    """Encoded rows with one field at a time taking the typical row's columns:
+    ``(n, n_fields, n_columns)``. Every encoded column is computed from one field
+    (``field_of``), so this is the encoding of each lead with that field swapped."""
+    mine = np.asarray(field_of)[None, :] == np.arange(n_fields)[:, None]  # (fields, columns)
+    swapped = np.repeat(rows[:, None, :], n_fields, axis=1)
+    swapped[:, mine] = np.broadcast_to(typical, (len(rows), *mine.shape))[:, mine]
+    return swapped
+
+
+def plain_estimator(estimator: Any) -> Any:
+    """A copy of a fitted estimator that reads plain arrays: fitted on a DataFrame, it
+    would warn about the missing column names on every call."""
+    plain = copy.copy(estimator)
+    if hasattr(plain, "feature_names_in_"):
+        del plain.feature_names_in_
+    return plain
 
 
 def _trees_of(estimator: Any) -> list[Any]:

@@ -44,7 +44,7 @@ ALIGN = 64
 #: makes older files unusable (they are then compiled again from the model)
 SCORER_MODULES = (
     "leadscore.scoring.realtime",
-    "leadscore.scoring.trees",
+    "leadscore.scoring.dense",
     "leadscore.explain.occlusion",
     "leadscore.scoring.bundle",
     "leadscore.explain.treeshap",

@@ -10,10 +10,12 @@ compiles a fitted :class:`~leadscore.modeling.model.LeadModel` once:
   SHAP reasons from one numba kernel, ~4× faster than LightGBM's own ``pred_contrib``;
 * logistic regression becomes a sum of per-field lookups and affine terms, which also
   gives the per-field contributions for free;
-* scikit-learn's random forests, extra trees and decision trees get a numpy encoder and
-  one numba kernel for the scores and the batch path's occlusion reasons
-  (:mod:`leadscore.scoring.trees`);
-* any other model family falls back to the batch path (correct, just slower).
+* the families on the tree and linear encodings (random forests, extra trees, decision
+  trees, naive Bayes, the MLP) get a numpy encoder, and their occlusion reasons swap
+  encoded columns (:mod:`leadscore.scoring.dense`); the tree ensembles run in one numba
+  kernel that walks only the trees a swap can change;
+* any other model family (histogram gradient boosting, CatBoost) falls back to the batch
+  path (correct, just slower).
 
 The scores are the batch scores (a contract test compares them); reasons use the same
 contributions as :mod:`leadscore.explain.contributions`.
@@ -41,7 +43,7 @@ from leadscore.features.dates import PARTS
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import MISSING, OTHER, CategoryCoder, output_owners
-from leadscore.scoring.trees import TREE_ESTIMATORS, NotCompilable, SklearnTrees
+from leadscore.scoring.dense import DenseModel, NotCompilable
 
 Row = Mapping[str, Any]
 log = logging.getLogger(__name__)
@@ -404,20 +406,21 @@ class FastScorer:
         self.encoders: list[_NativeEncoder] = []
         self.boosters: list[BoosterFn] = []
         self.forest: CompiledForest | None = None
-        self.trees: SklearnTrees | None = None
+        #: fold models that read an encoded row of numbers (tree and linear encodings)
+        self.dense: DenseModel | None = None
         kinds = {type(m.named_steps["model"]).__name__ for m in members}
         if kinds == {"LogisticRegression"}:
             self.linear = [
                 _LinearTerms(m, self.fields, model.background_, self.clean) for m in members
             ]
             self.mode = "linear"
-        elif kinds <= set(TREE_ESTIMATORS):
+        elif all("encode" in m.named_steps["prep"].named_steps for m in members):
             try:
-                self.trees = SklearnTrees(model, self.clean)
+                self.dense = DenseModel(model, self.clean)
             except NotCompilable as exc:
                 log.info("scoring %s through the batch path: %s", sorted(kinds), exc)
             else:
-                self.mode = "trees"
+                self.mode = "trees" if self.dense.trees is not None else "dense"
                 if warm:
                     self.warm()
         elif len(kinds) == 1 and all(
@@ -467,8 +470,8 @@ class FastScorer:
         that the first lead scored does not pay for it."""
         if self.forest is not None:
             self.forest.explain(self._rows([self.clean({})]))
-        if self.trees is not None:
-            self.trees.explain([self.clean({})])
+        if self.dense is not None:
+            self.dense.explain([self.clean({})])
 
     # ---------------------------------------------------------------- internals
 
@@ -523,8 +526,8 @@ class FastScorer:
         """Calibrated log-odds of cleaned rows."""
         if self.forest is not None:
             raw = self._forest(rows, explain=False)
-        elif self.trees is not None:
-            raw = self.trees.logits(rows)
+        elif self.dense is not None:
+            raw = self.dense.logits(rows)
         elif self.mode == "linear":
             raw = np.array(
                 [np.mean([m.intercept + m.terms(r).sum() for m in self.linear]) for r in rows]
@@ -554,8 +557,8 @@ class FastScorer:
         return Contributions(self.fields, values * self.slope, base * self.slope + self.intercept)
 
     def _contributions(self, rows: list[dict[str, Any]]) -> Contributions:
-        if self.trees is not None:
-            _, values, base = self.trees.explain(rows)
+        if self.dense is not None:
+            _, values, base = self.dense.explain(rows)
             return self._tree_contributions(values, base)
         if self.mode == "linear":
             terms = np.array([np.mean([m.terms(r) for m in self.linear], axis=0) for r in rows])
@@ -622,8 +625,8 @@ class FastScorer:
     def _results(self, cleaned: list[dict[str, Any]], reasons: int) -> list[FastResult]:
         if reasons and self.forest is not None:  # a batch (a few leads: begin)
             return self._finish_forest(cleaned, reasons, self._forest(cleaned, explain=True))
-        if reasons and self.trees is not None:  # one pass gives the scores and the reasons
-            raw, values, base = self.trees.explain(cleaned)
+        if reasons and self.dense is not None:  # one pass gives the scores and the reasons
+            raw, values, base = self.dense.explain(cleaned)
             logits = self.slope * raw + self.intercept
             return self._describe(cleaned, reasons, logits, self._tree_contributions(values, base))
         explained = self._contributions(cleaned) if reasons else None

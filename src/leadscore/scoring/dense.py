@@ -1,30 +1,37 @@
-"""Real-time scores and reasons for scikit-learn's tree ensembles, without pandas.
+"""Real-time scores and reasons for the models that read an encoded row of numbers.
 
-Random forests, extra trees and single decision trees (the ``tree`` encoding of
-:func:`leadscore.modeling.preprocess.build_preprocessor`) score through their fitted
-pipeline in the batch path: a DataFrame, the imputer, the encoders, then scikit-learn's
-forest. For one lead that costs ~140 ms with a bag of five 200-tree forests, and its
-occlusion reasons (:mod:`leadscore.explain.occlusion`) ~1 s.
+Random forests, extra trees, decision trees, naive Bayes and the MLP read the output of
+the ``tree`` or ``linear`` encoding of :func:`leadscore.modeling.preprocess.build_preprocessor`.
+The batch path gets there through the fitted pipeline: a DataFrame, the log, the imputer,
+the encoders, the scaler. For one lead that costs ~50–140 ms, and its occlusion reasons
+(one prediction per field) a quarter of a second to a second.
 
-:class:`SklearnTrees` does the same with plain numbers: :class:`DenseEncoder` builds each
-fold model's encoded row from a cleaned lead (numbers imputed with the fitted medians,
-missing flags, and each category's encoded columns looked up in a table made with the
-fitted encoders themselves), and :class:`~leadscore.explain.occlusion.CompiledTrees`
-walks all trees once. Building it checks the encoder against the fitted pipeline on the
+:class:`DenseModel` does the same with plain numbers. :class:`DenseEncoder` builds each
+fold model's encoded row from a cleaned lead: numbers logged, imputed and scaled with the
+fitted statistics, missing flags, and each category's encoded columns looked up in a table
+made with the fitted encoders themselves. The rows then go either to
+:class:`~leadscore.explain.occlusion.CompiledTrees`, which walks all of a bag's trees in one
+numba kernel, or to the fold models' own estimators on a numpy array. Occlusion swaps a
+field's encoded columns for the typical lead's: every encoded column is computed from one
+field, so that is the encoding of the swapped lead.
+
+Building a :class:`DenseModel` checks the encoder against the fitted pipeline on the
 model's reference leads and refuses (:class:`NotCompilable`) where they differ by a bit,
-or where a date column's gap to the reference time ties two fields together (occlusion
-swaps one field at a time): the scorer then stays on the batch path.
+or where a date column's gap to the reference time ties two fields together: the scorer
+then stays on the batch path.
 
 Example
 -------
->>> trees = SklearnTrees(model, clean)  # doctest: +SKIP
->>> logits, values, base = trees.explain([clean(lead)])  # doctest: +SKIP
+>>> dense = DenseModel(model, clean)  # doctest: +SKIP
+>>> logits, values, base = dense.explain([clean(lead)])  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,7 +40,12 @@ from sklearn.impute import SimpleImputer
 from sklearn.preprocessing import OneHotEncoder, TargetEncoder
 
 from leadscore.explain.contributions import occlusion_effects, typical_lead
-from leadscore.explain.occlusion import TREE_ESTIMATORS, CompiledTrees
+from leadscore.explain.occlusion import (
+    TREE_ESTIMATORS,
+    CompiledTrees,
+    plain_estimator,
+    swap_fields,
+)
 from leadscore.explain.treeshap import CORES, shared_pool
 from leadscore.features.dates import PARTS, part_names
 from leadscore.modeling.calibration import logit
@@ -44,6 +56,8 @@ from leadscore.modeling.preprocess import MISSING, output_owners
 Row = Mapping[str, Any]
 #: rows from which a call is split over the cores
 THREADED_ROWS = 64
+#: leads whose swapped rows go to the estimators at once
+SWAP_CHUNK = 64
 #: a value no category takes: what a level never seen in training is encoded as
 _UNSEEN = "\x00never seen in training\x00"
 
@@ -59,19 +73,46 @@ def _date_parts(stamp: pd.Timestamp | None) -> list[float]:
     return [float(stamp.hour), weekday, float(weekday >= 5), float(stamp.month)]
 
 
+#: the numeric part's steps the encoder reproduces, in the order they run
+_NUMERIC_STEPS = (["impute"], ["log", "impute", "scale"], ["impute", "scale"], ["log", "impute"])
+
+
+@dataclass(frozen=True)
+class _Numbers:
+    """The numeric part: inputs, which are logged, the imputer's fill values, which get
+    a missing flag, and the scaler's statistics (none: not scaled)."""
+
+    columns: list[str]
+    logged: np.ndarray  # bool per input
+    medians: np.ndarray
+    flagged: np.ndarray  # int: inputs with a missing flag, in flag order
+    mean: np.ndarray | None  # per output column (inputs, then flags)
+    scale: np.ndarray | None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        if self.logged.any():
+            x = np.where(self.logged, np.log1p(np.maximum(x, 0.0)), x)
+        missing = np.isnan(x)
+        out = np.concatenate([np.where(missing, self.medians, x), missing[self.flagged]])
+        if self.mean is not None and self.scale is not None:
+            out = (out - self.mean) / self.scale
+        return out
+
+
 class DenseEncoder:
-    """One fold model's encoded row (the ``tree`` encoding) from a cleaned lead.
+    """One fold model's encoded row (the ``tree`` or ``linear`` encoding) from a cleaned
+    lead.
 
     Parameters
     ----------
     prep:
         The fold model's fitted ``prep`` pipeline: ``DateParts`` then a ``ColumnTransformer``
-        of an imputing ``num`` part, a one-hot part and a target-encoding part.
+        of a numeric part (log, impute, scale), a one-hot part and a target-encoding part.
 
     Raises
     ------
     NotCompilable
-        For any other step (a scaler, a log), or date gaps to a reference time.
+        For any other step, or date gaps to a reference time.
     """
 
     def __init__(self, prep: Any) -> None:
@@ -84,7 +125,7 @@ class DenseEncoder:
         of_part = {name: c for c in self.date_columns for name in part_names(c)}
         #: the input field behind each encoded column
         self.owners: list[str] = []
-        #: the encoded row's parts in order: ("num", columns, medians, flagged) or
+        #: the encoded row's parts in order: ("num", _Numbers) or
         #: ("cat", [(column, {level: values}, unseen values)])
         self.blocks: list[tuple[Any, ...]] = []
         for name, part, columns in prep.named_steps["encode"].transformers_:
@@ -93,13 +134,8 @@ class DenseEncoder:
             columns = [str(c) for c in columns]
             steps = dict(part.steps)
             owners = output_owners(part, columns)
-            if list(steps) == ["impute"] and isinstance(steps["impute"], SimpleImputer):
-                imputer = steps["impute"]
-                flagged = imputer.indicator_.features_ if imputer.indicator_ is not None else []
-                self.blocks.append(
-                    ("num", columns, np.asarray(imputer.statistics_, dtype=float),
-                     np.asarray(flagged, dtype=int))
-                )  # fmt: skip
+            if list(steps) in _NUMERIC_STEPS and isinstance(steps["impute"], SimpleImputer):
+                self.blocks.append(("num", self._numbers(steps, columns)))
             elif list(steps) in (["text", "encode"], ["text", "target"]) and isinstance(
                 part.steps[-1][1], OneHotEncoder | TargetEncoder
             ):
@@ -108,6 +144,22 @@ class DenseEncoder:
                 raise NotCompilable(f"encoding step {name!r}: {list(steps)}")
             self.owners += [of_part.get(o, o) for o in owners]
         self.width = len(self.owners)
+
+    @staticmethod
+    def _numbers(steps: dict[str, Any], columns: list[str]) -> _Numbers:
+        imputer, scaler = steps["impute"], steps.get("scale")
+        logged = set(getattr(steps.get("log"), "log_columns_", []))
+        flagged = imputer.indicator_.features_ if imputer.indicator_ is not None else []
+        if scaler is not None and not (scaler.with_mean and scaler.with_std):
+            raise NotCompilable("a scaler without centring or scaling")
+        return _Numbers(
+            columns,
+            np.array([c in logged for c in columns], dtype=bool),
+            np.asarray(imputer.statistics_, dtype=float),
+            np.asarray(flagged, dtype=int),
+            None if scaler is None else np.asarray(scaler.mean_, dtype=float),
+            None if scaler is None else np.asarray(scaler.scale_, dtype=float),
+        )
 
     @staticmethod
     def _tables(
@@ -140,11 +192,9 @@ class DenseEncoder:
         out: list[np.ndarray] = []
         for block in self.blocks:
             if block[0] == "num":
-                _, columns, medians, flagged = block
-                x = np.array([parts[c] if c in parts else row[c] for c in columns], dtype=float)
-                missing = np.isnan(x)
-                out.append(np.where(missing, medians, x))
-                out.append(missing[flagged].astype(float))
+                numbers = block[1]
+                x = [parts[c] if c in parts else row[c] for c in numbers.columns]
+                out.append(numbers(np.array(x, dtype=float)))
             else:
                 for column, table, unseen in block[1]:
                     value = row[column]
@@ -160,17 +210,18 @@ class DenseEncoder:
         return parts
 
 
-class SklearnTrees:
-    """A lead model of scikit-learn tree ensembles, compiled for single leads.
+class DenseModel:
+    """A lead model whose fold models read an encoded row of numbers, for single leads.
 
     Gives the uncalibrated log-odds the batch path computes (:class:`FoldEnsemble`: the
     mean of the fold models' log-odds) and the occlusion contributions of
-    :func:`leadscore.explain.contributions.contributions`, from cleaned leads.
+    :func:`leadscore.explain.contributions.contributions`, from cleaned leads. Tree
+    ensembles run compiled (:attr:`trees`); other estimators get numpy arrays.
 
     Parameters
     ----------
     model:
-        A fitted :class:`LeadModel` of random forests, extra trees or decision trees.
+        A fitted :class:`LeadModel` on the ``tree`` or ``linear`` encoding.
     clean:
         The scorer's cleaner (raw request values → typed values), used to check the
         encoder on the model's reference leads.
@@ -184,19 +235,24 @@ class SklearnTrees:
     def __init__(self, model: LeadModel, clean: Callable[[Row], dict[str, Any]]) -> None:
         pipeline = model.pipeline_
         members = pipeline.members_ if isinstance(pipeline, FoldEnsemble) else [pipeline]
-        kinds = {type(m.named_steps["model"]).__name__ for m in members}
-        if not kinds <= set(TREE_ESTIMATORS):
-            raise NotCompilable(f"estimators {sorted(kinds)}")
+        self.bagged = isinstance(pipeline, FoldEnsemble)
         self.fields = list(model.schema_.names)
         self.encoders = [DenseEncoder(m.named_steps["prep"]) for m in members]
-        offsets = np.cumsum([0] + [e.width for e in self.encoders])
         estimators = [m.named_steps["model"] for m in members]
         for encoder, estimator in zip(self.encoders, estimators, strict=True):
-            if encoder.width != estimator.n_features_in_:
-                raise NotCompilable(
-                    f"{encoder.width} encoded columns for {estimator.n_features_in_} inputs"
-                )
-        self.trees = CompiledTrees.from_sklearn(estimators, list(offsets[:-1]))
+            if encoder.width != getattr(estimator, "n_features_in_", None):
+                raise NotCompilable(f"{encoder.width} encoded columns for {estimator}")
+        offsets = np.cumsum([0] + [e.width for e in self.encoders])
+        self.spans = [(int(lo), int(hi)) for lo, hi in itertools.pairwise(offsets)]
+        self.width = int(offsets[-1])
+        kinds = {type(e).__name__ for e in estimators}
+        #: the compiled trees, or None: then the estimators are called
+        self.trees: CompiledTrees | None = None
+        self.estimators: list[Any] = []
+        if kinds <= set(TREE_ESTIMATORS):
+            self.trees = CompiledTrees.from_sklearn(estimators, list(offsets[:-1]))
+        else:
+            self.estimators = [plain_estimator(e) for e in estimators]
         index = {f: i for i, f in enumerate(self.fields)}
         self.field_of = np.array([index[o] for e in self.encoders for o in e.owners], np.int32)
         background = model.background_
@@ -220,24 +276,56 @@ class SklearnTrees:
         for row in rows:
             parts = self.encoders[0].date_parts(row)  # every fold model's dates are the same
             encoded.append(np.concatenate([e(row, parts) for e in self.encoders]))
-        return np.array(encoded).reshape(len(rows), self.trees.n_columns)
+        return np.array(encoded).reshape(len(rows), self.width)
 
     def _split(self, rows: Sequence[Row]) -> dict[str, Any]:
         return {"pool": shared_pool(), "parts": CORES} if len(rows) >= THREADED_ROWS else {}
 
+    def _proba(self, matrix: np.ndarray) -> np.ndarray:
+        """Each fold model's probability ``(n, members)`` of encoded rows."""
+        if self.trees is not None:
+            return self.trees.proba(matrix, **self._split(matrix))
+        return np.column_stack(
+            [
+                e.predict_proba(matrix[:, lo:hi])[:, 1]
+                for e, (lo, hi) in zip(self.estimators, self.spans, strict=True)
+            ]
+        )
+
+    def _swapped(self, matrix: np.ndarray) -> np.ndarray:
+        """Each fold model's probability ``(n, members, fields)`` of the rows with one
+        field at a time taking the typical lead's encoded columns (a few leads at a time:
+        each is ``fields × columns`` floats)."""
+        n_fields, parts = len(self.fields), []
+        for start in range(0, len(matrix), SWAP_CHUNK):
+            chunk = matrix[start : start + SWAP_CHUNK]
+            swapped = swap_fields(chunk, self.typical, self.field_of, n_fields)
+            proba = self._proba(swapped.reshape(len(chunk) * n_fields, self.width))
+            parts.append(proba.reshape(len(chunk), n_fields, -1).transpose(0, 2, 1))
+        return np.concatenate(parts) if parts else np.zeros((0, len(self.spans), n_fields))
+
+    def _bag(self, own: np.ndarray) -> np.ndarray:
+        """The bag's log-odds from its fold models' ``(n, members)``, as the batch path
+        has them: :class:`FoldEnsemble` turns their mean into a probability, which the
+        calibrator turns back (near 0 or 1, say for naive Bayes, not to the same value)."""
+        mean = own.mean(axis=1)
+        return logit(1.0 / (1.0 + np.exp(-mean))) if self.bagged else mean
+
     def logits(self, rows: Sequence[Row]) -> np.ndarray:
         """Uncalibrated log-odds ``(n,)`` of cleaned leads."""
-        proba = self.trees.proba(self._matrix(rows), **self._split(rows))
-        return logit(proba).mean(axis=1)
+        return self._bag(logit(self._proba(self._matrix(rows))))
 
     def explain(self, rows: Sequence[Row]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Uncalibrated log-odds ``(n,)``, per-field contributions ``(n, n_fields)`` and
         base ``(n,)`` of cleaned leads, as the batch path's occlusion gives them."""
-        proba, swapped = self.trees.occlude(
-            self._matrix(rows), self.typical, self.field_of, len(self.fields),
-            **self._split(rows),
-        )  # fmt: skip
+        matrix = self._matrix(rows)
+        if self.trees is not None:
+            proba, swapped = self.trees.occlude(
+                matrix, self.typical, self.field_of, len(self.fields), **self._split(rows)
+            )
+        else:
+            proba, swapped = self._proba(matrix), self._swapped(matrix)
         own = logit(proba)  # (n, members)
         effects = occlusion_effects(own, logit(swapped), self.typical_logit[None, :])
         base = np.full(len(rows), self.typical_logit.mean())
-        return own.mean(axis=1), effects.mean(axis=1), base
+        return self._bag(own), effects.mean(axis=1), base
