@@ -292,17 +292,23 @@ class DenseModel:
             ]
         )
 
-    def _swapped(self, matrix: np.ndarray) -> np.ndarray:
-        """Each fold model's probability ``(n, members, fields)`` of the rows with one
-        field at a time taking the typical lead's encoded columns (a few leads at a time:
-        each is ``fields × columns`` floats)."""
-        n_fields, parts = len(self.fields), []
+    def _occlude(self, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each fold model's probability of the rows ``(n, members)`` and of the rows with
+        one field at a time taking the typical lead's encoded columns ``(n, members,
+        fields)``: one estimator call per fold model for a few leads and their swaps
+        (each lead's are ``fields × columns`` floats)."""
+        n_fields, own, swaps = len(self.fields), [], []
         for start in range(0, len(matrix), SWAP_CHUNK):
             chunk = matrix[start : start + SWAP_CHUNK]
             swapped = swap_fields(chunk, self.typical, self.field_of, n_fields)
-            proba = self._proba(swapped.reshape(len(chunk) * n_fields, self.width))
-            parts.append(proba.reshape(len(chunk), n_fields, -1).transpose(0, 2, 1))
-        return np.concatenate(parts) if parts else np.zeros((0, len(self.spans), n_fields))
+            proba = self._proba(np.vstack([chunk, swapped.reshape(-1, self.width)]))
+            own.append(proba[: len(chunk)])
+            rest = proba[len(chunk) :].reshape(len(chunk), n_fields, -1)
+            swaps.append(rest.transpose(0, 2, 1))
+        members = len(self.spans)
+        if not own:
+            return np.zeros((0, members)), np.zeros((0, members, n_fields))
+        return np.concatenate(own), np.concatenate(swaps)
 
     def _bag(self, own: np.ndarray) -> np.ndarray:
         """The bag's log-odds from its fold models' ``(n, members)``, as the batch path
@@ -324,7 +330,7 @@ class DenseModel:
                 matrix, self.typical, self.field_of, len(self.fields), **self._split(rows)
             )
         else:
-            proba, swapped = self._proba(matrix), self._swapped(matrix)
+            proba, swapped = self._occlude(matrix)
         own = logit(proba)  # (n, members)
         effects = occlusion_effects(own, logit(swapped), self.typical_logit[None, :])
         base = np.full(len(rows), self.typical_logit.mean())
