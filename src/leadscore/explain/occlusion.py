@@ -18,6 +18,11 @@ in tree order and divided by its number of trees, as ``predict_proba`` does.
 Several fold models go into one forest; each reads its own slice of the input row (fold
 models encode categories differently).
 
+Any model on an encoding where each column is computed from one field can be occluded on
+encoded rows: :func:`swap_fields` gives each lead's rows with one field at a time swapped
+(one transform instead of one per field), and :func:`plain_estimator` an estimator copy
+that reads them as plain arrays.
+
 Example
 -------
 >>> trees = CompiledTrees.from_sklearn([forest_a, forest_b], [0, width_a])  # doctest: +SKIP

@@ -1,0 +1,78 @@
+"""scikit-learn tree ensembles compiled (leadscore.explain.occlusion): scikit-learn's own
+numbers, and one-field swaps equal to predicting the swapped rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.tree import DecisionTreeClassifier
+
+from leadscore.explain.occlusion import CompiledTrees, swap_fields
+
+
+def _data(seed: int, rows: int = 600) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, 6))
+    X[:, 3] = rng.integers(0, 3, rows)  # a one-hot-like column, ties at the thresholds
+    y = (X[:, 0] + 0.5 * X[:, 1] * X[:, 3] + rng.normal(scale=0.8, size=rows) > 0).astype(int)
+    X[rng.random((rows, 6)) < 0.1] = np.nan  # missing values the trees route themselves
+    return X, y
+
+
+ESTIMATORS = [
+    RandomForestClassifier(n_estimators=30, min_samples_leaf=3, random_state=0),
+    ExtraTreesClassifier(n_estimators=30, min_samples_leaf=3, random_state=0),
+    DecisionTreeClassifier(min_samples_leaf=5, random_state=0),
+]
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_probabilities_are_scikit_learns_to_the_bit(estimator) -> None:
+    X, y = _data(0)
+    fitted = estimator.fit(X, y)
+    test, _ = _data(1, rows=300)
+    trees = CompiledTrees.from_sklearn([fitted], [0])
+    np.testing.assert_array_equal(trees.proba(test)[:, 0], fitted.predict_proba(test)[:, 1])
+
+
+def test_two_fold_models_read_their_own_columns() -> None:
+    X, y = _data(0)
+    a = RandomForestClassifier(n_estimators=10, random_state=1).fit(X, y)
+    b = ExtraTreesClassifier(n_estimators=20, random_state=2).fit(X[:, :4], y)
+    test, _ = _data(3, rows=50)
+    trees = CompiledTrees.from_sklearn([a, b], [0, 6])
+    proba = trees.proba(np.hstack([test, test[:, :4]]))
+    np.testing.assert_array_equal(proba[:, 0], a.predict_proba(test)[:, 1])
+    np.testing.assert_array_equal(proba[:, 1], b.predict_proba(test[:, :4])[:, 1])
+    with pytest.raises(ValueError, match=r"rows must be \(n, 10\)"):
+        trees.proba(test)
+
+
+@pytest.mark.parametrize("estimator", ESTIMATORS, ids=lambda e: type(e).__name__)
+def test_each_swap_is_the_prediction_of_the_swapped_row(estimator) -> None:
+    """Fields own several columns (0–1, 2, 3–5); the kernel walks only the trees a swap
+    can change, and gets what predicting every swapped row gives."""
+    X, y = _data(0)
+    fitted = estimator.fit(X, y)
+    rows, _ = _data(4, rows=80)
+    typical = np.nanmedian(X, axis=0)
+    typical[4] = np.nan  # a typical value can be missing too
+    field_of = np.array([0, 0, 1, 2, 2, 2])
+    trees = CompiledTrees.from_sklearn([fitted], [0])
+    proba, swapped = trees.occlude(rows, typical, field_of, 4)
+    expected = fitted.predict_proba(swap_fields(rows, typical, field_of, 4).reshape(-1, 6))
+    np.testing.assert_array_equal(proba[:, 0], fitted.predict_proba(rows)[:, 1])
+    np.testing.assert_allclose(swapped[:, 0, :], expected[:, 1].reshape(80, 4), atol=1e-12)
+    # field 3 owns no column: swapping it changes nothing
+    np.testing.assert_array_equal(swapped[:, 0, 3], proba[:, 0])
+    assert (np.abs(swapped[:, 0, :3] - proba[:, :1]) > 1e-9).any()
+
+
+def test_only_binary_scikit_learn_trees_compile() -> None:
+    X, y = _data(0)
+    with pytest.raises(TypeError, match="is not one of"):
+        CompiledTrees.from_sklearn([object()], [0])
+    three = RandomForestClassifier(n_estimators=3).fit(np.nan_to_num(X), y + (X[:, 0] > 1))
+    with pytest.raises(ValueError, match="only 0/1 classifiers"):
+        CompiledTrees.from_sklearn([three], [0])
