@@ -82,7 +82,7 @@ def test_a_saved_model_serves_its_saved_scorer(
 
 
 #: families whose scorer is saved with the model (it does not call the model's estimators)
-SAVED = {"logreg_l2", "naive_bayes", "extra_trees"}
+SAVED = {"logreg_l2", "naive_bayes", "extra_trees", "hist_gb"}
 
 
 @pytest.mark.parametrize(
@@ -91,8 +91,8 @@ SAVED = {"logreg_l2", "naive_bayes", "extra_trees"}
 def test_each_family_serves_the_same_scores_saved_or_compiled(
     demo_leads: DemoLeads, family: str, tmp_path: Path, settings: Settings, rows: Rows
 ) -> None:
-    """Linear, dense and scikit-learn tree models save their scorer too (naive Bayes with
-    its own copies of the estimators); families whose scorer calls the model's estimators
+    """Linear, dense and compiled tree models save their scorer too (naive Bayes with its
+    own copies of the estimators); families whose scorer calls the model's estimators
     (XGBoost, the batch path) save none and are compiled at load."""
     model = fit(demo_leads, family)
     folder = model.save(tmp_path / family)
@@ -131,7 +131,7 @@ def test_saving_again_replaces_the_scorer_and_a_family_without_one_removes_it(
     model.save(copy)
     after = json.loads((copy / "metadata.json").read_text())["scorer"]["sha256"]
     assert after != before and not list(copy.glob(".*partial"))
-    fit(demo_leads, "hist_gb").save(copy)  # another family into the same folder
+    fit(demo_leads, "xgboost").save(copy)  # another family into the same folder
     assert "scorer" not in json.loads((copy / "metadata.json").read_text())
     assert not (copy / SCORER_FILE).exists()
     assert not load_for_serving(str(copy), settings).precompiled

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    HistGradientBoostingClassifier,
+    RandomForestClassifier,
+)
 from sklearn.tree import DecisionTreeClassifier
 
 from leadscore.explain.occlusion import CompiledTrees, swap_fields
@@ -76,3 +80,42 @@ def test_only_binary_scikit_learn_trees_compile() -> None:
     three = RandomForestClassifier(n_estimators=3).fit(np.nan_to_num(X), y + (X[:, 0] > 1))
     with pytest.raises(ValueError, match="only 0/1 classifiers"):
         CompiledTrees.from_sklearn([three], [0])
+
+
+def _hist_data(seed: int, rows: int = 800) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(rows, 5))
+    X[:, 0] = rng.integers(0, 12, rows)  # category codes
+    X[:, 4] = rng.integers(0, 4, rows)
+    effect = np.isin(X[:, 0], [1, 4, 7, 9]) + 0.7 * X[:, 1] - 0.5 * (X[:, 4] == 2)
+    y = (effect + rng.normal(scale=0.7, size=rows) > 0.6).astype(int)
+    X[rng.random((rows, 5)) < 0.08] = np.nan
+    return X, y
+
+
+def test_histogram_boosting_with_categorical_splits_is_scikit_learns() -> None:
+    """Categorical splits (codes that go left, codes never seen in training count as
+    missing), missing values and the baseline: predict_proba's numbers, and each swap is
+    the prediction of the swapped row."""
+    X, y = _hist_data(0)
+    fitted = HistGradientBoostingClassifier(
+        max_iter=60, categorical_features=[True, False, False, False, True], random_state=0
+    ).fit(X, y)
+    test, _ = _hist_data(5, rows=200)
+    test[:5, 0] = [12, 30, -1, 255, 0.7]  # unseen codes, a negative one, a fraction
+    # the trees read the model's own encoding: categories as its codes, and first
+    encode = fitted._preprocessor.transform
+    rows = encode(test)
+    trees = CompiledTrees.from_hist_gradient_boosting([fitted], [0])
+    assert trees.nodes.categorical.any()
+    np.testing.assert_allclose(
+        trees.proba(rows)[:, 0], fitted.predict_proba(test)[:, 1], rtol=0, atol=1e-15
+    )
+    typical = np.array([[4.0, 0.1, np.nan, -0.3, 2.0]])
+    field_of = np.array([0, 1, 1, 2, 3])  # of the raw columns
+    order = [0, 4, 1, 2, 3]  # categorical columns first
+    proba, swapped = trees.occlude(rows, encode(typical)[0], field_of[order], 4)
+    expected = fitted.predict_proba(swap_fields(test, typical[0], field_of, 4).reshape(-1, 5))
+    np.testing.assert_allclose(swapped[:, 0, :], expected[:, 1].reshape(200, 4), atol=1e-12)
+    np.testing.assert_allclose(proba[:, 0], fitted.predict_proba(test)[:, 1], atol=1e-15)
+    assert (np.abs(swapped[:, 0, :] - proba[:, :1]) > 1e-6).any()

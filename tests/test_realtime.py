@@ -28,7 +28,8 @@ FAMILIES = {
     "decision_tree": "trees",
     "naive_bayes": "dense",
     "mlp": "dense",
-    "hist_gb": "batch",
+    "hist_gb": "trees",
+    "catboost": "batch",
 }
 
 

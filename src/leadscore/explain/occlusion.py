@@ -40,6 +40,7 @@ from typing import Any
 
 import numba
 import numpy as np
+from scipy.special import expit
 
 #: the scikit-learn estimators whose fitted trees compile (``estimators_`` or ``tree_``)
 TREE_ESTIMATORS = ("RandomForestClassifier", "ExtraTreesClassifier", "DecisionTreeClassifier")
@@ -54,9 +55,14 @@ class _Nodes:
     left: np.ndarray  # int32: −1 for a leaf
     right: np.ndarray  # int32
     missing_left: np.ndarray  # bool: where a missing value goes
-    value: np.ndarray  # float64: a leaf's share of class 1 (weighted)
+    categorical: np.ndarray  # bool: a split on category codes (histogram boosting)
+    cat_row: np.ndarray  # int32: its row of ``left_sets`` (codes that go left)
+    known_row: np.ndarray  # int32: its feature's row of ``known_sets`` (codes seen in fit)
+    value: np.ndarray  # float64: a forest leaf's share of class 1; a booster leaf's value
     roots: np.ndarray  # int32: each tree's root
     member: np.ndarray  # int32: each tree's fold model
+    left_sets: np.ndarray  # uint32 (n, 8): 256-bit sets of category codes
+    known_sets: np.ndarray  # uint32 (n, 8)
 
 
 def swap_fields(
@@ -80,6 +86,11 @@ def plain_estimator(estimator: Any) -> Any:
     return plain
 
 
+def _width(estimators: Sequence[Any], offsets: Sequence[int]) -> int:
+    pairs = zip(estimators, offsets, strict=True)
+    return int(max((o + e.n_features_in_ for e, o in pairs), default=0))
+
+
 def _trees_of(estimator: Any) -> list[Any]:
     name = type(estimator).__name__
     if name not in TREE_ESTIMATORS:
@@ -97,16 +108,31 @@ class CompiledTrees:
     nodes:
         The flattened trees.
     n_trees:
-        Each fold model's number of trees (its probability is its leaves' mean).
+        Each fold model's number of trees (a forest's probability is its leaves' mean).
+    start:
+        Each fold model's raw score before its trees (a booster's baseline; 0 for forests).
+    boosted:
+        Whether the fold models are boosters: their probability is the logistic function of
+        their raw score, not the mean of their leaves.
     n_columns:
         Width of the input row (all fold models' columns side by side).
     depth:
         The deepest tree's depth (splits from its root to its deepest leaf).
     """
 
-    def __init__(self, nodes: _Nodes, n_trees: np.ndarray, n_columns: int, depth: int) -> None:
+    def __init__(
+        self,
+        nodes: _Nodes,
+        n_trees: np.ndarray,
+        start: np.ndarray,
+        boosted: bool,
+        n_columns: int,
+        depth: int,
+    ) -> None:
         self.nodes = nodes
         self.n_trees = n_trees
+        self.start = start
+        self.boosted = boosted
         self.n_columns = n_columns
         self.depth = depth
 
@@ -116,6 +142,7 @@ class CompiledTrees:
         ``DecisionTreeClassifier`` objects; estimator ``k`` reads the row from column
         ``offsets[k]`` on (its ``n_features_in_`` columns)."""
         parts: dict[str, list[np.ndarray]] = {name: [] for name in _Nodes.__dataclass_fields__}
+        parts["left_sets"] = parts["known_sets"] = [np.zeros((1, 8), dtype=np.uint32)]
         counts, start, depth = [], 0, 0
         for k, (estimator, offset) in enumerate(zip(estimators, offsets, strict=True)):
             trees = _trees_of(estimator)
@@ -129,6 +156,9 @@ class CompiledTrees:
                 parts["left"].append(np.where(leaf, -1, t.children_left + start).astype(np.int32))
                 parts["right"].append(np.where(leaf, -1, t.children_right + start).astype(np.int32))
                 parts["missing_left"].append(np.asarray(t.missing_go_to_left, dtype=bool))
+                parts["categorical"].append(np.zeros(t.node_count, dtype=bool))
+                parts["cat_row"].append(np.zeros(t.node_count, dtype=np.int32))
+                parts["known_row"].append(np.zeros(t.node_count, dtype=np.int32))
                 # since scikit-learn 1.4 a classifier's node values are class fractions,
                 # what its predict_proba returns for a leaf
                 parts["value"].append(np.ascontiguousarray(t.value[:, 0, 1], dtype=np.float64))
@@ -136,10 +166,65 @@ class CompiledTrees:
                 parts["member"].append(np.array([k], dtype=np.int32))
                 start += t.node_count
         nodes = _Nodes(**{name: np.concatenate(arrays) for name, arrays in parts.items()})
-        width = max(
-            (o + e.n_features_in_ for e, o in zip(estimators, offsets, strict=True)), default=0
-        )
-        return cls(nodes, np.array(counts, dtype=np.float64), int(width), depth)
+        counted = np.array(counts, dtype=np.float64)
+        return cls(nodes, counted, np.zeros(len(counts)), False, _width(estimators, offsets), depth)
+
+    @classmethod
+    def from_hist_gradient_boosting(
+        cls, estimators: Sequence[Any], offsets: Sequence[int]
+    ) -> CompiledTrees:
+        """Compile fitted binary ``HistGradientBoostingClassifier`` objects; estimator ``k``
+        reads the row from column ``offsets[k]`` on, in the order its trees number the
+        columns (categorical columns first where it encoded categories itself) and with
+        categories as its own codes.
+
+        Reads the fitted predictors' node records, as its ``_predict_from_raw_data`` walks
+        them: category codes that go left, the codes seen in training (others count as
+        missing), and the baseline the trees' values add to."""
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in _Nodes.__dataclass_fields__}
+        counts, baselines, start, depth, n_sets, n_known = [], [], 0, 0, 0, 0
+        parts["left_sets"], parts["known_sets"] = [], []
+        for k, (estimator, offset) in enumerate(zip(estimators, offsets, strict=True)):
+            name = type(estimator).__name__
+            if name != "HistGradientBoostingClassifier":
+                raise TypeError(f"{name} is not a HistGradientBoostingClassifier")
+            if estimator.n_trees_per_iteration_ != 1 or list(estimator.classes_) != [0, 1]:
+                raise ValueError("only binary 0/1 histogram boosting models compile")
+            known, f_idx_map = estimator._bin_mapper.make_known_categories_bitsets()
+            parts["known_sets"].append(np.asarray(known, dtype=np.uint32).reshape(-1, 8))
+            baselines.append(float(np.asarray(estimator._baseline_prediction).ravel()[0]))
+            counts.append(len(estimator._predictors))
+            for (predictor,) in estimator._predictors:
+                records = predictor.nodes
+                n = len(records)
+                leaf = records["is_leaf"].astype(bool)
+                categorical = records["is_categorical"].astype(bool) & ~leaf
+                feature = records["feature_idx"].astype(np.int64)
+                depth = max(depth, int(records["depth"].max()))
+                parts["feature"].append(np.where(leaf, 0, feature + offset).astype(np.int32))
+                parts["threshold"].append(records["num_threshold"].astype(np.float64))
+                parts["left"].append(np.where(leaf, -1, records["left"] + start).astype(np.int32))
+                parts["right"].append(np.where(leaf, -1, records["right"] + start).astype(np.int32))
+                parts["missing_left"].append(records["missing_go_to_left"].astype(bool))
+                parts["categorical"].append(categorical)
+                rows = records["bitset_idx"].astype(np.int64) + n_sets
+                parts["cat_row"].append(np.where(categorical, rows, 0).astype(np.int32))
+                known_rows = f_idx_map[feature].astype(np.int64) + n_known
+                parts["known_row"].append(np.where(categorical, known_rows, 0).astype(np.int32))
+                parts["value"].append(records["value"].astype(np.float64))
+                parts["roots"].append(np.array([start], dtype=np.int32))
+                parts["member"].append(np.array([k], dtype=np.int32))
+                sets = np.asarray(predictor.raw_left_cat_bitsets, dtype=np.uint32).reshape(-1, 8)
+                parts["left_sets"].append(sets)
+                n_sets += len(sets)
+                start += n
+            n_known += len(parts["known_sets"][-1])
+        parts["left_sets"].append(np.zeros((1, 8), dtype=np.uint32))  # never empty
+        parts["known_sets"].append(np.zeros((1, 8), dtype=np.uint32))
+        nodes = _Nodes(**{name: np.concatenate(arrays) for name, arrays in parts.items()})
+        counted = np.array(counts, dtype=np.float64)
+        width = _width(estimators, offsets)
+        return cls(nodes, counted, np.array(baselines), True, width, depth)
 
     @property
     def n_members(self) -> int:
@@ -149,6 +234,8 @@ class CompiledTrees:
         rows = np.asarray(rows, dtype=np.float64)
         if rows.ndim != 2 or rows.shape[1] != self.n_columns:
             raise ValueError(f"rows must be (n, {self.n_columns}), got {rows.shape}")
+        if self.boosted:  # histogram boosting reads float64
+            return np.ascontiguousarray(rows)
         # scikit-learn's trees compare float32 inputs with float64 thresholds
         return np.ascontiguousarray(rows.astype(np.float32), dtype=np.float64)
 
@@ -161,10 +248,18 @@ class CompiledTrees:
             others = [pool.submit(self.proba, chunk) for chunk in chunks[1:]]
             return np.vstack([self.proba(chunks[0]), *(o.result() for o in others)])
         n = self.nodes
-        total = np.zeros((len(rows), self.n_members))
-        _leaf_sums(rows, n.feature, n.threshold, n.left, n.right, n.missing_left, n.value,
+        total = np.tile(self.start, (len(rows), 1))
+        _leaf_sums(rows, n.feature, n.threshold, n.left, n.right, n.missing_left,
+                   n.categorical, n.cat_row, n.known_row, n.left_sets, n.known_sets, n.value,
                    n.roots, n.member, total)  # fmt: skip
-        return total / self.n_trees
+        return self._link(total)
+
+    def _link(self, total: np.ndarray) -> np.ndarray:
+        """Summed leaves (…, members) → each fold model's probability (as ``predict_proba``:
+        a forest divides by its trees, a booster's loss takes the logistic function)."""
+        if self.boosted:
+            return expit(total)
+        return total / self.n_trees.reshape((-1,) + (1,) * (total.ndim - 2))
 
     def occlude(
         self,
@@ -201,42 +296,59 @@ class CompiledTrees:
         if field_of.shape != (self.n_columns,):
             raise ValueError(f"field_of must be ({self.n_columns},), got {field_of.shape}")
         n = self.nodes
-        total = np.zeros((len(rows), self.n_members))
+        total = np.tile(self.start, (len(rows), 1))
         change = np.zeros((len(rows), self.n_members, n_fields))
         path = np.empty(self.depth + 1, dtype=np.int64)  # one path's splits
         _occlude_rows(rows, typical, field_of, n_fields, n.feature, n.threshold, n.left,
-                      n.right, n.missing_left, n.value, n.roots, n.member, path, total,
+                      n.right, n.missing_left, n.categorical, n.cat_row, n.known_row,
+                      n.left_sets, n.known_sets, n.value, n.roots, n.member, path, total,
                       change)  # fmt: skip
         # a field off every path keeps the lead's own sum exactly
-        swapped = (total[:, :, None] + change) / self.n_trees[None, :, None]
-        return total / self.n_trees, swapped
+        return self._link(total), self._link(total[:, :, None] + change)
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _step(x, node, threshold, left, right, missing_left):  # fmt: skip
-    """scikit-learn's decision at one split (its ``_apply_dense``)."""
+def _step(
+    x, node, threshold, left, right, missing_left, categorical, cat_row, known_row,
+    left_sets, known_sets,
+):  # fmt: skip
+    """The decision at one split: scikit-learn's trees (``_apply_dense``) and its histogram
+    boosting (``_predict_one_from_raw_data``, categorical splits included)."""
     if np.isnan(x):
         return left[node] if missing_left[node] else right[node]
+    if categorical[node]:
+        if x < 0:  # no code: missing
+            return left[node] if missing_left[node] else right[node]
+        code = np.uint32(np.uint8(x))
+        word, bit = code // np.uint32(32), code % np.uint32(32)
+        if (left_sets[cat_row[node], word] >> bit) & np.uint32(1):
+            return left[node]
+        if (known_sets[known_row[node], word] >> bit) & np.uint32(1):
+            return right[node]
+        return left[node] if missing_left[node] else right[node]  # unknown: missing
     return left[node] if x <= threshold[node] else right[node]
 
 
 @numba.njit(cache=True, nogil=True)
 def _leaf_sums(
-    rows, feature, threshold, left, right, missing_left, value, roots, member, total,
+    rows, feature, threshold, left, right, missing_left, categorical, cat_row, known_row,
+    left_sets, known_sets, value, roots, member, total,
 ):  # fmt: skip
     for r in range(rows.shape[0]):
         x = rows[r]
         for t in range(roots.shape[0]):
             node = roots[t]
             while left[node] >= 0:
-                node = _step(x[feature[node]], node, threshold, left, right, missing_left)
+                node = _step(x[feature[node]], node, threshold, left, right, missing_left,
+                             categorical, cat_row, known_row, left_sets, known_sets)  # fmt: skip
             total[r, member[t]] += value[node]
 
 
 @numba.njit(cache=True, nogil=True)
 def _occlude_rows(
-    rows, typical, field_of, n_fields, feature, threshold, left, right, missing_left, value,
-    roots, member, path, total, change,
+    rows, typical, field_of, n_fields, feature, threshold, left, right, missing_left,
+    categorical, cat_row, known_row, left_sets, known_sets, value, roots, member, path,
+    total, change,
 ):  # fmt: skip
     # A swapped field's walk follows the lead's path until the first split on that field
     # where the typical value goes the other way (every other split reads the lead's own
@@ -252,7 +364,8 @@ def _occlude_rows(
             while left[node] >= 0:
                 path[depth] = node
                 depth += 1
-                node = _step(x[feature[node]], node, threshold, left, right, missing_left)
+                node = _step(x[feature[node]], node, threshold, left, right, missing_left,
+                             categorical, cat_row, known_row, left_sets, known_sets)  # fmt: skip
             own = value[node]
             m = member[t]
             total[r, m] += own
@@ -263,7 +376,8 @@ def _occlude_rows(
                 if done_at[f] == stamp:
                     continue
                 ahead = path[i + 1] if i + 1 < depth else node
-                turn = _step(typical[c], at, threshold, left, right, missing_left)
+                turn = _step(typical[c], at, threshold, left, right, missing_left,
+                             categorical, cat_row, known_row, left_sets, known_sets)  # fmt: skip
                 if turn == ahead:
                     continue
                 done_at[f] = stamp
@@ -271,5 +385,8 @@ def _occlude_rows(
                 while left[other] >= 0:
                     c = feature[other]
                     v = typical[c] if field_of[c] == f else x[c]
-                    other = _step(v, other, threshold, left, right, missing_left)
+                    other = _step(
+                        v, other, threshold, left, right, missing_left, categorical, cat_row,
+                        known_row, left_sets, known_sets,
+                    )  # fmt: skip
                 change[r, m, f] += value[other] - own

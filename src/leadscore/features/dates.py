@@ -7,6 +7,7 @@ between another date column and the lead's creation time.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,6 +20,15 @@ PARTS = ("hour", "weekday", "weekend", "month")
 
 def part_names(column: str) -> list[str]:
     return [f"{column}__{part}" for part in PARTS]
+
+
+def parts_of(stamp: pd.Timestamp | None) -> list[float]:
+    """One timestamp's parts in :data:`PARTS` order, as :class:`DateParts` computes them
+    (all missing for a missing time): for scoring one lead without a DataFrame."""
+    if stamp is None or pd.isna(stamp):
+        return [math.nan] * len(PARTS)
+    weekday = float(stamp.weekday())
+    return [float(stamp.hour), weekday, float(weekday >= 5), float(stamp.month)]
 
 
 def gap_name(column: str, reference: str) -> str:

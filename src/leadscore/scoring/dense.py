@@ -9,9 +9,12 @@ the encoders, the scaler. For one lead that costs ~50–140 ms, and its occlusio
 :class:`DenseModel` does the same with plain numbers. :class:`DenseEncoder` builds each
 fold model's encoded row from a cleaned lead: numbers logged, imputed and scaled with the
 fitted statistics, missing flags, and each category's encoded columns looked up in a table
-made with the fitted encoders themselves. The rows then go either to
+made with the fitted encoders themselves. Histogram gradient boosting reads the ``native``
+encoding instead; :class:`HistEncoder` gives its trees their own category codes. The rows
+then go either to
 :class:`~leadscore.explain.occlusion.CompiledTrees`, which walks all of a bag's trees in one
-numba kernel, or to the fold models' own estimators on a numpy array. Occlusion swaps a
+numba kernel (histogram boosting's categorical splits included), or to the fold models'
+own estimators on a numpy array. Occlusion swaps a
 field's encoded columns for the typical lead's: every encoded column is computed from one
 field, so that is the encoding of the swapped lead.
 
@@ -47,11 +50,11 @@ from leadscore.explain.occlusion import (
     swap_fields,
 )
 from leadscore.explain.treeshap import CORES, shared_pool
-from leadscore.features.dates import PARTS, part_names
+from leadscore.features.dates import part_names, parts_of
 from leadscore.modeling.calibration import logit
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
-from leadscore.modeling.preprocess import MISSING, output_owners
+from leadscore.modeling.preprocess import MISSING, OTHER, output_owners
 
 Row = Mapping[str, Any]
 #: rows from which a call is split over the cores
@@ -64,13 +67,6 @@ _UNSEEN = "\x00never seen in training\x00"
 
 class NotCompilable(ValueError):
     """The model's preprocessing has a step :class:`DenseEncoder` does not reproduce."""
-
-
-def _date_parts(stamp: pd.Timestamp | None) -> list[float]:
-    if stamp is None:
-        return [math.nan] * len(PARTS)
-    weekday = float(stamp.weekday())
-    return [float(stamp.hour), weekday, float(weekday >= 5), float(stamp.month)]
 
 
 #: the numeric part's steps the encoder reproduces, in the order they run
@@ -119,9 +115,8 @@ class DenseEncoder:
         if list(prep.named_steps) != ["dates", "encode"]:
             raise NotCompilable(f"preprocessing steps {list(prep.named_steps)}")
         dates = prep.named_steps["dates"]
+        _no_gaps(dates)
         self.date_columns = [str(c) for c in dates.columns_]
-        if dates.reference is not None and any(c != dates.reference for c in self.date_columns):
-            raise NotCompilable("a date's gap to the reference time depends on two fields")
         of_part = {name: c for c in self.date_columns for name in part_names(c)}
         #: the input field behind each encoded column
         self.owners: list[str] = []
@@ -201,13 +196,101 @@ class DenseEncoder:
                     out.append(table.get(MISSING if value is None else value, unseen))
         return np.concatenate(out) if out else np.zeros(0)
 
-    def date_parts(self, row: Row) -> dict[str, float]:
-        """The lead's date parts by column name (as ``DateParts`` names them)."""
-        parts: dict[str, float] = {}
-        for column in self.date_columns:
-            for name, value in zip(part_names(column), _date_parts(row[column]), strict=True):
-                parts[name] = value
-        return parts
+    def reference(self, member: Any, frame: pd.DataFrame) -> np.ndarray:
+        """What the fold model's estimator reads for ``frame``, by its fitted pipeline."""
+        return np.asarray(member.named_steps["prep"].transform(frame), dtype=float)
+
+
+def date_parts(row: Row, date_columns: Sequence[str]) -> dict[str, float]:
+    """A cleaned lead's date parts by column name (as ``DateParts`` names them)."""
+    parts: dict[str, float] = {}
+    for column in date_columns:
+        for name, value in zip(part_names(column), parts_of(row[column]), strict=True):
+            parts[name] = value
+    return parts
+
+
+def _no_gaps(dates: Any) -> None:
+    if dates.reference is not None and any(c != dates.reference for c in dates.columns_):
+        raise NotCompilable("a date's gap to the reference time depends on two fields")
+
+
+class HistEncoder:
+    """One fold model's row for histogram gradient boosting on the ``native`` encoding:
+    numbers and date parts as they are, categories as the booster's own codes (the levels
+    it saw in training, in sorted order; any other level is missing to it), its
+    categorical columns first, as its own preprocessing orders them.
+
+    Parameters
+    ----------
+    prep:
+        The fold model's fitted ``prep`` pipeline: ``DateParts`` then a ``CategoryCoder``.
+    estimator:
+        Its fitted ``HistGradientBoostingClassifier``.
+    """
+
+    def __init__(self, prep: Any, estimator: Any) -> None:
+        if list(prep.named_steps) != ["dates", "categories"]:
+            raise NotCompilable(f"preprocessing steps {list(prep.named_steps)}")
+        dates, coder = prep.named_steps["dates"], prep.named_steps["categories"]
+        _no_gaps(dates)
+        if coder.output != "category":
+            raise NotCompilable(f"categories as {coder.output}")
+        self.date_columns = [str(c) for c in dates.columns_]
+        of_part = {name: c for c in self.date_columns for name in part_names(c)}
+        inputs = [str(c) for c in dates.get_feature_names_out()]
+        self.levels = {column: set(levels) for column, levels in coder.levels_.items()}
+        categorical = np.zeros(len(inputs), dtype=bool)
+        if estimator.is_categorical_ is not None:
+            categorical = np.asarray(estimator.is_categorical_, dtype=bool)
+        if len(categorical) != len(inputs) or {
+            c for c, k in zip(inputs, categorical, strict=True) if k
+        } != set(self.levels):
+            raise NotCompilable("the booster's categorical columns are not the coder's")
+        #: the booster's column order: categorical columns first (its preprocessing's)
+        self.order = [*np.flatnonzero(categorical), *np.flatnonzero(~categorical)]
+        self.columns = [inputs[j] for j in self.order]
+        self.codes: dict[str, dict[str, float]] = {}
+        if categorical.any():
+            ordinal = estimator._preprocessor.named_transformers_["encoder"]
+            named = self.columns[: len(ordinal.categories_)]
+            for column, seen in zip(named, ordinal.categories_, strict=True):
+                self.codes[column] = {str(level): float(i) for i, level in enumerate(seen)}
+        self.owners = [of_part.get(c, c) for c in self.columns]
+        self.width = len(self.columns)
+
+    def __call__(self, row: Row, parts: dict[str, float]) -> np.ndarray:
+        """The booster's row for a cleaned lead; ``parts`` holds its date parts by name."""
+        out = np.empty(self.width)
+        for i, column in enumerate(self.columns):
+            codes = self.codes.get(column)
+            if codes is None:
+                out[i] = parts[column] if column in parts else row[column]
+                continue
+            value = row[column]
+            level = MISSING if value is None else value
+            if level not in self.levels[column]:
+                level = OTHER
+            out[i] = codes.get(level, math.nan)
+        return out
+
+    def reference(self, member: Any, frame: pd.DataFrame) -> np.ndarray:
+        """What the booster's trees read for ``frame``: the fitted pipeline's output
+        through the booster's own preprocessing."""
+        coded = member.named_steps["prep"].transform(frame)
+        estimator = member.named_steps["model"]
+        if estimator._preprocessor is None:
+            return np.asarray(coded, dtype=float)
+        return np.asarray(estimator._preprocessor.transform(coded), dtype=float)
+
+
+def _encoder(member: Any) -> DenseEncoder | HistEncoder:
+    prep, estimator = member.named_steps["prep"], member.named_steps["model"]
+    if "encode" in prep.named_steps:
+        return DenseEncoder(prep)
+    if type(estimator).__name__ == "HistGradientBoostingClassifier":
+        return HistEncoder(prep, estimator)
+    raise NotCompilable(f"{type(estimator).__name__} on steps {list(prep.named_steps)}")
 
 
 class DenseModel:
@@ -237,7 +320,7 @@ class DenseModel:
         members = pipeline.members_ if isinstance(pipeline, FoldEnsemble) else [pipeline]
         self.bagged = isinstance(pipeline, FoldEnsemble)
         self.fields = list(model.schema_.names)
-        self.encoders = [DenseEncoder(m.named_steps["prep"]) for m in members]
+        self.encoders = [_encoder(m) for m in members]
         estimators = [m.named_steps["model"] for m in members]
         for encoder, estimator in zip(self.encoders, estimators, strict=True):
             if encoder.width != getattr(estimator, "n_features_in_", None):
@@ -251,6 +334,10 @@ class DenseModel:
         self.estimators: list[Any] = []
         if kinds <= set(TREE_ESTIMATORS):
             self.trees = CompiledTrees.from_sklearn(estimators, list(offsets[:-1]))
+        elif kinds == {"HistGradientBoostingClassifier"}:
+            self.trees = CompiledTrees.from_hist_gradient_boosting(estimators, list(offsets[:-1]))
+        elif any(isinstance(e, HistEncoder) for e in self.encoders):
+            raise NotCompilable(f"estimators {sorted(kinds)}")
         else:
             self.estimators = [plain_estimator(e) for e in estimators]
         index = {f: i for i, f in enumerate(self.fields)}
@@ -258,14 +345,14 @@ class DenseModel:
         background = model.background_
         rows = [clean(r) for r in background.to_dict("records")]
         for encoder, member in zip(self.encoders, members, strict=True):
-            expected = np.asarray(member.named_steps["prep"].transform(background), dtype=float)
-            found = np.array([encoder(r, encoder.date_parts(r)) for r in rows])
+            expected = encoder.reference(member, background)
+            found = np.array([encoder(r, date_parts(r, encoder.date_columns)) for r in rows])
             if expected.shape != found.shape or not np.array_equal(expected, found, equal_nan=True):
                 raise NotCompilable("the encoded reference leads differ from the pipeline's")
         # occlusion swaps each field to the typical lead's value (as the batch path)
         typical = typical_lead(background)
         self.typical = np.concatenate(
-            [np.asarray(m.named_steps["prep"].transform(typical), dtype=float)[0] for m in members]
+            [e.reference(m, typical)[0] for e, m in zip(self.encoders, members, strict=True)]
         )
         self.typical_logit = np.array(
             [logit(m.predict_proba(typical)[:, 1])[0] for m in members], dtype=float
@@ -274,7 +361,8 @@ class DenseModel:
     def _matrix(self, rows: Sequence[Row]) -> np.ndarray:
         encoded = []
         for row in rows:
-            parts = self.encoders[0].date_parts(row)  # every fold model's dates are the same
+            # every fold model's dates are the same
+            parts = date_parts(row, self.encoders[0].date_columns)
             encoded.append(np.concatenate([e(row, parts) for e in self.encoders]))
         return np.array(encoded).reshape(len(rows), self.width)
 

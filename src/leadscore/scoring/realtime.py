@@ -14,8 +14,8 @@ compiles a fitted :class:`~leadscore.modeling.model.LeadModel` once:
   trees, naive Bayes, the MLP) get a numpy encoder, and their occlusion reasons swap
   encoded columns (:mod:`leadscore.scoring.dense`); the tree ensembles run in one numba
   kernel that walks only the trees a swap can change;
-* any other model family (histogram gradient boosting, CatBoost) falls back to the batch
-  path (correct, just slower).
+* histogram gradient boosting gets its own codes for the categories and the same kernel;
+* any other model family (CatBoost) falls back to the batch path (correct, just slower).
 
 The scores are the batch scores (a contract test compares them); reasons use the same
 contributions as :mod:`leadscore.explain.contributions`.
@@ -39,7 +39,7 @@ from leadscore.errors import SchemaError
 from leadscore.explain.contributions import Contributions, contributions
 from leadscore.explain.reasons import Reason, describe_value, quartiles_of, unit_of
 from leadscore.explain.treeshap import CORES, CompiledForest, shared_pool
-from leadscore.features.dates import PARTS
+from leadscore.features.dates import PARTS, parts_of
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import MISSING, OTHER, CategoryCoder, output_owners
@@ -75,13 +75,6 @@ def _timestamp(value: Any) -> pd.Timestamp | None:
     if stamp.tzinfo is not None:
         stamp = stamp.tz_convert("UTC").tz_localize(None)
     return stamp
-
-
-def _date_parts(stamp: pd.Timestamp | None) -> list[float]:
-    if stamp is None:
-        return [math.nan] * len(PARTS)
-    weekday = float(stamp.weekday())
-    return [float(stamp.hour), weekday, float(weekday >= 5), float(stamp.month)]
 
 
 class _Cleaner:
@@ -148,7 +141,7 @@ class _NativeEncoder:
                 out.append(codes.get(key, codes[OTHER]))
         for column in self.date_columns:
             stamp = row[column]
-            out.extend(_date_parts(stamp))
+            out.extend(parts_of(stamp))
             if self.reference is not None and column != self.reference:
                 ref = row[self.reference]
                 gap = (stamp - ref).total_seconds() / 86400 if stamp and ref else math.nan
@@ -352,7 +345,7 @@ class _LinearTerms:
         index = {f: i for i, f in enumerate(self.fields)}
         values = dict(row)
         for column in self.dates.columns_:
-            parts = _date_parts(row[column])
+            parts = parts_of(row[column])
             for part, value in zip(PARTS, parts, strict=True):
                 values[f"{column}__{part}"] = value
             reference = self.dates.reference
@@ -414,7 +407,9 @@ class FastScorer:
                 _LinearTerms(m, self.fields, model.background_, self.clean) for m in members
             ]
             self.mode = "linear"
-        elif all("encode" in m.named_steps["prep"].named_steps for m in members):
+        elif kinds == {"HistGradientBoostingClassifier"} or all(
+            "encode" in m.named_steps["prep"].named_steps for m in members
+        ):
             try:
                 self.dense = DenseModel(model, self.clean)
             except NotCompilable as exc:
