@@ -11,12 +11,11 @@ fold model's encoded row from a cleaned lead: numbers logged, imputed and scaled
 fitted statistics, missing flags, and each category's encoded columns looked up in a table
 made with the fitted encoders themselves. Histogram gradient boosting reads the ``native``
 encoding instead; :class:`HistEncoder` gives its trees their own category codes. The rows
-then go either to
-:class:`~leadscore.explain.occlusion.CompiledTrees`, which walks all of a bag's trees in one
-numba kernel (histogram boosting's categorical splits included), or to the fold models'
-own estimators on a numpy array. Occlusion swaps a
-field's encoded columns for the typical lead's: every encoded column is computed from one
-field, so that is the encoding of the swapped lead.
+then go either to :class:`~leadscore.explain.occlusion.CompiledTrees`, which walks all of a
+bag's trees in one numba kernel (histogram boosting's categorical splits included), or to
+the fold models' own estimators on a numpy array. Occlusion swaps a field's encoded
+columns for the typical lead's: every encoded column is computed from one field, so that
+is the encoding of the swapped lead.
 
 Building a :class:`DenseModel` checks the encoder against the fitted pipeline on the
 model's reference leads and refuses (:class:`NotCompilable`) where they differ by a bit,
