@@ -378,8 +378,12 @@ def test_occlusion_of_a_date_gap_to_the_reference_time_stays_on_the_pipeline(
     X, y = _xy(table)
     model = LeadModel("extra_trees", cv=2).fit(X, y, time_column="created_at")
     assert not any(ce._swappable(m) for m in _members(model))
-    assert FastScorer(model).mode == "batch"  # nor does the real-time scorer compile it
+    scorer = FastScorer(model)
+    assert scorer.mode == "batch"  # nor does the real-time scorer compile it: it falls back
     leads = X.head(20)
+    fast = scorer.score_many(leads.to_dict("records"), 3)
+    np.testing.assert_allclose([r.score for r in fast], model.score(leads)["score"], atol=1e-9)
+    assert all(r.reasons_up or r.reasons_down for r in fast)
     explained = contributions(model, leads)
     np.testing.assert_allclose(
         explained.logit, logit(model.predict_proba(leads)[:, 1]), rtol=0, atol=1e-6

@@ -29,7 +29,7 @@ FAMILIES = {
     "naive_bayes": "dense",
     "mlp": "dense",
     "hist_gb": "trees",
-    "catboost": "batch",
+    "catboost": "booster",
 }
 
 
@@ -178,7 +178,7 @@ def test_a_detached_scorer_travels_by_pickle_and_scores_the_same(
     """What the loader process sends the service: the scorer without the estimators it
     does not call, which scores and explains exactly as the scorer it came from."""
     scorer = FastScorer(fitted)
-    needs = FAMILIES[fitted.model] == "batch" or fitted.model == "xgboost"
+    needs = FAMILIES[fitted.model] == "batch" or fitted.model in ("xgboost", "catboost")
     assert scorer.needs_estimators is needs
     detached = scorer.detached()
     travelled = pickle.loads(pickle.dumps(detached, protocol=pickle.HIGHEST_PROTOCOL))

@@ -15,7 +15,8 @@ compiles a fitted :class:`~leadscore.modeling.model.LeadModel` once:
   encoded columns (:mod:`leadscore.scoring.dense`); the tree ensembles run in one numba
   kernel that walks only the trees a swap can change;
 * histogram gradient boosting gets its own codes for the categories and the same kernel;
-* any other model family (CatBoost) falls back to the batch path (correct, just slower).
+  CatBoost gets the level texts back and its own SHAP values;
+* any other model falls back to the batch path (correct, just slower).
 
 The scores are the batch scores (a contract test compares them); reasons use the same
 contributions as :mod:`leadscore.explain.contributions`.
@@ -213,7 +214,46 @@ class _XGBoostRaw:
         return self.booster.predict(matrix, output_margin=True)  # type: ignore[no-any-return]
 
 
-def _booster_raw(estimator: Any) -> BoosterFn | None:
+class _CatBoostRaw:
+    """A CatBoost model on the rows of :class:`_NativeEncoder`: its category codes turned
+    back into the level texts CatBoost reads (and hashes), as plain Python lists
+    (picklable)."""
+
+    def __init__(self, estimator: Any, prep: Any) -> None:
+        self.model = estimator.model_
+        encoder = _NativeEncoder(prep)
+        levels = prep.named_steps["categories"].levels_
+        #: (position in the row, the column's levels by code)
+        self.categorical = [
+            (i, list(levels[column])) for i, column in enumerate(encoder.plain) if column in levels
+        ]
+        self.positions = [i for i, _ in self.categorical]
+
+    def _lists(self, rows: np.ndarray) -> list[list[Any]]:
+        data = rows.astype(object)
+        for i, texts in self.categorical:
+            data[:, i] = [texts[int(code)] for code in rows[:, i]]
+        return data.tolist()  # type: ignore[no-any-return]
+
+    def __call__(self, rows: np.ndarray, contrib: bool = False) -> np.ndarray:
+        threads = 1 if len(rows) < THREADED_ROWS else -1
+        if contrib:
+            from catboost import Pool
+
+            pool = Pool(self._lists(rows), cat_features=self.positions, thread_count=threads)
+            return np.asarray(
+                self.model.get_feature_importance(pool, type="ShapValues", thread_count=threads),
+                dtype=float,
+            )
+        return np.asarray(
+            self.model.predict(
+                self._lists(rows), prediction_type="RawFormulaVal", thread_count=threads
+            ),
+            dtype=float,
+        )
+
+
+def _booster_raw(estimator: Any, prep: Any) -> BoosterFn | None:
     """A booster on numpy rows: raw log-odds, or with ``contrib=True`` its native tree SHAP
     values ``(n, n_columns + 1)`` (last column the base); None for other families.
 
@@ -225,6 +265,8 @@ def _booster_raw(estimator: Any) -> BoosterFn | None:
         return _LightGBMRaw(estimator)
     if name == "XGBClassifier":
         return _XGBoostRaw(estimator)
+    if name == "CatBoostLeads" and prep.named_steps["categories"].output == "string":
+        return _CatBoostRaw(estimator, prep)
     return None
 
 
@@ -421,7 +463,9 @@ class FastScorer:
         elif len(kinds) == 1 and all(
             "categories" in m.named_steps["prep"].named_steps for m in members
         ):
-            boosters = [_booster_raw(m.named_steps["model"]) for m in members]
+            boosters = [
+                _booster_raw(m.named_steps["model"], m.named_steps["prep"]) for m in members
+            ]
             if all(f is not None for f in boosters):
                 self.encoders = [_NativeEncoder(m.named_steps["prep"]) for m in members]
                 self.boosters = boosters  # type: ignore[assignment]
