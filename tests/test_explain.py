@@ -347,7 +347,7 @@ def test_fallback_points_are_on_the_0_100_scale(fit, fresh: pd.DataFrame) -> Non
 
 
 @pytest.mark.parametrize(
-    "name", ["random_forest", "extra_trees", "decision_tree", "naive_bayes", "mlp"]
+    "name", ["random_forest", "extra_trees", "decision_tree", "hist_gb", "naive_bayes", "mlp"]
 )
 def test_occlusion_on_encoded_rows_is_the_pipelines_occlusion(
     fit, name: str, fresh: pd.DataFrame, odd: pd.DataFrame, monkeypatch: pytest.MonkeyPatch

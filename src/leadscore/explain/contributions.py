@@ -9,7 +9,8 @@ person entered:
 * logistic regression: the linear form, coefficient × (value − background mean);
 * every other model: a model-agnostic attribution (each field set to a typical lead's
   value, the interactions' remainder shared out evenly so the total is exact); for
-  scikit-learn's tree ensembles it runs compiled (:mod:`leadscore.explain.occlusion`).
+  scikit-learn's tree ensembles and histogram boosting it runs compiled
+  (:mod:`leadscore.explain.occlusion`).
 
 The bagged fold models are averaged in log-odds, so their contributions average too;
 calibration is a linear map of the log-odds, so it scales them. The result adds up:
@@ -262,23 +263,47 @@ _PLAIN: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 SWAP_CHUNK = 256
 
 
+_HIST = "HistGradientBoostingClassifier"
+
+
 def _swappable(member: Pipeline) -> bool:
-    """Whether each of the member's encoded columns is computed from one field, so that a
-    lead with one field swapped is encoded by swapping that field's columns: true of the
-    tree and linear encodings, unless a date's gap to a reference time is computed from
-    two fields."""
-    prep = member.named_steps["prep"]
-    if "encode" not in prep.named_steps:
+    """Whether each column the member's estimator reads is computed from one field, so
+    that a lead with one field swapped is encoded by swapping that field's columns: true
+    of the tree and linear encodings, and of histogram boosting on the native one, unless
+    a date's gap to a reference time is computed from two fields."""
+    prep, estimator = member.named_steps["prep"], member.named_steps["model"]
+    if "encode" not in prep.named_steps and type(estimator).__name__ != _HIST:
         return False
     dates = prep.named_steps.get("dates")
     reference = getattr(dates, "reference", None)
     return reference is None or all(c == reference for c in dates.columns_)
 
 
+def _estimator_inputs(member: Pipeline, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+    """What the member's estimator reads for ``frame``, as numbers, and the input column
+    (a field, or a date part) behind each of its columns."""
+    prep, estimator = member.named_steps["prep"], member.named_steps["model"]
+    if "encode" in prep.named_steps:
+        return np.asarray(prep.transform(frame), dtype=float), _encoded_inputs(prep)
+    # histogram boosting: its own preprocessing codes the categories and puts them first
+    coded = prep.transform(frame)
+    names = [str(c) for c in prep.named_steps["categories"].feature_names_in_]
+    if estimator._preprocessor is None:
+        return np.asarray(coded, dtype=float), names
+    categorical = np.asarray(estimator.is_categorical_, dtype=bool)
+    order = [*np.flatnonzero(categorical), *np.flatnonzero(~categorical)]
+    rows = np.asarray(estimator._preprocessor.transform(coded), dtype=float)
+    return rows, [names[j] for j in order]
+
+
 def _compiled_trees(estimator: BaseEstimator) -> CompiledTrees:
     trees = _TREES.get(estimator)
     if trees is None:
-        trees = _TREES[estimator] = CompiledTrees.from_sklearn([estimator], [0])
+        if type(estimator).__name__ == _HIST:
+            trees = CompiledTrees.from_hist_gradient_boosting([estimator], [0])
+        else:
+            trees = CompiledTrees.from_sklearn([estimator], [0])
+        _TREES[estimator] = trees
     return trees
 
 
@@ -288,13 +313,13 @@ def _swapped_occlusion(
     """The log-odds of the leads, of the leads with each field swapped ``(n, fields)`` and
     of the typical lead, from encoded rows with the swapped field's columns replaced: one
     transform instead of one per field."""
-    prep, estimator = member.named_steps["prep"], member.named_steps["model"]
-    index = {f: i for i, f in enumerate(fields)}
-    field_index = np.array([index[field_of(c, fields)] for c in _encoded_inputs(prep)])
+    estimator = member.named_steps["model"]
     # the leads and the typical lead in one transform (it costs more than the models)
-    encoded = np.asarray(prep.transform(pd.concat([X, typical])), dtype=float)
+    encoded, inputs = _estimator_inputs(member, pd.concat([X, typical]))
+    index = {f: i for i, f in enumerate(fields)}
+    field_index = np.array([index[field_of(c, fields)] for c in inputs])
     rows, typical_row = encoded[:-1], encoded[-1]
-    if type(estimator).__name__ in TREE_ESTIMATORS:
+    if type(estimator).__name__ in (*TREE_ESTIMATORS, _HIST):
         # walks only the trees a swap can change
         trees = _compiled_trees(estimator)
         base = trees.proba(typical_row[None, :])[0, 0]
