@@ -14,6 +14,7 @@ from leadscore import LeadModel
 from leadscore.data.demo import DemoLeads, generate_leads
 from leadscore.errors import LeadscoreError, SchemaError
 from leadscore.explain.contributions import contributions
+from leadscore.explain.occlusion import CompiledTrees
 from leadscore.explain.reasons import reasons
 from leadscore.scoring import dense
 from leadscore.scoring.realtime import FastScorer
@@ -202,3 +203,28 @@ def test_a_detached_scorer_travels_by_pickle_and_scores_the_same(
         assert travelled.dense is not None and len(travelled.dense.estimators) == 3
         return
     assert type(estimator).__name__.encode() not in pickle.dumps(detached)  # none left in it
+
+
+def test_compiled_trees_that_disagree_with_the_pipeline_are_not_used(
+    demo_leads: DemoLeads, fresh: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The trees are read off fitted attributes: if what is read gives other probabilities
+    than the pipeline on the reference leads, the scorer keeps to the batch path."""
+    table = demo_leads.table
+    X, y = table.drop(columns=NOT_FEATURES), table["converted"]
+    model = LeadModel("decision_tree", cv=2).fit(X, y)
+    assert FastScorer(model).mode == "trees"
+    compile_trees = CompiledTrees.from_sklearn
+
+    def misread(cls: type, *args: object) -> CompiledTrees:
+        trees = compile_trees(*args)
+        trees.nodes.value[:] = trees.nodes.value * 0.9  # every leaf read 10 % low
+        return trees
+
+    monkeypatch.setattr(CompiledTrees, "from_sklearn", classmethod(misread))
+    scorer = FastScorer(model)
+    assert scorer.mode == "batch"
+    rows = fresh.head(5)
+    np.testing.assert_allclose(
+        [r.score for r in scorer.score_many(rows.to_dict("records"))], model.score(rows)["score"]
+    )

@@ -356,6 +356,12 @@ class DenseModel:
         self.typical_logit = np.array(
             [logit(m.predict_proba(typical)[:, 1])[0] for m in members], dtype=float
         )
+        # the trees are read off fitted attributes (some of them private): the reference
+        # leads' probabilities must come out as the pipelines give them
+        found = self._proba(self._matrix(rows))
+        expected = np.column_stack([m.predict_proba(background)[:, 1] for m in members])
+        if not np.allclose(found, expected, rtol=0, atol=1e-12):
+            raise NotCompilable("the reference leads' probabilities differ from the pipeline's")
 
     def _matrix(self, rows: Sequence[Row]) -> np.ndarray:
         encoded = []
