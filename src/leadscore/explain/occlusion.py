@@ -55,7 +55,7 @@ class _Nodes:
     left: np.ndarray  # int32: −1 for a leaf
     right: np.ndarray  # int32
     missing_left: np.ndarray  # bool: where a missing value goes
-    categorical: np.ndarray  # bool: a split on category codes (histogram boosting)
+    categorical: np.ndarray  # bool: a split on category codes (its threshold is NaN)
     cat_row: np.ndarray  # int32: its row of ``left_sets`` (codes that go left)
     known_row: np.ndarray  # int32: its feature's row of ``known_sets`` (codes seen in fit)
     value: np.ndarray  # float64: a forest leaf's share of class 1; a booster leaf's value
@@ -202,7 +202,9 @@ class CompiledTrees:
                 feature = records["feature_idx"].astype(np.int64)
                 depth = max(depth, int(records["depth"].max()))
                 parts["feature"].append(np.where(leaf, 0, feature + offset).astype(np.int32))
-                parts["threshold"].append(records["num_threshold"].astype(np.float64))
+                # a categorical split has no threshold: NaN tells the kernel so
+                threshold = records["num_threshold"].astype(np.float64)
+                parts["threshold"].append(np.where(categorical, np.nan, threshold))
                 parts["left"].append(np.where(leaf, -1, records["left"] + start).astype(np.int32))
                 parts["right"].append(np.where(leaf, -1, records["right"] + start).astype(np.int32))
                 parts["missing_left"].append(records["missing_go_to_left"].astype(bool))
@@ -250,9 +252,15 @@ class CompiledTrees:
         n = self.nodes
         total = np.tile(self.start, (len(rows), 1))
         _leaf_sums(rows, n.feature, n.threshold, n.left, n.right, n.missing_left,
-                   n.categorical, n.cat_row, n.known_row, n.left_sets, n.known_sets, n.value,
+                   n.cat_row, n.known_row, *self._sets(), n.value,
                    n.roots, n.member, total)  # fmt: skip
         return self._link(total)
+
+    def _sets(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The category sets for the kernels; None for forests (see :func:`_step`)."""
+        if self.boosted:
+            return self.nodes.left_sets, self.nodes.known_sets
+        return None, None
 
     def _link(self, total: np.ndarray) -> np.ndarray:
         """Summed leaves (…, members) → each fold model's probability (as ``predict_proba``:
@@ -300,8 +308,8 @@ class CompiledTrees:
         change = np.zeros((len(rows), self.n_members, n_fields))
         path = np.empty(self.depth + 1, dtype=np.int64)  # one path's splits
         _occlude_rows(rows, typical, field_of, n_fields, n.feature, n.threshold, n.left,
-                      n.right, n.missing_left, n.categorical, n.cat_row, n.known_row,
-                      n.left_sets, n.known_sets, n.value, n.roots, n.member, path, total,
+                      n.right, n.missing_left, n.cat_row, n.known_row,
+                      *self._sets(), n.value, n.roots, n.member, path, total,
                       change)  # fmt: skip
         # a field off every path keeps the lead's own sum exactly
         return self._link(total), self._link(total[:, :, None] + change)
@@ -309,29 +317,44 @@ class CompiledTrees:
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _step(
-    x, node, threshold, left, right, missing_left, categorical, cat_row, known_row,
-    left_sets, known_sets,
+    x, node, threshold, left, right, missing_left, cat_row, known_row, left_sets, known_sets,
 ):  # fmt: skip
     """The decision at one split: scikit-learn's trees (``_apply_dense``) and its histogram
-    boosting (``_predict_one_from_raw_data``, categorical splits included)."""
+    boosting (``_predict_one_from_raw_data``); a categorical split has a NaN threshold.
+    Forests pass no category sets (None), and get a kernel with numeric splits only: the
+    categorical check alone costs a forest half its speed."""
     if np.isnan(x):
         return left[node] if missing_left[node] else right[node]
-    if categorical[node]:
-        if x < 0:  # no code: missing
-            return left[node] if missing_left[node] else right[node]
-        code = np.uint32(np.uint8(x))
-        word, bit = code // np.uint32(32), code % np.uint32(32)
-        if (left_sets[cat_row[node], word] >> bit) & np.uint32(1):
-            return left[node]
-        if (known_sets[known_row[node], word] >> bit) & np.uint32(1):
-            return right[node]
-        return left[node] if missing_left[node] else right[node]  # unknown: missing
-    return left[node] if x <= threshold[node] else right[node]
+    if left_sets is None:  # forests: numba compiles this call without the rest
+        return left[node] if x <= threshold[node] else right[node]
+    cut = threshold[node]
+    if not np.isnan(cut):
+        return left[node] if x <= cut else right[node]
+    return _categorical_step(x, node, left, right, missing_left, cat_row, known_row,
+                             left_sets, known_sets)  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def _categorical_step(
+    x, node, left, right, missing_left, cat_row, known_row, left_sets, known_sets,
+):  # fmt: skip
+    """A categorical split: codes that go left, then codes seen in training (right); a
+    negative code or one never seen counts as missing. Apart from the numeric splits'
+    inlined path, which it would slow down (forests never come here)."""
+    if x < 0:
+        return left[node] if missing_left[node] else right[node]
+    code = np.uint32(np.uint8(x))
+    word, bit = code // np.uint32(32), code % np.uint32(32)
+    if (left_sets[cat_row[node], word] >> bit) & np.uint32(1):
+        return left[node]
+    if (known_sets[known_row[node], word] >> bit) & np.uint32(1):
+        return right[node]
+    return left[node] if missing_left[node] else right[node]
 
 
 @numba.njit(cache=True, nogil=True)
 def _leaf_sums(
-    rows, feature, threshold, left, right, missing_left, categorical, cat_row, known_row,
+    rows, feature, threshold, left, right, missing_left, cat_row, known_row,
     left_sets, known_sets, value, roots, member, total,
 ):  # fmt: skip
     for r in range(rows.shape[0]):
@@ -340,14 +363,14 @@ def _leaf_sums(
             node = roots[t]
             while left[node] >= 0:
                 node = _step(x[feature[node]], node, threshold, left, right, missing_left,
-                             categorical, cat_row, known_row, left_sets, known_sets)  # fmt: skip
+                             cat_row, known_row, left_sets, known_sets)  # fmt: skip
             total[r, member[t]] += value[node]
 
 
 @numba.njit(cache=True, nogil=True)
 def _occlude_rows(
     rows, typical, field_of, n_fields, feature, threshold, left, right, missing_left,
-    categorical, cat_row, known_row, left_sets, known_sets, value, roots, member, path,
+    cat_row, known_row, left_sets, known_sets, value, roots, member, path,
     total, change,
 ):  # fmt: skip
     # A swapped field's walk follows the lead's path until the first split on that field
@@ -365,7 +388,7 @@ def _occlude_rows(
                 path[depth] = node
                 depth += 1
                 node = _step(x[feature[node]], node, threshold, left, right, missing_left,
-                             categorical, cat_row, known_row, left_sets, known_sets)  # fmt: skip
+                             cat_row, known_row, left_sets, known_sets)  # fmt: skip
             own = value[node]
             m = member[t]
             total[r, m] += own
@@ -377,7 +400,7 @@ def _occlude_rows(
                     continue
                 ahead = path[i + 1] if i + 1 < depth else node
                 turn = _step(typical[c], at, threshold, left, right, missing_left,
-                             categorical, cat_row, known_row, left_sets, known_sets)  # fmt: skip
+                             cat_row, known_row, left_sets, known_sets)  # fmt: skip
                 if turn == ahead:
                     continue
                 done_at[f] = stamp
@@ -386,7 +409,7 @@ def _occlude_rows(
                     c = feature[other]
                     v = typical[c] if field_of[c] == f else x[c]
                     other = _step(
-                        v, other, threshold, left, right, missing_left, categorical, cat_row,
+                        v, other, threshold, left, right, missing_left, cat_row,
                         known_row, left_sets, known_sets,
                     )  # fmt: skip
                 change[r, m, f] += value[other] - own
