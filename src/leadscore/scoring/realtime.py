@@ -608,13 +608,15 @@ class FastScorer:
                 self.fields, values, np.full(len(rows), base * self.slope + self.intercept)
             )
         if self.mode == "booster":
-            values, bases = [], []
-            for encode, f, grouping in zip(
-                self.encoders, self.boosters, self.grouping, strict=True
-            ):
-                raw = f(np.array([encode(r) for r in rows], dtype=float), True)
-                values.append(raw[:, :-1] @ grouping)
-                bases.append(raw[:, -1])
+            matrices = [np.array([e(r) for r in rows], dtype=float) for e in self.encoders]
+            if len(rows) < THREADED_ROWS and isinstance(self.boosters[0], _CatBoostRaw):
+                # CatBoost's SHAP values take ~3 ms a fold model and release the
+                # interpreter: the fold models side by side (13 → 8 ms a lead on 2 cores)
+                shap = list(shared_pool().map(lambda f, m: f(m, True), self.boosters, matrices))
+            else:
+                shap = [f(m, True) for f, m in zip(self.boosters, matrices, strict=True)]
+            values = [raw[:, :-1] @ g for raw, g in zip(shap, self.grouping, strict=True)]
+            bases = [raw[:, -1] for raw in shap]
             return Contributions(
                 self.fields,
                 np.mean(values, axis=0) * self.slope,
