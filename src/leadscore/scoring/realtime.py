@@ -441,7 +441,7 @@ class FastScorer:
         self.encoders: list[_NativeEncoder] = []
         self.boosters: list[BoosterFn] = []
         self.forest: CompiledForest | None = None
-        #: fold models that read an encoded row of numbers (tree and linear encodings)
+        #: fold models scored from numpy rows (tree and linear encodings, histogram boosting)
         self.dense: DenseModel | None = None
         kinds = {type(m.named_steps["model"]).__name__ for m in members}
         if kinds == {"LogisticRegression"}:
