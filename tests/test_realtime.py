@@ -107,19 +107,24 @@ def test_a_level_spelling_another_fields_name_is_credited_to_its_own_field(
     assert change.drop("source").abs().max() < 1e-12
 
 
-def test_a_linear_model_with_a_target_encoded_field_scores_and_explains_as_the_batch(
-    demo_leads: DemoLeads,
+@pytest.mark.parametrize(
+    ("family", "mode"),
+    [("logreg_l2", "linear"), ("naive_bayes", "dense"), ("extra_trees", "trees")],
+)
+def test_a_target_encoded_field_scores_and_explains_as_the_batch(
+    demo_leads: DemoLeads, family: str, mode: str
 ) -> None:
-    """A field of many levels is target encoded (then scaled, for a linear model): the
-    real-time linear terms read its levels from the target encoder."""
+    """A field of many levels is target encoded (then scaled, for the linear encoding):
+    the real-time scorers read its levels off the fitted target encoder."""
     table = demo_leads.table
     rng = np.random.default_rng(1)
     cities = rng.choice([f"city {i}" for i in range(300)], len(table))
     X = table.drop(columns=NOT_FEATURES).assign(city=cities)
-    model = LeadModel("logreg_l2", cv=2).fit(X, table["converted"])
+    model = LeadModel(family, cv=2).fit(X, table["converted"])
     encode = model.pipeline_.members_[0].named_steps["prep"].named_steps["encode"]
     assert [c for name, _, c in encode.transformers_ if name == "target"] == [["city"]]
     scorer = FastScorer(model)
+    assert scorer.mode == mode
     rows = pd.concat([X.head(10), X.head(2).assign(city="a city never seen")], ignore_index=True)
     results = scorer.score_many(rows.to_dict("records"))
     np.testing.assert_allclose(

@@ -39,7 +39,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.impute import SimpleImputer
-from sklearn.preprocessing import OneHotEncoder, TargetEncoder
 
 from leadscore.explain.contributions import occlusion_effects, typical_lead
 from leadscore.explain.occlusion import (
@@ -70,6 +69,37 @@ class NotCompilable(ValueError):
 
 #: the numeric part's steps the encoder reproduces, in the order they run
 _NUMERIC_STEPS = (["impute"], ["log", "impute", "scale"], ["impute", "scale"], ["log", "impute"])
+#: the category parts' steps (their encoded columns are looked up, whatever the steps do)
+_CATEGORY_STEPS = (["text", "encode"], ["text", "target"], ["text", "target", "scale"])
+
+
+def category_tables(
+    part: Any, columns: list[str], owners: list[str]
+) -> list[tuple[str, dict[str, np.ndarray], np.ndarray]]:
+    """Each category's encoded columns for every level, for a missing value and for a
+    level never seen in training, made by the fitted part itself (one-hot or target
+    encoding, then any scaling): ``[(column, {level: values}, unseen values)]``.
+
+    One probe frame for all columns (each column's levels, the others unseen): one
+    transform, not one per column, since this runs while a reloading service answers."""
+    encoder = next(step for _, step in part.steps if hasattr(step, "categories_"))
+    blocks, levels_of = [], []
+    for position, column in enumerate(columns):
+        levels = [str(v) for v in encoder.categories_[position]]
+        levels_of.append(levels)
+        block = pd.DataFrame({c: [_UNSEEN] * (len(levels) + 2) for c in columns})
+        block[column] = [*levels, None, _UNSEEN]
+        blocks.append(block)
+    encoded = np.asarray(part.transform(pd.concat(blocks, ignore_index=True)), dtype=float)
+    tables, start = [], 0
+    for column, levels in zip(columns, levels_of, strict=True):
+        mine = np.array([o == column for o in owners])
+        rows = encoded[start : start + len(levels) + 2][:, mine]
+        start += len(levels) + 2
+        table = {level: rows[i].copy() for i, level in enumerate(levels)}
+        table[MISSING] = rows[-2].copy()
+        tables.append((column, table, rows[-1].copy()))
+    return tables
 
 
 @dataclass(frozen=True)
@@ -130,10 +160,8 @@ class DenseEncoder:
             owners = output_owners(part, columns)
             if list(steps) in _NUMERIC_STEPS and isinstance(steps["impute"], SimpleImputer):
                 self.blocks.append(("num", self._numbers(steps, columns)))
-            elif list(steps) in (["text", "encode"], ["text", "target"]) and isinstance(
-                part.steps[-1][1], OneHotEncoder | TargetEncoder
-            ):
-                self.blocks.append(("cat", self._tables(part, columns, owners)))
+            elif list(steps) in _CATEGORY_STEPS:
+                self.blocks.append(("cat", category_tables(part, columns, owners)))
             else:
                 raise NotCompilable(f"encoding step {name!r}: {list(steps)}")
             self.owners += [of_part.get(o, o) for o in owners]
@@ -154,32 +182,6 @@ class DenseEncoder:
             None if scaler is None else np.asarray(scaler.mean_, dtype=float),
             None if scaler is None else np.asarray(scaler.scale_, dtype=float),
         )
-
-    @staticmethod
-    def _tables(
-        part: Any, columns: list[str], owners: list[str]
-    ) -> list[tuple[str, dict[str, np.ndarray], np.ndarray]]:
-        """Each category's encoded columns for every level, missing and unseen, made by
-        the fitted encoder itself in one transform (each column's levels, the others
-        unseen)."""
-        encoder = part.steps[-1][1]
-        blocks, levels_of = [], []
-        for position, column in enumerate(columns):
-            levels = [str(v) for v in encoder.categories_[position]]
-            levels_of.append(levels)
-            block = pd.DataFrame({c: [_UNSEEN] * (len(levels) + 2) for c in columns})
-            block[column] = [*levels, None, _UNSEEN]
-            blocks.append(block)
-        encoded = np.asarray(part.transform(pd.concat(blocks, ignore_index=True)), dtype=float)
-        tables, start = [], 0
-        for column, levels in zip(columns, levels_of, strict=True):
-            mine = np.array([o == column for o in owners])
-            rows = encoded[start : start + len(levels) + 2][:, mine]
-            start += len(levels) + 2
-            table = {level: rows[i].copy() for i, level in enumerate(levels)}
-            table[MISSING] = rows[-2].copy()
-            tables.append((column, table, rows[-1].copy()))
-        return tables
 
     def __call__(self, row: Row, parts: dict[str, float]) -> np.ndarray:
         """The encoded row of a cleaned lead; ``parts`` holds its date parts by name."""

@@ -44,7 +44,7 @@ from leadscore.features.dates import PARTS, parts_of
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import MISSING, OTHER, CategoryCoder, output_owners
-from leadscore.scoring.dense import DenseModel, NotCompilable
+from leadscore.scoring.dense import DenseModel, NotCompilable, category_tables
 
 Row = Mapping[str, Any]
 log = logging.getLogger(__name__)
@@ -345,35 +345,13 @@ class _LinearTerms:
             self.numeric.append((column, self._field(column), term))
 
     def _compile_categorical(self, pipeline: Any, columns: list[str], weights: np.ndarray) -> None:
-        # Each level's total term, computed once with the fitted pipeline itself; unknown
-        # levels get the term of a level never seen in training. One probe frame for all
-        # columns (each column's levels, the others unknown): one transform, not one per
-        # column — this runs while a reloading service answers requests.
-        probe_unknown = "\x00never seen in training\x00"
+        # each level's total term, from its encoded columns made by the fitted pipeline
+        # itself; an unknown level gets the term of a level never seen in training
         owners = output_owners(pipeline, columns)
-        blocks: list[pd.DataFrame] = []
-        levels_of: dict[str, list[str]] = {}
-        # the one-hot or target encoder (a scaler may follow the target encoder)
-        encoder = next(step for _, step in pipeline.steps if hasattr(step, "categories_"))
-        for position, column in enumerate(columns):
-            levels = [str(v) for v in encoder.categories_[position]]
-            levels_of[column] = levels
-            block = pd.DataFrame({c: [probe_unknown] * (len(levels) + 2) for c in columns})
-            block[column] = [*levels, None, probe_unknown]
-            blocks.append(block)
-        encoded = np.asarray(pipeline.transform(pd.concat(blocks, ignore_index=True)), dtype=float)
-        start = 0
-        for column in columns:
-            levels = levels_of[column]
-            rows = encoded[start : start + len(levels) + 2]
-            start += len(levels) + 2
-            mine = np.array([owner == column for owner in owners])
-            values = rows[:, mine] @ weights[mine]
-            table = {
-                level: float(v) for level, v in zip(levels, values[: len(levels)], strict=True)
-            }
-            table[MISSING] = float(values[-2])
-            self.lookups[column] = (table, float(values[-1]))
+        for column, table, unseen in category_tables(pipeline, columns, owners):
+            mine = weights[np.array([owner == column for owner in owners])]
+            terms = {level: float(values @ mine) for level, values in table.items()}
+            self.lookups[column] = (terms, float(unseen @ mine))
 
     def _field(self, column: str) -> str:
         for field in self.fields:
