@@ -68,6 +68,8 @@ def test_each_swap_is_the_prediction_of_the_swapped_row(estimator) -> None:
     expected = fitted.predict_proba(swap_fields(rows, typical, field_of, 4).reshape(-1, 6))
     np.testing.assert_array_equal(proba[:, 0], fitted.predict_proba(rows)[:, 1])
     np.testing.assert_allclose(swapped[:, 0, :], expected[:, 1].reshape(80, 4), atol=1e-12)
+    with pytest.raises(ValueError, match="field_of must hold fields 0 … 2"):
+        trees.occlude(rows, typical, field_of + 1, 3)  # field 3 has no place in the output
     # field 3 owns no column: swapping it changes nothing
     np.testing.assert_array_equal(swapped[:, 0, 3], proba[:, 0])
     assert (np.abs(swapped[:, 0, :3] - proba[:, :1]) > 1e-9).any()

@@ -303,6 +303,9 @@ class CompiledTrees:
         field_of = np.ascontiguousarray(field_of, dtype=np.int32)
         if field_of.shape != (self.n_columns,):
             raise ValueError(f"field_of must be ({self.n_columns},), got {field_of.shape}")
+        if len(field_of) and not 0 <= field_of.min() <= field_of.max() < n_fields:
+            # the kernel indexes its arrays by field without bounds checks
+            raise ValueError(f"field_of must hold fields 0 … {n_fields - 1}")
         n = self.nodes
         total = np.tile(self.start, (len(rows), 1))
         change = np.zeros((len(rows), self.n_members, n_fields))
