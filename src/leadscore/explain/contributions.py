@@ -275,11 +275,10 @@ def _swappable(member: Pipeline) -> bool:
     if "encode" not in prep.named_steps and type(estimator).__name__ != _HIST:
         return False
     dates = prep.named_steps.get("dates")
-    reference = getattr(dates, "reference", None)
-    return reference is None or all(c == reference for c in dates.columns_)
+    return dates is None or not dates.has_gaps
 
 
-def _estimator_inputs(member: Pipeline, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
+def estimator_inputs(member: Pipeline, frame: pd.DataFrame) -> tuple[np.ndarray, list[str]]:
     """What the member's estimator reads for ``frame``, as numbers, and the input column
     (a field, or a date part) behind each of its columns."""
     prep, estimator = member.named_steps["prep"], member.named_steps["model"]
@@ -315,7 +314,7 @@ def _swapped_occlusion(
     transform instead of one per field."""
     estimator = member.named_steps["model"]
     # the leads and the typical lead in one transform (it costs more than the models)
-    encoded, inputs = _estimator_inputs(member, pd.concat([X, typical]))
+    encoded, inputs = estimator_inputs(member, pd.concat([X, typical]))
     index = {f: i for i, f in enumerate(fields)}
     field_index = np.array([index[field_of(c, fields)] for c in inputs])
     rows, typical_row = encoded[:-1], encoded[-1]

@@ -64,6 +64,12 @@ class DateParts(TransformerMixin, BaseEstimator):
         self.feature_names_in_ = np.asarray(X.columns, dtype=object)
         return self
 
+    @property
+    def has_gaps(self) -> bool:
+        """Whether a fitted instance outputs a date's gap to the reference time: a column
+        computed from two input columns."""
+        return self.reference is not None and any(c != self.reference for c in self.columns_)
+
     def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
         check_is_fitted(self)
         return np.asarray(self.output_columns(list(self.feature_names_in_)), dtype=object)

@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 from sklearn.impute import SimpleImputer
 
-from leadscore.explain.contributions import occlusion_effects, typical_lead
+from leadscore.explain.contributions import estimator_inputs, occlusion_effects, typical_lead
 from leadscore.explain.occlusion import (
     TREE_ESTIMATORS,
     CompiledTrees,
@@ -197,10 +197,6 @@ class DenseEncoder:
                     out.append(table.get(MISSING if value is None else value, unseen))
         return np.concatenate(out) if out else np.zeros(0)
 
-    def reference(self, member: Any, frame: pd.DataFrame) -> np.ndarray:
-        """What the fold model's estimator reads for ``frame``, by its fitted pipeline."""
-        return np.asarray(member.named_steps["prep"].transform(frame), dtype=float)
-
 
 def date_parts(row: Row, date_columns: Sequence[str]) -> dict[str, float]:
     """A cleaned lead's date parts by column name (as ``DateParts`` names them)."""
@@ -212,7 +208,7 @@ def date_parts(row: Row, date_columns: Sequence[str]) -> dict[str, float]:
 
 
 def _no_gaps(dates: Any) -> None:
-    if dates.reference is not None and any(c != dates.reference for c in dates.columns_):
+    if dates.has_gaps:
         raise NotCompilable("a date's gap to the reference time depends on two fields")
 
 
@@ -274,15 +270,6 @@ class HistEncoder:
                 level = OTHER
             out[i] = codes.get(level, math.nan)
         return out
-
-    def reference(self, member: Any, frame: pd.DataFrame) -> np.ndarray:
-        """What the booster's trees read for ``frame``: the fitted pipeline's output
-        through the booster's own preprocessing."""
-        coded = member.named_steps["prep"].transform(frame)
-        estimator = member.named_steps["model"]
-        if estimator._preprocessor is None:
-            return np.asarray(coded, dtype=float)
-        return np.asarray(estimator._preprocessor.transform(coded), dtype=float)
 
 
 def _encoder(member: Any) -> DenseEncoder | HistEncoder:
@@ -346,15 +333,13 @@ class DenseModel:
         background = model.background_
         rows = [clean(r) for r in background.to_dict("records")]
         for encoder, member in zip(self.encoders, members, strict=True):
-            expected = encoder.reference(member, background)
+            expected, _ = estimator_inputs(member, background)
             found = np.array([encoder(r, date_parts(r, encoder.date_columns)) for r in rows])
             if expected.shape != found.shape or not np.array_equal(expected, found, equal_nan=True):
                 raise NotCompilable("the encoded reference leads differ from the pipeline's")
         # occlusion swaps each field to the typical lead's value (as the batch path)
         typical = typical_lead(background)
-        self.typical = np.concatenate(
-            [e.reference(m, typical)[0] for e, m in zip(self.encoders, members, strict=True)]
-        )
+        self.typical = np.concatenate([estimator_inputs(m, typical)[0][0] for m in members])
         self.typical_logit = np.array(
             [logit(m.predict_proba(typical)[:, 1])[0] for m in members], dtype=float
         )
