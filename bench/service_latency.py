@@ -156,6 +156,37 @@ class Connection:
         self.writer.close()
 
 
+class Caller:
+    """One back-to-back client: its keep-alive connection, opened again when the server
+    closed it (a server does after an error answer) or an answer broke off (status 599)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.connection: Connection | None = None
+
+    async def ready(self) -> None:
+        """Have an open connection (outside a timed request)."""
+        if self.connection is not None and not self.connection.usable:
+            self.connection.close()
+            self.connection = None
+        if self.connection is None:
+            self.connection = await Connection.open(self.port)
+
+    async def send(self, data: bytes) -> int:
+        await self.ready()
+        assert self.connection is not None
+        try:
+            return await self.connection.request(data)
+        except (OSError, asyncio.IncompleteReadError):
+            self.connection.close()
+            self.connection = None
+            return 599
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+
+
 def steady_rate(
     port: int,
     requests: list[bytes],
@@ -234,22 +265,15 @@ def one_at_a_time(port: int, requests: list[bytes], count: int) -> tuple[list[fl
     costs when nothing queues in front of it), and the number of errors."""
 
     async def run() -> tuple[list[float], int]:
-        connection = await Connection.open(port)
+        caller = Caller(port)
         out, errors = [], 0
         for i in range(count):
-            if not connection.usable:  # a server closes the connection after an error
-                connection.close()
-                connection = await Connection.open(port)
+            await caller.ready()
             started = time.perf_counter()
-            try:
-                status = await connection.request(requests[i % len(requests)])
-            except (OSError, asyncio.IncompleteReadError):
-                status = 599
-                connection.close()
-                connection = await Connection.open(port)
+            status = await caller.send(requests[i % len(requests)])
             out.append(time.perf_counter() - started)
             errors += status != 200
-        connection.close()
+        caller.close()
         return out, errors
 
     return asyncio.run(run())
@@ -265,24 +289,16 @@ def closed_loop(port: int, requests: list[bytes], clients: int, seconds: float) 
     async def run() -> int:
         stop = time.perf_counter() + seconds
 
-        async def caller(k: int) -> int:
-            connection = await Connection.open(port)
+        async def client(k: int) -> int:
+            caller = Caller(port)
             done, i = 0, k
             while time.perf_counter() < stop:
-                if not connection.usable:
-                    connection.close()
-                    connection = await Connection.open(port)
-                try:
-                    status = await connection.request(requests[i % len(requests)])
-                except (OSError, asyncio.IncompleteReadError):
-                    status = 599
-                    connection.close()
-                    connection = await Connection.open(port)
+                status = await caller.send(requests[i % len(requests)])
                 done, i = done + (status == 200), i + clients
-            connection.close()
+            caller.close()
             return done
 
-        return sum(await asyncio.gather(*(caller(k) for k in range(clients))))
+        return sum(await asyncio.gather(*(client(k) for k in range(clients))))
 
     return asyncio.run(run()) / seconds
 
