@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from leadscore.data.demo import generate_leads
-from leadscore.modeling.audit import AuditReport, audit, missingness_auc, single_column_auc
+from leadscore.modeling.audit import AuditReport, audit
+from leadscore.modeling.leakage import missingness_auc, single_column_auc
 
 NEUTRAL = ("Webinar", "Brochure", "Website visit")
 
@@ -81,10 +82,13 @@ def test_demo_roles_and_counts(report: AuditReport, converted: np.ndarray) -> No
     assert report.positive_rate == pytest.approx(converted.mean())
 
 
-def test_sales_status_is_a_near_perfect_leak(report: AuditReport) -> None:
+def test_sales_status_is_left_out_on_evidence_not_on_strength(report: AuditReport) -> None:
     suspect = _suspect(report, "sales_status")
     assert suspect is not None
-    assert suspect.check == "near_perfect"
+    assert suspect.verdict == "leak"
+    # values like "Closed - won", a name like a status: evidence, not only its AUC
+    assert suspect.check == "post_contact_values"
+    assert {"post_contact_values", "post_contact_name"} <= set(suspect.checks)
     assert suspect.auc >= 0.9
     assert not suspect.kept
     assert report.leakage_columns == ["sales_status"]
@@ -223,7 +227,8 @@ def test_to_json(report: AuditReport, tmp_path: Path) -> None:
     assert [s["column"] for s in data["leakage_suspects"]] == ["sales_status"]
     first = data["leakage_suspects"][0]
     assert isinstance(first["reason"], str) and first["reason"]
-    assert first["check"] == "near_perfect"
+    assert first["check"] == "post_contact_values"
+    assert first["verdict"] == "leak" and "post_contact_name" in first["checks"]
     assert data["rows"] == 3000 and data["target"] == "converted"
     assert [c["name"] for c in data["columns"]] == [c.name for c in report.columns]
 

@@ -18,7 +18,8 @@ from leadscore.data.schema import prepare_table
 from leadscore.errors import ArtifactError, DataError, LeadscoreError, SchemaError
 from leadscore.features.labels import cutoffs_for, outcomes_from_events, read_outcomes
 from leadscore.features.table import build_lead_table, load_builder, save_lead_table
-from leadscore.modeling.audit import audit, column_aucs, detect_leakage
+from leadscore.modeling.audit import audit
+from leadscore.modeling.leakage import column_aucs, detect_leakage
 
 S = "https://acme.com"
 HEADER = "client_id,timestamp,event_name,page_url,referrer"

@@ -57,6 +57,21 @@ KeepOpt = Annotated[
         "--keep", help="Keep this column even if the audit suspects leakage (repeatable)."
     ),
 ]
+DictionaryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--dictionary",
+        help="Data dictionary (CSV: column, description): descriptions such as 'assigned by "
+        "the sales team' or 'current status' mark columns filled in after contact.",
+    ),
+]
+StrictLeakageOpt = Annotated[
+    bool,
+    typer.Option(
+        "--strict-leakage",
+        help="Also leave out strong columns that nothing shows to be recorded after the outcome.",
+    ),
+]
 BadNumbersOpt = Annotated[
     str | None,
     typer.Option(
@@ -100,6 +115,8 @@ def build_settings(
     cost: float | None = None,
     missed: float | None = None,
     capacity: int | None = None,
+    dictionary: Path | None = None,
+    strict_leakage: bool = False,
 ) -> Settings:
     """Settings from file and environment, with command-line flags on top."""
     settings = load_settings(config)
@@ -130,6 +147,14 @@ def build_settings(
             if cv < 2:
                 raise ConfigError(f"--cv must be at least 2 folds, not {cv}")
             updates["cv_folds"] = cv
+        if dictionary is not None or strict_leakage:
+            leakage = settings.leakage.model_copy()
+            if dictionary is not None:
+                if not dictionary.is_file():
+                    raise ConfigError(f"--dictionary: file not found: {dictionary}")
+                leakage.dictionary = dictionary
+            leakage.strict = leakage.strict or strict_leakage
+            updates["leakage"] = leakage
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"invalid business values: {problems}") from None
@@ -308,6 +333,8 @@ def audit(
     keep: KeepOpt = None,
     config: ConfigOpt = None,
     bad_numbers: BadNumbersOpt = None,
+    dictionary: DictionaryOpt = None,
+    strict_leakage: StrictLeakageOpt = False,
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON.")
     ] = None,
@@ -320,7 +347,8 @@ def audit(
 
     settings = build_settings(
         config, target=target, id_column=id_column, time_column=time_column, exclude=exclude,
-        keep=keep, bad_numbers=bad_numbers,
+        keep=keep, bad_numbers=bad_numbers, dictionary=dictionary,
+        strict_leakage=strict_leakage,
     )  # fmt: skip
     with err.status("auditing"):
         report = run_audit(data, settings=settings)
@@ -342,6 +370,8 @@ def compare(
     keep: KeepOpt = None,
     config: ConfigOpt = None,
     bad_numbers: BadNumbersOpt = None,
+    dictionary: DictionaryOpt = None,
+    strict_leakage: StrictLeakageOpt = False,
     models: ModelsOpt = None,
     sort: SortOpt = "auc",
     cv: CvOpt = None,
@@ -358,7 +388,8 @@ def compare(
 
     settings = build_settings(
         config, target=target, id_column=id_column, time_column=time_column, exclude=exclude,
-        keep=keep, bad_numbers=bad_numbers, cv=cv, value=value, cost=cost, missed=missed,
+        keep=keep, bad_numbers=bad_numbers, dictionary=dictionary,
+        strict_leakage=strict_leakage, cv=cv, value=value, cost=cost, missed=missed,
     )  # fmt: skip
     board = run_compare(
         data, settings=settings, models=_models(models), sort=sort, console=err,
@@ -384,6 +415,8 @@ def train(
     keep: KeepOpt = None,
     config: ConfigOpt = None,
     bad_numbers: BadNumbersOpt = None,
+    dictionary: DictionaryOpt = None,
+    strict_leakage: StrictLeakageOpt = False,
     model: Annotated[
         str | None, typer.Option("--model", help="Train this model instead of the best.")
     ] = None,
@@ -404,7 +437,8 @@ def train(
 
     settings = build_settings(
         config, target=target, id_column=id_column, time_column=time_column, exclude=exclude,
-        keep=keep, bad_numbers=bad_numbers, cv=cv, value=value, cost=cost, missed=missed,
+        keep=keep, bad_numbers=bad_numbers, dictionary=dictionary,
+        strict_leakage=strict_leakage, cv=cv, value=value, cost=cost, missed=missed,
         capacity=capacity,
     )  # fmt: skip
     lead_model = run_train(

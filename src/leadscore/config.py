@@ -146,6 +146,16 @@ class Segments(BaseModel):
         return self
 
 
+class LeakageSettings(BaseModel):
+    """How the audit decides which columns leak the outcome (see ``modeling/leakage.py``)."""
+
+    #: data dictionary (CSV: column, description); descriptions such as "assigned by the
+    #: sales team" or "current status" are evidence that a column is filled in after contact
+    dictionary: Path | None = None
+    #: also leave out strong columns that nothing shows to be recorded after the outcome
+    strict: bool = False
+
+
 class ServiceSettings(BaseModel):
     """The real-time scoring API (``leadscore serve``)."""
 
@@ -194,6 +204,8 @@ class Settings(BaseSettings):
     roles: Roles = Field(default_factory=Roles)
     business: Business = Field(default_factory=Business)
     segments: Segments = Field(default_factory=Segments)
+    #: leakage checks: a data dictionary, strictness (``LEADSCORE_LEAKAGE__STRICT=true``)
+    leakage: LeakageSettings = Field(default_factory=LeakageSettings)
     missing_values: list[str] = Field(default_factory=lambda: list(DEFAULT_MISSING_VALUES))
     positive_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_POSITIVE_LABELS))
     negative_labels: list[str] = Field(default_factory=lambda: list(DEFAULT_NEGATIVE_LABELS))

@@ -32,8 +32,9 @@ from leadscore.config import Business, Roles, Settings
 from leadscore.data.schema import LeadTable, prepare_table
 from leadscore.data.sources import TableLike
 from leadscore.errors import LeadscoreError
-from leadscore.modeling.audit import LeakageSuspect, leakage_exclusions
 from leadscore.modeling.calibration import LogitCalibrator
+from leadscore.modeling.dictionary import read_dictionary
+from leadscore.modeling.leakage import LeakageSuspect, leakage_exclusions
 from leadscore.modeling.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, evaluate, safe_auc
 from leadscore.modeling.preprocess import ColumnPlan, plan_columns
 from leadscore.modeling.thresholds import ThresholdChoice, choose_threshold
@@ -471,10 +472,24 @@ def prepare_for_modeling(
     else:
         merged = (roles or settings.roles).merged(**role_overrides)
         table = prepare_table(data, merged, settings)
-    drop, suspects = leakage_exclusions(table, settings.random_state)
+    described = settings.leakage.dictionary
+    drop, suspects = leakage_exclusions(
+        table,
+        settings.random_state,
+        dictionary=read_dictionary(described) if described is not None else None,
+        strict=settings.leakage.strict,
+    )
     if console is not None:
         for s in suspects:
-            if s.kept:
+            if s.verdict == "strong":
+                console.print(
+                    f"[yellow]strong column {'kept' if s.kept else 'LEFT OUT (strict)'}:[/] "
+                    f"[bold]{s.column}[/] (AUC alone {s.auc:.2f}) — nothing shows it is "
+                    "recorded after the outcome; confirm it is known before the outcome "
+                    f"(`leadscore audit` shows the AUC with and without it; --exclude "
+                    f"{s.column!r} leaves it out)."
+                )
+            elif s.kept:
                 console.print(
                     f"[yellow]kept on purpose:[/] leakage suspect [bold]{s.column}[/] ({s.reason})"
                 )

@@ -894,13 +894,15 @@ def _columns_html(data: ReportData) -> str:
     if suspects:
         rows = [
             (s.get("column", "?"), s.get("reason", ""), _fmt(s.get("auc")),
-             "kept" if s.get("kept") else "left out", "; ".join(map(str, s.get("evidence") or [])))
+             ("kept, to confirm" if s.get("verdict") == "strong" else "kept")
+             if s.get("kept") else "left out",
+             "; ".join(map(str, s.get("evidence") or [])))
             for s in suspects
         ]  # fmt: skip
         parts.append(
-            '<h2>Leakage suspects</h2><p class="warning">These columns predict the outcome '
-            "suspiciously well, as if filled in after it; check that they are known before "
-            "a lead is contacted.</p>"
+            '<h2>Leakage suspects</h2><p class="warning">Columns left out because something '
+            "shows they are filled in after the outcome, and strong columns kept because "
+            "nothing does; check that each is known before a lead is contacted.</p>"
             + _table(
                 ("Column", "Why", "AUC alone", "Decision", "Evidence"),
                 rows,

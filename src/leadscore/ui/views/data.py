@@ -234,6 +234,19 @@ with audit_tab:
             )
             if report.leakage_suspects:
                 for suspect in report.leakage_suspects:
+                    if suspect.verdict == "strong":
+                        st.warning(
+                            f"**Strong column: {data.plain(suspect.column)}** — "
+                            f"{data.plain(suspect.reason)}"
+                            + (
+                                f" A quick model reaches AUC {suspect.auc_with:.3f} with it and "
+                                f"{suspect.auc_without:.3f} without."
+                                if suspect.auc_with is not None and suspect.auc_without is not None
+                                else ""
+                            ),
+                            icon=":material/help:",
+                        )
+                        continue
                     action = "kept on purpose" if suspect.kept else "left out of modelling"
                     st.error(
                         f"**Leakage suspect: {data.plain(suspect.column)}** — "
