@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 from leadscore import Leaderboard, Settings, compare, train
 from leadscore.data.demo import DemoLeads, generate_leads
 from leadscore.errors import LeadscoreError
-from leadscore.modeling.compare import make_folds
+from leadscore.modeling.folds import make_folds
 
 MODELS = ["logreg_l2", "lightgbm"]
 METRIC_COLUMNS = [

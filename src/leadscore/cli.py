@@ -72,6 +72,14 @@ StrictLeakageOpt = Annotated[
         help="Also leave out strong columns that nothing shows to be recorded after the outcome.",
     ),
 ]
+RowOrderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--row-order",
+        help="Without --time: auto (default: validate forward in file order when the rows "
+        "look time-ordered), time (they are), random (they are not).",
+    ),
+]
 BadNumbersOpt = Annotated[
     str | None,
     typer.Option(
@@ -117,6 +125,7 @@ def build_settings(
     capacity: int | None = None,
     dictionary: Path | None = None,
     strict_leakage: bool = False,
+    row_order: str | None = None,
 ) -> Settings:
     """Settings from file and environment, with command-line flags on top."""
     settings = load_settings(config)
@@ -147,6 +156,12 @@ def build_settings(
             if cv < 2:
                 raise ConfigError(f"--cv must be at least 2 folds, not {cv}")
             updates["cv_folds"] = cv
+        if row_order is not None:
+            if row_order not in ("auto", "time", "random"):
+                raise ConfigError(
+                    f"--row-order must be 'auto', 'time' or 'random', not {row_order!r}"
+                )
+            updates["row_order"] = row_order
         if dictionary is not None or strict_leakage:
             leakage = settings.leakage.model_copy()
             if dictionary is not None:
@@ -372,6 +387,7 @@ def compare(
     bad_numbers: BadNumbersOpt = None,
     dictionary: DictionaryOpt = None,
     strict_leakage: StrictLeakageOpt = False,
+    row_order: RowOrderOpt = None,
     models: ModelsOpt = None,
     sort: SortOpt = "auc",
     cv: CvOpt = None,
@@ -389,7 +405,8 @@ def compare(
     settings = build_settings(
         config, target=target, id_column=id_column, time_column=time_column, exclude=exclude,
         keep=keep, bad_numbers=bad_numbers, dictionary=dictionary,
-        strict_leakage=strict_leakage, cv=cv, value=value, cost=cost, missed=missed,
+        strict_leakage=strict_leakage, row_order=row_order, cv=cv, value=value, cost=cost,
+        missed=missed,
     )  # fmt: skip
     board = run_compare(
         data, settings=settings, models=_models(models), sort=sort, console=err,
@@ -417,6 +434,7 @@ def train(
     bad_numbers: BadNumbersOpt = None,
     dictionary: DictionaryOpt = None,
     strict_leakage: StrictLeakageOpt = False,
+    row_order: RowOrderOpt = None,
     model: Annotated[
         str | None, typer.Option("--model", help="Train this model instead of the best.")
     ] = None,
@@ -438,7 +456,8 @@ def train(
     settings = build_settings(
         config, target=target, id_column=id_column, time_column=time_column, exclude=exclude,
         keep=keep, bad_numbers=bad_numbers, dictionary=dictionary,
-        strict_leakage=strict_leakage, cv=cv, value=value, cost=cost, missed=missed,
+        strict_leakage=strict_leakage, row_order=row_order, cv=cv, value=value, cost=cost,
+        missed=missed,
         capacity=capacity,
     )  # fmt: skip
     lead_model = run_train(
@@ -453,6 +472,7 @@ def train(
         f"Trained [bold]{meta['model_label']}[/] on {meta['rows']:,} leads "
         f"({meta['positive_rate']:.1%} converted) — {meta['selection']}"
     )
+    out.print(f"Validation: {meta.get('validation', 'shuffled, stratified')}")
     out.print(
         f"Cross-validated: AUC {m['auc']:.3f}, PR-AUC {m['pr_auc']:.3f}, "
         f"calibration error {m['ece']:.3f}, lift in top 10% {m['lift_top10']:.2f}×"

@@ -212,6 +212,10 @@ class Settings(BaseSettings):
     #: what to do with a value like "abc" in an otherwise numeric column
     on_bad_number: Literal["error", "missing"] = "error"
     cv_folds: int = Field(default=5, ge=2, le=20)
+    #: whether a table's rows, without a time column, are in time order: ``auto`` tells
+    #: from the data (validation then runs forward in file order), ``time`` says they are,
+    #: ``random`` says they are not
+    row_order: Literal["auto", "time", "random"] = "auto"
     random_state: int = 0
     #: parallel workers for model comparison; -1 means one per CPU core
     n_jobs: int = -1

@@ -32,7 +32,7 @@ from leadscore.jsonutil import write_json
 if TYPE_CHECKING:
     from mlflow import MlflowClient
 
-    from leadscore.modeling.compare import Leaderboard
+    from leadscore.modeling.leaderboard import Leaderboard
     from leadscore.modeling.model import LeadModel
 
 CHAMPION = "champion"

@@ -35,8 +35,9 @@ from leadscore.data.schema import (
 from leadscore.errors import ArtifactError, LeadscoreError, SchemaError
 from leadscore.jsonutil import jsonable
 from leadscore.modeling.calibration import LogitCalibrator
-from leadscore.modeling.compare import cross_validate, make_folds
+from leadscore.modeling.compare import cross_validate
 from leadscore.modeling.ensemble import FoldEnsemble
+from leadscore.modeling.folds import make_folds
 from leadscore.modeling.metrics import evaluate
 from leadscore.modeling.preprocess import plan_columns
 from leadscore.modeling.thresholds import (
@@ -174,6 +175,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         id_column: str | None = None,
         missing_values: list[str] | None = None,
         info: dict[str, Any] | None = None,
+        forward: bool = False,
     ) -> LeadModel:
         """Fit the pipeline on all rows; calibrate and set thresholds on out-of-fold scores.
 
@@ -200,6 +202,9 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             Placeholder strings treated as missing in scoring inputs.
         info:
             Extra metadata saved with the model (leaderboard, excluded columns, …).
+        forward:
+            The rows are in time order (without a time column): validate forward in row
+            order and refit on all rows, like a time column does.
         """
         from leadscore.config import DEFAULT_MISSING_VALUES, Settings
 
@@ -233,9 +238,15 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         plan = plan_columns(X, kinds, reference_time=time_column)
         pipeline = candidate.pipeline(plan, profile, self.random_state)
 
-        time_ordered = time_column is not None
+        time_ordered = time_column is not None or forward
         if oof is None:
-            time_values = X[time_column] if time_ordered else None
+            time_values = (
+                X[time_column]
+                if time_column is not None
+                else pd.Series(np.arange(len(X)), dtype=float)
+                if forward
+                else None
+            )
             repeats = 3 if profile.small and not time_ordered else 1
             folds = make_folds(y_int, time_values, self.cv, repeats, self.random_state)
             result = cross_validate(

@@ -14,8 +14,10 @@ from leadscore.data.schema import LeadTable, sidecar_path
 from leadscore.data.sources import TableLike
 from leadscore.features.build import LeadFeatureBuilder
 from leadscore.features.table import load_builder
-from leadscore.modeling.compare import Leaderboard, compare, cross_validate, make_folds
+from leadscore.modeling.compare import compare, cross_validate, validation_order
+from leadscore.modeling.folds import make_folds
 from leadscore.modeling.importance import permutation_importance
+from leadscore.modeling.leaderboard import Leaderboard
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import plan_columns
 from leadscore.modeling.zoo import DataProfile, get_candidates
@@ -87,7 +89,8 @@ def train(
         table = board.full_table
         assert table.y is not None
         (candidate,) = get_candidates([chosen])
-        folds = make_folds(table.y, table.time, cv or settings.cv_folds, 1, settings.random_state)
+        order = validation_order(table, board.row_order)
+        folds = make_folds(table.y, order, cv or settings.cv_folds, 1, settings.random_state)
         result = cross_validate(
             table.features, table.y, [candidate], folds=folds, plan=plan_columns(
                 table.features, table.kinds, reference_time=table.roles.time),
@@ -111,11 +114,13 @@ def train(
         fold_models=fold_models,
         id_column=table.roles.id,
         missing_values=settings.missing_values,
+        forward=board.row_order is not None and board.row_order.ordered,
         info={
             "roles": table.roles.model_dump(),
             "excluded": table.excluded,
             "leakage_suspects": [s.__dict__ for s in board.suspects],
             "selection": board.selection_note if not model else f"chosen by you: {model}",
+            "validation": board.validation,
             "leaderboard": board.table.to_dict(orient="records"),
             "notes": table.notes,
         },

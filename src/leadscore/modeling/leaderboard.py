@@ -1,0 +1,184 @@
+"""The leaderboard: every candidate's cross-validated metrics, and what training reuses."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from sklearn.pipeline import Pipeline
+
+from leadscore.config import Business
+from leadscore.data.schema import LeadTable
+from leadscore.errors import LeadscoreError
+from leadscore.modeling.calibration import LogitCalibrator
+from leadscore.modeling.folds import Fold
+from leadscore.modeling.leakage import LeakageSuspect
+from leadscore.modeling.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, evaluate, safe_auc
+from leadscore.modeling.order import RowOrder
+from leadscore.modeling.preprocess import ColumnPlan
+from leadscore.modeling.thresholds import ThresholdChoice, choose_threshold
+from leadscore.modeling.zoo import DataProfile
+
+SORT_KEYS = sorted(HIGHER_IS_BETTER | LOWER_IS_BETTER)
+#: the share of the most recent validated rows the leaderboard reports on separately
+LATEST_SHARE = 0.2
+
+
+@dataclass
+class CandidateResult:
+    """Out-of-fold predictions of one candidate and its per-fold AUCs."""
+
+    name: str
+    oof: np.ndarray  # mean raw probability per row over repeats; NaN where never validated
+    fold_auc: list[float]
+    fit_seconds: float
+    models: list[Pipeline] = field(default_factory=list)  # fitted fold models, when kept
+
+
+@dataclass
+class Leaderboard:
+    """The comparison's outcome: one row per candidate, plus what training reuses."""
+
+    table: pd.DataFrame
+    results: dict[str, CandidateResult]
+    best: str
+    sort: str
+    selection_note: str
+    lead_table: LeadTable
+    plan: ColumnPlan
+    profile: DataProfile
+    business: Business
+    baselines: ThresholdChoice
+    suspects: list[LeakageSuspect] = field(default_factory=list)
+    n_folds: int = 5
+    seconds: float = 0.0
+    #: the whole table when the comparison ran on a sample of it
+    full_table: LeadTable | None = None
+    #: the validation folds, in the order of each result's fold models
+    folds: list[Fold] = field(default_factory=list)
+    #: whether the rows were found to be in time order (no time column), and why
+    row_order: RowOrder | None = None
+    #: how the folds were made, in words
+    validation: str = "shuffled, stratified"
+    #: the MLflow run that recorded this comparison, if tracked
+    run_id: str | None = None
+
+    @property
+    def validated(self) -> np.ndarray:
+        """Rows that have an out-of-fold prediction."""
+        return ~np.isnan(self.results[self.best].oof)
+
+    def to_csv(self, path: str | Path) -> Path:
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.table.to_csv(out, index=False)
+        return out
+
+    def to_json(self, path: str | Path) -> Path:
+        out = Path(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        records = json.loads(self.table.to_json(orient="records"))
+        out.write_text(
+            json.dumps(
+                {
+                    "sort": self.sort,
+                    "best": self.best,
+                    "selection_note": self.selection_note,
+                    "validation": self.validation,
+                    "row_order": self.row_order.to_dict() if self.row_order else None,
+                    "folds": self.n_folds,
+                    "rows": self.lead_table.n_rows,
+                    "positive_rate": self.lead_table.positive_rate,
+                    "baselines": self.baselines.to_dict(),
+                    "excluded": self.lead_table.excluded,
+                    "models": records,
+                },
+                indent=2,
+            )
+        )
+        return out
+
+    def write(self, path: str | Path) -> Path:
+        """Write as CSV or JSON by extension."""
+        suffix = Path(path).suffix.lower()
+        if suffix == ".json":
+            return self.to_json(path)
+        if suffix == ".csv":
+            return self.to_csv(path)
+        raise LeadscoreError(f"leaderboard file must end in .csv or .json, not {path}")
+
+    def render(self, console: Console) -> None:
+        """Print the leaderboard and the profit of the naive policies."""
+        t = Table(
+            title=f"Leaderboard ({self.n_folds} folds, sorted by {self.sort})", header_style="bold"
+        )
+        columns = [
+            ("model", "label", "{}"), ("AUC", "auc", "{:.4f}"), ("± fold", "auc_std", "{:.3f}"),
+            ("PR-AUC", "pr_auc", "{:.3f}"), ("lift@10%", "lift_top10", "{:.2f}"),
+            ("recall@10%", "recall_top10", "{:.2f}"), ("precision", "precision", "{:.3f}"),
+            ("recall", "recall", "{:.3f}"), ("F1", "f1", "{:.3f}"),
+            ("log loss", "log_loss", "{:.3f}"), ("Brier", "brier", "{:.3f}"),
+            ("profit", "profit", "{:,.0f}"), ("AUC latest 5th", "auc_latest", "{:.3f}"),
+            ("fit s", "fit_seconds", "{:.1f}"),
+        ]  # fmt: skip
+        for header, _, _ in columns:
+            t.add_column(header, justify="left" if header == "model" else "right")
+        for _, row in self.table.iterrows():
+            style = "bold green" if row["model"] == self.best else None
+            t.add_row(*[fmt.format(row[key]) for _, key, fmt in columns], style=style)
+        console.print(t)
+        b = self.baselines
+        best_profit = float(self.table.set_index("model").loc[self.best, "profit"])
+        console.print(
+            f"Profit on {b.n_leads:,} validated leads — {self.best} at its threshold: "
+            f"[bold]{best_profit:,.0f}[/], contact everyone: {b.contact_all_profit:,.0f}, "
+            f"contact no one: {b.contact_none_profit:,.0f}"
+        )
+        console.print(f"Validation: {self.validation}")
+        console.print(f"Chosen: [bold green]{self.best}[/] — {self.selection_note}")
+
+
+def latest_rows(seen: np.ndarray, recency: np.ndarray, share: float = LATEST_SHARE) -> np.ndarray:
+    """Mask of the most recent ``share`` of the validated rows (by ``recency``: a time or a
+    position in the file)."""
+    at = np.flatnonzero(seen)
+    order = np.argsort(np.asarray(recency)[at], kind="stable")
+    latest = np.zeros(len(seen), dtype=bool)
+    latest[at[order[int(len(at) * (1 - share)) :]]] = True
+    return latest
+
+
+def summarise(
+    results: dict[str, CandidateResult],
+    y: np.ndarray,
+    business: Business,
+    recency: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """Leaderboard rows: metrics of calibrated out-of-fold probabilities, each candidate at
+    its own profit-optimal threshold; ``auc_latest`` is the AUC on the most recent fifth of
+    the validated rows (by ``recency``, default: the file order)."""
+    rows = []
+    recency = np.arange(len(y)) if recency is None else recency
+    for name, result in results.items():
+        seen = ~np.isnan(result.oof)
+        y_seen = y[seen]
+        calibrated = LogitCalibrator().fit(result.oof[seen], y_seen).transform(result.oof[seen])
+        choice = choose_threshold(y_seen, calibrated, business)
+        finite = [a for a in result.fold_auc if np.isfinite(a)]
+        latest = latest_rows(seen, recency)
+        rows.append(
+            {
+                "model": name,
+                **evaluate(y_seen, calibrated, choice.threshold, business),
+                "auc_std": float(np.std(finite)) if len(finite) > 1 else float("nan"),
+                "auc_latest": safe_auc(y[latest], result.oof[latest]),
+                "threshold": choice.threshold,
+                "fit_seconds": result.fit_seconds,
+            }
+        )
+    return pd.DataFrame(rows)
