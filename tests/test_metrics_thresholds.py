@@ -23,6 +23,8 @@ from leadscore.modeling.thresholds import (
     choose_threshold,
     derive_cutoffs,
     profit_curve,
+    segment_note,
+    segment_shares,
     select_top,
 )
 
@@ -289,6 +291,29 @@ def test_hot_is_never_below_warm(threshold: float) -> None:
     assert cutoffs.hot >= cutoffs.warm == threshold
     fixed = derive_cutoffs(p, threshold=threshold, segments=Segments(hot_cutoff=0.4))
     assert fixed.hot >= fixed.warm
+
+
+def test_warm_is_not_empty_when_few_leads_are_worth_a_call() -> None:
+    # the profit-optimal threshold lies above the top 20 %: hot used to equal warm
+    p = np.random.default_rng(0).beta(1, 12, 5000)
+    threshold = float(np.quantile(p, 0.9))
+    cutoffs = derive_cutoffs(p, threshold=threshold, segments=Segments(hot_share=0.2))
+    assert cutoffs.warm == threshold < cutoffs.hot
+    shares = segment_shares(p, cutoffs)
+    assert shares["hot"] == pytest.approx(0.05, abs=0.002)  # the better half of the 10 %
+    assert shares["warm"] == pytest.approx(0.05, abs=0.002)
+    assert segment_note(p, cutoffs) is None
+
+
+def test_a_clear_note_when_the_data_cannot_support_three_segments() -> None:
+    p = np.random.default_rng(1).beta(1, 12, 1000)
+    threshold = float(np.sort(p)[-15])  # 15 leads worth a call: too few to split
+    cutoffs = derive_cutoffs(p, threshold=threshold, segments=Segments())
+    assert cutoffs.hot == cutoffs.warm
+    note = segment_note(p, cutoffs)
+    assert note is not None and "too few to split into hot and warm" in note
+    everyone = derive_cutoffs(p, threshold=0.0, segments=Segments())
+    assert "no lead is cold" in segment_note(p, everyone)
 
 
 def test_cutoffs_segment() -> None:

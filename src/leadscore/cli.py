@@ -483,7 +483,20 @@ def train(
         f"{choice.contact_all_profit:,.0f}, contact no one {choice.contact_none_profit:,.0f}, "
         f"threshold 0.5 {choice.default_threshold_profit:,.0f}"
     )
-    out.print(f"Segments: hot ≥ {cut.hot * 100:.0f}, warm ≥ {cut.warm * 100:.0f}, cold below")
+    # one decimal where whole points would print two different cutoffs alike
+    digits = 0 if round(cut.hot * 100) != round(cut.warm * 100) or cut.hot == cut.warm else 1
+    shares = meta.get("segment_shares") or {}
+    out.print(
+        f"Segments: hot ≥ {cut.hot * 100:.{digits}f}, warm ≥ {cut.warm * 100:.{digits}f}, "
+        "cold below"
+        + (
+            " (training leads: " + ", ".join(f"{k} {v:.0%}" for k, v in shares.items()) + ")"
+            if shares
+            else ""
+        )
+    )
+    if meta.get("segment_note"):
+        out.print(f"[yellow]note:[/] {meta['segment_note']}")
     out.print(f"Saved to {out_dir}")
     version = getattr(lead_model, "registered_version_", None)
     if version is not None:

@@ -45,6 +45,8 @@ from leadscore.modeling.thresholds import (
     ThresholdChoice,
     choose_threshold,
     derive_cutoffs,
+    segment_note,
+    segment_shares,
     select_top,
 )
 from leadscore.modeling.zoo import DataProfile, get_candidates
@@ -290,6 +292,8 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             "cv_metrics": self.cv_metrics_,
             "threshold": self.threshold_choice_.to_dict(),
             "cutoffs": self.cutoffs_.to_dict(),
+            "segment_shares": segment_shares(p_oof, self.cutoffs_),
+            "segment_note": segment_note(p_oof, self.cutoffs_),
             "business": business.model_dump(),
             "segments": segments.model_dump(),
             "id_column": id_column,

@@ -113,20 +113,74 @@ class Cutoffs:
         return asdict(self)
 
 
+#: a segment should hold at least this share of the leads (and MIN_SEGMENT_LEADS of them)
+MIN_SEGMENT_SHARE = 0.02
+MIN_SEGMENT_LEADS = 10
+
+
 def derive_cutoffs(p_oof: np.ndarray, threshold: float, segments: Segments) -> Cutoffs:
     """Hot/warm/cold cutoffs from the contact threshold and the training score spread.
 
     Cold is below the contact threshold (not worth a call), hot is the top
     ``hot_share`` of leads as scored out of fold (and worth a call), warm is in between.
-    Fixed cutoffs in ``segments`` win.
+    When fewer leads than the top ``hot_share`` are worth a call, hot is the better half
+    of those that are, so warm is never empty while there are leads enough for it (see
+    :func:`segment_note` for when there are not). Fixed cutoffs in ``segments`` win.
+
+    Example
+    -------
+    >>> p = np.linspace(0, 1, 1001)
+    >>> cut = derive_cutoffs(p, threshold=0.9, segments=Segments(hot_share=0.2))
+    >>> round(cut.warm, 2), round(cut.hot, 2)  # the top 20 % lie below 0.9: split those above
+    (0.9, 0.95)
     """
+    p = np.asarray(p_oof, dtype=float)
     warm = segments.warm_cutoff if segments.warm_cutoff is not None else threshold
     if segments.hot_cutoff is not None:
         hot = segments.hot_cutoff
     else:
-        hot = float(np.quantile(np.asarray(p_oof, dtype=float), 1 - segments.hot_share))
+        hot = float(np.quantile(p, 1 - segments.hot_share))
+        worth = np.sort(p[p >= warm])
+        if hot <= warm and len(worth) >= 2 * _min_leads(len(p)):
+            hot = float(np.quantile(worth, 0.5, method="higher"))
+            if hot <= warm:  # ties at the threshold: the first score above it
+                higher = worth[worth > warm]
+                hot = float(higher[0]) if len(higher) else hot
     hot = max(hot, warm)
     return Cutoffs(contact=float(threshold), hot=float(hot), warm=float(warm))
+
+
+def _min_leads(n: int) -> int:
+    return max(MIN_SEGMENT_LEADS, int(np.ceil(MIN_SEGMENT_SHARE * n)))
+
+
+def segment_shares(p: np.ndarray, cutoffs: Cutoffs) -> dict[str, float]:
+    """Share of the leads in each segment."""
+    labels = cutoffs.segment(np.asarray(p, dtype=float))
+    return {name: float(np.mean(labels == name)) if len(labels) else 0.0 for name in SEGMENTS}
+
+
+def segment_note(p_oof: np.ndarray, cutoffs: Cutoffs) -> str | None:
+    """What a sales team should know when the training leads leave a segment (nearly)
+    empty: the data cannot support three segments, or fixed cutoffs leave one out."""
+    p = np.asarray(p_oof, dtype=float)
+    shares = segment_shares(p, cutoffs)
+    thin = [name for name in SEGMENTS if shares[name] * len(p) < _min_leads(len(p))]
+    if not thin:
+        return None
+    worth = shares["hot"] + shares["warm"]
+    described = ", ".join(f"{name} {shares[name]:.1%}" for name in SEGMENTS)
+    if "warm" in thin and worth * len(p) < 2 * _min_leads(len(p)):
+        return (
+            f"only {worth:.1%} of the training leads are worth a call at these values, too "
+            f"few to split into hot and warm ({described})"
+        )
+    if "cold" in thin and cutoffs.warm <= float(p.min()):
+        return (
+            f"calling every lead pays at these values, so no lead is cold ({described}); "
+            "raise cost_per_contact or set warm_cutoff to mark the least promising"
+        )
+    return f"segment {', '.join(thin)} holds (almost) no training leads ({described})"
 
 
 def select_top(scores: np.ndarray, capacity: int) -> np.ndarray:
