@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from leadscore.data.demo import DemoLeads, generate_leads
+
+# Hyperparameter search costs `train` up to a minute by default; the suite trains a model
+# in dozens of tests that are about other things. tests/test_tuning.py searches on purpose.
+os.environ.setdefault("LEADSCORE_TUNING_BUDGET", "0")
 
 
 @pytest.fixture(scope="session")

@@ -102,6 +102,14 @@ SortOpt = Annotated[
     str, typer.Option("--sort", help="Rank models by: auc, profit, pr_auc, recall, f1, …")
 ]
 CvOpt = Annotated[int | None, typer.Option("--cv", help="Cross-validation folds (default 5).")]
+BudgetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--budget",
+        help="Hyperparameter search time for the leading model families: 60s, 2m, auto "
+        "(about as long as the comparison took) or 0 (none). train: auto; compare: 0.",
+    ),
+]
 ModelsOpt = Annotated[
     str | None,
     typer.Option("--models", help="Comma-separated candidates to compare (default: all)."),
@@ -388,6 +396,7 @@ def compare(
     dictionary: DictionaryOpt = None,
     strict_leakage: StrictLeakageOpt = False,
     row_order: RowOrderOpt = None,
+    budget: BudgetOpt = None,
     models: ModelsOpt = None,
     sort: SortOpt = "auc",
     cv: CvOpt = None,
@@ -410,7 +419,7 @@ def compare(
     )  # fmt: skip
     board = run_compare(
         data, settings=settings, models=_models(models), sort=sort, console=err,
-        show_progress=not quiet,
+        show_progress=not quiet, budget=budget or 0,
     )  # fmt: skip
     board.render(out)
     out.print(f"[dim]{board.seconds:.1f} s[/]")
@@ -438,6 +447,7 @@ def train(
     model: Annotated[
         str | None, typer.Option("--model", help="Train this model instead of the best.")
     ] = None,
+    budget: BudgetOpt = None,
     models: ModelsOpt = None,
     sort: SortOpt = "auc",
     cv: CvOpt = None,
@@ -463,6 +473,7 @@ def train(
     lead_model = run_train(
         data, settings=settings, model=model, models=_models(models), sort=sort,
         out=out_dir, leaderboard_out=leaderboard, console=out, show_progress=not quiet,
+        budget=budget,
     )  # fmt: skip
     meta = lead_model.metadata_
     m = lead_model.cv_metrics_

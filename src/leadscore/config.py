@@ -212,6 +212,9 @@ class Settings(BaseSettings):
     #: what to do with a value like "abc" in an otherwise numeric column
     on_bad_number: Literal["error", "missing"] = "error"
     cv_folds: int = Field(default=5, ge=2, le=20)
+    #: hyperparameter search in ``train``: ``auto`` (about as long as the comparison
+    #: took, 8–60 s), a duration such as ``60s`` or ``2m``, or ``0`` for none
+    tuning_budget: str = "auto"
     #: whether a table's rows, without a time column, are in time order: ``auto`` tells
     #: from the data (validation then runs forward in file order), ``time`` says they are,
     #: ``random`` says they are not

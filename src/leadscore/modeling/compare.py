@@ -39,6 +39,15 @@ from leadscore.modeling.order import RowOrder, detect_row_order
 from leadscore.modeling.preprocess import ColumnPlan, plan_columns
 from leadscore.modeling.selection import choose, rank
 from leadscore.modeling.thresholds import choose_threshold
+from leadscore.modeling.tuning import (
+    MIN_FAMILY_S,
+    TUNED_FAMILIES,
+    TuningResult,
+    auto_budget,
+    parse_budget,
+    tunable,
+    tune,
+)
 from leadscore.modeling.zoo import Candidate, DataProfile, get_candidates
 
 
@@ -74,14 +83,17 @@ def cross_validate(
     n_jobs: int = -1,
     keep_models: bool = False,
     progress: Callable[[str], None] | None = None,
+    params: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, CandidateResult]:
     """Out-of-fold probabilities of every candidate on the given folds.
 
     With ``keep_models`` every fitted fold model is returned too (in fold order), so the
-    folds can serve as a bagged final model without fitting again.
+    folds can serve as a bagged final model without fitting again. ``params`` holds tuned
+    estimator settings by candidate name.
     """
     y = np.asarray(y).astype(int)
-    pipelines = [c.pipeline(plan, profile, seed) for c in candidates]
+    params = params or {}
+    pipelines = [c.pipeline(plan, profile, seed, params=params.get(c.name)) for c in candidates]
     sums = {c.name: np.zeros(len(y)) for c in candidates}
     counts = {c.name: np.zeros(len(y)) for c in candidates}
     aucs: dict[str, list[float]] = {c.name: [] for c in candidates}
@@ -127,6 +139,7 @@ def compare(
     show_progress: bool = True,
     keep_models: bool = False,
     track: bool | None = None,
+    budget: float | str = 0,
     **role_overrides: Any,
 ) -> Leaderboard:
     """Compare the model zoo on a lead table by cross-validation.
@@ -148,6 +161,9 @@ def compare(
         Number of folds (default ``settings.cv_folds``).
     keep_models:
         Keep the best candidate's fitted fold models (training bags them).
+    budget:
+        Seconds of hyperparameter search for the leading tunable families (see
+        :mod:`leadscore.modeling.tuning`), ``"auto"``, or 0 (default: none).
     track:
         Record the comparison as an MLflow run (default: ``settings.tracking``).
 
@@ -217,6 +233,27 @@ def compare(
     rows["label"] = rows["model"].map({c.name: c.label for c in candidates})
     rows["complexity"] = rows["model"].map({c.name: c.complexity for c in candidates})
     ranked = rank(rows, sort)
+    budget_s = parse_budget(budget)
+    if budget_s == "auto":
+        budget_s = auto_budget(time.perf_counter() - started)
+    tuning: dict[str, TuningResult] = {}
+    if budget_s > 0:
+        tuning = _tune_leaders(
+            ranked, rows, candidates, table.features, y, folds=folds, plan=plan,
+            profile=profile, settings=settings, sort=sort, budget_s=float(budget_s),
+            keep_models=keep_models, recency=recency, console=console,
+            show_progress=show_progress,
+        )  # fmt: skip
+        improved = {name: t for name, t in tuning.items() if t.improved and t.result}
+        for name, t in improved.items():
+            assert t.result is not None
+            results[name] = t.result
+        if improved:
+            rows = summarise(results, y, business, recency=recency)
+            rows["label"] = rows["model"].map({c.name: c.label for c in candidates})
+            rows["complexity"] = rows["model"].map({c.name: c.complexity for c in candidates})
+            ranked = rank(rows, sort)
+    ranked["tuned"] = ranked["model"].map(lambda m: m in tuning and tuning[m].improved)
     best, note = choose(ranked, sort, profile, n_folds, results, forward=order is not None)
     for name, result in results.items():
         if name != best:
@@ -228,7 +265,7 @@ def compare(
     baselines = choose_threshold(y[seen], calibrated, business)
     ordered = ["model", "label", "auc", "auc_std", "pr_auc", "accuracy", "precision", "recall",
                "f1", "log_loss", "brier", "lift_top10", "recall_top10", "profit", "ece",
-               "auc_latest", "threshold", "fit_seconds", "complexity"]  # fmt: skip
+               "auc_latest", "threshold", "fit_seconds", "complexity", "tuned"]  # fmt: skip
     board = Leaderboard(
         table=ranked[ordered],
         results=results,
@@ -247,12 +284,65 @@ def compare(
         full_table=full_table,
         row_order=row_order,
         validation=_validation_note(table, row_order),
+        tuning=tuning,
     )
     if settings.tracking if track is None else track:
         from leadscore.registry import Registry
 
         board.run_id = Registry(settings).log_comparison(board, source=_source_name(data))
     return board
+
+
+def _tune_leaders(
+    ranked: pd.DataFrame,
+    rows: pd.DataFrame,
+    candidates: list[Candidate],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    folds: list[Fold],
+    plan: ColumnPlan,
+    profile: DataProfile,
+    settings: Settings,
+    sort: str,
+    budget_s: float,
+    keep_models: bool,
+    recency: np.ndarray,
+    console: Console,
+    show_progress: bool,
+) -> dict[str, TuningResult]:
+    """Search the leading tunable families' settings, the budget shared between them."""
+    names = tunable(list(ranked["model"]))[:TUNED_FAMILIES]
+    while len(names) > 1 and budget_s / len(names) < MIN_FAMILY_S:
+        names.pop()
+    if not names or budget_s < MIN_FAMILY_S:
+        return {}
+    by_name = {c.name: c for c in candidates}
+    defaults = rows.set_index("model")[sort]
+    out: dict[str, TuningResult] = {}
+    with Progress(
+        TextColumn("[bold]tuning {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show_progress,
+        transient=True,
+    ) as bar:
+        for name in names:
+            bar.add_task(name, total=None)
+            out[name] = tune(
+                by_name[name], X, y, folds=folds, plan=plan, profile=profile,
+                business=settings.business, default_value=float(defaults[name]), metric=sort,
+                budget_s=budget_s / len(names), seed=settings.random_state,
+                n_jobs=_jobs(settings.n_jobs), keep_models=keep_models, recency=recency,
+            )  # fmt: skip
+    for t in out.values():
+        verdict = "kept" if t.improved else "not better than the defaults"
+        console.print(
+            f"tuned {t.name}: {t.trials} trials ({t.pruned} stopped early) in "
+            f"{t.seconds:.0f} s, {sort} {t.default_value:.4f} → {t.value:.4f} ({verdict})"
+        )
+    return out
 
 
 def _jobs(n_jobs: int) -> int:

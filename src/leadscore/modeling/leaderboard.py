@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -65,6 +66,14 @@ class Leaderboard:
     row_order: RowOrder | None = None
     #: how the folds were made, in words
     validation: str = "shuffled, stratified"
+    #: hyperparameter searches run, by family (``TuningResult``)
+    tuning: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, dict[str, Any]]:
+        """Tuned estimator settings of the families whose search beat their defaults."""
+        return {name: t.params for name, t in self.tuning.items() if t.improved}
+
     #: the MLflow run that recorded this comparison, if tracked
     run_id: str | None = None
 
@@ -91,6 +100,7 @@ class Leaderboard:
                     "selection_note": self.selection_note,
                     "validation": self.validation,
                     "row_order": self.row_order.to_dict() if self.row_order else None,
+                    "tuning": [t.to_dict() for t in self.tuning.values()],
                     "folds": self.n_folds,
                     "rows": self.lead_table.n_rows,
                     "positive_rate": self.lead_table.positive_rate,

@@ -127,6 +127,9 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         Folds for the out-of-fold predictions that calibration and the threshold use.
     random_state:
         Seed for folds and models.
+    params:
+        Estimator settings that replace the family's defaults (as found by tuning,
+        ``leadscore.modeling.tuning``).
 
     Attributes
     ----------
@@ -156,12 +159,14 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         segments: Segments | None = None,
         cv: int = 5,
         random_state: int = 0,
+        params: dict[str, Any] | None = None,
     ) -> None:
         self.model = model
         self.business = business
         self.segments = segments
         self.cv = cv
         self.random_state = random_state
+        self.params = params
 
     # ------------------------------------------------------------------ fitting
 
@@ -238,7 +243,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         (candidate,) = get_candidates([self.model])
         profile = DataProfile(len(X), int(y_int.sum()))
         plan = plan_columns(X, kinds, reference_time=time_column)
-        pipeline = candidate.pipeline(plan, profile, self.random_state)
+        pipeline = candidate.pipeline(plan, profile, self.random_state, params=self.params)
 
         time_ordered = time_column is not None or forward
         if oof is None:
@@ -254,6 +259,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             result = cross_validate(
                 X, y_int, [candidate], folds=folds, plan=plan, profile=profile,
                 seed=self.random_state, n_jobs=1, keep_models=not time_ordered,
+                params={candidate.name: self.params or {}},
             )[candidate.name]  # fmt: skip
             oof, fold_models = result.oof, result.models
         if fold_models and not time_ordered:
@@ -296,6 +302,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             "segment_note": segment_note(p_oof, self.cutoffs_),
             "business": business.model_dump(),
             "segments": segments.model_dump(),
+            "params": dict(self.params or {}),
             "id_column": id_column,
             "time_column": time_column,
             **(info or {}),

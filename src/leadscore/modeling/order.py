@@ -16,8 +16,8 @@ What matters is drift, not order: a file sorted by its creation date whose leads
 the same all along validates as well shuffled (and keeps every row for training). A file
 sorted by the outcome is a sort, not a time order. In a file sorted by one of its columns
 (a date, a running number, a week, a name) the classifier judges by the other columns,
-since the sort key tells early rows from late ones by construction. Comparison then validates forward: every fold trains on earlier
-rows and is judged on the rows after them.
+since the sort key tells early rows from late ones by construction. Comparison then
+validates forward: every fold trains on earlier rows and is judged on the rows after them.
 """
 
 from __future__ import annotations
@@ -176,9 +176,7 @@ def _adversarial_auc(
     rows = np.unique(np.linspace(0, n - 1, min(n, ADVERSARIAL_SAMPLE)).astype(int))
     # dates tell early rows from late ones by definition: the question is whether the
     # leads themselves change
-    kept = [
-        c for c in table.features.columns if c != leave_out and table.kinds[c] != "datetime"
-    ]
+    kept = [c for c in table.features.columns if c != leave_out and table.kinds[c] != "datetime"]
     features = table.features.iloc[rows][kept].reset_index(drop=True)
     if features.shape[1] == 0:
         return None

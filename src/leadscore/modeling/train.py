@@ -40,9 +40,11 @@ def train(
     track: bool | None = None,
     console: Console | None = None,
     show_progress: bool = True,
+    budget: float | str | None = None,
     **role_overrides: Any,
 ) -> LeadModel:
-    """Compare candidates, fit the best on all rows, calibrate, choose thresholds, save.
+    """Compare candidates, tune the leaders, fit the best on all rows, calibrate, choose
+    thresholds, save.
 
     Parameters
     ----------
@@ -62,6 +64,9 @@ def train(
         Record an MLflow run and register the model (default: ``settings.tracking``).
     console:
         Where to report left-out leakage suspects and print the leaderboard.
+    budget:
+        Hyperparameter search time: seconds, ``"60s"``, ``"auto"`` or 0 (none); default
+        ``settings.tuning_budget`` (``auto``: about as long as the comparison took).
     roles, settings, cv, show_progress, **role_overrides:
         As for :func:`leadscore.compare`.
 
@@ -74,7 +79,8 @@ def train(
     board: Leaderboard = compare(
         data, roles=roles, settings=settings, models=[model] if model else models,
         sort=sort, cv=cv, console=console, show_progress=show_progress, keep_models=True,
-        track=False, **role_overrides,
+        track=False, budget=settings.tuning_budget if budget is None else budget,
+        **role_overrides,
     )  # fmt: skip
     if console is not None and len(board.table) > 1:
         board.render(console)
@@ -96,6 +102,7 @@ def train(
                 table.features, table.kinds, reference_time=table.roles.time),
             profile=DataProfile(table.n_rows, int(table.y.sum())),
             seed=settings.random_state, n_jobs=settings.n_jobs, keep_models=True,
+            params=board.params,
         )[chosen]  # fmt: skip
         oof, fold_models = result.oof, result.models
     lead_model = LeadModel(
@@ -104,6 +111,7 @@ def train(
         segments=settings.segments,
         cv=cv or settings.cv_folds,
         random_state=settings.random_state,
+        params=board.params.get(chosen),
     )
     lead_model.fit(
         table.features,
@@ -121,6 +129,7 @@ def train(
             "leakage_suspects": [s.__dict__ for s in board.suspects],
             "selection": board.selection_note if not model else f"chosen by you: {model}",
             "validation": board.validation,
+            "tuning": [t.to_dict() for t in board.tuning.values()],
             "leaderboard": board.table.to_dict(orient="records"),
             "notes": table.notes,
         },

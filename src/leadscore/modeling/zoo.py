@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,9 +84,18 @@ class Candidate:
     #: rough relative fit time, to start the slowest fits first and keep all cores busy
     cost: float = 1.0
 
-    def pipeline(self, plan: ColumnPlan, profile: DataProfile, random_state: int = 0) -> Pipeline:
-        """Preprocessing plus estimator, ready to fit on a typed feature frame."""
+    def pipeline(
+        self,
+        plan: ColumnPlan,
+        profile: DataProfile,
+        random_state: int = 0,
+        params: dict[str, Any] | None = None,
+    ) -> Pipeline:
+        """Preprocessing plus estimator, ready to fit on a typed feature frame; ``params``
+        (found by tuning) replace the estimator's defaults."""
         estimator = self.make(profile, plan.categorical, random_state)
+        if params:
+            estimator.set_params(**params)
         prep = build_preprocessor(plan, self.family, random_state)
         return Pipeline([("prep", prep), ("model", estimator)])
 
