@@ -91,8 +91,8 @@ SAVED = {"logreg_l2", "naive_bayes", "extra_trees", "hist_gb"}
 def test_each_family_serves_the_same_scores_saved_or_compiled(
     demo_leads: DemoLeads, family: str, tmp_path: Path, settings: Settings, rows: Rows
 ) -> None:
-    """Linear, dense and compiled tree models save their scorer too (naive Bayes with its
-    own copies of the estimators); families whose scorer calls the model's estimators
+    """Linear models (logistic regression, naive Bayes: per-field lookups) and compiled
+    tree models save their scorer too; families whose scorer calls the model's estimators
     (XGBoost, the batch path) save none and are compiled at load."""
     model = fit(demo_leads, family)
     folder = model.save(tmp_path / family)

@@ -12,13 +12,15 @@ from leadscore.modeling.preprocess import (
     OTHER,
     CategoryCoder,
     ColumnPlan,
+    QuantileBins,
     SkewedLog,
+    auto_bins,
     build_preprocessor,
     min_level_count,
     plan_columns,
 )
 
-FAMILIES = ("linear", "tree", "native", "catboost")
+FAMILIES = ("linear", "tree", "native", "catboost", "binned")
 N = 600
 KINDS = {
     "score": "numeric",
@@ -136,6 +138,24 @@ def test_fit_transform_shape_and_missing_values(training, plan: ColumnPlan, fami
         assert "onehot__source_infrequent_sklearn" in onehot  # "rare" grouped away
         assert "onehot__source_rare" not in onehot
         assert out[onehot].sum(axis=1).eq(1).all()
+    elif family == "binned":
+        numbers = ["score", "visits", *part_names("created")]
+        assert list(out.columns) == [*(f"num__{c}" for c in numbers), "cat__source", "cat__city"]
+        assert all(out[c].dtype == np.float64 for c in out.columns)
+        codes = out.to_numpy()
+        assert not np.isnan(codes).any() and (codes == np.round(codes)).all() and codes.min() == 0
+        bins = auto_bins(int(np.bincount(y).min()))  # from the rarer outcome's leads
+        # a missing number has its own bin, after the quantile bins
+        missing = frame["score"].isna().to_numpy()
+        assert set(out["num__score"][missing]) == {bins}
+        assert out["num__score"][~missing].max() == bins - 1
+        assert len(set(out["num__score"])) == bins + 1
+        # every level keeps its own code, rare ones and missing values too: smoothing, not
+        # grouping, keeps their evidence small
+        levels = sorted({*frame["source"].dropna(), MISSING})
+        assert sorted(set(out["cat__source"])) == list(range(len(levels)))
+        assert out["cat__source"][frame["source"].isna()].eq(levels.index(MISSING)).all()
+        assert out["cat__source"][frame["source"] == "rare"].eq(levels.index("rare")).all()
     else:
         assert list(out.columns) == [
             "score", "visits", "source", "city", *part_names("created"),
@@ -182,6 +202,21 @@ def test_transform_unseen_and_missing_rows(training, plan: ColumnPlan, family: s
         assert out.loc[101, "onehot__source_infrequent_sklearn"] == 1.0
         assert out.loc[103, "onehot__source_infrequent_sklearn"] == 1.0
         assert out.loc[100, "onehot__source___missing__"] == 1.0
+    elif family == "binned":
+        assert not out.isna().any().any()
+        # an unseen level is −1 (naive Bayes: no information); a missing one has its code
+        assert out.loc[101, "cat__source"] == -1 and out.loc[101, "cat__city"] == -1
+        assert out.loc[100, "cat__source"] == sorted({*frame["source"].dropna(), MISSING}).index(
+            MISSING
+        )
+        assert out.loc[103, "cat__source"] >= 0  # "rare" was seen in training
+        # missing numbers and date parts go to the bin after the quantile bins
+        bins = prep.named_steps["encode"].named_transformers_["num"].named_steps["bins"]
+        for column, cuts in zip(bins.feature_names_in_, bins.cuts_, strict=True):
+            assert out.loc[100, f"num__{column}"] == len(cuts) + 1
+        assert out.loc[101, "num__created__hour"] == np.searchsorted(
+            bins.cuts_[list(bins.feature_names_in_).index("created__hour")], 13.0, side="right"
+        )
     else:
         assert out.loc[101, "source"] == OTHER
         assert out.loc[101, "city"] == OTHER
@@ -318,3 +353,59 @@ def test_skewed_log_only_touches_skewed_non_negative_columns() -> None:
     np.testing.assert_allclose(out["counts"], np.log1p(frame["counts"]))
     pd.testing.assert_series_equal(out["normal"], frame["normal"])
     pd.testing.assert_series_equal(out["negative"], frame["negative"])
+
+
+# --- QuantileBins ------------------------------------------------------------------------------
+
+
+def test_quantile_bins_keep_ties_and_point_masses_apart() -> None:
+    """Cuts fall between distinct values: a value with more than a bin's share of the leads
+    (zero visits) gets a bin of its own, a 0/1 flag two bins, and no value straddles a cut."""
+    rng = np.random.default_rng(3)
+    visits = np.concatenate([np.zeros(550), rng.integers(1, 40, 450)]).astype(float)
+    flag = (rng.random(1000) < 0.3).astype(float)
+    frame = pd.DataFrame({"visits": visits, "flag": flag})
+    bins = QuantileBins(n_bins=10).fit(frame)
+    codes = bins.transform(frame)
+    assert set(codes["visits"][visits == 0]) == {0.0}
+    assert (codes["visits"][visits > 0] > 0).all()
+    assert codes.groupby(frame["visits"])["visits"].nunique().eq(1).all()  # ties stay together
+    assert len(bins.cuts_[0]) <= 9
+    assert bins.cuts_[1].tolist() == [0.5]
+    assert codes["flag"].tolist() == flag.tolist()
+
+
+def test_quantile_bins_are_about_equal_and_ignore_skew_and_outliers() -> None:
+    rng = np.random.default_rng(4)
+    seconds = rng.lognormal(5, 2, 2000)
+    seconds[:5] = 1e12  # outliers move no cut
+    bins = QuantileBins(n_bins=8).fit(pd.DataFrame({"s": seconds}))
+    counts = np.bincount(bins.transform(pd.DataFrame({"s": seconds}))["s"].astype(int))
+    assert len(counts) == 8 and counts.min() == 250 and counts.max() == 250
+    rank = QuantileBins(n_bins=8).fit(pd.DataFrame({"s": np.log(seconds)}))
+    np.testing.assert_allclose(np.log(bins.cuts_[0]), rank.cuts_[0], rtol=1e-6)
+
+
+def test_quantile_bins_missing_unseen_and_empty_columns() -> None:
+    train = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0, np.nan], "b": [np.nan] * 5})
+    bins = QuantileBins(n_bins=2).fit(train)
+    assert bins.cuts_[0].tolist() == [2.5] and bins.cuts_[1].size == 0
+    new = pd.DataFrame({"a": [-100.0, 2.5, 1e9, np.nan], "b": [7.0, np.nan, 0.0, 1.0]})
+    out = bins.transform(new)
+    assert out["a"].tolist() == [0.0, 1.0, 1.0, 2.0]  # below, at a cut, above, missing
+    assert out["b"].tolist() == [0.0, 1.0, 0.0, 0.0]  # all-missing column: one bin + missing
+    assert list(out.index) == list(new.index)
+    with pytest.raises(ValueError, match="at least 2"):
+        QuantileBins(n_bins=1).fit(train)
+
+
+@pytest.mark.parametrize(("fewest", "expected"), [(3, 5), (100, 10), (190, 14), (10**6, 32)])
+def test_auto_bins_grow_with_the_square_root_of_the_rarer_outcome(
+    fewest: int, expected: int
+) -> None:
+    assert auto_bins(fewest) == expected
+    frame = pd.DataFrame({"x": np.arange(1000.0)})
+    converted = min(fewest, 500)  # the rarer outcome of 1,000 rows
+    y = (np.arange(1000) < converted).astype(int)
+    assert QuantileBins().fit(frame, y).n_bins_ == auto_bins(converted)
+    assert QuantileBins().fit(frame).n_bins_ == auto_bins(1000)  # no outcomes: all rows

@@ -27,7 +27,7 @@ FAMILIES = {
     "logreg_l2": "linear",
     "extra_trees": "trees",
     "decision_tree": "trees",
-    "naive_bayes": "dense",
+    "naive_bayes": "linear",
     "mlp": "dense",
     "hist_gb": "trees",
     "catboost": "booster",
@@ -109,7 +109,7 @@ def test_a_level_spelling_another_fields_name_is_credited_to_its_own_field(
 
 @pytest.mark.parametrize(
     ("family", "mode"),
-    [("logreg_l2", "linear"), ("naive_bayes", "dense"), ("extra_trees", "trees")],
+    [("logreg_l2", "linear"), ("mlp", "dense"), ("extra_trees", "trees")],
 )
 def test_a_target_encoded_field_scores_and_explains_as_the_batch(
     demo_leads: DemoLeads, family: str, mode: str

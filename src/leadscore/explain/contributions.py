@@ -7,6 +7,9 @@ person entered:
 * gradient boosters (LightGBM, XGBoost, CatBoost): the exact tree SHAP values the boosters
   compute natively (much faster than a generic explainer);
 * logistic regression: the linear form, coefficient × (value − background mean);
+* naive Bayes (:class:`~leadscore.modeling.naive_bayes.BinnedNB`): additive in log-odds
+  too, one log-likelihood ratio per column (a category's level, a number's bin), less its
+  mean over the background leads;
 * every other model: a model-agnostic attribution (each field set to a typical lead's
   value, the interactions' remainder shared out evenly so the total is exact); for
   scikit-learn's tree ensembles and histogram boosting it runs compiled
@@ -169,6 +172,12 @@ def _member_contributions(
         values = (np.asarray(encoded, dtype=float) - reference) * coef
         base = np.full(len(X), float(estimator.intercept_[0] + coef @ reference))
         return values @ _grouping(columns, fields), base
+    if name == "BinnedNB":
+        columns = _encoded_inputs(prep)
+        terms = estimator.column_terms(encoded)
+        reference = estimator.column_terms(prep.transform(background)).mean(axis=0)
+        base = np.full(len(X), estimator.intercept_ + float(reference.sum()))
+        return (terms - reference) @ _grouping(columns, fields), base
     raise AssertionError(name)  # every exact explainer is handled above
 
 
@@ -369,8 +378,14 @@ def _occlusion(
 # ----------------------------------------------------------------------------- public
 
 
-#: estimators with an exact, fast explainer (tree SHAP or the linear form)
-EXACT_EXPLAINERS = ("LGBMClassifier", "XGBClassifier", "CatBoostLeads", "LogisticRegression")
+#: estimators with an exact, fast explainer (tree SHAP, the linear form, naive Bayes' terms)
+EXACT_EXPLAINERS = (
+    "LGBMClassifier",
+    "XGBClassifier",
+    "CatBoostLeads",
+    "LogisticRegression",
+    "BinnedNB",
+)
 
 
 def is_exact(model: LeadModel) -> bool:

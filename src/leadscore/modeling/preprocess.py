@@ -1,17 +1,22 @@
 """From typed lead columns to the numbers each model family needs.
 
-Four encodings, one per model family (see :func:`build_preprocessor`):
+Five encodings, one per model family (see :func:`build_preprocessor`):
 
 ``linear``  median imputation with missing indicators, log of skewed counts, scaling;
             one-hot for low-cardinality categories (rare levels grouped), cross-fitted
-            target encoding for high-cardinality ones. For logistic regression, MLP, NB.
+            target encoding for high-cardinality ones. For logistic regression, the MLP.
 ``tree``    the same without the log and the scaling. For sklearn's tree ensembles.
 ``native``  numbers untouched (the booster handles missing values), categories as pandas
             ``category`` with a fixed level set. For LightGBM, XGBoost, HistGradientBoosting.
 ``catboost``categories as text, for CatBoost's own ordered target statistics.
+``binned``  every number (and date part) as its quantile bin with a bin of its own for
+            missing values (:class:`QuantileBins`), every category as its level code
+            (missing a level of its own). For naive Bayes
+            (:class:`leadscore.modeling.naive_bayes.BinnedNB`).
 
 Unseen categories at scoring time never fail: one-hot maps them to the "infrequent"
-column (or all zeros), target encoding to the prior, the native coders to ``__other__``.
+column (or all zeros), target encoding to the prior, the native coders to ``__other__``,
+the binned encoding to code −1 (a level naive Bayes never saw, which tells it nothing).
 """
 
 from __future__ import annotations
@@ -28,12 +33,18 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import StratifiedKFold
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler, TargetEncoder
+from sklearn.preprocessing import (
+    FunctionTransformer,
+    OneHotEncoder,
+    OrdinalEncoder,
+    StandardScaler,
+    TargetEncoder,
+)
 from sklearn.utils.validation import check_is_fitted
 
 from leadscore.features.dates import DateParts
 
-Family = Literal["linear", "tree", "native", "catboost"]
+Family = Literal["linear", "tree", "native", "catboost", "binned"]
 
 MISSING = "__missing__"
 OTHER = "__other__"
@@ -210,6 +221,128 @@ class CategoryCoder(TransformerMixin, BaseEstimator):
         return self.feature_names_out_
 
 
+def auto_bins(fewest: int) -> int:
+    """Quantile bins per number when the rarer outcome has ``fewest`` leads: about
+    ``√fewest``, between 5 and 32.
+
+    A bin's conversion rate rests on its share of the rarer outcome: with ``b`` bins each
+    holds about ``fewest / b`` of those leads, so ``b = √fewest`` lets the resolution (the
+    number of bins) and the evidence per bin grow together. 100 leads at 12 % converted
+    (about 10 converted in a training fold): 5 bins; 2,000 leads (190): 14; from about
+    1,000 of the rarer outcome on: 32 (finer bins gained nothing measurable on 100,000 demo
+    leads or on the X Education data, and the per-lead lookup stays short).
+
+    Example
+    -------
+    >>> [auto_bins(n) for n in (10, 100, 190, 100_000)]
+    [5, 10, 14, 32]
+    """
+    return int(np.clip(round(fewest**0.5), 5, 32))
+
+
+class QuantileBins(TransformerMixin, BaseEstimator):
+    """Numbers → quantile bin codes ``0 … k−1``, missing values → a bin of their own (``k``).
+
+    Cut points are fitted on the training values: at each of the ``n_bins − 1`` inner
+    quantiles, between the value found there and the next larger value seen. So ties
+    never straddle a cut, and a value with more than a bin's share of the leads (zero
+    visits, a yes/no flag, the hour of day) gets a bin of its own instead of sharing one
+    with its neighbours; a column with fewer distinct values than bins keeps one bin per
+    value. Skew, counts and outliers do not matter: only the order of the values does.
+
+    scikit-learn's ``KBinsDiscretizer`` refuses missing values, and its quantile edges sit
+    on tied values, so a point mass shares a bin with the values above it (zero time on
+    site with a few seconds); hence this small transformer.
+
+    Parameters
+    ----------
+    n_bins:
+        Bins per column, or ``"auto"``: :func:`auto_bins` of the leads of the rarer outcome
+        in the ``y`` given to ``fit`` (without ``y``: of all the rows).
+
+    Attributes
+    ----------
+    cuts_ : list of ndarray
+        Per column, the sorted cut points; a value ``x`` is in bin
+        ``searchsorted(cuts, x, side="right")``, a missing value in bin ``len(cuts) + 1``.
+
+    Example
+    -------
+    >>> frame = pd.DataFrame({"visits": [0.0, 0, 0, 0, 1, 2, 3, 40, None]})
+    >>> QuantileBins(n_bins=3).fit_transform(frame)["visits"].tolist()
+    [0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 2.0, 2.0, 3.0]
+    """
+
+    def __init__(self, n_bins: int | Literal["auto"] = "auto") -> None:
+        self.n_bins = n_bins
+
+    def fit(self, X: pd.DataFrame, y: object = None) -> QuantileBins:
+        frame = pd.DataFrame(X)
+        values = frame.to_numpy(dtype=float, na_value=np.nan)
+        if self.n_bins == "auto":
+            # the rarer outcome limits how finely a number's conversion rate can be read
+            labels = np.asarray(y, dtype=int) if y is not None else None
+            fewest = len(frame) if labels is None else int(np.bincount(labels, minlength=2).min())
+            bins = auto_bins(fewest)
+        else:
+            bins = int(self.n_bins)
+        if bins < 2:
+            raise ValueError(f"n_bins must be at least 2, not {self.n_bins!r}")
+        self.n_bins_ = bins
+        self.cuts_ = [self._cuts(values[:, j], bins) for j in range(values.shape[1])]
+        self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
+        self.n_features_in_ = values.shape[1]
+        return self
+
+    @staticmethod
+    def _cuts(column: np.ndarray, bins: int) -> np.ndarray:
+        present = column[~np.isnan(column)]
+        if present.size == 0:
+            return np.zeros(0)
+        levels, counts = np.unique(present, return_counts=True)
+        below = np.cumsum(counts)  # leads at or below each distinct value
+        # the distinct value at each inner quantile (integer products: no rounding at ties)
+        wanted = np.arange(1, bins) * present.size / bins
+        at = np.unique(np.searchsorted(below, wanted, side="left"))
+        at = at[at < len(levels) - 1]  # nothing to cut above the largest value
+        low, high = levels[at], levels[at + 1]
+        middle = low + (high - low) / 2
+        # between two neighbouring floats the middle may round onto the lower one
+        return np.where(middle > low, middle, high)
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self)
+        frame = pd.DataFrame(X)
+        values = frame.to_numpy(dtype=float, na_value=np.nan)
+        codes = np.empty_like(values)
+        for j, cuts in enumerate(self.cuts_):
+            column = values[:, j]
+            codes[:, j] = np.where(
+                np.isnan(column), len(cuts) + 1, np.searchsorted(cuts, column, side="right")
+            )
+        return pd.DataFrame(codes, columns=frame.columns, index=frame.index)
+
+    def get_feature_names_out(self, input_features: object = None) -> np.ndarray:
+        return self.feature_names_in_
+
+
+def _binned(plan: ColumnPlan, dates: DateParts, numeric: list[str]) -> Pipeline:
+    """The ``binned`` encoding: quantile bin codes of the numbers and date parts, level codes
+    of the categories (missing a level of its own, an unseen level −1)."""
+    text = FunctionTransformer(_as_text, feature_names_out="one-to-one")
+    levels = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
+    transformers = []
+    if numeric:
+        transformers.append(("num", Pipeline([("bins", QuantileBins())]), numeric))
+    if plan.categorical:
+        transformers.append(
+            ("cat", Pipeline([("text", text), ("encode", levels)]), plan.categorical)
+        )
+    encode = ColumnTransformer(transformers, remainder="drop", verbose_feature_names_out=True)
+    encode.set_output(transform="pandas")
+    return Pipeline([("dates", dates), ("encode", encode)])
+
+
 def build_preprocessor(plan: ColumnPlan, family: Family, random_state: int = 0) -> Pipeline:
     """The preprocessing pipeline for one model family (see the module docstring).
 
@@ -230,6 +363,8 @@ def build_preprocessor(plan: ColumnPlan, family: Family, random_state: int = 0) 
             output="string" if family == "catboost" else "category",
         )
         return Pipeline([("dates", dates), ("categories", coder)])
+    if family == "binned":
+        return _binned(plan, dates, numeric)
 
     min_frequency = 5  # absolute count: one-hot levels rarer than this share one column
     numeric_steps: list[tuple[str, object]] = [

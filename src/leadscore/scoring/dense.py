@@ -1,6 +1,6 @@
 """Real-time scores and reasons for the models that read an encoded row of numbers.
 
-Random forests, extra trees, decision trees, naive Bayes and the MLP read the output of
+Random forests, extra trees, decision trees and the MLP read the output of
 the ``tree`` or ``linear`` encoding of :func:`leadscore.modeling.preprocess.build_preprocessor`.
 The batch path gets there through the fitted pipeline: a DataFrame, the log, the imputer,
 the encoders, the scaler. For one lead that costs ~50–140 ms, and its occlusion reasons
@@ -393,7 +393,7 @@ class DenseModel:
     def _bag(self, own: np.ndarray) -> np.ndarray:
         """The bag's log-odds from its fold models' ``(n, members)``, as the batch path
         has them: :class:`FoldEnsemble` turns their mean into a probability, which the
-        calibrator turns back (near 0 or 1, say for naive Bayes, not to the same value)."""
+        calibrator turns back (near 0 or 1, for a very confident model, not to the same value)."""
         mean = own.mean(axis=1)
         return logit(1.0 / (1.0 + np.exp(-mean))) if self.bagged else mean
 

@@ -8,10 +8,11 @@ compiles a fitted :class:`~leadscore.modeling.model.LeadModel` once:
   category codes the booster was trained on — and are evaluated on a numpy row; LightGBM
   bags are compiled further (:mod:`leadscore.explain.treeshap`): scores and exact tree
   SHAP reasons from one numba kernel, ~4× faster than LightGBM's own ``pred_contrib``;
-* logistic regression becomes a sum of per-field lookups and affine terms, which also
-  gives the per-field contributions for free;
+* logistic regression becomes a sum of per-field lookups and affine terms, and naive Bayes
+  a sum of per-field lookups (a category's level, a number's bin found among its cut
+  points), which also gives the per-field contributions for free;
 * the families on the tree and linear encodings (random forests, extra trees, decision
-  trees, naive Bayes, the MLP) get a numpy encoder, and their occlusion reasons swap
+  trees, the MLP) get a numpy encoder, and their occlusion reasons swap
   encoded columns (:mod:`leadscore.scoring.dense`); the tree ensembles run in one numba
   kernel that walks only the trees a swap can change;
 * histogram gradient boosting gets its own codes for the categories and the same kernel;
@@ -24,6 +25,7 @@ contributions as :mod:`leadscore.explain.contributions`.
 
 from __future__ import annotations
 
+import bisect
 import copy
 import logging
 import math
@@ -295,7 +297,54 @@ class _NumericTerm:
         return float(total)
 
 
-class _LinearTerms:
+class _FieldTerms:
+    """A fold model additive in log-odds: ``intercept`` + Σ per-field terms, from numeric
+    inputs (date parts included) through ``numeric`` and categories through ``lookups``.
+    Subclasses compile the two from a fitted pipeline, then call :meth:`_measure`."""
+
+    intercept: float
+    fields: list[str]
+    dates: Any
+    numeric: list[tuple[str, str, Callable[[float], float]]]
+    lookups: dict[str, tuple[dict[str, float], float]]
+    reference: np.ndarray
+
+    def _measure(self, background: pd.DataFrame, clean: _Cleaner) -> np.ndarray:
+        """Set :attr:`reference`; returns the background leads' terms ``(n, fields)``."""
+        # contributions are measured against the background leads, as in batch reasons
+        terms = np.array([self.terms(clean(row)) for row in background.to_dict("records")])
+        self.reference = terms.mean(axis=0)
+        return terms
+
+    def _field(self, column: str) -> str:
+        for field in self.fields:
+            if column == field or column.startswith(field + "__"):
+                return field
+        return column
+
+    def terms(self, row: Mapping[str, Any]) -> np.ndarray:
+        """Per-field terms (log-odds) of one cleaned row."""
+        out = np.zeros(len(self.fields))
+        index = {f: i for i, f in enumerate(self.fields)}
+        values = dict(row)
+        for column in self.dates.columns_:
+            parts = parts_of(row[column])
+            for part, value in zip(PARTS, parts, strict=True):
+                values[f"{column}__{part}"] = value
+            reference = self.dates.reference
+            if reference is not None and column != reference:
+                stamp, ref = row[column], row[reference]
+                gap = (stamp - ref).total_seconds() / 86400 if stamp and ref else math.nan
+                values[f"{column}__days_after__{reference}"] = gap
+        for column, field, term in self.numeric:
+            out[index[field]] += term(values[column])
+        for column, (table, unknown) in self.lookups.items():
+            value = row[column]
+            out[index[column]] += table.get(MISSING if value is None else value, unknown)
+        return out
+
+
+class _LinearTerms(_FieldTerms):
     """Logistic regression as intercept + Σ per-field terms (exact, and additive)."""
 
     def __init__(
@@ -308,8 +357,8 @@ class _LinearTerms:
         self.intercept = float(estimator.intercept_[0])
         self.fields = fields
         start = 0
-        self.numeric: list[tuple[str, str, _NumericTerm]] = []
-        self.lookups: dict[str, tuple[dict[str, float], float]] = {}
+        self.numeric = []
+        self.lookups = {}
         for name, pipeline, columns in encode.transformers_:
             if name == "remainder":
                 continue
@@ -320,9 +369,7 @@ class _LinearTerms:
                 self._compile_numeric(pipeline, list(columns), weights)
             else:
                 self._compile_categorical(pipeline, list(columns), weights)
-        # contributions are measured against the background leads, as in batch reasons
-        reference = [self.terms(clean(row)) for row in background.to_dict("records")]
-        self.reference = np.mean(reference, axis=0)
+        self._measure(background, clean)
 
     def _compile_numeric(self, pipeline: Any, columns: list[str], weights: np.ndarray) -> None:
         steps = pipeline.named_steps
@@ -353,32 +400,77 @@ class _LinearTerms:
             terms = {level: float(values @ mine) for level, values in table.items()}
             self.lookups[column] = (terms, float(unseen @ mine))
 
-    def _field(self, column: str) -> str:
-        for field in self.fields:
-            if column == field or column.startswith(field + "__"):
-                return field
-        return column
 
-    def terms(self, row: Mapping[str, Any]) -> np.ndarray:
-        """Per-field terms (log-odds) of one cleaned row."""
-        out = np.zeros(len(self.fields))
-        index = {f: i for i, f in enumerate(self.fields)}
-        values = dict(row)
-        for column in self.dates.columns_:
-            parts = parts_of(row[column])
-            for part, value in zip(PARTS, parts, strict=True):
-                values[f"{column}__{part}"] = value
-            reference = self.dates.reference
-            if reference is not None and column != reference:
-                stamp, ref = row[column], row[reference]
-                gap = (stamp - ref).total_seconds() / 86400 if stamp and ref else math.nan
-                values[f"{column}__days_after__{reference}"] = gap
-        for column, field, term in self.numeric:
-            out[index[field]] += term(values[column])
-        for column, (table, unknown) in self.lookups.items():
-            value = row[column]
-            out[index[column]] += table.get(MISSING if value is None else value, unknown)
-        return out
+@dataclass(frozen=True)
+class _BinnedTerm:
+    """One numeric input's naive Bayes term: the log-likelihood ratio of its quantile bin
+    (``bisect_right`` among the cut points, as ``searchsorted(side="right")`` in
+    :class:`~leadscore.modeling.preprocess.QuantileBins`), or of the missing values' bin."""
+
+    cuts: tuple[float, ...]
+    terms: tuple[float, ...]  # one per bin: len(cuts) + 1
+    missing: float
+
+    def __call__(self, x: float) -> float:
+        if math.isnan(x):
+            return self.missing
+        return self.terms[bisect.bisect_right(self.cuts, x)]
+
+
+class _BayesTerms(_FieldTerms):
+    """Naive Bayes (:class:`~leadscore.modeling.naive_bayes.BinnedNB` on the ``binned``
+    encoding) as prior log-odds + Σ per-field log-likelihood ratios: a category's level
+    looked up, a number's bin found among its cut points; a level or bin the model never
+    counted is worth 0, as in the estimator.
+
+    Raises
+    ------
+    NotCompilable
+        Where the pipeline has other steps, or the terms of the reference leads differ
+        from the estimator's own (the scorer then keeps to the batch path).
+    """
+
+    def __init__(
+        self, member: Any, fields: list[str], background: pd.DataFrame, clean: _Cleaner
+    ) -> None:
+        prep, estimator = member.named_steps["prep"], member.named_steps["model"]
+        if list(prep.named_steps) != ["dates", "encode"]:
+            raise NotCompilable(f"preprocessing steps {list(prep.named_steps)}")
+        self.dates = prep.named_steps["dates"]
+        self.intercept = float(estimator.intercept_)
+        self.fields = fields
+        self.numeric = []
+        self.lookups = {}
+        start = 0
+        for name, pipeline, columns in prep.named_steps["encode"].transformers_:
+            if name == "remainder" or pipeline == "drop":
+                continue
+            columns = [str(c) for c in columns]
+            tables = estimator.terms_[start : start + len(columns)]
+            start += len(columns)
+            steps = list(pipeline.named_steps)
+            if name == "num" and steps == ["bins"]:
+                cuts_of = pipeline.named_steps["bins"].cuts_
+                for column, cuts, table in zip(columns, cuts_of, tables, strict=True):
+                    # codes 0 … len(cuts) are bins, len(cuts) + 1 the missing values'
+                    codes = range(len(cuts) + 2)
+                    per_code = [float(table[k]) if k < len(table) else 0.0 for k in codes]
+                    bins = tuple(per_code[:-1])
+                    term = _BinnedTerm(tuple(map(float, cuts)), bins, per_code[-1])
+                    self.numeric.append((column, self._field(column), term))
+            elif name == "cat" and steps == ["text", "encode"]:
+                levels_of = pipeline.named_steps["encode"].categories_
+                for column, levels, table in zip(columns, levels_of, tables, strict=True):
+                    lookup = {str(v): float(table[k]) for k, v in enumerate(levels)}
+                    self.lookups[column] = (lookup, 0.0)
+            else:
+                raise NotCompilable(f"encoding step {name!r}: {steps}")
+        found = self._measure(background, clean).sum(axis=1)
+        # the bins and levels are read off fitted attributes: the reference leads' terms
+        # must come out as the estimator's own
+        expected = estimator.column_terms(prep.transform(background)).sum(axis=1)
+        if not np.allclose(found, expected, rtol=0, atol=1e-9):
+            raise NotCompilable("the reference leads' terms differ from the estimator's")
 
 
 # ----------------------------------------------------------------------------- scorer
@@ -414,7 +506,7 @@ class FastScorer:
         self.cutoffs = model.cutoffs_
         self.quartiles = quartiles_of(model)
         self.mode = "batch"
-        self.linear: list[_LinearTerms] = []
+        self.linear: list[_FieldTerms] = []
         #: per fold model: its input row encoder, and its booster (none once detached)
         self.encoders: list[_NativeEncoder] = []
         self.boosters: list[BoosterFn] = []
@@ -427,6 +519,15 @@ class FastScorer:
                 _LinearTerms(m, self.fields, model.background_, self.clean) for m in members
             ]
             self.mode = "linear"
+        elif kinds == {"BinnedNB"}:  # naive Bayes: per-field lookups too
+            try:
+                self.linear = [
+                    _BayesTerms(m, self.fields, model.background_, self.clean) for m in members
+                ]
+                self.mode = "linear"
+            except NotCompilable as exc:
+                self.linear = []
+                log.info("scoring naive Bayes through the batch path: %s", exc)
         elif kinds == {"HistGradientBoostingClassifier"} or all(
             "encode" in m.named_steps["prep"].named_steps for m in members
         ):
