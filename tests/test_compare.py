@@ -267,3 +267,42 @@ def test_trained_model_gets_close_to_the_oracle_on_fresh_leads() -> None:
     achieved = roc_auc_score(y, model.predict_proba(fresh.table)[:, 1])
     assert achieved <= oracle + 0.01
     assert achieved >= oracle - 0.03
+
+
+# ----------------------------------------------------------------------------- racing
+
+
+def test_race_survivors_are_the_leaders_and_the_close() -> None:
+    from leadscore.modeling.compare import race_survivors
+
+    first = {"a": 0.90, "b": 0.895, "c": 0.85, "d": 0.84, "e": 0.83, "f": 0.82, "g": 0.70}
+    assert race_survivors(first) == {"a", "b", "c", "d", "e"}
+    close = {"a": 0.90, "b": 0.899, "c": 0.898, "d": 0.897, "e": 0.896, "f": 0.8905, "g": 0.80}
+    assert race_survivors(close) == {"a", "b", "c", "d", "e", "f"}
+
+
+def test_race_folds_only_where_a_race_is_fair() -> None:
+    from leadscore.modeling.compare import race_folds
+
+    folds = make_folds(np.array([0, 1] * 100), None, n_splits=5)
+    assert race_folds(folds, forward=False, small=False, n_candidates=11) == [0, 1]
+    assert race_folds(folds, forward=True, small=False, n_candidates=11) == [3, 4]
+    assert race_folds(folds, forward=False, small=True, n_candidates=11) is None
+    assert race_folds(folds, forward=False, small=False, n_candidates=4) is None
+
+
+def test_the_whole_zoo_races_and_the_chosen_model_ran_every_fold(
+    demo_leads: DemoLeads,
+) -> None:
+    board = _compare(demo_leads.table.drop(columns=["sales_status"]), models=None, cv=5)
+    table = board.table.set_index("model")
+    assert table["complete"].sum() >= 5
+    assert table.loc[board.best, "complete"] and table.loc[board.best, "folds_run"] == 5
+    stopped = table[~table["complete"]]
+    assert len(stopped) >= 1  # the decision tree, at least, trails by more than 0.01
+    assert (stopped["folds_run"] == 2).all()
+    for name in stopped.index:
+        result = board.results[name]
+        assert result.n_folds == 2 and len(result.fold_auc) == 2
+        # its figures come from the rows of the two folds it ran
+        assert np.isfinite(result.oof).sum() == sum(len(board.folds[f][1]) for f in (0, 1))

@@ -122,6 +122,7 @@ def test_clone_and_get_params_round_trip(logreg: LeadModel) -> None:
         "segments": None,
         "cv": 3,
         "random_state": 0,
+        "params": None,
     }
     copy = clone(logreg)
     assert copy is not logreg

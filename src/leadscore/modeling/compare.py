@@ -84,47 +84,112 @@ def cross_validate(
     keep_models: bool = False,
     progress: Callable[[str], None] | None = None,
     params: dict[str, dict[str, Any]] | None = None,
+    race: list[int] | None = None,
 ) -> dict[str, CandidateResult]:
     """Out-of-fold probabilities of every candidate on the given folds.
 
     With ``keep_models`` every fitted fold model is returned too (in fold order), so the
     folds can serve as a bagged final model without fitting again. ``params`` holds tuned
     estimator settings by candidate name.
+
+    ``race`` (fold indices) runs every candidate on those folds first; only the leaders
+    (:func:`race_survivors`) go on to the other folds. A candidate stopped early keeps the
+    out-of-fold scores of the folds it ran, and its result says how many those were.
     """
     y = np.asarray(y).astype(int)
     params = params or {}
     pipelines = [c.pipeline(plan, profile, seed, params=params.get(c.name)) for c in candidates]
     sums = {c.name: np.zeros(len(y)) for c in candidates}
     counts = {c.name: np.zeros(len(y)) for c in candidates}
-    aucs: dict[str, list[float]] = {c.name: [] for c in candidates}
+    aucs: dict[str, dict[int, float]] = {c.name: {} for c in candidates}
     seconds = {c.name: 0.0 for c in candidates}
     fitted: dict[str, dict[int, Pipeline]] = {c.name: {} for c in candidates}
-    tasks = list(_tasks(candidates, folds))
-    jobs = max(1, min(_jobs(n_jobs), len(tasks)))
-    runner = Parallel(n_jobs=jobs, return_as="generator", prefer="processes")
-    results = runner(
-        delayed(_fit_fold)(pipelines[i], X, y, folds[f], keep_models) for i, f in tasks
-    )
-    for (i, f), (proba, secs, model) in zip(tasks, results, strict=True):
-        name = candidates[i].name
-        test = folds[f][1]
-        sums[name][test] += proba
-        counts[name][test] += 1
-        aucs[name].append(safe_auc(y[test], proba))
-        seconds[name] += secs
-        if model is not None:
-            fitted[name][f] = model
-        if progress:
-            progress(name)
+    first = sorted(set(race)) if race else list(range(len(folds)))
+    rounds = [first] + ([[f for f in range(len(folds)) if f not in first]] if race else [])
+    running = list(range(len(candidates)))
+    for number, fold_ids in enumerate(rounds):
+        if number:  # after the first round: only the leaders go on
+            shown = _round_auc(y, folds, first, [candidates[i].name for i in running], sums, counts)
+            keep = race_survivors(shown)
+            for i in running:
+                if candidates[i].name not in keep and progress:
+                    for _ in fold_ids:
+                        progress(f"{candidates[i].name} (stopped early)")
+            running = [i for i in running if candidates[i].name in keep]
+        tasks = list(_tasks([candidates[i] for i in running], [folds[f] for f in fold_ids]))
+        tasks = [(running[i], fold_ids[f]) for i, f in tasks]
+        if not tasks:
+            continue
+        jobs = max(1, min(_jobs(n_jobs), len(tasks)))
+        runner = Parallel(n_jobs=jobs, return_as="generator", prefer="processes")
+        results = runner(
+            delayed(_fit_fold)(pipelines[i], X, y, folds[f], keep_models) for i, f in tasks
+        )
+        for (i, f), (proba, secs, model) in zip(tasks, results, strict=True):
+            name = candidates[i].name
+            test = folds[f][1]
+            sums[name][test] += proba
+            counts[name][test] += 1
+            aucs[name][f] = safe_auc(y[test], proba)
+            seconds[name] += secs
+            if model is not None:
+                fitted[name][f] = model
+            if progress:
+                progress(name)
     out = {}
     for c in candidates:
         with np.errstate(invalid="ignore", divide="ignore"):
             oof = np.where(counts[c.name] > 0, sums[c.name] / counts[c.name], np.nan)
+        ran = sorted(aucs[c.name])
         models = [fitted[c.name][f] for f in sorted(fitted[c.name])]
         out[c.name] = CandidateResult(
-            c.name, oof, aucs[c.name], seconds[c.name] / len(folds), models
-        )
+            c.name, oof, [aucs[c.name][f] for f in ran], seconds[c.name] / max(len(ran), 1),
+            models, n_folds=len(ran), complete=len(ran) == len(folds),
+        )  # fmt: skip
     return out
+
+
+#: racing: a candidate goes on past the first folds when among this many leaders …
+RACE_KEEP = 5
+#: … or within this much AUC of the leader on those folds
+RACE_MARGIN = 0.01
+
+
+def race_folds(
+    folds: list[Fold], forward: bool, small: bool, n_candidates: int
+) -> list[int] | None:
+    """The folds every candidate runs before the leaders go on alone (``None``: no race).
+
+    No race on small data (its ranking needs every fold and repeat) or with few candidates.
+    Forward validation races on its two most recent folds: the ones that matter most.
+    """
+    if small or n_candidates <= RACE_KEEP or len(folds) < 4:
+        return None
+    return [len(folds) - 2, len(folds) - 1] if forward else [0, 1]
+
+
+def race_survivors(first_round: dict[str, float]) -> set[str]:
+    """Who goes on after the first folds: the :data:`RACE_KEEP` leaders and any candidate
+    within :data:`RACE_MARGIN` AUC of the leader."""
+    ranked = sorted(first_round, key=lambda n: -np.nan_to_num(first_round[n], nan=-1.0))
+    if not ranked:
+        return set()
+    leader = np.nan_to_num(first_round[ranked[0]], nan=-1.0)
+    return set(ranked[:RACE_KEEP]) | {
+        n for n in ranked if np.nan_to_num(first_round[n], nan=-1.0) >= leader - RACE_MARGIN
+    }
+
+
+def _round_auc(
+    y: np.ndarray,
+    folds: list[Fold],
+    fold_ids: list[int],
+    names: list[str],
+    sums: dict[str, np.ndarray],
+    counts: dict[str, np.ndarray],
+) -> dict[str, float]:
+    rows = np.concatenate([folds[f][1] for f in fold_ids])
+    return {n: safe_auc(y[rows], sums[n][rows] / np.maximum(counts[n][rows], 1)) for n in names}
 
 
 def compare(
@@ -183,9 +248,7 @@ def compare(
     console = console or Console(stderr=True)
     row_order = None
     if table.time is None:
-        row_order = detect_row_order(
-            table, settings.row_order, settings.random_state, _jobs(settings.n_jobs)
-        )
+        row_order = detect_row_order(table, settings.row_order, settings.random_state)
         if row_order.ordered:
             console.print(
                 f"[yellow]validating forward in file order:[/] {row_order.reason}. Each fold "
@@ -226,12 +289,14 @@ def compare(
             table.features, y, candidates, folds=folds, plan=plan, profile=profile,
             seed=settings.random_state, n_jobs=settings.n_jobs, keep_models=keep_models,
             progress=lambda name: bar.update(task, advance=1, description=name),
+            race=race_folds(folds, order is not None, profile.small, len(candidates)),
         )  # fmt: skip
     business = settings.business
     recency = np.arange(len(y)) if order is None else order.to_numpy()
     rows = summarise(results, y, business, recency=recency)
     rows["label"] = rows["model"].map({c.name: c.label for c in candidates})
     rows["complexity"] = rows["model"].map({c.name: c.complexity for c in candidates})
+    _mark_folds(rows, results)
     ranked = rank(rows, sort)
     budget_s = parse_budget(budget)
     if budget_s == "auto":
@@ -252,9 +317,11 @@ def compare(
             rows = summarise(results, y, business, recency=recency)
             rows["label"] = rows["model"].map({c.name: c.label for c in candidates})
             rows["complexity"] = rows["model"].map({c.name: c.complexity for c in candidates})
+            _mark_folds(rows, results)
             ranked = rank(rows, sort)
     ranked["tuned"] = ranked["model"].map(lambda m: m in tuning and tuning[m].improved)
-    best, note = choose(ranked, sort, profile, n_folds, results, forward=order is not None)
+    finished = ranked[ranked["complete"]].reset_index(drop=True)
+    best, note = choose(finished, sort, profile, n_folds, results, forward=order is not None)
     for name, result in results.items():
         if name != best:
             result.models = []  # only the chosen model's folds are worth their memory
@@ -265,7 +332,8 @@ def compare(
     baselines = choose_threshold(y[seen], calibrated, business)
     ordered = ["model", "label", "auc", "auc_std", "pr_auc", "accuracy", "precision", "recall",
                "f1", "log_loss", "brier", "lift_top10", "recall_top10", "profit", "ece",
-               "auc_latest", "threshold", "fit_seconds", "complexity", "tuned"]  # fmt: skip
+               "auc_latest", "threshold", "fit_seconds", "complexity", "tuned", "folds_run",
+               "complete"]  # fmt: skip
     board = Leaderboard(
         table=ranked[ordered],
         results=results,
@@ -293,6 +361,12 @@ def compare(
     return board
 
 
+def _mark_folds(rows: pd.DataFrame, results: dict[str, CandidateResult]) -> None:
+    """How many folds each candidate ran, and whether that was all of them."""
+    rows["folds_run"] = rows["model"].map({n: r.n_folds for n, r in results.items()})
+    rows["complete"] = rows["model"].map({n: r.complete for n, r in results.items()})
+
+
 def _tune_leaders(
     ranked: pd.DataFrame,
     rows: pd.DataFrame,
@@ -312,7 +386,7 @@ def _tune_leaders(
     show_progress: bool,
 ) -> dict[str, TuningResult]:
     """Search the leading tunable families' settings, the budget shared between them."""
-    names = tunable(list(ranked["model"]))[:TUNED_FAMILIES]
+    names = tunable(list(ranked.loc[ranked["complete"], "model"]))[:TUNED_FAMILIES]
     while len(names) > 1 and budget_s / len(names) < MIN_FAMILY_S:
         names.pop()
     if not names or budget_s < MIN_FAMILY_S:

@@ -39,6 +39,9 @@ class CandidateResult:
     fold_auc: list[float]
     fit_seconds: float
     models: list[Pipeline] = field(default_factory=list)  # fitted fold models, when kept
+    #: folds it ran: fewer than all when it trailed the leaders after the first ones
+    n_folds: int = 0
+    complete: bool = True
 
 
 @dataclass
@@ -140,7 +143,11 @@ class Leaderboard:
             t.add_column(header, justify="left" if header == "model" else "right")
         for _, row in self.table.iterrows():
             style = "bold green" if row["model"] == self.best else None
-            t.add_row(*[fmt.format(row[key]) for _, key, fmt in columns], style=style)
+            cells = [fmt.format(row[key]) for _, key, fmt in columns]
+            if not row.get("complete", True):
+                style = "dim"
+                cells[0] += f" (stopped after {int(row['folds_run'])} folds)"
+            t.add_row(*cells, style=style)
         console.print(t)
         b = self.baselines
         best_profit = float(self.table.set_index("model").loc[self.best, "profit"])
@@ -150,6 +157,11 @@ class Leaderboard:
             f"contact no one: {b.contact_none_profit:,.0f}"
         )
         console.print(f"Validation: {self.validation}")
+        if "complete" in self.table and not self.table["complete"].all():
+            console.print(
+                "[dim]Models more than 0.01 AUC behind the leaders after the first folds "
+                "stopped there (their figures are on those folds).[/]"
+            )
         console.print(f"Chosen: [bold green]{self.best}[/] — {self.selection_note}")
 
 
