@@ -47,7 +47,7 @@ def test_parse_budget_refuses_what_is_not_a_duration(text: str) -> None:
 
 def test_auto_budget_follows_the_comparison_within_bounds() -> None:
     assert auto_budget(1.0) == 8.0
-    assert auto_budget(20.0) == 20.0
+    assert auto_budget(30.0) == 15.0
     assert auto_budget(500.0) == 60.0
 
 

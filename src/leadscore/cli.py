@@ -107,7 +107,7 @@ BudgetOpt = Annotated[
     typer.Option(
         "--budget",
         help="Hyperparameter search time for the leading model families: 60s, 2m, auto "
-        "(about as long as the comparison took) or 0 (none). train: auto; compare: 0.",
+        "(half as long as the comparison took) or 0 (none). train: auto; compare: 0.",
     ),
 ]
 ModelsOpt = Annotated[

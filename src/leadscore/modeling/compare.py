@@ -31,7 +31,7 @@ from leadscore.data.sources import TableLike
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.calibration import LogitCalibrator
 from leadscore.modeling.dictionary import read_dictionary
-from leadscore.modeling.folds import Fold, make_folds, stratified_sample
+from leadscore.modeling.folds import Fold, fold_count, make_folds, stratified_sample
 from leadscore.modeling.leaderboard import SORT_KEYS, CandidateResult, Leaderboard, summarise
 from leadscore.modeling.leakage import LeakageSuspect, leakage_exclusions
 from leadscore.modeling.metrics import safe_auc
@@ -163,9 +163,10 @@ def race_folds(
     No race on small data (its ranking needs every fold and repeat) or with few candidates.
     Forward validation races on its two most recent folds: the ones that matter most.
     """
-    if small or n_candidates <= RACE_KEEP or len(folds) < 4:
+    if small or n_candidates <= RACE_KEEP or len(folds) < 3:
         return None
-    return [len(folds) - 2, len(folds) - 1] if forward else [0, 1]
+    first = 1 if len(folds) == 3 else 2  # three folds: large data, one fold says enough
+    return list(range(len(folds) - first, len(folds))) if forward else list(range(first))
 
 
 def race_survivors(first_round: dict[str, float]) -> set[str]:
@@ -223,7 +224,7 @@ def compare(
     sort:
         Metric to rank by: auc, pr_auc, profit, recall, precision, f1, lift_top10, …
     cv:
-        Number of folds (default ``settings.cv_folds``).
+        Number of folds (default ``settings.cv_folds``, else 5, or 3 from 20,000 leads).
     keep_models:
         Keep the best candidate's fitted fold models (training bags them).
     budget:
@@ -271,7 +272,8 @@ def compare(
     plan = plan_columns(table.features, table.kinds, reference_time=table.roles.time)
     order = validation_order(table, row_order)
     repeats = 3 if profile.small and order is None else 1
-    folds = make_folds(y, order, cv or settings.cv_folds, repeats, settings.random_state)
+    n_splits = fold_count(table.n_rows, cv or settings.cv_folds)
+    folds = make_folds(y, order, n_splits, repeats, settings.random_state)
     n_folds = len(folds) // repeats
     total = len(candidates) * len(folds)
     with Progress(

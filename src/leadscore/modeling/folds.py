@@ -15,8 +15,23 @@ from sklearn.model_selection import StratifiedKFold
 from leadscore.errors import LeadscoreError
 
 Fold = tuple[np.ndarray, np.ndarray]
+#: from this many leads on, three folds instead of five by default
+LARGE_ROWS = 20_000
 #: fewer leads than this in either outcome class cannot be validated meaningfully
 MIN_CLASS_COUNT = 10
+
+
+def fold_count(n_rows: int, asked: int | None = None) -> int:
+    """Folds to validate ``n_rows`` leads with: as asked, else 5, or 3 for large tables.
+
+    Example
+    -------
+    >>> fold_count(6_000), fold_count(70_000), fold_count(70_000, asked=5)
+    (5, 3, 5)
+    """
+    if asked is not None:
+        return asked
+    return 3 if n_rows >= LARGE_ROWS else 5
 
 
 def make_folds(

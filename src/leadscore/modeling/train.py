@@ -15,7 +15,7 @@ from leadscore.data.sources import TableLike
 from leadscore.features.build import LeadFeatureBuilder
 from leadscore.features.table import load_builder
 from leadscore.modeling.compare import compare, cross_validate, validation_order
-from leadscore.modeling.folds import make_folds
+from leadscore.modeling.folds import fold_count, make_folds
 from leadscore.modeling.importance import permutation_importance
 from leadscore.modeling.leaderboard import Leaderboard
 from leadscore.modeling.model import LeadModel
@@ -66,7 +66,7 @@ def train(
         Where to report left-out leakage suspects and print the leaderboard.
     budget:
         Hyperparameter search time: seconds, ``"60s"``, ``"auto"`` or 0 (none); default
-        ``settings.tuning_budget`` (``auto``: about as long as the comparison took).
+        ``settings.tuning_budget`` (``auto``: half as long as the comparison took).
     roles, settings, cv, show_progress, **role_overrides:
         As for :func:`leadscore.compare`.
 
@@ -96,7 +96,8 @@ def train(
         assert table.y is not None
         (candidate,) = get_candidates([chosen])
         order = validation_order(table, board.row_order)
-        folds = make_folds(table.y, order, cv or settings.cv_folds, 1, settings.random_state)
+        n_splits = fold_count(table.n_rows, cv or settings.cv_folds)
+        folds = make_folds(table.y, order, n_splits, 1, settings.random_state)
         result = cross_validate(
             table.features, table.y, [candidate], folds=folds, plan=plan_columns(
                 table.features, table.kinds, reference_time=table.roles.time),
@@ -109,7 +110,7 @@ def train(
         model=chosen,
         business=settings.business,
         segments=settings.segments,
-        cv=cv or settings.cv_folds,
+        cv=fold_count(table.n_rows, cv or settings.cv_folds),
         random_state=settings.random_state,
         params=board.params.get(chosen),
     )

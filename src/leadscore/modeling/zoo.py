@@ -66,6 +66,12 @@ class DataProfile:
     def min_leaf(self) -> int:
         return int(np.clip(self.n_rows // 200, 3, 20))
 
+    @property
+    def tree_sample(self) -> int | None:
+        """Leads each tree of a forest sees on large tables (``None``: the usual bootstrap):
+        past ~20,000 a bigger sample makes slower trees, not better forests."""
+        return 20_000 if self.n_rows > 30_000 else None
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -132,6 +138,7 @@ def _random_forest(p: DataProfile, cats: list[str], seed: int) -> BaseEstimator:
         min_samples_leaf=p.min_leaf,
         max_features="sqrt",
         class_weight="balanced_subsample" if p.imbalanced else None,
+        max_samples=p.tree_sample,
         n_jobs=1,
         random_state=seed,
     )
@@ -143,6 +150,9 @@ def _extra_trees(p: DataProfile, cats: list[str], seed: int) -> BaseEstimator:
         min_samples_leaf=p.min_leaf,
         max_features="sqrt",
         class_weight="balanced_subsample" if p.imbalanced else None,
+        # large tables: each tree on a sample, like the random forest
+        bootstrap=p.tree_sample is not None,
+        max_samples=p.tree_sample,
         n_jobs=1,
         random_state=seed,
     )
