@@ -9,7 +9,7 @@ DEMO_DB = sqlite:///$(DEMO)/leadscore.db
 # rich draws tables to the terminal width; give the leaderboard room when piped
 export COLUMNS ?= 160
 
-.PHONY: demo test install dev lint format bench clean
+.PHONY: demo test install dev lint format bench bench-suite clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,14 @@ format: dev
 ## bench: the X Education benchmark (needs ../shared/datasets)
 bench: dev
 	$(BIN)/python bench/xeducation.py
+
+## bench-suite: leadscore's defaults vs LightGBM defaults on public datasets (bench/suite.py);
+## ISLP is installed for its data files only (never imported: it needs torch);
+## options: make bench-suite SUITE_ARGS="--flaml --only OJ,Tayko"
+bench-suite: $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python -m pip install --quiet --no-deps "ISLP>=0.4"
+	$(BIN)/python bench/suite.py $(SUITE_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache mlflow.db mlartifacts
