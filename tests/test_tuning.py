@@ -49,6 +49,11 @@ def test_auto_budget_follows_the_comparison_within_bounds() -> None:
     assert auto_budget(1.0) == 8.0
     assert auto_budget(30.0) == 15.0
     assert auto_budget(500.0) == 60.0
+    large = DataProfile(70_000, 1_050)
+    assert auto_budget(30.0, large) == 15.0
+    # small tables keep their defaults: a search there mostly fits noise
+    assert auto_budget(30.0, DataProfile(6_468, 2_493)) == 0.0
+    assert auto_budget(30.0, DataProfile(50_000, 150)) == 0.0
 
 
 def test_tune_searches_the_space_on_the_given_folds(leads: pd.DataFrame) -> None:

@@ -483,7 +483,8 @@ def train(
         f"Trained [bold]{meta['model_label']}[/] on {meta['rows']:,} leads "
         f"({meta['positive_rate']:.1%} converted) — {meta['selection']}"
     )
-    out.print(f"Validation: {meta.get('validation', 'shuffled, stratified')}")
+    if len(meta.get("leaderboard") or []) <= 1:  # otherwise the leaderboard said it
+        out.print(f"Validation: {meta.get('validation', 'shuffled, stratified')}")
     out.print(
         f"Cross-validated: AUC {m['auc']:.3f}, PR-AUC {m['pr_auc']:.3f}, "
         f"calibration error {m['ece']:.3f}, lift in top 10% {m['lift_top10']:.2f}×"
