@@ -15,6 +15,7 @@ from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import train_test_split
 
 from leadscore import Settings, audit, score, train
+from leadscore.config import LeakageSettings
 from leadscore.modeling.metrics import expected_calibration_error, profit
 
 DATA = (
@@ -53,6 +54,24 @@ def test_audit_flags_tags_as_leakage_and_the_ids(leads: pd.DataFrame) -> None:
     assert specialization.missing_share == pytest.approx(
         (leads["Specialization"].isna() | (leads["Specialization"] == "Select")).mean()
     )
+
+
+def test_with_the_data_dictionary_the_audit_leaves_out_all_nine(leads: pd.DataFrame) -> None:
+    dictionary = DATA.with_name("Leads_Data_Dictionary.csv")
+    settings = Settings(tracking=False, leakage=LeakageSettings(dictionary=dictionary))
+    report = audit(leads, settings=settings)
+    assert set(POST_CONTACT) <= set(report.leakage_columns)
+    # nothing a lead brings along before contact is taken for a leak
+    before = {"Total Time Spent on Website", "Lead Origin", "Lead Source", "TotalVisits",
+              "What is your current occupation", "Specialization", "City"}  # fmt: skip
+    assert not before & set(report.leakage_columns)
+    # the description is the evidence for the columns nothing else gives away
+    profile = next(s for s in report.leakage_suspects if s.column == "Lead Profile")
+    assert profile.check == "dictionary" and "assigned" in profile.reason
+    # without the dictionary: the five caught by name and values alone
+    plain = set(audit(leads).leakage_columns)
+    assert {"Tags", "Lead Quality", "Last Activity", "Last Notable Activity"} <= plain
+    assert "Asymmetrique Activity Score" in plain
 
 
 @pytest.mark.slow
