@@ -10,9 +10,7 @@ nothing is fitted twice.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -41,15 +39,8 @@ from leadscore.modeling.order import RowOrder, detect_row_order
 from leadscore.modeling.preprocess import ColumnPlan, plan_columns
 from leadscore.modeling.selection import choose, rank
 from leadscore.modeling.thresholds import choose_threshold
-from leadscore.modeling.tuning import (
-    MIN_FAMILY_S,
-    TUNED_FAMILIES,
-    TuningResult,
-    auto_budget,
-    parse_budget,
-    tunable,
-    tune,
-)
+from leadscore.modeling.tuning import TuningResult, auto_budget, parse_budget, tune_leaders
+from leadscore.modeling.warmup import warm_up
 from leadscore.modeling.zoo import Candidate, DataProfile, get_candidates
 
 
@@ -309,7 +300,7 @@ def compare(
         budget_s = auto_budget(time.perf_counter() - started, profile)
     tuning: dict[str, TuningResult] = {}
     if budget_s > 0:
-        tuning = _tune_leaders(
+        tuning = tune_leaders(
             ranked, rows, results, candidates, table.features, y, folds=folds, plan=plan,
             profile=profile, settings=settings, sort=sort, budget_s=float(budget_s),
             keep_models=keep_models, recency=recency, console=console,
@@ -371,100 +362,6 @@ def _mark_folds(rows: pd.DataFrame, results: dict[str, CandidateResult]) -> None
     """How many folds each candidate ran, and whether that was all of them."""
     rows["folds_run"] = rows["model"].map({n: r.n_folds for n, r in results.items()})
     rows["complete"] = rows["model"].map({n: r.complete for n, r in results.items()})
-
-
-def _tune_leaders(
-    ranked: pd.DataFrame,
-    rows: pd.DataFrame,
-    results: dict[str, CandidateResult],
-    candidates: list[Candidate],
-    X: pd.DataFrame,
-    y: np.ndarray,
-    *,
-    folds: list[Fold],
-    plan: ColumnPlan,
-    profile: DataProfile,
-    settings: Settings,
-    sort: str,
-    budget_s: float,
-    keep_models: bool,
-    recency: np.ndarray,
-    console: Console,
-    show_progress: bool,
-) -> dict[str, TuningResult]:
-    """Search the leading tunable families' settings, the budget shared between them.
-
-    A family whose one trial (its folds one after another) would take more than half its
-    share is left to its defaults: a search of one or two trials finds nothing.
-    """
-    by_row = rows.set_index("model")
-    trial_s = {n: float(by_row.loc[n, "fit_seconds"]) * len(folds) for n in by_row.index}
-    names = tunable(list(ranked.loc[ranked["complete"], "model"]))[:TUNED_FAMILIES]
-    while names and (
-        budget_s / len(names) < MIN_FAMILY_S
-        or max(trial_s[n] for n in names) > budget_s / len(names) / 2
-    ):
-        names.remove(max(names, key=lambda n: trial_s[n]))
-    if not names:
-        return {}
-    by_name = {c.name: c for c in candidates}
-    defaults = by_row[sort]
-    out: dict[str, TuningResult] = {}
-    with Progress(
-        TextColumn("[bold]tuning {task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        disable=not show_progress,
-        transient=True,
-    ) as bar:
-        for name in names:
-            bar.add_task(name, total=None)
-            out[name] = tune(
-                by_name[name], X, y, folds=folds, plan=plan, profile=profile,
-                business=settings.business, default_value=float(defaults[name]),
-                default_folds=results[name].fold_auc, metric=sort,
-                budget_s=budget_s / len(names), seed=settings.random_state,
-                n_jobs=_jobs(settings.n_jobs), keep_models=keep_models, recency=recency,
-            )  # fmt: skip
-    for t in out.values():
-        verdict = "kept" if t.improved else "no better than the defaults beyond noise"
-        console.print(
-            f"tuned {t.name}: {t.trials} trials ({t.pruned} stopped early) in "
-            f"{t.seconds:.0f} s, {sort} {t.default_value:.4f} → {t.value:.4f} ({verdict})"
-        )
-    return out
-
-
-def _warm_worker() -> None:
-    """Import what fitting a candidate needs, in a worker process."""
-    import catboost  # noqa: F401
-    import lightgbm  # noqa: F401
-    import xgboost  # noqa: F401
-
-    import leadscore.modeling.zoo  # noqa: F401
-
-
-def warm_up(n_jobs: int, tracking: bool) -> None:
-    """Start the work that only waits on imports while the table is read and audited: the
-    worker processes load the modelling libraries (~1.5 s each), and a thread imports
-    MLflow (~1 s) for the run that records the comparison."""
-    jobs = _jobs(n_jobs)
-    if jobs > 1:
-        # through joblib itself, so that the comparison's Parallel reuses these workers
-        threading.Thread(
-            target=lambda: Parallel(n_jobs=jobs, prefer="processes")(
-                delayed(_warm_worker)() for _ in range(jobs)
-            ),
-            daemon=True,
-        ).start()
-    if tracking:
-        threading.Thread(target=_import_mlflow, daemon=True).start()
-
-
-def _import_mlflow() -> None:
-    with contextlib.suppress(Exception):
-        import mlflow.store.tracking.sqlalchemy_store  # noqa: F401
 
 
 def _jobs(n_jobs: int) -> int:

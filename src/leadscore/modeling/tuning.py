@@ -29,9 +29,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from sklearn.base import clone
 
-from leadscore.config import Business
+from leadscore.config import Business, Settings
 from leadscore.errors import ConfigError
 from leadscore.modeling.folds import Fold
 from leadscore.modeling.leaderboard import CandidateResult, summarise
@@ -266,3 +268,66 @@ def tune(
         result=best.get("result"),
         noise=noise,
     )
+
+
+def tune_leaders(
+    ranked: pd.DataFrame,
+    rows: pd.DataFrame,
+    results: dict[str, CandidateResult],
+    candidates: list[Candidate],
+    X: pd.DataFrame,
+    y: np.ndarray,
+    *,
+    folds: list[Fold],
+    plan: ColumnPlan,
+    profile: DataProfile,
+    settings: Settings,
+    sort: str,
+    budget_s: float,
+    keep_models: bool,
+    recency: np.ndarray,
+    console: Console,
+    show_progress: bool,
+) -> dict[str, TuningResult]:
+    """Search the leading tunable families' settings, the budget shared between them.
+
+    A family whose one trial (its folds one after another) would take more than half its
+    share is left to its defaults: a search of one or two trials finds nothing.
+    """
+    by_row = rows.set_index("model")
+    trial_s = {n: float(by_row.loc[n, "fit_seconds"]) * len(folds) for n in by_row.index}
+    names = tunable(list(ranked.loc[ranked["complete"], "model"]))[:TUNED_FAMILIES]
+    while names and (
+        budget_s / len(names) < MIN_FAMILY_S
+        or max(trial_s[n] for n in names) > budget_s / len(names) / 2
+    ):
+        names.remove(max(names, key=lambda n: trial_s[n]))
+    if not names:
+        return {}
+    by_name = {c.name: c for c in candidates}
+    defaults = by_row[sort]
+    out: dict[str, TuningResult] = {}
+    with Progress(
+        TextColumn("[bold]tuning {task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not show_progress,
+        transient=True,
+    ) as bar:
+        for name in names:
+            bar.add_task(name, total=None)
+            out[name] = tune(
+                by_name[name], X, y, folds=folds, plan=plan, profile=profile,
+                business=settings.business, default_value=float(defaults[name]),
+                default_folds=results[name].fold_auc, metric=sort,
+                budget_s=budget_s / len(names), seed=settings.random_state,
+                n_jobs=settings.n_jobs, keep_models=keep_models, recency=recency,
+            )  # fmt: skip
+    for t in out.values():
+        verdict = "kept" if t.improved else "no better than the defaults beyond noise"
+        console.print(
+            f"tuned {t.name}: {t.trials} trials ({t.pruned} stopped early) in "
+            f"{t.seconds:.0f} s, {sort} {t.default_value:.4f} → {t.value:.4f} ({verdict})"
+        )
+    return out
