@@ -34,7 +34,6 @@ too, ``--keep`` keeps a suspect on purpose.
 from __future__ import annotations
 
 import re
-import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -45,6 +44,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from leadscore.data.schema import LeadTable, normalise_name
 from leadscore.modeling.dictionary import described_after_outcome
+from leadscore.modeling.quick import quick_auc
 
 MISSINGNESS_AUC = 0.85
 #: a column at least this strong on its own, without evidence, is reported as strong
@@ -373,14 +373,12 @@ def column_aucs(table: LeadTable, seed: int = 0) -> dict[str, float]:
     }
 
 
-def measure_strength(
-    table: LeadTable, suspects: list[LeakageSuspect], seed: int = 0, n_jobs: int = 1
-) -> None:
+def measure_strength(table: LeadTable, suspects: list[LeakageSuspect], seed: int = 0) -> None:
     """Fill in a quick model's cross-validated AUC with and without each strong column.
 
-    LightGBM with plain defaults on the native encoding, three folds on a stratified
-    sample of at most :data:`STRENGTH_SAMPLE` leads: seconds, and enough to tell "the
-    model falls apart without it" from "it adds a little".
+    :func:`~leadscore.modeling.quick.quick_auc` on a stratified sample of at most
+    :data:`STRENGTH_SAMPLE` leads: seconds, and enough to tell "the model falls apart
+    without it" from "it adds a little".
     """
     strong = [s for s in suspects if s.verdict == "strong"]
     if not strong or table.y is None:
@@ -389,11 +387,11 @@ def measure_strength(
     columns = [c for c in table.features.columns if c not in left_out]
     rows = _sample(np.asarray(table.y).astype(int), STRENGTH_SAMPLE, seed)
     features, y = table.features.iloc[rows].reset_index(drop=True), table.y[rows].astype(int)
-    baseline = _quick_auc(features[columns], y, table, seed, n_jobs)
+    baseline = quick_auc(features[columns], y, table.kinds, seed=seed)
     for suspect in strong:
         suspect.auc_with = baseline
         rest = [c for c in columns if c != suspect.column]
-        suspect.auc_without = _quick_auc(features[rest], y, table, seed, n_jobs) if rest else 0.5
+        suspect.auc_without = quick_auc(features[rest], y, table.kinds, seed=seed) if rest else 0.5
         suspect.evidence.append(
             f"a quick model's cross-validated AUC: {baseline:.3f} with it, "
             f"{suspect.auc_without:.3f} without"
@@ -409,35 +407,6 @@ def _sample(y: np.ndarray, size: int, seed: int) -> np.ndarray:
         for rows in (np.flatnonzero(y == value) for value in (0, 1))
     ]
     return np.sort(np.concatenate(chosen))
-
-
-def _quick_auc(
-    features: pd.DataFrame, y: np.ndarray, table: LeadTable, seed: int, n_jobs: int
-) -> float:
-    import lightgbm as lgb
-    from sklearn.pipeline import Pipeline
-
-    from leadscore.modeling.preprocess import build_preprocessor, plan_columns
-
-    kinds = {c: table.kinds[c] for c in features.columns}
-    plan = plan_columns(features, kinds, reference_time=None)
-    n_splits = int(min(3, np.bincount(y, minlength=2).min()))
-    if n_splits < 2:
-        return float("nan")
-    oof = np.zeros(len(y))
-    for train, test in StratifiedKFold(n_splits, shuffle=True, random_state=seed).split(
-        features, y
-    ):
-        model = Pipeline([
-            ("prep", build_preprocessor(plan, "native", seed)),
-            ("model", lgb.LGBMClassifier(n_estimators=150, verbose=-1, n_jobs=n_jobs,
-                                         random_state=seed)),
-        ])  # fmt: skip
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(features.iloc[train], y[train])
-        oof[test] = model.predict_proba(features.iloc[test])[:, 1]
-    return float(roc_auc_score(y, oof))
 
 
 def leakage_exclusions(

@@ -22,17 +22,15 @@ validates forward: every fold trains on earlier rows and is judged on the rows a
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 from scipy.stats import chi2_contingency
-from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedKFold
 
 from leadscore.data.schema import LeadTable
+from leadscore.modeling.quick import quick_auc
 
 RowOrderSetting = Literal["auto", "time", "random"]
 #: fewer rows than this are too few to tell drift from noise
@@ -67,7 +65,7 @@ class RowOrder:
 
 
 def detect_row_order(
-    table: LeadTable, setting: RowOrderSetting = "auto", seed: int = 0, n_jobs: int = 1
+    table: LeadTable, setting: RowOrderSetting = "auto", seed: int = 0
 ) -> RowOrder:
     """Whether the rows of a labelled table without a time column are in time order.
 
@@ -78,7 +76,7 @@ def detect_row_order(
     setting:
         ``"auto"`` detects; ``"time"`` says the rows are in time order; ``"random"`` says
         they are not (``--row-order`` on the command line).
-    seed, n_jobs:
+    seed:
         For the adversarial classifier.
 
     Example
@@ -109,7 +107,7 @@ def detect_row_order(
     early, late = float(y[:cut].mean()), float(y[cut:].mean())
     p = _drift_p(y)
     # the sort key itself tells early from late rows: judge by the other columns
-    auc = _adversarial_auc(table, seed, n_jobs, leave_out=sorted_by)
+    auc = _adversarial_auc(table, seed, leave_out=sorted_by)
     found = []
     if p < DRIFT_P:
         found.append(
@@ -162,35 +160,16 @@ def _drift_p(y: np.ndarray, blocks: int = 10) -> float:
     return float(chi2_contingency(counts)[1])
 
 
-def _adversarial_auc(
-    table: LeadTable, seed: int, n_jobs: int, leave_out: str | None = None
-) -> float | None:
-    """Cross-validated AUC of a classifier telling the first half of the rows from the
+def _adversarial_auc(table: LeadTable, seed: int, leave_out: str | None = None) -> float | None:
+    """Cross-validated AUC of a quick model telling the first half of the rows from the
     second by their columns (but ``leave_out``)."""
-    import lightgbm as lgb
-    from sklearn.pipeline import Pipeline
-
-    from leadscore.modeling.preprocess import build_preprocessor, plan_columns
-
     n = table.n_rows
     rows = np.unique(np.linspace(0, n - 1, min(n, ADVERSARIAL_SAMPLE)).astype(int))
     # dates tell early rows from late ones by definition: the question is whether the
     # leads themselves change
     kept = [c for c in table.features.columns if c != leave_out and table.kinds[c] != "datetime"]
-    features = table.features.iloc[rows][kept].reset_index(drop=True)
-    if features.shape[1] == 0:
+    if not kept:
         return None
+    features = table.features.iloc[rows][kept].reset_index(drop=True)
     late = (rows >= n // 2).astype(int)
-    plan = plan_columns(features, table.kinds, reference_time=None)
-    oof = np.zeros(len(rows))
-    for train, test in StratifiedKFold(3, shuffle=True, random_state=seed).split(features, late):
-        model = Pipeline([
-            ("prep", build_preprocessor(plan, "native", seed)),
-            ("model", lgb.LGBMClassifier(n_estimators=100, num_leaves=15, verbose=-1,
-                                         n_jobs=n_jobs, random_state=seed)),
-        ])  # fmt: skip
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(features.iloc[train], late[train])
-        oof[test] = model.predict_proba(features.iloc[test])[:, 1]
-    return float(roc_auc_score(late, oof))
+    return quick_auc(features, late, table.kinds, trees=100, seed=seed)
