@@ -409,3 +409,29 @@ def test_auto_bins_grow_with_the_square_root_of_the_rarer_outcome(
     y = (np.arange(1000) < converted).astype(int)
     assert QuantileBins().fit(frame, y).n_bins_ == auto_bins(converted)
     assert QuantileBins().fit(frame).n_bins_ == auto_bins(1000)  # no outcomes: all rows
+
+
+def test_without_a_time_column_the_earliest_date_is_the_reference() -> None:
+    from leadscore.modeling.preprocess import earliest_date
+
+    frame = pd.DataFrame(
+        {
+            "trip": pd.to_datetime(["2026-03-10", "2026-04-02", "2026-05-01", None]),
+            "booked": pd.to_datetime(["2026-03-01", "2026-03-30", "2026-05-02", "2026-01-01"]),
+            "visits": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    kinds = {"trip": "datetime", "booked": "datetime", "visits": "numeric"}
+    assert earliest_date(frame[["trip", "booked"]]) == "booked"  # first for 2 of 3 leads
+    plan = plan_columns(frame, kinds)
+    assert plan.reference_time == "booked"
+    out = build_preprocessor(plan, "tree").fit_transform(frame, [0, 1, 0, 1])
+    gap = next(c for c in out.columns if "trip__days_after__booked" in c)
+    assert out[gap].tolist()[:3] == pytest.approx([9.0, 3.0, -1.0])
+    # a time column given by the user wins; one date alone has nothing to be measured from
+    assert plan_columns(frame, kinds, reference_time="trip").reference_time == "trip"
+    one = frame[["trip", "visits"]]
+    assert plan_columns(one, {"trip": "datetime", "visits": "numeric"}).reference_time is None
+    # a date filled in for under half of the leads is no reference
+    sparse = frame.assign(booked=pd.to_datetime([None, None, None, "2026-01-01"]))
+    assert earliest_date(sparse[["trip", "booked"]]) == "trip"

@@ -79,7 +79,13 @@ def plan_columns(
     reference_time: str | None = None,
     max_onehot_levels: int = 20,
 ) -> ColumnPlan:
-    """Split columns by kind; categories with many frequent levels get target encoding."""
+    """Split columns by kind; categories with many frequent levels get target encoding.
+
+    Date columns are measured from ``reference_time`` (the lead's creation time). Without
+    one, when a table has two or more dates, the one that comes first for most leads is
+    the reference: a booking date before a trip date, a sign-up before a demo — the gaps
+    between them (how long ahead a trip was booked) are what dates say about a lead.
+    """
     threshold = min_level_count(len(features))
     numeric, dates, low, high = [], [], [], []
     for column in features.columns:
@@ -92,7 +98,30 @@ def plan_columns(
             counts = features[column].value_counts()
             frequent = int((counts >= threshold).sum())
             (high if frequent > max_onehot_levels else low).append(column)
+    if reference_time is None and len(dates) >= 2:
+        reference_time = earliest_date(features[dates])
     return ColumnPlan(numeric, dates, low, high, reference_time)
+
+
+def earliest_date(dates: pd.DataFrame) -> str | None:
+    """The date column that holds the earliest of a lead's dates most often (filled in for
+    at least half of the leads; ``None`` when none is).
+
+    Example
+    -------
+    >>> frame = pd.DataFrame({
+    ...     "trip": pd.to_datetime(["2026-03-10", "2026-04-02"]),
+    ...     "booked": pd.to_datetime(["2026-03-01", "2026-03-30"]),
+    ... })
+    >>> earliest_date(frame)
+    'booked'
+    """
+    filled = [c for c in dates.columns if dates[c].notna().mean() >= 0.5]
+    if not filled:
+        return None
+    stamps = dates[filled].apply(pd.to_datetime)
+    first = stamps.eq(stamps.min(axis=1), axis=0).mean()
+    return str(first.idxmax())
 
 
 # ----------------------------------------------------------------------------- transformers
