@@ -39,9 +39,9 @@ def main() -> None:
     print(f"LightGBM, {len(members)} bagged fold models × {trees} trees, {X.shape[1]} fields")
     one = X.head(1)
     batch = X.head(1000)
-    score_one = per_call(lambda: model.score(one), 30)
+    score_one = per_call(lambda: model.score_leads(one), 30)
     reasons_one = per_call(lambda: reasons(model, one, 3), 30)
-    score_batch = per_call(lambda: model.score(batch), 3) / len(batch)
+    score_batch = per_call(lambda: model.score_leads(batch), 3) / len(batch)
     reasons_batch = per_call(lambda: reasons(model, batch, 3), 3) / len(batch)
     print(f"single lead: score {score_one * 1e3:.2f} ms, reasons add {reasons_one * 1e3:.2f} ms")
     print(

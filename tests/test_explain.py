@@ -124,7 +124,9 @@ def test_contributions_add_up_to_the_calibrated_and_raw_log_odds(
     np.testing.assert_allclose(explained.logit, logit(p), rtol=0, atol=tol)
     np.testing.assert_allclose(explained.base + explained.values.sum(axis=1), logit(p), atol=tol)
     np.testing.assert_allclose(explained.score, p, rtol=0, atol=tol / 4)
-    np.testing.assert_allclose(explained.score, model.score(leads)["score"], rtol=0, atol=tol / 4)
+    np.testing.assert_allclose(
+        explained.score, model.score_leads(leads)["score"], rtol=0, atol=tol / 4
+    )
 
     # before calibration (a·z + b): the members' own log-odds, averaged
     a, b = model.calibrator_.slope_, model.calibrator_.intercept_
@@ -314,7 +316,7 @@ def test_points_add_up_to_the_score_on_the_0_100_scale(
     leads = pd.concat([fresh, odd], ignore_index=True)
     explained = contributions(model, leads)
     points = explained.points()
-    scores = model.score(leads)
+    scores = model.score_leads(leads)
     assert points.shape == explained.values.shape
     total = 100 * explained.base_score + points.sum(axis=1)
     tol = 100 * LOGIT_TOL.get(name, 1e-8)  # points move at most 25 per unit of log-odds
@@ -382,7 +384,9 @@ def test_occlusion_of_a_date_gap_to_the_reference_time_stays_on_the_pipeline(
     assert scorer.mode == "batch"  # nor does the real-time scorer compile it: it falls back
     leads = X.head(20)
     fast = scorer.score_many(leads.to_dict("records"), 3)
-    np.testing.assert_allclose([r.score for r in fast], model.score(leads)["score"], atol=1e-9)
+    np.testing.assert_allclose(
+        [r.score for r in fast], model.score_leads(leads)["score"], atol=1e-9
+    )
     assert all(r.reasons_up or r.reasons_down for r in fast)
     explained = contributions(model, leads)
     np.testing.assert_allclose(
@@ -628,7 +632,7 @@ def test_a_built_lead_reads_like_the_issue_example(fit, fresh: pd.DataFrame) -> 
 def test_with_reasons_adds_two_text_columns_in_row_order(fit, fresh: pd.DataFrame) -> None:
     model = fit("lightgbm")
     leads = fresh.head(15)
-    scores = model.score(leads)
+    scores = model.score_leads(leads)
     out = with_reasons(model, leads, scores, 2)
     assert list(out.columns) == [*scores.columns, "reasons_up", "reasons_down"]
     pd.testing.assert_frame_equal(out[scores.columns], scores)
@@ -645,7 +649,7 @@ def test_batch_scoring_with_reasons_keeps_each_leads_reasons(fit, fresh: pd.Data
     leads = fresh.head(25)
     result = score_batch(model, leads, reasons=3)
     assert result["rank"].tolist() == list(range(1, 26))  # sorted best first ...
-    expected = with_reasons(model, leads, model.score(leads), 3).set_index("lead_id")
+    expected = with_reasons(model, leads, model.score_leads(leads), 3).set_index("lead_id")
     mine = result.set_index("lead_id")  # ... and the reasons travelled with their lead
     pd.testing.assert_series_equal(mine["reasons_up"], expected.loc[mine.index, "reasons_up"])
     pd.testing.assert_series_equal(mine["reasons_down"], expected.loc[mine.index, "reasons_down"])
@@ -698,7 +702,7 @@ def test_cli_score_with_reasons(saved: tuple[Path, Path], tmp_path: Path, fit) -
     assert len(written) == 30
     leads = pd.read_csv(data)
     model = fit("lightgbm")
-    expected = with_reasons(model, leads, model.score(leads), 3).set_index("lead_id")
+    expected = with_reasons(model, leads, model.score_leads(leads), 3).set_index("lead_id")
     for row in written.itertuples():
         assert row.reasons_up == expected.at[row.lead_id, "reasons_up"]
         assert row.reasons_down == expected.at[row.lead_id, "reasons_down"]
@@ -713,7 +717,7 @@ def test_cli_explain_one_lead(saved: tuple[Path, Path], fit) -> None:
     result = _run("explain", model_dir, data, "--lead", lead_id, "--reasons", 2)
     assert result.exit_code == 0, result.output
     model = fit("lightgbm")
-    row = model.score(leads).iloc[4]
+    row = model.score_leads(leads).iloc[4]
     assert f"lead_id {lead_id}: score {row['score_100']} ({row['segment']})" in result.output
     ((up, down),) = reasons(model, leads.iloc[[4]], 2)
     for reason in [*up, *down]:

@@ -403,7 +403,7 @@ def test_segment_profiles_compare_hot_warm_cold_with_the_ideal(
     model: LeadModel, typed, ideal: dict
 ) -> None:
     features, _, kinds = typed
-    segments = model.score(features)["segment"]
+    segments = model.score_leads(features)["segment"]
     profiles = segment_profiles(features, segments, ideal, kinds)
     assert list(profiles.columns) == [
         "segment", "leads", "field", "ideal", "typical", "match_share", "distance_from_ideal",

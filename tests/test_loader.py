@@ -146,7 +146,7 @@ def test_a_model_loaded_to_serve_cannot_be_saved_or_predict(
     assert not (tmp_path / "again").exists()
     frame = generate_leads(3, seed=2, labelled=False).table
     with pytest.raises(Exception, match="load the model folder"):
-        light.score(frame)
+        light.score_leads(frame)
 
 
 def test_the_champion_serves_its_saved_scorer(
@@ -160,7 +160,7 @@ def test_the_champion_serves_its_saved_scorer(
     no_compiling(monkeypatch)
     loaded = load_for_serving("champion", settings)
     assert loaded.precompiled and loaded.version == str(model.registered_version_)
-    expected = model.score(generate_leads(25, seed=21, labelled=False).table)["score"]
+    expected = model.score_leads(generate_leads(25, seed=21, labelled=False).table)["score"]
     assert [r.score for r in loaded.scorer.score_many(rows)] == pytest.approx(
         expected.tolist(), abs=1e-6
     )

@@ -160,7 +160,7 @@ def test_fit_rejects_one_class_and_non_frames(demo_leads: DemoLeads) -> None:
 
 
 def test_score_columns_and_types(logreg: LeadModel, fresh: pd.DataFrame) -> None:
-    scores = logreg.score(fresh)
+    scores = logreg.score_leads(fresh)
     assert list(scores.columns) == ["lead_id", *SCORE_COLUMNS]
     assert len(scores) == len(fresh)
     assert scores["lead_id"].tolist() == fresh["lead_id"].astype(str).tolist()
@@ -175,13 +175,13 @@ def test_score_columns_and_types(logreg: LeadModel, fresh: pd.DataFrame) -> None
 def test_score_without_id_column_numbers_the_leads(
     lightgbm: LeadModel, fresh: pd.DataFrame
 ) -> None:
-    scores = lightgbm.score(fresh.head(5))
+    scores = lightgbm.score_leads(fresh.head(5))
     assert list(scores.columns) == ["lead", *SCORE_COLUMNS]
     assert scores["lead"].tolist() == ["1", "2", "3", "4", "5"]
 
 
 def test_segments_follow_the_cutoffs(any_model: LeadModel, fresh: pd.DataFrame) -> None:
-    scores = any_model.score(fresh)
+    scores = any_model.score_leads(fresh)
     cut = any_model.cutoffs_
     assert cut.warm <= cut.hot
     p = scores["score"]
@@ -194,7 +194,7 @@ def test_segments_follow_the_cutoffs(any_model: LeadModel, fresh: pd.DataFrame) 
 
 
 def test_rank_is_one_to_n_best_first(logreg: LeadModel, fresh: pd.DataFrame) -> None:
-    scores = logreg.score(fresh)
+    scores = logreg.score_leads(fresh)
     assert sorted(scores["rank"]) == list(range(1, len(fresh) + 1))
     assert scores.loc[scores["rank"] == 1, "score"].item() == scores["score"].max()
     by_rank = scores.sort_values("rank")["score"].to_numpy()
@@ -205,7 +205,7 @@ def test_rank_is_one_to_n_best_first(logreg: LeadModel, fresh: pd.DataFrame) -> 
 def test_capacity_contacts_exactly_the_best(
     logreg: LeadModel, fresh: pd.DataFrame, capacity: int
 ) -> None:
-    scores = logreg.score(fresh, capacity=capacity)
+    scores = logreg.score_leads(fresh, capacity=capacity)
     expected = min(capacity, len(fresh))
     assert int(scores["contact"].sum()) == expected
     assert set(scores.loc[scores["contact"], "rank"]) == set(range(1, expected + 1))
@@ -215,7 +215,7 @@ def test_capacity_zero_contacts_no_one_or_is_refused(
     logreg: LeadModel, fresh: pd.DataFrame
 ) -> None:
     try:
-        scores = logreg.score(fresh, capacity=0)
+        scores = logreg.score_leads(fresh, capacity=0)
     except LeadscoreError as exc:
         assert "capacity" in str(exc)
     else:
@@ -237,7 +237,7 @@ def test_scoring_function_sorts_and_writes(
 def test_one_row_at_a_time_equals_the_batch(any_model: LeadModel, fresh: pd.DataFrame) -> None:
     """The contract: nothing is fitted at scoring time, so a lead's score is its own."""
     batch = fresh.head(40)  # each single-row call costs ~0.1 s (3 bagged pipelines)
-    together = any_model.score(batch)["score"].to_numpy()
+    together = any_model.score_leads(batch)["score"].to_numpy()
     alone = [any_model.predict_proba(batch.iloc[[i]])[0, 1] for i in range(len(batch))]
     np.testing.assert_allclose(alone, together, rtol=1e-9, atol=0)
     # ... and neither does the order of the batch
@@ -263,7 +263,7 @@ def test_unseen_categories_score(any_model: LeadModel, fresh: pd.DataFrame) -> N
 def test_all_missing_rows_score(any_model: LeadModel) -> None:
     blank = pd.DataFrame({c: [np.nan, None, ""] for c in FEATURE_COLUMNS if c != "lead_id"})
     blank["industry"] = ["Select", None, "(not set)"]
-    scores = any_model.score(blank)
+    scores = any_model.score_leads(blank)
     assert len(scores) == 3
     assert np.isfinite(scores["score"]).all()
     assert scores["score"].between(0, 1).all()
@@ -273,10 +273,10 @@ def test_all_missing_rows_score(any_model: LeadModel) -> None:
 
 def test_missing_required_column_names_it(logreg: LeadModel, fresh: pd.DataFrame) -> None:
     with pytest.raises(SchemaError, match="time_on_site_s") as info:
-        logreg.score(fresh.drop(columns=["time_on_site_s"]))
+        logreg.score_leads(fresh.drop(columns=["time_on_site_s"]))
     assert "device" not in str(info.value).split("Columns in the data")[0]
     with pytest.raises(SchemaError, match=r"'device'.*'source'|'source'.*'device'"):
-        logreg.score(fresh.drop(columns=["device", "source"]))
+        logreg.score_leads(fresh.drop(columns=["device", "source"]))
 
 
 def test_text_in_a_numeric_column_names_column_and_value(
@@ -286,7 +286,7 @@ def test_text_in_a_numeric_column_names_column_and_value(
     bad["visits"] = bad["visits"].astype(object)
     bad.loc[bad.index[3], "visits"] = "abc"
     with pytest.raises(SchemaError, match="visits") as info:
-        logreg.score(bad)
+        logreg.score_leads(bad)
     assert "abc" in str(info.value)
 
 
@@ -298,10 +298,10 @@ def test_numbers_stored_as_text_score_like_numbers(logreg: LeadModel, fresh: pd.
 
 
 def test_extra_columns_and_column_order_are_ignored(logreg: LeadModel, fresh: pd.DataFrame) -> None:
-    expected = logreg.score(fresh)
+    expected = logreg.score_leads(fresh)
     extra = fresh.assign(sales_status="Closed - won", converted="yes", unrelated=np.arange(200))
     reordered = extra[list(reversed(extra.columns))]
-    pd.testing.assert_frame_equal(logreg.score(reordered), expected)
+    pd.testing.assert_frame_equal(logreg.score_leads(reordered), expected)
 
 
 # ----------------------------------------------------------------------------- persistence
@@ -315,7 +315,7 @@ def test_save_load_round_trip_gives_identical_scores(
     ]  # fmt: skip
     loaded = LeadModel.load(saved)
     assert isinstance(loaded, LeadModel)
-    pd.testing.assert_frame_equal(loaded.score(fresh), logreg.score(fresh))
+    pd.testing.assert_frame_equal(loaded.score_leads(fresh), logreg.score_leads(fresh))
     assert loaded.cutoffs_ == logreg.cutoffs_
     assert loaded.get_params() == logreg.get_params()
 
@@ -464,8 +464,24 @@ def test_age_days_reports_lead_age_at_scoring_time_when_trained_with_a_time_colu
     X = table.drop(columns=["lead_id", "converted", "sales_status"])
     model = LeadModel("logreg_l2", cv=3).fit(X, table["converted"], time_column="created_at")
     as_of = pd.Timestamp("2026-06-01")
-    scored = model.score(X.head(3), as_of=as_of)
+    scored = model.score_leads(X.head(3), as_of=as_of)
     expected = ((as_of - X["created_at"].head(3)) / pd.Timedelta(days=1)).round(1).to_numpy()
     np.testing.assert_allclose(scored["age_days"].to_numpy(), expected)
     untimed = LeadModel("logreg_l2", cv=3).fit(X.drop(columns=["created_at"]), table["converted"])
-    assert "age_days" not in untimed.score(X.head(3)).columns
+    assert "age_days" not in untimed.score_leads(X.head(3)).columns
+
+
+def test_a_lead_model_is_a_plain_scikit_learn_classifier(demo_leads: DemoLeads) -> None:
+    from sklearn.model_selection import cross_val_score
+
+    table = demo_leads.table
+    X = table.drop(columns=["lead_id", "converted", "sales_status"])
+    y = (table["converted"] == "yes").astype(int)
+    # score(X, y) is scikit-learn's own (accuracy of the contact decision), so the default
+    # scoring of cross_val_score and GridSearchCV works
+    scores = cross_val_score(LeadModel("logreg_l2", cv=3), X, y, cv=3)
+    assert scores.shape == (3,) and ((scores > 0) & (scores <= 1)).all()
+    fitted = LeadModel("logreg_l2", cv=3).fit(X, y)
+    assert fitted.score(X, y) == pytest.approx((fitted.predict(X) == y).mean())
+    auc = cross_val_score(LeadModel("logreg_l2", cv=3), X, y, cv=3, scoring="roc_auc")
+    assert (auc > 0.7).all()

@@ -151,7 +151,7 @@ def test_unseen_levels_and_numbers_never_missing_in_training_contribute_nothing(
     assert moved.drop(["source", "visits"]).abs().max() < 1e-12
     scorer = FastScorer(model)
     assert scorer.score(unseen.iloc[0].to_dict()).score == pytest.approx(
-        model.score(unseen)["score"].iloc[0], abs=1e-12
+        model.score_leads(unseen)["score"].iloc[0], abs=1e-12
     )
 
 
@@ -165,7 +165,7 @@ def test_missing_values_have_their_own_bin_and_level(model: LeadModel, odd: pd.D
     assert terms[1, columns.index("num__time_on_site_s")] != 0
     assert terms[3, columns.index("cat__source")] != 0
     empty = pd.DataFrame([{c: None for c in model.schema_.names}])
-    score = model.score(empty)["score"].iloc[0]
+    score = model.score_leads(empty)["score"].iloc[0]
     assert 0 < score < 1
     assert FastScorer(model).score({}).score == pytest.approx(score, abs=1e-12)
 
@@ -176,7 +176,7 @@ def test_real_time_scores_and_reasons_are_the_batch_ones(
     scorer = FastScorer(model)
     assert scorer.mode == "linear" and not scorer.needs_estimators and is_exact(model)
     fast = scorer.score_many(odd.to_dict("records"), 3)
-    batch = model.score(odd)
+    batch = model.score_leads(odd)
     np.testing.assert_allclose([r.score for r in fast], batch["score"], rtol=0, atol=1e-12)
     assert [r.segment for r in fast] == batch["segment"].tolist()
     explained = contributions(model, odd)
@@ -207,7 +207,7 @@ def test_many_levels_and_a_date_gap_score_and_explain_as_the_batch(
     assert scorer.mode == "linear"
     rows = pd.concat([X.head(10), X.head(2).assign(city="a city never seen")], ignore_index=True)
     found = [r.score for r in scorer.score_many(rows.to_dict("records"))]
-    np.testing.assert_allclose(found, model.score(rows)["score"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(found, model.score_leads(rows)["score"], rtol=0, atol=1e-12)
     mine = scorer._contributions([scorer.clean(r) for r in rows.to_dict("records")])
     np.testing.assert_allclose(mine.values, contributions(model, rows).values, atol=1e-12)
 
@@ -218,7 +218,7 @@ def test_saved_and_loaded_it_scores_the_same_and_serves_its_saved_scorer(
     folder = model.save(tmp_path / "nb")
     assert (folder / SCORER_FILE).is_file()
     loaded = LeadModel.load(folder)
-    pd.testing.assert_frame_equal(loaded.score(odd), model.score(odd))
+    pd.testing.assert_frame_equal(loaded.score_leads(odd), model.score_leads(odd))
     served = load_for_serving(str(folder), Settings(tracking=False))
     assert served.precompiled
     rows = odd.to_dict("records")

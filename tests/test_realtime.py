@@ -59,7 +59,7 @@ def test_compiles_to_the_fast_path_of_its_family(fitted: LeadModel) -> None:
 
 def test_single_leads_score_exactly_as_the_batch(fitted: LeadModel, fresh: pd.DataFrame) -> None:
     scorer = FastScorer(fitted)
-    batch = fitted.score(fresh)
+    batch = fitted.score_leads(fresh)
     results = scorer.score_many(fresh.to_dict("records"))
     np.testing.assert_allclose([r.score for r in results], batch["score"], rtol=0, atol=1e-6)
     assert [r.segment for r in results] == batch["segment"].tolist()
@@ -128,7 +128,7 @@ def test_a_target_encoded_field_scores_and_explains_as_the_batch(
     rows = pd.concat([X.head(10), X.head(2).assign(city="a city never seen")], ignore_index=True)
     results = scorer.score_many(rows.to_dict("records"))
     np.testing.assert_allclose(
-        [r.score for r in results], model.score(rows)["score"], rtol=0, atol=1e-6
+        [r.score for r in results], model.score_leads(rows)["score"], rtol=0, atol=1e-6
     )
     fast = scorer._contributions([scorer.clean(r) for r in rows.to_dict("records")])
     np.testing.assert_allclose(fast.values, contributions(model, rows).values, atol=1e-9)
@@ -145,7 +145,7 @@ def test_missing_and_placeholder_fields_score_like_missing(demo_leads: DemoLeads
     scores = {scorer.score(r).score for r in (absent, placeholder, none)}
     assert len(scores) == 1
     assert scores.pop() == pytest.approx(
-        model.score(pd.DataFrame([none]))["score"].iloc[0], abs=1e-9
+        model.score_leads(pd.DataFrame([none]))["score"].iloc[0], abs=1e-9
     )
 
 
@@ -231,5 +231,6 @@ def test_compiled_trees_that_disagree_with_the_pipeline_are_not_used(
     assert scorer.mode == "batch"
     rows = fresh.head(5)
     np.testing.assert_allclose(
-        [r.score for r in scorer.score_many(rows.to_dict("records"))], model.score(rows)["score"]
+        [r.score for r in scorer.score_many(rows.to_dict("records"))],
+        model.score_leads(rows)["score"],
     )

@@ -137,7 +137,7 @@ def test_champion_scores_in_a_fresh_python_process(settings: Settings, tmp_path:
     )
     assert done.returncode == 0, done.stderr[-3000:]
     scores = pd.DataFrame(json.loads(done.stdout.strip().splitlines()[-1]))
-    expected = model.score(new)
+    expected = model.score_leads(new)
     assert scores["lead_id"].tolist() == expected["lead_id"].tolist()
     np.testing.assert_allclose(scores["score"], expected["score"], rtol=1e-7)  # JSON: 10 digits
 
@@ -202,5 +202,5 @@ def test_killed_retraining_leaves_the_champion_serving(settings: Settings, tmp_p
     assert registry.resolve(CHAMPION) == 1
     model = registry.load_model(CHAMPION)
     assert model.metadata_["model"] == "logreg_l2"
-    assert len(model.score(history.head(5).drop(columns=["converted"]))) == 5
+    assert len(model.score_leads(history.head(5).drop(columns=["converted"]))) == 5
     assert all(v.version >= 1 for v in registry.versions())  # the registry still reads

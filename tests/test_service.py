@@ -109,7 +109,7 @@ def test_score_one_lead_matches_batch_and_is_stored(api: Api, fresh: pd.DataFram
     response = api.post("/v1/score", {"lead_id": "L1", "attributes": attributes(row)})
     assert response.status_code == 200, response.text
     body = response.json()
-    expected = api.model.score(fresh.head(1))
+    expected = api.model.score_leads(fresh.head(1))
     assert body["score"] == pytest.approx(expected["score"].iloc[0], abs=1e-9)
     assert body["score_100"] == expected["score_100"].iloc[0]
     assert body["segment"] == expected["segment"].iloc[0]
@@ -147,7 +147,7 @@ def test_batch_scores_many_and_refuses_too_many(api: Api, fresh: pd.DataFrame) -
     response = api.post("/v1/score/batch", {"leads": leads})
     assert response.status_code == 200, response.text
     scores = response.json()["scores"]
-    expected = api.model.score(fresh.head(15))
+    expected = api.model.score_leads(fresh.head(15))
     assert [s["lead_id"] for s in scores] == [f"B{i}" for i in range(15)]
     np.testing.assert_allclose([s["score"] for s in scores], expected["score"], atol=1e-9)
     too_many = leads + [

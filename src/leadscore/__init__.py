@@ -7,7 +7,7 @@ best first and knows why.
 >>> report = audit("leads.csv", target="converted")  # doctest: +SKIP
 >>> board = compare("leads.csv", target="converted")  # doctest: +SKIP
 >>> model = train("leads.csv", target="converted", out="model/")  # doctest: +SKIP
->>> LeadModel.load("model/").score(new_leads)  # doctest: +SKIP
+>>> LeadModel.load("model/").score_leads(new_leads)  # doctest: +SKIP
 """
 
 from leadscore.config import Business, Roles, Segments, Settings, load_settings

@@ -624,7 +624,7 @@ def explain(
     model_ref, data = (first, second) if second is not None else (CHAMPION, first)
     model = load_lead_model(model_ref, load_settings(config))
     frame = read_table(data).reset_index(drop=True)
-    scores = model.score(frame)
+    scores = model.score_leads(frame)
     key = model.id_column_ or "lead"
     if lead:
         wanted = scores.index[scores[key].isin([str(x) for x in lead])]

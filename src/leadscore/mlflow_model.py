@@ -29,7 +29,7 @@ class LeadScorePyfunc(mlflow.pyfunc.PythonModel):
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> pd.DataFrame:
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-        return self.model.score(frame)
+        return self.model.score_leads(frame)
 
 
 def signature_of(model: LeadModel, example: pd.DataFrame) -> ModelSignature:
@@ -40,7 +40,7 @@ def signature_of(model: LeadModel, example: pd.DataFrame) -> ModelSignature:
     if model.id_column_ and model.id_column_ not in names:
         names.insert(0, model.id_column_)  # passed through, so scores keep the lead's id
     inputs = Schema([ColSpec(AnyType(), name, required=False) for name in names])
-    outputs = infer_signature(example, model.score(example)).outputs
+    outputs = infer_signature(example, model.score_leads(example)).outputs
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 

@@ -269,7 +269,7 @@ def compute_insights(model: LeadModel, table: LeadTable) -> dict[str, Any]:
     features, kinds = _model_inputs(model, table)
     y = np.asarray(table.y, dtype=np.int64)
     overall = float(y.mean())
-    scored = model.score(features)
+    scored = model.score_leads(features)
     tables = conversion_tables(features, y, kinds)
     ideal = ideal_profile(features, y, scored["score"].to_numpy(), kinds)
     segments = scored["segment"].astype(str)

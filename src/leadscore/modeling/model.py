@@ -1,7 +1,7 @@
 """``LeadModel``: a fitted lead-scoring model, its calibration, thresholds and metadata.
 
 It is a scikit-learn classifier (``fit`` / ``predict_proba`` / ``predict``) that also
-knows how to turn probabilities into what a sales team uses (:meth:`LeadModel.score`:
+knows how to turn probabilities into what a sales team uses (:meth:`LeadModel.score_leads`:
 score 0–100, hot/warm/cold, rank, whether to call) and how to save itself as a
 directory that refuses to load when tampered with or built by incompatible libraries.
 """
@@ -331,7 +331,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         """1 where contacting the lead is profitable (score at or above the threshold)."""
         return (self.predict_proba(X)[:, 1] >= self.cutoffs_.contact).astype(int)
 
-    def score(
+    def score_leads(
         self,
         X: pd.DataFrame,
         capacity: int | None = None,
@@ -394,9 +394,11 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         as_of: pd.Timestamp | str | None = None,
         capacity: int | None = None,
     ) -> pd.DataFrame:
-        """:meth:`score` on :meth:`event_features`."""
+        """:meth:`score_leads` on :meth:`event_features`."""
         features = self.event_features(events, as_of)
-        return self.score(features, capacity=capacity, as_of=pd.Timestamp(as_of) if as_of else None)
+        return self.score_leads(
+            features, capacity=capacity, as_of=pd.Timestamp(as_of) if as_of else None
+        )
 
     # ------------------------------------------------------------------ persistence
 

@@ -73,7 +73,7 @@ def train(
     Example
     -------
     >>> model = train("leads.csv", target="converted", out="model/")  # doctest: +SKIP
-    >>> model.score(new_leads).head()  # doctest: +SKIP
+    >>> model.score_leads(new_leads).head()  # doctest: +SKIP
     """
     settings = settings or Settings()
     board: Leaderboard = compare(

@@ -56,7 +56,7 @@ def score(
     """
     lead_model = model if isinstance(model, LeadModel) else LeadModel.load(model)
     frame = read_table(data)
-    result = lead_model.score(frame, capacity=capacity)
+    result = lead_model.score_leads(frame, capacity=capacity)
     if store is not None:
         store_scores(store, lead_model, frame, result, model_version, reasons or 3)
     if reasons:
@@ -77,7 +77,7 @@ def store_scores(
     model_version: str,
     reasons: int = 3,
 ) -> int:
-    """Append scores (``model.score(frame)``, same row order) to the store's history.
+    """Append scores (``model.score_leads(frame)``, same row order) to the store's history.
 
     Returns how many webhook deliveries the scores queued.
     """

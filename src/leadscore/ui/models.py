@@ -535,7 +535,7 @@ def score_into_store(
     from leadscore.scoring.batch import store_scores
 
     frame = frame.reset_index(drop=True)
-    scores = model.score(frame, capacity=settings.business.capacity)
+    scores = model.score_leads(frame, capacity=settings.business.capacity)
     key = model.id_column_ or "lead"
     total = len(frame)
     for start in range(0, total, SCORE_CHUNK):
