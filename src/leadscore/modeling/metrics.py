@@ -79,22 +79,56 @@ def profit(y: np.ndarray, contact: np.ndarray, business: Business) -> float:
     )  # fmt: skip
 
 
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """Mean |observed rate − mean score| over equal-width score bins, weighted by bin size.
+def calibration_bins(
+    y: np.ndarray, p: np.ndarray, bins: int = 10
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Equal-width score bins: edges, leads, mean score and observed rate per bin.
 
-    A value of 0.03 means scores are on average three percentage points off the rate at
-    which such leads actually convert.
+    The one calibration binning of the package: :func:`expected_calibration_error` and the
+    calibration charts (``leadscore.reporting.chartdata.calibration_data``) both read it. A
+    score on an inner edge belongs to the bin below it (0.2 to (0.1, 0.2]); 0 to the first
+    bin, 1 to the last. Empty bins have a NaN mean score and rate.
+
+    Example
+    -------
+    >>> edges, leads, mean_score, observed = calibration_bins(
+    ...     np.array([0, 1, 1, 1]), np.array([0.2, 0.2, 0.9, 0.9]), bins=5
+    ... )
+    >>> leads.tolist(), observed[[0, 4]].tolist()
+    ([2, 0, 0, 0, 2], [0.5, 1.0])
     """
     y = np.asarray(y, dtype=float)
     p = np.asarray(p, dtype=float)
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(p, edges[1:-1], right=True), 0, bins - 1)
-    total = 0.0
+    leads = np.zeros(bins, dtype=np.int64)
+    mean_score = np.full(bins, np.nan)
+    observed = np.full(bins, np.nan)
     for b in range(bins):
         in_bin = which == b
-        if in_bin.any():
-            total += in_bin.sum() * abs(y[in_bin].mean() - p[in_bin].mean())
-    return float(total / len(y))
+        leads[b] = in_bin.sum()
+        if leads[b]:
+            mean_score[b], observed[b] = p[in_bin].mean(), y[in_bin].mean()
+    return edges, leads, mean_score, observed
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Mean |observed rate − mean score| over equal-width score bins, weighted by bin size.
+
+    A value of 0.03 means scores are on average three percentage points off the rate at
+    which such leads actually convert.
+
+    Example
+    -------
+    >>> round(expected_calibration_error(np.array([0, 1, 1, 1]), np.array([0.2, 0.2, 0.9, 0.9])), 3)
+    0.2
+    """
+    _, leads, mean_score, observed = calibration_bins(y, p, bins)
+    total = 0.0
+    for n, score, rate in zip(leads, mean_score, observed, strict=True):
+        if n:
+            total += n * abs(rate - score)
+    return float(total / len(np.asarray(y)))
 
 
 def evaluate(
