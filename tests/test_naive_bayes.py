@@ -14,13 +14,13 @@ from sklearn.naive_bayes import CategoricalNB
 
 from leadscore import LeadModel
 from leadscore.config import Settings
-from leadscore.data.demo import DemoLeads, generate_leads
+from leadscore.demo import DemoLeads, generate_leads
 from leadscore.explain.contributions import contributions, is_exact
 from leadscore.explain.reasons import Reason, reasons
 from leadscore.modeling.calibration import logit
 from leadscore.modeling.compare import compare
+from leadscore.modeling.families import FAMILIES
 from leadscore.modeling.naive_bayes import BinnedNB
-from leadscore.modeling.zoo import ZOO
 from leadscore.scoring.bundle import SCORER_FILE
 from leadscore.scoring.loader import load_for_serving
 from leadscore.scoring.realtime import FastScorer
@@ -72,8 +72,12 @@ def odd() -> pd.DataFrame:
 
 
 def test_the_zoo_candidate_is_naive_bayes_on_the_binned_encoding() -> None:
-    candidate = ZOO["naive_bayes"]
-    assert (candidate.label, candidate.family, candidate.complexity) == ("Naive Bayes", "binned", 0)
+    candidate = FAMILIES["naive_bayes"]
+    assert (candidate.label, candidate.encoding, candidate.complexity) == (
+        "Naive Bayes",
+        "binned",
+        0,
+    )
 
 
 @pytest.mark.parametrize("seed", range(5))

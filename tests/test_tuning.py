@@ -11,17 +11,16 @@ from typer.testing import CliRunner
 
 from leadscore.cli import app
 from leadscore.config import Settings
-from leadscore.data.demo import generate_leads
+from leadscore.demo import generate_leads
 from leadscore.errors import ConfigError
 from leadscore.modeling.compare import compare
+from leadscore.modeling.families import FAMILIES, DataProfile, get_families
 from leadscore.modeling.folds import make_folds
 from leadscore.modeling.leaderboard import summarise
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import plan_columns
-from leadscore.modeling.spaces import SPACES
 from leadscore.modeling.train import train
 from leadscore.modeling.tuning import auto_budget, parse_budget, tune
-from leadscore.modeling.zoo import DataProfile, get_candidates
 
 QUIET = {"show_progress": False, "track": False}
 
@@ -59,7 +58,7 @@ def test_auto_budget_follows_the_comparison_within_bounds() -> None:
 def test_tune_searches_the_space_on_the_given_folds(leads: pd.DataFrame) -> None:
     board = compare(leads, models=["logreg_l2"], **QUIET)
     table, y = board.lead_table, board.lead_table.y.astype(int)
-    (candidate,) = get_candidates(["logreg_l2"])
+    (candidate,) = get_families(["logreg_l2"])
     folds = make_folds(y, None, 3, 1, 0)
     plan = plan_columns(table.features, table.kinds)
     profile = DataProfile(table.n_rows, int(y.sum()))
@@ -105,10 +104,12 @@ def test_every_space_gives_settings_its_estimator_accepts() -> None:
     import optuna
 
     profile = DataProfile(5000, 600)
-    for name, space in SPACES.items():
-        (candidate,) = get_candidates([name])
-        params = space(optuna.trial.FixedTrial(_lowest(space, profile)), profile)
-        estimator = candidate.make(profile, [], 0)
+    tuned = [f for f in FAMILIES.values() if f.space is not None]
+    assert {f.name for f in tuned} >= {"lightgbm", "xgboost", "catboost", "logreg_l2"}
+    for family in tuned:
+        assert family.space is not None
+        params = family.space(optuna.trial.FixedTrial(_lowest(family.space, profile)), profile)
+        estimator = family.make(profile, [], 0)
         estimator.set_params(**params)  # raises on a name the estimator does not have
 
 

@@ -483,9 +483,10 @@ def _clip(text: str, limit: int = 6000) -> str:
 def _requirements() -> list[str]:
     from importlib import metadata
 
-    names = ("pandas", "numpy", "scikit-learn", "scipy", "lightgbm", "xgboost", "catboost",
-             "joblib", "pyarrow", "pydantic", "pydantic-settings", "ua-parser", "geoip2fast",
-             "pytz", "rich", "typer")  # fmt: skip
+    from leadscore.modeling.model import PINNED_LIBRARIES
+
+    names = (*PINNED_LIBRARIES, "scipy", "joblib", "pyarrow", "pydantic", "pydantic-settings",
+             "ua-parser", "geoip2fast", "pytz", "rich", "typer")  # fmt: skip
     out = []
     for name in names:
         with contextlib.suppress(metadata.PackageNotFoundError):

@@ -42,6 +42,7 @@ from leadscore.explain.occlusion import (
 from leadscore.explain.treeshap import CORES, CompiledForest, shared_pool
 from leadscore.modeling.calibration import logit
 from leadscore.modeling.ensemble import FoldEnsemble
+from leadscore.modeling.families import ModelFamily, family
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import CategoryCoder, output_owners
 
@@ -153,32 +154,36 @@ def _native_names(prep: Pipeline) -> tuple[list[str], list[str]]:
 
 
 def _member_contributions(
-    member: Pipeline, X: pd.DataFrame, background: pd.DataFrame, fields: list[str]
+    member: Pipeline,
+    X: pd.DataFrame,
+    background: pd.DataFrame,
+    fields: list[str],
+    family: ModelFamily,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Log-odds contributions per field and base, for one fitted pipeline."""
+    """Log-odds contributions per field and base, for one fitted pipeline, by the kind of
+    explainer its family declares."""
     prep, estimator = member.named_steps["prep"], member.named_steps["model"]
-    name = type(estimator).__name__
-    if name not in EXACT_EXPLAINERS:
+    if family.explainer == "occlusion":
         return _occlusion(member, X, background, fields)
     encoded = prep.transform(X)
-    if name in EXACT_EXPLAINERS[:3]:
-        raw = _tree_shap(estimator, encoded)
+    if family.explainer == "tree_shap":
+        raw = _tree_shap(estimator, encoded, family)
         _, original = _native_names(prep)
         return raw[:, :-1] @ _grouping(original, fields), raw[:, -1]
-    if name == "LogisticRegression":
+    if family.explainer == "linear":
         columns = _encoded_inputs(prep)
         reference = np.asarray(prep.transform(background), dtype=float).mean(axis=0)
         coef = estimator.coef_.ravel()
         values = (np.asarray(encoded, dtype=float) - reference) * coef
         base = np.full(len(X), float(estimator.intercept_[0] + coef @ reference))
         return values @ _grouping(columns, fields), base
-    if name == "BinnedNB":
+    if family.explainer == "naive_bayes":
         columns = _encoded_inputs(prep)
         terms = estimator.column_terms(encoded)
         reference = estimator.column_terms(prep.transform(background)).mean(axis=0)
         base = np.full(len(X), estimator.intercept_ + float(reference.sum()))
         return (terms - reference) @ _grouping(columns, fields), base
-    raise AssertionError(name)  # every exact explainer is handled above
+    raise AssertionError(family.explainer)  # every kind of explainer is handled above
 
 
 #: compiled forests of the LightGBM boosters explained so far (built once per booster)
@@ -214,22 +219,32 @@ def _lightgbm_shap(estimator: BaseEstimator, encoded: pd.DataFrame) -> np.ndarra
     return np.column_stack([values, np.full(len(rows), base)])
 
 
-def _tree_shap(estimator: BaseEstimator, encoded: pd.DataFrame) -> np.ndarray:
-    """The boosters' tree SHAP values: ``(n, n_columns + 1)``, last column the base."""
-    name = type(estimator).__name__
-    if name == "LGBMClassifier":
-        return _lightgbm_shap(estimator, encoded)
-    if name == "XGBClassifier":
-        import xgboost as xgb
+def _xgboost_shap(estimator: BaseEstimator, encoded: pd.DataFrame) -> np.ndarray:
+    import xgboost as xgb
 
-        matrix = xgb.DMatrix(encoded, enable_categorical=True)
-        return np.asarray(estimator.get_booster().predict(matrix, pred_contribs=True), dtype=float)
+    matrix = xgb.DMatrix(encoded, enable_categorical=True)
+    return np.asarray(estimator.get_booster().predict(matrix, pred_contribs=True), dtype=float)  # type: ignore[attr-defined]
+
+
+def _catboost_shap(estimator: BaseEstimator, encoded: pd.DataFrame) -> np.ndarray:
     from catboost import Pool
 
-    booster = estimator.model_
+    booster = estimator.model_  # type: ignore[attr-defined]
     cats = [c for c in encoded.columns if not pd.api.types.is_numeric_dtype(encoded[c].dtype)]
     pool = Pool(encoded, cat_features=cats)
     return np.asarray(booster.get_feature_importance(pool, type="ShapValues"), dtype=float)
+
+
+#: tree SHAP by the booster's library (``ModelFamily.library``): LightGBM's through the
+#: compiled kernel, the others' own
+_TREE_SHAP = {"lightgbm": _lightgbm_shap, "xgboost": _xgboost_shap, "catboost": _catboost_shap}
+
+
+def _tree_shap(estimator: BaseEstimator, encoded: pd.DataFrame, family: ModelFamily) -> np.ndarray:
+    """The boosters' tree SHAP values: ``(n, n_columns + 1)``, last column the base."""
+    if family.library not in _TREE_SHAP:
+        raise LeadscoreError(f"no tree SHAP for the {family.label} family's library")
+    return _TREE_SHAP[family.library](estimator, encoded)
 
 
 def typical_lead(background: pd.DataFrame) -> pd.DataFrame:
@@ -378,21 +393,14 @@ def _occlusion(
 # ----------------------------------------------------------------------------- public
 
 
-#: estimators with an exact, fast explainer (tree SHAP, the linear form, naive Bayes' terms)
-EXACT_EXPLAINERS = (
-    "LGBMClassifier",
-    "XGBClassifier",
-    "CatBoostLeads",
-    "LogisticRegression",
-    "BinnedNB",
-)
-
-
 def is_exact(model: LeadModel) -> bool:
     """Whether the model's contributions are exact and fast (not the fallback)."""
-    estimator = model.pipeline_
-    members = estimator.members_ if isinstance(estimator, FoldEnsemble) else [estimator]
-    return all(type(m.named_steps["model"]).__name__ in EXACT_EXPLAINERS for m in members)
+    return family_of(model).exact
+
+
+def family_of(model: LeadModel) -> ModelFamily:
+    """The family of a fitted model (its ``model`` name)."""
+    return family(model.model)
 
 
 def contributions(model: LeadModel, X: pd.DataFrame) -> Contributions:
@@ -421,7 +429,8 @@ def contributions(model: LeadModel, X: pd.DataFrame) -> Contributions:
     fields = list(model.schema_.names)
     estimator = model.pipeline_
     members = estimator.members_ if isinstance(estimator, FoldEnsemble) else [estimator]
-    parts = [_member_contributions(m, conformed, background, fields) for m in members]
+    kind = family_of(model)
+    parts = [_member_contributions(m, conformed, background, fields, kind) for m in members]
     values = np.mean([p[0] for p in parts], axis=0)
     base = np.mean([p[1] for p in parts], axis=0)
     # calibration is a*logit + b: contributions scale by a, the base moves to a*base + b

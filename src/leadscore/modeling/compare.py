@@ -31,6 +31,7 @@ from leadscore.data.sources import TableLike
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.calibration import LogitCalibrator
 from leadscore.modeling.dictionary import read_dictionary
+from leadscore.modeling.families import DataProfile, ModelFamily, get_families
 from leadscore.modeling.folds import Fold, fold_count, make_folds, stratified_sample
 from leadscore.modeling.leaderboard import SORT_KEYS, CandidateResult, Leaderboard, summarise
 from leadscore.modeling.leakage import LeakageSuspect, leakage_exclusions
@@ -41,7 +42,6 @@ from leadscore.modeling.selection import choose, rank
 from leadscore.modeling.thresholds import choose_threshold
 from leadscore.modeling.tuning import TuningResult, auto_budget, parse_budget, tune_leaders
 from leadscore.modeling.warmup import warm_up
-from leadscore.modeling.zoo import Candidate, DataProfile, get_candidates
 
 
 def _fit_fold(
@@ -56,7 +56,7 @@ def _fit_fold(
     return model.predict_proba(X.iloc[test])[:, 1], seconds, model if keep_model else None
 
 
-def _tasks(candidates: list[Candidate], folds: list[Fold]) -> Iterator[tuple[int, int]]:
+def _tasks(candidates: list[ModelFamily], folds: list[Fold]) -> Iterator[tuple[int, int]]:
     # Slowest fits first, so the last tasks to finish are short ones and all cores stay busy.
     order = sorted(range(len(candidates)), key=lambda i: -candidates[i].cost)
     for i in order:
@@ -67,7 +67,7 @@ def _tasks(candidates: list[Candidate], folds: list[Fold]) -> Iterator[tuple[int
 def cross_validate(
     X: pd.DataFrame,
     y: np.ndarray,
-    candidates: list[Candidate],
+    candidates: list[ModelFamily],
     *,
     folds: list[Fold],
     plan: ColumnPlan,
@@ -213,7 +213,7 @@ def compare(
     roles, settings, **role_overrides:
         Column roles and project settings, as for :func:`leadscore.audit`.
     models:
-        Candidate names (default: the whole zoo, see ``leadscore.modeling.zoo.ZOO``).
+        Family names (default: every family in ``leadscore.modeling.families.FAMILIES``).
     sort:
         Metric to rank by: auc, pr_auc, profit, recall, precision, f1, lift_top10, …
     cv:
@@ -236,7 +236,7 @@ def compare(
     settings = settings or Settings()
     if sort not in SORT_KEYS:
         raise LeadscoreError(f"cannot sort by {sort!r}; choose one of: {', '.join(SORT_KEYS)}")
-    candidates = get_candidates(models)
+    candidates = get_families(models)
     tracking = settings.tracking if track is None else track
     warm_up(settings.n_jobs, tracking)
     table, suspects = prepare_for_modeling(data, roles, settings, console, **role_overrides)

@@ -17,13 +17,13 @@ from leadscore.config import Business
 from leadscore.data.schema import LeadTable
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.calibration import LogitCalibrator
+from leadscore.modeling.families import DataProfile
 from leadscore.modeling.folds import Fold
 from leadscore.modeling.leakage import LeakageSuspect
 from leadscore.modeling.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, evaluate, safe_auc
 from leadscore.modeling.order import RowOrder
 from leadscore.modeling.preprocess import ColumnPlan
 from leadscore.modeling.thresholds import ThresholdChoice, choose_threshold
-from leadscore.modeling.zoo import DataProfile
 
 SORT_KEYS = sorted(HIGHER_IS_BETTER | LOWER_IS_BETTER)
 #: the share of the most recent validated rows the leaderboard reports on separately

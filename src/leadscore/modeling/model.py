@@ -37,6 +37,7 @@ from leadscore.jsonutil import jsonable
 from leadscore.modeling.calibration import LogitCalibrator
 from leadscore.modeling.compare import cross_validate
 from leadscore.modeling.ensemble import FoldEnsemble
+from leadscore.modeling.families import FAMILIES, DataProfile, get_families
 from leadscore.modeling.folds import make_folds
 from leadscore.modeling.metrics import evaluate
 from leadscore.modeling.preprocess import plan_columns
@@ -49,7 +50,6 @@ from leadscore.modeling.thresholds import (
     segment_shares,
     select_top,
 )
-from leadscore.modeling.zoo import DataProfile, get_candidates
 
 ARTIFACT_FORMAT = 1
 MODEL_FILE = "model.joblib"
@@ -58,8 +58,14 @@ METADATA_FILE = "metadata.json"
 EVALUATION_FILE = "evaluation.parquet"
 IMPORTANCE_FILE = "importance.csv"
 BACKGROUND_ROWS = 200
-#: libraries whose pickles must match on major.minor to load safely
-PINNED_LIBRARIES = ("scikit-learn", "lightgbm", "xgboost", "catboost", "numpy", "pandas")
+#: libraries whose pickles must match on major.minor to load safely: the array and frame
+#: libraries, scikit-learn, and each model family's own (``ModelFamily.library``)
+PINNED_LIBRARIES = (
+    "scikit-learn",
+    *dict.fromkeys(f.library for f in FAMILIES.values() if f.library),
+    "numpy",
+    "pandas",
+)
 
 
 @cache  # installed packages do not change under a running process; reading them is slow
@@ -117,7 +123,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
     Parameters
     ----------
     model:
-        Name of a candidate in the zoo (``leadscore.modeling.zoo.ZOO``), e.g.
+        Name of a model family (``leadscore.modeling.families.FAMILIES``), e.g.
         ``"catboost"``, ``"lightgbm"``, ``"logreg_l2"``.
     business:
         Conversion value and contact costs; define profit and the threshold.
@@ -144,7 +150,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
 
     Example
     -------
-    >>> from leadscore.data.demo import generate_leads
+    >>> from leadscore.demo import generate_leads
     >>> demo = generate_leads(800, seed=1).table
     >>> X, y = demo.drop(columns=["lead_id", "converted", "sales_status"]), demo["converted"]
     >>> model = LeadModel("logreg_l2", cv=3).fit(X, y)
@@ -240,7 +246,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
 
         business = self.business or Business()
         segments = self.segments or Segments()
-        (candidate,) = get_candidates([self.model])
+        (candidate,) = get_families([self.model])
         profile = DataProfile(len(X), int(y_int.sum()))
         plan = plan_columns(X, kinds, reference_time=time_column)
         pipeline = candidate.pipeline(plan, profile, self.random_state, params=self.params)

@@ -1,6 +1,6 @@
 """From typed lead columns to the numbers each model family needs.
 
-Five encodings, one per model family (see :func:`build_preprocessor`):
+Five encodings, one per kind of estimator (see :func:`build_preprocessor`):
 
 ``linear``  median imputation with missing indicators, log of skewed counts, scaling;
             one-hot for low-cardinality categories (rare levels grouped), cross-fitted
@@ -44,7 +44,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from leadscore.features.dates import DateParts
 
-Family = Literal["linear", "tree", "native", "catboost", "binned"]
+#: the encodings, one per kind of estimator (see the module docstring)
+Encoding = Literal["linear", "tree", "native", "catboost", "binned"]
 
 MISSING = "__missing__"
 OTHER = "__other__"
@@ -372,8 +373,8 @@ def _binned(plan: ColumnPlan, dates: DateParts, numeric: list[str]) -> Pipeline:
     return Pipeline([("dates", dates), ("encode", encode)])
 
 
-def build_preprocessor(plan: ColumnPlan, family: Family, random_state: int = 0) -> Pipeline:
-    """The preprocessing pipeline for one model family (see the module docstring).
+def build_preprocessor(plan: ColumnPlan, encoding: Encoding, random_state: int = 0) -> Pipeline:
+    """The preprocessing pipeline for one encoding (see the module docstring).
 
     Example
     -------
@@ -385,21 +386,21 @@ def build_preprocessor(plan: ColumnPlan, family: Family, random_state: int = 0) 
     """
     dates = DateParts(plan.dates, plan.reference_time)
     numeric = plan.numeric_after_dates()
-    if family in ("native", "catboost"):
+    if encoding in ("native", "catboost"):
         coder = CategoryCoder(
             plan.categorical,
             min_count=3,
-            output="string" if family == "catboost" else "category",
+            output="string" if encoding == "catboost" else "category",
         )
         return Pipeline([("dates", dates), ("categories", coder)])
-    if family == "binned":
+    if encoding == "binned":
         return _binned(plan, dates, numeric)
 
     min_frequency = 5  # absolute count: one-hot levels rarer than this share one column
     numeric_steps: list[tuple[str, object]] = [
         ("impute", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True))
     ]
-    if family == "linear":
+    if encoding == "linear":
         numeric_steps = [("log", SkewedLog()), *numeric_steps, ("scale", StandardScaler())]
     text = FunctionTransformer(_as_text, feature_names_out="one-to-one")
     onehot = OneHotEncoder(
@@ -417,7 +418,7 @@ def build_preprocessor(plan: ColumnPlan, family: Family, random_state: int = 0) 
             ),
         ),
     ]
-    if family == "linear":
+    if encoding == "linear":
         target_steps.append(("scale", StandardScaler()))
     transformers = []
     if numeric:

@@ -20,8 +20,8 @@ from typing import Protocol
 import numpy as np
 import pandas as pd
 
+from leadscore.modeling.families import DataProfile
 from leadscore.modeling.metrics import LOWER_IS_BETTER
-from leadscore.modeling.zoo import DataProfile
 
 
 class HasFoldAuc(Protocol):

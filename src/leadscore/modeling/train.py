@@ -15,12 +15,12 @@ from leadscore.data.sources import TableLike
 from leadscore.features.build import LeadFeatureBuilder
 from leadscore.features.table import load_builder
 from leadscore.modeling.compare import compare, cross_validate, validation_order
+from leadscore.modeling.families import DataProfile, get_families
 from leadscore.modeling.folds import fold_count, make_folds
 from leadscore.modeling.importance import permutation_importance
 from leadscore.modeling.leaderboard import Leaderboard
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import plan_columns
-from leadscore.modeling.zoo import DataProfile, get_candidates
 
 #: training leads explained to record the model's global drivers (``LeadModel.drivers_``)
 DRIVER_SAMPLE = 500
@@ -94,7 +94,7 @@ def train(
         # The leaderboard ran on a sample: cross-validate the chosen model on everything.
         table = board.full_table
         assert table.y is not None
-        (candidate,) = get_candidates([chosen])
+        (candidate,) = get_families([chosen])
         order = validation_order(table, board.row_order)
         n_splits = fold_count(table.n_rows, cv or settings.cv_folds)
         folds = make_folds(table.y, order, n_splits, 1, settings.random_state)

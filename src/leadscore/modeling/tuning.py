@@ -1,10 +1,10 @@
 """Hyperparameter search inside the comparison's own cross-validation (Optuna).
 
-The zoo's defaults hold up well across tables, but the best settings of a booster on 70,000
-applications are not those on 900 leads. :func:`tune` searches a family's space
-(:mod:`leadscore.modeling.spaces`) with Optuna's TPE sampler on exactly the folds the
-leaderboard used, scored by the leaderboard's own metric (AUC, profit, …) on calibrated
-out-of-fold probabilities, under a wall-clock budget:
+The families' defaults hold up well across tables, but the best settings of a booster on
+70,000 applications are not those on 900 leads. :func:`tune` searches a family's space
+(``ModelFamily.space``) with Optuna's TPE sampler on exactly the folds the leaderboard
+used, scored by the leaderboard's own metric (AUC, profit, …) on calibrated out-of-fold
+probabilities, under a wall-clock budget:
 
 * trials run side by side on all cores, each fitting its folds one after another and
   reporting the running fold AUC, so the median pruner stops a trial that trails the
@@ -35,13 +35,12 @@ from sklearn.base import clone
 
 from leadscore.config import Business, Settings
 from leadscore.errors import ConfigError
+from leadscore.modeling.families import FAMILIES, DataProfile, ModelFamily
 from leadscore.modeling.folds import Fold
 from leadscore.modeling.leaderboard import CandidateResult, summarise
 from leadscore.modeling.metrics import LOWER_IS_BETTER, safe_auc
 from leadscore.modeling.preprocess import ColumnPlan
 from leadscore.modeling.selection import paired_se
-from leadscore.modeling.spaces import SPACES
-from leadscore.modeling.zoo import Candidate, DataProfile
 
 #: ``--budget auto``: the search may take this many times the comparison's time …
 AUTO_SHARE = 0.5
@@ -145,12 +144,12 @@ def auto_budget(compare_seconds: float, profile: DataProfile | None = None) -> f
 
 
 def tunable(names: list[str]) -> list[str]:
-    """The names among ``names`` that have a search space, in the same order."""
-    return [n for n in names if n in SPACES]
+    """The names among ``names`` whose family has a search space, in the same order."""
+    return [n for n in names if n in FAMILIES and FAMILIES[n].space is not None]
 
 
 def tune(
-    candidate: Candidate,
+    candidate: ModelFamily,
     X: pd.DataFrame,
     y: np.ndarray,
     *,
@@ -172,7 +171,7 @@ def tune(
     Parameters
     ----------
     candidate:
-        A zoo candidate with a space in :data:`leadscore.modeling.spaces.SPACES`.
+        A model family with a search space.
     X, y, folds, plan, profile:
         As the comparison used them (the same folds, so the numbers compare).
     business:
@@ -195,7 +194,9 @@ def tune(
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     logging.getLogger("optuna").setLevel(logging.WARNING)
-    space = SPACES[candidate.name]
+    space = candidate.space
+    if space is None:
+        raise ValueError(f"{candidate.name} has no search space")
     y = np.asarray(y).astype(int)
     lower = metric in LOWER_IS_BETTER
     started = time.monotonic()
@@ -274,7 +275,7 @@ def tune_leaders(
     ranked: pd.DataFrame,
     rows: pd.DataFrame,
     results: dict[str, CandidateResult],
-    candidates: list[Candidate],
+    candidates: list[ModelFamily],
     X: pd.DataFrame,
     y: np.ndarray,
     *,

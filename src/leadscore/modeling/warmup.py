@@ -20,7 +20,7 @@ def _warm_worker() -> None:
     import lightgbm  # noqa: F401
     import xgboost  # noqa: F401
 
-    import leadscore.modeling.zoo  # noqa: F401
+    import leadscore.modeling.families  # noqa: F401
 
 
 def warm_up(n_jobs: int, tracking: bool) -> None:

@@ -44,6 +44,7 @@ from leadscore.explain.reasons import Reason, describe_value, quartiles_of, unit
 from leadscore.explain.treeshap import CORES, CompiledForest, shared_pool
 from leadscore.features.dates import PARTS, parts_of
 from leadscore.modeling.ensemble import FoldEnsemble
+from leadscore.modeling.families import family
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import MISSING, OTHER, CategoryCoder, output_owners
 from leadscore.scoring.dense import DenseModel, NotCompilable, category_tables
@@ -255,21 +256,25 @@ class _CatBoostRaw:
         )
 
 
-def _booster_raw(estimator: Any, prep: Any) -> BoosterFn | None:
+#: a booster on numpy rows, by its library (``ModelFamily.library``)
+_BOOSTER_ROWS: dict[str, Callable[[Any, Any], BoosterFn]] = {
+    "lightgbm": lambda estimator, prep: _LightGBMRaw(estimator),
+    "xgboost": lambda estimator, prep: _XGBoostRaw(estimator),
+    "catboost": lambda estimator, prep: _CatBoostRaw(estimator, prep),
+}
+
+
+def _booster_raw(estimator: Any, prep: Any, library: str | None) -> BoosterFn | None:
     """A booster on numpy rows: raw log-odds, or with ``contrib=True`` its native tree SHAP
     values ``(n, n_columns + 1)`` (last column the base); None for other families.
 
     One thread for a handful of rows: waking a thread pool costs more than the trees, and
     under load (a busy API server) the pool's spinning threads make it far worse; batches
     use every core."""
-    name = type(estimator).__name__
-    if name == "LGBMClassifier":
-        return _LightGBMRaw(estimator)
-    if name == "XGBClassifier":
-        return _XGBoostRaw(estimator)
-    if name == "CatBoostLeads" and prep.named_steps["categories"].output == "string":
-        return _CatBoostRaw(estimator, prep)
-    return None
+    if library == "catboost" and prep.named_steps["categories"].output != "string":
+        return None
+    make = _BOOSTER_ROWS.get(library or "")
+    return make(estimator, prep) if make else None
 
 
 # ----------------------------------------------------------------------------- linear
@@ -513,13 +518,13 @@ class FastScorer:
         self.forest: CompiledForest | None = None
         #: fold models scored from numpy rows (tree and linear encodings, histogram boosting)
         self.dense: DenseModel | None = None
-        kinds = {type(m.named_steps["model"]).__name__ for m in members}
-        if kinds == {"LogisticRegression"}:
+        kind = family(model.model)
+        if kind.realtime == "linear":
             self.linear = [
                 _LinearTerms(m, self.fields, model.background_, self.clean) for m in members
             ]
             self.mode = "linear"
-        elif kinds == {"BinnedNB"}:  # naive Bayes: per-field lookups too
+        elif kind.realtime == "naive_bayes":  # per-field lookups too
             try:
                 self.linear = [
                     _BayesTerms(m, self.fields, model.background_, self.clean) for m in members
@@ -528,22 +533,19 @@ class FastScorer:
             except NotCompilable as exc:
                 self.linear = []
                 log.info("scoring naive Bayes through the batch path: %s", exc)
-        elif kinds == {"HistGradientBoostingClassifier"} or all(
-            "encode" in m.named_steps["prep"].named_steps for m in members
-        ):
+        elif kind.realtime == "dense":
             try:
                 self.dense = DenseModel(model, self.clean)
             except NotCompilable as exc:
-                log.info("scoring %s through the batch path: %s", sorted(kinds), exc)
+                log.info("scoring %s through the batch path: %s", kind.name, exc)
             else:
                 self.mode = "trees" if self.dense.trees is not None else "dense"
                 if warm:
                     self.warm()
-        elif len(kinds) == 1 and all(
-            "categories" in m.named_steps["prep"].named_steps for m in members
-        ):
+        elif kind.realtime == "booster":
             boosters = [
-                _booster_raw(m.named_steps["model"], m.named_steps["prep"]) for m in members
+                _booster_raw(m.named_steps["model"], m.named_steps["prep"], kind.library)
+                for m in members
             ]
             if all(f is not None for f in boosters):
                 self.encoders = [_NativeEncoder(m.named_steps["prep"]) for m in members]
@@ -556,7 +558,7 @@ class FastScorer:
                     matrix = np.zeros((len(encode.owners), len(self.fields)))
                     matrix[np.arange(len(encode.owners)), [index[o] for o in encode.owners]] = 1
                     self.grouping.append(matrix)
-                if kinds == {"LGBMClassifier"}:
+                if kind.library == "lightgbm":  # tree SHAP by the compiled kernel
                     self.forest = CompiledForest.from_lightgbm(
                         [m.named_steps["model"].booster_ for m in members]
                     )

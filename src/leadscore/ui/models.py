@@ -34,6 +34,7 @@ import pandas as pd
 from leadscore.config import Business, Settings
 from leadscore.errors import ArtifactError, LeadscoreError
 from leadscore.jsonutil import jsonable
+from leadscore.modeling.families import FAMILIES
 from leadscore.modeling.model import METADATA_FILE, LeadModel
 from leadscore.modeling.thresholds import ThresholdChoice, choose_threshold, profit_curve
 from leadscore.store import Store
@@ -41,7 +42,7 @@ from leadscore.ui.config import SERVING_KEY
 from leadscore.ui.workspace import DatasetInfo, Workspace, labelled_rows, open_rows
 
 #: model families of the quick choice: fast, and usually within a hair of the best
-FAST_MODELS = ("logreg_l2", "naive_bayes", "lightgbm")
+FAST_MODELS = tuple(name for name, family in FAMILIES.items() if family.fast)
 #: leads scored (and explained) per store transaction
 SCORE_CHUNK = 500
 REGISTRY, FOLDER = "registry", "folder"
@@ -158,10 +159,9 @@ def catalogue(
             versions = Registry(settings).versions()
         except LeadscoreError:
             versions = []
-        from leadscore.modeling.zoo import ZOO
 
         for v in versions:
-            family = ZOO[v.model].label if v.model in ZOO else v.model or "model"
+            family = FAMILIES[v.model].label if v.model in FAMILIES else v.model or "model"
             entries.append(
                 ModelEntry(
                     key=f"v{v.version}", reference=str(v.version), source=REGISTRY,

@@ -12,7 +12,7 @@ import streamlit as st
 
 from leadscore.config import Business
 from leadscore.errors import LeadscoreError
-from leadscore.modeling.zoo import ZOO
+from leadscore.modeling.families import FAMILIES
 from leadscore.ui import charts, models, web
 from leadscore.ui.config import BUSINESS_KEY
 
@@ -49,7 +49,7 @@ if job is not None and job.kind in ("train", "compare", "rescore"):
     models.forget_job(ctx.workspace, job)
 
 info = web.current_dataset(ctx)
-labels = {name: candidate.label for name, candidate in ZOO.items()}
+labels = {name: family.label for name, family in FAMILIES.items()}
 
 # ----------------------------------------------------------------------------- training
 st.subheader("Train")
@@ -75,7 +75,7 @@ else:
             key="train_which",
         )
         chosen = st.multiselect(
-            "Families (with Choose)", list(ZOO), default=["logreg_l2", "lightgbm"],
+            "Families (with Choose)", list(FAMILIES), default=["logreg_l2", "lightgbm"],
             format_func=labels.get, key="train_models",
         )  # fmt: skip
         cols = st.columns(2)
