@@ -92,6 +92,47 @@ def quartiles_of(model: LeadModel) -> dict[str, tuple[float, float]]:
     return out
 
 
+#: points a field must move a score by to be a reason at all
+MIN_POINTS = 0.5
+
+
+def select_reasons(
+    points: np.ndarray,
+    values: Sequence[object],
+    fields: Sequence[str],
+    quartiles: dict[str, tuple[float, float]],
+    k: int,
+) -> tuple[list[Reason], list[Reason]]:
+    """One lead's ``k`` strongest reasons up and ``k`` strongest down: the fields whose
+    contributions (``points``, one per field) move its score most each way, by at least
+    :data:`MIN_POINTS`, described with the lead's own ``values``. The one place reasons are
+    chosen: batch explanations and the real-time scorer both ask here.
+
+    Example
+    -------
+    >>> up, down = select_reasons(np.array([12.0, -3.0, 0.2]), ["yes", "mobile", 4],
+    ...                           ["returned", "device", "visits"], {}, 2)
+    >>> [r.field for r in up], [r.field for r in down]
+    (['returned'], ['device'])
+    """
+    k = min(k, len(points))
+    order = np.argsort(-points)
+    chosen = (
+        [i for i in order[:k] if points[i] > MIN_POINTS],
+        [i for i in order[::-1][:k] if points[i] < -MIN_POINTS],
+    )
+    up, down = (
+        [
+            Reason(fields[i], describe_value(values[i], quartiles.get(fields[i]),
+                                            unit_of(fields[i])),
+                   float(points[i]))
+            for i in side
+        ]
+        for side in chosen
+    )  # fmt: skip
+    return up, down
+
+
 def reasons(
     model: LeadModel, X: pd.DataFrame, k: int = 3, explained: Contributions | None = None
 ) -> list[tuple[list[Reason], list[Reason]]]:
@@ -108,27 +149,10 @@ def reasons(
     values = model.schema_.conform(X).to_numpy(dtype=object)
     quartiles = quartiles_of(model)
     fields = explained.fields
-    # only the k strongest each way are described: partial sorts, not full ones
-    k_up = min(k, points.shape[1])
-    order = np.argsort(-points, axis=1)
-    out: list[tuple[list[Reason], list[Reason]]] = []
-    for row in range(points.shape[0]):
-        ranked = order[row]
-        chosen = (
-            [i for i in ranked[:k_up] if points[row, i] > 0.5],
-            [i for i in ranked[::-1][:k_up] if points[row, i] < -0.5],
-        )
-        up, down = (
-            [
-                Reason(fields[i], describe_value(values[row, i], quartiles.get(fields[i]),
-                                                unit_of(fields[i])),
-                       float(points[row, i]))
-                for i in side
-            ]
-            for side in chosen
-        )  # fmt: skip
-        out.append((up, down))
-    return out
+    return [
+        select_reasons(points[row], values[row], fields, quartiles, k)
+        for row in range(points.shape[0])
+    ]
 
 
 def with_reasons(model: LeadModel, X: pd.DataFrame, scores: pd.DataFrame, k: int) -> pd.DataFrame:

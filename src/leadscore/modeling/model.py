@@ -48,7 +48,6 @@ from leadscore.modeling.thresholds import (
     derive_cutoffs,
     segment_note,
     segment_shares,
-    select_top,
 )
 
 ARTIFACT_FORMAT = 1
@@ -360,16 +359,16 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             ids = X[self.id_column_].astype(str).to_numpy()
         else:
             ids = np.arange(1, len(X) + 1).astype(str)
-        contact = select_top(p, capacity) if capacity else p >= self.cutoffs_.contact
+        decided = self.cutoffs_.decide(p, capacity)
         rank = pd.Series(-p).rank(method="first").astype(int).to_numpy()
         result = pd.DataFrame(
             {
                 self.id_column_ or "lead": ids,
                 "score": p,
-                "score_100": np.rint(p * 100).astype(int),
-                "segment": self.cutoffs_.segment(p),
+                "score_100": decided.score_100,
+                "segment": decided.segment,
                 "rank": rank,
-                "contact": contact,
+                "contact": decided.contact,
             }
         )
         if self.time_column_:

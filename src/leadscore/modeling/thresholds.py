@@ -97,6 +97,15 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, business: Business) -> Thresh
 
 
 @dataclass(frozen=True)
+class Decisions:
+    """Per lead: score 0–100, segment and whether to contact (:meth:`Cutoffs.decide`)."""
+
+    score_100: np.ndarray
+    segment: np.ndarray
+    contact: np.ndarray
+
+
+@dataclass(frozen=True)
 class Cutoffs:
     """Probability cutoffs: contact at ``contact``, hot from ``hot``, warm from ``warm``."""
 
@@ -108,6 +117,23 @@ class Cutoffs:
         """``"hot"``, ``"warm"`` or ``"cold"`` for every probability."""
         p = np.asarray(p, dtype=float)
         return np.where(p >= self.hot, "hot", np.where(p >= self.warm, "warm", "cold"))
+
+    def decide(self, p: np.ndarray, capacity: int | None = None) -> Decisions:
+        """What a sales team does with each calibrated probability: the score on 0–100,
+        the segment, and whether to contact the lead — at or above the contact threshold,
+        or, with ``capacity``, only the ``capacity`` best of these leads. The one place
+        this is decided: batch scoring and the real-time scorer both ask here.
+
+        Example
+        -------
+        >>> cut = Cutoffs(contact=0.1, hot=0.5, warm=0.1)
+        >>> d = cut.decide(np.array([0.62, 0.2, 0.04]))
+        >>> d.score_100.tolist(), d.segment.tolist(), d.contact.tolist()
+        ([62, 20, 4], ['hot', 'warm', 'cold'], [True, True, False])
+        """
+        p = np.asarray(p, dtype=float)
+        contact = select_top(p, capacity) if capacity else p >= self.contact
+        return Decisions(np.rint(p * 100).astype(int), self.segment(p), contact)
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -40,7 +40,7 @@ import pandas as pd
 
 from leadscore.errors import SchemaError
 from leadscore.explain.contributions import Contributions, contributions
-from leadscore.explain.reasons import Reason, describe_value, quartiles_of, unit_of
+from leadscore.explain.reasons import Reason, quartiles_of, select_reasons
 from leadscore.explain.treeshap import CORES, CompiledForest, shared_pool
 from leadscore.features.dates import PARTS, parts_of
 from leadscore.modeling.ensemble import FoldEnsemble
@@ -763,36 +763,23 @@ class FastScorer:
     ) -> list[FastResult]:
         """Scores, segments and the top reasons each way."""
         scores = 1.0 / (1.0 + np.exp(-logits))
+        decided = self.cutoffs.decide(scores)
         points = explained.points() if explained is not None else None
         results = []
         for i, p in enumerate(scores):
-            up: tuple[Reason, ...] = ()
-            down: tuple[Reason, ...] = ()
+            up: list[Reason] = []
+            down: list[Reason] = []
             if points is not None:
-                order = np.argsort(-points[i])
-                pick = (order[:reasons], order[::-1][:reasons])
-                up, down = (
-                    tuple(
-                        Reason(
-                            self.fields[j],
-                            describe_value(cleaned[i][self.fields[j]],
-                                           self.quartiles.get(self.fields[j]),
-                                           unit_of(self.fields[j])),
-                            float(points[i, j]),
-                        )
-                        for j in side
-                        if (points[i, j] > 0.5 if sign > 0 else points[i, j] < -0.5)
-                    )
-                    for side, sign in zip(pick, (1, -1), strict=True)
-                )  # fmt: skip
+                values = [cleaned[i][field] for field in self.fields]
+                up, down = select_reasons(points[i], values, self.fields, self.quartiles, reasons)
             results.append(
                 FastResult(
                     score=float(p),
-                    score_100=int(np.rint(p * 100)),
-                    segment=str(self.cutoffs.segment(np.array([p]))[0]),
-                    contact=bool(p >= self.cutoffs.contact),
-                    reasons_up=up,
-                    reasons_down=down,
+                    score_100=int(decided.score_100[i]),
+                    segment=str(decided.segment[i]),
+                    contact=bool(decided.contact[i]),
+                    reasons_up=tuple(up),
+                    reasons_down=tuple(down),
                 )
             )
         return results
