@@ -799,7 +799,7 @@ def test_ui_config_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 
 def test_users_commands(env: Env) -> None:
-    from leadscore.ui.cli import cli
+    from leadscore.cli import app as cli
 
     runner = CliRunner()
     added = runner.invoke(cli, ["users", "add", "Dora", "--role", "admin"])
@@ -825,7 +825,7 @@ def test_ui_command_runs_streamlit_with_the_store_and_folder(
 ) -> None:
     import subprocess
 
-    from leadscore.ui.cli import cli
+    from leadscore.cli import app as cli
 
     seen: dict[str, Any] = {}
 

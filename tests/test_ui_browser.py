@@ -27,12 +27,12 @@ from pathlib import Path
 
 import pytest
 
+from leadscore.cli.dashboard import dashboard_env, streamlit_command
 from leadscore.config import Settings
 from leadscore.data.demo import generate_leads
 from leadscore.modeling.train import train
 from leadscore.store import Store
 from leadscore.ui import workspace
-from leadscore.ui.cli import dashboard_env, streamlit_command
 
 CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "a-fresh-admin-password"

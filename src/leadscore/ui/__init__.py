@@ -1,6 +1,6 @@
 """The dashboard: a Streamlit app for sales managers on top of the library and the store.
 
-``leadscore ui`` starts it (see :mod:`leadscore.ui.cli`). The web layer is thin: the
+``leadscore ui`` starts it (see :mod:`leadscore.cli.dashboard`). The web layer is thin: the
 pages in ``views/`` lay out widgets and charts; what they show is computed by plain
 modules that need no Streamlit and are unit-tested on their own:
 

@@ -1,9 +1,5 @@
 """What every ``leadscore`` command shares: the consoles, the error handling, the
 ``--config`` and ``--database`` options and opening the score store.
-
-Its own module so that command groups outside :mod:`leadscore.cli` (the dashboard's
-``ui`` and ``users`` in :mod:`leadscore.ui.cli`) behave exactly like the rest without
-importing the main command module.
 """
 
 from __future__ import annotations
@@ -24,7 +20,9 @@ from leadscore.errors import LeadscoreError
 if TYPE_CHECKING:
     from leadscore.store import Store
 
+#: what a command prints as its result (stdout)
 out = Console(soft_wrap=True)
+#: progress, notes and errors (stderr)
 err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,7 +36,21 @@ DatabaseOpt = Annotated[
 
 
 def handle_errors(func: F) -> F:
-    """Turn user-facing errors into one red line and exit status 2, never a traceback."""
+    """Turn user-facing errors into one red line and exit status 2, never a traceback.
+
+    Parameters
+    ----------
+    func:
+        A command function; :class:`~leadscore.errors.LeadscoreError` raised inside it
+        becomes exit status 2, an unexpected exception exit status 1 (with the traceback
+        under ``LEADSCORE_DEBUG=1``), Ctrl-C exit status 130.
+
+    Example
+    -------
+    >>> @handle_errors
+    ... def hello() -> None:
+    ...     out.print("hello")
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -69,13 +81,36 @@ def handle_errors(func: F) -> F:
 
 
 def settings_with_database(config: Path | None, database: str | None) -> Settings:
-    """The project settings, with ``--database`` (when given) as the store URL."""
+    """The project settings, with ``--database`` (when given) as the store URL.
+
+    Parameters
+    ----------
+    config:
+        ``--config``: a settings file (default ``./leadscore.toml`` when present).
+    database:
+        ``--database``: the score store URL, over ``database_url`` of the settings.
+
+    Example
+    -------
+    >>> settings_with_database(None, "sqlite:///other.db").database_url
+    'sqlite:///other.db'
+    """
     settings = load_settings(config)
     return settings.model_copy(update={"database_url": database}) if database else settings
 
 
 def open_store(config: Path | None, database: str | None) -> Store:
-    """The score store of ``--database``, else of the settings (migrated on opening)."""
+    """The score store of ``--database``, else of the settings (migrated on opening).
+
+    Parameters
+    ----------
+    config, database:
+        As for :func:`settings_with_database`.
+
+    Example
+    -------
+    >>> store = open_store(None, "sqlite:///scores.db")  # doctest: +SKIP
+    """
     from leadscore.store import Store
 
     return Store(settings_with_database(config, database).database_url)

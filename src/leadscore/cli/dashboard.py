@@ -1,16 +1,7 @@
-"""Commands of the dashboard, to be added to the ``leadscore`` command line:
+"""The dashboard's commands:
 
 * ``leadscore ui`` — run the dashboard (``streamlit run`` of :mod:`leadscore.ui.app`);
 * ``leadscore users add|list|remove|set-role|set-password`` — dashboard users.
-
-Wiring (in :mod:`leadscore.cli`)::
-
-    from leadscore.ui.cli import ui_command, users_app
-
-    app.command("ui")(ui_command)
-    app.add_typer(users_app, name="users")
-
-Run on its own: ``python -m leadscore.ui.cli ui`` / ``python -m leadscore.ui.cli users …``.
 """
 
 from __future__ import annotations
@@ -24,7 +15,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leadscore.cliutil import (
+from leadscore.cli.common import (
     ConfigOpt,
     DatabaseOpt,
     handle_errors,
@@ -34,7 +25,8 @@ from leadscore.cliutil import (
 )
 from leadscore.errors import LeadscoreError
 
-APP_FILE = Path(__file__).resolve().parent / "app.py"
+#: the Streamlit script of the dashboard
+APP_FILE = Path(__file__).resolve().parent.parent / "ui" / "app.py"
 
 
 # ----------------------------------------------------------------------------- ui
@@ -232,12 +224,3 @@ def users_set_password(
     if password is None:
         out.print("new password (shown once):")
         print(chosen)
-
-
-# standalone: ``python -m leadscore.ui.cli ui`` (before the main CLI wires these in)
-cli = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-cli.command("ui")(ui_command)
-cli.add_typer(users_app, name="users")
-
-if __name__ == "__main__":  # pragma: no cover
-    cli()

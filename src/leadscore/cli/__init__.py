@@ -1,0 +1,59 @@
+"""The ``leadscore`` command line: one command per job, a module per command group.
+
+Every command that reads a lead table takes the same column-role options (``--target``,
+``--id``, ``--time``, ``--exclude``, ``--keep``) and reads ``leadscore.toml`` from the
+working directory (or ``--config``). Problems with the input print one clear line and
+exit with status 2.
+
+=====================  ============================================================
+module                 commands
+=====================  ============================================================
+``cli.data``           ``demo-data``, ``ingest``, ``features``
+``cli.modeling``       ``audit``, ``compare``, ``train``
+``cli.scoring``        ``score``, ``explain``
+``cli.reporting``      ``insights``, ``report``
+``cli.models``         ``models list|show|promote|rollback``, ``mlflow-ui``
+``cli.retrain``        ``retrain``
+``cli.service``        ``serve``, ``keys …``, ``webhooks …``
+``cli.dashboard``      ``ui``, ``users …``
+=====================  ============================================================
+
+:mod:`leadscore.cli.common` holds the consoles and the error handling,
+:mod:`leadscore.cli.options` the options several commands share.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from leadscore.cli import dashboard, data, modeling, models, reporting, retrain, scoring, service
+
+app = typer.Typer(
+    name="leadscore",
+    help="Predictive lead scoring: audit lead data, compare models, train, score.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+# in the order ``leadscore --help`` lists them
+app.command("demo-data")(data.demo_data)
+app.command("ingest")(data.ingest)
+app.command("features")(data.features)
+app.command("audit")(modeling.audit)
+app.command("compare")(modeling.compare)
+app.command("train")(modeling.train)
+app.command("score")(scoring.score)
+app.command("explain")(scoring.explain)
+app.command("insights")(reporting.insights)
+app.add_typer(models.models_app, name="models")
+app.command("mlflow-ui")(models.mlflow_ui)
+app.command("report")(reporting.report)
+app.command("retrain")(retrain.retrain)
+app.command("serve")(service.serve)
+app.add_typer(service.keys_app, name="keys")
+app.add_typer(service.hooks_app, name="webhooks")
+app.command("ui")(dashboard.ui_command)
+app.add_typer(dashboard.users_app, name="users")
+
+__all__ = ["app"]

@@ -1,0 +1,163 @@
+"""Getting data in: ``demo-data``, ``ingest`` and ``features`` (raw events → lead table)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from leadscore.cli.common import ConfigOpt, err, handle_errors, out
+from leadscore.config import load_settings
+from leadscore.errors import LeadscoreError
+
+
+@handle_errors
+def demo_data(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the CSV files.")] = Path(
+        "demo"
+    ),
+    rows: Annotated[int, typer.Option("--rows", help="Labelled historical leads.")] = 5000,
+    new_rows: Annotated[int, typer.Option("--new-rows", help="Fresh leads to score.")] = 1000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 42,
+    events: Annotated[
+        bool,
+        typer.Option(
+            "--events",
+            help="Raw web events (events.jsonl, outcomes.csv, new_events.jsonl) instead of a "
+            "lead table; --rows and --new-rows count leads.",
+        ),
+    ] = False,
+) -> None:
+    """Generate realistic demo data with known planted effects (lead table or raw events)."""
+    from leadscore.data.demo import write_demo
+    from leadscore.data.demo_events import write_demo_events
+
+    if events:
+        paths = write_demo_events(out_dir, leads=rows, new_leads=new_rows, seed=seed)
+    else:
+        paths = write_demo(out_dir, rows=rows, new_rows=new_rows, seed=seed)
+    for name, path in paths.items():
+        out.print(f"wrote {name:9s} {path}")
+
+
+@handle_errors
+def ingest(
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="A path, folder or glob, s3://bucket/prefix/, "
+            "mixpanel://[PROJECT]?from=YYYY-MM-DD&to=YYYY-MM-DD, or a database URL with "
+            "?table=NAME or ?query=SELECT…"
+        ),
+    ],
+    out_file: Annotated[
+        Path, typer.Option("--out", help="Local copy: .csv, .parquet or .jsonl[.gz].")
+    ],
+    config: ConfigOpt = None,
+    as_events: Annotated[
+        bool,
+        typer.Option(
+            "--events",
+            help="Read SOURCE as raw events: map every file onto the event schema, set bad "
+            "events aside (quarantine file beside --out), remove duplicates.",
+        ),
+    ] = False,
+) -> None:
+    """Copy lead tables or raw events from where they live into one local file."""
+    from leadscore.data.ingest import ingest as run_ingest
+
+    settings = load_settings(config)
+    with err.status(f"ingesting {source}"):
+        if as_events:
+            from leadscore.data.events import load_events
+            from leadscore.data.sources import write_table
+
+            loaded = load_events(source)
+            written = write_table(loaded.events, out_file)
+            out.print(loaded.summary())
+            if len(loaded.quarantine):
+                target = out_file.with_name(out_file.name.split(".")[0] + ".quarantine.csv")
+                out.print(f"set-aside events: {loaded.write_quarantine(target)}")
+        else:
+            written = run_ingest(source, out_file, settings=settings)
+    out.print(f"wrote {written} ({written.stat().st_size:,} bytes)")
+
+
+@handle_errors
+def features(
+    events: Annotated[
+        list[Path], typer.Argument(help="Event files, folders or globs (JSONL, CSV, Parquet).")
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="Lead table to write (.csv/.parquet).")],
+    labels: Annotated[
+        Path | None,
+        typer.Option("--labels", help="Outcomes: lead id, converted, outcome time (training)."),
+    ] = None,
+    lead_event: Annotated[
+        str | None, typer.Option("--lead-event", help="Event that makes a visitor a lead.")
+    ] = None,
+    conversion_event: Annotated[
+        str | None,
+        typer.Option("--conversion-event", help="Event that means the lead converted."),
+    ] = None,
+    cutoff: Annotated[
+        str | None, typer.Option("--cutoff", help="Ignore events at or after this time.")
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="Scoring time for recency (default: last event).")
+    ] = None,
+    builder: Annotated[
+        Path | None,
+        typer.Option("--builder", help="Fitted feature builder: reuse (scoring) or save path."),
+    ] = None,
+    quarantine: Annotated[
+        Path | None, typer.Option("--quarantine", help="Where to write set-aside events (CSV).")
+    ] = None,
+    session_gap: Annotated[
+        float, typer.Option("--session-gap", help="Minutes of inactivity that end a session.")
+    ] = 30.0,
+    milestone: Annotated[
+        list[str] | None,
+        typer.Option("--milestone", help="Event to time from the first visit (repeatable)."),
+    ] = None,
+    mmdb: Annotated[
+        Path | None,
+        typer.Option("--mmdb", help="MaxMind country database instead of the bundled one."),
+    ] = None,
+) -> None:
+    """Turn raw events into one row of features per lead (point-in-time correct)."""
+    from leadscore.features.build import FeatureSettings
+    from leadscore.features.table import build_lead_table, save_lead_table
+
+    training = labels is not None or conversion_event is not None
+    if builder is not None and not training and not builder.exists():
+        raise LeadscoreError(
+            f"feature builder not found: {builder} (to score, give the builder saved when the "
+            "training table was built)"
+        )
+    reuse = builder if builder is not None and not training else None
+    settings = FeatureSettings(
+        session_gap_minutes=session_gap,
+        milestones=milestone or None,
+        mmdb_path=str(mmdb) if mmdb else None,
+    )
+    with err.status("building lead features"):
+        result = build_lead_table(
+            [str(e) for e in events], outcomes=labels, lead_event=lead_event,
+            conversion_event=conversion_event, cutoff=cutoff, as_of=as_of, builder=reuse,
+            settings=settings,
+        )  # fmt: skip
+    out.print(result.load.summary())
+    if len(result.load.quarantine):
+        target = quarantine or out_file.with_name(out_file.name.split(".")[0] + ".quarantine.csv")
+        result.load.write_quarantine(target)
+        out.print(f"set-aside events with file, line and reason: {target}")
+    for note in result.notes:
+        out.print(f"[dim]note: {note}[/]")
+    written = save_lead_table(result, out_file, builder if training or reuse is None else None)
+    table = result.table
+    summary = f"{len(table):,} leads × {table.shape[1] - 1} columns"
+    if "converted" in table.columns:
+        summary += f", {(table['converted'] == 'yes').mean():.1%} converted"
+    out.print(f"wrote {written['table']} ({summary}); builder {written['builder']}")

@@ -1,0 +1,65 @@
+"""``retrain``: a challenger on a sliding window, promoted only if it beats the champion."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from leadscore.cli.common import err, handle_errors, out
+from leadscore.cli.options import (
+    NO_FLAGS,
+    ROLES,
+    DataArg,
+    Flags,
+    QuietOpt,
+    build_settings,
+    shared_options,
+)
+
+
+@handle_errors
+@shared_options(*ROLES)
+def retrain(
+    data: DataArg,
+    window: Annotated[
+        str, typer.Option("--window", help="Train on this recent span, e.g. 90d.")
+    ] = "90d",
+    holdout: Annotated[
+        str | None,
+        typer.Option("--holdout", help="Judge on this most recent span (default: window / 5)."),
+    ] = None,
+    metric: Annotated[
+        str, typer.Option("--metric", help="What the challenger must improve: profit, auc, …")
+    ] = "profit",
+    margin: Annotated[
+        float, typer.Option("--margin", help="Relative improvement needed (0.01 = 1 %).")
+    ] = 0.01,
+    every: Annotated[
+        str | None,
+        typer.Option("--every", help="Keep running and retrain every span (e.g. 7d)."),
+    ] = None,
+    flags: Flags = NO_FLAGS,
+    quiet: QuietOpt = False,
+) -> None:
+    """Train a challenger on a sliding window; promote it only if it beats the champion."""
+    from leadscore.modeling.retrain import retrain as run_retrain
+    from leadscore.modeling.retrain import retrain_every
+
+    settings = build_settings(flags)
+
+    def once() -> None:
+        decision = run_retrain(
+            data, window=window, holdout=holdout, metric=metric, margin=margin,
+            settings=settings, console=err, show_progress=not quiet,
+        )  # fmt: skip
+        verdict = "[bold green]promoted[/]" if decision.promoted else "[bold]kept the champion[/]"
+        out.print(
+            f"{verdict}: {decision.reason} (champion v{decision.champion_version}, "
+            f"challenger v{decision.challenger_version}, MLflow run {decision.run_id})"
+        )
+
+    if every:
+        retrain_every(every, handle_errors(once), err)
+    else:
+        once()

@@ -1,0 +1,204 @@
+"""Using a model: ``score`` (with the top leads as a table) and ``explain``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.table import Table
+
+from leadscore.cli.common import ConfigOpt, DatabaseOpt, handle_errors, out
+from leadscore.cli.options import CapacityOpt
+from leadscore.config import load_settings
+from leadscore.errors import LeadscoreError
+
+
+@handle_errors
+def score(
+    first: Annotated[
+        str,
+        typer.Argument(
+            metavar="[MODEL] DATA",
+            help="MODEL: a model folder, or champion / challenger / a version number from the "
+            "registry (default: the champion). DATA: the leads to score.",
+        ),
+    ],
+    second: Annotated[str | None, typer.Argument(metavar="", show_default=False)] = None,
+    out_file: Annotated[
+        Path | None, typer.Option("--out", help="Write scores (.csv or .parquet).")
+    ] = None,
+    capacity: CapacityOpt = None,
+    top: Annotated[int, typer.Option("--top", help="Print this many top leads.")] = 10,
+    show: Annotated[
+        list[str] | None,
+        typer.Option("--show", help="Also print this input column for the top leads (repeatable)."),
+    ] = None,
+    from_events: Annotated[
+        bool,
+        typer.Option("--events", help="DATA holds raw events: build features, then score."),
+    ] = False,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="With --events: score as of this time.")
+    ] = None,
+    config: ConfigOpt = None,
+    reasons: Annotated[
+        int, typer.Option("--reasons", help="Add each lead's top K reasons up and down.")
+    ] = 0,
+    store: Annotated[
+        bool,
+        typer.Option(
+            "--store", help="Also append the scores to the score store (history, webhooks)."
+        ),
+    ] = False,
+    database: DatabaseOpt = None,
+) -> None:
+    """Score leads with a trained model: score 0–100, hot/warm/cold, rank, contact."""
+    from leadscore.data.sources import read_table
+    from leadscore.registry import CHAMPION, load_lead_model
+    from leadscore.scoring import score as run_score
+
+    model_ref, data = (first, second) if second is not None else (CHAMPION, first)
+    lead_model = load_lead_model(model_ref, load_settings(config))
+    if from_events:
+        from leadscore.data.events import load_events
+
+        loaded = load_events(data)
+        out.print(loaded.summary())
+        frame = lead_model.event_features(loaded.events, as_of=as_of)
+    else:
+        frame = read_table(data)
+    score_store, version = None, "unknown"
+    if store or database:
+        from leadscore.scoring.loader import model_version
+        from leadscore.store import Store
+
+        settings = load_settings(config)
+        score_store = Store(database or settings.database_url)
+        version = model_version(model_ref, lead_model, settings)
+    scores = run_score(
+        lead_model, frame, out=out_file, capacity=capacity, reasons=reasons,
+        store=score_store, model_version=version,
+    )  # fmt: skip
+    print_top(scores, frame, lead_model.id_column_, top, show or [])
+    if out_file:
+        out.print(f"wrote {len(scores):,} scores to {out_file}")
+    if score_store is not None:
+        from leadscore.store import mask
+
+        out.print(
+            f"stored {len(scores):,} scores (model version {version}) in {mask(score_store.url)}"
+        )
+
+
+@handle_errors
+def explain(
+    first: Annotated[
+        str,
+        typer.Argument(metavar="[MODEL] DATA", help="Model (default: the champion) and leads."),
+    ],
+    second: Annotated[str | None, typer.Argument(metavar="", show_default=False)] = None,
+    lead: Annotated[
+        list[str] | None, typer.Option("--lead", help="Explain this lead id (repeatable).")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Without --lead: the top N leads.")] = 5,
+    reasons: Annotated[int, typer.Option("--reasons", help="Reasons each way.")] = 4,
+    config: ConfigOpt = None,
+) -> None:
+    """Why leads scored as they did: each field's push in score points."""
+    from leadscore.data.sources import read_table
+    from leadscore.registry import CHAMPION, load_lead_model
+    from leadscore.scoring.contributions import contributions
+    from leadscore.scoring.reasons import reasons as lead_reasons
+
+    model_ref, data = (first, second) if second is not None else (CHAMPION, first)
+    model = load_lead_model(model_ref, load_settings(config))
+    frame = read_table(data).reset_index(drop=True)
+    scores = model.score_leads(frame)
+    key = model.id_column_ or "lead"
+    if lead:
+        wanted = scores.index[scores[key].isin([str(x) for x in lead])]
+        missing = sorted(set(map(str, lead)) - set(scores.loc[wanted, key]))
+        if missing:
+            raise LeadscoreError(f"no lead with id {', '.join(missing)} in {data}")
+    else:
+        wanted = scores.sort_values("rank").index[:top]
+    rows = frame.loc[wanted].reset_index(drop=True)
+    explained = contributions(model, rows)
+    base = explained.base_score * 100
+    for i, (up, down) in enumerate(lead_reasons(model, rows, reasons, explained)):
+        row = scores.loc[wanted[i]]
+        out.print(
+            f"[bold]{key} {row[key]}[/]: score [bold]{row['score_100']}[/] ({row['segment']}), "
+            f"{'contact' if row['contact'] else 'do not contact'}; a typical lead scores "
+            f"{base[i]:.0f}"
+        )
+        for reason in up:
+            out.print(f"  [green]▲[/] {reason.text}", highlight=False)
+        for reason in down:
+            out.print(f"  [red]▼[/] {reason.text}", highlight=False)
+
+
+def print_top(
+    scores: pd.DataFrame,
+    frame: pd.DataFrame,
+    id_column: str | None,
+    top: int,
+    show: list[str],
+) -> None:
+    """Print the segment counts and the top leads as a table.
+
+    Parameters
+    ----------
+    scores:
+        What :meth:`LeadModel.score_leads` returned (best first by ``rank``).
+    frame:
+        The scored input, for the ``--show`` columns.
+    id_column:
+        The lead id column of the model (``None``: leads are numbered).
+    top:
+        How many leads to list.
+    show:
+        Input columns to print beside them (those not in ``frame`` are skipped).
+
+    Example
+    -------
+    >>> print_top(model.score_leads(frame), frame, "lead_id", 10, ["source"])  # doctest: +SKIP
+    """
+    counts = scores["segment"].value_counts()
+    out.print(
+        f"{len(scores):,} leads: [bold red]{counts.get('hot', 0):,} hot[/], "
+        f"[bold yellow]{counts.get('warm', 0):,} warm[/], "
+        f"[bold blue]{counts.get('cold', 0):,} cold[/]; "
+        f"{int(scores['contact'].sum()):,} to contact"
+    )
+    key = id_column or "lead"
+    extra = [c for c in show if c in frame.columns]
+    extra += [c for c in ("reasons_up", "reasons_down") if c in scores.columns]
+    table = Table(title=f"Top {min(top, len(scores))} leads", header_style="bold")
+    for name in ("rank", key, "score", "segment", "contact", *extra):
+        table.add_column(name, justify="right" if name in ("rank", "score") else "left")
+    head = scores.head(top)
+    shown = [c for c in extra if c not in head.columns]
+    if shown and id_column and id_column in frame.columns:
+        details = frame.assign(**{key: frame[id_column].astype(str)}).drop_duplicates(key)
+        head = head.join(details.set_index(key)[shown], on=key)
+    colour = {"hot": "red", "warm": "yellow", "cold": "blue"}
+    for row in head.to_dict("records"):
+        table.add_row(
+            str(row["rank"]), str(row[key]), f"{row['score_100']}",
+            f"[{colour[row['segment']]}]{row['segment']}[/]", "yes" if row["contact"] else "no",
+            *[_cell(row.get(c)) for c in extra],
+        )  # fmt: skip
+    out.print(table)
+
+
+def _cell(value: Any) -> str:
+    """A table cell: whole floats without ".0", missing as blank."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return f"{int(value):,}"
+    return str(value)

@@ -1,0 +1,220 @@
+"""The scoring service: ``serve``, its API ``keys`` and ``webhooks``."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from leadscore.cli.common import ConfigOpt, DatabaseOpt, handle_errors, open_store, out
+from leadscore.config import load_settings
+from leadscore.errors import LeadscoreError
+
+
+@handle_errors
+def serve(
+    model: Annotated[
+        str | None,
+        typer.Argument(help="Model to serve: champion (default), a version or a model folder."),
+    ] = None,
+    host: Annotated[str | None, typer.Option("--host", help="Default 127.0.0.1.")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Default 8000.")] = None,
+    workers: Annotated[int, typer.Option("--workers", help="Server processes.")] = 1,
+    database: DatabaseOpt = None,
+    access_log: Annotated[
+        bool | None,
+        typer.Option(
+            "--access-log/--no-access-log",
+            help="A log line per request (default: service.access_log, off).",
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The real-time scoring API (FastAPI + uvicorn); OpenAPI docs at /docs."""
+    import uvicorn
+
+    from leadscore.scoring.live import ModelSlot
+    from leadscore.store import Store, mask
+
+    settings = load_settings(config)
+    service = settings.service.model_copy(
+        update={
+            k: v
+            for k, v in {
+                "model": model,
+                "host": host,
+                "port": port,
+                "access_log": access_log,
+            }.items()
+            if v is not None
+        }
+    )
+    settings = settings.model_copy(
+        update={"service": service, **({"database_url": database} if database else {})}
+    )
+    # Fail here, with a clear message, rather than inside the server's startup.
+    slot = ModelSlot.load(service.model, settings)
+    with Store(settings.database_url) as store:  # migrated now, not by each worker at once
+        has_keys = bool(store.list_keys())
+    out.print(
+        f"serving model version [bold]{slot.current.version}[/] ({service.model}); scores "
+        f"stored in {mask(settings.database_url)}"
+    )
+    out.print(
+        f"API: http://{service.host}:{service.port}  docs: http://{service.host}:{service.port}/docs"
+    )
+    if not has_keys:
+        out.print("[yellow]no API keys yet:[/] leadscore keys create NAME --scope score")
+    os.environ["LEADSCORE_SERVICE__MODEL"] = service.model
+    os.environ["LEADSCORE_DATABASE_URL"] = settings.database_url
+    if config:
+        os.environ["LEADSCORE_CONFIG"] = str(config)
+    uvicorn.run(
+        "leadscore.service.server:app", host=service.host, port=service.port, workers=workers,
+        log_level="info", access_log=service.access_log,
+    )  # fmt: skip
+
+
+keys_app = typer.Typer(help="API keys of the scoring service.")
+
+
+@keys_app.command("create")
+@handle_errors
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who or what uses the key, e.g. crm-sync.")],
+    scope: Annotated[
+        list[str],
+        typer.Option("--scope", help="score, ingest, read or admin (repeatable)."),
+    ],
+    database: DatabaseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Create a key; it is shown once (only its hash is stored)."""
+    try:
+        plaintext, record = open_store(config, database).create_key(name, scope)
+    except ValueError as exc:
+        raise LeadscoreError(str(exc)) from None
+    out.print(f"key {record.id} ({record.name}, scopes: {', '.join(record.scopes)}):")
+    print(plaintext)
+    out.print("[yellow]store it now: it cannot be shown again[/]")
+
+
+@keys_app.command("list")
+@handle_errors
+def keys_list(database: DatabaseOpt = None, config: ConfigOpt = None) -> None:
+    """Keys with their scopes and last use (never the keys themselves)."""
+    table = Table(header_style="bold")
+    for name in ("id", "name", "prefix", "scopes", "created", "last used", "revoked"):
+        table.add_column(name)
+    for k in open_store(config, database).list_keys():
+        table.add_row(
+            str(k.id), k.name, k.prefix + "…", ", ".join(k.scopes),
+            f"{k.created_at:%Y-%m-%d %H:%M}",
+            f"{k.last_used_at:%Y-%m-%d %H:%M}" if k.last_used_at else "",
+            f"{k.revoked_at:%Y-%m-%d %H:%M}" if k.revoked_at else "",
+        )  # fmt: skip
+    out.print(table)
+
+
+@keys_app.command("revoke")
+@handle_errors
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="Key id or prefix.")],
+    database: DatabaseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Revoke a key: it stops working at once."""
+    record = open_store(config, database).revoke_key(int(key) if key.isdigit() else key)
+    out.print(f"revoked key {record.id} ({record.name})")
+
+
+hooks_app = typer.Typer(help="Webhooks: POST to your CRM when a lead turns hot or jumps.")
+
+
+@hooks_app.command("add")
+@handle_errors
+def webhooks_add(
+    url: Annotated[str, typer.Argument(help="Where to POST (http or https).")],
+    secret: Annotated[
+        str | None,
+        typer.Option("--secret", help="Signing secret (default: LEADSCORE_WEBHOOK_SECRET)."),
+    ] = None,
+    kind: Annotated[
+        list[str] | None, typer.Option("--kind", help="hot and/or jump (default both).")
+    ] = None,
+    min_jump: Annotated[
+        int, typer.Option("--min-jump", help="Points a score must rise to count as a jump.")
+    ] = 30,
+    database: DatabaseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Register a webhook; payloads are signed with HMAC-SHA256 of the secret."""
+    secret = secret or os.environ.get("LEADSCORE_WEBHOOK_SECRET")
+    if not secret:
+        raise LeadscoreError("a signing secret is needed: --secret or LEADSCORE_WEBHOOK_SECRET")
+    try:
+        hook = open_store(config, database).add_webhook(
+            url, secret, kinds=tuple(kind or ("hot", "jump")), min_jump=min_jump
+        )
+    except ValueError as exc:
+        raise LeadscoreError(str(exc)) from None
+    out.print(f"webhook {hook.id}: {hook.url} on {', '.join(hook.kinds)} (jump ≥ {hook.min_jump})")
+
+
+@hooks_app.command("list")
+@handle_errors
+def webhooks_list(database: DatabaseOpt = None, config: ConfigOpt = None) -> None:
+    """Active webhooks."""
+    table = Table(header_style="bold")
+    for name in ("id", "url", "kinds", "min jump", "created"):
+        table.add_column(name)
+    for h in open_store(config, database).list_webhooks():
+        table.add_row(
+            str(h.id), h.url, ", ".join(h.kinds), str(h.min_jump), f"{h.created_at:%Y-%m-%d %H:%M}"
+        )
+    out.print(table)
+
+
+@hooks_app.command("remove")
+@handle_errors
+def webhooks_remove(
+    webhook: Annotated[int, typer.Argument(help="Webhook id.")],
+    database: DatabaseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Stop calling a webhook (its delivery log is kept)."""
+    hook = open_store(config, database).remove_webhook(webhook)
+    out.print(f"webhook {hook.id} ({hook.url}) removed")
+
+
+@hooks_app.command("deliveries")
+@handle_errors
+def webhooks_deliveries(
+    webhook: Annotated[int | None, typer.Option("--webhook", help="Only this webhook.")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 20,
+    database: DatabaseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """The delivery log, newest first."""
+    table = Table(header_style="bold")
+    for name in (
+        "id",
+        "webhook",
+        "lead",
+        "event",
+        "status",
+        "attempts",
+        "HTTP",
+        "error",
+        "created",
+    ):
+        table.add_column(name)
+    for d in open_store(config, database).deliveries(webhook_id=webhook, limit=limit):
+        table.add_row(
+            str(d.id), str(d.webhook_id), d.lead_id, d.kind, d.status, str(d.attempts),
+            "" if d.last_status_code is None else str(d.last_status_code), d.last_error or "",
+            f"{d.created_at:%Y-%m-%d %H:%M:%S}",
+        )  # fmt: skip
+    out.print(table)
