@@ -642,7 +642,13 @@ def test_movers_bands_and_daily_distribution() -> None:
 
 
 def test_every_chart_has_a_title_and_labelled_axes(model_dir: Path) -> None:
-    from leadscore.modeling.report import load_report_data
+    from leadscore.reporting.charts import (
+        calibration_chart,
+        precision_recall_chart,
+        profit_chart,
+        roc_chart,
+    )
+    from leadscore.reporting.evaluation import load_report_data
 
     report = load_report_data(model_dir)
     frame = data.queue_frame(queue_entries())
@@ -654,10 +660,10 @@ def test_every_chart_has_a_title_and_labelled_axes(model_dir: Path) -> None:
         charts.score_history(pd.DataFrame({"scored_at": [T0], "score_100": [5], "segment": ["cold"],
                                            "model_version": ["1"]})),
         charts.reasons_chart(reasons),
-        charts.roc_chart(report.y, report.score, 0.1),
-        charts.precision_recall_chart(report.y, report.score),
-        charts.calibration_chart(report.y, report.score),
-        charts.profit_chart(models.what_if(report.y, report.score, Business(), Business()).curve,
+        roc_chart(report.y, report.score, 0.1),
+        precision_recall_chart(report.y, report.score),
+        calibration_chart(report.y, report.score),
+        profit_chart(models.what_if(report.y, report.score, Business(), Business()).curve,
                             0.1, Business()),
     ]  # fmt: skip
     for chart in built:

@@ -1,10 +1,16 @@
-"""Every chart of the dashboard, as an Altair (Vega-Lite) specification.
+"""The dashboard's own charts, as Altair (Vega-Lite) specifications.
 
-Charts are interactive (tooltips; zoom and pan where a time axis or a curve benefits),
-titled, with labelled axes, sized for a laptop screen. Data is aggregated before it is
-charted (at most a few hundred points per curve) so pages stay fast on many leads.
-Colours are the Okabe–Ito palette of the evaluation report (safe for colour blindness);
-hot / warm / cold always have the same colours.
+The charts that only the dashboard draws, from the store and the dashboard's frames: leads
+by segment, the live score histogram, one lead's score history, reasons and distance from
+the ideal customer, the leaderboard, segments against the ideal customer, and monitoring
+(score distribution over time, segments by day, realised conversion by score band). The
+evaluation and insight charts the report and the insights page also draw as PNGs (ROC,
+precision-recall, calibration, profit, drivers, conversion by level) are in
+:mod:`leadscore.reporting.charts`, from the same chart data as the PNGs.
+
+Charts are interactive (tooltips; zoom and pan where a time axis benefits), titled, with
+labelled axes, sized for a laptop screen, in the report's colours (hot / warm / cold always
+the same).
 """
 
 from __future__ import annotations
@@ -16,29 +22,9 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from leadscore.config import Business
 from leadscore.explain.analytics import field_label
-
-BLUE, ORANGE, GREEN, RED, GREY, PURPLE = (
-    "#0072B2", "#E69F00", "#009E73", "#D55E00", "#7F7F7F", "#CC79A7",
-)  # fmt: skip
-SEGMENT_COLOURS = {"hot": RED, "warm": ORANGE, "cold": BLUE}
-SEGMENT_SCALE = alt.Scale(domain=list(SEGMENT_COLOURS), range=list(SEGMENT_COLOURS.values()))
-#: curves are drawn through at most this many points
-MAX_POINTS = 400
-HEIGHT = 320
-
-
-def _thin(frame: pd.DataFrame, limit: int = MAX_POINTS) -> pd.DataFrame:
-    if len(frame) <= limit:
-        return frame
-    keep = np.unique(np.linspace(0, len(frame) - 1, limit).round().astype(int))
-    return frame.iloc[keep]
-
-
-def _title(text: str, subtitle: str | None = None) -> alt.TitleParams:
-    return alt.TitleParams(text, subtitle=subtitle or alt.Undefined, anchor="start", fontSize=16)
-
+from leadscore.reporting.charts import HEIGHT, SEGMENT_SCALE, title
+from leadscore.reporting.style import BLUE, GREEN, GREY, PURPLE, RED, SEGMENT_COLOURS
 
 # ----------------------------------------------------------------------------- leads
 
@@ -64,7 +50,7 @@ def donut(shares: pd.DataFrame) -> alt.LayerChart:
     arcs = base.mark_arc(innerRadius=62, outerRadius=108, stroke="white")
     labels = base.mark_text(radius=128, fontSize=13).encode(text=alt.Text("share:Q", format=".0%"))
     return (arcs + labels).properties(
-        title=_title("Leads by segment", "latest score of every lead"), height=HEIGHT
+        title=title("Leads by segment", "latest score of every lead"), height=HEIGHT
     )
 
 
@@ -90,7 +76,7 @@ def score_histogram(frame: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("leads:Q", title="Leads", format=","),
             ],
         )
-        .properties(title=_title("Score distribution"), height=HEIGHT)
+        .properties(title=title("Score distribution"), height=HEIGHT)
     )
 
 
@@ -113,7 +99,7 @@ def score_history(history: pd.DataFrame) -> alt.LayerChart:
     dots = base.mark_circle(size=90).encode(
         color=alt.Color("segment:N", scale=SEGMENT_SCALE, title="Segment")
     )
-    return (line + dots).properties(title=_title("Score history"), height=260).interactive()
+    return (line + dots).properties(title=title("Score history"), height=260).interactive()
 
 
 def reasons_chart(reasons: pd.DataFrame) -> alt.Chart:
@@ -138,7 +124,7 @@ def reasons_chart(reasons: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("points:Q", title="Points", format="+.1f"),
             ],
         )
-        .properties(title=_title("Why this score"), height=alt.Step(30))
+        .properties(title=title("Why this score"), height=alt.Step(30))
     )
 
 
@@ -166,7 +152,7 @@ def deviation_chart(deviations: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("cost_points:Q", title="Points", format="+.1f"),
             ],
         )
-        .properties(title=_title("Distance from the ideal customer"), height=alt.Step(26))
+        .properties(title=title("Distance from the ideal customer"), height=alt.Step(26))
     )
 
 
@@ -190,234 +176,10 @@ def leaderboard_chart(table: pd.DataFrame) -> alt.LayerChart:
         ],
     )
     whiskers = base.mark_rule(color="black").encode(x="low:Q", x2="high:Q")
-    return (bars + whiskers).properties(title=_title("Leaderboard"), height=alt.Step(26))
-
-
-def roc_chart(y: np.ndarray, score: np.ndarray, threshold: float) -> alt.LayerChart:
-    """ROC curve of the out-of-fold scores, the diagonal, and the contact threshold."""
-    from sklearn.metrics import roc_auc_score, roc_curve
-
-    fpr, tpr, cuts = roc_curve(y, score)
-    curve = _thin(pd.DataFrame({"fpr": fpr, "tpr": tpr, "threshold": np.minimum(cuts, 1.0)}))
-    at = int(np.argmin(np.abs(cuts - threshold)))
-    point = pd.DataFrame({"fpr": [fpr[at]], "tpr": [tpr[at]], "threshold": [threshold]})
-    diagonal = pd.DataFrame({"fpr": [0.0, 1.0], "tpr": [0.0, 1.0]})
-    auc = float(roc_auc_score(y, score))
-    line = (
-        alt.Chart(curve)
-        .mark_line(color=BLUE, strokeWidth=2.5)
-        .encode(
-            x=alt.X("fpr:Q", title="False positive rate", axis=alt.Axis(format="%")),
-            y=alt.Y("tpr:Q", title="True positive rate (recall)", axis=alt.Axis(format="%")),
-            tooltip=[
-                alt.Tooltip("threshold:Q", title="Threshold", format=".3f"),
-                alt.Tooltip("fpr:Q", title="False positive rate", format=".1%"),
-                alt.Tooltip("tpr:Q", title="Recall", format=".1%"),
-            ],
-        )
-    )
-    chance = (
-        alt.Chart(diagonal).mark_line(color=GREY, strokeDash=[5, 5]).encode(x="fpr:Q", y="tpr:Q")
-    )
-    marker = (
-        alt.Chart(point)
-        .mark_point(color=RED, size=120, filled=True)
-        .encode(
-            x="fpr:Q",
-            y="tpr:Q",
-            tooltip=[alt.Tooltip("threshold:Q", title="Contact threshold", format=".3f")],
-        )
-    )
-    return (chance + line + marker).properties(
-        title=_title("ROC curve", f"AUC {auc:.3f}; red: the contact threshold"), height=HEIGHT
-    )
-
-
-def precision_recall_chart(y: np.ndarray, score: np.ndarray) -> alt.LayerChart:
-    """Precision against recall, with the base rate (what random calling achieves)."""
-    from sklearn.metrics import average_precision_score, precision_recall_curve
-
-    precision, recall, cuts = precision_recall_curve(y, score)
-    curve = _thin(
-        pd.DataFrame({"recall": recall[:-1], "precision": precision[:-1], "threshold": cuts}).iloc[
-            ::-1
-        ]
-    )
-    base_rate = float(np.mean(y))
-    line = (
-        alt.Chart(curve)
-        .mark_line(color=BLUE, strokeWidth=2.5)
-        .encode(
-            x=alt.X("recall:Q", title="Recall (share of conversions found)",
-                    axis=alt.Axis(format="%")),
-            y=alt.Y("precision:Q", title="Precision",
-                    axis=alt.Axis(format="%")),
-            tooltip=[
-                alt.Tooltip("threshold:Q", title="Threshold", format=".3f"),
-                alt.Tooltip("recall:Q", title="Recall", format=".1%"),
-                alt.Tooltip("precision:Q", title="Precision", format=".1%"),
-            ],
-        )
-    )  # fmt: skip
-    rule = (
-        alt.Chart(pd.DataFrame({"rate": [base_rate]}))
-        .mark_rule(color=GREY, strokeDash=[5, 5])
-        .encode(y="rate:Q")
-    )
-    ap = float(average_precision_score(y, score))
-    return (line + rule).properties(
-        title=_title("Precision and recall", f"PR-AUC {ap:.3f}; dashed: {base_rate:.1%} base rate"),
-        height=HEIGHT,
-    )
-
-
-def calibration_chart(y: np.ndarray, score: np.ndarray, bins: int = 10) -> alt.LayerChart:
-    """Mean predicted probability against the observed conversion rate, per score bin."""
-    edges = np.linspace(0, 1, bins + 1)
-    which = np.clip(np.digitize(score, edges[1:-1], right=True), 0, bins - 1)
-    frame = (
-        pd.DataFrame({"bin": which, "score": score, "y": y})
-        .groupby("bin")
-        .agg(predicted=("score", "mean"), observed=("y", "mean"), leads=("y", "size"))
-        .reset_index()
-    )
-    points = (
-        alt.Chart(frame)
-        .mark_line(point=alt.OverlayMarkDef(size=80), color=BLUE, strokeWidth=2.5)
-        .encode(
-            x=alt.X("predicted:Q", title="Predicted conversion probability",
-                    scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            y=alt.Y("observed:Q", title="Observed conversion rate",
-                    scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            tooltip=[
-                alt.Tooltip("predicted:Q", title="Predicted", format=".1%"),
-                alt.Tooltip("observed:Q", title="Observed", format=".1%"),
-                alt.Tooltip("leads:Q", title="Leads", format=","),
-            ],
-        )
-    )  # fmt: skip
-    perfect = (
-        alt.Chart(pd.DataFrame({"x": [0.0, 1.0]}))
-        .mark_line(color=GREY, strokeDash=[5, 5])
-        .encode(x="x:Q", y="x:Q")
-    )
-    return (perfect + points).properties(
-        title=_title("Calibration", "dashed: perfectly calibrated"), height=HEIGHT
-    )
-
-
-def profit_chart(curve: pd.DataFrame, threshold: float, business: Business) -> alt.LayerChart:
-    """Profit against the contact threshold, with the chosen threshold marked."""
-    frame = _thin(curve.loc[np.isfinite(curve["threshold"]) & (curve["threshold"] <= 1)])
-    best = curve.loc[curve["profit"].idxmax()]
-    line = (
-        alt.Chart(frame)
-        .mark_line(color=GREEN, strokeWidth=2.5)
-        .encode(
-            x=alt.X("threshold:Q", title="Contact threshold (call when the score is at least)",
-                    scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
-            y=alt.Y("profit:Q", title="Profit", axis=alt.Axis(format=",.0f")),
-            tooltip=[
-                alt.Tooltip("threshold:Q", title="Threshold", format=".3f"),
-                alt.Tooltip("contacted:Q", title="Leads contacted", format=","),
-                alt.Tooltip("share:Q", title="Share contacted", format=".1%"),
-                alt.Tooltip("profit:Q", title="Profit", format=",.0f"),
-            ],
-        )
-    )  # fmt: skip
-    rule = (
-        alt.Chart(pd.DataFrame({"threshold": [threshold]}))
-        .mark_rule(color=RED, strokeWidth=2)
-        .encode(x="threshold:Q")
-    )
-    subtitle = (
-        f"best at {threshold:.3f}: {best['profit']:,.0f} "
-        f"(value {business.value_per_conversion:,.0f}, cost {business.cost_per_contact:,.0f}, "
-        f"missed {business.missed_conversion_cost:,.0f})"
-    )
-    return (
-        (line + rule)
-        .properties(title=_title("Profit by contact threshold", subtitle), height=HEIGHT)
-        .interactive(bind_y=False)
-    )
+    return (bars + whiskers).properties(title=title("Leaderboard"), height=alt.Step(26))
 
 
 # ----------------------------------------------------------------------------- insights
-
-
-def drivers_chart(drivers: pd.DataFrame, top: int = 12) -> alt.Chart:
-    """Fields by their average effect on the score (mean absolute points)."""
-    frame = drivers.head(top).assign(label=[field_label(f) for f in drivers["field"].head(top)])
-    return (
-        alt.Chart(frame)
-        .mark_bar(color=BLUE)
-        .encode(
-            x=alt.X("importance:Q", title="Average effect on the score (points)"),
-            y=alt.Y("label:N", sort="-x", title="Field"),
-            tooltip=[
-                alt.Tooltip("label:N", title="Field"),
-                alt.Tooltip("importance:Q", title="Mean |points|", format=".1f"),
-                alt.Tooltip("mean_points:Q", title="Mean push", format="+.1f"),
-            ],
-        )
-        .properties(title=_title("What drives the score"), height=alt.Step(24))
-    )
-
-
-def conversion_chart(table: pd.DataFrame, name: str, overall_rate: float) -> alt.HConcatChart:
-    """One field's levels: share of leads (left) and conversion rate with its 95 % interval
-    (right); the dashed line is the average rate. Levels with too few leads are grey."""
-    frame = table.drop(columns=["level", "too_small"]).assign(
-        level=[str(v) for v in table["level"]],
-        reliability=np.where(table["too_small"], "too few leads", "enough leads"),
-    )
-    order = list(frame["level"])
-    y = alt.Y("level:N", sort=order, title=field_label(name))
-    share = (
-        alt.Chart(frame)
-        .mark_bar(color=GREY)
-        .encode(
-            x=alt.X("share:Q", title="Share of leads", axis=alt.Axis(format="%")),
-            y=y,
-            tooltip=[
-                alt.Tooltip("level:N", title="Level"),
-                alt.Tooltip("leads:Q", title="Leads", format=","),
-                alt.Tooltip("share:Q", title="Share", format=".1%"),
-            ],
-        )
-        .properties(title=_title("Share of leads"), width=260, height=alt.Step(22))
-    )
-    rate_base = alt.Chart(frame).encode(y=alt.Y("level:N", sort=order, title=None, axis=None))
-    rate = rate_base.mark_bar().encode(
-        x=alt.X("rate:Q", title="Conversion rate", axis=alt.Axis(format="%")),
-        color=alt.Color(
-            "reliability:N",
-            scale=alt.Scale(domain=["enough leads", "too few leads"], range=[BLUE, "#BBBBBB"]),
-            title=None,
-        ),
-        tooltip=[
-            alt.Tooltip("level:N", title="Level"),
-            alt.Tooltip("rate:Q", title="Conversion rate", format=".1%"),
-            alt.Tooltip("ci_low:Q", title="95 % from", format=".1%"),
-            alt.Tooltip("ci_high:Q", title="95 % to", format=".1%"),
-            alt.Tooltip("converted:Q", title="Converted", format=","),
-            alt.Tooltip("lift:Q", title="× average", format=".2f"),
-        ],
-    )
-    interval = rate_base.mark_rule(color="black").encode(x="ci_low:Q", x2="ci_high:Q")
-    average = (
-        alt.Chart(pd.DataFrame({"rate": [overall_rate]}))
-        .mark_rule(color=RED, strokeDash=[5, 5])
-        .encode(x="rate:Q")
-    )
-    rates = (rate + interval + average).properties(
-        title=_title("Conversion rate", f"dashed: average {overall_rate:.1%}"),
-        width=320,
-        height=alt.Step(22),
-    )
-    return alt.hconcat(share, rates).properties(
-        title=_title(f"Conversion by {field_label(name).lower()}")
-    )
 
 
 def segment_profile_chart(profiles: pd.DataFrame) -> alt.Chart:
@@ -452,7 +214,7 @@ def segment_profile_chart(profiles: pd.DataFrame) -> alt.Chart:
             ],
         )
         .properties(
-            title=_title("How each segment matches the ideal customer"),
+            title=title("How each segment matches the ideal customer"),
             height=alt.Step(24),
             width=alt.Step(90),
         )
@@ -483,7 +245,7 @@ def distribution_chart(daily: pd.DataFrame) -> alt.LayerChart:
     return (
         (outer + inner + median)
         .properties(
-            title=_title("Score distribution over time", "bands: 10–90th and 25–75th percentile"),
+            title=title("Score distribution over time", "bands: 10–90th and 25–75th percentile"),
             height=HEIGHT,
         )
         .interactive(bind_y=False)
@@ -505,7 +267,7 @@ def segment_days_chart(counts: pd.DataFrame) -> alt.Chart:
                 alt.Tooltip("leads:Q", title="Leads", format=","),
             ],
         )
-        .properties(title=_title("Segments by day"), height=HEIGHT)
+        .properties(title=title("Segments by day"), height=HEIGHT)
     )
 
 
@@ -527,7 +289,7 @@ def band_chart(bands: pd.DataFrame) -> alt.LayerChart:
     interval = base.mark_rule(color="black").encode(y="ci_low:Q", y2="ci_high:Q")
     promised = base.mark_line(color=RED, point=True, strokeDash=[5, 5]).encode(y="expected:Q")
     return (bars + interval + promised).properties(
-        title=_title("Realised conversion by score band", "red: what the scores promised"),
+        title=title("Realised conversion by score band", "red: what the scores promised"),
         height=HEIGHT,
     )
 

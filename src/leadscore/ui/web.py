@@ -293,7 +293,7 @@ def ideal(ctx: Context, serving: Served, info: DatasetInfo) -> dict[str, object]
 @st.cache_data(show_spinner=False, max_entries=8)
 def evaluation(folder: str, stamp: float) -> tuple[dict[str, Any], Any, Any]:
     """A model folder's metadata and out-of-fold outcomes and scores (for its charts)."""
-    from leadscore.modeling.report import load_report_data
+    from leadscore.reporting.evaluation import load_report_data
 
     report = load_report_data(folder)
     return report.metadata, report.y, report.score

@@ -8,6 +8,7 @@ import streamlit as st
 
 from leadscore.errors import LeadscoreError
 from leadscore.explain.analytics import field_label
+from leadscore.reporting.charts import conversion_chart, drivers_chart
 from leadscore.ui import charts, data, web
 
 ctx = web.context()
@@ -38,7 +39,7 @@ st.markdown("\n".join(f"- {data.plain(sentence)}" for sentence in numbers["findi
 
 left, right = st.columns([3, 2])
 with left:
-    st.altair_chart(charts.drivers_chart(numbers["drivers"]), key="drivers")
+    st.altair_chart(drivers_chart(numbers["drivers"]), key="drivers")
 with right:
     st.markdown("**The ideal customer**")
     st.caption("Among converted leads the model ranks highest: the commonest level, or median.")
@@ -69,7 +70,7 @@ shown = st.multiselect(
 )  # fmt: skip
 for name in shown:
     st.altair_chart(
-        charts.conversion_chart(tables[name].head(15), name, numbers["overall_rate"]),
+        conversion_chart(tables[name].head(15), name, numbers["overall_rate"]),
         key=f"conversion_{name}",
     )
 

@@ -13,6 +13,12 @@ import streamlit as st
 from leadscore.config import Business
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.families import FAMILIES
+from leadscore.reporting.charts import (
+    calibration_chart,
+    precision_recall_chart,
+    profit_chart,
+    roc_chart,
+)
 from leadscore.ui import charts, models, web
 from leadscore.ui.config import BUSINESS_KEY
 
@@ -259,8 +265,8 @@ st.subheader("Evaluation")
 left, right = st.columns(2)
 threshold = float((metadata.get("cutoffs") or {}).get("contact", choice.threshold))
 with left:
-    st.altair_chart(charts.profit_chart(result.curve, choice.threshold, business), key="profit")
-    st.altair_chart(charts.precision_recall_chart(y, score), key="pr")
+    st.altair_chart(profit_chart(result.curve, choice.threshold, business), key="profit")
+    st.altair_chart(precision_recall_chart(y, score), key="pr")
 with right:
-    st.altair_chart(charts.roc_chart(y, score, threshold), key="roc")
-    st.altair_chart(charts.calibration_chart(y, score), key="calibration")
+    st.altair_chart(roc_chart(y, score, threshold), key="roc")
+    st.altair_chart(calibration_chart(y, score), key="calibration")
