@@ -1,6 +1,6 @@
 """Tests for conversion analytics (leadscore.explain.analytics), the ideal customer
-(leadscore.explain.ideal) and the insights page (leadscore.explain.insights, ``leadscore
-insights``).
+(leadscore.explain.ideal), their numbers (leadscore.explain.insights) and the insights page
+(leadscore.reporting.insights, ``leadscore insights``).
 
 The analytics tables are checked against counts and rates computed independently with plain
 pandas on the public X Education leads (skipped when ``../shared/datasets`` is absent) and
@@ -46,11 +46,8 @@ from leadscore.explain.ideal import (
     segment_profiles,
     typical_value,
 )
-from leadscore.explain.insights import (
-    compute_insights,
-    load_for_insights,
-    write_insights,
-)
+from leadscore.explain.insights import compute_insights, load_for_insights
+from leadscore.reporting.insights import write_insights
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "xeducation"
 LEADS_CSV = DATA / "Leads.csv"

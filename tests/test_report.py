@@ -19,13 +19,9 @@ from matplotlib.image import imread
 from leadscore.data.demo import generate_leads
 from leadscore.errors import ArtifactError
 from leadscore.modeling.model import EVALUATION_FILE, IMPORTANCE_FILE, METADATA_FILE
-from leadscore.modeling.report import (
-    FIGURES,
-    REPORT_FILE,
-    load_report_data,
-    write_report,
-)
 from leadscore.modeling.train import train
+from leadscore.reporting.evaluation import load_report_data
+from leadscore.reporting.report import FIGURES, REPORT_FILE, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -191,7 +187,7 @@ def test_pyplot_and_global_matplotlib_state_are_untouched(model_dir: Path, tmp_p
         "def settings():\n"
         "    return {k: matplotlib.rcParams[k] for k in matplotlib.rcParams if k != 'backend'}\n"
         "before = settings()\n"
-        "from leadscore.modeling.report import write_report\n"
+        "from leadscore.reporting.report import write_report\n"
         f"write_report({str(model_dir)!r}, {str(tmp_path / 'out')!r})\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'pyplot was imported'\n"
         "assert settings() == before, 'rcParams changed'\n"

@@ -239,7 +239,7 @@ class Registry:
             )
             mlflow.log_artifacts(str(model_dir), artifact_path="model_dir")
             with tempfile.TemporaryDirectory() as tmp:
-                from leadscore.modeling.report import write_report
+                from leadscore.reporting.report import write_report
 
                 write_report(model_dir, Path(tmp) / "report")
                 mlflow.log_artifacts(str(Path(tmp) / "report"), artifact_path="report")

@@ -4,8 +4,8 @@
   with Wilson intervals, lift and plain-language findings;
 * :mod:`leadscore.explain.ideal` — the ideal customer profile, what a lead's differences from
   it cost in score points, and how far hot / warm / cold leads are from it;
-* :mod:`leadscore.explain.insights` — all of it as a self-contained HTML page, a JSON file
-  and PNG charts;
+* :mod:`leadscore.explain.insights` — all of it as one set of numbers (and JSON), which
+  :mod:`leadscore.reporting.insights` draws as a self-contained HTML page and PNG charts;
 * :mod:`leadscore.explain.contributions`, :mod:`leadscore.explain.reasons` and
   :mod:`leadscore.explain.drivers` — how each field moved a lead's score;
 * :mod:`leadscore.explain.treeshap` — exact tree SHAP for LightGBM compiled with numba

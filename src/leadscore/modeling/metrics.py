@@ -85,7 +85,7 @@ def calibration_bins(
     """Equal-width score bins: edges, leads, mean score and observed rate per bin.
 
     The one calibration binning of the package: :func:`expected_calibration_error` and the
-    calibration charts (``leadscore.reporting.chartdata.calibration_data``) both read it. A
+    calibration charts (``leadscore.reporting.curves.calibration_data``) both read it. A
     score on an inner edge belongs to the bin below it (0.2 to (0.1, 0.2]); 0 to the first
     bin, 1 to the last. Empty bins have a NaN mean score and rate.
 
