@@ -1,4 +1,4 @@
-"""Tests for per-lead explanations (leadscore.explain.contributions, .reasons, .drivers) and
+"""Tests for per-lead explanations (leadscore.scoring.contributions, .reasons, .drivers) and
 the ``leadscore score --reasons`` / ``leadscore explain`` commands.
 
 Every model is fitted once per module on the 1,500 seeded demo leads with 2 folds (a
@@ -24,15 +24,19 @@ from leadscore.cli import app
 from leadscore.data import demo
 from leadscore.data.demo import DemoLeads, generate_leads
 from leadscore.errors import LeadscoreError
-from leadscore.explain import contributions as ce
-from leadscore.explain.contributions import Contributions, contributions, field_of, raw_logit
 from leadscore.explain.drivers import (
     beeswarm_png,
     drivers_bar_png,
     explain_sample,
     global_drivers,
 )
-from leadscore.explain.reasons import (
+from leadscore.modeling.calibration import logit
+from leadscore.modeling.ensemble import FoldEnsemble
+from leadscore.scoring import contributions as ce
+from leadscore.scoring import score as score_batch
+from leadscore.scoring.contributions import Contributions, contributions, field_of, raw_logit
+from leadscore.scoring.realtime import FastScorer
+from leadscore.scoring.reasons import (
     describe_value,
     humanise,
     quartiles_of,

@@ -15,15 +15,15 @@ from sklearn.naive_bayes import CategoricalNB
 from leadscore import LeadModel
 from leadscore.config import Settings
 from leadscore.demo import DemoLeads, generate_leads
-from leadscore.explain.contributions import contributions, is_exact
-from leadscore.explain.reasons import Reason, reasons
 from leadscore.modeling.calibration import logit
 from leadscore.modeling.compare import compare
 from leadscore.modeling.families import FAMILIES
 from leadscore.modeling.naive_bayes import BinnedNB
 from leadscore.scoring.bundle import SCORER_FILE
+from leadscore.scoring.contributions import contributions, is_exact
 from leadscore.scoring.loader import load_for_serving
 from leadscore.scoring.realtime import FastScorer
+from leadscore.scoring.reasons import Reason, reasons
 
 NOT_FEATURES = ["lead_id", "converted", "sales_status"]
 

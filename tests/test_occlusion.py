@@ -1,4 +1,4 @@
-"""scikit-learn tree ensembles compiled (leadscore.explain.occlusion): scikit-learn's own
+"""scikit-learn tree ensembles compiled (leadscore.scoring.occlusion): scikit-learn's own
 numbers, and one-field swaps equal to predicting the swapped rows."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sklearn.ensemble import (
 )
 from sklearn.tree import DecisionTreeClassifier
 
-from leadscore.explain.occlusion import CompiledTrees, swap_fields
+from leadscore.scoring.occlusion import CompiledTrees, swap_fields
 
 
 def _data(seed: int, rows: int = 600) -> tuple[np.ndarray, np.ndarray]:

@@ -13,11 +13,11 @@ import pytest
 from leadscore import LeadModel
 from leadscore.data.demo import DemoLeads, generate_leads
 from leadscore.errors import LeadscoreError, SchemaError
-from leadscore.explain.contributions import contributions
-from leadscore.explain.occlusion import CompiledTrees
-from leadscore.explain.reasons import reasons
 from leadscore.scoring import dense
+from leadscore.scoring.contributions import contributions
+from leadscore.scoring.occlusion import CompiledTrees
 from leadscore.scoring.realtime import FastScorer
+from leadscore.scoring.reasons import reasons
 
 NOT_FEATURES = ["lead_id", "converted", "sales_status"]
 #: family → the path FastScorer compiles it to
@@ -165,7 +165,7 @@ def test_a_saved_lightgbm_model_loads_with_its_trees_parsed(
 ) -> None:
     """The service compiles a reloaded model without parsing LightGBM's text model again
     (what held the interpreter longest during a reload), and scores the same."""
-    from leadscore.explain import treeshap
+    from leadscore.scoring import treeshap
 
     loaded = LeadModel.load(fitted.save(tmp_path / "model"))
     parses: list[int] = []

@@ -11,8 +11,8 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from leadscore.explain import treeshap
-from leadscore.explain.treeshap import CompiledForest
+from leadscore.scoring import treeshap
+from leadscore.scoring.treeshap import CompiledForest
 
 
 def _data(n: int, n_numeric: int, n_categorical: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -193,10 +193,10 @@ def test_a_pickled_booster_keeps_its_parsed_trees(monkeypatch: pytest.MonkeyPatc
 
 
 def test_the_written_out_sweeps_are_current() -> None:
-    from leadscore.explain import sweepgen
+    from leadscore.scoring import sweepgen
 
     assert sweepgen.target().read_text() == sweepgen.render(), (
-        "src/leadscore/explain/sweeps.py is stale: run python -m leadscore.explain.sweepgen"
+        "src/leadscore/scoring/sweeps.py is stale: run python -m leadscore.scoring.sweepgen"
     )
 
 

@@ -14,9 +14,9 @@ import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from leadscore.explain.contributions import Contributions, contributions, is_exact
-from leadscore.explain.reasons import humanise
 from leadscore.modeling.model import LeadModel
+from leadscore.scoring.contributions import Contributions, contributions, is_exact
+from leadscore.scoring.reasons import humanise
 
 SAMPLE = 2000
 #: one prediction per field and lead: enough leads for stable averages, in seconds

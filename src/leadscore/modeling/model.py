@@ -436,7 +436,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         out.mkdir(parents=True, exist_ok=True)
         model_path = out / MODEL_FILE
         tmp = out / f".{MODEL_FILE}.partial"
-        from leadscore.explain.treeshap import keep_parsed_trees  # (numba: imported late)
+        from leadscore.scoring.treeshap import keep_parsed_trees  # (numba: imported late)
 
         keep_parsed_trees(self.pipeline_)  # saved parsed: the service reloads it faster
         joblib.dump(self, tmp)

@@ -60,7 +60,7 @@ def score(
     if store is not None:
         store_scores(store, lead_model, frame, result, model_version, reasons or 3)
     if reasons:
-        from leadscore.explain.reasons import with_reasons
+        from leadscore.scoring.reasons import with_reasons
 
         result = with_reasons(lead_model, frame, result, reasons)
     result = result.sort_values("rank", kind="stable").reset_index(drop=True)
@@ -81,8 +81,8 @@ def store_scores(
 
     Returns how many webhook deliveries the scores queued.
     """
-    from leadscore.explain.reasons import reason_records
-    from leadscore.explain.reasons import reasons as lead_reasons
+    from leadscore.scoring.reasons import reason_records
+    from leadscore.scoring.reasons import reasons as lead_reasons
     from leadscore.store import NewScore
 
     key = model.id_column_ or "lead"

@@ -45,11 +45,11 @@ ALIGN = 64
 SCORER_MODULES = (
     "leadscore.scoring.realtime",
     "leadscore.scoring.dense",
-    "leadscore.explain.occlusion",
+    "leadscore.scoring.occlusion",
     "leadscore.scoring.bundle",
-    "leadscore.explain.treeshap",
-    "leadscore.explain.sweeps",
-    "leadscore.explain.reasons",
+    "leadscore.scoring.treeshap",
+    "leadscore.scoring.sweeps",
+    "leadscore.scoring.reasons",
     "leadscore.modeling.thresholds",
 )
 

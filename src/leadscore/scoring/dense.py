@@ -11,7 +11,7 @@ fold model's encoded row from a cleaned lead: numbers logged, imputed and scaled
 fitted statistics, missing flags, and each category's encoded columns looked up in a table
 made with the fitted encoders themselves. Histogram gradient boosting reads the ``native``
 encoding instead; :class:`HistEncoder` gives its trees their own category codes. The rows
-then go either to :class:`~leadscore.explain.occlusion.CompiledTrees`, which walks all of a
+then go either to :class:`~leadscore.scoring.occlusion.CompiledTrees`, which walks all of a
 bag's trees in one numba kernel (histogram boosting's categorical splits included), or to
 the fold models' own estimators on a numpy array. Occlusion swaps a field's encoded
 columns for the typical lead's: every encoded column is computed from one field, so that
@@ -40,19 +40,19 @@ import numpy as np
 import pandas as pd
 from sklearn.impute import SimpleImputer
 
-from leadscore.explain.contributions import estimator_inputs, occlusion_effects, typical_lead
-from leadscore.explain.occlusion import (
-    TREE_ESTIMATORS,
-    CompiledTrees,
-    plain_estimator,
-    swap_fields,
-)
-from leadscore.explain.treeshap import CORES, shared_pool
 from leadscore.features.dates import part_names, parts_of
 from leadscore.modeling.calibration import logit
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import MISSING, OTHER, output_owners
+from leadscore.scoring.contributions import estimator_inputs, occlusion_effects, typical_lead
+from leadscore.scoring.occlusion import (
+    TREE_ESTIMATORS,
+    CompiledTrees,
+    plain_estimator,
+    swap_fields,
+)
+from leadscore.scoring.treeshap import CORES, shared_pool
 
 Row = Mapping[str, Any]
 #: rows from which a call is split over the cores
@@ -286,7 +286,7 @@ class DenseModel:
 
     Gives the uncalibrated log-odds the batch path computes (:class:`FoldEnsemble`: the
     mean of the fold models' log-odds) and the occlusion contributions of
-    :func:`leadscore.explain.contributions.contributions`, from cleaned leads. Tree
+    :func:`leadscore.scoring.contributions.contributions`, from cleaned leads. Tree
     ensembles run compiled (:attr:`trees`); other estimators get numpy arrays.
 
     Parameters

@@ -32,10 +32,10 @@ import pandas as pd
 from leadscore.config import Settings
 from leadscore.data.events import normalise
 from leadscore.errors import LeadscoreError
-from leadscore.explain.reasons import reason_records
 from leadscore.modeling.model import METADATA_FILE, LeadModel
 from leadscore.scoring.loader import Loaded, load_for_serving
 from leadscore.scoring.realtime import FastResult, FastScorer
+from leadscore.scoring.reasons import reason_records
 from leadscore.store import (
     EventRecord,
     NewScore,

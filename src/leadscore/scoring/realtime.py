@@ -6,7 +6,7 @@ compiles a fitted :class:`~leadscore.modeling.model.LeadModel` once:
 
 * gradient boosters (LightGBM, XGBoost) get a flat encoder — numbers, date parts and the
   category codes the booster was trained on — and are evaluated on a numpy row; LightGBM
-  bags are compiled further (:mod:`leadscore.explain.treeshap`): scores and exact tree
+  bags are compiled further (:mod:`leadscore.scoring.treeshap`): scores and exact tree
   SHAP reasons from one numba kernel, ~4× faster than LightGBM's own ``pred_contrib``;
 * logistic regression becomes a sum of per-field lookups and affine terms, and naive Bayes
   a sum of per-field lookups (a category's level, a number's bin found among its cut
@@ -20,7 +20,7 @@ compiles a fitted :class:`~leadscore.modeling.model.LeadModel` once:
 * any other model falls back to the batch path (correct, just slower).
 
 The scores are the batch scores (a contract test compares them); reasons use the same
-contributions as :mod:`leadscore.explain.contributions`.
+contributions as :mod:`leadscore.scoring.contributions`.
 """
 
 from __future__ import annotations
@@ -39,15 +39,15 @@ import numpy as np
 import pandas as pd
 
 from leadscore.errors import SchemaError
-from leadscore.explain.contributions import Contributions, contributions
-from leadscore.explain.reasons import Reason, quartiles_of, select_reasons
-from leadscore.explain.treeshap import CORES, CompiledForest, shared_pool
 from leadscore.features.dates import PARTS, parts_of
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.families import family
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import MISSING, OTHER, CategoryCoder, output_owners
+from leadscore.scoring.contributions import Contributions, contributions
 from leadscore.scoring.dense import DenseModel, NotCompilable, category_tables
+from leadscore.scoring.reasons import Reason, quartiles_of, select_reasons
+from leadscore.scoring.treeshap import CORES, CompiledForest, shared_pool
 
 Row = Mapping[str, Any]
 log = logging.getLogger(__name__)

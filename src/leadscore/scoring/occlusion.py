@@ -1,7 +1,7 @@
 """scikit-learn tree ensembles, compiled: probabilities and one-field-at-a-time effects.
 
 The batch explanation of a random forest or extra trees model is *occlusion*
-(:func:`leadscore.explain.contributions.contributions`): each field's effect is the change
+(:func:`leadscore.scoring.contributions.contributions`): each field's effect is the change
 in log-odds when that field alone takes a typical lead's value. Done with the fitted
 pipeline, that is one prediction per field and lead: 82 forests of 1,000 deep trees for
 one lead of the demo data, about a second.

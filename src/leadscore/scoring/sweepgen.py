@@ -1,9 +1,9 @@
-"""Writes :mod:`leadscore.explain.sweeps`: the tree SHAP kernel's quadrature, one function
+"""Writes :mod:`leadscore.scoring.sweeps`: the tree SHAP kernel's quadrature, one function
 per path size.
 
 For a bucket of groups with ``d`` features on their paths, the kernel needs, per group and
 per feature ``k``, ``∫₀¹ Π_{i≠k} (r_i + e_i t) dt`` by the Gauss–Legendre rule with
-``⌈d/2⌉`` nodes (see :mod:`leadscore.explain.treeshap`). Written out for a fixed ``d`` —
+``⌈d/2⌉`` nodes (see :mod:`leadscore.scoring.treeshap`). Written out for a fixed ``d`` —
 every factor, prefix and suffix product a local variable, the rule's nodes unrolled — the
 loop over groups holds no inner loop and no array but its inputs and outputs, so the
 compiler keeps everything in registers and vectorises across groups: ~3–4× faster than
@@ -13,7 +13,7 @@ Python cannot write such functions generically for numba (``d`` must be a consta
 source), so they are generated, into a real module that numba can cache. Regenerate after
 changing this file (a test checks that the module is current)::
 
-    python -m leadscore.explain.sweepgen
+    python -m leadscore.scoring.sweepgen
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ MAX_WRITTEN = 8
 
 _HEADER = '''"""The tree SHAP kernel's quadrature, one function per path size (generated).
 
-Do not edit: written by ``python -m leadscore.explain.sweepgen`` (see that module).
+Do not edit: written by ``python -m leadscore.scoring.sweepgen`` (see that module).
 
 ``sweep_dD(rate, delta, kept, m, t, w)``: for each of the first ``m`` groups (columns) and
 each path feature ``k < D`` (rows), ``kept[k, j] = Σ_q w[q] Π_{i≠k} (rate[i, j] +
@@ -65,7 +65,7 @@ def _sweep(d: int) -> str:
 
 
 def render() -> str:
-    """The source of :mod:`leadscore.explain.sweeps`."""
+    """The source of :mod:`leadscore.scoring.sweeps`."""
     sweeps = "\n\n\n".join(_sweep(d) for d in range(1, MAX_WRITTEN + 1))
     return f"{_HEADER}\n\n{sweeps}\n"
 

@@ -1,6 +1,6 @@
 """Reasons a salesperson can read: ``Time on site: 1,532 s (high) → +18``.
 
-Each lead's contributions (see :mod:`leadscore.explain.contributions`) become its top
+Each lead's contributions (see :mod:`leadscore.scoring.contributions`) become its top
 positive and negative reasons in score points, with the field's value and how it compares
 with typical leads (low / typical / high against the training leads' quartiles).
 """
@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadscore.explain.contributions import Contributions, contributions
 from leadscore.modeling.model import LeadModel
+from leadscore.scoring.contributions import Contributions, contributions
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The tree SHAP kernel's quadrature, one function per path size (generated).
 
-Do not edit: written by ``python -m leadscore.explain.sweepgen`` (see that module).
+Do not edit: written by ``python -m leadscore.scoring.sweepgen`` (see that module).
 
 ``sweep_dD(rate, delta, kept, m, t, w)``: for each of the first ``m`` groups (columns) and
 each path feature ``k < D`` (rows), ``kept[k, j] = Σ_q w[q] Π_{i≠k} (rate[i, j] +

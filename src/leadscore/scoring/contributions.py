@@ -13,7 +13,7 @@ person entered:
 * every other model: a model-agnostic attribution (each field set to a typical lead's
   value, the interactions' remainder shared out evenly so the total is exact); for
   scikit-learn's tree ensembles and histogram boosting it runs compiled
-  (:mod:`leadscore.explain.occlusion`).
+  (:mod:`leadscore.scoring.occlusion`).
 
 The bagged fold models are averaged in log-odds, so their contributions average too;
 calibration is a linear map of the log-odds, so it scales them. The result adds up:
@@ -33,18 +33,18 @@ from sklearn.base import BaseEstimator
 from sklearn.pipeline import Pipeline
 
 from leadscore.errors import LeadscoreError
-from leadscore.explain.occlusion import (
-    TREE_ESTIMATORS,
-    CompiledTrees,
-    plain_estimator,
-    swap_fields,
-)
-from leadscore.explain.treeshap import CORES, CompiledForest, shared_pool
 from leadscore.modeling.calibration import logit
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.families import ModelFamily, family
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import CategoryCoder, output_owners
+from leadscore.scoring.occlusion import (
+    TREE_ESTIMATORS,
+    CompiledTrees,
+    plain_estimator,
+    swap_fields,
+)
+from leadscore.scoring.treeshap import CORES, CompiledForest, shared_pool
 
 
 @dataclass

@@ -24,7 +24,7 @@ as LightGBM's to rounding (contract tests compare them) — and the lead's own l
 The kernel takes the groups in *buckets* of one size (path features) and kind (leaf or
 pair), 32 at a time, stage by stage: each stage is a loop over those groups without a
 branch that depends on the group, and each group gets the smallest rule exact for it. The
-quadrature is written out for every size up to eight (:mod:`leadscore.explain.sweeps`), so
+quadrature is written out for every size up to eight (:mod:`leadscore.scoring.sweeps`), so
 its products stay in registers and the loop over groups vectorises; the loops count with
 unsigned integers, which spares numba's negative-index correction on every array access.
 For the bag of five 400-tree boosters that is 0.68 ms per lead on one core (a 2-core
@@ -56,7 +56,7 @@ from typing import Any, NamedTuple, TypeVar
 import numba
 import numpy as np
 
-from leadscore.explain import sweeps
+from leadscore.scoring import sweeps
 
 NUMERIC, CATEGORICAL = 0, 1
 MISSING_NONE, MISSING_ZERO, MISSING_NAN = 0, 1, 2
