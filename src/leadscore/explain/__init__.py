@@ -6,8 +6,8 @@
   it cost in score points, and how far hot / warm / cold leads are from it;
 * :mod:`leadscore.explain.insights` — all of it as one set of numbers (and JSON), which
   :mod:`leadscore.reporting.insights` draws as a self-contained HTML page and PNG charts;
-* :mod:`leadscore.explain.contributions`, :mod:`leadscore.explain.reasons` and
+* :mod:`leadscore.scoring.contributions`, :mod:`leadscore.scoring.reasons` and
   :mod:`leadscore.explain.drivers` — how each field moved a lead's score;
-* :mod:`leadscore.explain.treeshap` — exact tree SHAP for LightGBM compiled with numba
+* :mod:`leadscore.scoring.treeshap` — exact tree SHAP for LightGBM compiled with numba
   (the batch reasons and the API's real-time reasons both run on it).
 """
