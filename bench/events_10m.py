@@ -23,7 +23,7 @@ from pathlib import Path
 def generate(cache: Path, leads: int) -> Path:
     folder = cache / f"demo_events_{leads}"
     if not (folder / "events.parquet").is_file():
-        from leadscore.data.demo_events import write_demo_events
+        from leadscore.demo import write_demo_events
 
         started = time.perf_counter()
         write_demo_events(folder, leads=leads, new_leads=1000, seed=7, fmt="parquet")

@@ -16,7 +16,7 @@ import numpy as np
 
 os.environ.setdefault("LEADSCORE_TRACKING", "false")  # a benchmark, not an experiment
 
-from leadscore.data.demo import generate_leads
+from leadscore.demo import generate_leads
 from leadscore.scoring.reasons import reasons
 from leadscore.modeling.model import LeadModel
 from leadscore.scoring.realtime import FastScorer

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from leadscore.config import Settings
-from leadscore.data.demo import generate_leads
+from leadscore.demo import generate_leads
 from leadscore.modeling.model import LeadModel
 from leadscore.scoring.live import ModelSlot
 

@@ -82,7 +82,7 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120)
 
 def bodies(n: int, seed: int = 9) -> list[dict[str, Any]]:
     """Request bodies of ``n`` demo leads, as a CRM would send them (JSON-ready)."""
-    from leadscore.data.demo import generate_leads
+    from leadscore.demo import generate_leads
 
     table = generate_leads(n, seed=seed, labelled=False).table
     out = []
@@ -314,7 +314,7 @@ def main() -> None:
 
     import joblib
 
-    from leadscore.data.demo import generate_leads
+    from leadscore.demo import generate_leads
     from leadscore.modeling.model import LeadModel
     from leadscore.store import Store
 

@@ -295,7 +295,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="leadscore-overhead-"))
     model_dir = args.model
     if model_dir is None:
-        from leadscore.data.demo import generate_leads
+        from leadscore.demo import generate_leads
         from leadscore.modeling.model import LeadModel
 
         table = generate_leads(1500, seed=1).table

@@ -164,13 +164,13 @@ def _logit(p: np.ndarray) -> np.ndarray:
 
 
 def load_demo_leak() -> pd.DataFrame:
-    from leadscore.data.demo import generate_leads
+    from leadscore.demo import generate_leads
 
     return generate_leads(DEMO_ROWS, seed=1).table
 
 
 def load_demo_strong() -> pd.DataFrame:
-    from leadscore.data.demo import generate_leads
+    from leadscore.demo import generate_leads
 
     demo = generate_leads(DEMO_ROWS, seed=2)
     table = demo.table.drop(columns=["sales_status"])
@@ -186,7 +186,7 @@ DRIFT_SHIFT = 1.2  # facebook's effect on the logit: −0.5 early, +0.7 late
 
 
 def load_demo_drift() -> pd.DataFrame:
-    from leadscore.data.demo import generate_leads
+    from leadscore.demo import generate_leads
 
     early_rows = round(DEMO_ROWS * (1 - HOLDOUT_SHARE))
     late_rows = DEMO_ROWS - early_rows

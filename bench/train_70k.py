@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from leadscore.data.demo import generate_leads
+from leadscore.demo import generate_leads
 
 
 def run(*args: str, store: Path) -> float:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from leadscore.data.demo import DemoLeads, generate_leads
+from leadscore.demo import DemoLeads, generate_leads
 
 # Hyperparameter search costs `train` up to a minute by default; the suite trains a model
 # in dozens of tests that are about other things. tests/test_tuning.py searches on purpose.

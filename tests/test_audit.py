@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.data.demo import generate_leads
+from leadscore.demo import generate_leads
 from leadscore.modeling.audit import AuditReport, audit
 from leadscore.modeling.leakage import missingness_auc, single_column_auc
 

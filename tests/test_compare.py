@@ -11,7 +11,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from leadscore import Leaderboard, Settings, compare, train
-from leadscore.data.demo import DemoLeads, generate_leads
+from leadscore.demo import DemoLeads, generate_leads
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.folds import make_folds
 

@@ -1,4 +1,4 @@
-"""Tests for the seeded demo lead generator (leadscore.data.demo)."""
+"""Tests for the seeded demo lead generator (leadscore.demo.leads)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from leadscore.data.demo import (
+from leadscore.demo import (
     FEATURE_COLUMNS,
     TABLE_COLUMNS,
     DemoLeads,
@@ -87,7 +87,7 @@ def test_ids_unique_padded_and_in_creation_order() -> None:
 
 
 def test_id_width_grows_beyond_six_digits() -> None:
-    from leadscore.data.demo import _lead_ids  # the public path needs 1M rows
+    from leadscore.demo.leads import _lead_ids  # the public path needs 1M rows
 
     ids = _lead_ids(999_999, 3, 7)
     assert ids.tolist() == ["L0999999", "L1000000", "L1000001"]

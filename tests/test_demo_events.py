@@ -1,4 +1,4 @@
-"""Tests for the seeded event-level funnel generator (leadscore.data.demo_events).
+"""Tests for the seeded event-level funnel generator (leadscore.demo.events).
 
 The planted effects are checked the way a feature pipeline would see them: derived from the
 events (cut at each lead's outcome time) and the outcomes with pandas, not read off the
@@ -17,7 +17,7 @@ import pytest
 import pytz
 from sklearn.linear_model import LogisticRegression
 
-from leadscore.data.demo_events import (
+from leadscore.demo import (
     EVENT_COLUMNS,
     EVENT_NAMES,
     POST_OUTCOME_EVENTS,

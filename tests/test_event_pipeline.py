@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from leadscore.data.demo_events import DemoEvents, generate_events
 from leadscore.data.events import load_events
+from leadscore.demo import DemoEvents, generate_events
 from leadscore.features.build import LeadFeatureBuilder
 from leadscore.features.labels import cutoffs_for
 from leadscore.features.table import build_lead_table

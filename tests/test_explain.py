@@ -21,8 +21,8 @@ from typer.testing import CliRunner, Result
 
 from leadscore import LeadModel
 from leadscore.cli import app
-from leadscore.data import demo
-from leadscore.data.demo import DemoLeads, generate_leads
+from leadscore.demo import DemoLeads, generate_leads
+from leadscore.demo import leads as demo
 from leadscore.errors import LeadscoreError
 from leadscore.explain.drivers import (
     beeswarm_png,
@@ -44,10 +44,6 @@ from leadscore.scoring.reasons import (
     unit_of,
     with_reasons,
 )
-from leadscore.modeling.calibration import logit
-from leadscore.modeling.ensemble import FoldEnsemble
-from leadscore.scoring import score as score_batch
-from leadscore.scoring.realtime import FastScorer
 
 NOT_FEATURES = ["lead_id", "converted", "sales_status"]
 #: the model families with an exact explainer, and one that uses the fallback

@@ -27,7 +27,7 @@ from typer.testing import CliRunner
 
 from leadscore import LeadModel
 from leadscore.cli import app
-from leadscore.data.demo import DemoLeads
+from leadscore.demo import DemoLeads
 from leadscore.errors import DataError, SchemaError
 from leadscore.explain.analytics import (
     COLUMNS,

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from leadscore.cli import app
 from leadscore.config import LeakageSettings, Settings
-from leadscore.data.demo import generate_leads
+from leadscore.demo import generate_leads
 from leadscore.errors import DataError
 from leadscore.modeling.audit import audit
 from leadscore.modeling.compare import compare

@@ -11,7 +11,7 @@ import pytest
 
 from leadscore import LeadModel
 from leadscore.config import Settings
-from leadscore.data.demo import DemoLeads, generate_leads
+from leadscore.demo import DemoLeads, generate_leads
 from leadscore.errors import ArtifactError
 from leadscore.modeling.model import EstimatorsLeftOut
 from leadscore.scoring import bundle, loader

@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 
 from leadscore import LeadModel
 from leadscore.config import Business
-from leadscore.data.demo import FEATURE_COLUMNS, DemoLeads, generate_leads
+from leadscore.demo import FEATURE_COLUMNS, DemoLeads, generate_leads
 from leadscore.errors import ArtifactError, LeadscoreError, SchemaError
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.metrics import METRICS, expected_calibration_error
@@ -458,7 +458,7 @@ def test_scores_are_calibrated_on_fresh_leads() -> None:
 
 
 def test_age_days_reports_lead_age_at_scoring_time_when_trained_with_a_time_column() -> None:
-    from leadscore.data.demo import generate_leads
+    from leadscore.demo import generate_leads
 
     table = generate_leads(1200, seed=21).table
     X = table.drop(columns=["lead_id", "converted", "sales_status"])

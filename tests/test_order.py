@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from leadscore.config import Roles, Settings
-from leadscore.demo import generate_leads
 from leadscore.data.schema import prepare_table
+from leadscore.demo import generate_leads
 from leadscore.modeling.compare import compare
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.families import DataProfile

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from leadscore import LeadModel
-from leadscore.data.demo import DemoLeads, generate_leads
+from leadscore.demo import DemoLeads, generate_leads
 from leadscore.errors import LeadscoreError, SchemaError
 from leadscore.scoring import dense
 from leadscore.scoring.contributions import contributions

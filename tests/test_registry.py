@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from leadscore.config import Settings
-from leadscore.data.demo import generate_leads
+from leadscore.demo import generate_leads
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.compare import compare
 from leadscore.modeling.retrain import parse_span, retrain

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from matplotlib.image import imread
 
-from leadscore.data.demo import generate_leads
+from leadscore.demo import generate_leads
 from leadscore.errors import ArtifactError
 from leadscore.modeling.model import EVALUATION_FILE, IMPORTANCE_FILE, METADATA_FILE
 from leadscore.modeling.train import train

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 
 from leadscore import LeadModel
 from leadscore.config import ServiceSettings, Settings
-from leadscore.data.demo import DemoLeads, generate_leads
+from leadscore.demo import DemoLeads, generate_leads
 from leadscore.scoring.live import ModelSlot
 from leadscore.service import create_app
 from leadscore.store import Store

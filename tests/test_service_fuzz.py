@@ -14,7 +14,7 @@ from hypothesis.errors import Unsatisfiable
 
 from leadscore import LeadModel
 from leadscore.config import ServiceSettings, Settings
-from leadscore.data.demo import generate_leads
+from leadscore.demo import generate_leads
 from leadscore.scoring.live import ModelSlot
 from leadscore.service import create_app
 from leadscore.store import Store

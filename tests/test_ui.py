@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 
 import leadscore.ui
 from leadscore.config import Business, Roles, Settings
-from leadscore.data.demo import generate_leads
 from leadscore.data.schema import prepare_table
+from leadscore.demo import generate_leads
 from leadscore.errors import DataError, LeadscoreError, SchemaError
 from leadscore.modeling.train import train
 from leadscore.store import NewScore, OutcomeRecord, Store

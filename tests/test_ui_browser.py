@@ -29,7 +29,7 @@ import pytest
 
 from leadscore.cli.dashboard import dashboard_env, streamlit_command
 from leadscore.config import Settings
-from leadscore.data.demo import generate_leads
+from leadscore.demo import generate_leads
 from leadscore.modeling.train import train
 from leadscore.store import Store
 from leadscore.ui import workspace

@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 import leadscore.ui
 from leadscore.config import Settings
-from leadscore.data.demo import generate_leads
+from leadscore.demo import generate_leads
 from leadscore.modeling.train import train
 from leadscore.registry import Registry
 from leadscore.store import Store

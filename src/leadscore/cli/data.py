@@ -30,8 +30,7 @@ def demo_data(
     ] = False,
 ) -> None:
     """Generate realistic demo data with known planted effects (lead table or raw events)."""
-    from leadscore.data.demo import write_demo
-    from leadscore.data.demo_events import write_demo_events
+    from leadscore.demo import write_demo, write_demo_events
 
     if events:
         paths = write_demo_events(out_dir, leads=rows, new_leads=new_rows, seed=seed)

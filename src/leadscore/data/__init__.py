@@ -1,1 +1,2 @@
-"""Reading lead tables: sources, column roles and types, demo data."""
+"""Reading lead tables and events: sources, column roles and types (the demo data is in
+:mod:`leadscore.demo`)."""

@@ -8,7 +8,7 @@ weakest of them into sentences a sales manager reads.
 
 Example
 -------
->>> from leadscore.data.demo import generate_leads
+>>> from leadscore.demo import generate_leads
 >>> demo = generate_leads(2000, seed=1).table
 >>> y = (demo["converted"] == "yes").to_numpy()
 >>> conversion_by_level(demo["device"], y).columns.tolist()

@@ -141,7 +141,7 @@ def leads_from_events(
 def demo_frame(rows: int = 1500, new_rows: int = 300, seed: int = 42) -> pd.DataFrame:
     """The demo leads as one CRM export: ``rows`` labelled leads and ``new_rows`` fresh
     ones without an outcome yet (the leads to call)."""
-    from leadscore.data.demo import write_demo
+    from leadscore.demo import write_demo
 
     with tempfile.TemporaryDirectory(prefix="leadscore-demo-") as tmp:
         paths = write_demo(Path(tmp), rows=rows, new_rows=new_rows, seed=seed)

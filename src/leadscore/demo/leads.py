@@ -49,12 +49,22 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from numbers import Integral, Real
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from leadscore.demo.common import (
+    HOUR_WEIGHTS,
+    check_count,
+    check_flag,
+    check_rate,
+    check_seed,
+    check_start,
+    day_weights,
+    sigmoid,
+    solve_intercept,
+)
 from leadscore.errors import DataError
 
 __all__ = ["FEATURE_COLUMNS", "TABLE_COLUMNS", "DemoLeads", "generate_leads", "write_demo"]
@@ -153,13 +163,6 @@ _LOST_STATUSES: dict[str, float] = {
     "No answer": 0.25,
 }
 
-# Relative lead volume by hour of day: quiet nights, a morning ramp, a lunch dip, busy evenings.
-_HOUR_WEIGHTS = np.array(
-    [1.0, 0.6, 0.4, 0.3, 0.3, 0.5, 1.0, 2.0, 3.5, 5.0, 6.0, 6.2,
-     5.6, 5.5, 5.8, 6.0, 5.5, 4.8, 4.2, 4.0, 3.8, 3.3, 2.5, 1.6]
-)  # fmt: skip
-_WEEKEND_VOLUME = (0.45, 0.40)  # Saturday, Sunday relative to a weekday
-
 TIME_CENTRE = 1.3  # log1p(minutes) at which the time-on-site effect is zero (≈ 2.7 min)
 TIME_EFFECT = 1.1
 RETURNED_EFFECT = 1.2
@@ -230,12 +233,12 @@ def generate_leads(
     >>> round(float(demo.truth["true_probability"].mean()), 3)
     0.05
     """
-    rows = _check_count("rows", rows)
-    days = _check_count("days", days)
-    seed = _check_seed(seed)
-    start_day = _check_start(start)
-    labelled = _check_flag("labelled", labelled)
-    positive_rate = _check_rate(positive_rate)
+    rows = check_count("rows", rows)
+    days = check_count("days", days)
+    seed = check_seed(seed)
+    start_day = check_start(start)
+    labelled = check_flag("labelled", labelled)
+    positive_rate = check_rate(positive_rate)
     width = max(6, len(str(rows)))
     return _generate(rows, seed, start_day, days, labelled, positive_rate, 1, width)
 
@@ -274,15 +277,15 @@ def write_demo(
     >>> sorted(paths)  # doctest: +SKIP
     ['leads', 'new_leads', 'truth']
     """
-    rows = _check_count("rows", rows)
-    new_rows = _check_count("new_rows", new_rows)
-    seed = _check_seed(seed)
+    rows = check_count("rows", rows)
+    new_rows = check_count("new_rows", new_rows)
+    seed = check_seed(seed)
     directory = Path(directory)
     if directory.exists() and not directory.is_dir():
         raise DataError(f"directory: {directory} exists and is not a directory")
     directory.mkdir(parents=True, exist_ok=True)
 
-    start = _check_start(DEFAULT_START)
+    start = check_start(DEFAULT_START)
     # One id width for both files so ids sort and compare consistently.
     width = max(6, len(str(rows + new_rows)))
     history = _generate(rows, seed, start, DEFAULT_DAYS, True, None, 1, width)
@@ -322,13 +325,10 @@ def _generate(
 
     # Creation time: pick a day (weekdays busier, mild growth), an hour on the daily curve,
     # then a second within the hour. Sorted, so ids follow creation order as in a CRM.
-    day_index = np.arange(days)
-    weekday = (start.day_of_week + day_index) % 7
-    day_weights = np.where(
-        weekday == 5, _WEEKEND_VOLUME[0], np.where(weekday == 6, _WEEKEND_VOLUME[1], 1.0)
-    ) * (1.0 + 0.3 * day_index / days)
-    day = rng.choice(days, size=n, p=day_weights / day_weights.sum())
-    hour = rng.choice(24, size=n, p=_HOUR_WEIGHTS / _HOUR_WEIGHTS.sum())
+    weekday = (start.day_of_week + np.arange(days)) % 7
+    weights = day_weights(start, days)
+    day = rng.choice(days, size=n, p=weights / weights.sum())
+    hour = rng.choice(24, size=n, p=HOUR_WEIGHTS / HOUR_WEIGHTS.sum())
     offset = np.sort(day * 86_400 + hour * 3_600 + rng.integers(0, 3_600, size=n))
     hour = offset % 86_400 // 3_600
     weekend = weekday[offset // 86_400] >= 5
@@ -361,7 +361,7 @@ def _generate(
 
     # Returning the same day needs a second visit; more visits make it likelier.
     returned_logit = -1.25 + 0.9 * np.log(np.maximum(visits - 1, 1)) + 0.3 * engagement
-    returned = (visits >= 2) & (rng.random(n) < _sigmoid(returned_logit))
+    returned = (visits >= 2) & (rng.random(n) < sigmoid(returned_logit))
 
     industry = _draw_codes(rng, n, list(_INDUSTRIES.values()))
     size = _draw_codes(rng, n, [share for share, _ in _COMPANY_SIZES.values()])
@@ -377,9 +377,9 @@ def _generate(
         + np.array([effect for _, effect in _COMPANY_SIZES.values()])[size]
     )
     intercept = (
-        DEFAULT_INTERCEPT if positive_rate is None else _solve_intercept(logit, positive_rate)
+        DEFAULT_INTERCEPT if positive_rate is None else solve_intercept(logit, positive_rate)
     )
-    probability = _sigmoid(intercept + logit)
+    probability = sigmoid(intercept + logit)
     # Drawn even when unlabelled so features and probabilities do not depend on ``labelled``.
     converted = rng.random(n) < probability
 
@@ -420,25 +420,6 @@ def _sales_status(rng: np.random.Generator, converted: np.ndarray) -> pd.Series:
     return _from_codes(codes, levels)
 
 
-def _solve_intercept(logit: np.ndarray, rate: float) -> float:
-    """Intercept whose mean sigmoid over ``logit`` equals ``rate`` (bisection; it is monotone)."""
-    low, high = -40.0 - float(logit.max()), 40.0 - float(logit.min())
-    for _ in range(100):
-        mid = 0.5 * (low + high)
-        if float(_sigmoid(mid + logit).mean()) < rate:
-            low = mid
-        else:
-            high = mid
-        if high - low < 1e-12:
-            break
-    return 0.5 * (low + high)
-
-
-def _sigmoid(x: np.ndarray | float) -> np.ndarray:
-    # exp(-logaddexp(0, -x)) == 1 / (1 + exp(-x)) without overflow for large |x|.
-    return np.exp(-np.logaddexp(0.0, -np.asarray(x, dtype=float)))
-
-
 def _draw_codes(rng: np.random.Generator, n: int, shares: list[float]) -> np.ndarray:
     """Category codes 0..k-1 by share; the level at the position of ``None`` becomes -1 later."""
     p = np.asarray(shares, dtype=float)
@@ -456,6 +437,7 @@ def _labels(codes: np.ndarray, levels: Mapping[str | None, object]) -> pd.Series
 
 
 def _from_codes(codes: np.ndarray, names: list[str]) -> pd.Series:
+    """String column of ``names[code]`` (code -1: NaN)."""
     # A take from an object lookup table (NaN last, so code -1 picks it) is the fastest
     # vectorised way to a pandas string column.
     lookup = np.array([*names, np.nan], dtype=object)
@@ -463,63 +445,20 @@ def _from_codes(codes: np.ndarray, names: list[str]) -> pd.Series:
 
 
 def _yes_no(flags: np.ndarray) -> pd.Series:
+    """``"yes"``/``"no"`` column from booleans."""
     return _from_codes(flags.astype(np.int8), ["no", "yes"])
 
 
 def _lead_ids(first: int, n: int, width: int) -> pd.Series:
+    """Ids ``L000001`` … numbered from ``first``, zero-padded to ``width`` digits."""
     numbers = pd.Series(np.arange(first, first + n), dtype=np.int64).astype("str")
     return "L" + numbers.str.zfill(width)
 
 
 def _write_csv(frame: pd.DataFrame, path: Path) -> None:
+    """CSV as a CRM exports it: whole seconds, times without a ``T``, Unix line ends."""
     out = frame.copy()
     if "time_on_site_s" in out:
         # Whole seconds print as "125", not "125.0"; missing stays empty.
         out["time_on_site_s"] = out["time_on_site_s"].astype("Int64")
     out.to_csv(path, index=False, date_format="%Y-%m-%d %H:%M:%S", lineterminator="\n")
-
-
-# --- argument checks -----------------------------------------------------------------------
-
-
-def _check_count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-        raise DataError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def _check_seed(seed: object) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
-        raise DataError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
-
-
-def _check_flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise DataError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
-def _check_rate(rate: object) -> float | None:
-    if rate is None:
-        return None
-    if (
-        isinstance(rate, bool)
-        or not isinstance(rate, Real)
-        or not math.isfinite(float(rate))
-        or not 0.0 < float(rate) < 1.0
-    ):
-        raise DataError(f"positive_rate must be a number strictly between 0 and 1, got {rate!r}")
-    return float(rate)
-
-
-def _check_start(start: object) -> pd.Timestamp:
-    try:
-        stamp = pd.Timestamp(start)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise DataError(f"start must be a date such as '2026-01-05', got {start!r}") from exc
-    if stamp is pd.NaT or pd.isna(stamp):
-        raise DataError(f"start must be a date such as '2026-01-05', got {start!r}")
-    if stamp.tzinfo is not None:
-        stamp = stamp.tz_localize(None)  # keep the wall-clock date; the table is naive
-    return stamp.normalize()
