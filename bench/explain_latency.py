@@ -17,9 +17,9 @@ import numpy as np
 os.environ.setdefault("LEADSCORE_TRACKING", "false")  # a benchmark, not an experiment
 
 from leadscore.demo import generate_leads
-from leadscore.scoring.reasons import reasons
 from leadscore.modeling.model import LeadModel
-from leadscore.scoring.realtime import FastScorer
+from leadscore.scoring.realtime.scorer import FastScorer
+from leadscore.scoring.reasons import reasons
 
 
 def per_call(func: Callable[[], object], repeats: int) -> float:

@@ -28,8 +28,9 @@ import numpy as np
 
 from leadscore.config import Settings
 from leadscore.demo import generate_leads
+from leadscore.lifecycle.artifacts import save_model
+from leadscore.live import ModelSlot
 from leadscore.modeling.model import LeadModel
-from leadscore.scoring.live import ModelSlot
 
 
 def prepare(model: LeadModel, work: Path, saved_scorer: bool) -> Path:
@@ -37,7 +38,7 @@ def prepare(model: LeadModel, work: Path, saved_scorer: bool) -> Path:
     metadata forgets it, as in a folder saved by other code."""
     for name in ("a", "b"):
         model.metadata_["trained_at"] = name
-        folder = model.save(work / name)
+        folder = save_model(model, work / name)
         if not saved_scorer:
             meta = json.loads((folder / "metadata.json").read_text())
             meta.pop("scorer", None)

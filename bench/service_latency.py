@@ -315,6 +315,7 @@ def main() -> None:
     import joblib
 
     from leadscore.demo import generate_leads
+    from leadscore.lifecycle.artifacts import save_model
     from leadscore.modeling.model import LeadModel
     from leadscore.store import Store
 
@@ -325,9 +326,9 @@ def main() -> None:
     )
     # two saved models (the second as if retrained) behind one served path, a symlink: each
     # reload during the run swaps in the other one, so every reload loads and compiles
-    model.save(work / "model-a")
+    save_model(model, work / "model-a")
     model.metadata_["trained_at"] = "retrained"
-    model.save(work / "model-b")
+    save_model(model, work / "model-b")
     (work / "model").symlink_to(work / "model-a")
     members = getattr(model.pipeline_, "members_", [model.pipeline_])
     estimator = members[0].named_steps["model"]
@@ -339,7 +340,7 @@ def main() -> None:
     (work / "naive.py").write_text(NAIVE_APP)
 
     url = f"sqlite:///{work / 'scores.db'}"
-    key = Store(url).create_key("bench", ["admin"])[0]
+    key = Store(url).keys.create("bench", ["admin"])[0]
     headers = {"Authorization": f"Bearer {key}"}
     port, naive_port = free_port(), free_port()
     env = {

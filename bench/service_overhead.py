@@ -35,6 +35,7 @@ from typing import Any
 
 os.environ.setdefault("LEADSCORE_TRACKING", "false")
 
+from leadscore.live import add_scores
 from service_latency import bodies as demo_bodies  # a sibling script: bench/ is on sys.path
 
 #: the server process of the end-to-end measurement: the real app with a replayed kernel
@@ -48,7 +49,7 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[4]), log_level="warning")
 
 
 class Replay:
-    """A stand-in for :class:`~leadscore.scoring.realtime.FastScorer` that returns
+    """A stand-in for :class:`~leadscore.scoring.realtime.scorer.FastScorer` that returns
     results computed beforehand, in turn (so no model time is counted)."""
 
     def __init__(self, results: Sequence[Any]) -> None:
@@ -62,11 +63,18 @@ class Replay:
             self.next += 1
         return out
 
+    def begin(
+        self, rows: Sequence[Any], reasons: int = 0, pool_share: float = 0.5
+    ) -> Callable[[], list[Any]]:
+        """:meth:`FastScorer.begin`'s two halves: the results now, handed back later."""
+        results = self.score_many(rows, reasons)
+        return lambda: results
+
 
 def stubbed_app(model_dir: str, database_url: str, bodies_file: str) -> Any:
     """The real app serving ``model_dir`` with its kernel replaced by a :class:`Replay`."""
     from leadscore.config import ServiceSettings, Settings
-    from leadscore.scoring.live import ModelSlot
+    from leadscore.live import ModelSlot
     from leadscore.service import create_app
     from leadscore.service.inputs import attributes_model, check_attributes
     from leadscore.store import Store
@@ -98,7 +106,7 @@ def per_call(fn: Callable[[int], Any], n: int) -> float:
 
 def parts(model_dir: str, work: Path, bodies: list[dict[str, Any]], n: int) -> None:
     from leadscore.config import Settings
-    from leadscore.scoring.live import ModelSlot
+    from leadscore.live import ModelSlot
     from leadscore.service.inputs import attributes_model, check_attributes
     from leadscore.service.schemas import LeadIn
     from leadscore.service.views import score_out
@@ -106,7 +114,7 @@ def parts(model_dir: str, work: Path, bodies: list[dict[str, Any]], n: int) -> N
 
     url = f"sqlite:///{work / 'parts.db'}"
     store = Store(url)
-    plaintext = store.create_key("bench", ["score"])[0]
+    plaintext = store.keys.create("bench", ["score"])[0]
     slot = ModelSlot.load(model_dir, Settings(database_url=url, tracking=False))
     schema = attributes_model(slot.current.model.schema_)
     checked = [check_attributes(schema, b["attributes"], ()) for b in bodies]
@@ -114,9 +122,9 @@ def parts(model_dir: str, work: Path, bodies: list[dict[str, Any]], n: int) -> N
 
     def write(i: int) -> Any:
         item = NewScore(bodies[i % len(bodies)]["lead_id"], "1", 0.5, 50, "warm", True, [])
-        return store.add_scores([item], attributes={item.lead_id: checked[i % len(checked)]})
+        return add_scores(store, [item], attributes={item.lead_id: checked[i % len(checked)]})
 
-    from leadscore.scoring.live import LiveScoring
+    from leadscore.live import LiveScoring
 
     live = LiveScoring(slot, store)
     rows = checked[:200]
@@ -126,7 +134,7 @@ def parts(model_dir: str, work: Path, bodies: list[dict[str, Any]], n: int) -> N
     scored = live.score_lead(bodies[0]["lead_id"], checked[0])
     ids = [b["lead_id"] for b in bodies]
     cases: list[tuple[str, Callable[[int], Any]]] = [
-        ("store.authenticate (no cache)", lambda i: store.authenticate(plaintext)),
+        ("store.authenticate (no cache)", lambda i: store.keys.authenticate(plaintext)),
         ("LeadIn.model_validate_json", lambda i: LeadIn.model_validate_json(raw[i % len(raw)])),
         ("check_attributes", lambda i: check_attributes(schema, checked[i % len(ids)], ())),
         ("store.add_scores (1 lead)", write),
@@ -137,8 +145,8 @@ def parts(model_dir: str, work: Path, bodies: list[dict[str, Any]], n: int) -> N
         ("score_out + JSON", lambda i: score_out(scored).model_dump_json()),
     ]
     if hasattr(store, "cached_key"):  # (so that older versions can be measured too)
-        store.authenticate(plaintext, cache_s=5)
-        cases.insert(1, ("store.cached_key", lambda i: store.cached_key(plaintext, 5)))
+        store.keys.authenticate(plaintext, cache_s=5)
+        cases.insert(1, ("store.cached_key", lambda i: store.keys.cached(plaintext, 5)))
     print("parts, in-process (median µs per call):")
     for name, fn in cases:
         print(f"  {name:32} {per_call(fn, n):8.0f}")
@@ -178,7 +186,7 @@ def in_process(model_dir: str, work: Path, bodies_file: Path, n: int) -> None:
     from leadscore.store import Store
 
     url = f"sqlite:///{work / 'asgi.db'}"
-    plaintext = Store(url).create_key("bench", ["score"])[0]
+    plaintext = Store(url).keys.create("bench", ["score"])[0]
     app = stubbed_app(model_dir, url, str(bodies_file))
     bodies = [json.dumps(b).encode() for b in json.loads(bodies_file.read_text())]
 
@@ -236,7 +244,7 @@ def end_to_end(model_dir: str, work: Path, bodies_file: Path, n: int) -> None:
     from leadscore.store import Store
 
     url = f"sqlite:///{work / 'e2e.db'}"
-    key = Store(url).create_key("bench", ["score"])[0]
+    key = Store(url).keys.create("bench", ["score"])[0]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -296,13 +304,14 @@ def main() -> None:
     model_dir = args.model
     if model_dir is None:
         from leadscore.demo import generate_leads
+        from leadscore.lifecycle.artifacts import save_model
         from leadscore.modeling.model import LeadModel
 
         table = generate_leads(1500, seed=1).table
         model = LeadModel("lightgbm", cv=3).fit(
             table.drop(columns=["lead_id", "converted", "sales_status"]), table["converted"]
         )
-        model_dir = str(model.save(work / "model"))
+        model_dir = str(save_model(model, work / "model"))
     bodies = demo_bodies(2000)
     bodies_file = work / "bodies.json"
     bodies_file.write_text(json.dumps(bodies))

@@ -19,7 +19,7 @@ from sklearn.metrics import (
 )
 
 from leadscore.config import Business
-from leadscore.explain.analytics import conversion_by_bins, conversion_by_level
+from leadscore.explain.conversion import conversion_by_bins, conversion_by_level
 from leadscore.modeling.metrics import expected_calibration_error, lift_at, recall_at
 from leadscore.modeling.thresholds import Cutoffs, choose_threshold, profit_curve
 from leadscore.reporting import charts, fields, insight_plots, plots

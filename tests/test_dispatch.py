@@ -11,13 +11,8 @@ import pandas as pd
 import pytest
 
 from leadscore.data.ingest import ingest
-from leadscore.data.sources import (
-    default_cache_dir,
-    file_format,
-    read_table,
-    resolve_files,
-    source_kind,
-)
+from leadscore.data.sources import default_cache_dir, read_table, resolve_files, source_kind
+from leadscore.data.table_files import file_format
 from leadscore.errors import DataError
 
 HEADER = "lead_id,visits\n"

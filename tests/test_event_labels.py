@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 
 from leadscore.cli import app
 from leadscore.data.events import load_events
-from leadscore.data.schema import prepare_table
+from leadscore.data.lead_table import prepare_table
 from leadscore.errors import ArtifactError, DataError, LeadscoreError, SchemaError
 from leadscore.features.labels import cutoffs_for, outcomes_from_events, read_outcomes
 from leadscore.features.table import build_lead_table, load_builder, save_lead_table

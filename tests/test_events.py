@@ -10,15 +10,14 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from leadscore.data.events import (
+from leadscore.data.event_schema import (
     EVENT_COLUMNS,
     TEXT_COLUMNS,
-    EventLoad,
     as_text_category,
-    load_events,
     map_columns,
     parse_timestamps,
 )
+from leadscore.data.events import EventLoad, load_events
 from leadscore.errors import DataError
 
 # 2026-01-01 12:00:00 UTC in every notation a tracker might use

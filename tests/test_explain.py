@@ -33,9 +33,9 @@ from leadscore.explain.drivers import (
 from leadscore.modeling.calibration import logit
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.scoring import contributions as ce
-from leadscore.scoring import score as score_batch
+from leadscore.scoring.batch import score as score_batch
 from leadscore.scoring.contributions import Contributions, contributions, field_of, raw_logit
-from leadscore.scoring.realtime import FastScorer
+from leadscore.scoring.realtime.scorer import FastScorer
 from leadscore.scoring.reasons import (
     describe_value,
     humanise,

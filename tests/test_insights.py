@@ -1,4 +1,4 @@
-"""Tests for conversion analytics (leadscore.explain.analytics), the ideal customer
+"""Tests for conversion analytics (leadscore.explain.conversion), the ideal customer
 (leadscore.explain.ideal), their numbers (leadscore.explain.insights) and the insights page
 (leadscore.reporting.insights, ``leadscore insights``).
 
@@ -29,7 +29,7 @@ from leadscore import LeadModel
 from leadscore.cli import app
 from leadscore.demo import DemoLeads
 from leadscore.errors import DataError, SchemaError
-from leadscore.explain.analytics import (
+from leadscore.explain.conversion import (
     COLUMNS,
     MAX_HALF_WIDTH,
     MISSING,
@@ -37,7 +37,6 @@ from leadscore.explain.analytics import (
     conversion_by_bins,
     conversion_by_level,
     conversion_tables,
-    wilson_interval,
 )
 from leadscore.explain.drivers import explain_sample, global_drivers
 from leadscore.explain.ideal import (
@@ -47,6 +46,7 @@ from leadscore.explain.ideal import (
     typical_value,
 )
 from leadscore.explain.insights import compute_insights, load_for_insights
+from leadscore.explain.rates import wilson_interval
 from leadscore.reporting.insights import write_insights
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "datasets" / "xeducation"
@@ -571,8 +571,8 @@ def test_cli_insights(model: LeadModel, demo_leads: DemoLeads, tmp_path: Path) -
 
 def test_training_records_the_global_drivers_the_dashboard_shows(demo_leads) -> None:
     from leadscore.config import Settings
-    from leadscore.modeling.train import train
-    from leadscore.ui.models import insights as dashboard_insights
+    from leadscore.lifecycle.train import train
+    from leadscore.ui.model_insights import insights as dashboard_insights
 
     table = demo_leads.table
     model = train(

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.data.events import EVENT_COLUMNS, TEXT_COLUMNS, as_text_category, load_events
+from leadscore.data.event_schema import EVENT_COLUMNS, TEXT_COLUMNS, as_text_category
+from leadscore.data.events import load_events
 from leadscore.errors import DataError
 from leadscore.features import geo, useragent
 from leadscore.features.build import FeatureSettings, LeadFeatureBuilder

@@ -13,8 +13,8 @@ from leadscore.cli import app
 from leadscore.config import LeakageSettings, Settings
 from leadscore.demo import generate_leads
 from leadscore.errors import DataError
+from leadscore.lifecycle.compare import compare
 from leadscore.modeling.audit import audit
-from leadscore.modeling.compare import compare
 from leadscore.modeling.dictionary import described_after_outcome, read_dictionary
 from leadscore.modeling.leakage import pure_levels
 

@@ -1,5 +1,5 @@
 """The compiled scorer saved with a model (leadscore.scoring.bundle) and loading a model to
-serve (leadscore.scoring.loader): read as saved, or compiled where it cannot be."""
+serve (leadscore.lifecycle.loader): read as saved, or compiled where it cannot be."""
 
 from __future__ import annotations
 
@@ -13,12 +13,14 @@ from leadscore import LeadModel
 from leadscore.config import Settings
 from leadscore.demo import DemoLeads, generate_leads
 from leadscore.errors import ArtifactError
+from leadscore.lifecycle import loader
+from leadscore.lifecycle.artifacts import save_model
+from leadscore.lifecycle.loader import load_for_serving
+from leadscore.live import ModelSlot, ServingModel
 from leadscore.modeling.model import EstimatorsLeftOut
-from leadscore.scoring import bundle, loader
+from leadscore.scoring import bundle
 from leadscore.scoring.bundle import SCORER_FILE
-from leadscore.scoring.live import ModelSlot, ServingModel
-from leadscore.scoring.loader import load_for_serving
-from leadscore.scoring.realtime import FastScorer
+from leadscore.scoring.realtime.scorer import FastScorer
 
 NOT_FEATURES = ["lead_id", "converted", "sales_status"]
 Rows = list[dict[str, object]]
@@ -33,7 +35,7 @@ def fit(demo: DemoLeads, family: str) -> LeadModel:
 
 @pytest.fixture(scope="module")
 def saved(demo_leads: DemoLeads, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return fit(demo_leads, "lightgbm").save(tmp_path_factory.mktemp("loader") / "model")
+    return save_model(fit(demo_leads, "lightgbm"), tmp_path_factory.mktemp("loader") / "model")
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +97,7 @@ def test_each_family_serves_the_same_scores_saved_or_compiled(
     tree models save their scorer too; families whose scorer calls the model's estimators
     (XGBoost, the batch path) save none and are compiled at load."""
     model = fit(demo_leads, family)
-    folder = model.save(tmp_path / family)
+    folder = save_model(model, tmp_path / family)
     loaded = load_for_serving(str(folder), settings)
     assert loaded.precompiled is (family in SAVED)
     assert (folder / SCORER_FILE).is_file() is loaded.precompiled
@@ -128,10 +130,10 @@ def test_saving_again_replaces_the_scorer_and_a_family_without_one_removes_it(
     before = json.loads((copy / "metadata.json").read_text())["scorer"]["sha256"]
     model = LeadModel.load(copy)
     model.metadata_["trained_at"] = "2026-12-04T00:00:00+00:00"
-    model.save(copy)
+    save_model(model, copy)
     after = json.loads((copy / "metadata.json").read_text())["scorer"]["sha256"]
     assert after != before and not list(copy.glob(".*partial"))
-    fit(demo_leads, "xgboost").save(copy)  # another family into the same folder
+    save_model(fit(demo_leads, "xgboost"), copy)  # another family into the same folder
     assert "scorer" not in json.loads((copy / "metadata.json").read_text())
     assert not (copy / SCORER_FILE).exists()
     assert not load_for_serving(str(copy), settings).precompiled
@@ -152,7 +154,7 @@ def test_a_model_loaded_to_serve_cannot_be_saved_or_predict(
 def test_the_champion_serves_its_saved_scorer(
     tmp_path: Path, rows: Rows, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from leadscore.modeling.train import train
+    from leadscore.lifecycle.train import train
 
     settings = Settings(mlflow_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", tracking=True, cv_folds=3)
     table = generate_leads(800, seed=4).table.drop(columns=["sales_status"])
@@ -179,7 +181,7 @@ def test_a_slot_prepares_each_model_before_swapping_it_in(
     slot.preparers.append(prepare)
     model = LeadModel.load(copy)
     model.metadata_["trained_at"] = "2026-12-01T00:00:00+00:00"
-    model.save(copy)
+    save_model(model, copy)
     second = slot.reload()
     assert second.version != first.version and slot.current is second
     assert seen == [(second.version, first.version)]  # prepared while the first served

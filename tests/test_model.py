@@ -23,7 +23,7 @@ from leadscore.demo import FEATURE_COLUMNS, DemoLeads, generate_leads
 from leadscore.errors import ArtifactError, LeadscoreError, SchemaError
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.metrics import METRICS, expected_calibration_error
-from leadscore.scoring import score as score_batch
+from leadscore.scoring.batch import score as score_batch
 
 #: the id, the outcome and the post-contact leak are not model inputs
 NOT_FEATURES = ["lead_id", "converted", "sales_status"]
@@ -310,8 +310,9 @@ def test_extra_columns_and_column_order_are_ignored(logreg: LeadModel, fresh: pd
 def test_save_load_round_trip_gives_identical_scores(
     logreg: LeadModel, saved: Path, fresh: pd.DataFrame
 ) -> None:
+    # the compiled real-time scorer is added by lifecycle.artifacts.save_model, not here
     assert sorted(p.name for p in saved.iterdir()) == [
-        "evaluation.parquet", "metadata.json", "model.joblib", "scorer.bin",
+        "evaluation.parquet", "metadata.json", "model.joblib",
     ]  # fmt: skip
     loaded = LeadModel.load(saved)
     assert isinstance(loaded, LeadModel)

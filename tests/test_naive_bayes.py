@@ -15,14 +15,15 @@ from sklearn.naive_bayes import CategoricalNB
 from leadscore import LeadModel
 from leadscore.config import Settings
 from leadscore.demo import DemoLeads, generate_leads
+from leadscore.lifecycle.artifacts import save_model
+from leadscore.lifecycle.compare import compare
+from leadscore.lifecycle.loader import load_for_serving
 from leadscore.modeling.calibration import logit
-from leadscore.modeling.compare import compare
 from leadscore.modeling.families import FAMILIES
 from leadscore.modeling.naive_bayes import BinnedNB
 from leadscore.scoring.bundle import SCORER_FILE
 from leadscore.scoring.contributions import contributions, is_exact
-from leadscore.scoring.loader import load_for_serving
-from leadscore.scoring.realtime import FastScorer
+from leadscore.scoring.realtime.scorer import FastScorer
 from leadscore.scoring.reasons import Reason, reasons
 
 NOT_FEATURES = ["lead_id", "converted", "sales_status"]
@@ -219,7 +220,7 @@ def test_many_levels_and_a_date_gap_score_and_explain_as_the_batch(
 def test_saved_and_loaded_it_scores_the_same_and_serves_its_saved_scorer(
     model: LeadModel, odd: pd.DataFrame, tmp_path: Path
 ) -> None:
-    folder = model.save(tmp_path / "nb")
+    folder = save_model(model, tmp_path / "nb")
     assert (folder / SCORER_FILE).is_file()
     loaded = LeadModel.load(folder)
     pd.testing.assert_frame_equal(loaded.score_leads(odd), model.score_leads(odd))

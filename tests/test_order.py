@@ -9,15 +9,15 @@ import pandas as pd
 import pytest
 
 from leadscore.config import Roles, Settings
-from leadscore.data.schema import prepare_table
+from leadscore.data.lead_table import prepare_table
 from leadscore.demo import generate_leads
-from leadscore.modeling.compare import compare
+from leadscore.lifecycle.compare import compare
+from leadscore.lifecycle.train import train
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.families import DataProfile
 from leadscore.modeling.leaderboard import latest_rows
 from leadscore.modeling.order import detect_row_order
 from leadscore.modeling.selection import choose, paired_se
-from leadscore.modeling.train import train
 
 QUIET = {"show_progress": False, "track": False}
 

@@ -16,7 +16,7 @@ from leadscore.errors import LeadscoreError, SchemaError
 from leadscore.scoring import dense
 from leadscore.scoring.contributions import contributions
 from leadscore.scoring.occlusion import CompiledTrees
-from leadscore.scoring.realtime import FastScorer
+from leadscore.scoring.realtime.scorer import FastScorer
 from leadscore.scoring.reasons import reasons
 
 NOT_FEATURES = ["lead_id", "converted", "sales_status"]
@@ -165,11 +165,11 @@ def test_a_saved_lightgbm_model_loads_with_its_trees_parsed(
 ) -> None:
     """The service compiles a reloaded model without parsing LightGBM's text model again
     (what held the interpreter longest during a reload), and scores the same."""
-    from leadscore.scoring import treeshap
+    from leadscore.scoring.treeshap import parse
 
     loaded = LeadModel.load(fitted.save(tmp_path / "model"))
     parses: list[int] = []
-    monkeypatch.setattr(treeshap, "_parse_model", lambda text: parses.append(1))
+    monkeypatch.setattr(parse, "_parse_model", lambda text: parses.append(1))
     scorer = FastScorer(loaded)
     assert parses == [] and scorer.forest is not None
     rows = fresh.drop(columns=["lead_id"]).head(20).to_dict("records")

@@ -18,10 +18,10 @@ import pytest
 from leadscore.config import Settings
 from leadscore.demo import generate_leads
 from leadscore.errors import LeadscoreError
-from leadscore.modeling.compare import compare
-from leadscore.modeling.retrain import parse_span, retrain
-from leadscore.modeling.train import train
-from leadscore.registry import CHALLENGER, CHAMPION, Registry, load_lead_model
+from leadscore.lifecycle.compare import compare
+from leadscore.lifecycle.registry import CHALLENGER, CHAMPION, Registry, load_lead_model
+from leadscore.lifecycle.retrain import parse_span, retrain
+from leadscore.lifecycle.train import train
 
 MODELS = ["logreg_l2", "lightgbm"]
 

@@ -18,8 +18,8 @@ from matplotlib.image import imread
 
 from leadscore.demo import generate_leads
 from leadscore.errors import ArtifactError
-from leadscore.modeling.model import EVALUATION_FILE, IMPORTANCE_FILE, METADATA_FILE
-from leadscore.modeling.train import train
+from leadscore.lifecycle.train import train
+from leadscore.modeling.folder import EVALUATION_FILE, IMPORTANCE_FILE, METADATA_FILE
 from leadscore.reporting.evaluation import load_report_data
 from leadscore.reporting.report import FIGURES, REPORT_FILE, write_report
 

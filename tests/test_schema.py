@@ -1,4 +1,5 @@
-"""Tests for column roles, typing and validation (leadscore.data.schema)."""
+"""Tests for column roles, typing and validation (leadscore.data: columns, roles,
+input_schema, lead_table)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,10 @@ import pandas as pd
 import pytest
 
 from leadscore.config import Roles, Settings
-from leadscore.data.schema import (
-    ColumnSpec,
-    InputSchema,
-    coerce_target,
-    is_id_like,
-    normalise_name,
-    prepare_table,
-)
+from leadscore.data.columns import normalise_name
+from leadscore.data.input_schema import ColumnSpec, InputSchema
+from leadscore.data.lead_table import prepare_table
+from leadscore.data.roles import coerce_target, is_id_like
 from leadscore.errors import DataError, SchemaError
 
 UUIDS = [

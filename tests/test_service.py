@@ -23,9 +23,11 @@ from fastapi.testclient import TestClient
 from leadscore import LeadModel
 from leadscore.config import ServiceSettings, Settings
 from leadscore.demo import DemoLeads, generate_leads
-from leadscore.scoring.live import ModelSlot
+from leadscore.lifecycle.artifacts import save_model
+from leadscore.live import ModelSlot
 from leadscore.service import create_app
 from leadscore.store import Store
+from leadscore.store.keys import KeyRepository
 
 NOT_FEATURES = ["lead_id", "converted", "sales_status"]
 
@@ -36,7 +38,7 @@ def model_dir(demo_leads: DemoLeads, tmp_path_factory: pytest.TempPathFactory) -
     model = LeadModel("lightgbm", cv=3).fit(
         table.drop(columns=NOT_FEATURES), table["converted"], id_column="lead_id"
     )
-    return model.save(tmp_path_factory.mktemp("served") / "model")
+    return save_model(model, tmp_path_factory.mktemp("served") / "model")
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +70,7 @@ class Api:
         self.store = store
         self.model = model
         self.keys = {
-            scope: store.create_key(f"test-{scope}", [scope])[0]
+            scope: store.keys.create(f"test-{scope}", [scope])[0]
             for scope in ("score", "ingest", "read", "admin")
         }
 
@@ -118,9 +120,9 @@ def test_score_one_lead_matches_batch_and_is_stored(api: Api, fresh: pd.DataFram
     assert 0 < len(body["reasons"]) <= 6
     assert {r["direction"] for r in body["reasons"]} <= {"up", "down"}
     assert all("→" in r["text"] for r in body["reasons"])
-    history = api.store.score_history("L1")
+    history = api.store.scores.history("L1")
     assert [h.score_100 for h in history] == [body["score_100"]]
-    assert api.store.get_lead("L1").attributes["source"] == row["source"]
+    assert api.store.leads.get("L1").attributes["source"] == row["source"]
 
 
 def test_history_and_trend(api: Api, fresh: pd.DataFrame) -> None:
@@ -156,7 +158,7 @@ def test_batch_scores_many_and_refuses_too_many(api: Api, fresh: pd.DataFrame) -
     refused = api.post("/v1/score/batch", {"leads": too_many})
     assert refused.status_code == 413
     assert "at most 20" in refused.json()["detail"]
-    assert api.store.get_lead("X0") is None  # nothing of a refused batch is stored
+    assert api.store.leads.get("X0") is None  # nothing of a refused batch is stored
 
 
 def test_an_oversized_body_is_refused(api: Api, fresh: pd.DataFrame) -> None:
@@ -187,7 +189,7 @@ def test_bad_attributes_answer_422_naming_the_field(
     (error,) = response.json()["detail"]
     assert error["loc"] == ["body", "attributes", field]
     assert message in error["msg"]
-    assert api.store.get_lead("bad") is None
+    assert api.store.leads.get("bad") is None
 
 
 def test_missing_fields_and_malformed_bodies_answer_422(api: Api, fresh: pd.DataFrame) -> None:
@@ -241,7 +243,7 @@ def test_keys_and_scopes(api: Api, fresh: pd.DataFrame) -> None:
     assert api.post("/v1/score", body, scope="admin").status_code == 200
     assert api.get("/v1/leads/S1", scope="score").status_code == 403
     assert api.post("/v1/models/reload", {}, scope="read").status_code == 403
-    api.store.revoke_key(api.store.authenticate(api.keys["score"]).id)
+    api.store.keys.revoke(api.store.keys.authenticate(api.keys["score"]).id)
     assert api.post("/v1/score", body).status_code == 401
 
 
@@ -252,13 +254,13 @@ def test_a_cached_key_is_still_scoped_and_revoked_at_once(
     assert api.get("/v1/leads", scope="read").status_code == 200  # the read key is cached
     assert api.post("/v1/score", body).status_code == 200  # and so is the score key
     lookups: list[str] = []
-    real = Store.authenticate
+    real = KeyRepository.authenticate
 
-    def counted(self: Store, plaintext: str | None, **kwargs: Any) -> Any:
+    def counted(self: KeyRepository, plaintext: str | None, **kwargs: Any) -> Any:
         lookups.append(str(plaintext))
         return real(self, plaintext, **kwargs)
 
-    monkeypatch.setattr(Store, "authenticate", counted)
+    monkeypatch.setattr(KeyRepository, "authenticate", counted)
     assert api.post("/v1/score", body).status_code == 200
     assert api.get("/v1/leads", scope="read").status_code == 200
     assert lookups == []  # both answered from the cache
@@ -268,7 +270,7 @@ def test_a_cached_key_is_still_scoped_and_revoked_at_once(
     assert api.get("/v1/leads", scope="score").status_code == 403
     # a revoke through this process (the API's store or another) applies to the next request
     with Store(api.store.url, migrate=False) as other:
-        other.revoke_key(api.keys["score"])
+        other.keys.revoke(api.keys["score"])
     assert api.post("/v1/score", body).status_code == 401
     assert api.get("/v1/leads", scope="read").status_code == 200
 
@@ -279,10 +281,10 @@ def test_the_key_cache_can_be_turned_off(db_url: str, model_dir: Path, tmp_path:
     slot = ModelSlot.load(str(model_dir), settings)
     app = create_app(settings, store=store, slot=slot, deliver_webhooks=False)
     with TestClient(app) as client:
-        plaintext, record = store.create_key("crm", ["read"])
+        plaintext, record = store.keys.create("crm", ["read"])
         headers = {"X-API-Key": plaintext}
         assert client.get("/v1/leads", headers=headers).status_code == 200
-        assert store.cached_key(plaintext, 3600) is None
+        assert store.keys.cached(plaintext, 3600) is None
         with store.engine.begin() as conn:  # revoked by another process, behind our back
             conn.exec_driver_sql(
                 f"UPDATE api_keys SET revoked_at = created_at WHERE id = {int(record.id)}"
@@ -332,7 +334,7 @@ def test_the_score_lane_answers_as_the_route_does(
         for name in a:
             if name not in ("scored_at", "notifications"):
                 assert a[name] == b[name], name
-    history = api.store.score_history("F3")
+    history = api.store.scores.history("F3")
     assert history and history[0].score == lane_answers[3].json()["score"]
     # bad bodies still get the route's 422 naming the field (the lane hands them on)
     bad = {"lead_id": "F9", "attributes": {**bodies[0]["attributes"], "visits": "many"}}
@@ -355,7 +357,7 @@ def test_the_score_lane_answers_scoring_errors_like_the_route(
     api: Api, fresh: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from leadscore.errors import SchemaError
-    from leadscore.scoring.live import LiveScoring
+    from leadscore.live import LiveScoring
 
     body = {"lead_id": "E1", "attributes": attributes(fresh.iloc[0])}
     assert api.post("/v1/score", body).status_code == 200  # the key is cached
@@ -454,7 +456,7 @@ def test_models_and_reload_while_scoring(
         for round_ in range(3):
             model = LeadModel.load(served)
             model.metadata_["trained_at"] = f"2026-11-2{round_}T00:00:00+00:00"  # a new model
-            model.save(served)
+            save_model(model, served)
             reloaded = api.post("/v1/models/reload", {}, scope="admin")
             assert reloaded.status_code == 200 and reloaded.json()["precompiled"] is True
             versions.append(reloaded.json()["version"])
@@ -463,7 +465,7 @@ def test_models_and_reload_while_scoring(
             w.join()
         assert failures == []
         assert len(set(versions)) == 4  # every reload swapped in the new model
-        assert len(api.store.score_history("R1", limit=1000)) > 0
+        assert len(api.store.scores.history("R1", limit=1000)) > 0
     store.close()
 
 
@@ -483,7 +485,7 @@ def test_every_worker_follows_its_model_reference(
         first = api.get("/v1/models").json()["serving"]
         model = LeadModel.load(served)
         model.metadata_["trained_at"] = "2026-11-23T00:00:00+00:00"
-        model.save(served)
+        save_model(model, served)
         for _ in range(100):
             now = api.get("/v1/models").json()["serving"]
             if now["version"] != first["version"]:
@@ -496,7 +498,7 @@ def test_every_worker_follows_its_model_reference(
         body = {"lead_id": "W1", "attributes": attributes(fresh.iloc[0])}
         assert api.post("/v1/score", body).json()["model_version"] == now["version"]
         # a broken artifact: the current model keeps serving, and it is tried only once
-        from leadscore.scoring import live as live_module
+        from leadscore.live import slot as live_module
 
         loads: list[str] = []
         real = live_module.load_for_serving
@@ -542,7 +544,7 @@ def test_health_readiness_metrics_and_docs(api: Api, fresh: pd.DataFrame) -> Non
 
 
 def test_batch_scores_stored_by_the_cli_path_show_in_the_api(api: Api, fresh: pd.DataFrame) -> None:
-    from leadscore.scoring import score as batch_score
+    from leadscore.live.batch import score as batch_score
 
     scores = batch_score(api.model, fresh, store=api.store, model_version="batch-1")
     queue = api.get("/v1/leads", params={"limit": 100}).json()

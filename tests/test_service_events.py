@@ -26,8 +26,9 @@ from typer.testing import CliRunner
 from leadscore.cli import app as cli
 from leadscore.config import ServiceSettings, Settings
 from leadscore.data.events import load_events
+from leadscore.lifecycle.artifacts import save_model
+from leadscore.live import ModelSlot
 from leadscore.modeling.model import LeadModel
-from leadscore.scoring.live import ModelSlot
 from leadscore.service import create_app
 from leadscore.store import Store
 
@@ -84,7 +85,7 @@ def client(demo: Path, tmp_path: Path) -> Iterator[tuple[TestClient, Store, dict
     store = Store(url)
     slot = ModelSlot.load(str(demo / "model"), settings)
     app = create_app(settings, store=store, slot=slot, deliver_webhooks=False)
-    key = store.create_key("test", ["ingest", "read"])[0]
+    key = store.keys.create("test", ["ingest", "read"])[0]
     with TestClient(app) as test_client:
         yield test_client, store, {"Authorization": f"Bearer {key}"}
     store.close()
@@ -106,7 +107,7 @@ def test_posted_events_rescore_the_lead_like_the_batch(
                       headers=headers)  # fmt: skip
     body = second.json()
     assert body["received"] == len(mine) and body["new"] == len(mine) - half  # re-posts ignored
-    assert len(store.events_for(str(lead))) == len(mine)
+    assert len(store.events.for_lead(str(lead))) == len(mine)
     # the same features, computed by the batch path, as of the same moment
     model = LeadModel.load(demo / "model")
     as_of = pd.Timestamp(body["score"]["scored_at"]).tz_convert("UTC").tz_localize(None)
@@ -133,11 +134,11 @@ def test_malformed_events_answer_422_and_store_nothing(
                             headers=headers)  # fmt: skip
         assert response.status_code == 422, (bad, response.text)
         assert response.json()["detail"][0]["loc"] == loc
-    assert store.get_lead("E1") is None
+    assert store.leads.get("E1") is None
     epoch = {**good, "time": 1772359200}
     accepted = api.post("/v1/events", json={"lead_id": "E1", "events": [epoch]}, headers=headers)
     assert accepted.status_code == 200, accepted.text
-    assert store.events_for("E1")[0].time.isoformat().startswith("2026-03-01T10:00:00")
+    assert store.events.for_lead("E1")[0].time.isoformat().startswith("2026-03-01T10:00:00")
 
 
 # ----------------------------------------------------------------------------- real server
@@ -235,7 +236,7 @@ def test_a_new_model_reaches_every_worker(demo: Path, tmp_path: Path) -> None:
     """`leadscore serve --workers 2`: a reload answered by one worker reaches the other
     too (each checks what its model reference names)."""
     served = tmp_path / "served"
-    LeadModel.load(demo / "model").save(served)
+    save_model(LeadModel.load(demo / "model"), served)
     url = f"sqlite:///{tmp_path / 'workers.db'}"
     created = run("keys", "create", "ops", "--scope", "admin", "--database", url)
     key = next(line for line in created.splitlines() if line.startswith("ls_")).strip()
@@ -270,7 +271,7 @@ def test_a_new_model_reaches_every_worker(demo: Path, tmp_path: Path) -> None:
         (before,) = set().union(*workers.values())
         model = LeadModel.load(served)
         model.metadata_["trained_at"] = "2026-11-23T12:00:00+00:00"  # as if retrained
-        model.save(served)
+        save_model(model, served)
         reloaded = httpx.post(f"{root}/v1/models/reload", headers=headers, timeout=60).json()
         after = reloaded["version"]
         assert after != before

@@ -15,7 +15,8 @@ from hypothesis.errors import Unsatisfiable
 from leadscore import LeadModel
 from leadscore.config import ServiceSettings, Settings
 from leadscore.demo import generate_leads
-from leadscore.scoring.live import ModelSlot
+from leadscore.lifecycle.artifacts import save_model
+from leadscore.live import ModelSlot
 from leadscore.service import create_app
 from leadscore.store import Store
 
@@ -37,9 +38,9 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
         service=ServiceSettings(max_batch=50),
     )
     store = Store(url)
-    KEY["admin"] = store.create_key("fuzz", ["admin"])[0]
-    store.upsert_lead("L1", {"source": "google"})
-    slot = ModelSlot.load(str(model.save(folder / "model")), config)
+    KEY["admin"] = store.keys.create("fuzz", ["admin"])[0]
+    store.leads.upsert("L1", {"source": "google"})
+    slot = ModelSlot.load(str(save_model(model, folder / "model")), config)
     app = create_app(config, store=store, slot=slot, deliver_webhooks=False)
     with TestClient(app):  # runs the lifespan: app.state is ready for the ASGI calls
         yield schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -1,4 +1,4 @@
-"""Tests for reading and writing lead tables (leadscore.data.sources)."""
+"""Tests for reading and writing lead tables (leadscore.data.sources, table_files)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.data.sources import read_table, sniff_delimiter, write_table
+from leadscore.data.sources import read_table
+from leadscore.data.table_files import sniff_delimiter, write_table
 from leadscore.errors import DataError
 
 ROWS = [["L1", "Ann", "3", "12.5"], ["L2", "Bob", "4", ""], ["L3", "Cléo", "0", "7"]]

@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from leadscore.errors import LeadscoreError
+from leadscore.live import add_score, add_scores, scoring
 from leadscore.store import NewScore, Store, StoreError, make_engine, mask, normalise_url, upgrade
 from leadscore.store.checkpoint import Checkpointer
 from leadscore.store.db import current_revision, head_revision, write_engine
@@ -87,7 +88,7 @@ def test_sqlite_transactions_begin_as_the_store_needs(tmp_path: Path) -> None:
                 other.execute("INSERT INTO leads VALUES ('X', '{}', '2025-01-01', '2025-01-01')")
                 other.execute("COMMIT")
                 assert conn.exec_driver_sql(count).scalar() == 0  # its snapshot
-            assert store.get_lead("X") is not None
+            assert store.leads.get("X") is not None
         finally:
             other.close()
 
@@ -128,40 +129,40 @@ def test_store_defaults_to_the_configured_database(
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LEADSCORE_DATABASE_URL", f"sqlite:///{tmp_path / 'configured.db'}")
     with Store() as store:
-        store.upsert_lead("L1", {})
+        store.leads.upsert("L1", {})
     assert (tmp_path / "configured.db").is_file()
     monkeypatch.delenv("LEADSCORE_DATABASE_URL")
     with Store() as store:  # the default: leadscore.db in the working directory
-        assert store.get_lead("L1") is None
+        assert store.leads.get("L1") is None
     assert (tmp_path / "leadscore.db").is_file()
 
 
 def test_store_without_migration_needs_an_upgraded_database(db_url: str) -> None:
     with Store(db_url, migrate=False) as store, pytest.raises(sa.exc.DBAPIError):
-        store.get_lead("L1")
+        store.leads.get("L1")
     upgrade(db_url)
     with Store(db_url, migrate=False) as store:
-        assert store.get_lead("L1") is None
+        assert store.leads.get("L1") is None
 
 
 # ---------------------------------------------------------------------- leads, events
 
 
 def test_upsert_lead_merges_attributes(store: Store) -> None:
-    assert store.get_lead("L1") is None
-    first = store.upsert_lead("L1", {"source": "google", "country": "FR", "visits": 3})
-    second = store.upsert_lead("L1", {"country": "DE", "budget": float("nan")})
+    assert store.leads.get("L1") is None
+    first = store.leads.upsert("L1", {"source": "google", "country": "FR", "visits": 3})
+    second = store.leads.upsert("L1", {"country": "DE", "budget": float("nan")})
     assert second.attributes == {"source": "google", "country": "DE", "visits": 3, "budget": None}
     assert second.created_at == first.created_at
     assert second.updated_at >= first.updated_at
     assert second.created_at.tzinfo is UTC
-    assert store.get_lead("L1") == second
-    assert store.upsert_lead("L1", {}).attributes == second.attributes
-    records = store.upsert_leads({"L2": {"a": 1}, "L1": {"visits": 4}})
+    assert store.leads.get("L1") == second
+    assert store.leads.upsert("L1", {}).attributes == second.attributes
+    records = store.leads.upsert_many({"L2": {"a": 1}, "L1": {"visits": 4}})
     assert [r.id for r in records] == ["L2", "L1"]
-    assert store.get_lead("L1").attributes["visits"] == 4
+    assert store.leads.get("L1").attributes["visits"] == 4
     with pytest.raises(StoreError, match="lead id"):
-        store.upsert_lead("", {})
+        store.leads.upsert("", {})
 
 
 def test_events_are_stored_once_in_time_order(store: Store) -> None:
@@ -171,8 +172,8 @@ def test_events_are_stored_once_in_time_order(store: Store) -> None:
         # no id: identified by content (field order does not matter)
         {"time": "2025-03-01T10:01:00Z", "event": "click", "button": "demo", "page": "/"},
     ]
-    assert store.add_events("L1", events) == 3
-    assert store.get_lead("L1") is not None  # created with its first event
+    assert store.events.add("L1", events) == 3
+    assert store.leads.get("L1") is not None  # created with its first event
     again = [
         {"event_id": "e1", "time": T0, "event": "page_view"},  # same id: a duplicate
         {"page": "/", "button": "demo", "event": "click", "time": T0.timestamp() + 60},
@@ -180,15 +181,15 @@ def test_events_are_stored_once_in_time_order(store: Store) -> None:
         {"time": T0 + timedelta(minutes=9), "event": "signup", "properties": {"plan": "pro"}},
         {"time": T0 + timedelta(minutes=9), "event": "signup", "properties": {"plan": "pro"}},
     ]
-    assert store.add_events("L1", again) == 2  # the new click and one signup
-    stored = store.events_for("L1")
+    assert store.events.add("L1", again) == 2  # the new click and one signup
+    stored = store.events.for_lead("L1")
     assert [e.name for e in stored] == ["page_view", "click", "click", "pricing_view", "signup"]
     assert [e.time for e in stored] == sorted(e.time for e in stored)
     assert stored[0].event_id == "e1" and stored[0].properties == {"url": "/"}
     assert stored[-1].properties == {"plan": "pro"}
     assert all(len(e.event_id) == 64 for e in stored if e.name == "click")
-    assert store.events_for("nobody") == []
-    assert store.add_events("L1", []) == 0
+    assert store.events.for_lead("nobody") == []
+    assert store.events.add("L1", []) == 0
 
 
 @pytest.mark.parametrize(
@@ -203,16 +204,17 @@ def test_events_are_stored_once_in_time_order(store: Store) -> None:
 def test_bad_events_are_refused_with_the_reason(event: dict, message: str, tmp_path: Path) -> None:
     with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
         with pytest.raises(StoreError, match=message):
-            store.add_events("L1", [event])
-        assert store.get_lead("L1") is None  # nothing half-written
+            store.events.add("L1", [event])
+        assert store.leads.get("L1") is None  # nothing half-written
 
 
 # ---------------------------------------------------------------------- scores
 
 
 def test_score_history_latest_scores_and_segments(store: Store) -> None:
-    store.add_score("L1", "1", 0.20, 20, "cold", False, scored_at=T0)
-    store.add_score(
+    add_score(store, "L1", "1", 0.20, 20, "cold", False, scored_at=T0)
+    add_score(
+        store,
         "L1",
         "1",
         0.85,
@@ -222,55 +224,57 @@ def test_score_history_latest_scores_and_segments(store: Store) -> None:
         reasons=[{"field": "visits"}],
         scored_at=T0 + timedelta(hours=1),
     )
-    store.add_score("L2", "1", 0.55, 55, "warm", True, scored_at=T0)
-    store.add_score("L3", "2", 0.91, 91, "hot", True, scored_at=T0)
-    store.add_score("L4", "2", 0.05, 5, "cold", False, scored_at=T0)
+    add_score(store, "L2", "1", 0.55, 55, "warm", True, scored_at=T0)
+    add_score(store, "L3", "2", 0.91, 91, "hot", True, scored_at=T0)
+    add_score(store, "L4", "2", 0.05, 5, "cold", False, scored_at=T0)
     # a backfill (older than the latest) joins the history but does not become the latest
-    store.add_score("L1", "0", 0.10, 10, "cold", False, scored_at=T0 - timedelta(days=1))
+    add_score(store, "L1", "0", 0.10, 10, "cold", False, scored_at=T0 - timedelta(days=1))
 
-    history = store.score_history("L1")
+    history = store.scores.history("L1")
     assert [s.score_100 for s in history] == [85, 20, 10]
     assert history[0].reasons == [{"field": "visits"}] and history[0].scored_at.tzinfo is UTC
-    assert [s.score_100 for s in store.score_history("L1", limit=1)] == [85]
-    assert store.latest_score("L1") == history[0]
-    assert store.latest_score("nobody") is None
+    assert [s.score_100 for s in store.scores.history("L1", limit=1)] == [85]
+    assert store.scores.latest("L1") == history[0]
+    assert store.scores.latest("nobody") is None
 
-    assert [s.lead_id for s in store.latest_scores()] == ["L3", "L1", "L2", "L4"]
-    assert [s.lead_id for s in store.latest_scores(segment="hot")] == ["L3", "L1"]
-    assert [s.lead_id for s in store.latest_scores(limit=2, offset=1)] == ["L1", "L2"]
-    assert store.latest_scores(segment="cold")[0].lead_id == "L4"
-    assert store.segment_counts() == {"hot": 2, "warm": 1, "cold": 1}
+    assert [s.lead_id for s in store.scores.ranked()] == ["L3", "L1", "L2", "L4"]
+    assert [s.lead_id for s in store.scores.ranked(segment="hot")] == ["L3", "L1"]
+    assert [s.lead_id for s in store.scores.ranked(limit=2, offset=1)] == ["L1", "L2"]
+    assert store.scores.ranked(segment="cold")[0].lead_id == "L4"
+    assert store.scores.segment_counts() == {"hot": 2, "warm": 1, "cold": 1}
 
 
 def test_batch_scores_apply_in_order(store: Store) -> None:
-    scores, _ = store.add_scores(
+    scores, _ = add_scores(
+        store,
         [
             NewScore("B1", "1", 0.1, 10, "cold", False),
             NewScore("B2", "1", 0.7, 70, "hot", True),
             NewScore("B1", "1", 0.6, 60, "warm", True),
-        ]
+        ],
     )
     assert [s.lead_id for s in scores] == ["B1", "B2", "B1"]
     assert len({s.id for s in scores}) == 3
-    assert store.latest_score("B1").score_100 == 60
-    assert store.add_scores([]) == ([], [])
+    assert store.scores.latest("B1").score_100 == 60
+    assert add_scores(store, []) == ([], [])
 
 
 def test_scores_and_attributes_go_in_together(store: Store) -> None:
-    store.upsert_lead("A1", {"source": "google", "visits": 2})
-    scores, _ = store.add_scores(
+    store.leads.upsert("A1", {"source": "google", "visits": 2})
+    scores, _ = add_scores(
+        store,
         [NewScore("A1", "1", 0.4, 40, "warm", True), NewScore("A2", "1", 0.1, 10, "cold", False)],
         attributes={"A1": {"visits": 5}, "A2": {"source": "email"}},
     )
     assert [s.lead_id for s in scores] == ["A1", "A2"]
-    assert store.get_lead("A1").attributes == {"source": "google", "visits": 5}
-    assert store.get_lead("A2").attributes == {"source": "email"}
+    assert store.leads.get("A1").attributes == {"source": "google", "visits": 5}
+    assert store.leads.get("A2").attributes == {"source": "email"}
     with pytest.raises(StoreError, match="within 0–1"):  # a bad score: nothing of it lands
-        store.add_scores(
-            [NewScore("A1", "1", 2.0, 40, "warm", True)], attributes={"A1": {"visits": 99}}
+        add_scores(
+            store, [NewScore("A1", "1", 2.0, 40, "warm", True)], attributes={"A1": {"visits": 99}}
         )
-    assert store.get_lead("A1").attributes["visits"] == 5
-    assert len(store.score_history("A1")) == 1
+    assert store.leads.get("A1").attributes["visits"] == 5
+    assert len(store.scores.history("A1")) == 1
 
 
 @pytest.mark.parametrize(
@@ -287,31 +291,31 @@ def test_bad_scores_are_refused(
 ) -> None:
     with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
         with pytest.raises(StoreError, match=message):
-            store.add_score("L1", "1", score, score_100, segment, True)
-        assert store.score_history("L1") == []
+            add_score(store, "L1", "1", score, score_100, segment, True)
+        assert store.scores.history("L1") == []
 
 
 def test_values_from_numpy_and_pandas_are_stored_as_plain_json(store: Store) -> None:
     import numpy as np
     import pandas as pd
 
-    score, _ = store.add_score(
+    score, _ = add_score(store,
         "N1", "1", np.float64(0.42), np.int64(42), "warm", np.bool_(True),
         reasons=[{"points": np.float32(1.5), "value": float("inf"), "when": T0}],
     )  # fmt: skip
     assert (score.score, score.score_100, score.contact) == (0.42, 42, True)
     assert type(score.score_100) is int
-    assert store.score_history("N1")[0].reasons == [
+    assert store.scores.history("N1")[0].reasons == [
         {"points": 1.5, "value": None, "when": "2025-03-01T10:00:00+00:00"}
     ]
-    assert store.add_events("N1", [{"time": pd.Timestamp(T0), "event": "view"}]) == 1
-    assert store.add_events("N1", [{"time": T0.replace(tzinfo=None), "event": "view"}]) == 0
-    assert store.events_for("N1")[0].time == T0
+    assert store.events.add("N1", [{"time": pd.Timestamp(T0), "event": "view"}]) == 1
+    assert store.events.add("N1", [{"time": T0.replace(tzinfo=None), "event": "view"}]) == 0
+    assert store.events.for_lead("N1")[0].time == T0
 
 
 def test_a_scoring_transaction_is_opened_before_the_scores_are_known(store: Store) -> None:
-    store.add_score("S1", "1", 0.2, 20, "cold", False)
-    with store.scoring(["S1", "S2"], {"S2": {"visits": 3}}) as writer:
+    add_score(store, "S1", "1", 0.2, 20, "cold", False)
+    with scoring(store, ["S1", "S2"], {"S2": {"visits": 3}}) as writer:
         # the leads are created (and locked) before any score is given
         scores, deliveries = writer.add(
             [NewScore("S1", "1", 0.9, 90, "hot", True), NewScore("S2", "1", 0.5, 50, "warm", True)]
@@ -319,21 +323,21 @@ def test_a_scoring_transaction_is_opened_before_the_scores_are_known(store: Stor
         with pytest.raises(StoreError, match="stored its scores already"):
             writer.add([NewScore("S1", "1", 0.1, 10, "cold", False)])
     assert [s.lead_id for s in scores] == ["S1", "S2"] and deliveries == []
-    assert [s.score_100 for s in store.score_history("S1")] == [90, 20]
-    assert store.get_lead("S2").attributes == {"visits": 3}
+    assert [s.score_100 for s in store.scores.history("S1")] == [90, 20]
+    assert store.leads.get("S2").attributes == {"visits": 3}
 
 
 def test_a_scoring_transaction_left_without_scores_keeps_nothing(store: Store) -> None:
-    with store.scoring(["S3"], {"S3": {"visits": 1}}):
+    with scoring(store, ["S3"], {"S3": {"visits": 1}}):
         pass  # e.g. the model failed on the lead
-    assert store.get_lead("S3") is None
-    with pytest.raises(RuntimeError), store.scoring(["S4"], {"S4": {"visits": 1}}) as writer:
+    assert store.leads.get("S3") is None
+    with pytest.raises(RuntimeError), scoring(store, ["S4"], {"S4": {"visits": 1}}) as writer:
         writer.add([NewScore("S4", "1", 0.5, 50, "warm", True)])
         raise RuntimeError("after the insert, before the commit")
-    assert store.get_lead("S4") is None and store.score_history("S4") == []
-    with store.scoring(["S5"]) as writer, pytest.raises(StoreError, match="not locked"):
+    assert store.leads.get("S4") is None and store.scores.history("S4") == []
+    with scoring(store, ["S5"]) as writer, pytest.raises(StoreError, match="not locked"):
         writer.add([NewScore("S6", "1", 0.5, 50, "warm", True)])
-    assert store.get_lead("S6") is None
+    assert store.leads.get("S6") is None
 
 
 def test_json_text_is_the_same_with_or_without_conversion() -> None:
@@ -354,21 +358,21 @@ def test_json_text_is_the_same_with_or_without_conversion() -> None:
 
 def test_in_memory_store() -> None:
     with Store("sqlite://") as store:
-        store.add_score("M1", "1", 0.5, 50, "warm", True)
-        assert store.latest_score("M1").score_100 == 50
+        add_score(store, "M1", "1", 0.5, 50, "warm", True)
+        assert store.scores.latest("M1").score_100 == 50
 
 
 def test_outcomes_latest_wins(store: Store) -> None:
-    store.add_outcome("L1", False, occurred_at=T0)
-    store.add_outcome("L2", True, occurred_at=T0 + timedelta(days=2))
-    corrected = store.add_outcome("L1", True, occurred_at=T0 + timedelta(days=1))
+    store.outcomes.add("L1", False, occurred_at=T0)
+    store.outcomes.add("L2", True, occurred_at=T0 + timedelta(days=2))
+    corrected = store.outcomes.add("L1", True, occurred_at=T0 + timedelta(days=1))
     assert corrected.converted and corrected.occurred_at == T0 + timedelta(days=1)
-    assert [(o.lead_id, o.converted) for o in store.outcomes()] == [("L1", True), ("L2", True)]
-    assert [o.lead_id for o in store.outcomes(since=T0 + timedelta(days=2))] == ["L2"]
-    assert len(store.outcomes(latest_only=False)) == 3
-    assert store.get_lead("L2") is not None
-    assert store.lead_outcome("L1") == corrected
-    assert store.lead_outcome("nobody") is None
+    assert [(o.lead_id, o.converted) for o in store.outcomes.all()] == [("L1", True), ("L2", True)]
+    assert [o.lead_id for o in store.outcomes.all(since=T0 + timedelta(days=2))] == ["L2"]
+    assert len(store.outcomes.all(latest_only=False)) == 3
+    assert store.leads.get("L2") is not None
+    assert store.outcomes.latest("L1") == corrected
+    assert store.outcomes.latest("nobody") is None
 
 
 def test_ping(store: Store, tmp_path: Path) -> None:
@@ -396,8 +400,8 @@ def _hammer(url: str, worker: int, rounds: int, store: Store | None = None) -> N
                 attributes = {f"w{worker}_r{r}": r, "last": worker}
                 with_score = (worker + r) % 2 == 1
                 if not with_score:
-                    own.upsert_lead(lead, attributes)
-                own.add_events(
+                    own.leads.upsert(lead, attributes)
+                own.events.add(
                     lead,
                     [
                         {
@@ -416,12 +420,13 @@ def _hammer(url: str, worker: int, rounds: int, store: Store | None = None) -> N
                 score_100 = 90 if hot else (20 + 5 * ((worker * 7 + r) % 7))
                 segment = "hot" if hot else "cold"
                 if with_score:
-                    own.add_scores(
+                    add_scores(
+                        own,
                         [NewScore(lead, "1", score_100 / 100, score_100, segment, hot)],
                         attributes={lead: attributes},
                     )
                 else:
-                    own.add_score(lead, "1", score_100 / 100, score_100, segment, hot)
+                    add_score(own, lead, "1", score_100 / 100, score_100, segment, hot)
     finally:
         if store is None:
             own.close()
@@ -439,24 +444,24 @@ def _process_main(
 
 def _check_concurrent_result(url: str, workers: int, rounds: int) -> None:
     with Store(url) as store:
-        hooks = {h.kinds: h for h in store.list_webhooks()}
+        hooks = {h.kinds: h for h in store.webhooks.all()}
         for lead in LEADS:
-            attributes = store.get_lead(lead).attributes
+            attributes = store.leads.get(lead).attributes
             # no lost update: every writer's every attribute survived the merges
             assert {k for k in attributes if k != "last"} == {
                 f"w{w}_r{r}" for w in range(workers) for r in range(rounds)
             }
-            events = store.events_for(lead)
+            events = store.events.for_lead(lead)
             assert len(events) == workers * rounds + rounds  # own ones + shared once each
             assert len({e.event_id for e in events}) == len(events)
 
-            history = store.score_history(lead, limit=10_000)
+            history = store.scores.history(lead, limit=10_000)
             assert len(history) == workers * rounds  # none lost, none duplicated
             in_order = history[::-1]
             assert [s.id for s in sorted(in_order, key=lambda s: (s.scored_at, s.id))] == [
                 s.id for s in in_order
             ]
-            assert store.latest_score(lead) == history[0]
+            assert store.scores.latest(lead) == history[0]
             # each score saw exactly its predecessor: deliveries match the history's transitions
             expected: Counter[tuple[int, str]] = Counter()
             for previous, current in zip([None, *in_order], in_order, strict=False):
@@ -465,17 +470,19 @@ def _check_concurrent_result(url: str, workers: int, rounds: int) -> None:
                 if previous is not None and current.score_100 - previous.score_100 >= 30:
                     expected[(hooks[("jump",)].id, "jump")] += 1
             got = Counter(
-                (d.webhook_id, d.kind) for d in store.deliveries(limit=100_000) if d.lead_id == lead
+                (d.webhook_id, d.kind)
+                for d in store.webhooks.deliveries(limit=100_000)
+                if d.lead_id == lead
             )
             assert got == expected
-        assert sum(store.segment_counts().values()) == len(LEADS)
-        assert len(store.latest_scores(limit=100)) == len(LEADS)
+        assert sum(store.scores.segment_counts().values()) == len(LEADS)
+        assert len(store.scores.ranked(limit=100)) == len(LEADS)
 
 
 def _add_hooks(url: str) -> None:
     with Store(url) as store:
-        store.add_webhook("http://127.0.0.1:9/hot", "s", kinds=["hot"])
-        store.add_webhook("http://127.0.0.1:9/jump", "s", kinds=["jump"], min_jump=30)
+        store.webhooks.add("http://127.0.0.1:9/hot", "s", kinds=["hot"])
+        store.webhooks.add("http://127.0.0.1:9/jump", "s", kinds=["jump"], min_jump=30)
 
 
 def test_concurrent_threads_lose_and_duplicate_nothing(db_url: str) -> None:
@@ -519,12 +526,13 @@ def test_concurrent_batches_of_overlapping_leads_neither_deadlock_nor_lose(db_ur
                 leads = [*shared, f"N{r}"]  # N{r} is new to every writer of round r
                 rng.shuffle(leads)
                 barrier.wait(timeout=60)
-                store.add_scores(
+                add_scores(
+                    store,
                     [NewScore(lead, "1", 0.5, 10 * worker + r, "warm", True) for lead in leads],
                     attributes={lead: {f"s{worker}_r{r}": r} for lead in leads},
                 )
                 rng.shuffle(leads)
-                store.upsert_leads({lead: {f"u{worker}_r{r}": r} for lead in leads})
+                store.leads.upsert_many({lead: {f"u{worker}_r{r}": r} for lead in leads})
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)
             barrier.abort()
@@ -538,12 +546,12 @@ def test_concurrent_batches_of_overlapping_leads_neither_deadlock_nor_lose(db_ur
         assert errors == []
         for lead in [*shared, *(f"N{r}" for r in range(rounds))]:
             written = range(rounds) if lead in shared else [int(lead[1:])]
-            assert set(store.get_lead(lead).attributes) == {
+            assert set(store.leads.get(lead).attributes) == {
                 f"{kind}{w}_r{r}" for kind in "su" for w in range(workers) for r in written
             }
-            history = store.score_history(lead, limit=1000)
+            history = store.scores.history(lead, limit=1000)
             assert len(history) == workers * len(written)
-            assert store.latest_score(lead) == history[0]
+            assert store.scores.latest(lead) == history[0]
     finally:
         store.close()
 
@@ -579,17 +587,17 @@ def test_concurrent_processes_lose_and_duplicate_nothing(db_url: str) -> None:
 
 def test_checkpoint_moves_the_write_ahead_log_into_the_file(store: Store, tmp_path: Path) -> None:
     for i in range(30):
-        store.add_scores([NewScore(f"C{i}", "1", 0.5, 50, "warm", True)])
+        add_scores(store, [NewScore(f"C{i}", "1", 0.5, 50, "warm", True)])
     done = store.checkpoint()
     if store.dialect != "sqlite":
         assert done is None  # PostgreSQL has its own
         return
     logged, copied = done
     assert logged > 0 and copied == logged  # nobody reading: everything copied
-    store.add_scores([NewScore("C-late", "1", 0.5, 50, "warm", True)])
+    add_scores(store, [NewScore("C-late", "1", 0.5, 50, "warm", True)])
     again, copied = store.checkpoint()
     assert again < logged and copied == again  # the next write started the log over
-    assert len(store.latest_scores(limit=100)) == 31  # nothing lost on the way
+    assert len(store.scores.ranked(limit=100)) == 31  # nothing lost on the way
     assert Store("sqlite://").checkpoint() is None  # in memory: no log
 
 
@@ -601,7 +609,7 @@ def test_checkpointer_thread_keeps_the_log_short(tmp_path: Path) -> None:
     checkpointer = Checkpointer(store, interval_s=0.05).start()
     try:
         for i in range(50):
-            store.add_scores([NewScore(f"T{i}", "1", 0.5, 50, "warm", True)])
+            add_scores(store, [NewScore(f"T{i}", "1", 0.5, 50, "warm", True)])
         deadline = time.monotonic() + 10
         while path.stat().st_mtime_ns == before and time.monotonic() < deadline:
             time.sleep(0.05)
@@ -610,6 +618,6 @@ def test_checkpointer_thread_keeps_the_log_short(tmp_path: Path) -> None:
     finally:
         checkpointer.stop()
     assert checkpointer._thread is not None and not checkpointer._thread.is_alive()
-    assert len(store.latest_scores(limit=100)) == 50
+    assert len(store.scores.ranked(limit=100)) == 50
     with pytest.raises(ValueError, match="positive"):
         Checkpointer(store, interval_s=0)

@@ -11,8 +11,8 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from leadscore.scoring import treeshap
-from leadscore.scoring.treeshap import CompiledForest
+from leadscore.scoring.treeshap import flat, kernels, parse
+from leadscore.scoring.treeshap.forest import CompiledForest
 
 
 def _data(n: int, n_numeric: int, n_categorical: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -162,17 +162,17 @@ def test_a_pickled_booster_keeps_its_parsed_trees(monkeypatch: pytest.MonkeyPatc
     and the forest is the same."""
     X, y = _data(600, 5, 2, seed=11)
     booster = _booster(X, y, 2)
-    treeshap.parsed_trees(booster)
+    parse.parsed_trees(booster)
     before = CompiledForest.from_lightgbm([booster]).explain(X[:50])
     loaded = pickle.loads(pickle.dumps(booster))
     parses: list[int] = []
-    real = treeshap._parse_model
+    real = parse._parse_model
 
     def counted(text: str) -> Any:
         parses.append(len(text))
         return real(text)
 
-    monkeypatch.setattr(treeshap, "_parse_model", counted)
+    monkeypatch.setattr(parse, "_parse_model", counted)
     after = CompiledForest.from_lightgbm([loaded]).explain(X[:50])
     assert parses == []
     np.testing.assert_array_equal(after[0], before[0])
@@ -185,11 +185,24 @@ def test_a_pickled_booster_keeps_its_parsed_trees(monkeypatch: pytest.MonkeyPatc
     # and so is one trained further
     more = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(X, y), 5,
                      init_model=loaded)  # fmt: skip
-    more.__dict__[treeshap._PARSED_ATTRIBUTE] = loaded.__dict__[treeshap._PARSED_ATTRIBUTE]
+    more.__dict__[parse._PARSED_ATTRIBUTE] = loaded.__dict__[parse._PARSED_ATTRIBUTE]
     np.testing.assert_allclose(
         CompiledForest.from_lightgbm([more]).raw(X[:50]), more.predict(X[:50], raw_score=True)
     )
     assert len(parses) == 2
+
+
+def test_saved_models_find_the_class_of_their_parsed_trees() -> None:
+    """A saved model.joblib holds its boosters' parsed trees, pickled by their class's path:
+    that path (from before the package was split) must keep naming the class."""
+    X, y = _data(200, 3, 1, seed=12)
+    _, trees = parse.parsed_trees(_booster(X, y, 1))
+    assert (type(trees).__module__, type(trees).__qualname__) == (
+        "leadscore.scoring.treeshap",
+        "_Trees",
+    )
+    again = pickle.loads(pickle.dumps(trees))
+    np.testing.assert_array_equal(again.fields["leaf_value"], trees.fields["leaf_value"])
 
 
 def test_the_written_out_sweeps_are_current() -> None:
@@ -209,8 +222,8 @@ def test_each_written_out_sweep_integrates_the_products_exactly(d: int) -> None:
     rate[:d, :m] = rng.random((d, m))
     delta[:d, :m] = rng.random((d, m)) - rate[:d, :m] * rng.integers(0, 2, (d, m))
     kept = np.full((64, 32), np.nan)
-    nodes, weights = treeshap._quadrature(treeshap.MAX_UNIQUE)
-    treeshap._sweep(rate, delta, kept, d, m, nodes[d], weights[d])
+    nodes, weights = kernels.quadrature(flat.MAX_UNIQUE)
+    kernels._sweep(rate, delta, kept, d, m, nodes[d], weights[d])
     for j in range(m):
         for k in range(d):
             poly = np.polynomial.Polynomial([1.0])

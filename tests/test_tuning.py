@@ -13,13 +13,13 @@ from leadscore.cli import app
 from leadscore.config import Settings
 from leadscore.demo import generate_leads
 from leadscore.errors import ConfigError
-from leadscore.modeling.compare import compare
+from leadscore.lifecycle.compare import compare
+from leadscore.lifecycle.train import train
 from leadscore.modeling.families import FAMILIES, DataProfile, get_families
 from leadscore.modeling.folds import make_folds
 from leadscore.modeling.leaderboard import summarise
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import plan_columns
-from leadscore.modeling.train import train
 from leadscore.modeling.tuning import auto_budget, parse_budget, tune
 
 QUIET = {"show_progress": False, "track": False}

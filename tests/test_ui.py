@@ -24,12 +24,21 @@ from typer.testing import CliRunner
 
 import leadscore.ui
 from leadscore.config import Business, Roles, Settings
-from leadscore.data.schema import prepare_table
+from leadscore.data.lead_table import prepare_table
 from leadscore.demo import generate_leads
 from leadscore.errors import DataError, LeadscoreError, SchemaError
-from leadscore.modeling.train import train
+from leadscore.lifecycle.train import train
+from leadscore.live import add_score, add_scores
 from leadscore.store import NewScore, OutcomeRecord, Store
-from leadscore.ui import charts, data, models, workspace
+from leadscore.ui import (
+    batch_scoring,
+    charts,
+    data,
+    jobs,
+    model_catalogue,
+    model_insights,
+    workspace,
+)
 from leadscore.ui.auth import SESSION_KEY, SessionUser, current_user, sign_in
 from leadscore.ui.config import BUSINESS_KEY, DATASET_KEY, SERVING_KEY, UIConfig
 
@@ -83,8 +92,8 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, model_dir: Path) -> Ite
     monkeypatch.delenv("LEADSCORE_CONFIG", raising=False)
     monkeypatch.delenv("LEADSCORE_UI_MAX_UPLOAD_MB", raising=False)
     store = Store(url)
-    store.add_user(ADMIN, ADMIN_PASSWORD, "admin")
-    store.add_user(VIEWER, VIEWER_PASSWORD, "viewer")
+    store.users.add(ADMIN, ADMIN_PASSWORD, "admin")
+    store.users.add(VIEWER, VIEWER_PASSWORD, "viewer")
     yield Env(tmp_path, url, store, model_dir)
     store.close()
 
@@ -95,7 +104,7 @@ def scored(env: Env) -> Env:
     from leadscore.modeling.model import LeadModel
 
     fresh = generate_leads(200, seed=11, labelled=False).table
-    models.score_into_store(
+    batch_scoring.score_into_store(
         LeadModel.load(env.model_dir), fresh, env.store, "test", Settings(tracking=False)
     )
     return env
@@ -183,7 +192,7 @@ def test_sign_in_failures_say_the_same_and_are_slowed_down(env: Env) -> None:
     # failures recorded a minute ahead block now: even the right password has to wait
     ahead = datetime.now(UTC) + timedelta(minutes=1)
     for _ in range(3):
-        env.store.login(ADMIN, "wrong", now=ahead)
+        env.store.users.login(ADMIN, "wrong", now=ahead)
     sign_in_as(at, ADMIN, ADMIN_PASSWORD)
     assert at.error[0].value.startswith("Too many failed sign-ins")
     assert SESSION_KEY not in at.session_state
@@ -212,7 +221,7 @@ def test_sign_in_opens_the_leads_page_and_sign_out_closes_it(scored: Env) -> Non
 def test_leads_page_counts_donut_top_tables_and_download(scored: Env) -> None:
     at = signed_in()
     no_exceptions(at)
-    counts = scored.store.segment_counts()
+    counts = scored.store.scores.segment_counts()
     shown = metrics(at)
     assert [shown["Hot"], shown["Warm"], shown["Cold"]] == [
         f"{counts[s]:,}" for s in ("hot", "warm", "cold")
@@ -223,7 +232,7 @@ def test_leads_page_counts_donut_top_tables_and_download(scored: Env) -> None:
     assert list(hot.columns[:3]) == ["lead_id", "score_100", "segment"]
     assert "top_reasons" in hot.columns and set(hot["segment"]) == {"hot"}
     assert hot["score_100"].is_monotonic_decreasing
-    best = scored.store.latest_scores("hot", limit=1)[0]
+    best = scored.store.scores.ranked("hot", limit=1)[0]
     assert hot["lead_id"].iloc[0] == best.lead_id
     assert at.get("download_button")[0].proto.label.startswith("Download the work queue (200")
 
@@ -234,7 +243,7 @@ def test_leads_filters_search_and_opening_a_lead(scored: Env) -> None:
     at.run()
     shown = metrics(at)
     assert shown["Hot"] == "0" and shown["Cold"] == "0" and shown["Warm"] != "0"
-    lead_id = scored.store.latest_scores("warm", limit=1)[0].lead_id
+    lead_id = scored.store.scores.ranked("warm", limit=1)[0].lead_id
     at.text_input(key="f_search").input(lead_id.lower())
     at.run()
     assert metrics(at)["Leads shown"] == "1"
@@ -256,7 +265,7 @@ def test_leads_page_is_fast_on_ten_thousand_leads(env: Env) -> None:
     n = 10_000
     scores = rng.beta(1, 6, n)
     ids = [f"L{i:06d}" for i in range(n)]
-    env.store.upsert_leads(
+    env.store.leads.upsert_many(
         {
             lead: {"source": ["google", "email", "direct"][i % 3], "country": "France",
                    "created_at": f"2026-04-{1 + i % 28:02d}T10:00:00"}
@@ -264,7 +273,7 @@ def test_leads_page_is_fast_on_ten_thousand_leads(env: Env) -> None:
         }
     )  # fmt: skip
     reasons = [{"direction": "up", "text": "Source: email → +5", "field": "source"}]
-    env.store.add_scores(
+    add_scores(env.store,
         [
             NewScore(lead, "1", float(p), round(p * 100), "hot" if p > 0.3 else "cold",
                      p > 0.1, reasons=reasons)
@@ -291,9 +300,9 @@ def test_leads_page_is_fast_on_ten_thousand_leads(env: Env) -> None:
 
 
 def test_lead_detail_shows_score_history_reasons_ideal_and_attributes(scored: Env) -> None:
-    best = scored.store.latest_scores("hot", limit=1)[0]
-    scored.store.add_score(best.lead_id, "old", 0.05, 5, "cold", False, scored_at=T0)
-    scored.store.add_events(best.lead_id, [{"time": T0, "event": "page_view", "url": "/pricing"}])
+    best = scored.store.scores.ranked("hot", limit=1)[0]
+    add_score(scored.store, best.lead_id, "old", 0.05, 5, "cold", False, scored_at=T0)
+    scored.store.events.add(best.lead_id, [{"time": T0, "event": "page_view", "url": "/pricing"}])
     at = signed_in()
     load_demo(at)  # labelled leads: the ideal customer is described from them
     at.query_params["lead"] = best.lead_id
@@ -343,7 +352,7 @@ def test_a_bad_upload_shows_the_cli_error_and_stores_nothing(env: Env) -> None:
     no_exceptions(at)
     assert [e.value for e in at.error] == [f"bad.csv: {cli_error.value}"]
     assert "column 'visits' holds numbers" in at.error[0].value
-    assert env.store.get_setting(DATASET_KEY) is None
+    assert env.store.settings.get(DATASET_KEY) is None
     assert not env.datasets.exists() or not any(env.datasets.iterdir())
 
     at.file_uploader(key="upload").set_value(("empty.csv", b"", "text/csv"))
@@ -351,7 +360,7 @@ def test_a_bad_upload_shows_the_cli_error_and_stores_nothing(env: Env) -> None:
     at.button(key="load_upload").click()
     at.run()
     assert [e.value for e in at.error] == ["empty.csv: file is empty: empty.csv"]
-    assert env.store.get_setting(DATASET_KEY) is None
+    assert env.store.settings.get(DATASET_KEY) is None
 
 
 def test_uploads_over_the_size_limit_are_refused(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -363,7 +372,7 @@ def test_uploads_over_the_size_limit_are_refused(env: Env, monkeypatch: pytest.M
     at.button(key="load_upload").click()
     at.run()
     assert "files up to 1 MB can be uploaded" in at.error[0].value
-    assert env.store.get_setting(DATASET_KEY) is None
+    assert env.store.settings.get(DATASET_KEY) is None
 
 
 def test_a_good_upload_becomes_the_data_set_with_preview_and_audit(env: Env) -> None:
@@ -377,7 +386,7 @@ def test_a_good_upload_becomes_the_data_set_with_preview_and_audit(env: Env) -> 
     assert at.success[0].value == "Loaded leads.csv: 480 leads."
     shown = metrics(at)
     assert shown["Leads"] == "480" and shown["Open (no outcome yet)"] == "80"
-    assert env.store.get_setting(DATASET_KEY) is not None
+    assert env.store.settings.get(DATASET_KEY) is not None
     assert len(at.dataframe[0].value) == 200  # the preview
     leaks = [e.value for e in at.error if "Leakage suspect" in e.value]
     assert len(leaks) == 1 and r"sales\_status" in leaks[0]  # markdown-escaped
@@ -387,7 +396,7 @@ def test_a_good_upload_becomes_the_data_set_with_preview_and_audit(env: Env) -> 
     at.run()
     no_exceptions(at)
     info = workspace.Workspace(env.root / "dashboard").dataset(
-        env.store.get_setting(DATASET_KEY)["id"]
+        env.store.settings.get(DATASET_KEY)["id"]
     )
     assert info is not None and info.roles["time"] == "created_at"
 
@@ -418,7 +427,7 @@ def test_a_sql_table_loads_and_its_open_leads_are_scored(env: Env) -> None:
     at.run()
     no_exceptions(at)
     assert at.success[0].value == "Scored 40 leads into the work queue."
-    assert sum(env.store.segment_counts().values()) == 40
+    assert sum(env.store.scores.segment_counts().values()) == 40
 
 
 # ----------------------------------------------------------------------------- models
@@ -440,15 +449,15 @@ def test_train_from_the_dashboard_serves_the_model_and_fills_the_queue(env: Env)
     assert any("300 leads were scored into the work queue" in s for s in done)
     assert any("LEFT OUT: sales_status" in w.value for w in at.warning)
     assert "Leaderboard" in chart_titles(at)
-    served = env.store.get_setting(SERVING_KEY)["reference"]
+    served = env.store.settings.get(SERVING_KEY)["reference"]
     assert Path(served).parent == env.root / "dashboard" / "models"
-    assert sum(env.store.segment_counts().values()) == 300
+    assert sum(env.store.scores.segment_counts().values()) == 300
 
     # serve the earlier model again
     place = workspace.Workspace(env.root / "dashboard")
     earlier = next(
         e
-        for e in models.catalogue(Settings(), place)
+        for e in model_catalogue.catalogue(Settings(), place)
         if e.reference == str(env.model_dir.resolve())
     )
     next(b for b in at.selectbox if b.label == "Model").set_value(earlier)
@@ -456,7 +465,7 @@ def test_train_from_the_dashboard_serves_the_model_and_fills_the_queue(env: Env)
     at.button(key="serve").click()
     at.run()
     no_exceptions(at)
-    assert env.store.get_setting(SERVING_KEY)["reference"] == str(env.model_dir.resolve())
+    assert env.store.settings.get(SERVING_KEY)["reference"] == str(env.model_dir.resolve())
 
 
 def test_business_values_move_the_threshold_and_profit(env: Env) -> None:
@@ -473,17 +482,17 @@ def test_business_values_move_the_threshold_and_profit(env: Env) -> None:
     assert after["Expected profit"] != before["Expected profit"]
     at.button(key="save_business").click()
     at.run()
-    assert env.store.get_setting(BUSINESS_KEY)["cost_per_contact"] == 60.0
+    assert env.store.settings.get(BUSINESS_KEY)["cost_per_contact"] == 60.0
 
 
 def test_stored_leads_are_scored_again_with_the_served_model(scored: Env) -> None:
-    before = len(scored.store.score_points())
+    before = len(scored.store.scores.points())
     at = signed_in(page="models")
     at.button(key="rescore").click()
     at.run()
     no_exceptions(at)
     assert at.success[0].value == "Scored 200 stored leads again."
-    assert len(scored.store.score_points()) == before + 200
+    assert len(scored.store.scores.points()) == before + 200
 
 
 # ----------------------------------------------------------------------------- insights
@@ -522,9 +531,9 @@ def test_monitoring_distribution_movers_and_realised_conversion(env: Env) -> Non
         now = before + (40 if i % 5 == 0 else 2)
         items.append(NewScore(lead, "1", before / 100, before, "cold", False, scored_at=day1))
         items.append(NewScore(lead, "1", now / 100, now, "warm", True, scored_at=day2))
-    env.store.add_scores(items)
+    add_scores(env.store, items)
     for i in range(40):
-        env.store.add_outcome(f"M{i:03d}", i % 3 == 0, occurred_at=day2 + timedelta(days=3))
+        env.store.outcomes.add(f"M{i:03d}", i % 3 == 0, occurred_at=day2 + timedelta(days=3))
     at = signed_in(page="monitoring")
     no_exceptions(at)
     titles = chart_titles(at)
@@ -554,26 +563,26 @@ def test_admins_manage_business_values_keys_webhooks_and_users(env: Env) -> None
     next(n for n in at.number_input if n.label == "Cost of a contact").set_value(30.0)
     button(at, "Save the business values").click()
     at.run()
-    assert env.store.get_setting(BUSINESS_KEY)["cost_per_contact"] == 30.0
+    assert env.store.settings.get(BUSINESS_KEY)["cost_per_contact"] == 30.0
 
     text_input(at, "Who or what uses the key").input("crm-sync")
     button(at, "Create a key").click()
     at.run()
     key = at.code[0].value
-    assert key.startswith("ls_") and env.store.authenticate(key).name == "crm-sync"
+    assert key.startswith("ls_") and env.store.keys.authenticate(key).name == "crm-sync"
 
     text_input(at, "URL").input("https://crm.example.com/hooks")
     button(at, "Add the webhook").click()
     at.run()
-    assert [h.url for h in env.store.list_webhooks()] == ["https://crm.example.com/hooks"]
+    assert [h.url for h in env.store.webhooks.all()] == ["https://crm.example.com/hooks"]
 
     text_input(at, "User name").input("Carol")
     button(at, "Add the user").click()
     at.run()
     no_exceptions(at)
     password = at.code[-1].value
-    assert env.store.get_user("carol").role == "viewer"
-    assert env.store.login("carol", password).ok
+    assert env.store.users.get("carol").role == "viewer"
+    assert env.store.users.login("carol", password).ok
 
     text_input(at, "User name").input("carol")
     button(at, "Add the user").click()
@@ -663,7 +672,7 @@ def test_every_chart_has_a_title_and_labelled_axes(model_dir: Path) -> None:
         roc_chart(report.y, report.score, 0.1),
         precision_recall_chart(report.y, report.score),
         calibration_chart(report.y, report.score),
-        profit_chart(models.what_if(report.y, report.score, Business(), Business()).curve,
+        profit_chart(model_insights.what_if(report.y, report.score, Business(), Business()).curve,
                             0.1, Business()),
     ]  # fmt: skip
     for chart in built:
@@ -718,15 +727,15 @@ def test_data_sets_are_kept_with_their_roles_and_counts(tmp_path: Path) -> None:
 
 def test_what_if_progress_sink_and_catalogue(model_dir: Path, tmp_path: Path) -> None:
     y, p = np.array([1, 0, 1, 0, 1, 0]), np.array([0.9, 0.6, 0.4, 0.3, 0.2, 0.1])
-    cheap = models.what_if(y, p, Business(cost_per_contact=1), Business())
-    dear = models.what_if(
+    cheap = model_insights.what_if(y, p, Business(cost_per_contact=1), Business())
+    dear = model_insights.what_if(
         y, p, Business(cost_per_contact=100, missed_conversion_cost=0), Business()
     )
     assert dear.choice.threshold > cheap.choice.threshold
     assert cheap.trained == dear.trained
 
-    job = models.Job(kind="train", user="me")
-    sink = models.ProgressSink(job)
+    job = jobs.Job(kind="train", user="me")
+    sink = jobs.ProgressSink(job)
     sink.write("\x1b[2Kcomparing models ━━━━ 7/9 lightgbm 0:00:06\r")
     sink.write("LEFT OUT: sales_status — predicts the outcome\n")
     assert (job.phase, job.done, job.total) == ("comparing models", 7, 9)
@@ -736,34 +745,34 @@ def test_what_if_progress_sink_and_catalogue(model_dir: Path, tmp_path: Path) ->
     settings = Settings(
         tracking=False, mlflow_uri=f"sqlite:///{registry}", service={"model": str(model_dir)}
     )
-    entries = models.catalogue(settings, workspace.Workspace(tmp_path))
+    entries = model_catalogue.catalogue(settings, workspace.Workspace(tmp_path))
     assert [e.reference for e in entries] == [str(model_dir.resolve())]
-    key = models.serving_key(str(model_dir), settings)
-    assert key == models.folder_key(model_dir) and models.reference_of(key) == str(
-        model_dir.resolve()
-    )
+    key = model_catalogue.serving_key(str(model_dir), settings)
+    assert key == model_catalogue.folder_key(model_dir) and model_catalogue.reference_of(
+        key
+    ) == str(model_dir.resolve())
     with pytest.raises(LeadscoreError, match="served model folder is gone"):
-        models.serving_key(str(tmp_path / "gone" / "model"), settings)
+        model_catalogue.serving_key(str(tmp_path / "gone" / "model"), settings)
     with pytest.raises(LeadscoreError, match="no model trained yet"):
-        models.serving_key("champion", settings)
+        model_catalogue.serving_key("champion", settings)
     assert not registry.exists()  # looking did not create an empty registry
 
 
 def test_jobs_run_one_at_a_time_and_keep_errors(tmp_path: Path) -> None:
     place = workspace.Workspace(tmp_path)
 
-    def slow(job: models.Job) -> dict[str, Any]:
+    def slow(job: jobs.Job) -> dict[str, Any]:
         time.sleep(0.3)
         raise LeadscoreError("no luck")
 
-    job = models.start_job(place, "train", "me", slow)
+    job = jobs.start_job(place, "train", "me", slow)
     with pytest.raises(LeadscoreError, match="still running"):
-        models.start_job(place, "compare", "you", lambda job: {})
+        jobs.start_job(place, "compare", "you", lambda job: {})
     assert job.thread is not None
     job.thread.join(5)
-    assert not job.running and job.error == "no luck" and models.current_job(place) is job
-    models.forget_job(place, job)
-    assert models.current_job(place) is None
+    assert not job.running and job.error == "no luck" and jobs.current_job(place) is job
+    jobs.forget_job(place, job)
+    assert jobs.current_job(place) is None
 
 
 def test_score_into_store_keeps_the_raw_attributes_and_respects_capacity(env: Env) -> None:
@@ -771,9 +780,11 @@ def test_score_into_store_keeps_the_raw_attributes_and_respects_capacity(env: En
 
     fresh = generate_leads(30, seed=5, labelled=False).table.assign(company="ACME")
     settings = Settings(tracking=False, business=Business(capacity=5))
-    n = models.score_into_store(LeadModel.load(env.model_dir), fresh, env.store, "v", settings)
+    n = batch_scoring.score_into_store(
+        LeadModel.load(env.model_dir), fresh, env.store, "v", settings
+    )
     assert n == 30
-    queue = env.store.queue()
+    queue = env.store.scores.queue()
     assert sum(e.contact for e in queue) == 5
     assert queue[0].attributes["company"] == "ACME" and queue[0].reasons
 
@@ -782,10 +793,10 @@ def test_signed_in_user_follows_role_changes_and_removal(env: Env) -> None:
     state: dict[str, Any] = {}
     assert sign_in(env.store, state, VIEWER, VIEWER_PASSWORD).ok
     assert current_user(state, env.store) == SessionUser(VIEWER, "viewer")
-    env.store.set_role(VIEWER, "admin")
+    env.store.users.set_role(VIEWER, "admin")
     assert current_user(state, env.store).is_admin
-    env.store.set_role(VIEWER, "viewer")
-    env.store.remove_user(VIEWER)
+    env.store.users.set_role(VIEWER, "viewer")
+    env.store.users.remove(VIEWER)
     assert current_user(state, env.store) is None and SESSION_KEY not in state
 
 
@@ -811,15 +822,15 @@ def test_users_commands(env: Env) -> None:
     added = runner.invoke(cli, ["users", "add", "Dora", "--role", "admin"])
     assert added.exit_code == 0, added.output
     password = added.output.strip().splitlines()[-1]
-    assert env.store.login("dora", password).ok
+    assert env.store.users.login("dora", password).ok
     listed = runner.invoke(cli, ["users", "list"])
     assert "dora" in listed.output and "admin" in listed.output
     assert runner.invoke(cli, ["users", "set-role", "dora", "viewer"]).exit_code == 0
-    assert env.store.get_user("dora").role == "viewer"
+    assert env.store.users.get("dora").role == "viewer"
     chosen = runner.invoke(cli, ["users", "set-password", "dora", "--password", "brand-new-1"])
-    assert chosen.exit_code == 0 and env.store.login("dora", "brand-new-1").ok
+    assert chosen.exit_code == 0 and env.store.users.login("dora", "brand-new-1").ok
     assert runner.invoke(cli, ["users", "remove", "dora"]).exit_code == 0
-    assert env.store.get_user("dora") is None
+    assert env.store.users.get("dora") is None
     refused = runner.invoke(cli, ["users", "remove", ADMIN])
     assert refused.exit_code == 2 and "last admin" in refused.output
     short = runner.invoke(cli, ["users", "add", "eve", "--password", "short"])
@@ -853,5 +864,5 @@ def test_ui_command_runs_streamlit_with_the_store_and_folder(
     assert seen["env"]["LEADSCORE_DATABASE_URL"] == env.url
     assert seen["env"]["LEADSCORE_UI_DIR"] == str(env.root / "dash")
     assert "current data set: leads.csv (220 leads, 200 with an outcome)" in result.output
-    info = workspace.Workspace(env.root / "dash").dataset(env.store.get_setting(DATASET_KEY)["id"])
+    info = workspace.Workspace(env.root / "dash").dataset(env.store.settings.get(DATASET_KEY)["id"])
     assert info is not None and info.loaded_by == "leadscore ui"

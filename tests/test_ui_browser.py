@@ -30,7 +30,7 @@ import pytest
 from leadscore.cli.dashboard import dashboard_env, streamlit_command
 from leadscore.config import Settings
 from leadscore.demo import generate_leads
-from leadscore.modeling.train import train
+from leadscore.lifecycle.train import train
 from leadscore.store import Store
 from leadscore.ui import workspace
 
@@ -84,7 +84,7 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     )
     store_url = f"sqlite:///{root / 'leadscore.db'}"
     with Store(store_url) as store:
-        store.add_user("admin", PASSWORD, "admin")
+        store.users.add("admin", PASSWORD, "admin")
     demo_csv = root / "demo_leads.csv"
     demo_csv.write_bytes(workspace.demo_csv(rows=600, new_rows=120))
 
@@ -197,7 +197,7 @@ def test_sign_in_upload_train_and_open_a_lead(dashboard: Dashboard) -> None:
 
             # open the best lead: its score and reasons
             with Store(dashboard.store_url) as store:
-                best = store.latest_scores("hot", limit=1)[0]
+                best = store.scores.ranked("hot", limit=1)[0]
             page.get_by_label("Search by lead id").fill(best.lead_id)
             page.get_by_label("Search by lead id").press("Enter")
             page.get_by_role("button", name=f"Open lead {best.lead_id}").click()

@@ -14,10 +14,10 @@ from streamlit.testing.v1 import AppTest
 import leadscore.ui
 from leadscore.config import Settings
 from leadscore.demo import generate_leads
-from leadscore.modeling.train import train
-from leadscore.registry import Registry
+from leadscore.lifecycle.registry import Registry
+from leadscore.lifecycle.train import train
 from leadscore.store import Store
-from leadscore.ui import models, workspace
+from leadscore.ui import model_catalogue, workspace
 
 APP = Path(leadscore.ui.__file__).resolve().parent / "app.py"
 
@@ -44,7 +44,7 @@ def registry_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Se
         train(table, settings=settings, models=[family], show_progress=False,
               target="converted", id="lead_id")  # fmt: skip
     with Store(url) as store:
-        store.add_user("admin", "admin-password", "admin")
+        store.users.add("admin", "admin-password", "admin")
     yield settings
 
 
@@ -67,7 +67,9 @@ def test_versions_are_listed_charted_and_served_by_promotion(registry_env: Setti
     assert "ROC curve" in titles  # drawn from the champion's downloaded model folder
 
     place = workspace.Workspace(Path.cwd() / "dashboard")
-    challenger = next(e for e in models.catalogue(registry_env, place) if e.reference == "2")
+    challenger = next(
+        e for e in model_catalogue.catalogue(registry_env, place) if e.reference == "2"
+    )
     next(b for b in at.selectbox if b.label == "Model").set_value(challenger)
     at.run()
     assert (place.registry_dir / "2" / "evaluation.parquet").is_file()

@@ -19,7 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-import leadscore.store.repository as repository
+import leadscore.live.outbox as outbox
+from leadscore.live import add_score, add_scores
 from leadscore.store import NewScore, Store, StoreError
 from leadscore.webhooks import (
     SIGNATURE_HEADER,
@@ -211,8 +212,8 @@ def _closed_port_url() -> str:
 
 
 def _make_hot(store: Store, lead: str = "L1") -> None:
-    store.add_score(lead, "1", 0.30, 30, "cold", False, scored_at=T0)
-    store.add_score(lead, "1", 0.90, 90, "hot", True, scored_at=T0 + timedelta(hours=8))
+    add_score(store, lead, "1", 0.30, 30, "cold", False, scored_at=T0)
+    add_score(store, lead, "1", 0.90, 90, "hot", True, scored_at=T0 + timedelta(hours=8))
 
 
 def _later(hours: float) -> datetime:
@@ -225,30 +226,31 @@ def _later(hours: float) -> datetime:
 def test_webhook_validation(store: Store) -> None:
     for bad in ["ftp://crm.example.com/x", "crm.example.com/hook", "https://", "http://:80/x", ""]:
         with pytest.raises(StoreError, match="http:// or https:// URL"):
-            store.add_webhook(bad, SECRET)
+            store.webhooks.add(bad, SECRET)
     with pytest.raises(StoreError, match="non-empty secret"):
-        store.add_webhook("https://crm.example.com/hook", "  ")
+        store.webhooks.add("https://crm.example.com/hook", "  ")
     with pytest.raises(StoreError, match="kinds must be one or more of hot, jump"):
-        store.add_webhook("https://crm.example.com/hook", SECRET, kinds=["cold"])
+        store.webhooks.add("https://crm.example.com/hook", SECRET, kinds=["cold"])
     with pytest.raises(StoreError, match="kinds"):
-        store.add_webhook("https://crm.example.com/hook", SECRET, kinds=[])
+        store.webhooks.add("https://crm.example.com/hook", SECRET, kinds=[])
     with pytest.raises(StoreError, match="min_jump"):
-        store.add_webhook("https://crm.example.com/hook", SECRET, min_jump=0)
-    hook = store.add_webhook("https://crm.example.com/hook", SECRET, kinds="jump", min_jump=40)
+        store.webhooks.add("https://crm.example.com/hook", SECRET, min_jump=0)
+    hook = store.webhooks.add("https://crm.example.com/hook", SECRET, kinds="jump", min_jump=40)
     assert (hook.kinds, hook.min_jump, hook.active) == (("jump",), 40, True)
     assert SECRET not in repr(hook)  # secrets stay out of logs
-    assert store.list_webhooks() == [hook] and store.get_webhook(hook.id) == hook
+    assert store.webhooks.all() == [hook] and store.webhooks.get(hook.id) == hook
 
 
 def test_scores_queue_deliveries_for_matching_webhooks(store: Store) -> None:
-    hot_only = store.add_webhook("https://a.example/hook", SECRET, kinds=["hot"])
-    big_jumps = store.add_webhook("https://b.example/hook", SECRET, kinds=["jump"], min_jump=50)
-    both = store.add_webhook("https://c.example/hook", SECRET)
-    removed = store.add_webhook("https://d.example/hook", SECRET)
-    store.remove_webhook(removed.id)
+    hot_only = store.webhooks.add("https://a.example/hook", SECRET, kinds=["hot"])
+    big_jumps = store.webhooks.add("https://b.example/hook", SECRET, kinds=["jump"], min_jump=50)
+    both = store.webhooks.add("https://c.example/hook", SECRET)
+    removed = store.webhooks.add("https://d.example/hook", SECRET)
+    store.webhooks.remove(removed.id)
 
-    assert store.add_score("L1", "1", 0.30, 30, "cold", False, scored_at=T0)[1] == []
-    score, queued = store.add_score(
+    assert add_score(store, "L1", "1", 0.30, 30, "cold", False, scored_at=T0)[1] == []
+    score, queued = add_score(
+        store,
         "L1",
         "2",
         0.90,
@@ -281,63 +283,63 @@ def test_scores_queue_deliveries_for_matching_webhooks(store: Store) -> None:
     }
     assert all(d.status == "pending" and d.attempts == 0 for d in queued)
     # staying hot, a small move: nothing; a later 40-point jump only reaches `both`
-    assert store.add_score("L1", "2", 0.95, 95, "hot", True)[1] == []
-    store.add_score("L2", "2", 0.20, 20, "cold", False)
-    (jump,) = store.add_score("L2", "2", 0.60, 60, "warm", True)[1]
+    assert add_score(store, "L1", "2", 0.95, 95, "hot", True)[1] == []
+    add_score(store, "L2", "2", 0.20, 20, "cold", False)
+    (jump,) = add_score(store, "L2", "2", 0.60, 60, "warm", True)[1]
     assert (jump.webhook_id, jump.kind, jump.payload["event"]) == (both.id, "jump", "lead.jump")
-    assert [d.id for d in store.due_deliveries()] == [*(d.id for d in queued), jump.id]
-    assert len(store.deliveries(webhook_id=both.id)) == 2
-    assert store.deliveries(webhook_id=removed.id) == []
+    assert [d.id for d in store.webhooks.due()] == [*(d.id for d in queued), jump.id]
+    assert len(store.webhooks.deliveries(webhook_id=both.id)) == 2
+    assert store.webhooks.deliveries(webhook_id=removed.id) == []
 
 
 def test_a_score_and_its_deliveries_commit_together(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store.add_webhook("https://crm.example.com/hook", SECRET)
-    store.add_score("L1", "1", 0.30, 30, "cold", False)
+    store.webhooks.add("https://crm.example.com/hook", SECRET)
+    add_score(store, "L1", "1", 0.30, 30, "cold", False)
 
     def broken(*args: object, **kwargs: object) -> dict:
         raise RuntimeError("crash between the score and its delivery")
 
-    monkeypatch.setattr(repository, "webhook_payload", broken)
+    monkeypatch.setattr(outbox, "webhook_payload", broken)
     with pytest.raises(RuntimeError):
-        store.add_score("L1", "1", 0.90, 90, "hot", True)
-    assert [s.score_100 for s in store.score_history("L1")] == [30]  # rolled back
-    assert store.latest_score("L1").score_100 == 30
-    assert store.deliveries() == []
+        add_score(store, "L1", "1", 0.90, 90, "hot", True)
+    assert [s.score_100 for s in store.scores.history("L1")] == [30]  # rolled back
+    assert store.scores.latest("L1").score_100 == 30
+    assert store.webhooks.deliveries() == []
 
 
 def test_removing_a_webhook_cancels_its_pending_deliveries(store: Store) -> None:
-    hook = store.add_webhook("https://crm.example.com/hook", SECRET)
+    hook = store.webhooks.add("https://crm.example.com/hook", SECRET)
     _make_hot(store)
-    (pending,) = store.due_deliveries()
-    assert not store.remove_webhook(hook.id).active
-    assert store.list_webhooks() == [] and len(store.list_webhooks(include_inactive=True)) == 1
-    cancelled = store.get_delivery(pending.id)
+    (pending,) = store.webhooks.due()
+    assert not store.webhooks.remove(hook.id).active
+    assert store.webhooks.all() == [] and len(store.webhooks.all(include_inactive=True)) == 1
+    cancelled = store.webhooks.delivery(pending.id)
     assert (cancelled.status, cancelled.last_error) == ("failed", "webhook removed")
-    assert store.due_deliveries() == []
+    assert store.webhooks.due() == []
 
 
 def test_claims_are_exclusive_until_the_lease_ends(store: Store) -> None:
-    store.add_webhook("https://crm.example.com/hook", SECRET)
+    store.webhooks.add("https://crm.example.com/hook", SECRET)
     _make_hot(store)
-    (due,) = store.due_deliveries()
+    (due,) = store.webhooks.due()
     now = datetime.now(UTC)
-    claimed = store.claim(due.id, now=now, lease_s=60)
+    claimed = store.webhooks.claim(due.id, now=now, lease_s=60)
     assert claimed is not None and claimed.next_attempt_at == now + timedelta(seconds=60)
-    assert store.claim(due.id, now=now) is None  # a second dispatcher skips it
-    assert store.due_deliveries(now=now) == []
-    assert [d.id for d in store.due_deliveries(now=now + timedelta(seconds=61))] == [due.id]
-    assert store.claim(due.id, now=now + timedelta(seconds=61)) is not None
+    assert store.webhooks.claim(due.id, now=now) is None  # a second dispatcher skips it
+    assert store.webhooks.due(now=now) == []
+    assert [d.id for d in store.webhooks.due(now=now + timedelta(seconds=61))] == [due.id]
+    assert store.webhooks.claim(due.id, now=now + timedelta(seconds=61)) is not None
 
 
 # ---------------------------------------------------------------------- delivery
 
 
 def test_delivers_a_signed_payload(store: Store, receiver: Receiver) -> None:
-    hook = store.add_webhook(receiver.url, SECRET)
+    hook = store.webhooks.add(receiver.url, SECRET)
     _make_hot(store)
-    (queued,) = store.due_deliveries()
+    (queued,) = store.webhooks.due()
     with WebhookDispatcher(store) as dispatcher:
         assert dispatcher.deliver_due() == 1
         assert dispatcher.deliver_due() == 0  # nothing is sent twice
@@ -349,22 +351,22 @@ def test_delivers_a_signed_payload(store: Store, receiver: Receiver) -> None:
     assert headers["x-leadscore-delivery"] == headers["idempotency-key"] == str(queued.id)
     assert headers["x-leadscore-event"] == "lead.hot"
     assert headers["content-type"] == "application/json"
-    done = store.get_delivery(queued.id)
+    done = store.webhooks.delivery(queued.id)
     assert (done.status, done.attempts, done.last_status_code) == ("delivered", 1, 204)
     assert done.delivered_at is not None and done.next_attempt_at is None
-    assert store.deliveries(webhook_id=hook.id, status="delivered") == [done]
+    assert store.webhooks.deliveries(webhook_id=hook.id, status="delivered") == [done]
 
 
 def test_retries_with_backoff_until_the_receiver_recovers(store: Store, receiver: Receiver) -> None:
     receiver.fail_first = 2
-    store.add_webhook(receiver.url, SECRET)
+    store.webhooks.add(receiver.url, SECRET)
     _make_hot(store)
-    (queued,) = store.due_deliveries()
+    (queued,) = store.webhooks.due()
     dispatcher = WebhookDispatcher(store, base_delay_s=2.0, max_delay_s=3600)
 
     now = datetime.now(UTC)
     assert dispatcher.deliver_due(now=now) == 0
-    first = store.get_delivery(queued.id)
+    first = store.webhooks.delivery(queued.id)
     assert (first.status, first.attempts, first.last_status_code) == ("pending", 1, 500)
     assert first.last_error.startswith("HTTP 500")
     # 2 s after the first failure, half of it jitter
@@ -372,13 +374,13 @@ def test_retries_with_backoff_until_the_receiver_recovers(store: Store, receiver
     assert dispatcher.deliver_due(now=now) == 0 and len(receiver.requests) == 1  # not yet due
 
     assert dispatcher.deliver_due(now=now + timedelta(seconds=2)) == 0
-    second = store.get_delivery(queued.id)
+    second = store.webhooks.delivery(queued.id)
     assert second.attempts == 2
     later = now + timedelta(seconds=2)
     assert later + timedelta(seconds=2) <= second.next_attempt_at <= later + timedelta(seconds=4)
 
     assert dispatcher.deliver_due(now=now + timedelta(minutes=5)) == 1
-    done = store.get_delivery(queued.id)
+    done = store.webhooks.delivery(queued.id)
     assert (done.status, done.attempts, done.last_status_code) == ("delivered", 3, 204)
     assert [r["status"] for r in receiver.requests] == [500, 500, 204]
     assert {r["headers"]["x-leadscore-delivery"] for r in receiver.requests} == {str(queued.id)}
@@ -388,38 +390,38 @@ def test_retries_with_backoff_until_the_receiver_recovers(store: Store, receiver
 
 def test_gives_up_after_max_attempts(store: Store, receiver: Receiver) -> None:
     receiver.fail_first = 100
-    store.add_webhook(receiver.url, SECRET)
+    store.webhooks.add(receiver.url, SECRET)
     _make_hot(store)
-    (queued,) = store.due_deliveries()
+    (queued,) = store.webhooks.due()
     with WebhookDispatcher(store, max_attempts=3) as dispatcher:
         for hours in (0, 1, 2, 3, 4):
             dispatcher.deliver_due(now=_later(hours))
-    failed = store.get_delivery(queued.id)
+    failed = store.webhooks.delivery(queued.id)
     assert (failed.status, failed.attempts, failed.next_attempt_at) == ("failed", 3, None)
     assert failed.last_status_code == 500
     assert len(receiver.requests) == 3
-    assert store.deliveries(status="failed") == [failed]
+    assert store.webhooks.deliveries(status="failed") == [failed]
 
 
 def test_retry_after_is_honoured(store: Store, receiver: Receiver) -> None:
     receiver.fail_first, receiver.fail_status = 1, 429
     receiver.fail_headers = {"Retry-After": "120"}
-    store.add_webhook(receiver.url, SECRET)
+    store.webhooks.add(receiver.url, SECRET)
     _make_hot(store)
-    (queued,) = store.due_deliveries()
+    (queued,) = store.webhooks.due()
     now = datetime.now(UTC)
     with WebhookDispatcher(store) as dispatcher:
         dispatcher.deliver_due(now=now)
-    assert store.get_delivery(queued.id).next_attempt_at >= now + timedelta(seconds=120)
+    assert store.webhooks.delivery(queued.id).next_attempt_at >= now + timedelta(seconds=120)
 
 
 def test_network_errors_are_retried_and_never_raise(store: Store) -> None:
-    store.add_webhook(_closed_port_url(), SECRET)
+    store.webhooks.add(_closed_port_url(), SECRET)
     _make_hot(store)
-    (queued,) = store.due_deliveries()
+    (queued,) = store.webhooks.due()
     with WebhookDispatcher(store, timeout_s=2) as dispatcher:
         assert dispatcher.deliver_due() == 0
-    failed = store.get_delivery(queued.id)
+    failed = store.webhooks.delivery(queued.id)
     assert (failed.status, failed.attempts, failed.last_status_code) == ("pending", 1, None)
     assert failed.last_error.startswith("ConnectError")
 
@@ -428,25 +430,28 @@ def test_a_restarted_service_delivers_what_was_queued_before(
     db_url: str, receiver: Receiver
 ) -> None:
     with Store(db_url) as before_restart:
-        before_restart.add_webhook(receiver.url, SECRET)
+        before_restart.webhooks.add(receiver.url, SECRET)
         _make_hot(before_restart)
         # the old process dies with the delivery claimed but unanswered
-        (queued,) = before_restart.due_deliveries()
-        assert before_restart.claim(queued.id, lease_s=60) is not None
+        (queued,) = before_restart.webhooks.due()
+        assert before_restart.webhooks.claim(queued.id, lease_s=60) is not None
         _make_hot(before_restart, "L2")  # and one it never even looked at
     assert receiver.requests == []
 
     with Store(db_url) as after_restart, WebhookDispatcher(after_restart) as dispatcher:
         assert dispatcher.deliver_due() == 1  # L2 at once; L1 waits for the lease to end
         assert dispatcher.deliver_due(now=_later(hours=0.02)) == 1
-        assert {d.lead_id for d in after_restart.deliveries(status="delivered")} == {"L1", "L2"}
+        assert {d.lead_id for d in after_restart.webhooks.deliveries(status="delivered")} == {
+            "L1",
+            "L2",
+        }
     assert sorted(r["json"]["lead_id"] for r in receiver.delivered()) == ["L1", "L2"]
 
 
 def test_two_dispatchers_do_not_double_send(db_url: str, receiver: Receiver) -> None:
     with Store(db_url) as store:
-        store.add_webhook(receiver.url, SECRET)
-        store.add_scores([NewScore(f"L{i}", "1", 0.9, 90, "hot", True) for i in range(30)])
+        store.webhooks.add(receiver.url, SECRET)
+        add_scores(store, [NewScore(f"L{i}", "1", 0.9, 90, "hot", True) for i in range(30)])
     stores = [Store(db_url), Store(db_url)]  # two service workers
     dispatchers = [WebhookDispatcher(s, batch_size=100) for s in stores]
     barrier = threading.Barrier(2)
@@ -470,7 +475,7 @@ def test_two_dispatchers_do_not_double_send(db_url: str, receiver: Receiver) -> 
 
 
 def test_background_thread_delivers_and_stops(store: Store, receiver: Receiver) -> None:
-    store.add_webhook(receiver.url, SECRET)
+    store.webhooks.add(receiver.url, SECRET)
     dispatcher = WebhookDispatcher(store)
     dispatcher.start(interval_s=30)  # long interval: wake() must trigger the pass
     try:
@@ -487,4 +492,4 @@ def test_background_thread_delivers_and_stops(store: Store, receiver: Receiver) 
         dispatcher.stop()
     assert not dispatcher.running
     assert len(receiver.delivered()) == 1
-    assert store.deliveries()[0].status == "delivered"
+    assert store.webhooks.deliveries()[0].status == "delivered"

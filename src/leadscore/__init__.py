@@ -12,12 +12,12 @@ best first and knows why.
 
 from leadscore.config import Business, Roles, Segments, Settings, load_settings
 from leadscore.errors import LeadscoreError
+from leadscore.lifecycle.compare import compare
+from leadscore.lifecycle.train import train
+from leadscore.live.batch import score
 from leadscore.modeling.audit import AuditReport, audit
-from leadscore.modeling.compare import compare
 from leadscore.modeling.leaderboard import Leaderboard
 from leadscore.modeling.model import LeadModel
-from leadscore.modeling.train import train
-from leadscore.scoring import score
 
 __all__ = [
     "AuditReport",

@@ -16,9 +16,11 @@ module                 commands
 ``cli.retrain``        ``retrain``
 ``cli.service``        ``serve``, ``keys …``, ``webhooks …``
 ``cli.dashboard``      ``ui``, ``users …``
+``cli.config``         ``config show``
 =====================  ============================================================
 
-:mod:`leadscore.cli.common` holds the consoles and the error handling,
+:mod:`leadscore.cli.common` holds the consoles, the error handling and the settings
+(one resolver: file, environment, values saved from the dashboard, flags),
 :mod:`leadscore.cli.options` the options several commands share.
 """
 
@@ -26,7 +28,17 @@ from __future__ import annotations
 
 import typer
 
-from leadscore.cli import dashboard, data, modeling, models, reporting, retrain, scoring, service
+from leadscore.cli import (
+    config,
+    dashboard,
+    data,
+    modeling,
+    models,
+    reporting,
+    retrain,
+    scoring,
+    service,
+)
 
 app = typer.Typer(
     name="leadscore",
@@ -55,5 +67,6 @@ app.add_typer(service.keys_app, name="keys")
 app.add_typer(service.hooks_app, name="webhooks")
 app.command("ui")(dashboard.ui_command)
 app.add_typer(dashboard.users_app, name="users")
+app.add_typer(config.config_app, name="config")
 
 __all__ = ["app"]

@@ -1,12 +1,12 @@
 """What every ``leadscore`` command shares: the consoles, the error handling, the
-``--config`` and ``--database`` options and opening the score store.
+``--config`` and ``--database`` options, the settings and opening the score store.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
-from leadscore.config import Settings, load_settings
+from leadscore.config import Resolved, Settings, resolve_settings
 from leadscore.errors import LeadscoreError
 
 if TYPE_CHECKING:
@@ -80,8 +80,47 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def resolve(
+    config: Path | None,
+    database: str | None = None,
+    flags: Mapping[str, Any] | None = None,
+    *,
+    dashboard: bool = True,
+) -> Resolved:
+    """The command's settings: file, environment, the values saved from the dashboard (in
+    the score store of ``--database``, else of the settings), flags.
+
+    Parameters
+    ----------
+    config:
+        ``--config``: a settings file (default ``./leadscore.toml`` when present).
+    database:
+        ``--database``: the score store URL, over ``database_url`` of the settings.
+    flags:
+        Other flags by dotted setting name (see :func:`~leadscore.config.resolve_settings`).
+    dashboard:
+        Whether to read the values saved from the dashboard (commands that only need the
+        store's URL or the registry skip it). What cannot be used is printed as a note.
+
+    Example
+    -------
+    >>> resolve(None, flags={"business.cost_per_contact": 20.0}).settings.business.cost_per_contact
+    20.0
+    """
+    from leadscore.store import read_saved_settings
+
+    given = {**(flags or {}), "database_url": database or None}
+    resolved = resolve_settings(
+        config, saved=read_saved_settings if dashboard else None, flags=given
+    )
+    for note in resolved.notes:
+        err.print(Text.assemble(("note: ", "yellow"), note))
+    return resolved
+
+
 def settings_with_database(config: Path | None, database: str | None) -> Settings:
-    """The project settings, with ``--database`` (when given) as the store URL.
+    """The project settings, with ``--database`` (when given) as the store URL; without
+    the dashboard's saved values (commands that use them call :func:`resolve`).
 
     Parameters
     ----------
@@ -95,8 +134,7 @@ def settings_with_database(config: Path | None, database: str | None) -> Setting
     >>> settings_with_database(None, "sqlite:///other.db").database_url
     'sqlite:///other.db'
     """
-    settings = load_settings(config)
-    return settings.model_copy(update={"database_url": database}) if database else settings
+    return resolve(config, database, dashboard=False).settings
 
 
 def open_store(config: Path | None, database: str | None) -> Store:

@@ -104,7 +104,7 @@ def ui_command(
         raise LeadscoreError(f"--max-upload-mb must be at least 1, not {max_upload_mb}")
     settings = settings_with_database(config, database)
     store = open_store(config, database)  # creates or upgrades the schema; fails clearly here
-    if not store.list_users():
+    if not store.users.all():
         out.print(
             "[yellow]no dashboard users yet:[/] leadscore users add NAME --role admin "
             "(prints a random password)"
@@ -154,7 +154,7 @@ def users_add(
 
     chosen = password or random_password()
     try:
-        user = open_store(config, database).add_user(name, chosen, role)
+        user = open_store(config, database).users.add(name, chosen, role)
     except ValueError as exc:
         raise LeadscoreError(str(exc)) from None
     out.print(f"user {user.name} ({user.role}) created")
@@ -170,7 +170,7 @@ def users_list(database: DatabaseOpt = None, config: ConfigOpt = None) -> None:
     table = Table(header_style="bold")
     for column in ("name", "role", "created", "last sign-in"):
         table.add_column(column)
-    for user in open_store(config, database).list_users():
+    for user in open_store(config, database).users.all():
         table.add_row(
             user.name,
             user.role,
@@ -188,7 +188,7 @@ def users_remove(
     config: ConfigOpt = None,
 ) -> None:
     """Delete a user (not the last admin)."""
-    user = open_store(config, database).remove_user(name)
+    user = open_store(config, database).users.remove(name)
     out.print(f"user {user.name} removed")
 
 
@@ -201,7 +201,7 @@ def users_set_role(
     config: ConfigOpt = None,
 ) -> None:
     """Make a user admin or viewer (the last admin stays admin)."""
-    user = open_store(config, database).set_role(name, role)
+    user = open_store(config, database).users.set_role(name, role)
     out.print(f"user {user.name} is now {user.role}")
 
 
@@ -219,7 +219,7 @@ def users_set_password(
     from leadscore.ui.auth import random_password
 
     chosen = password or random_password()
-    user = open_store(config, database).set_password(name, chosen)
+    user = open_store(config, database).users.set_password(name, chosen)
     out.print(f"password of {user.name} changed")
     if password is None:
         out.print("new password (shown once):")

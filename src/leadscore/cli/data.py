@@ -70,7 +70,7 @@ def ingest(
     with err.status(f"ingesting {source}"):
         if as_events:
             from leadscore.data.events import load_events
-            from leadscore.data.sources import write_table
+            from leadscore.data.table_files import write_table
 
             loaded = load_events(source)
             written = write_table(loaded.events, out_file)

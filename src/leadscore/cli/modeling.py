@@ -61,7 +61,7 @@ def compare(
     quiet: QuietOpt = False,
 ) -> None:
     """Compare model families by cross-validation and print the leaderboard."""
-    from leadscore.modeling.compare import compare as run_compare
+    from leadscore.lifecycle.compare import compare as run_compare
 
     settings = build_settings(flags)
     board = run_compare(
@@ -91,7 +91,7 @@ def train(
     quiet: QuietOpt = False,
 ) -> None:
     """Compare models, train the best on all data, calibrate it and save it."""
-    from leadscore.modeling.train import train as run_train
+    from leadscore.lifecycle.train import train as run_train
 
     settings = build_settings(flags)
     lead_model = run_train(
@@ -136,7 +136,7 @@ def train(
     out.print(f"Saved to {out_dir}")
     version = getattr(lead_model, "registered_version_", None)
     if version is not None:
-        from leadscore.registry import CHAMPION, Registry
+        from leadscore.lifecycle.registry import CHAMPION, Registry
 
         registry = Registry(settings)
         role = "champion" if registry.resolve(CHAMPION) == version else "challenger"

@@ -19,7 +19,7 @@ models_app = typer.Typer(help="The model registry: versions, champion and challe
 @handle_errors
 def models_list(config: ConfigOpt = None) -> None:
     """All registered versions, newest first, with their aliases and metrics."""
-    from leadscore.registry import Registry
+    from leadscore.lifecycle.registry import Registry
 
     registry = Registry(load_settings(config))
     table = Table(title=f"{registry.name} @ {registry.uri}", header_style="bold")
@@ -44,7 +44,7 @@ def models_show(
     """Everything recorded about one version."""
     import json
 
-    from leadscore.registry import Registry
+    from leadscore.lifecycle.registry import Registry
 
     registry = Registry(load_settings(config))
     out.print_json(json.dumps(registry.describe(registry.resolve(version)), default=str))
@@ -57,7 +57,7 @@ def models_promote(
     config: ConfigOpt = None,
 ) -> None:
     """Make a version the champion (every scoring entry point then loads it)."""
-    from leadscore.registry import Registry
+    from leadscore.lifecycle.registry import Registry
 
     registry = Registry(load_settings(config))
     number = registry.resolve(version)
@@ -69,7 +69,7 @@ def models_promote(
 @handle_errors
 def models_rollback(config: ConfigOpt = None) -> None:
     """Give the champion alias back to the previous champion."""
-    from leadscore.registry import Registry
+    from leadscore.lifecycle.registry import Registry
 
     registry = Registry(load_settings(config))
     out.print(f"champion rolled back to version {registry.rollback()} of {registry.name}")
@@ -84,7 +84,7 @@ def mlflow_ui(
     """Browse runs and models in the MLflow UI (the project's tracking store)."""
     import subprocess
 
-    from leadscore.registry import tracking_uri
+    from leadscore.lifecycle.registry import tracking_uri
 
     uri = tracking_uri(load_settings(config))
     out.print(f"MLflow UI for {uri} at http://{host}:{port} (Ctrl-C stops)")

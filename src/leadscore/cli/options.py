@@ -1,10 +1,12 @@
 """The options several commands share, declared once.
 
 Each shared option is one entry of :data:`OPTIONS` (its name in Python, its ``typer``
-declaration and its default) and one field of :class:`Flags`. A command asks for a group
-of them with :func:`shared_options` and receives their parsed values as one
-:class:`Flags` argument; :func:`build_settings` turns those into the project settings.
-Adding an option is therefore one entry here, not one per command.
+declaration and its default), one field of :class:`Flags` and, when it is a setting, one
+entry of :data:`SETTING_OF`. A command asks for a group of them with
+:func:`shared_options` and receives their parsed values as one :class:`Flags` argument;
+:func:`build_settings` turns those into the project settings (through the one resolver:
+file, environment, the values saved from the dashboard, then these flags). Adding an
+option is therefore one place, not one per command.
 """
 
 from __future__ import annotations
@@ -18,10 +20,9 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-from pydantic import ValidationError
 
-from leadscore.cli.common import ConfigOpt
-from leadscore.config import Business, Settings, load_settings
+from leadscore.cli.common import ConfigOpt, DatabaseOpt, resolve
+from leadscore.config import Settings
 from leadscore.errors import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -132,6 +133,7 @@ class Flags:
     cost: float | None = None
     missed: float | None = None
     capacity: int | None = None
+    database: str | None = None
 
     @property
     def model_list(self) -> list[str] | None:
@@ -164,18 +166,40 @@ OPTIONS: dict[str, tuple[Any, Any]] = {
     "cost": (CostOpt, None),
     "missed": (MissedOpt, None),
     "capacity": (CapacityOpt, None),
+    "database": (DatabaseOpt, None),
+}
+
+#: the setting (dotted name) each option sets; ``--database`` names the score store, whose
+#: saved dashboard values the settings include
+SETTING_OF: dict[str, str] = {
+    "target": "roles.target",
+    "id_column": "roles.id",
+    "time_column": "roles.time",
+    "exclude": "roles.exclude",
+    "keep": "roles.keep",
+    "bad_numbers": "on_bad_number",
+    "dictionary": "leakage.dictionary",
+    "strict_leakage": "leakage.strict",
+    "row_order": "row_order",
+    "cv": "cv_folds",
+    "value": "business.value_per_conversion",
+    "cost": "business.cost_per_contact",
+    "missed": "business.missed_conversion_cost",
+    "capacity": "business.capacity",
 }
 if set(OPTIONS) != {f.name for f in dataclasses.fields(Flags)}:  # pragma: no cover
     raise RuntimeError("every shared option needs a Flags field, and every field an option")
 
 #: column roles and the settings file: every command that reads a lead table
 ROLES = ("target", "id_column", "time_column", "exclude", "keep", "config")
+#: the score store whose dashboard values (business, segments) apply
+STORE = ("database",)
 #: how the audit reads values and decides on leakage
 CHECKS = ("bad_numbers", "dictionary", "strict_leakage")
 #: the model search of ``compare`` and ``train``: validation, candidates, business values
 SEARCH = ("row_order", "budget", "models", "sort", "cv", "value", "cost", "missed")
 #: everything ``compare`` and ``train`` share
-MODELLING = (*ROLES, *CHECKS, *SEARCH)
+MODELLING = (*ROLES, *CHECKS, *SEARCH, *STORE)
 
 
 def shared_options(*names: str) -> Callable[[F], F]:
@@ -228,12 +252,13 @@ def shared_options(*names: str) -> Callable[[F], F]:
 
 
 def build_settings(flags: Flags) -> Settings:
-    """Settings from file and environment, with the command-line flags on top.
+    """The command's settings: file, environment, the values saved from the dashboard (in
+    the store of ``--database``, else of the settings), then the flags.
 
     Parameters
     ----------
     flags:
-        The parsed shared options; ``None`` values leave the configured setting alone,
+        The parsed shared options; ``None`` values leave the setting alone,
         ``--exclude`` / ``--keep`` add to the configured lists.
 
     Raises :class:`~leadscore.errors.ConfigError` for a flag value that is not allowed.
@@ -243,50 +268,20 @@ def build_settings(flags: Flags) -> Settings:
     >>> build_settings(Flags(cost=20.0)).business.cost_per_contact
     20.0
     """
-    settings = load_settings(flags.config)
-    roles = settings.roles.merged(
-        target=flags.target, id=flags.id_column, time=flags.time_column,
-        exclude=flags.exclude or [], keep=flags.keep or [],
-    )  # fmt: skip
-    business_updates = {
-        k: v
-        for k, v in {
-            "value_per_conversion": flags.value,
-            "cost_per_contact": flags.cost,
-            "missed_conversion_cost": flags.missed,
-            "capacity": flags.capacity,
-        }.items()
-        if v is not None
-    }
-    updates: dict[str, Any] = {"roles": roles}
-    try:
-        if business_updates:
-            updates["business"] = Business(**{**settings.business.model_dump(), **business_updates})
-        if flags.bad_numbers is not None:
-            if flags.bad_numbers not in ("error", "missing"):
-                raise ConfigError(
-                    f"--bad-numbers must be 'error' or 'missing', not {flags.bad_numbers!r}"
-                )
-            updates["on_bad_number"] = flags.bad_numbers
-        if flags.cv is not None:
-            if flags.cv < 2:
-                raise ConfigError(f"--cv must be at least 2 folds, not {flags.cv}")
-            updates["cv_folds"] = flags.cv
-        if flags.row_order is not None:
-            if flags.row_order not in ("auto", "time", "random"):
-                raise ConfigError(
-                    f"--row-order must be 'auto', 'time' or 'random', not {flags.row_order!r}"
-                )
-            updates["row_order"] = flags.row_order
-        if flags.dictionary is not None or flags.strict_leakage:
-            leakage = settings.leakage.model_copy()
-            if flags.dictionary is not None:
-                if not flags.dictionary.is_file():
-                    raise ConfigError(f"--dictionary: file not found: {flags.dictionary}")
-                leakage.dictionary = flags.dictionary
-            leakage.strict = leakage.strict or flags.strict_leakage
-            updates["leakage"] = leakage
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"invalid business values: {problems}") from None
-    return settings.model_copy(update=updates)
+    if flags.bad_numbers is not None and flags.bad_numbers not in ("error", "missing"):
+        raise ConfigError(f"--bad-numbers must be 'error' or 'missing', not {flags.bad_numbers!r}")
+    if flags.cv is not None and flags.cv < 2:
+        raise ConfigError(f"--cv must be at least 2 folds, not {flags.cv}")
+    if flags.row_order is not None and flags.row_order not in ("auto", "time", "random"):
+        raise ConfigError(
+            f"--row-order must be 'auto', 'time' or 'random', not {flags.row_order!r}"
+        )
+    if flags.dictionary is not None and not flags.dictionary.is_file():
+        raise ConfigError(f"--dictionary: file not found: {flags.dictionary}")
+    given = {setting: _given(getattr(flags, option)) for option, setting in SETTING_OF.items()}
+    return resolve(flags.config, flags.database, given).settings
+
+
+def _given(value: Any) -> Any:
+    """A flag's value, or ``None`` when it was not given (an off switch, no list items)."""
+    return None if value is False or (isinstance(value, list) and not value) else value

@@ -32,7 +32,7 @@ def insights(
     """What converts: drivers, conversion by field, the ideal customer, segment profiles."""
     from leadscore.explain.drivers import beeswarm_png, explain_sample, global_drivers
     from leadscore.explain.insights import load_for_insights
-    from leadscore.registry import CHAMPION, load_lead_model
+    from leadscore.lifecycle.registry import CHAMPION, load_lead_model
     from leadscore.reporting.insights import write_insights
 
     model_ref, data = (first, second) if second is not None else (CHAMPION, first)
@@ -106,7 +106,7 @@ def report(
     """Write the evaluation report (HTML + PNG plots) of a trained model."""
     import tempfile
 
-    from leadscore.registry import load_lead_model
+    from leadscore.lifecycle.registry import load_lead_model
     from leadscore.reporting.report import write_report
 
     if Path(run).is_dir():

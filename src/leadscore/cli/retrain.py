@@ -10,6 +10,7 @@ from leadscore.cli.common import err, handle_errors, out
 from leadscore.cli.options import (
     NO_FLAGS,
     ROLES,
+    STORE,
     DataArg,
     Flags,
     QuietOpt,
@@ -19,7 +20,7 @@ from leadscore.cli.options import (
 
 
 @handle_errors
-@shared_options(*ROLES)
+@shared_options(*ROLES, *STORE)
 def retrain(
     data: DataArg,
     window: Annotated[
@@ -43,12 +44,14 @@ def retrain(
     quiet: QuietOpt = False,
 ) -> None:
     """Train a challenger on a sliding window; promote it only if it beats the champion."""
-    from leadscore.modeling.retrain import retrain as run_retrain
-    from leadscore.modeling.retrain import retrain_every
+    from leadscore.lifecycle.retrain import retrain as run_retrain
+    from leadscore.lifecycle.retrain import retrain_every
 
-    settings = build_settings(flags)
+    build_settings(flags)  # a bad setting fails now, not at the first scheduled run
 
     def once() -> None:
+        # resolved afresh for every run: values saved from the dashboard meanwhile apply
+        settings = build_settings(flags)
         decision = run_retrain(
             data, window=window, holdout=holdout, metric=metric, margin=margin,
             settings=settings, console=err, show_progress=not quiet,

@@ -57,8 +57,8 @@ def score(
 ) -> None:
     """Score leads with a trained model: score 0–100, hot/warm/cold, rank, contact."""
     from leadscore.data.sources import read_table
-    from leadscore.registry import CHAMPION, load_lead_model
-    from leadscore.scoring import score as run_score
+    from leadscore.lifecycle.registry import CHAMPION, load_lead_model
+    from leadscore.live.batch import score as run_score
 
     model_ref, data = (first, second) if second is not None else (CHAMPION, first)
     lead_model = load_lead_model(model_ref, load_settings(config))
@@ -72,7 +72,7 @@ def score(
         frame = read_table(data)
     score_store, version = None, "unknown"
     if store or database:
-        from leadscore.scoring.loader import model_version
+        from leadscore.lifecycle.loader import model_version
         from leadscore.store import Store
 
         settings = load_settings(config)
@@ -109,7 +109,7 @@ def explain(
 ) -> None:
     """Why leads scored as they did: each field's push in score points."""
     from leadscore.data.sources import read_table
-    from leadscore.registry import CHAMPION, load_lead_model
+    from leadscore.lifecycle.registry import CHAMPION, load_lead_model
     from leadscore.scoring.contributions import contributions
     from leadscore.scoring.reasons import reasons as lead_reasons
 

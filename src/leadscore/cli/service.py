@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leadscore.cli.common import ConfigOpt, DatabaseOpt, handle_errors, open_store, out
-from leadscore.config import load_settings
+from leadscore.cli.common import ConfigOpt, DatabaseOpt, handle_errors, open_store, out, resolve
 from leadscore.errors import LeadscoreError
 
 
@@ -35,29 +34,18 @@ def serve(
     """The real-time scoring API (FastAPI + uvicorn); OpenAPI docs at /docs."""
     import uvicorn
 
-    from leadscore.scoring.live import ModelSlot
+    from leadscore.live import ModelSlot
     from leadscore.store import Store, mask
 
-    settings = load_settings(config)
-    service = settings.service.model_copy(
-        update={
-            k: v
-            for k, v in {
-                "model": model,
-                "host": host,
-                "port": port,
-                "access_log": access_log,
-            }.items()
-            if v is not None
-        }
-    )
-    settings = settings.model_copy(
-        update={"service": service, **({"database_url": database} if database else {})}
-    )
+    # what the service's workers resolve too (leadscore.service.server), with these flags
+    given = {"service.model": model, "service.host": host, "service.port": port,
+             "service.access_log": access_log}  # fmt: skip
+    settings = resolve(config, database, given).settings
+    service = settings.service
     # Fail here, with a clear message, rather than inside the server's startup.
     slot = ModelSlot.load(service.model, settings)
     with Store(settings.database_url) as store:  # migrated now, not by each worker at once
-        has_keys = bool(store.list_keys())
+        has_keys = bool(store.keys.all())
     out.print(
         f"serving model version [bold]{slot.current.version}[/] ({service.model}); scores "
         f"stored in {mask(settings.database_url)}"
@@ -93,7 +81,7 @@ def keys_create(
 ) -> None:
     """Create a key; it is shown once (only its hash is stored)."""
     try:
-        plaintext, record = open_store(config, database).create_key(name, scope)
+        plaintext, record = open_store(config, database).keys.create(name, scope)
     except ValueError as exc:
         raise LeadscoreError(str(exc)) from None
     out.print(f"key {record.id} ({record.name}, scopes: {', '.join(record.scopes)}):")
@@ -108,7 +96,7 @@ def keys_list(database: DatabaseOpt = None, config: ConfigOpt = None) -> None:
     table = Table(header_style="bold")
     for name in ("id", "name", "prefix", "scopes", "created", "last used", "revoked"):
         table.add_column(name)
-    for k in open_store(config, database).list_keys():
+    for k in open_store(config, database).keys.all():
         table.add_row(
             str(k.id), k.name, k.prefix + "…", ", ".join(k.scopes),
             f"{k.created_at:%Y-%m-%d %H:%M}",
@@ -126,7 +114,7 @@ def keys_revoke(
     config: ConfigOpt = None,
 ) -> None:
     """Revoke a key: it stops working at once."""
-    record = open_store(config, database).revoke_key(int(key) if key.isdigit() else key)
+    record = open_store(config, database).keys.revoke(int(key) if key.isdigit() else key)
     out.print(f"revoked key {record.id} ({record.name})")
 
 
@@ -155,7 +143,7 @@ def webhooks_add(
     if not secret:
         raise LeadscoreError("a signing secret is needed: --secret or LEADSCORE_WEBHOOK_SECRET")
     try:
-        hook = open_store(config, database).add_webhook(
+        hook = open_store(config, database).webhooks.add(
             url, secret, kinds=tuple(kind or ("hot", "jump")), min_jump=min_jump
         )
     except ValueError as exc:
@@ -170,7 +158,7 @@ def webhooks_list(database: DatabaseOpt = None, config: ConfigOpt = None) -> Non
     table = Table(header_style="bold")
     for name in ("id", "url", "kinds", "min jump", "created"):
         table.add_column(name)
-    for h in open_store(config, database).list_webhooks():
+    for h in open_store(config, database).webhooks.all():
         table.add_row(
             str(h.id), h.url, ", ".join(h.kinds), str(h.min_jump), f"{h.created_at:%Y-%m-%d %H:%M}"
         )
@@ -185,7 +173,7 @@ def webhooks_remove(
     config: ConfigOpt = None,
 ) -> None:
     """Stop calling a webhook (its delivery log is kept)."""
-    hook = open_store(config, database).remove_webhook(webhook)
+    hook = open_store(config, database).webhooks.remove(webhook)
     out.print(f"webhook {hook.id} ({hook.url}) removed")
 
 
@@ -211,7 +199,7 @@ def webhooks_deliveries(
         "created",
     ):
         table.add_column(name)
-    for d in open_store(config, database).deliveries(webhook_id=webhook, limit=limit):
+    for d in open_store(config, database).webhooks.deliveries(webhook_id=webhook, limit=limit):
         table.add_row(
             str(d.id), str(d.webhook_id), d.lead_id, d.kind, d.status, str(d.attempts),
             "" if d.last_status_code is None else str(d.last_status_code), d.last_error or "",

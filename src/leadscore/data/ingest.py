@@ -13,16 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from leadscore.data.sources import (
-    CSV_SUFFIXES,
-    PARQUET_SUFFIXES,
-    TableLike,
-    file_format,
-    read_table,
-    resolve_files,
-    source_kind,
-    write_table,
-)
+from leadscore.data.sources import TableLike, read_table, resolve_files, source_kind
+from leadscore.data.table_files import CSV_SUFFIXES, PARQUET_SUFFIXES, file_format, write_table
 from leadscore.errors import DataError
 
 if TYPE_CHECKING:

@@ -34,46 +34,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
-
+from leadscore.config import MixpanelSettings
 from leadscore.errors import DataError
 
 EXPORT_PATH = "/api/2.0/export"
 _CHUNK = 64 * 1024
 _RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-
-
-class MixpanelSettings(BaseModel):
-    """Credentials and behaviour of the Mixpanel export. Secrets come from the environment
-    or ``leadscore.toml``, never from code.
-
-    Environment variables: ``LEADSCORE_MIXPANEL__PROJECT_ID``, ``…__USERNAME``,
-    ``…__SECRET``, ``…__API_SECRET``, ``…__HOST``, ``…__MAX_ATTEMPTS``,
-    ``…__RETRY_BASE_DELAY``, ``…__RETRY_MAX_DELAY``, ``…__TIMEOUT``.
-
-    Example
-    -------
-    >>> MixpanelSettings(host="https://data-eu.mixpanel.com").max_attempts
-    5
-    """
-
-    # a misspelt LEADSCORE_..._* variable or [section] key is an error, not ignored
-    model_config = ConfigDict(extra="forbid")
-
-    project_id: int | None = None
-    #: service account user name (with ``secret``)
-    username: str | None = None
-    secret: SecretStr | None = None
-    #: project API secret (the alternative to a service account)
-    api_secret: SecretStr | None = None
-    host: str = "https://data.mixpanel.com"
-    #: attempts per day, including the first, on 429, 5xx and network errors
-    max_attempts: int = Field(default=5, ge=1, le=20)
-    #: first retry waits about this many seconds; each further retry doubles it
-    retry_base_delay: float = Field(default=2.0, ge=0)
-    retry_max_delay: float = Field(default=120.0, ge=0)
-    #: seconds without any data before a request is abandoned
-    timeout: float = Field(default=300.0, gt=0)
 
 
 class _Retryable(Exception):

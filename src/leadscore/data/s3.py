@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
-
+from leadscore.config import S3Settings
 from leadscore.errors import DataError
 
 if TYPE_CHECKING:  # boto3 is imported lazily: it is slow to import and only S3 sources need it
@@ -51,34 +50,6 @@ _DENIED_CODES = {
     "TokenRefreshRequired",
     "AllAccessDisabled",
 }
-
-
-class S3Settings(BaseModel):
-    """How to reach S3. Every field is optional: unset ones use boto3's defaults.
-
-    Environment variables: ``LEADSCORE_S3__ENDPOINT_URL``, ``LEADSCORE_S3__REGION``,
-    ``LEADSCORE_S3__ACCESS_KEY_ID``, ``LEADSCORE_S3__SECRET_ACCESS_KEY``,
-    ``LEADSCORE_S3__SESSION_TOKEN``, ``LEADSCORE_S3__MAX_ATTEMPTS``,
-    ``LEADSCORE_S3__CONNECT_TIMEOUT``.
-
-    Example
-    -------
-    >>> S3Settings(endpoint_url="http://localhost:9000").region is None
-    True
-    """
-
-    # a misspelt LEADSCORE_..._* variable or [section] key is an error, not ignored
-    model_config = ConfigDict(extra="forbid")
-
-    #: e.g. ``http://localhost:9000`` for MinIO; ``None`` → ``AWS_ENDPOINT_URL`` or AWS itself
-    endpoint_url: str | None = None
-    region: str | None = None
-    access_key_id: str | None = None
-    secret_access_key: SecretStr | None = None
-    session_token: SecretStr | None = None
-    #: attempts per request, including the first (botocore's "standard" retry mode)
-    max_attempts: int = Field(default=3, ge=1, le=20)
-    connect_timeout: float = Field(default=10.0, gt=0)
 
 
 @dataclass(frozen=True)

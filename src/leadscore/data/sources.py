@@ -22,43 +22,36 @@ source and the problem. Sources:
 
 :func:`resolve_files` gives the local files behind a file-like source (downloading S3
 objects and Mixpanel days into the cache folder: ``$LEADSCORE_CACHE_DIR``, else
-``$XDG_CACHE_HOME/leadscore``, else ``~/.cache/leadscore``).
+``$XDG_CACHE_HOME/leadscore``, else ``~/.cache/leadscore``). Local files are found, read
+and written by :mod:`.table_files`. A new source is a module of its own and its scheme
+here: in :func:`source_kind` and in the resolver of its files.
 """
 
 from __future__ import annotations
 
-import csv
-import glob
-import gzip
 import hashlib
-import json
 import os
 import re
 import urllib.parse
-import urllib.request
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, TextIO
+from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
+from leadscore.data.table_files import (
+    DATA_SUFFIXES,
+    local_files,
+    local_path,
+    read_file,
+    read_files,
+)
 from leadscore.errors import DataError
 
 if TYPE_CHECKING:
     from leadscore.config import Settings
 
-CSV_SUFFIXES = {".csv", ".tsv", ".txt"}
-PARQUET_SUFFIXES = {".parquet", ".pq"}
-JSON_SUFFIXES = {".jsonl", ".ndjson", ".json"}
-#: the files a folder (or an S3 prefix) contributes; text formats may be gzip-compressed
-DATA_SUFFIXES: tuple[str, ...] = (
-    ".csv", ".tsv", ".parquet", ".pq", ".jsonl", ".json", ".ndjson",
-    ".csv.gz", ".tsv.gz", ".jsonl.gz", ".json.gz", ".ndjson.gz",
-)  # fmt: skip
-_DELIMITERS = (",", ";", "\t", "|")
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]*)://")
-_GLOB_CHARS = re.compile(r"[*?\[]")
 # Remote stores leadscore does not read (yet): a clear message instead of a SQLAlchemy one.
 _UNSUPPORTED_SCHEMES = {"http", "https", "ftp", "sftp", "gs", "gcs", "az", "abfs", "abfss", "hdfs"}
 
@@ -97,11 +90,23 @@ def source_kind(source: str | Path) -> SourceKind:
     return "sql"
 
 
-def _local_path(source: str | Path) -> Path:
-    if isinstance(source, str) and source.lower().startswith("file://"):
-        parts = urllib.parse.urlsplit(source)
-        return Path(urllib.request.url2pathname(parts.netloc + parts.path))
-    return Path(source)
+# --- remote sources: S3 objects and Mixpanel days in the cache folder ----------------------------
+
+
+def default_cache_dir() -> Path:
+    """``$LEADSCORE_CACHE_DIR``, else ``$XDG_CACHE_HOME/leadscore``, else ``~/.cache/leadscore``."""
+    if os.environ.get("LEADSCORE_CACHE_DIR"):
+        return Path(os.environ["LEADSCORE_CACHE_DIR"]).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "leadscore"
+
+
+def _settings(settings: Settings | None) -> Settings:
+    if settings is not None:
+        return settings
+    from leadscore.config import load_settings
+
+    return load_settings()
 
 
 @dataclass(frozen=True)
@@ -149,58 +154,8 @@ def parse_mixpanel_url(url: str) -> MixpanelSource:
     return MixpanelSource(project, start, end, events)
 
 
-def default_cache_dir() -> Path:
-    """``$LEADSCORE_CACHE_DIR``, else ``$XDG_CACHE_HOME/leadscore``, else ``~/.cache/leadscore``."""
-    if os.environ.get("LEADSCORE_CACHE_DIR"):
-        return Path(os.environ["LEADSCORE_CACHE_DIR"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "leadscore"
-
-
-def _settings(settings: Settings | None) -> Settings:
-    if settings is not None:
-        return settings
-    from leadscore.config import load_settings
-
-    return load_settings()
-
-
-# --- finding the files -------------------------------------------------------------------------
-
-
-def _is_data_file(path: Path) -> bool:
-    return path.name.lower().endswith(DATA_SUFFIXES)
-
-
-def _local_files(source: str | Path) -> list[tuple[Path, str]]:
-    path = _local_path(source)
-    if path.is_file():
-        return [(path, str(path))]
-    if path.is_dir():
-        files = sorted(
-            candidate
-            for candidate in path.rglob("*")
-            # hidden names are caches, manifests and half-written downloads, not data
-            if candidate.is_file()
-            and _is_data_file(candidate)
-            and not any(part.startswith(".") for part in candidate.relative_to(path).parts)
-        )
-        if not files:
-            raise DataError(
-                f"no data files ({', '.join(DATA_SUFFIXES)}) in directory {path}; "
-                "give the path of a CSV, Parquet or JSONL file or a folder holding some"
-            )
-        return [(file, str(file)) for file in files]
-    if _GLOB_CHARS.search(str(path)):
-        matches = sorted(Path(p) for p in glob.glob(str(path), recursive=True))
-        files = [match for match in matches if match.is_file()]
-        if not files:
-            raise DataError(f"no files match {path}")
-        return [(file, str(file)) for file in files]
-    raise DataError(f"file not found: {path}")
-
-
 def _s3_files(url: str, cache: Path, settings: Settings | None) -> list[tuple[Path, str]]:
+    """The data files under an ``s3://`` URL, downloaded below ``cache/s3/<bucket>``."""
     from leadscore.data.s3 import download_s3, parse_s3_url
 
     location = parse_s3_url(url)
@@ -210,6 +165,11 @@ def _s3_files(url: str, cache: Path, settings: Settings | None) -> list[tuple[Pa
 
 
 def _mixpanel_files(url: str, cache: Path, settings: Settings | None) -> list[tuple[Path, str]]:
+    """One file per day of a ``mixpanel://`` export, below ``cache/mixpanel/<account>/``.
+
+    Different projects, and different event filters of one project, keep their day
+    files apart.
+    """
     from leadscore.data.mixpanel import export_mixpanel
 
     source = parse_mixpanel_url(url)
@@ -233,6 +193,9 @@ def _mixpanel_files(url: str, cache: Path, settings: Settings | None) -> list[tu
     return [(path, f"{path} (from {url})") for path in paths]
 
 
+# --- finding the files -------------------------------------------------------------------------
+
+
 def _resolve(
     source: str | Path, cache_dir: str | Path | None, settings: Settings | None
 ) -> list[tuple[Path, str]]:
@@ -240,7 +203,7 @@ def _resolve(
     kind = source_kind(source)
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     if kind == "local":
-        return _local_files(source)
+        return local_files(source)
     if kind == "s3":
         return _s3_files(str(source), cache, settings)
     if kind == "mixpanel":
@@ -264,10 +227,10 @@ def resolve_files(
 ) -> list[Path]:
     """The local files to read for a local, S3 or Mixpanel source, sorted.
 
-    A folder gives all its data files (``DATA_SUFFIXES``) recursively, skipping hidden
-    names; a pattern (``data/*.csv``, ``data/**/*.jsonl``) the files it matches; S3
-    objects and Mixpanel days are downloaded into ``cache_dir`` first (and reused on the
-    next call). An empty match is a :class:`DataError`.
+    A folder gives all its data files (:data:`.table_files.DATA_SUFFIXES`) recursively,
+    skipping hidden names; a pattern (``data/*.csv``, ``data/**/*.jsonl``) the files it
+    matches; S3 objects and Mixpanel days are downloaded into ``cache_dir`` first (and
+    reused on the next call). An empty match is a :class:`DataError`.
 
     Parameters
     ----------
@@ -325,13 +288,13 @@ def read_table(
         return source
     if source_kind(source) == "sql":
         return _read_sql_source(str(source), settings)
-    path = _local_path(source) if source_kind(source) == "local" else None
+    path = local_path(source) if source_kind(source) == "local" else None
     if path is not None and path.is_file():
-        return _read_single(path, str(path))
+        return read_file(path, str(path))
     files = _resolve(source, cache_dir, settings)
     if len(files) == 1 and source_kind(source) != "mixpanel":
-        return _read_single(*files[0])
-    return _read_many(files, str(source))
+        return read_file(*files[0])
+    return read_files(files, str(source))
 
 
 def _read_sql_source(source: str, settings: Settings | None) -> pd.DataFrame:
@@ -343,188 +306,3 @@ def _read_sql_source(source: str, settings: Settings | None) -> pd.DataFrame:
         what = f"table {table!r}" if table else "the query"
         raise DataError(f"{what} in {mask(url)} has no rows")
     return frame
-
-
-def _read_single(path: Path, label: str) -> pd.DataFrame:
-    if path.stat().st_size == 0:
-        raise DataError(f"file is empty: {label}")
-    frame = _read_file(path, label)
-    if frame.shape[1] == 0 or frame.empty:
-        if file_format(path) == "json":
-            raise DataError(f"file has no records: {label}")
-        raise DataError(f"file has a header but no rows: {label}")
-    return frame
-
-
-def _read_many(files: list[tuple[Path, str]], source: str) -> pd.DataFrame:
-    frames: list[pd.DataFrame] = []
-    tabular: tuple[list[str], str] | None = None  # the first CSV/Parquet file's columns
-    for path, label in files:
-        is_json = file_format(path) == "json"
-        if path.stat().st_size == 0:
-            if is_json:  # an export of a day without events
-                continue
-            raise DataError(f"file is empty: {label}")
-        frame = _read_file(path, label)
-        if not is_json:
-            if tabular is None:
-                tabular = (list(frame.columns), label)
-            else:
-                frame = _same_columns(frame, label, *tabular, source)
-        if frame.shape[1] > 0 and not frame.empty:
-            frames.append(frame)
-    if not frames:
-        raise DataError(f"no rows in any of the {len(files)} files of {source}")
-    if len(frames) == 1:
-        return frames[0]
-    return pd.concat(frames, ignore_index=True, sort=False)
-
-
-def _same_columns(
-    frame: pd.DataFrame, label: str, columns: list[str], first: str, source: str
-) -> pd.DataFrame:
-    if set(frame.columns) == set(columns) and len(frame.columns) == len(columns):
-        return frame[columns]  # same columns, maybe in another order
-    missing = [c for c in columns if c not in frame.columns]
-    extra = [c for c in frame.columns if c not in columns]
-    raise DataError(
-        f"{label} does not have the columns of {first} (missing: {missing or 'none'}; "
-        f"extra: {extra or 'none'}); the files of {source} must share their columns"
-    )
-
-
-def file_format(path: Path) -> Literal["csv", "parquet", "json"]:
-    """How to read ``path``, from its extension (a trailing ``.gz`` is looked through).
-
-    Example
-    -------
-    >>> file_format(Path("events.jsonl.gz"))
-    'json'
-    """
-    suffixes = [s.lower() for s in path.suffixes]
-    if suffixes and suffixes[-1] == ".gz":
-        suffixes = suffixes[:-1]
-    suffix = suffixes[-1] if suffixes else ""
-    if suffix in PARQUET_SUFFIXES:
-        return "parquet"
-    if suffix in JSON_SUFFIXES:
-        return "json"
-    return "csv"  # .csv, .tsv, .txt and anything unknown: the delimiter is sniffed
-
-
-def _is_gzip(path: Path) -> bool:
-    return path.suffix.lower() == ".gz"
-
-
-def _read_file(path: Path, label: str) -> pd.DataFrame:
-    kind = file_format(path)
-    if kind == "parquet":
-        if _is_gzip(path):
-            raise DataError(f"cannot read {label}: Parquet is compressed inside; do not gzip it")
-        return _read_parquet(path, label)
-    try:
-        return _read_json(path, label) if kind == "json" else _read_csv(path, label)
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise DataError(f"cannot decompress {label} as gzip: {exc}") from None
-
-
-def _read_parquet(path: Path, label: str | None = None) -> pd.DataFrame:
-    try:
-        return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises many types; all mean "not a readable parquet"
-        raise DataError(f"cannot read {label or path} as Parquet: {exc}") from None
-
-
-def sniff_delimiter(header_line: str) -> str:
-    """Return the delimiter that splits ``header_line`` into the most fields (comma if none)."""
-    counts = {delim: header_line.count(delim) for delim in _DELIMITERS}
-    best = max(counts, key=lambda delim: counts[delim])
-    return best if counts[best] > 0 else ","
-
-
-def _open_text(path: Path, encoding: str, errors: str = "strict") -> TextIO:
-    if _is_gzip(path):
-        return gzip.open(path, "rt", encoding=encoding, errors=errors, newline="")
-    return path.open(encoding=encoding, errors=errors, newline="")
-
-
-def _read_csv(path: Path, label: str | None = None) -> pd.DataFrame:
-    label = label or str(path)
-    last_error: Exception | None = None
-    for encoding in ("utf-8-sig", "latin-1"):
-        try:
-            with _open_text(path, encoding) as handle:
-                header = handle.readline()
-            if not header.strip():
-                raise DataError(f"file has no header line: {label}")
-            delimiter = sniff_delimiter(header)
-            return pd.read_csv(
-                path,
-                sep=delimiter,
-                encoding=encoding,
-                skipinitialspace=True,
-                low_memory=False,
-                compression="infer",  # .gz (and .zip, .bz2 …) by extension
-            )
-        except UnicodeDecodeError as exc:
-            last_error = exc
-            continue
-        except pd.errors.EmptyDataError:
-            raise DataError(f"file is empty: {label}") from None
-        except (pd.errors.ParserError, csv.Error) as exc:
-            raise DataError(f"cannot parse {label} as CSV: {exc}") from None
-    raise DataError(f"cannot decode {label} as UTF-8 or Latin-1 text: {last_error}")
-
-
-def _read_json(path: Path, label: str) -> pd.DataFrame:
-    from leadscore.data.mixpanel import flatten_mixpanel_record
-
-    with _open_text(path, "utf-8-sig", errors="replace") as handle:
-        text = handle.read()
-    if text.lstrip().startswith("["):  # a JSON array of objects rather than JSON lines
-        try:
-            items = json.loads(text)
-        except ValueError as exc:
-            raise DataError(f"cannot parse {label} as JSON: {exc}") from None
-        numbered = list(enumerate(items, start=1))
-        where = "item"
-    else:
-        numbered = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                numbered.append((number, json.loads(line)))
-            except ValueError as exc:
-                raise DataError(f"line {number} of {label} is not valid JSON: {exc}") from None
-        where = "line"
-    records = []
-    for number, item in numbered:
-        if not isinstance(item, dict):
-            raise DataError(f"{where} {number} of {label} is not a JSON object")
-        records.append(flatten_mixpanel_record(item))
-    return pd.DataFrame.from_records(records) if records else pd.DataFrame()
-
-
-# --- writing -----------------------------------------------------------------------------------
-
-
-def write_table(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``frame`` as CSV or Parquet, chosen by the file extension; create parent folders."""
-    out = Path(path)
-    suffix = out.suffix.lower()
-    if suffix not in CSV_SUFFIXES | PARQUET_SUFFIXES:
-        raise DataError(f"cannot tell the output format of {out}: use a .csv or .parquet file name")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.partial")
-    # Write to a temporary name first so a crash never leaves a half-written output file.
-    try:
-        if suffix in PARQUET_SUFFIXES:
-            frame.to_parquet(tmp, index=False)
-        else:
-            frame.to_csv(tmp, index=False, sep="\t" if suffix == ".tsv" else ",")
-    except (ValueError, TypeError, OSError) as exc:  # pyarrow's errors subclass these
-        tmp.unlink(missing_ok=True)
-        raise DataError(f"cannot write {out}: {exc}") from None
-    tmp.replace(out)
-    return out

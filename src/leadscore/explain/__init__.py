@@ -1,7 +1,10 @@
 """Explaining leads and conversion to people: what converts, who the ideal customer is, why.
 
-* :mod:`leadscore.explain.analytics` — conversion rate per level or range of every field,
-  with Wilson intervals, lift and plain-language findings;
+* :mod:`leadscore.explain.conversion` — conversion rate per level or range of every field,
+  with Wilson intervals (:mod:`leadscore.explain.rates`) and lift;
+* :mod:`leadscore.explain.findings` — the fields that separate converting leads, and
+  plain-language findings (written as :mod:`leadscore.explain.wording` writes fields and
+  numbers);
 * :mod:`leadscore.explain.ideal` — the ideal customer profile, what a lead's differences from
   it cost in score points, and how far hot / warm / cold leads are from it;
 * :mod:`leadscore.explain.insights` — all of it as one set of numbers (and JSON), which

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.errors import DataError
-from leadscore.explain.analytics import outcomes
+from leadscore.explain.rates import outcomes
 from leadscore.modeling.model import LeadModel
 
 #: segments in the order they are reported; any other labels follow alphabetically

@@ -26,10 +26,12 @@ import numpy as np
 import pandas as pd
 
 from leadscore.config import Roles, Settings
-from leadscore.data.schema import LeadTable, missing_column_error, prepare_table
+from leadscore.data.columns import missing_column_error
+from leadscore.data.lead_table import LeadTable, prepare_table
 from leadscore.data.sources import read_table
 from leadscore.errors import DataError, SchemaError
-from leadscore.explain.analytics import conversion_tables, findings, rank_fields
+from leadscore.explain.conversion import conversion_tables
+from leadscore.explain.findings import findings, rank_fields
 from leadscore.explain.ideal import ideal_profile, segment_profiles
 from leadscore.jsonutil import jsonable
 from leadscore.modeling.model import LeadModel

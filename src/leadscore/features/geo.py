@@ -3,10 +3,15 @@
 The default country database ships inside the ``geoip2fast`` package, so nothing is
 fetched at run time. A MaxMind ``.mmdb`` file (GeoLite2-Country or GeoIP2) can be used
 instead by giving its path.
+
+Per lead: :func:`lead_countries` (the country the source names, else the IP's) and
+:func:`local_offsets` (the UTC offset at the first visit: the client's, else its IP
+country's time zone, else UTC).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +23,7 @@ import pyarrow.compute as pc
 import pytz
 
 from leadscore.errors import ConfigError
+from leadscore.features.prepare import Prepared, first_present
 
 
 class CountryLookup:
@@ -170,3 +176,53 @@ def utc_offset_minutes(times: pd.Series, zones: pd.Series) -> pd.Series:
         offsets = local.dt.tz_localize(None) - times.loc[rows]
         out.loc[rows] = offsets.dt.total_seconds().to_numpy() / 60
     return out
+
+
+# ----------------------------------------------------------------------------- per lead
+
+
+def lead_countries(prep: Prepared, lookup: Callable[[], CountryLookup]) -> np.ndarray:
+    """Country code per lead: the first the source names, else the country of the first
+    IP address (``lookup()`` is called only when an address must be looked up). Computed
+    once per preparation."""
+    if prep.countries is not None:
+        return prep.countries
+    n = len(prep.leads)
+    given = pd.Series(first_present(prep.g, prep.events["country"], n), dtype=object).map(
+        lambda code: code.upper() if isinstance(code, str) else None
+    )
+    ips = pd.Series(first_present(prep.g, prep.events["ip"], n), dtype=object)
+    need = given.isna() & ips.notna()
+    if need.any():
+        given[need] = lookup().lookup(ips[need]).to_numpy()
+    prep.countries = given.to_numpy(dtype=object)
+    return prep.countries
+
+
+def local_offsets(
+    prep: Prepared, first_ts: np.ndarray, countries: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """UTC offset (minutes) at the first visit and where it came from, per lead:
+    ``client`` (its offset or time zone), ``ip_country`` (``countries``' zone) or ``utc``."""
+    n = len(prep.leads)
+    frame = prep.events
+    offset = np.full(n, np.nan)
+    source = np.full(n, "utc", dtype=object)
+    client = first_present(prep.g, frame["tz_offset_minutes"], n).astype(float)
+    have = ~np.isnan(client)
+    offset[have] = client[have]
+    source[have] = "client"
+    firsts = pd.Series(pd.to_datetime(first_ts))
+    zones = pd.Series(first_present(prep.g, frame["timezone"], n), dtype=object)
+    from_zone = utc_offset_minutes(firsts, zones.where(~have))
+    use = np.isnan(offset) & from_zone.notna().to_numpy()
+    offset[use] = from_zone.to_numpy()[use]
+    source[use] = "client"
+    country_zones = pd.Series(countries, dtype=object).map(
+        lambda c: country_timezone(c) if c else None
+    )
+    from_country = utc_offset_minutes(firsts, country_zones.where(np.isnan(offset)))
+    use = np.isnan(offset) & from_country.notna().to_numpy()
+    offset[use] = from_country.to_numpy()[use]
+    source[use] = "ip_country"
+    return np.nan_to_num(offset), source

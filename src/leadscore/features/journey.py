@@ -4,6 +4,12 @@ A step is the page category of a page view (``/pricing`` → ``pricing``, ``/blo
 ``blog``, ``/`` → ``home``) or the name of any other event (``signup``,
 ``demo_request``). Repeats in a row collapse (``blog > blog > pricing`` is ``blog >
 pricing``), then each lead's path is cut into n-grams like ``ad > demo > pricing``.
+
+From training events the builder learns the vocabulary: the steps most leads take (the
+rest become ``other``), the site sections whose page views are counted per lead, and the
+n-grams worth counting. The journey features are the landing step, the number of distinct
+steps, views per section (``views: pricing``) and n-gram counts (``journey: pricing >
+signup``).
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from leadscore.features.prepare import Prepared, distinct_per_lead, leads_per_value, ranked
 from leadscore.features.vector import unique_map
 
 OTHER = "other"
@@ -88,3 +95,103 @@ def gram_name(key: int, vocabulary: list[str]) -> str:
         key, code = divmod(key, base)
         parts.append(vocabulary[code])
     return " > ".join(reversed(parts))
+
+
+# ----------------------------------------------------------------------------- per lead
+
+
+def event_steps(prep: Prepared) -> tuple[np.ndarray, pd.Index]:
+    """The step id of every prepared event and the step labels (computed once per
+    preparation)."""
+    if prep.step_ids is None:
+        prep.step_ids, prep.step_labels = step_ids(
+            prep.events["event"], prep.events["url"], prep.is_page_view
+        )
+    assert prep.step_labels is not None
+    return prep.step_ids, prep.step_labels
+
+
+def step_codes(prep: Prepared, steps: list[str]) -> np.ndarray:
+    """Steps as codes into the fitted vocabulary ``steps`` (rare ones → other)."""
+    ids, labels = event_steps(prep)
+    vocabulary = pd.Index(steps)
+    other = vocabulary.get_loc(OTHER)
+    lookup = vocabulary.get_indexer(labels)
+    lookup = np.append(np.where(lookup < 0, other, lookup), other)
+    return lookup[ids].astype(np.int64)
+
+
+def learn_steps(prep: Prepared, rows: np.ndarray, most: int) -> list[str]:
+    """The ``most - 1`` steps most leads take among the events ``rows``, then ``other``."""
+    ids, labels = event_steps(prep)
+    support = leads_per_value(prep.g[rows], ids[rows], len(labels))
+    names = [str(labels[i]) for i in ranked(support, labels) if support[i] > 0]
+    return [*[x for x in names if x != OTHER][: most - 1], OTHER]
+
+
+def learn_sections(prep: Prepared, rows: np.ndarray, most: int) -> list[str]:
+    """The ``most`` site sections most leads view (pricing, blog, docs …)."""
+    ids, labels = event_steps(prep)
+    viewed = rows & prep.is_page_view
+    support = leads_per_value(prep.g[viewed], ids[viewed], len(labels))
+    return [str(labels[i]) for i in ranked(support, labels)[:most] if support[i] > 0]
+
+
+def learn_ngrams(
+    prep: Prepared,
+    rows: np.ndarray,
+    steps: list[str],
+    sizes: tuple[int, ...],
+    n_fit: int,
+    most: int,
+) -> list[int]:
+    """The ``most`` n-grams taken by the most of the ``n_fit`` leads of the events
+    ``rows`` (at least two leads and 1 % of them); ties by key."""
+    grams = ngram_counts(prep.g[rows], step_codes(prep, steps)[rows], len(steps), sizes)
+    if not len(grams):
+        return []
+    support = grams.groupby("gram").size()  # rows are distinct (lead, gram) pairs
+    support = support[support >= max(2, 0.01 * n_fit)].sort_index()
+    support = support.sort_values(ascending=False, kind="stable")
+    return [int(k) for k in support.index[:most]]
+
+
+def fitted_grams(
+    prep: Prepared, steps: list[str], sizes: tuple[int, ...], ngrams: list[int]
+) -> pd.DataFrame:
+    """Counts per lead of the fitted n-grams (computed once per preparation)."""
+    if prep.grams is None:
+        prep.grams = ngram_counts(prep.g, step_codes(prep, steps), len(steps), sizes, only=ngrams)
+    return prep.grams
+
+
+def journey_features(
+    prep: Prepared,
+    steps: list[str],
+    sections: list[str],
+    ngrams: list[int],
+    sizes: tuple[int, ...],
+) -> dict[str, np.ndarray]:
+    """Landing step, distinct steps, page views per section and fitted n-gram counts."""
+    n = len(prep.leads)
+    codes = step_codes(prep, steps)
+    out: dict[str, np.ndarray] = {
+        "landing_step": np.asarray(steps, dtype=object)[codes[prep.starts]],
+        "distinct_steps": distinct_per_lead(prep.g, codes, n),
+    }
+    vocabulary = {name: i for i, name in enumerate(steps)}
+    for section in sections:
+        code = vocabulary.get(section)
+        if code is None:
+            continue
+        hit = prep.is_page_view & (codes == code)
+        out[f"views: {section}"] = np.bincount(prep.g[hit], minlength=n).astype(float)
+    grams = fitted_grams(prep, steps, sizes, ngrams)
+    wanted = {key: i for i, key in enumerate(ngrams)}
+    matrix = np.zeros((n, len(ngrams)))
+    if len(grams):
+        columns = grams["gram"].map(wanted).to_numpy()
+        matrix[grams["lead"].to_numpy(), columns] = grams["count"].to_numpy()
+    for key, i in wanted.items():
+        out[f"journey: {gram_name(key, steps)}"] = matrix[:, i]
+    return out

@@ -9,11 +9,11 @@ only use events strictly before it.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from leadscore.config import Settings
-from leadscore.data.schema import coerce_target, infer_target, normalise_name, to_datetime
+from leadscore.data.columns import normalise_name, to_datetime
+from leadscore.data.roles import coerce_target, infer_target
 from leadscore.data.sources import TableLike, read_table
 from leadscore.errors import DataError, SchemaError
 
@@ -109,7 +109,3 @@ def cutoffs_for(outcomes: pd.DataFrame, cutoff: pd.Timestamp | None = None) -> p
     if cutoff is not None:
         limits = limits.fillna(cutoff).clip(upper=cutoff)
     return pd.Series(limits.to_numpy(), index=outcomes["lead_id"].astype("string"))
-
-
-def has_events(outcomes: pd.DataFrame, features: pd.DataFrame) -> np.ndarray:
-    return outcomes["lead_id"].isin(features["lead_id"]).to_numpy()

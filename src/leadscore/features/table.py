@@ -18,8 +18,9 @@ import joblib
 import pandas as pd
 
 from leadscore.data.events import EventLoad, load_events
-from leadscore.data.schema import sidecar_path
-from leadscore.data.sources import TableLike, write_table
+from leadscore.data.roles import sidecar_path
+from leadscore.data.sources import TableLike
+from leadscore.data.table_files import write_table
 from leadscore.errors import ArtifactError, DataError, LeadscoreError
 from leadscore.features.build import FeatureSettings, LeadFeatureBuilder
 from leadscore.features.labels import cutoffs_for, outcomes_from_events, read_outcomes

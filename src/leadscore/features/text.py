@@ -1,5 +1,8 @@
 """Page and content terms: TF-IDF of the words in the URLs and titles a lead viewed,
 reduced to a few dimensions (latent topics) with truncated SVD.
+
+The topics are fitted on the training leads' page views (:class:`ContentTopics`); every
+lead then gets ``content_topic_1`` … scores from the pages it viewed.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
+from leadscore.features.prepare import Prepared
 from leadscore.features.vector import unique_map
 
 _BLOCK = 100_000  # leads per block when transforming
@@ -110,3 +114,28 @@ class ContentTopics:
             reduced = self.svd_.transform(self.tfidf_.transform(block))
             out[start : start + _BLOCK, : reduced.shape[1]] = reduced
         return out
+
+
+def lead_pages(prep: Prepared) -> tuple[pd.Series, sp.csr_matrix]:
+    """Text of each distinct page viewed, and page views as a leads × pages matrix
+    (computed once per preparation)."""
+    if prep.pages is not None:
+        return prep.pages
+    pv = prep.is_page_view
+    frame = prep.events
+    ids, docs = page_ids(frame["url"], frame["page_title"])
+    used, page_codes = np.unique(ids[pv], return_inverse=True)
+    matrix = sp.coo_matrix(
+        (np.ones(len(page_codes)), (prep.g[pv], page_codes)),
+        shape=(len(prep.leads), len(used)),
+    ).tocsr()
+    prep.pages = docs.iloc[used].reset_index(drop=True), matrix
+    return prep.pages
+
+
+def content_features(prep: Prepared, topics: ContentTopics | None) -> dict[str, np.ndarray]:
+    """``content_topic_1`` … per lead from the fitted ``topics`` (none without them)."""
+    if topics is None:
+        return {}
+    scores = topics.transform(*lead_pages(prep))
+    return {f"content_topic_{k + 1}": scores[:, k] for k in range(scores.shape[1])}

@@ -4,6 +4,10 @@ Sources are normalised (``google``, ``facebook``, ``linkedin``, ``medium``, ``em
 ``direct`` …) so that "l.facebook.com", "m.facebook.com" and "utm_source=fb" count as
 one channel. Mediums: ``paid``, ``organic``, ``social``, ``email``, ``referral``,
 ``direct``, ``internal`` and ``unknown`` (the referrer was not recorded).
+
+Every session's entry event is a touch: :func:`touch_features` gives each lead its first-
+and last-touch source and medium and how many sources brought it. Referrers from the
+site's own domains (:func:`own_domains`) are internal and never a touch.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from leadscore.features.prepare import Prepared, distinct_per_lead, firsts
+from leadscore.features.sessions import Sessions
 from leadscore.features.vector import by_unique
 
 # host fragment → (source, medium of an unpaid visit)
@@ -176,3 +182,39 @@ def classify_traffic(
         combos.append(_classify(host, utm_s, utm_m, clicked, bool(recorded), own_domains))
     labels = np.array(combos, dtype=object).reshape(-1, 2)
     return pd.DataFrame(labels[row_codes], index=referrers.index, columns=["source", "medium"])
+
+
+def own_domains(urls: pd.Series, given: list[str]) -> frozenset[str]:
+    """The site's own domains: ``given`` (without ``www.``), else the hosts carrying at
+    least 5 % of the page URLs."""
+    if given:
+        return frozenset(d.lower().removeprefix("www.") for d in given)
+    hosts = pd.Series(by_unique(urls, host_of)).value_counts()
+    return frozenset(hosts[hosts >= 0.05 * hosts.sum()].index)
+
+
+def touch_features(
+    prep: Prepared, sessions: Sessions, own: frozenset[str]
+) -> dict[str, np.ndarray]:
+    """First and last touch: the entry event of every session is a touch."""
+    n = len(prep.leads)
+    entries = prep.events.subset(sessions.entry)
+    touches = classify_traffic(
+        entries["referrer"], entries["url"], entries["utm_source"], entries["utm_medium"], own
+    )
+    external = (touches["source"] != "internal").to_numpy()
+    t_lead = sessions.lead[external]
+    t_source = touches["source"].to_numpy()[external]
+    t_medium = touches["medium"].to_numpy()[external]
+    out: dict[str, np.ndarray] = {}
+    first_rows = firsts(t_lead)
+    last_rows = np.r_[first_rows[1:], len(t_lead)] - 1
+    for name, values in (("source", t_source), ("medium", t_medium)):
+        first = np.full(n, "internal", dtype=object)
+        last = first.copy()
+        first[t_lead[first_rows]] = values[first_rows]
+        last[t_lead[last_rows]] = values[last_rows]
+        out[f"first_touch_{name}"] = first
+        out[f"last_touch_{name}"] = last
+    out["sources"] = distinct_per_lead(t_lead, pd.factorize(t_source)[0], n)
+    return out

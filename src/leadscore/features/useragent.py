@@ -1,15 +1,20 @@
 """User-agent strings → device type, operating system and browser (ua-parser).
 
 Parsing is done once per distinct user agent (there are thousands, not millions), so it
-costs little however many events share them.
+costs little however many events share them. :func:`device_features` gives each lead the
+device, OS and browser of its first event that tells, and how many device types it used.
 """
 
 from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 from ua_parser import parse
+
+from leadscore.features.prepare import Prepared, distinct_per_lead, first_present
+from leadscore.features.vector import by_unique, codes_and_uniques
 
 _BOT = re.compile(r"bot\b|crawl|spider|slurp|headless|lighthouse|pingdom|python-requests", re.I)
 _TV = re.compile(
@@ -22,8 +27,6 @@ _MOBILE = re.compile(
     r"mobile|iphone|ipod|android.+mobile|windows phone|blackberry|opera mini", re.I
 )
 _DESKTOP_OS = {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "Debian"}
-
-DEVICE_TYPES = ("desktop", "mobile", "tablet", "tv", "bot", "unknown")
 
 
 def classify(user_agent: str) -> tuple[str, str, str]:
@@ -76,12 +79,34 @@ def normalise_device(values: pd.Series) -> pd.Series:
     return out
 
 
-def parse_user_agents(user_agents: pd.Series) -> pd.DataFrame:
-    """Device type, OS and browser for every value, parsing each distinct string once."""
-    codes, uniques = pd.factorize(user_agents, use_na_sentinel=True)
-    table = pd.DataFrame(
-        [classify(str(ua)) for ua in uniques], columns=["device_type", "os", "browser"]
+def device_features(prep: Prepared) -> dict[str, np.ndarray]:
+    """Device type, OS and browser of the lead's first event that tells; device types.
+
+    Names sent by the source win over what the user agent says. Everything is worked
+    out per distinct user agent and spread by code, never per event.
+    """
+    g, n, frame = prep.g, len(prep.leads), prep.events
+    ua_codes, user_agents = codes_and_uniques(frame["user_agent"])
+    parsed = pd.DataFrame(
+        [classify(str(ua)) for ua in user_agents],
+        columns=["device_type", "os", "browser"],
     )
-    unknown = pd.DataFrame([("unknown", "unknown", "unknown")], columns=table.columns)
-    table = pd.concat([table, unknown], ignore_index=True)  # code -1 → the last row
-    return table.iloc[codes].set_index(user_agents.index)
+    out: dict[str, np.ndarray] = {}
+    device_codes = np.full(len(g), -1)
+    for column in ("device_type", "os", "browser"):
+        values = parsed[column].mask(parsed[column] == "unknown")
+        codes, names = pd.factorize(values, use_na_sentinel=True)
+        per_event = np.append(codes, -1)[ua_codes]
+        from_ua = pd.Series(pd.Categorical.from_codes(per_event, names))
+        first = first_present(g, from_ua, n)
+        given = frame[column]
+        if given.notna().any():
+            if column == "device_type":
+                given = pd.Series(by_unique(given, normalise_device), dtype=object)
+            stated = first_present(g, given, n)
+            first = np.where(pd.isna(stated), first, stated)
+        out[column] = first
+        if column == "device_type":
+            device_codes = per_event
+    out["device_types"] = distinct_per_lead(g, device_codes, n)
+    return out

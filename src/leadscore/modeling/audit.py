@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 
 from leadscore.config import Roles, Settings
-from leadscore.data.schema import LeadTable, prepare_table, sidecar_roles
+from leadscore.data.lead_table import LeadTable, prepare_table
+from leadscore.data.roles import sidecar_roles
 from leadscore.data.sources import TableLike, read_table
 from leadscore.jsonutil import write_json
 from leadscore.modeling.dictionary import read_dictionary

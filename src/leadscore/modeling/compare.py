@@ -14,7 +14,6 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,7 +25,7 @@ from sklearn.base import clone
 from sklearn.pipeline import Pipeline
 
 from leadscore.config import Roles, Settings
-from leadscore.data.schema import LeadTable, prepare_table
+from leadscore.data.lead_table import LeadTable, prepare_table
 from leadscore.data.sources import TableLike
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.calibration import LogitCalibrator
@@ -197,7 +196,7 @@ def compare(
     console: Console | None = None,
     show_progress: bool = True,
     keep_models: bool = False,
-    track: bool | None = None,
+    warm_mlflow: bool = False,
     budget: float | str = 0,
     **role_overrides: Any,
 ) -> Leaderboard:
@@ -223,8 +222,9 @@ def compare(
     budget:
         Seconds of hyperparameter search for the leading tunable families (see
         :mod:`leadscore.modeling.tuning`), ``"auto"``, or 0 (default: none).
-    track:
-        Record the comparison as an MLflow run (default: ``settings.tracking``).
+    warm_mlflow:
+        Import MLflow in the background meanwhile (the caller records the comparison:
+        :func:`leadscore.lifecycle.compare.compare`).
 
     Example
     -------
@@ -237,8 +237,7 @@ def compare(
     if sort not in SORT_KEYS:
         raise LeadscoreError(f"cannot sort by {sort!r}; choose one of: {', '.join(SORT_KEYS)}")
     candidates = get_families(models)
-    tracking = settings.tracking if track is None else track
-    warm_up(settings.n_jobs, tracking)
+    warm_up(settings.n_jobs, warm_mlflow)
     table, suspects = prepare_for_modeling(data, roles, settings, console, **role_overrides)
     assert table.y is not None
     console = console or Console(stderr=True)
@@ -351,10 +350,6 @@ def compare(
         validation=_validation_note(table, row_order),
         tuning=tuning,
     )
-    if tracking:
-        from leadscore.registry import Registry
-
-        board.run_id = Registry(settings).log_comparison(board, source=_source_name(data))
     return board
 
 
@@ -384,10 +379,6 @@ def _validation_note(table: LeadTable, row_order: RowOrder | None) -> str:
     if row_order is not None and row_order.ordered:
         return f"forward in file order ({row_order.reason})"
     return "shuffled, stratified" + (f" ({row_order.reason})" if row_order is not None else "")
-
-
-def _source_name(data: object) -> str:
-    return str(data) if isinstance(data, (str, Path)) else type(data).__name__
 
 
 def prepare_for_modeling(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from leadscore.data.schema import normalise_name
+from leadscore.data.columns import normalise_name
 from leadscore.errors import DataError
 
 #: how a data dictionary describes a column that the team fills in, or that changes

@@ -14,7 +14,7 @@ from rich.table import Table
 from sklearn.pipeline import Pipeline
 
 from leadscore.config import Business
-from leadscore.data.schema import LeadTable
+from leadscore.data.lead_table import LeadTable
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.calibration import LogitCalibrator
 from leadscore.modeling.families import DataProfile

@@ -42,7 +42,8 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from leadscore.data.schema import LeadTable, normalise_name
+from leadscore.data.columns import normalise_name
+from leadscore.data.lead_table import LeadTable
 from leadscore.modeling.dictionary import described_after_outcome
 from leadscore.modeling.quick import quick_auc
 

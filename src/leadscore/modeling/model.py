@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import json
-import platform
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime
-from functools import cache
-from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +23,25 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
 from leadscore.config import Business, Segments
-from leadscore.data.schema import (
-    ColumnKind,
-    InputSchema,
-    coerce_target,
-    standardise_column,
-)
+from leadscore.data.columns import ColumnKind, standardise_column
+from leadscore.data.input_schema import InputSchema
+from leadscore.data.roles import coerce_target
 from leadscore.errors import ArtifactError, LeadscoreError, SchemaError
-from leadscore.jsonutil import jsonable
 from leadscore.modeling.calibration import LogitCalibrator
 from leadscore.modeling.compare import cross_validate
 from leadscore.modeling.ensemble import FoldEnsemble
-from leadscore.modeling.families import FAMILIES, DataProfile, get_families
+from leadscore.modeling.families import DataProfile, get_families
+from leadscore.modeling.folder import (
+    ARTIFACT_FORMAT,
+    EVALUATION_FILE,
+    IMPORTANCE_FILE,
+    MODEL_FILE,
+    file_sha256,
+    library_versions,
+    read_metadata,
+    tampered,
+    write_metadata,
+)
 from leadscore.modeling.folds import make_folds
 from leadscore.modeling.metrics import evaluate
 from leadscore.modeling.preprocess import plan_columns
@@ -50,45 +54,6 @@ from leadscore.modeling.thresholds import (
     segment_shares,
 )
 
-ARTIFACT_FORMAT = 1
-MODEL_FILE = "model.joblib"
-METADATA_FILE = "metadata.json"
-#: out-of-fold scores of the training leads (y, raw, score), for evaluation reports
-EVALUATION_FILE = "evaluation.parquet"
-IMPORTANCE_FILE = "importance.csv"
-BACKGROUND_ROWS = 200
-#: libraries whose pickles must match on major.minor to load safely: the array and frame
-#: libraries, scikit-learn, and each model family's own (``ModelFamily.library``)
-PINNED_LIBRARIES = (
-    "scikit-learn",
-    *dict.fromkeys(f.library for f in FAMILIES.values() if f.library),
-    "numpy",
-    "pandas",
-)
-
-
-@cache  # installed packages do not change under a running process; reading them is slow
-def library_versions() -> dict[str, str]:
-    versions = {"python": platform.python_version()}
-    for name in ("leadscore", *PINNED_LIBRARIES):
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    return versions
-
-
-def _major_minor(version: str) -> str:
-    return ".".join(version.split(".")[:2])
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
 
 def fingerprint(features: pd.DataFrame, y: np.ndarray) -> str:
     """A short hash of the training data (values and column names), to tell runs apart."""
@@ -97,6 +62,10 @@ def fingerprint(features: pd.DataFrame, y: np.ndarray) -> str:
     digest.update(pd.util.hash_pandas_object(features, index=False).to_numpy().tobytes())
     digest.update(np.asarray(y, dtype=np.int8).tobytes())
     return digest.hexdigest()[:16]
+
+
+#: training leads kept with the model as the explainers' background sample
+BACKGROUND_ROWS = 200
 
 
 class EstimatorsLeftOut:
@@ -416,16 +385,27 @@ class LeadModel(ClassifierMixin, BaseEstimator):
     def without_estimators(self) -> LeadModel:
         """A copy without the fitted pipeline: schema, cutoffs, metadata and feature builder
         only, for a service whose compiled scorer does not call the estimators (see
-        :meth:`leadscore.scoring.realtime.FastScorer.detached`). It cannot predict or be
+        :meth:`leadscore.scoring.realtime.scorer.FastScorer.detached`). It cannot predict or be
         saved; it says so when asked to."""
         light = copy.copy(self)
         light.pipeline_ = EstimatorsLeftOut(self.model)
         return light
 
-    def save(self, directory: str | Path) -> Path:
-        """Save as a directory: ``model.joblib`` plus ``metadata.json`` with its checksum,
-        and the compiled real-time scorer (``scorer.bin``, see
-        :mod:`leadscore.scoring.bundle`) where the family has one."""
+    def save(
+        self,
+        directory: str | Path,
+        *,
+        add: Callable[[LeadModel, Path, str], dict[str, Any] | None] | None = None,
+    ) -> Path:
+        """Save as a directory: ``model.joblib`` plus ``metadata.json`` with its checksum
+        (and the out-of-fold scores and importances reports read).
+
+        ``add(model, folder, checksum)`` writes further files into the folder after the
+        model and before the metadata, and returns their metadata entries: that is how
+        :func:`leadscore.lifecycle.artifacts.save_model` adds the compiled real-time scorer
+        (``scorer.bin``), which a service then swaps in without compiling. The metadata is
+        written last and replaced whole, so a service watching the folder never reads half
+        of it."""
         check_is_fitted(self, "pipeline_")
         if isinstance(self.pipeline_, EstimatorsLeftOut):
             raise LeadscoreError(
@@ -436,9 +416,6 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         out.mkdir(parents=True, exist_ok=True)
         model_path = out / MODEL_FILE
         tmp = out / f".{MODEL_FILE}.partial"
-        from leadscore.scoring.treeshap import keep_parsed_trees  # (numba: imported late)
-
-        keep_parsed_trees(self.pipeline_)  # saved parsed: the service reloads it faster
         joblib.dump(self, tmp)
         tmp.replace(model_path)
         evaluation = getattr(self, "evaluation_", None)
@@ -447,22 +424,17 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         importance = getattr(self, "importance_", None)
         if importance is not None:
             importance.to_csv(out / IMPORTANCE_FILE, index=False)
-        from leadscore.scoring.bundle import write_scorer  # (scoring builds on this module)
-
-        checksum = _sha256(model_path)
-        scorer = write_scorer(self, out, checksum)  # compiled now: a service swaps it in
+        checksum = file_sha256(model_path)
+        added = add(self, out, checksum) if add is not None else None
         meta = {
             "format": ARTIFACT_FORMAT,
             "sha256": checksum,
             "libraries": library_versions(),
             "schema": self.schema_.to_dict(),
-            **({"scorer": scorer} if scorer else {}),
+            **(added or {}),
             **self.metadata_,
         }
-        # replaced whole: a service watching the folder never reads half of it
-        partial_meta = out / f".{METADATA_FILE}.partial"
-        partial_meta.write_text(json.dumps(jsonable(meta), indent=2))
-        partial_meta.replace(out / METADATA_FILE)
+        write_metadata(out, meta)
         return out
 
     @classmethod
@@ -471,7 +443,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         path = Path(directory)
         meta = read_metadata(path)
         model_path = path / MODEL_FILE
-        if _sha256(model_path) != meta.get("sha256"):
+        if file_sha256(model_path) != meta.get("sha256"):
             raise tampered(model_path)
         try:
             model = joblib.load(model_path)
@@ -480,48 +452,6 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         if not isinstance(model, cls):
             raise ArtifactError(f"{model_path} does not hold a LeadModel")
         return model
-
-
-def tampered(path: Path) -> ArtifactError:
-    """The error for a saved file that no longer matches its checksum in the metadata."""
-    return ArtifactError(
-        f"{path} does not match the checksum in {METADATA_FILE}: the file was modified or "
-        "corrupted after saving. Refusing to load it."
-    )
-
-
-def read_metadata(directory: Path) -> dict[str, Any]:
-    """A saved model folder's ``metadata.json``, once the folder is known to be a model
-    this leadscore can load (its format, and the libraries it was built with)."""
-    meta_path, model_path = directory / METADATA_FILE, directory / MODEL_FILE
-    if not directory.is_dir():
-        raise ArtifactError(f"model directory not found: {directory}")
-    if not meta_path.is_file() or not model_path.is_file():
-        raise ArtifactError(
-            f"{directory} is not a leadscore model: it needs {METADATA_FILE} and {MODEL_FILE}"
-        )
-    try:
-        meta: dict[str, Any] = json.loads(meta_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise ArtifactError(f"{meta_path} is not valid JSON: {exc}") from None
-    if meta.get("format") != ARTIFACT_FORMAT:
-        raise ArtifactError(
-            f"{directory} was saved in artifact format {meta.get('format')!r}; this leadscore "
-            f"reads format {ARTIFACT_FORMAT}. Retrain the model."
-        )
-    saved = meta.get("libraries", {})
-    current = library_versions()
-    clashes = [
-        f"{lib} {saved[lib]} (installed: {current[lib]})"
-        for lib in PINNED_LIBRARIES
-        if lib in saved and _major_minor(saved[lib]) != _major_minor(current[lib])
-    ]
-    if clashes:
-        raise ArtifactError(
-            f"{directory} was built with different library versions: {', '.join(clashes)}. "
-            "Install those versions or retrain the model."
-        )
-    return meta
 
 
 def _window(X: pd.DataFrame, time_column: str | None) -> dict[str, str] | None:

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import chi2_contingency
 
-from leadscore.data.schema import LeadTable
+from leadscore.data.lead_table import LeadTable
 from leadscore.modeling.quick import quick_auc
 
 RowOrderSetting = Literal["auto", "time", "random"]

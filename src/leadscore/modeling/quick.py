@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from leadscore.data.schema import ColumnKind
+from leadscore.data.columns import ColumnKind
 
 
 def quick_auc(

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.config import Business
-from leadscore.explain.analytics import field_label
+from leadscore.explain.wording import field_label
 from leadscore.reporting.curves import (
     calibration_data,
     confusion_at,

@@ -28,7 +28,7 @@ import pandas as pd
 
 from leadscore.config import Business
 from leadscore.errors import ArtifactError
-from leadscore.modeling.model import EVALUATION_FILE, IMPORTANCE_FILE, METADATA_FILE
+from leadscore.modeling.folder import EVALUATION_FILE, IMPORTANCE_FILE, METADATA_FILE
 from leadscore.modeling.thresholds import Cutoffs, choose_threshold, profit_curve
 
 

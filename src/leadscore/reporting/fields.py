@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from leadscore.explain.analytics import field_label
+from leadscore.explain.wording import field_label
 
 #: a categorical conversion chart shows at most this many levels (the most frequent)
 MAX_CHART_LEVELS = 12
@@ -66,7 +66,7 @@ def conversion_chart_data(
 
     Example
     -------
-    >>> from leadscore.explain.analytics import conversion_by_level
+    >>> from leadscore.explain.conversion import conversion_by_level
     >>> table = conversion_by_level(pd.Series(["a", "b", "a", "c"]), np.array([1, 0, 0, 1]))
     >>> data = conversion_chart_data(table, max_levels=2)
     >>> data.frame["level"].tolist(), data.hidden

@@ -20,7 +20,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
-from leadscore.explain.analytics import field_label, percent
+from leadscore.explain.wording import field_label, percent
 from leadscore.reporting.fields import ConversionChartData, drivers_data
 from leadscore.reporting.mpl import new_figure, text
 from leadscore.reporting.style import (
@@ -49,7 +49,7 @@ def conversion_figure(data: ConversionChartData, name: str, overall_rate: float)
     ----------
     data:
         :func:`~leadscore.reporting.fields.conversion_chart_data` of a conversion table
-        (:func:`leadscore.explain.analytics.conversion_by_level` …).
+        (:func:`leadscore.explain.conversion.conversion_by_level` …).
     name:
         The table's name (the field), for the title.
     overall_rate:

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadscore.data.schema import LeadTable
-from leadscore.explain.analytics import field_label, format_number, percent
+from leadscore.data.lead_table import LeadTable
 from leadscore.explain.insights import compute_insights, insights_json
+from leadscore.explain.wording import field_label, format_number, percent
 from leadscore.modeling.model import LeadModel
 from leadscore.reporting.fields import conversion_chart_data
 from leadscore.reporting.insight_plots import conversion_figure, drivers_figure

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from leadscore.modeling.model import IMPORTANCE_FILE
+from leadscore.modeling.folder import IMPORTANCE_FILE
 from leadscore.reporting import curves, plots
 from leadscore.reporting.evaluation import ReportData, load_report_data
 from leadscore.reporting.mpl import render_png

@@ -1,6 +1,8 @@
-"""Scoring: batches of leads from files (:mod:`.batch`) and single leads in real time
-(:mod:`.realtime`), with exactly the same scores."""
+"""Scoring: what a model's probability means for a lead, and getting it fast.
 
-from leadscore.scoring.batch import score
-
-__all__ = ["score"]
+Batches of leads from files (:mod:`.batch`) and single leads in real time
+(:mod:`.realtime`), with exactly the same scores; the per-field contributions behind every
+score (:mod:`.contributions`) and the reasons a person reads (:mod:`.reasons`); the
+compiled kernels both run on (:mod:`.treeshap`, :mod:`.occlusion`, :mod:`.dense`) and the
+compiled scorer saved beside a model (:mod:`.bundle`).
+"""

@@ -1,18 +1,18 @@
-"""Batch scoring: a saved model and a table of leads in, a ranked score table out."""
+"""Batch scoring: a saved model and a table of leads in, a ranked score table out.
+
+Appending a batch's scores to the score store (with the webhooks they fire) is the live
+flow's: :func:`leadscore.live.batch.score`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from leadscore.data.sources import TableLike, read_table, write_table
-from leadscore.jsonutil import jsonable
+from leadscore.data.sources import TableLike, read_table
+from leadscore.data.table_files import write_table
 from leadscore.modeling.model import LeadModel
-
-if TYPE_CHECKING:
-    from leadscore.store import Store
 
 
 def score(
@@ -22,8 +22,6 @@ def score(
     out: str | Path | None = None,
     capacity: int | None = None,
     reasons: int = 0,
-    store: Store | None = None,
-    model_version: str = "unknown",
 ) -> pd.DataFrame:
     """Score leads with a model (or a saved model directory), best first.
 
@@ -43,12 +41,6 @@ def score(
     reasons:
         Add each lead's top ``reasons`` reasons up and down (``reasons_up``,
         ``reasons_down``: "Time on site s: 1,532 (high) → +18; …").
-    store:
-        Also append every score to the score store's history, with the lead's model
-        inputs merged into its attributes and its reasons (``reasons`` each way, 3 when
-        0), all in one transaction; webhooks fire as for the API.
-    model_version:
-        The version recorded with the stored scores.
 
     Example
     -------
@@ -57,53 +49,25 @@ def score(
     lead_model = model if isinstance(model, LeadModel) else LeadModel.load(model)
     frame = read_table(data)
     result = lead_model.score_leads(frame, capacity=capacity)
-    if store is not None:
-        store_scores(store, lead_model, frame, result, model_version, reasons or 3)
-    if reasons:
-        from leadscore.scoring.reasons import with_reasons
-
-        result = with_reasons(lead_model, frame, result, reasons)
-    result = result.sort_values("rank", kind="stable").reset_index(drop=True)
-    if out is not None:
-        write_table(result, out)
-    return result
+    return ranked(lead_model, frame, result, reasons=reasons, out=out)
 
 
-def store_scores(
-    store: Store,
+def ranked(
     model: LeadModel,
     frame: pd.DataFrame,
     scores: pd.DataFrame,
-    model_version: str,
-    reasons: int = 3,
-) -> int:
-    """Append scores (``model.score_leads(frame)``, same row order) to the store's history.
+    *,
+    reasons: int = 0,
+    out: str | Path | None = None,
+) -> pd.DataFrame:
+    """The scores of ``frame`` (``model.score_leads(frame)``, same row order) as
+    :func:`score` returns them: with ``reasons`` each way when asked, best first, and
+    written to ``out`` when given."""
+    if reasons:
+        from leadscore.scoring.reasons import with_reasons
 
-    Returns how many webhook deliveries the scores queued.
-    """
-    from leadscore.scoring.reasons import reason_records
-    from leadscore.scoring.reasons import reasons as lead_reasons
-    from leadscore.store import NewScore
-
-    key = model.id_column_ or "lead"
-    inputs = model.schema_.conform(frame).astype(object)
-    for column, spec in zip(inputs.columns, model.schema_.columns, strict=True):
-        if spec.kind == "datetime":
-            inputs[column] = [t.isoformat() if pd.notna(t) else None for t in inputs[column]]
-    found = lead_reasons(model, frame, reasons) if reasons else [([], [])] * len(frame)
-    ids = scores[key].astype(str).tolist()
-    attributes = jsonable(inputs.where(inputs.notna(), None).to_dict("records"))
-    items = [
-        NewScore(
-            lead_id=lead_id,
-            model_version=model_version,
-            score=float(row.score),
-            score_100=int(row.score_100),
-            segment=str(row.segment),
-            contact=bool(row.contact),
-            reasons=reason_records(up, down),
-        )
-        for lead_id, row, (up, down) in zip(ids, scores.itertuples(index=False), found, strict=True)
-    ]
-    _, deliveries = store.add_scores(items, attributes=dict(zip(ids, attributes, strict=True)))
-    return len(deliveries)
+        scores = with_reasons(model, frame, scores, reasons)
+    scores = scores.sort_values("rank", kind="stable").reset_index(drop=True)
+    if out is not None:
+        write_table(scores, out)
+    return scores

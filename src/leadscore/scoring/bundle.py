@@ -1,6 +1,6 @@
 """The compiled scorer saved beside a model, so that a service swaps models in milliseconds.
 
-Loading ``model.joblib`` and compiling its :class:`~leadscore.scoring.realtime.FastScorer`
+Loading ``model.joblib`` and compiling its :class:`~leadscore.scoring.realtime.scorer.FastScorer`
 is 100–150 ms of work in the interpreter (LightGBM parsing five boosters on every core,
 then the compilation; a linear model's compilation alone is ~120 ms of pandas). In a
 service answering requests, that work competes with them for the interpreter and the
@@ -34,8 +34,9 @@ from pathlib import Path
 from typing import Any
 
 from leadscore.errors import ArtifactError
-from leadscore.modeling.model import LeadModel, tampered
-from leadscore.scoring.realtime import FastScorer
+from leadscore.modeling.folder import tampered
+from leadscore.modeling.model import LeadModel
+from leadscore.scoring.realtime.scorer import FastScorer
 
 SCORER_FILE = "scorer.bin"
 MAGIC = b"LSCORER1"
@@ -43,11 +44,20 @@ ALIGN = 64
 #: the modules whose classes and layout a saved scorer holds: a change in any of them
 #: makes older files unusable (they are then compiled again from the model)
 SCORER_MODULES = (
-    "leadscore.scoring.realtime",
+    "leadscore.scoring.realtime.scorer",
+    "leadscore.scoring.realtime.cleaning",
+    "leadscore.scoring.realtime.boosters",
+    "leadscore.scoring.realtime.terms",
     "leadscore.scoring.dense",
     "leadscore.scoring.occlusion",
     "leadscore.scoring.bundle",
     "leadscore.scoring.treeshap",
+    "leadscore.scoring.treeshap.parse",
+    "leadscore.scoring.treeshap.flat",
+    "leadscore.scoring.treeshap.blocks",
+    "leadscore.scoring.treeshap.kernels",
+    "leadscore.scoring.treeshap.pool",
+    "leadscore.scoring.treeshap.forest",
     "leadscore.scoring.sweeps",
     "leadscore.scoring.reasons",
     "leadscore.modeling.thresholds",

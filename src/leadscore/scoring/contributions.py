@@ -44,7 +44,8 @@ from leadscore.scoring.occlusion import (
     plain_estimator,
     swap_fields,
 )
-from leadscore.scoring.treeshap import CORES, CompiledForest, shared_pool
+from leadscore.scoring.treeshap.forest import CompiledForest
+from leadscore.scoring.treeshap.pool import CORES, shared_pool
 
 
 @dataclass

@@ -52,7 +52,7 @@ from leadscore.scoring.occlusion import (
     plain_estimator,
     swap_fields,
 )
-from leadscore.scoring.treeshap import CORES, shared_pool
+from leadscore.scoring.treeshap.pool import CORES, shared_pool
 
 Row = Mapping[str, Any]
 #: rows from which a call is split over the cores

@@ -2,7 +2,7 @@
 
 Example
 -------
->>> app = create_app(load_settings())  # doctest: +SKIP
+>>> app = create_app(service_settings())  # doctest: +SKIP
 >>> uvicorn.run(app, port=8000)  # doctest: +SKIP
 """
 
@@ -12,6 +12,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, status
@@ -19,16 +20,16 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 
 from leadscore import __version__
-from leadscore.config import Settings, load_settings
+from leadscore.config import Settings, resolve_settings
 from leadscore.errors import LeadscoreError
-from leadscore.scoring.live import LiveScoring, ModelSlot
-from leadscore.scoring.watch import ModelWatcher
+from leadscore.live import LiveScoring, ModelSlot
+from leadscore.live.watch import ModelWatcher
 from leadscore.service.deps import attribute_model
 from leadscore.service.lane import ScoreLane
 from leadscore.service.limits import BodyLimit
 from leadscore.service.metrics import Metrics, MetricsMiddleware
 from leadscore.service.routers import events, health, leads, models, outcomes, score
-from leadscore.store import NotFoundError, Store
+from leadscore.store import NotFoundError, Store, read_saved_settings
 from leadscore.store.checkpoint import Checkpointer
 from leadscore.webhooks.dispatcher import WebhookDispatcher
 
@@ -50,6 +51,26 @@ def _unprocessable(_: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+def service_settings(config: str | Path | None = None) -> Settings:
+    """The service's settings: the file, the environment (where ``leadscore serve`` passes
+    its flags to its workers) and the values saved from the dashboard in the score store.
+
+    Parameters
+    ----------
+    config:
+        The settings file (default: ``LEADSCORE_CONFIG``, else ``./leadscore.toml``).
+
+    Example
+    -------
+    >>> service_settings().service.port  # doctest: +SKIP
+    8000
+    """
+    resolved = resolve_settings(config, saved=read_saved_settings)
+    for note in resolved.notes:
+        log.warning("settings: %s", note)
+    return resolved.settings
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -62,8 +83,8 @@ def create_app(
     Parameters
     ----------
     settings:
-        Project settings; default: :func:`load_settings` (``leadscore.toml``,
-        ``LEADSCORE_*``).
+        Project settings; default: :func:`service_settings` (``leadscore.toml``,
+        ``LEADSCORE_*``, the values saved from the dashboard).
     store:
         The score store; default: ``settings.database_url`` (migrated on start).
     slot:
@@ -72,7 +93,7 @@ def create_app(
     deliver_webhooks:
         Run the webhook dispatcher in the background (off in tests that drive it).
     """
-    settings = settings or load_settings()
+    settings = settings or service_settings()
     metrics = Metrics()
 
     @asynccontextmanager

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request, status
 from pydantic import BaseModel
 
 from leadscore.config import ServiceSettings
-from leadscore.scoring.live import LiveScoring, ServingModel
+from leadscore.live import LiveScoring, ServingModel
 from leadscore.service.inputs import attributes_model
 
 # The dependencies are async although they do no I/O: FastAPI runs a sync dependency in

@@ -1,6 +1,6 @@
 """A lead's attributes checked against the serving model's input schema.
 
-Built from the model's :class:`~leadscore.data.schema.InputSchema` whenever a model is
+Built from the model's :class:`~leadscore.data.input_schema.InputSchema` whenever a model is
 loaded: numbers must be numbers, dates dates, categories text; every input field must be
 present (``null`` means unknown) and no other field is allowed. Errors are FastAPI's 422
 shape with the field named in ``loc``.
@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
-from leadscore.data.schema import InputSchema
+from leadscore.data.input_schema import InputSchema
 
 
 def _category(value: Any) -> Any:

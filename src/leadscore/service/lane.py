@@ -5,7 +5,7 @@ and the store do anything: routing, solving the dependencies, the response check
 middleware chain (``bench/service_overhead.py`` measures it). :class:`ScoreLane` answers
 the ordinary case itself with the very functions the route uses — the key cache, the
 ``LeadIn`` body model, :func:`~leadscore.service.inputs.check_attributes`,
-:meth:`~leadscore.scoring.live.LiveScoring.score_lead`,
+:meth:`~leadscore.live.LiveScoring.score_lead`,
 :func:`~leadscore.service.views.score_out` — and hands everything else on to the route
 unchanged: a key not verified in the last ``key_cache_s`` seconds, a missing scope, a body
 that is not JSON or does not validate, no model yet. Every error therefore keeps the one
@@ -79,7 +79,7 @@ class ScoreLane:
         headers = dict(scope["headers"])
         if headers.get(b"content-type", b"").lower() not in _JSON:
             raise _HandOn
-        key = state.store.cached_key(_plaintext(headers), state.settings.service.key_cache_s)
+        key = state.store.keys.cached(_plaintext(headers), state.settings.service.key_cache_s)
         if key is None or not ({"score", "admin"} & set(key.scopes)):
             raise _HandOn  # the route checks the key against the store, or refuses it
         scoring = state.live

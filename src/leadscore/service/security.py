@@ -44,9 +44,9 @@ def require(scope: str) -> Callable[..., Awaitable[ApiKeyRecord]]:
             )
         store = request.app.state.store
         ttl = request.app.state.settings.service.key_cache_s
-        key = store.cached_key(plaintext, ttl)
+        key = store.keys.cached(plaintext, ttl)
         if key is None:
-            key = await run_in_threadpool(store.authenticate, plaintext, cache_s=ttl)
+            key = await run_in_threadpool(store.keys.authenticate, plaintext, cache_s=ttl)
         if key is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,

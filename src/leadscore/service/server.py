@@ -1,11 +1,11 @@
 """The app uvicorn imports (``leadscore.service.server:app``), configured from the
-environment and ``LEADSCORE_CONFIG``; one per worker process."""
+environment and ``LEADSCORE_CONFIG`` (where ``leadscore serve`` puts its flags) and the
+values saved from the dashboard; one per worker process."""
 
 from __future__ import annotations
 
 import os
 
-from leadscore.config import load_settings
-from leadscore.service.app import create_app
+from leadscore.service.app import create_app, service_settings
 
-app = create_app(load_settings(os.environ.get("LEADSCORE_CONFIG")))
+app = create_app(service_settings(os.environ.get("LEADSCORE_CONFIG")))

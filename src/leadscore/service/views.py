@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from leadscore.scoring.live import LeadView, LiveScore
+from leadscore.live import LeadView, LiveScore
 from leadscore.service.schemas import (
     HistoryPoint,
     LeadOut,

@@ -1,48 +1,61 @@
-"""The score store: leads, events, score history, outcomes, API keys and webhooks.
+"""The score store: leads, scores, events, outcomes, API keys, webhooks, dashboard users
+and settings, one repository each over one database.
 
 SQLite file by default (``sqlite:///leadscore.db``), PostgreSQL by URL
 (``LEADSCORE_DATABASE_URL=postgresql://user@host:5432/db``). The schema is managed by the
 Alembic migrations shipped in ``leadscore/store/migrations`` and applied on opening.
+:class:`Store` holds the repositories (``store.leads``, ``store.scores``, ``store.events``,
+``store.outcomes``, ``store.keys``, ``store.webhooks``, ``store.users``,
+``store.settings``); the store imports nothing above the foundation and data layers, so
+which webhooks a score fires is decided by the scoring flow (:mod:`leadscore.live`).
 
 Example
 -------
->>> from leadscore.store import Store
+>>> from leadscore.store import NewScore, Store
 >>> store = Store("sqlite:///scores.db")
->>> _ = store.upsert_lead("L1", {"source": "google"})
->>> score, deliveries = store.add_score("L1", "3", 0.82, 82, "hot", True)
->>> [s.segment for s in store.latest_scores(segment="hot")]
+>>> _ = store.leads.upsert("L1", {"source": "google"})
+>>> with store.scores.scoring(["L1"]) as writer:
+...     _ = writer.add([NewScore("L1", "3", 0.82, 82, "hot", True)])
+>>> [s.segment for s in store.scores.ranked(segment="hot")]
 ['hot']
 """
 
 from leadscore.store.db import make_engine, mask, normalise_url, upgrade
 from leadscore.store.errors import NotFoundError, StoreError
+from leadscore.store.keys import KEY_PREFIX
 from leadscore.store.records import (
     ROLES,
     SCOPES,
+    WEBHOOK_KINDS,
     ApiKeyRecord,
     DeliveryRecord,
     EventRecord,
     LeadRecord,
     LoginResult,
+    NewDelivery,
     NewScore,
     OutcomeRecord,
     QueueEntry,
     ScorePoint,
     ScoreRecord,
+    StoredScore,
     UserRecord,
     WebhookRecord,
 )
-from leadscore.store.repository import KEY_PREFIX, Store
+from leadscore.store.saved import read_saved_settings, saved_settings
+from leadscore.store.store import Store
 
 __all__ = [
     "KEY_PREFIX",
     "ROLES",
     "SCOPES",
+    "WEBHOOK_KINDS",
     "ApiKeyRecord",
     "DeliveryRecord",
     "EventRecord",
     "LeadRecord",
     "LoginResult",
+    "NewDelivery",
     "NewScore",
     "NotFoundError",
     "OutcomeRecord",
@@ -51,10 +64,13 @@ __all__ = [
     "ScoreRecord",
     "Store",
     "StoreError",
+    "StoredScore",
     "UserRecord",
     "WebhookRecord",
     "make_engine",
     "mask",
     "normalise_url",
+    "read_saved_settings",
+    "saved_settings",
     "upgrade",
 ]

@@ -1,12 +1,15 @@
 """A background thread that keeps SQLite's write-ahead log short (see
-:meth:`leadscore.store.Store.checkpoint`), so that no request pays for a checkpoint."""
+:meth:`leadscore.store.session.Database.checkpoint`), so that no request pays for a
+checkpoint."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
-from leadscore.store.repository import Store
+if TYPE_CHECKING:
+    from leadscore.store.store import Store
 
 log = logging.getLogger("leadscore.store")
 

@@ -2,8 +2,8 @@
 
 The schema is created and upgraded by the Alembic migrations in
 ``leadscore/store/migrations`` (hand-written to match these models; a test compares
-them). Code outside :mod:`leadscore.store` never sees these classes: the
-:class:`~leadscore.store.repository.Store` returns plain frozen records.
+them). Code outside :mod:`leadscore.store` never sees these classes: the store's
+repositories return plain frozen records.
 
 Every timestamp is a timezone-aware UTC :class:`~datetime.datetime` (:class:`UTCDateTime`):
 SQLite has no time zones, so values are stored as naive UTC text there, which also keeps

@@ -1,4 +1,4 @@
-"""Plain, immutable records returned by the :class:`~leadscore.store.repository.Store`.
+"""Plain, immutable records returned by the store's repositories (:mod:`leadscore.store`).
 
 They hold copies of the row values (no ORM object or database session behind them), so
 they can be kept, cached, passed between threads and turned into JSON freely, e.g. with
@@ -13,6 +13,9 @@ from typing import Any
 
 #: what an API key may be allowed to do; ``admin`` implies every other scope
 SCOPES: tuple[str, ...] = ("score", "ingest", "read", "admin")
+#: what a webhook can subscribe to: a lead crossing into hot, a score jump (the rule that
+#: decides which fires is :mod:`leadscore.webhooks.triggers`)
+WEBHOOK_KINDS: tuple[str, ...] = ("hot", "jump")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +58,8 @@ class ScoreRecord:
 
 @dataclass(frozen=True, slots=True)
 class NewScore:
-    """A score to store with :meth:`Store.add_scores <leadscore.store.Store.add_scores>`.
+    """A score to store (:meth:`ScoreWriter.add <leadscore.store.scoring.ScoreWriter.add>`,
+    or with its webhooks :func:`leadscore.live.outbox.add_scores`).
 
     ``scored_at`` defaults to the time of storing; ``webhook_payload_extra`` adds fields
     (e.g. the lead's name or CRM id) to the webhook payloads this score triggers.
@@ -75,6 +79,21 @@ class NewScore:
     reasons: list[Any] | None = None
     scored_at: datetime | None = None
     webhook_payload_extra: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredScore:
+    """A score just appended by a scoring transaction, with the latest score it replaced.
+
+    ``latest`` is False for a backfill (older than the lead's latest score: it joins the
+    history only); ``previous_*`` describe the lead's latest score before this one
+    (``None`` when it had none), what the webhook triggers compare with.
+    """
+
+    record: ScoreRecord
+    latest: bool
+    previous_segment: str | None
+    previous_score_100: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +171,18 @@ class DeliveryRecord:
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewDelivery:
+    """A webhook delivery to queue in a scoring transaction (see
+    :meth:`WebhookRepository.enqueue <leadscore.store.webhooks.WebhookRepository.enqueue>`).
+    """
+
+    webhook_id: int
+    lead_id: str
+    kind: str
+    payload: dict[str, Any]
 
 
 #: what a dashboard user may do: ``admin`` changes data, models and settings; ``viewer`` reads

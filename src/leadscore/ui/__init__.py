@@ -8,7 +8,10 @@ modules that need no Streamlit and are unit-tested on their own:
 * :mod:`.auth` — signing in and out, roles
 * :mod:`.workspace` — data sets loaded in the app (upload, S3, Mixpanel, SQL, demo)
 * :mod:`.data` — store reads shaped into tables: work queue, history, monitoring
-* :mod:`.models` — the models to choose from, the one served, training and scoring jobs
+* :mod:`.model_catalogue` — the models to choose from, and the one served
+* :mod:`.jobs` — comparing, training and re-scoring in the background, with progress
+* :mod:`.batch_scoring` — scoring leads into the store in chunks
+* :mod:`.model_insights` — the what-if, insights and ideal customer the pages show
 * :mod:`.charts` — every chart, as an Altair specification
 * :mod:`.web` — the Streamlit glue: caches, the signed-in user, page guards
 """

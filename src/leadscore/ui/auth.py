@@ -17,7 +17,6 @@ from typing import Any
 from leadscore.store import LoginResult, Store
 
 SESSION_KEY = "leadscore_user"
-ADMIN_ONLY = "Only admins can do this; ask an admin to change your role."
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ def sign_in(
     client: str | None = None,
 ) -> LoginResult:
     """Check the credentials; on success remember the user in ``state``."""
-    result = store.login(name, password, client=client)
+    result = store.users.login(name, password, client=client)
     if result.user is not None:
         state[SESSION_KEY] = SessionUser(result.user.name, result.user.role)
     return result
@@ -58,7 +57,7 @@ def current_user(state: MutableMapping[str, Any], store: Store) -> SessionUser |
     remembered = state.get(SESSION_KEY)
     if not isinstance(remembered, SessionUser):
         return None
-    stored = store.get_user(remembered.name)
+    stored = store.users.get(remembered.name)
     if stored is None:
         state.pop(SESSION_KEY, None)
         return None

@@ -22,7 +22,7 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from leadscore.explain.analytics import field_label
+from leadscore.explain.wording import field_label
 from leadscore.reporting.charts import HEIGHT, SEGMENT_SCALE, title
 from leadscore.reporting.style import BLUE, GREEN, GREY, PURPLE, RED, SEGMENT_COLOURS
 

@@ -8,20 +8,29 @@
 * ``LEADSCORE_UI_MAX_UPLOAD_MB`` — the largest file an upload may be (default 200).
 
 Settings changed by admins in the app (business values, segments, capacity) are kept in
-the score store (``app_settings``) and laid over ``leadscore.toml`` and the environment
-by :func:`effective_settings`.
+the score store (``app_settings``); :func:`effective_settings` lays them over
+``leadscore.toml`` and the environment with the one resolver the CLI and the API use too
+(:func:`leadscore.config.resolve_settings`), so a model trained anywhere uses them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from leadscore.config import Business, Segments, Settings, load_settings
+from leadscore.config import (
+    BUSINESS_KEY,
+    SEGMENTS_KEY,
+    Resolved,
+    Segments,
+    Settings,
+    resolve_settings,
+)
 from leadscore.errors import ConfigError
+from leadscore.store.saved import saved_settings
 
 if TYPE_CHECKING:
     from leadscore.store import Store
@@ -31,11 +40,26 @@ UPLOAD_ENV = "LEADSCORE_UI_MAX_UPLOAD_MB"
 DEFAULT_DIR = "dashboard"
 DEFAULT_MAX_UPLOAD_MB = 200
 
-#: keys of the dashboard settings in the store
-BUSINESS_KEY = "business"
-SEGMENTS_KEY = "segments"
+#: keys of the dashboard settings in the store; the business values and segments are
+#: under the settings resolver's :data:`leadscore.config.BUSINESS_KEY` and ``SEGMENTS_KEY``
 SERVING_KEY = "serving"
 DATASET_KEY = "dataset"
+
+__all__ = [
+    "BUSINESS_KEY",
+    "DATASET_KEY",
+    "DEFAULT_DIR",
+    "DEFAULT_MAX_UPLOAD_MB",
+    "DIR_ENV",
+    "SEGMENTS_KEY",
+    "SERVING_KEY",
+    "UPLOAD_ENV",
+    "UIConfig",
+    "dashboard_settings",
+    "effective_settings",
+    "segment_inputs",
+    "served_cutoffs_text",
+]
 
 
 @dataclass(frozen=True)
@@ -63,21 +87,88 @@ class UIConfig:
         return self.max_upload_mb * 1024 * 1024
 
 
-def effective_settings(store: Store, base: Settings | None = None) -> Settings:
-    """``base`` (default: ``leadscore.toml`` and the environment) with the business values
-    and segment settings admins saved in the dashboard on top.
+def dashboard_settings(store: Store, config: str | Path | None = None) -> Resolved:
+    """The settings the dashboard runs with, and where each came from: the file and the
+    environment with the business values and segments admins saved here on top.
 
-    A saved value that no longer validates (e.g. written by a newer version) is ignored
-    rather than locking everyone out of the dashboard.
+    A saved value that no longer validates (e.g. written by a newer version) is left out
+    (the result's ``notes`` say so) rather than locking everyone out of the dashboard.
+
+    Parameters
+    ----------
+    store:
+        The dashboard's score store.
+    config:
+        The settings file (default: ``LEADSCORE_CONFIG``, else ``./leadscore.toml``).
+
+    Example
+    -------
+    >>> dashboard_settings(Store("sqlite:///leadscore.db")).source("business.cost_per_contact")
+    ... # doctest: +SKIP
+    'dashboard'
     """
-    settings = base or load_settings()
-    updates: dict[str, Any] = {}
-    business = store.get_setting(BUSINESS_KEY)
-    if business:
-        with contextlib.suppress(ValueError):
-            updates["business"] = Business(**{**settings.business.model_dump(), **business})
-    segments = store.get_setting(SEGMENTS_KEY)
-    if segments:
-        with contextlib.suppress(ValueError):
-            updates["segments"] = Segments(**{**settings.segments.model_dump(), **segments})
-    return settings.model_copy(update=updates) if updates else settings
+    return resolve_settings(config, saved=saved_settings(store))
+
+
+def effective_settings(store: Store, config: str | Path | None = None) -> Settings:
+    """The settings of :func:`dashboard_settings`.
+
+    Example
+    -------
+    >>> effective_settings(Store("sqlite:///leadscore.db")).business  # doctest: +SKIP
+    """
+    return dashboard_settings(store, config).settings
+
+
+def segment_inputs(segments: Segments, served: Mapping[str, float] | None) -> tuple[int, int]:
+    """The scores (0–100) the Settings page's "Hot from" and "Warm from" inputs show.
+
+    With fixed cutoffs, those; with the best-scored share, the cutoffs the served model
+    actually uses (its metadata's ``cutoffs``), not numbers it never saw; 50 and 10 when
+    no model is served.
+
+    Parameters
+    ----------
+    segments:
+        The segment settings in effect.
+    served:
+        The served model's ``cutoffs`` (``hot``, ``warm`` as probabilities), if any.
+
+    Example
+    -------
+    >>> segment_inputs(Segments(), {"contact": 0.07, "hot": 0.19, "warm": 0.07})
+    (19, 7)
+    >>> segment_inputs(Segments(hot_cutoff=0.6, warm_cutoff=0.2), None)
+    (60, 20)
+    """
+    hot, warm = segments.hot_cutoff, segments.warm_cutoff
+    if hot is None:
+        hot = served["hot"] if served else 0.5
+    if warm is None:
+        warm = served["warm"] if served else 0.1
+    return round(hot * 100), round(warm * 100)
+
+
+def served_cutoffs_text(label: str, cutoffs: Mapping[str, float]) -> str:
+    """What the served model's segments are, in words, for the Settings page.
+
+    Parameters
+    ----------
+    label:
+        The served model's name and version.
+    cutoffs:
+        Its metadata's ``cutoffs``: ``contact``, ``hot``, ``warm`` as probabilities.
+
+    Example
+    -------
+    >>> served_cutoffs_text("v3", {"contact": 0.07, "hot": 0.19, "warm": 0.07})
+    'The served model, v3, cuts at: hot from score 19, warm from score 7, contact from score 7.'
+    """
+    hot, warm, contact = (cutoffs[k] * 100 for k in ("hot", "warm", "contact"))
+    # one decimal where whole points would print two different cutoffs alike
+    alike = round(hot) == round(warm) and hot != warm
+    digits = 1 if alike else 0
+    return (
+        f"The served model, {label}, cuts at: hot from score {hot:.{digits}f}, warm from "
+        f"score {warm:.{digits}f}, contact from score {contact:.{digits}f}."
+    )

@@ -8,7 +8,7 @@
 
 Example
 -------
->>> frame = queue_frame(store.queue())  # doctest: +SKIP
+>>> frame = queue_frame(store.scores.queue())  # doctest: +SKIP
 >>> segment_counts(frame)  # doctest: +SKIP
 {'hot': 212, 'warm': 388, 'cold': 400}
 """
@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from leadscore.explain.analytics import wilson_interval
+from leadscore.explain.rates import wilson_interval
 from leadscore.store import EventRecord, OutcomeRecord, QueueEntry, ScorePoint, ScoreRecord
 
 SEGMENTS = ("hot", "warm", "cold")

@@ -20,7 +20,7 @@ from leadscore.config import Settings, load_settings
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.model import LeadModel
 from leadscore.store import Store
-from leadscore.ui import data, models
+from leadscore.ui import data, jobs, model_catalogue, model_insights
 from leadscore.ui.auth import SessionUser, current_user
 from leadscore.ui.config import DATASET_KEY, UIConfig, effective_settings
 from leadscore.ui.workspace import DatasetInfo, Workspace
@@ -55,12 +55,11 @@ def open_store(url: str) -> Store:
 def build_context() -> Context:
     """The settings (file, environment, dashboard overrides), the store, the dashboard
     folder and the signed-in user. Raises the user-facing errors of a bad setup."""
-    base = load_settings()
-    store = open_store(base.database_url)
+    store = open_store(load_settings().database_url)
     config = UIConfig.from_env()
     ctx = Context(
         config=config,
-        settings=effective_settings(store, base),
+        settings=effective_settings(store),
         store=store,
         workspace=Workspace(config.directory),
         user=current_user(st.session_state, store),
@@ -103,46 +102,38 @@ def client_address() -> str | None:
         return None
 
 
-def show_error(exc: Exception) -> None:
-    """A user-facing error as one red line (an unexpected one with its type)."""
-    if isinstance(exc, LeadscoreError):
-        st.error(str(exc))
-    else:
-        st.error(f"Something went wrong: {type(exc).__name__}: {exc}")
-
-
 # ----------------------------------------------------------------------------- store reads
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _queue(url: str, token: tuple[Any, ...]) -> pd.DataFrame:
-    return data.queue_frame(open_store(url).queue())
+    return data.queue_frame(open_store(url).scores.queue())
 
 
 def queue(ctx: Context) -> pd.DataFrame:
     """The work queue (every lead's latest score and attributes), cached until the store
     changes."""
-    return _queue(ctx.store.url, ctx.store.change_token())
+    return _queue(ctx.store.url, ctx.store.scores.change_token())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _points(url: str, token: tuple[Any, ...]) -> pd.DataFrame:
-    return data.points_frame(open_store(url).score_points())
+    return data.points_frame(open_store(url).scores.points())
 
 
 def points(ctx: Context) -> pd.DataFrame:
     """The score history without reasons, cached until the store changes."""
-    return _points(ctx.store.url, ctx.store.change_token())
+    return _points(ctx.store.url, ctx.store.scores.change_token())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _outcomes(url: str, token: tuple[Any, ...]) -> list[Any]:
-    return open_store(url).outcomes()
+    return open_store(url).outcomes.all()
 
 
 def outcomes(ctx: Context) -> list[Any]:
     """Each lead's latest recorded outcome, cached until the store changes."""
-    return _outcomes(ctx.store.url, ctx.store.change_token())
+    return _outcomes(ctx.store.url, ctx.store.scores.change_token())
 
 
 # ----------------------------------------------------------------------------- models
@@ -150,12 +141,12 @@ def outcomes(ctx: Context) -> list[Any]:
 
 @st.cache_data(ttl=15, show_spinner=False)
 def _serving_key(reference: str, registry_key: str, _settings: Settings) -> str:
-    return models.serving_key(reference, _settings)
+    return model_catalogue.serving_key(reference, _settings)
 
 
 @st.cache_resource(max_entries=3, show_spinner="Loading the model…")
 def _model(key: str, registry_key: str, stamp: float, _settings: Settings) -> LeadModel:
-    return models.load_model(key, _settings)
+    return model_catalogue.load_model(key, _settings)
 
 
 def forget_serving() -> None:
@@ -168,13 +159,13 @@ def forget_serving() -> None:
 @st.cache_data(ttl=30, show_spinner=False)
 def _catalogue(
     registry_key: str, directory: str, folders: tuple[str, ...], serving: str, _settings: Settings
-) -> list[models.ModelEntry]:
-    return models.catalogue(_settings, Workspace(directory), serving)
+) -> list[model_catalogue.ModelEntry]:
+    return model_catalogue.catalogue(_settings, Workspace(directory), serving)
 
 
-def catalogue(ctx: Context) -> list[models.ModelEntry]:
+def catalogue(ctx: Context) -> list[model_catalogue.ModelEntry]:
     """The models that can be served (cached briefly: the registry is slow to ask)."""
-    serving = models.serving_reference(ctx.store, ctx.settings)
+    serving = model_catalogue.serving_reference(ctx.store, ctx.settings)
     folders = tuple(p.name for p in ctx.workspace.model_dirs())
     return _catalogue(
         ctx.registry_key, str(ctx.workspace.directory), folders, serving, ctx.settings
@@ -184,7 +175,7 @@ def catalogue(ctx: Context) -> list[models.ModelEntry]:
 def _stamp(key: str) -> float:
     # a folder re-trained in place (same path) must not be served from the cache
     if key.startswith("folder:"):
-        meta = Path(models.reference_of(key)) / "metadata.json"
+        meta = Path(model_catalogue.reference_of(key)) / "metadata.json"
         return meta.stat().st_mtime if meta.is_file() else 0.0
     return 0.0
 
@@ -206,7 +197,7 @@ class Served:
 
 def served(ctx: Context) -> tuple[Served | None, str | None]:
     """The served model, or ``None`` and why not."""
-    reference = models.serving_reference(ctx.store, ctx.settings)
+    reference = model_catalogue.serving_reference(ctx.store, ctx.settings)
     try:
         key = _serving_key(reference, ctx.registry_key, ctx.settings)
         model = _model(key, ctx.registry_key, _stamp(key), ctx.settings)
@@ -220,7 +211,7 @@ def served(ctx: Context) -> tuple[Served | None, str | None]:
 
 def current_dataset(ctx: Context) -> DatasetInfo | None:
     """The data set admins loaded last (``None`` when none, or when it was deleted)."""
-    chosen = ctx.store.get_setting(DATASET_KEY) or {}
+    chosen = ctx.store.settings.get(DATASET_KEY) or {}
     return ctx.workspace.dataset(chosen.get("id"))
 
 
@@ -262,7 +253,7 @@ def _insights(
     _model: LeadModel, _settings: Settings,
 ) -> dict[str, Any]:  # fmt: skip
     frame = _dataset_frame(directory, dataset_id)
-    return models.insights(_model, frame, _settings, target)
+    return model_insights.insights(_model, frame, _settings, target)
 
 
 def insights(ctx: Context, serving: Served, info: DatasetInfo) -> dict[str, Any]:
@@ -279,7 +270,7 @@ def _ideal(
     _model: LeadModel, _settings: Settings,
 ) -> dict[str, object]:  # fmt: skip
     frame = _dataset_frame(directory, dataset_id)
-    return models.ideal_customer(_model, frame, _settings, target)
+    return model_insights.ideal_customer(_model, frame, _settings, target)
 
 
 def ideal(ctx: Context, serving: Served, info: DatasetInfo) -> dict[str, object]:
@@ -302,10 +293,10 @@ def evaluation(folder: str, stamp: float) -> tuple[dict[str, Any], Any, Any]:
 # ----------------------------------------------------------------------------- jobs
 
 
-def follow_job(ctx: Context) -> models.Job | None:
+def follow_job(ctx: Context) -> jobs.Job | None:
     """Show the running job's progress until it ends (then rerun); returns a finished
     job whose outcome is still to be shown, else ``None``."""
-    job = models.current_job(ctx.workspace)
+    job = jobs.current_job(ctx.workspace)
     if job is None:
         return None
     if job.running:

@@ -31,13 +31,8 @@ import numpy as np
 import pandas as pd
 
 from leadscore.config import Roles, Settings
-from leadscore.data.schema import (
-    LeadTable,
-    coerce_target,
-    infer_target,
-    prepare_table,
-    sidecar_roles,
-)
+from leadscore.data.lead_table import LeadTable, prepare_table
+from leadscore.data.roles import coerce_target, infer_target, sidecar_roles
 from leadscore.data.sources import read_table, source_kind
 from leadscore.errors import DataError
 
@@ -345,5 +340,5 @@ def load_dataset(
     check = check_table(frame, roles, settings)
     name = Path(source).name if source_kind(source) == "local" else source
     info = place.save_dataset(frame, name=name, source=source, check=check, loaded_by=by)
-    store.set_setting(DATASET_KEY, {"id": info.id}, by=by)
+    store.settings.set(DATASET_KEY, {"id": info.id}, by=by)
     return info

@@ -9,11 +9,12 @@
 
 Example
 -------
+>>> from leadscore.live import add_score
 >>> from leadscore.store import Store
 >>> from leadscore.webhooks import WebhookDispatcher
 >>> store = Store("sqlite:///scores.db")
->>> _ = store.add_webhook("https://crm.example.com/hooks/leads", "s3cret")
->>> _ = store.add_score("L1", "3", 0.91, 91, "hot", True)   # queues a lead.hot delivery
+>>> _ = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
+>>> _ = add_score(store, "L1", "3", 0.91, 91, "hot", True)   # queues a lead.hot delivery
 >>> WebhookDispatcher(store).deliver_due()
 1
 """

@@ -158,17 +158,17 @@ class WebhookDispatcher:
     def _pass(self, now: datetime | None) -> tuple[int, int]:
         """One pass: ``(attempted, delivered)``."""
         clock: Callable[[], datetime] = (lambda: as_utc(now)) if now is not None else utcnow
-        due = self.store.due_deliveries(clock(), limit=self.batch_size)
+        due = self.store.webhooks.due(clock(), limit=self.batch_size)
         if not due:
             return 0, 0
         hooks: dict[int, WebhookRecord] = {
-            hook.id: hook for hook in self.store.list_webhooks(include_inactive=True)
+            hook.id: hook for hook in self.store.webhooks.all(include_inactive=True)
         }
         attempted = delivered = 0
         for candidate in due:
             if self._stopping.is_set():
                 break
-            delivery = self.store.claim(candidate.id, now=clock(), lease_s=self.lease_s)
+            delivery = self.store.webhooks.claim(candidate.id, now=clock(), lease_s=self.lease_s)
             if delivery is None:  # another dispatcher took it, or it changed meanwhile
                 continue
             attempted += 1
@@ -182,7 +182,7 @@ class WebhookDispatcher:
         clock: Callable[[], datetime],
     ) -> bool:
         if hook is None or not hook.active:
-            self.store.mark_failed(delivery.id, None, "webhook removed", None)
+            self.store.webhooks.mark_failed(delivery.id, None, "webhook removed", None)
             return False
         body = encode_payload(delivery.payload)
         headers = {
@@ -201,7 +201,7 @@ class WebhookDispatcher:
             response = self.client.post(hook.url, content=body, headers=headers)
             status = response.status_code
             if response.is_success:
-                self.store.mark_delivered(delivery.id, status, now=clock())
+                self.store.webhooks.mark_delivered(delivery.id, status, now=clock())
                 log.info("webhook %s: delivery %s delivered (%s)", hook.id, delivery.id, status)
                 return True
             error = f"HTTP {status}: {response.text[:_ERROR_BODY_CHARS].strip()}".strip(": ")
@@ -226,7 +226,7 @@ class WebhookDispatcher:
                 "webhook %s: delivery %s attempt %s failed (%s); retry in %.1f s",
                 hook.id, delivery.id, sent, error, delay,
             )  # fmt: skip
-        self.store.mark_failed(delivery.id, status, error, next_attempt)
+        self.store.webhooks.mark_failed(delivery.id, status, error, next_attempt)
         return False
 
     def backoff(self, attempts: int) -> float:

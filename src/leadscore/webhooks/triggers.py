@@ -9,6 +9,9 @@ Two kinds of trigger:
 
 One score sends one delivery per webhook even when both fire (30 → 90 into hot): its
 ``event`` is ``lead.hot`` (the stronger news) and ``triggers`` lists both.
+
+The scoring flow applies the rule (:mod:`leadscore.live.outbox`) and queues the deliveries
+in the score's store transaction.
 """
 
 from __future__ import annotations
@@ -17,10 +20,10 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-HOT = "hot"
-JUMP = "jump"
-#: the trigger kinds a webhook can subscribe to
-WEBHOOK_KINDS: tuple[str, ...] = (HOT, JUMP)
+#: the trigger kinds a webhook can subscribe to (the store checks subscriptions with it)
+from leadscore.store.records import WEBHOOK_KINDS
+
+HOT, JUMP = WEBHOOK_KINDS
 #: the segment whose entry triggers ``hot``
 HOT_SEGMENT = "hot"
 

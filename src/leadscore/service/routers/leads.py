@@ -25,7 +25,7 @@ def work_queue(
     records = scoring.work_queue(segment, limit, offset)
     return QueueOut(
         segment=segment,
-        counts=scoring.store.segment_counts(),
+        counts=scoring.store.scores.segment_counts(),
         leads=[queue_item(offset + i + 1, r) for i, r in enumerate(records)],
     )
 

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from leadscore.errors import LeadscoreError
-from leadscore.scoring.live import ServingModel
+from leadscore.live import ServingModel
 from leadscore.service.deps import Live, Serving
 from leadscore.service.schemas import FieldOut, ModelsOut, ServingOut, VersionOut
 from leadscore.service.security import require
@@ -40,7 +40,7 @@ def serving_out(model: ServingModel) -> ServingOut:
 @router.get("", response_model=ModelsOut, dependencies=[Depends(require("read"))])
 def list_models(request: Request, model: Serving) -> ModelsOut:
     """The model being served and the registry's versions with their aliases."""
-    from leadscore.registry import Registry
+    from leadscore.lifecycle.registry import Registry
 
     versions: list[VersionOut] = []
     problem = None

@@ -12,7 +12,7 @@ import streamlit as st
 from leadscore.config import Roles
 from leadscore.data.sources import read_table
 from leadscore.errors import LeadscoreError
-from leadscore.ui import data, models, web, workspace
+from leadscore.ui import batch_scoring, data, jobs, web, workspace
 from leadscore.ui.config import DATASET_KEY
 
 ctx = web.context()
@@ -25,7 +25,7 @@ if job is not None and job.kind == "score":
         st.error(f"Scoring failed: {job.error}")
     else:
         st.success(f"Scored {job.result['scored']:,} leads into the work queue.")
-    models.forget_job(ctx.workspace, job)
+    jobs.forget_job(ctx.workspace, job)
 
 
 def load(name: str, source: str, read: Callable[[], pd.DataFrame]) -> None:
@@ -41,7 +41,7 @@ def load(name: str, source: str, read: Callable[[], pd.DataFrame]) -> None:
     except LeadscoreError as exc:
         st.error(f"{name}: {exc}")
         return
-    ctx.store.set_setting(DATASET_KEY, {"id": info.id}, by=user.name)
+    ctx.store.settings.set(DATASET_KEY, {"id": info.id}, by=user.name)
     st.session_state["data_loaded"] = f"Loaded {name}: {info.rows:,} leads."
     st.rerun()
 
@@ -213,7 +213,7 @@ with roles_tab:
         except LeadscoreError as exc:
             st.error(str(exc))
         else:
-            ctx.store.set_setting(DATASET_KEY, {"id": info.id}, by=user.name)
+            ctx.store.settings.set(DATASET_KEY, {"id": info.id}, by=user.name)
             st.rerun()
     for note in info.notes:
         st.caption(f"Note: {data.plain(note)}")
@@ -285,18 +285,20 @@ if user.is_admin and info.open:
         st.caption(f"No model is served ({problem}): train one on the **Models** page.")
     elif st.button(f"Score the {info.open:,} open leads with {serving.label}", key="score_open"):
         try:
-            version = models.model_version_text(serving.reference, serving.model, ctx.settings)
+            version = batch_scoring.model_version_text(
+                serving.reference, serving.model, ctx.settings
+            )
             rows = workspace.open_rows(frame, info.role_model.target, ctx.settings)
 
-            def work(job: models.Job) -> dict[str, int]:
-                scored = models.score_into_store(
+            def work(job: jobs.Job) -> dict[str, int]:
+                scored = batch_scoring.score_into_store(
                     serving.model, rows, ctx.store, version, ctx.settings,
                     progress=lambda done, total: job.step("scoring leads", done, total),
                     drop=[c for c in (info.role_model.target,) if c],
                 )  # fmt: skip
                 return {"scored": scored}
 
-            models.start_job(ctx.workspace, "score", user.name, work)
+            jobs.start_job(ctx.workspace, "score", user.name, work)
         except LeadscoreError as exc:
             st.error(str(exc))
         else:

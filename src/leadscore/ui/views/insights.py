@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from leadscore.errors import LeadscoreError
-from leadscore.explain.analytics import field_label
+from leadscore.explain.wording import field_label
 from leadscore.reporting.charts import conversion_chart, drivers_chart
 from leadscore.ui import charts, data, web
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import streamlit as st
 
 from leadscore.errors import LeadscoreError
-from leadscore.explain.analytics import field_label
-from leadscore.ui import charts, data, models, web
+from leadscore.explain.wording import field_label
+from leadscore.ui import charts, data, model_insights, web
 
 ctx = web.context()
 web.require_user(ctx)
@@ -33,13 +33,13 @@ if not lead_id:
         st.stop()
     lead_id = str(choice)
 
-lead = ctx.store.get_lead(lead_id)
+lead = ctx.store.leads.get(lead_id)
 if lead is None:
     st.warning(f"No lead with id {lead_id!r} in the store.")
     st.stop()
-history = ctx.store.score_history(lead_id, limit=200)
+history = ctx.store.scores.history(lead_id, limit=200)
 latest = history[0] if history else None
-outcome = ctx.store.lead_outcome(lead_id)
+outcome = ctx.store.outcomes.latest(lead_id)
 
 # ----------------------------------------------------------------------------- headline
 cols = st.columns(5)
@@ -93,7 +93,7 @@ elif info is None or info.labelled == 0:
 else:
     try:
         ideal = web.ideal(ctx, serving, info)
-        gaps = models.deviations(serving.model, lead.attributes, ideal)
+        gaps = model_insights.deviations(serving.model, lead.attributes, ideal)
     except LeadscoreError as exc:
         st.caption(f"Cannot compare this lead with the ideal customer: {exc}")
     else:
@@ -126,7 +126,7 @@ with attributes_tab:
         f"{lead.updated_at:%Y-%m-%d %H:%M} UTC."
     )
 with events_tab:
-    events = ctx.store.events_for(lead_id)
+    events = ctx.store.events.for_lead(lead_id)
     if events:
         st.dataframe(data.events_table(events), hide_index=True, key="events")
     else:

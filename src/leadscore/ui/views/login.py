@@ -15,7 +15,7 @@ st.caption("Predictive lead scoring: who to call first, and why.")
 
 left, _ = st.columns([2, 3])
 with left:
-    if not ctx.store.list_users():
+    if not ctx.store.users.all():
         st.info(
             "No users yet. Create the first admin on the server:\n\n"
             "`leadscore users add NAME --role admin`\n\n(it prints a random password)."

@@ -19,7 +19,7 @@ from leadscore.reporting.charts import (
     profit_chart,
     roc_chart,
 )
-from leadscore.ui import charts, models, web
+from leadscore.ui import batch_scoring, charts, jobs, model_catalogue, model_insights, web
 from leadscore.ui.config import BUSINESS_KEY
 
 ctx = web.context()
@@ -52,7 +52,7 @@ if job is not None and job.kind in ("train", "compare", "rescore"):
             st.warning(
                 re.sub(r"Keep it with --keep ('[^']*'|\S+)", "Keep it (Data → Column roles)", line)
             )
-    models.forget_job(ctx.workspace, job)
+    jobs.forget_job(ctx.workspace, job)
 
 info = web.current_dataset(ctx)
 labels = {name: family.label for name, family in FAMILIES.items()}
@@ -98,7 +98,7 @@ else:
         train_now = st.form_submit_button("Compare and train", type="primary")
     if compare_only or train_now:
         names = (
-            list(models.FAST_MODELS) if which.startswith("Fast")
+            list(jobs.FAST_MODELS) if which.startswith("Fast")
             else None if which == "All families" else chosen
         )  # fmt: skip
         frame = web.dataset_frame(ctx, info)
@@ -106,13 +106,13 @@ else:
             if names == []:
                 raise LeadscoreError("choose at least one model family")
             if train_now:
-                work = models.train_work(
+                work = jobs.train_work(
                     frame, info, ctx.settings, ctx.workspace, ctx.store,
                     models=names, sort=sort, serve_it=serve_it, user=user.name,
                 )  # fmt: skip
             else:
-                work = models.compare_work(frame, info, ctx.settings, ctx.workspace, names, sort)
-            models.start_job(ctx.workspace, "train" if train_now else "compare", user.name, work)
+                work = jobs.compare_work(frame, info, ctx.settings, ctx.workspace, names, sort)
+            jobs.start_job(ctx.workspace, "train" if train_now else "compare", user.name, work)
         except LeadscoreError as exc:
             st.error(str(exc))
         else:
@@ -158,7 +158,7 @@ picked = st.selectbox(
     key=f"model_pick_{serving.key if serving else ''}",
 )
 try:
-    folder = models.model_folder(picked, ctx.settings, ctx.workspace)
+    folder = model_catalogue.model_folder(picked, ctx.settings, ctx.workspace)
     meta_file = Path(folder) / "metadata.json"
     metadata, y, score = web.evaluation(str(folder), meta_file.stat().st_mtime)
 except (LeadscoreError, OSError) as exc:
@@ -177,7 +177,7 @@ cols[4].metric("Trained on", f"{metadata.get('rows', 0):,} leads")
 if user.is_admin and (serving is None or picked.key != serving.key):
     if st.button(f"Serve {picked.label}", type="primary", key="serve"):
         try:
-            models.serve(picked, ctx.store, ctx.settings, user.name)
+            model_catalogue.serve(picked, ctx.store, ctx.settings, user.name)
         except LeadscoreError as exc:
             st.error(str(exc))
         else:
@@ -188,11 +188,11 @@ elif (
     and serving is not None
     and st.button("Score every stored lead again with the served model", key="rescore")
 ):
-    version = models.model_version_text(serving.reference, serving.model, ctx.settings)
+    version = batch_scoring.model_version_text(serving.reference, serving.model, ctx.settings)
     try:
-        models.start_job(
+        jobs.start_job(
             ctx.workspace, "rescore", user.name,
-            models.rescore_work(serving.model, ctx.store, ctx.settings, version),
+            jobs.rescore_work(serving.model, ctx.store, ctx.settings, version),
         )  # fmt: skip
     except LeadscoreError as exc:
         st.error(str(exc))
@@ -224,7 +224,7 @@ business = Business(
     value_per_conversion=value, cost_per_contact=cost, missed_conversion_cost=missed,
     capacity=base.capacity,
 )  # fmt: skip
-result = models.what_if(y, score, business, trained)
+result = model_insights.what_if(y, score, business, trained)
 choice, before = result.choice, result.trained
 cols = st.columns(4)
 cols[0].metric(
@@ -252,7 +252,7 @@ if (
     and business != base
     and st.button("Use these values for training and scoring", key="save_business")
 ):
-    ctx.store.set_setting(
+    ctx.store.settings.set(
             BUSINESS_KEY,
             {"value_per_conversion": value, "cost_per_contact": cost,
              "missed_conversion_cost": missed},

@@ -14,7 +14,7 @@ from leadscore.errors import LeadscoreError
 from leadscore.store import ROLES, SCOPES
 from leadscore.ui import data, web
 from leadscore.ui.auth import random_password
-from leadscore.ui.config import BUSINESS_KEY, SEGMENTS_KEY
+from leadscore.ui.config import BUSINESS_KEY, SEGMENTS_KEY, segment_inputs, served_cutoffs_text
 
 ctx = web.context()
 user = web.require_admin(ctx, "The Settings page")
@@ -29,7 +29,7 @@ def problem(exc: Exception) -> str:
 
 
 def changed_by(key: str) -> str:
-    record = ctx.store.settings_changed().get(key)
+    record = ctx.store.settings.changed().get(key)
     if record is None:
         return "from leadscore.toml and the environment"
     when = f"{record['updated_at']:%Y-%m-%d %H:%M} UTC"
@@ -74,7 +74,7 @@ with business_tab:
             except ValidationError as exc:
                 st.error(problem(exc))
             else:
-                ctx.store.set_setting(BUSINESS_KEY, chosen.model_dump(), by=user.name)
+                ctx.store.settings.set(BUSINESS_KEY, chosen.model_dump(), by=user.name)
                 st.success("Saved.")
 
     segments = ctx.settings.segments
@@ -84,6 +84,11 @@ with business_tab:
         "above a fixed score); warm is in between. Models keep the cutoffs they were trained "
         f"with: the new ones apply from the next training ({changed_by(SEGMENTS_KEY)})."
     )
+    serving, _ = web.served(ctx)
+    served_cutoffs = serving.model.metadata_.get("cutoffs") if serving else None
+    if serving is not None and served_cutoffs:
+        st.info(served_cutoffs_text(serving.label, served_cutoffs))
+    hot_score, warm_score = segment_inputs(segments, served_cutoffs)
     with st.form("segments"):
         mode = st.radio(
             "Hot leads are",
@@ -96,13 +101,13 @@ with business_tab:
             "Hot share", 0.01, 0.99, float(segments.hot_share), format="%.2f",
             help="with the share mode",
         )  # fmt: skip
+        in_use = "; now: the served model's" if segments.hot_cutoff is None else ""
         hot = cols[1].number_input(
-            "Hot from score", 0, 100, round((segments.hot_cutoff or 0.5) * 100),
-            help="with fixed scores",
+            "Hot from score", 0, 100, hot_score, help=f"with fixed scores{in_use}",
         )  # fmt: skip
         warm = cols[2].number_input(
-            "Warm from score (empty: the contact threshold)", 0, 100,
-            round((segments.warm_cutoff or 0.1) * 100), help="with fixed scores",
+            "Warm from score (empty: the contact threshold)", 0, 100, warm_score,
+            help=f"with fixed scores{in_use}",
         )  # fmt: skip
         if st.form_submit_button("Save the segments", type="primary"):
             fixed = mode.startswith("leads above")
@@ -115,11 +120,11 @@ with business_tab:
             except ValidationError as exc:
                 st.error(problem(exc))
             else:
-                ctx.store.set_setting(SEGMENTS_KEY, chosen_segments.model_dump(), by=user.name)
+                ctx.store.settings.set(SEGMENTS_KEY, chosen_segments.model_dump(), by=user.name)
                 st.success("Saved.")
     if st.button("Back to the values of leadscore.toml and the environment", key="reset_values"):
-        ctx.store.delete_setting(BUSINESS_KEY)
-        ctx.store.delete_setting(SEGMENTS_KEY)
+        ctx.store.settings.delete(BUSINESS_KEY)
+        ctx.store.settings.delete(SEGMENTS_KEY)
         st.rerun()
     configured = load_settings()
     st.caption(
@@ -135,7 +140,7 @@ with keys_tab:
         "Keys of the scoring API. Only a hash is stored: a new key is shown once. Scopes: "
         "score, ingest, read, admin (everything)."
     )
-    keys = ctx.store.list_keys()
+    keys = ctx.store.keys.all()
     if keys:
         st.dataframe(
             pd.DataFrame(
@@ -158,7 +163,7 @@ with keys_tab:
         scopes = cols[1].multiselect("Scopes", list(SCOPES), default=["score", "read"])
         if st.form_submit_button("Create a key", type="primary"):
             try:
-                plaintext, record = ctx.store.create_key(name, scopes)
+                plaintext, record = ctx.store.keys.create(name, scopes)
             except LeadscoreError as exc:
                 st.error(problem(exc))
             else:
@@ -172,7 +177,7 @@ with keys_tab:
             key="revoke_pick",
         )  # fmt: skip
         if cols[1].button("Revoke the key", key="revoke"):
-            ctx.store.revoke_key(doomed.id)
+            ctx.store.keys.revoke(doomed.id)
             st.rerun()
 
 # ----------------------------------------------------------------------------- webhooks
@@ -181,7 +186,7 @@ with hooks_tab:
         "The API POSTs a signed payload to these URLs when a lead turns hot or its score "
         "jumps (HMAC-SHA256 of the secret; see the README)."
     )
-    hooks = ctx.store.list_webhooks()
+    hooks = ctx.store.webhooks.all()
     if hooks:
         st.dataframe(
             pd.DataFrame(
@@ -207,7 +212,7 @@ with hooks_tab:
         if st.form_submit_button("Add the webhook", type="primary"):
             chosen_secret = secret or secrets.token_urlsafe(24)
             try:
-                hook = ctx.store.add_webhook(url, chosen_secret, kinds=kinds, min_jump=int(jump))
+                hook = ctx.store.webhooks.add(url, chosen_secret, kinds=kinds, min_jump=int(jump))
             except LeadscoreError as exc:
                 st.error(problem(exc))
             else:
@@ -221,9 +226,9 @@ with hooks_tab:
             "Remove", hooks, format_func=lambda h: f"{h.id}: {h.url}", key="hook_pick"
         )
         if cols[1].button("Remove the webhook", key="remove_hook"):
-            ctx.store.remove_webhook(gone.id)
+            ctx.store.webhooks.remove(gone.id)
             st.rerun()
-    deliveries = ctx.store.deliveries(limit=50)
+    deliveries = ctx.store.webhooks.deliveries(limit=50)
     if deliveries:
         st.markdown("**Latest deliveries**")
         st.dataframe(
@@ -246,7 +251,7 @@ with hooks_tab:
 # ----------------------------------------------------------------------------- users
 with users_tab:
     st.caption("Admins load data, train and serve models and change settings; viewers read.")
-    users = ctx.store.list_users()
+    users = ctx.store.users.all()
     st.dataframe(
         pd.DataFrame(
             {
@@ -269,7 +274,7 @@ with users_tab:
         if st.form_submit_button("Add the user", type="primary"):
             chosen_password = new_password or random_password()
             try:
-                added = ctx.store.add_user(new_name, chosen_password, new_role)
+                added = ctx.store.users.add(new_name, chosen_password, new_role)
             except LeadscoreError as exc:
                 st.error(problem(exc))
             else:
@@ -288,17 +293,17 @@ with users_tab:
     }
     try:
         if actions["role"]:
-            ctx.store.set_role(target.name, other)
+            ctx.store.users.set_role(target.name, other)
             st.rerun()
         if actions["password"]:
             fresh = random_password()
-            ctx.store.set_password(target.name, fresh)
+            ctx.store.users.set_password(target.name, fresh)
             st.warning(f"New password of {target.name} (shown once):")
             st.code(fresh, language=None)
         if actions["remove"]:
             if target.name == user.name:
                 raise LeadscoreError("you cannot remove yourself; another admin can")
-            ctx.store.remove_user(target.name)
+            ctx.store.users.remove(target.name)
             st.rerun()
     except LeadscoreError as exc:
         st.error(problem(exc))

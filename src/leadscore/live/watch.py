@@ -15,7 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 
-from leadscore.scoring.live import ModelSlot, ServingModel
+from leadscore.live.slot import ModelSlot, ServingModel
 
 log = logging.getLogger("leadscore.service")
 

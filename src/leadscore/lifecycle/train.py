@@ -10,10 +10,13 @@ from typing import Any
 from rich.console import Console
 
 from leadscore.config import Roles, Settings
-from leadscore.data.schema import LeadTable, sidecar_path
+from leadscore.data.lead_table import LeadTable
+from leadscore.data.roles import sidecar_path
 from leadscore.data.sources import TableLike
 from leadscore.features.build import LeadFeatureBuilder
 from leadscore.features.table import load_builder
+from leadscore.lifecycle.artifacts import save_model
+from leadscore.lifecycle.compare import source_name
 from leadscore.modeling.compare import compare, cross_validate, validation_order
 from leadscore.modeling.families import DataProfile, get_families
 from leadscore.modeling.folds import fold_count, make_folds
@@ -79,7 +82,8 @@ def train(
     board: Leaderboard = compare(
         data, roles=roles, settings=settings, models=[model] if model else models,
         sort=sort, cv=cv, console=console, show_progress=show_progress, keep_models=True,
-        track=False, budget=settings.tuning_budget if budget is None else budget,
+        warm_mlflow=settings.tracking if track is None else track,
+        budget=settings.tuning_budget if budget is None else budget,
         **role_overrides,
     )  # fmt: skip
     if console is not None and len(board.table) > 1:
@@ -154,7 +158,7 @@ def train(
             lead_model.feature_builder_ = builder
             lead_model.metadata_["features_from_events"] = True
     if out is not None:
-        lead_model.save(out)
+        save_model(lead_model, out)
     if settings.tracking if track is None else track:
         _register(lead_model, board, out, data, settings)
     return lead_model
@@ -164,12 +168,13 @@ def _register(
     model: LeadModel, board: Leaderboard, out: str | Path | None, data: object, settings: Settings
 ) -> None:
     """Record the training run and register the model (champion if there is none yet)."""
-    from leadscore.registry import Registry
+    from leadscore.lifecycle.registry import Registry
 
-    source = str(data) if isinstance(data, (str, Path)) else type(data).__name__
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = Path(out) if out is not None else model.save(Path(tmp) / "model")
-        run_id, version = Registry(settings).log_training(model, board, model_dir, source=source)
+        model_dir = Path(out) if out is not None else save_model(model, Path(tmp) / "model")
+        run_id, version = Registry(settings).log_training(
+            model, board, model_dir, source=source_name(data)
+        )
     model.mlflow_run_id_, model.registered_version_ = run_id, version
 
 

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leadscore.config import Settings
-from leadscore.modeling.model import METADATA_FILE, LeadModel, read_metadata
+from leadscore.modeling.folder import METADATA_FILE, read_metadata
+from leadscore.modeling.model import LeadModel
 from leadscore.scoring.bundle import read_scorer
-from leadscore.scoring.realtime import FastScorer
+from leadscore.scoring.realtime.scorer import FastScorer
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def model_version(reference: str, model: LeadModel, settings: Settings) -> str:
             f"{model.metadata_.get('trained_at')}|{model.metadata_.get('sha256')}|{artifact}".encode()
         ).hexdigest()[:8]
         return f"{Path(reference).resolve().name}@{digest}"
-    from leadscore.registry import Registry
+    from leadscore.lifecycle.registry import Registry
 
     return str(Registry(settings).resolve(reference))
 
@@ -70,7 +71,7 @@ def load_folder(folder: Path) -> tuple[LeadModel, FastScorer, bool]:
 
 def load_for_serving(reference: str, settings: Settings) -> Loaded:
     """Load ``reference`` (a model folder or a registry reference) ready to serve."""
-    from leadscore.registry import model_folder
+    from leadscore.lifecycle.registry import model_folder
 
     with model_folder(reference, settings) as folder:
         model, scorer, precompiled = load_folder(folder)

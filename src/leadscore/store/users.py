@@ -1,8 +1,4 @@
-"""What the dashboard needs from the score store: users, sign-in throttling, settings
-changed in the app, and bulk reads for charts.
-
-:class:`DashboardStore` is a mixin of :class:`~leadscore.store.repository.Store`, kept in
-its own module so the API's repository code stays as it was.
+"""Dashboard users and sign-in throttling: :class:`UserRepository` (``store.users``).
 
 Passwords are hashed with argon2id (:mod:`argon2`, the OWASP recommendation); only the
 hash is stored. A sign-in that fails says the same thing whether the name exists or not,
@@ -12,22 +8,24 @@ backoff holds across processes and restarts): after :data:`USER_FREE_FAILURES` f
 for a name (:data:`CLIENT_FREE_FAILURES` from one address) each further failure blocks
 sign-ins for twice as long as the previous one, up to :data:`MAX_BLOCK_S`.
 
+Transactions: each change is one write transaction; the last admin cannot be demoted or
+removed (checked in that transaction). A sign-in reads in one transaction, checks the
+password outside any, and then writes the outcome (last sign-in, or the failure counts,
+locked row by row in a sorted order) in another.
+
 Example
 -------
 >>> store = Store("sqlite://")
->>> _ = store.add_user("alice", "correct horse", "admin")
->>> store.login("alice", "wrong password").message
+>>> _ = store.users.add("alice", "correct horse", "admin")
+>>> store.users.login("alice", "wrong password").message
 'Wrong user name or password.'
->>> store.login("Alice", "correct horse").user.role
+>>> store.users.login("Alice", "correct horse").user.role
 'admin'
 """
 
 from __future__ import annotations
 
-import json
 import re
-from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -35,27 +33,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from leadscore.store.db import dumps_json
 from leadscore.store.errors import NotFoundError, StoreError
-from leadscore.store.models import (
-    AppSetting,
-    Event,
-    LatestScore,
-    Lead,
-    LoginThrottle,
-    Outcome,
-    Score,
-    User,
-    as_utc,
-    utcnow,
-)
-from leadscore.store.records import (
-    ROLES,
-    LoginResult,
-    QueueEntry,
-    ScorePoint,
-    UserRecord,
-)
+from leadscore.store.models import LoginThrottle, User, as_utc, utcnow
+from leadscore.store.records import ROLES, LoginResult, UserRecord
+from leadscore.store.session import Repository
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
@@ -151,29 +132,21 @@ def _blocked_message(seconds: float) -> str:
     )
 
 
-def _user(row: User) -> UserRecord:
-    return UserRecord(row.id, row.name, row.role, row.created_at, row.last_login_at)
+class UserRepository(Repository):
+    """Dashboard users, their roles and sign-ins (``store.users``).
 
+    Example
+    -------
+    >>> store.users.add("bob", "s3cret-pass", "viewer").role
+    'viewer'
+    """
 
-class DashboardStore:
-    """Users, sign-in throttling, dashboard settings and bulk reads (a mixin of Store)."""
-
-    if TYPE_CHECKING:  # provided by Store
-
-        def _read(self) -> AbstractContextManager[Session]: ...
-        def _write(self) -> AbstractContextManager[Session]: ...
-        def _insert(self, model: Any) -> Any: ...
-
-        dialect: str
-
-    # ------------------------------------------------------------------ users
-
-    def add_user(self, name: str, password: str, role: str = "viewer") -> UserRecord:
+    def add(self, name: str, password: str, role: str = "viewer") -> UserRecord:
         """Create a dashboard user; refused when the name is taken.
 
         Example
         -------
-        >>> store.add_user("bob", "s3cret-pass", "viewer").role
+        >>> store.users.add("bob", "s3cret-pass", "viewer").role
         'viewer'
         """
         name, role = clean_name(name), check_role(role)
@@ -189,7 +162,7 @@ class DashboardStore:
             session.flush()
             return _user(row)
 
-    def get_user(self, name: str) -> UserRecord | None:
+    def get(self, name: str) -> UserRecord | None:
         """The user, or ``None``."""
         try:
             name = clean_name(name)
@@ -199,7 +172,7 @@ class DashboardStore:
             row = session.scalar(select(User).where(User.name == name))
             return None if row is None else _user(row)
 
-    def list_users(self) -> list[UserRecord]:
+    def all(self) -> list[UserRecord]:
         """Every user, by name."""
         with self._read() as session:
             return [_user(row) for row in session.scalars(select(User).order_by(User.name))]
@@ -237,7 +210,7 @@ class DashboardStore:
             session.flush()
             return _user(row)
 
-    def remove_user(self, name: str) -> UserRecord:
+    def remove(self, name: str) -> UserRecord:
         """Delete a user; the last admin cannot be removed."""
         with self._write() as session:
             row = self._user_row(session, name)
@@ -296,7 +269,7 @@ class DashboardStore:
         """Count a failure against every key; returns the longest block it starts."""
         longest = 0.0
         with self._write() as session:
-            insert = self._insert(LoginThrottle).on_conflict_do_nothing(index_elements=["key"])
+            insert = self._db.insert(LoginThrottle).on_conflict_do_nothing(index_elements=["key"])
             session.execute(
                 insert,
                 [{"key": k, "failures": 0, "last_failure_at": now} for k in sorted(keys)],
@@ -313,109 +286,6 @@ class DashboardStore:
             session.flush()
         return longest
 
-    # ------------------------------------------------------------------ settings
 
-    def get_setting(self, key: str) -> dict[str, Any] | None:
-        """A dashboard setting (a JSON object), or ``None`` when never set."""
-        with self._read() as session:
-            row = session.get(AppSetting, key)
-            return None if row is None else dict(row.value)
-
-    def settings_changed(self) -> dict[str, dict[str, Any]]:
-        """Every dashboard setting with when and by whom it was last changed."""
-        with self._read() as session:
-            return {
-                row.key: {"value": dict(row.value), "updated_at": row.updated_at,
-                          "updated_by": row.updated_by}
-                for row in session.scalars(select(AppSetting).order_by(AppSetting.key))
-            }  # fmt: skip
-
-    def set_setting(self, key: str, value: dict[str, Any], by: str | None = None) -> None:
-        """Set (or replace) a dashboard setting."""
-        if not isinstance(value, dict):
-            raise StoreError(f"setting {key!r} must be a JSON object")
-        plain = json.loads(dumps_json(value))
-        insert = self._insert(AppSetting)
-        stmt = insert.values(key=key, value=plain, updated_at=utcnow(), updated_by=by)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["key"],
-            set_={"value": stmt.excluded.value, "updated_at": stmt.excluded.updated_at,
-                  "updated_by": stmt.excluded.updated_by},
-        )  # fmt: skip
-        with self._write() as session:
-            session.execute(stmt)
-
-    def delete_setting(self, key: str) -> None:
-        """Forget a dashboard setting (the configured default applies again)."""
-        with self._write() as session:
-            session.execute(delete(AppSetting).where(AppSetting.key == key))
-
-    # ------------------------------------------------------------------ bulk reads
-
-    def queue(self, limit: int | None = None) -> list[QueueEntry]:
-        """Every lead's latest score with its attributes, best first (ties by lead id).
-
-        One query for the whole work queue: what the dashboard filters and charts.
-        """
-        query = (
-            select(
-                Score.lead_id, Score.score, Score.score_100, Score.segment, Score.contact,
-                Score.reasons, Score.scored_at, Score.model_version, Lead.attributes,
-                Lead.created_at,
-            )
-            .join(LatestScore, LatestScore.score_id == Score.id)
-            .join(Lead, Lead.id == Score.lead_id)
-            .order_by(LatestScore.score.desc(), LatestScore.lead_id)
-        )  # fmt: skip
-        if limit is not None:
-            query = query.limit(max(0, int(limit)))
-        with self._read() as session:
-            return [
-                QueueEntry(
-                    lead_id=r[0], score=r[1], score_100=r[2], segment=r[3], contact=r[4],
-                    reasons=r[5], scored_at=r[6], model_version=r[7],
-                    attributes=dict(r[8] or {}), lead_created_at=r[9],
-                )
-                for r in session.execute(query)
-            ]  # fmt: skip
-
-    def score_points(self, since: datetime | None = None) -> list[ScorePoint]:
-        """The score history (every score, oldest first) without reasons, optionally only
-        scores at or after ``since``."""
-        query = select(
-            Score.lead_id, Score.score_100, Score.segment, Score.scored_at, Score.model_version
-        ).order_by(Score.scored_at, Score.id)
-        if since is not None:
-            query = query.where(Score.scored_at >= as_utc(since))
-        with self._read() as session:
-            return [ScorePoint(*row) for row in session.execute(query)]
-
-    def change_token(self) -> tuple[Any, ...]:
-        """A value that changes whenever scores, outcomes, events or leads change: a cheap
-        cache key for what is read from the store."""
-        query = select(
-            select(func.max(Score.id)).scalar_subquery(),
-            select(func.count()).select_from(LatestScore).scalar_subquery(),
-            select(func.max(Outcome.id)).scalar_subquery(),
-            select(func.max(Event.id)).scalar_subquery(),
-            select(func.max(Lead.updated_at)).scalar_subquery(),
-        )
-        with self._read() as session:
-            row = session.execute(query).one()
-            return tuple(str(v) for v in row)
-
-    def iter_leads(self, chunk: int = 1000) -> Iterator[list[tuple[str, dict[str, Any]]]]:
-        """Every stored lead's id and attributes, in chunks (for re-scoring)."""
-        last = ""
-        while True:
-            with self._read() as session:
-                rows = session.execute(
-                    select(Lead.id, Lead.attributes)
-                    .where(Lead.id > last)
-                    .order_by(Lead.id)
-                    .limit(chunk)
-                ).all()
-            if not rows:
-                return
-            yield [(r[0], dict(r[1] or {})) for r in rows]
-            last = rows[-1][0]
+def _user(row: User) -> UserRecord:
+    return UserRecord(row.id, row.name, row.role, row.created_at, row.last_login_at)

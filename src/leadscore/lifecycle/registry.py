@@ -247,7 +247,7 @@ class Registry:
             return run.info.run_id, version
 
     def _log_pyfunc(self, model: LeadModel, model_dir: Path) -> int:
-        from leadscore.mlflow_model import example_input, signature_of
+        from leadscore.lifecycle.pyfunc import example_input, signature_of
 
         example = example_input(model)
         signature = signature_of(model, example)
@@ -298,7 +298,7 @@ class Registry:
     def _log_model(self, model_dir: Path, signature: Any, example: pd.DataFrame) -> Any:
         import mlflow
 
-        from leadscore.mlflow_model import LeadScorePyfunc
+        from leadscore.lifecycle.pyfunc import LeadScorePyfunc
 
         package = Path(__file__).resolve().parent
         return mlflow.pyfunc.log_model(
@@ -483,7 +483,7 @@ def _clip(text: str, limit: int = 6000) -> str:
 def _requirements() -> list[str]:
     from importlib import metadata
 
-    from leadscore.modeling.model import PINNED_LIBRARIES
+    from leadscore.modeling.folder import PINNED_LIBRARIES
 
     names = (*PINNED_LIBRARIES, "scipy", "joblib", "pyarrow", "pydantic", "pydantic-settings",
              "ua-parser", "geoip2fast", "pytz", "rich", "typer")  # fmt: skip

@@ -1,29 +1,21 @@
-"""Settings from ``leadscore.toml`` and ``LEADSCORE_*`` environment variables.
+"""Every setting of a leadscore project, with its default.
 
-Precedence, highest first: explicit arguments (CLI flags, Python keyword arguments),
-environment variables, the TOML file, the defaults below. Nested values use a double
-underscore in the environment, e.g. ``LEADSCORE_BUSINESS__COST_PER_CONTACT=20``.
-
-Example ``leadscore.toml``::
-
-    [roles]
-    target = "Converted"
-    id = "Prospect ID"
-    exclude = ["Lead Number"]
-
-    [business]
-    value_per_conversion = 120
-    cost_per_contact = 15
-    missed_conversion_cost = 120
+Where the values come from, and which wins, is :mod:`leadscore.config.resolve`:
+the defaults below, ``leadscore.toml``, ``LEADSCORE_*`` environment variables (nested
+with a double underscore, e.g. ``LEADSCORE_BUSINESS__COST_PER_CONTACT=20``), the values
+saved from the dashboard, command-line flags.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -31,11 +23,16 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from leadscore.data.mixpanel import MixpanelSettings
-from leadscore.data.s3 import S3Settings
-from leadscore.errors import ConfigError
+from leadscore.config.sources import MixpanelSettings, S3Settings
 
 DEFAULT_CONFIG_FILE = "leadscore.toml"
+#: environment variable naming the settings file (``leadscore serve`` and ``ui`` pass
+#: ``--config`` on to their processes in it)
+CONFIG_ENV = "LEADSCORE_CONFIG"
+
+#: while set, :class:`Settings` is built from its arguments alone (the resolver has read
+#: the file and the environment already)
+_ARGUMENTS_ONLY: ContextVar[bool] = ContextVar("leadscore_settings_arguments_only", default=False)
 
 #: Strings that CRM exports and web forms use for "nothing chosen"; they become missing.
 DEFAULT_MISSING_VALUES: tuple[str, ...] = (
@@ -198,7 +195,6 @@ class Settings(BaseSettings):
         env_prefix="LEADSCORE_",
         env_nested_delimiter="__",
         extra="forbid",
-        toml_file=DEFAULT_CONFIG_FILE,
     )
 
     roles: Roles = Field(default_factory=Roles)
@@ -253,7 +249,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        toml_file = os.environ.get("LEADSCORE_CONFIG", DEFAULT_CONFIG_FILE)
+        if _ARGUMENTS_ONLY.get():
+            return (init_settings,)
+        toml_file = os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE)
         return (
             init_settings,
             env_settings,
@@ -261,42 +259,18 @@ class Settings(BaseSettings):
         )
 
 
-def load_settings(config: str | Path | None = None, **overrides: Any) -> Settings:
-    """Load settings from a TOML file (default ``./leadscore.toml`` if present) and the env.
-
-    Parameters
-    ----------
-    config:
-        Path of a TOML file. When given it must exist.
-    **overrides:
-        Top-level settings that win over file and environment (e.g. ``cv_folds=3``).
+@contextmanager
+def arguments_only() -> Iterator[None]:
+    """Within the block, ``Settings(**values)`` validates ``values`` and reads nothing else.
 
     Example
     -------
-    >>> settings = load_settings(cv_folds=3)
-    >>> settings.business.cost_per_contact
+    >>> with arguments_only():
+    ...     Settings(cv_folds=3).business.cost_per_contact
     15.0
     """
-    previous = os.environ.get("LEADSCORE_CONFIG")
+    token = _ARGUMENTS_ONLY.set(True)
     try:
-        if config is not None:
-            path = Path(config)
-            if not path.is_file():
-                raise ConfigError(f"config file not found: {path}")
-            os.environ["LEADSCORE_CONFIG"] = str(path)
-        try:
-            return Settings(**overrides)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise ConfigError(f"invalid settings: {problems}") from None
-        except (OSError, ValueError) as exc:  # a TOML syntax error surfaces as ValueError
-            raise ConfigError(f"cannot read settings: {exc}") from None
+        yield
     finally:
-        if config is not None:
-            if previous is None:
-                os.environ.pop("LEADSCORE_CONFIG", None)
-            else:
-                os.environ["LEADSCORE_CONFIG"] = previous
+        _ARGUMENTS_ONLY.reset(token)

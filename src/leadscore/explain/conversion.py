@@ -1,10 +1,11 @@
-"""Conversion analytics: how many leads each level of a field brings and how well it converts.
+"""Conversion tables: how many leads each level of a field brings and how well it converts.
 
 These are the plain numbers marketing acts on, straight from the data (no model): for every
 level of a categorical field, every quantile range of a numeric field and every weekday and
 hour of a date field, the number and share of leads, the conversion rate with a Wilson score
-interval, and the lift over the overall rate. :func:`findings` turns the strongest and
-weakest of them into sentences a sales manager reads.
+interval (:mod:`leadscore.explain.rates`), and the lift over the overall rate.
+:mod:`leadscore.explain.findings` ranks the tables and puts the strongest and weakest levels
+into sentences.
 
 Example
 -------
@@ -17,16 +18,15 @@ Example
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from leadscore.errors import DataError
+from leadscore.explain.rates import outcomes, wilson_interval
+from leadscore.explain.wording import format_number
 
 #: the level that stands for "no value" in every table
 MISSING = "(missing)"
@@ -37,120 +37,6 @@ COLUMNS = ("level", "leads", "share", "converted", "rate", "ci_low", "ci_high", 
 #: an interval wider than this on either side of the rate is too uncertain to act on
 MAX_HALF_WIDTH = 0.15
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-#: at most this many positive, negative and "few leads" sentences in :func:`findings`
-MAX_STRONG, MAX_WEAK, MAX_FEW = 4, 3, 1
-#: a share of leads below this is "only" that share in a finding
-SMALL_SHARE = 0.05
-
-
-# ----------------------------------------------------------------------------- helpers
-
-
-def field_label(name: str) -> str:
-    """A field name as a person reads it: ``time_on_site_s`` → ``Time on site (s)``.
-
-    Names already written for people (``Lead Source``) stay as they are.
-
-    Example
-    -------
-    >>> field_label("returned_same_day"), field_label("Lead Source")
-    ('Returned same day', 'Lead Source')
-    """
-    from leadscore.scoring.reasons import humanise, unit_of
-
-    name = str(name)
-    unit = unit_of(name)
-    return f"{humanise(name)} ({unit})" if unit else humanise(name)
-
-
-def format_number(value: float) -> str:
-    """A number for a range label: thousands separators, few decimals.
-
-    Example
-    -------
-    >>> format_number(1532.0), format_number(2.456), format_number(0.01234)
-    ('1,532', '2.46', '0.0123')
-    """
-    number = float(value)
-    if number.is_integer() or abs(number) >= 100:
-        return f"{number:,.0f}"
-    if abs(number) >= 1:
-        return f"{number:,.2f}".rstrip("0").rstrip(".")
-    return f"{number:.3g}"
-
-
-def percent(share: float) -> str:
-    """A 0–1 share as ``"6.8 %"`` (``"<0.1 %"`` for tiny non-zero shares).
-
-    Example
-    -------
-    >>> percent(0.0683), percent(0.0004)
-    ('6.8 %', '<0.1 %')
-    """
-    if 0 < share < 0.0005:
-        return "<0.1 %"
-    return f"{100 * share:.1f} %"
-
-
-def wilson_interval(
-    converted: Any, leads: Any, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval of a conversion rate ``converted / leads``.
-
-    Unlike the normal ("Wald") interval it stays inside 0–1 and is honest for small
-    groups and rates near 0 or 1. Where ``leads`` is 0 both bounds are NaN.
-
-    Parameters
-    ----------
-    converted:
-        Conversions per group (scalar or array).
-    leads:
-        Leads per group, same shape.
-    confidence:
-        Coverage of the interval, strictly between 0 and 1.
-
-    Example
-    -------
-    >>> low, high = wilson_interval(10, 100)
-    >>> round(float(low), 4), round(float(high), 4)
-    (0.0552, 0.1744)
-    """
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence!r}")
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
-    k = np.asarray(converted, dtype=float)
-    n = np.asarray(leads, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = k / n
-        denominator = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denominator
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denominator
-    # the interval always holds its own rate (rounding can otherwise miss 0 or 1 by 1e-17)
-    low = np.clip(np.minimum(centre - half, p), 0.0, 1.0)
-    high = np.clip(np.maximum(centre + half, p), 0.0, 1.0)
-    return low, high
-
-
-def outcomes(y: Any, n: int | None = None) -> np.ndarray:
-    """The outcome as a 0/1 integer array; raises :class:`DataError` for anything else.
-
-    Example
-    -------
-    >>> outcomes([True, False, 1]).tolist()
-    [1, 0, 1]
-    """
-    values = np.asarray(y)
-    if values.ndim != 1:
-        raise DataError(f"the outcome must be one-dimensional, got shape {values.shape}")
-    if n is not None and len(values) != n:
-        raise DataError(f"the outcome has {len(values)} values for {n} leads")
-    try:
-        numbers = values.astype(float)
-    except (TypeError, ValueError):
-        raise DataError("the outcome must hold 0/1 (or True/False) values") from None
-    if not np.isin(numbers, (0.0, 1.0)).all():
-        raise DataError("the outcome must hold only 0 and 1 (no missing values)")
-    return numbers.astype(np.int64)
 
 
 def _text_levels(values: pd.Series) -> pd.Series:
@@ -203,9 +89,6 @@ def _check(values: pd.Series, y: Any, min_leads: int) -> np.ndarray:
     if min_leads < 0:
         raise ValueError(f"min_leads must be zero or positive, got {min_leads!r}")
     return outcomes(y, len(values))
-
-
-# ----------------------------------------------------------------------------- tables
 
 
 def conversion_by_level(
@@ -444,200 +327,3 @@ def conversion_tables(
             hour = conversion_by_hour(values, y_arr, **stats)
             tables[f"{column} (hour)"] = _tagged(hour, column, "hour")
     return tables
-
-
-# ----------------------------------------------------------------------------- ranking
-
-
-def field_strength(table: pd.DataFrame, overall_rate: float) -> float:
-    """How strongly a field separates converting leads: the share of the outcome's variance
-    between its well-supported levels (eta², 0–1; ``too_small`` levels left out so that
-    many tiny levels do not look informative by chance).
-
-    Example
-    -------
-    >>> t = conversion_by_level(pd.Series(["a"] * 50 + ["b"] * 50), [1] * 40 + [0] * 60)
-    >>> round(field_strength(t, 0.4), 3)
-    0.667
-    """
-    if not 0 < overall_rate < 1:
-        return 0.0
-    solid = table[~table["too_small"].astype(bool)]
-    total = float(table["leads"].sum())
-    between = float((solid["leads"] * (solid["rate"] - overall_rate) ** 2).sum())
-    return between / (total * overall_rate * (1 - overall_rate)) if total else 0.0
-
-
-def rank_fields(tables: Mapping[str, pd.DataFrame], overall_rate: float) -> list[str]:
-    """Table names, the most informative first (:func:`field_strength`, ties by name).
-
-    Example
-    -------
-    >>> rank_fields(tables, overall_rate)[:3]  # doctest: +SKIP
-    ['time_on_site_s', 'returned_same_day', 'visits']
-    """
-    strength = {name: field_strength(table, overall_rate) for name, table in tables.items()}
-    return sorted(tables, key=lambda name: (-strength[name], name))
-
-
-# ----------------------------------------------------------------------------- findings
-
-
-@dataclass(frozen=True)
-class _Level:
-    """One row of one table, with what a sentence about it needs."""
-
-    table: str
-    kind: str
-    level: str
-    leads: int
-    share: float
-    rate: float
-    lift: float
-    ci_low: float
-    ci_high: float
-    best: bool
-    worst: bool
-
-    @property
-    def subject(self) -> str:
-        label = field_label(self.table)
-        if self.level == MISSING:
-            return f"{label} not given"
-        if self.kind == "categorical":
-            return f"{label} “{self.level}”"
-        if self.kind == "numeric":
-            return f"{label} {self.level}"
-        return f"{label}: {self.level}"
-
-
-def _levels(tables: Mapping[str, pd.DataFrame]) -> list[tuple[_Level, bool]]:
-    """Every level of every table (``"(other levels)"`` aside) and whether it is well supported."""
-    found = []
-    for name, table in tables.items():
-        if table.empty:
-            continue
-        solid = table[~table["too_small"].astype(bool) & (table["level"] != OTHER)]
-        top = solid["rate"].max() if len(solid) > 1 else math.nan
-        bottom = solid["rate"].min() if len(solid) > 1 else math.nan
-        kind = str(table.attrs.get("kind", "categorical"))
-        for row in table.itertuples(index=False):
-            if row.level == OTHER:
-                continue
-            level = _Level(
-                name, kind, str(row.level), int(row.leads), float(row.share), float(row.rate),
-                float(row.lift), float(row.ci_low), float(row.ci_high),
-                best=bool(row.rate == top), worst=bool(row.rate == bottom),
-            )  # fmt: skip
-            found.append((level, not bool(row.too_small)))
-    return found
-
-
-def _strong_sentence(level: _Level) -> str:
-    rate, lift = percent(level.rate), f"{level.lift:.1f}× the average"
-    if level.best and level.share < SMALL_SHARE:
-        return (
-            f"{level.subject} sends only {percent(level.share)} of leads but converts best at "
-            f"{rate} ({lift})."
-        )
-    verb = "converts best at" if level.best else "converts well at"
-    return f"{level.subject} {verb} {rate} ({lift}; {percent(level.share)} of leads)."
-
-
-def _weak_sentence(level: _Level) -> str:
-    verb = "converts worst at" if level.worst else "converts at only"
-    return (
-        f"{level.subject} {verb} {percent(level.rate)} ({level.lift:.1f}× the average; "
-        f"{percent(level.share)} of leads)."
-    )
-
-
-def _few_sentence(level: _Level) -> str:
-    return (
-        f"{level.subject} converts at {percent(level.rate)}, but from only {level.leads:,} "
-        "leads — too few to rely on yet."
-    )
-
-
-def _one_per_table(levels: list[_Level]) -> list[_Level]:
-    seen: set[str] = set()
-    kept = []
-    for level in levels:
-        if level.table not in seen:
-            seen.add(level.table)
-            kept.append(level)
-    return kept
-
-
-def findings(
-    tables: Mapping[str, pd.DataFrame], overall_rate: float, *, max_findings: int = 8
-) -> list[str]:
-    """Short sentences on the strongest and weakest levels, for a sales manager.
-
-    A level is *strong* when its whole Wilson interval lies above the overall rate and
-    *weak* when it lies below; levels flagged ``too_small`` never count as either. Strong
-    levels are ranked by how far their lower bound clears the average (``ci_low /
-    overall``, which rewards both lift and support), weak ones by how far their upper bound
-    stays under it. Each table gives at most one strong and one weak sentence; up to 4
-    strong, 3 weak and 1 "few leads" sentence (the most promising level with too few leads,
-    said honestly) are returned, in that order. The result is deterministic.
-
-    Parameters
-    ----------
-    tables:
-        What :func:`conversion_tables` returns.
-    overall_rate:
-        The conversion rate of all leads.
-    max_findings:
-        At most this many sentences.
-
-    Example
-    -------
-    >>> findings(tables, 0.12)[0]  # doctest: +SKIP
-    'Source “medium” sends only 1.0 % of leads but converts best at 41.5 % (3.5× the average).'
-    """
-    if not 0 < overall_rate < 1:
-        return ["Every lead has the same outcome, so no field can separate them."]
-    levels = _levels(tables)
-    solid = [level for level, ok in levels if ok]
-    strong = sorted(
-        (v for v in solid if v.ci_low > overall_rate),
-        key=lambda v: (-v.ci_low / overall_rate, -v.leads, v.table, v.level),
-    )
-    weak = sorted(
-        (v for v in solid if v.ci_high < overall_rate),
-        key=lambda v: (v.ci_high / overall_rate, -v.leads, v.table, v.level),
-    )
-    few = sorted(
-        (v for v, ok in levels if not ok and v.rate >= 1.5 * overall_rate and v.leads > 1),
-        key=lambda v: (-v.ci_low, -v.leads, v.table, v.level),
-    )
-    sentences = [_strong_sentence(v) for v in _one_per_table(strong)[:MAX_STRONG]]
-    sentences += [_weak_sentence(v) for v in _one_per_table(weak)[:MAX_WEAK]]
-    sentences += [_few_sentence(v) for v in few[:MAX_FEW]]
-    if not sentences:
-        return [
-            "No field separates converting leads from the others by more than chance: "
-            "every difference is within the uncertainty of the data."
-        ]
-    return sentences[:max_findings]
-
-
-__all__ = [
-    "COLUMNS",
-    "MISSING",
-    "OTHER",
-    "conversion_by_bins",
-    "conversion_by_hour",
-    "conversion_by_level",
-    "conversion_by_weekday",
-    "conversion_tables",
-    "field_label",
-    "field_strength",
-    "findings",
-    "format_number",
-    "outcomes",
-    "percent",
-    "rank_fields",
-    "wilson_interval",
-]

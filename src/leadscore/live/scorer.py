@@ -1,10 +1,11 @@
 """Live scoring: leads and events arriving one at a time, scored and stored at once.
 
-This is what the API does, without the web: :class:`ModelSlot` holds the model being
-served and swaps it atomically on reload; :class:`LiveScoring` scores a lead's attributes
-or recomputes its features from its stored events (with the feature code of training),
-appends the score to the store's history (which queues webhooks in the same transaction),
-and reads leads, histories and the work queue back.
+This is what the API does, without the web: :class:`LiveScoring` scores a lead's
+attributes with the model being served (:class:`~leadscore.live.ModelSlot`), or
+recomputes its features from its stored events (with the feature code of training),
+appends the score to the store's history with the webhooks it fires in the same
+transaction (:mod:`leadscore.live.outbox`), and reads leads, histories and the work queue
+back.
 
 Example
 -------
@@ -16,25 +17,19 @@ Example
 
 from __future__ import annotations
 
-import json
-import sys
-import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from leadscore.config import Settings
-from leadscore.data.events import normalise
+from leadscore.data.event_schema import normalise
 from leadscore.errors import LeadscoreError
-from leadscore.modeling.model import METADATA_FILE, LeadModel
-from leadscore.scoring.loader import Loaded, load_for_serving
-from leadscore.scoring.realtime import FastResult, FastScorer
+from leadscore.live.outbox import scoring
+from leadscore.live.slot import ModelSlot, ServingModel
+from leadscore.scoring.realtime.scorer import FastResult
 from leadscore.scoring.reasons import reason_records
 from leadscore.store import (
     EventRecord,
@@ -45,9 +40,6 @@ from leadscore.store import (
     Store,
 )
 
-#: the interpreter's thread switch interval while a model loads beside live requests
-RELOAD_SWITCH_INTERVAL_S = 0.0005
-
 #: the share of a lead's trees the thread pool explains while this thread opens the store
 #: transaction (~0.2 ms of the ~0.7 ms the bag's tree SHAP takes on one core, and the
 #: pool's thread wakes up late): the larger share, so that both finish together
@@ -55,140 +47,6 @@ POOL_SHARE_WITH_STORE = 0.625
 
 #: trend labels, as CRMs show them
 IMPROVING, STEADY, DECLINING, NEW = "improving", "steady", "declining", "new"
-
-
-# ----------------------------------------------------------------------------- the model
-
-
-@dataclass(frozen=True)
-class ServingModel:
-    """A loaded model, compiled for single leads, with where it came from."""
-
-    model: LeadModel
-    scorer: FastScorer
-    version: str
-    reference: str
-    loaded_at: datetime
-    #: what the reference pointed at when loaded (see :meth:`ModelSlot.reload`)
-    identity: str | None = None
-    #: how long loading took, and whether the scorer was read as saved (not compiled)
-    load_seconds: float = 0.0
-    precompiled: bool = False
-    #: what the layers above derive once per model (the service's request model)
-    extras: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
-
-    @property
-    def scores_events(self) -> bool:
-        """Whether the model was trained on event features (so events can re-score)."""
-        return getattr(self.model, "feature_builder_", None) is not None
-
-
-class ModelSlot:
-    """The model being served; :meth:`reload` swaps it while requests keep flowing.
-
-    Requests take :attr:`current` once and use that object to the end, so a reload never
-    mixes two models within one request; the swap is a single reference assignment.
-
-    Parameters
-    ----------
-    reference:
-        ``champion`` / ``challenger`` / a registry version, or a model folder.
-    settings:
-        Project settings (registry location).
-
-    Attributes
-    ----------
-    preparers:
-        Called with each newly loaded model before it is swapped in (what a layer above
-        derives from it, built before the first request needs it).
-    """
-
-    def __init__(self, reference: str, settings: Settings) -> None:
-        self.reference = reference
-        self.settings = settings
-        self.preparers: list[Callable[[ServingModel], None]] = []
-        self._lock = threading.Lock()
-        self._current: ServingModel | None = None
-
-    @classmethod
-    def load(cls, reference: str, settings: Settings) -> ModelSlot:
-        slot = cls(reference, settings)
-        slot.reload()
-        return slot
-
-    @property
-    def current(self) -> ServingModel:
-        serving = self._current
-        if serving is None:
-            raise LeadscoreError(f"no model loaded yet (model {self.reference!r})")
-        return serving
-
-    @property
-    def ready(self) -> bool:
-        return self._current is not None
-
-    def named(self) -> str | None:
-        """What the reference names now (see :meth:`reload`), without loading it."""
-        return self._identity()
-
-    def _identity(self) -> str | None:
-        """What the reference names now, found without loading the model: the checksum of
-        a model folder's artifact, or the registry version an alias points to (None if it
-        cannot be told: the reload then loads)."""
-        try:
-            folder = Path(self.reference)
-            if folder.is_dir():
-                meta = json.loads((folder / METADATA_FILE).read_text())
-                return f"file:{folder.resolve()}:{meta['sha256']}"
-            from leadscore.registry import Registry
-
-            return f"registry:{Registry(self.settings).resolve(self.reference)}"
-        except (OSError, ValueError, KeyError, LeadscoreError):
-            return None
-
-    def reload(self) -> ServingModel:
-        """Load the reference again (e.g. the champion after a promotion) and swap it in.
-
-        Where the reference still names the model being served (same artifact, same
-        registry version), nothing is reloaded. A model folder's saved scorer is swapped
-        in within milliseconds (:mod:`leadscore.scoring.loader`); one without is loaded
-        and compiled, a hundred milliseconds and more of the interpreter that the
-        requests being answered need. A model that fails to load leaves the current one
-        serving; the :attr:`preparers` run on the new one before it is swapped in.
-        """
-        with self._lock:  # one reload at a time; requests do not wait for it
-            identity = self._identity()
-            current = self._current
-            if current is not None and identity is not None and identity == current.identity:
-                return current
-            started = time.perf_counter()
-            loaded = self._load()
-            serving = ServingModel(
-                model=loaded.model,
-                scorer=loaded.scorer,
-                version=loaded.version,
-                reference=self.reference,
-                loaded_at=datetime.now(UTC),
-                identity=identity,
-                load_seconds=time.perf_counter() - started,
-                precompiled=loaded.precompiled,
-            )
-            for prepare in self.preparers:
-                prepare(serving)
-            self._current = serving
-            return serving
-
-    def _load(self) -> Loaded:
-        # Loading holds the interpreter (a few milliseconds with a precompiled scorer, a
-        # hundred and more without); requests being answered meanwhile wait for it at
-        # every hand-over, up to the switch interval (5 ms) each time: a shorter one
-        # while loading keeps their waits short.
-        interval = sys.getswitchinterval()
-        sys.setswitchinterval(min(interval, RELOAD_SWITCH_INTERVAL_S))
-        try:
-            return load_for_serving(self.reference, self.settings)
-        finally:
-            sys.setswitchinterval(interval)
 
 
 # ----------------------------------------------------------------------------- results
@@ -339,13 +197,13 @@ class LiveScoring:
         if remember:
             for lead_id, attributes in leads:
                 merged.setdefault(lead_id, {}).update(attributes)
-        with self.store.scoring([lead_id for lead_id, _ in leads], merged) as writer:
+        with scoring(self.store, [lead_id for lead_id, _ in leads], merged) as transaction:
             results = finish()
             items = [
                 self._new_score(serving, lead_id, result)
                 for (lead_id, _), result in zip(leads, results, strict=True)
             ]
-            records, deliveries = writer.add(items)
+            records, deliveries = transaction.add(items)
         queued: dict[str, int] = {}
         for delivery in deliveries:
             queued[delivery.lead_id] = queued.get(delivery.lead_id, 0) + 1
@@ -374,7 +232,7 @@ class LiveScoring:
         as of ``as_of`` (default: now). A model trained on a plain lead table cannot turn
         events into features: the events are kept and the lead is not re-scored.
         """
-        new = self.store.add_events(lead_id, events)
+        new = self.store.events.add(lead_id, events)
         serving = self.slot.current
         if not serving.scores_events:
             note = (
@@ -382,7 +240,7 @@ class LiveScoring:
                 "features, so they do not change the score"
             )
             return EventIngest(lead_id, len(events), new, None, note)
-        stored = self.store.events_for(lead_id)
+        stored = self.store.events.for_lead(lead_id)
         when = (as_of or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
         latest = max(e.time for e in stored).astimezone(UTC).replace(tzinfo=None)
         features = serving.model.event_features(
@@ -401,18 +259,18 @@ class LiveScoring:
         self, lead_id: str, converted: bool, occurred_at: datetime | None = None
     ) -> OutcomeRecord:
         """Record that a known lead converted or was lost."""
-        if self.store.get_lead(lead_id) is None:
+        if self.store.leads.get(lead_id) is None:
             raise NotFoundError(f"no lead with id {lead_id!r}: score it or post its events first")
-        return self.store.add_outcome(lead_id, converted, occurred_at)
+        return self.store.outcomes.add(lead_id, converted, occurred_at)
 
     def lead(self, lead_id: str, history: int = 50) -> LeadView:
         """The lead's attributes, latest score, history (newest first) and trend."""
-        stored = self.store.get_lead(lead_id)
+        stored = self.store.leads.get(lead_id)
         if stored is None:
             raise NotFoundError(f"no lead with id {lead_id!r}")
-        scores = self.store.score_history(lead_id, limit=history)
+        scores = self.store.scores.history(lead_id, limit=history)
         trend, change = trend_of(scores, self.trend_points)
-        outcome = self.store.lead_outcome(lead_id)
+        outcome = self.store.outcomes.latest(lead_id)
         return LeadView(
             lead_id=lead_id,
             attributes=dict(stored.attributes),
@@ -427,4 +285,4 @@ class LiveScoring:
         self, segment: str | None = None, limit: int = 50, offset: int = 0
     ) -> list[ScoreRecord]:
         """Leads by their latest score, best first (optionally one segment)."""
-        return self.store.latest_scores(segment=segment, limit=limit, offset=offset)
+        return self.store.scores.ranked(segment=segment, limit=limit, offset=offset)

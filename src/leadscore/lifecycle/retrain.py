@@ -19,12 +19,12 @@ import pandas as pd
 from rich.console import Console
 
 from leadscore.config import Roles, Settings
-from leadscore.data.schema import LeadTable, prepare_table
+from leadscore.data.lead_table import LeadTable, prepare_table
 from leadscore.data.sources import TableLike
 from leadscore.errors import ConfigError, LeadscoreError
+from leadscore.lifecycle.train import train
 from leadscore.modeling.metrics import HIGHER_IS_BETTER, evaluate
 from leadscore.modeling.model import LeadModel
-from leadscore.modeling.train import train
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhw])\s*$")
 
@@ -114,7 +114,7 @@ def retrain(
     >>> decision = retrain("leads.csv", time="created_at", window="90d")  # doctest: +SKIP
     >>> decision.promoted, decision.reason  # doctest: +SKIP
     """
-    from leadscore.registry import CHAMPION, Registry
+    from leadscore.lifecycle.registry import CHAMPION, Registry
 
     settings = settings or Settings()
     if not settings.tracking:

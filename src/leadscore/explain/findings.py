@@ -1,0 +1,195 @@
+"""Findings: which fields separate converting leads, and sentences a sales manager reads.
+
+:func:`field_strength` and :func:`rank_fields` order the conversion tables
+(:mod:`leadscore.explain.conversion`) by how much of the outcome's variance lies between a
+field's well-supported levels; :func:`findings` turns the strongest and weakest levels into
+short, honest sentences ("… converts best at 31.7 % (2.5× the average; 24.5 % of leads)").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from leadscore.explain.conversion import MISSING, OTHER
+from leadscore.explain.wording import field_label, percent
+
+#: at most this many positive, negative and "few leads" sentences in :func:`findings`
+MAX_STRONG, MAX_WEAK, MAX_FEW = 4, 3, 1
+#: a share of leads below this is "only" that share in a finding
+SMALL_SHARE = 0.05
+
+
+def field_strength(table: pd.DataFrame, overall_rate: float) -> float:
+    """How strongly a field separates converting leads: the share of the outcome's variance
+    between its well-supported levels (eta², 0–1; ``too_small`` levels left out so that
+    many tiny levels do not look informative by chance).
+
+    Example
+    -------
+    >>> from leadscore.explain.conversion import conversion_by_level
+    >>> t = conversion_by_level(pd.Series(["a"] * 50 + ["b"] * 50), [1] * 40 + [0] * 60)
+    >>> round(field_strength(t, 0.4), 3)
+    0.667
+    """
+    if not 0 < overall_rate < 1:
+        return 0.0
+    solid = table[~table["too_small"].astype(bool)]
+    total = float(table["leads"].sum())
+    between = float((solid["leads"] * (solid["rate"] - overall_rate) ** 2).sum())
+    return between / (total * overall_rate * (1 - overall_rate)) if total else 0.0
+
+
+def rank_fields(tables: Mapping[str, pd.DataFrame], overall_rate: float) -> list[str]:
+    """Table names, the most informative first (:func:`field_strength`, ties by name).
+
+    Example
+    -------
+    >>> rank_fields(tables, overall_rate)[:3]  # doctest: +SKIP
+    ['time_on_site_s', 'returned_same_day', 'visits']
+    """
+    strength = {name: field_strength(table, overall_rate) for name, table in tables.items()}
+    return sorted(tables, key=lambda name: (-strength[name], name))
+
+
+@dataclass(frozen=True)
+class _Level:
+    """One row of one table, with what a sentence about it needs."""
+
+    table: str
+    kind: str
+    level: str
+    leads: int
+    share: float
+    rate: float
+    lift: float
+    ci_low: float
+    ci_high: float
+    best: bool
+    worst: bool
+
+    @property
+    def subject(self) -> str:
+        label = field_label(self.table)
+        if self.level == MISSING:
+            return f"{label} not given"
+        if self.kind == "categorical":
+            return f"{label} “{self.level}”"
+        if self.kind == "numeric":
+            return f"{label} {self.level}"
+        return f"{label}: {self.level}"
+
+
+def _levels(tables: Mapping[str, pd.DataFrame]) -> list[tuple[_Level, bool]]:
+    """Every level of every table (``"(other levels)"`` aside) and whether it is well supported."""
+    found = []
+    for name, table in tables.items():
+        if table.empty:
+            continue
+        solid = table[~table["too_small"].astype(bool) & (table["level"] != OTHER)]
+        top = solid["rate"].max() if len(solid) > 1 else math.nan
+        bottom = solid["rate"].min() if len(solid) > 1 else math.nan
+        kind = str(table.attrs.get("kind", "categorical"))
+        for row in table.itertuples(index=False):
+            if row.level == OTHER:
+                continue
+            level = _Level(
+                name, kind, str(row.level), int(row.leads), float(row.share), float(row.rate),
+                float(row.lift), float(row.ci_low), float(row.ci_high),
+                best=bool(row.rate == top), worst=bool(row.rate == bottom),
+            )  # fmt: skip
+            found.append((level, not bool(row.too_small)))
+    return found
+
+
+def _strong_sentence(level: _Level) -> str:
+    rate, lift = percent(level.rate), f"{level.lift:.1f}× the average"
+    if level.best and level.share < SMALL_SHARE:
+        return (
+            f"{level.subject} sends only {percent(level.share)} of leads but converts best at "
+            f"{rate} ({lift})."
+        )
+    verb = "converts best at" if level.best else "converts well at"
+    return f"{level.subject} {verb} {rate} ({lift}; {percent(level.share)} of leads)."
+
+
+def _weak_sentence(level: _Level) -> str:
+    verb = "converts worst at" if level.worst else "converts at only"
+    return (
+        f"{level.subject} {verb} {percent(level.rate)} ({level.lift:.1f}× the average; "
+        f"{percent(level.share)} of leads)."
+    )
+
+
+def _few_sentence(level: _Level) -> str:
+    return (
+        f"{level.subject} converts at {percent(level.rate)}, but from only {level.leads:,} "
+        "leads — too few to rely on yet."
+    )
+
+
+def _one_per_table(levels: list[_Level]) -> list[_Level]:
+    seen: set[str] = set()
+    kept = []
+    for level in levels:
+        if level.table not in seen:
+            seen.add(level.table)
+            kept.append(level)
+    return kept
+
+
+def findings(
+    tables: Mapping[str, pd.DataFrame], overall_rate: float, *, max_findings: int = 8
+) -> list[str]:
+    """Short sentences on the strongest and weakest levels, for a sales manager.
+
+    A level is *strong* when its whole Wilson interval lies above the overall rate and
+    *weak* when it lies below; levels flagged ``too_small`` never count as either. Strong
+    levels are ranked by how far their lower bound clears the average (``ci_low /
+    overall``, which rewards both lift and support), weak ones by how far their upper bound
+    stays under it. Each table gives at most one strong and one weak sentence; up to 4
+    strong, 3 weak and 1 "few leads" sentence (the most promising level with too few leads,
+    said honestly) are returned, in that order. The result is deterministic.
+
+    Parameters
+    ----------
+    tables:
+        What :func:`conversion_tables` returns.
+    overall_rate:
+        The conversion rate of all leads.
+    max_findings:
+        At most this many sentences.
+
+    Example
+    -------
+    >>> findings(tables, 0.12)[0]  # doctest: +SKIP
+    'Source “medium” sends only 1.0 % of leads but converts best at 41.5 % (3.5× the average).'
+    """
+    if not 0 < overall_rate < 1:
+        return ["Every lead has the same outcome, so no field can separate them."]
+    levels = _levels(tables)
+    solid = [level for level, ok in levels if ok]
+    strong = sorted(
+        (v for v in solid if v.ci_low > overall_rate),
+        key=lambda v: (-v.ci_low / overall_rate, -v.leads, v.table, v.level),
+    )
+    weak = sorted(
+        (v for v in solid if v.ci_high < overall_rate),
+        key=lambda v: (v.ci_high / overall_rate, -v.leads, v.table, v.level),
+    )
+    few = sorted(
+        (v for v, ok in levels if not ok and v.rate >= 1.5 * overall_rate and v.leads > 1),
+        key=lambda v: (-v.ci_low, -v.leads, v.table, v.level),
+    )
+    sentences = [_strong_sentence(v) for v in _one_per_table(strong)[:MAX_STRONG]]
+    sentences += [_weak_sentence(v) for v in _one_per_table(weak)[:MAX_WEAK]]
+    sentences += [_few_sentence(v) for v in few[:MAX_FEW]]
+    if not sentences:
+        return [
+            "No field separates converting leads from the others by more than chance: "
+            "every difference is within the uncertainty of the data."
+        ]
+    return sentences[:max_findings]

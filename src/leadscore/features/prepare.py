@@ -1,0 +1,179 @@
+"""Events → arrays in lead and time order, cut at each lead's point in time.
+
+:func:`prepare` keeps the events strictly before each lead's cutoff (and not after
+``as_of``), codes the leads and sorts the events by lead and time, without copying the
+event table: every feature group then reads the same :class:`Prepared` arrays. The small
+reductions here (a lead's first event, its first non-missing value, its distinct values,
+how many leads have a value) work on those sorted arrays with numpy, never per lead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from leadscore.data.event_schema import EVENT_COLUMNS
+from leadscore.errors import DataError
+from leadscore.features.vector import by_unique, codes_and_uniques
+
+NS_PER_HOUR = 3_600_000_000_000
+NS_PER_DAY = 24 * NS_PER_HOUR
+
+_NO_LIMIT = np.iinfo(np.int64).max
+
+
+class EventRows:
+    """The events in lead and time order, without copying them: a column is taken (in
+    that order) only when a feature group asks for it, and dropped when it is done."""
+
+    def __init__(self, source: pd.DataFrame, rows: np.ndarray) -> None:
+        self.source = source
+        self.rows = rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getitem__(self, column: str) -> pd.Series:
+        return self.source[column].take(self.rows).reset_index(drop=True)
+
+    def subset(self, positions: np.ndarray) -> pd.DataFrame:
+        """The given positions (in lead and time order) of every column, as a frame."""
+        return self.source.take(self.rows[positions]).reset_index(drop=True)
+
+
+@dataclass
+class Prepared:
+    """Events filtered to the point in time, sorted by lead and time, as arrays."""
+
+    leads: pd.Index  # lead ids, position = lead code
+    g: np.ndarray  # lead code per event
+    ts: np.ndarray  # int64 ns per event
+    starts: np.ndarray  # first event position per lead
+    ref: np.ndarray  # int64 ns "as of" per lead (cutoff, or as_of, or the last event)
+    events: EventRows  # the rows, in the same order
+    is_page_view: np.ndarray
+    # computed once per preparation, shared by fit and transform in fit_transform
+    step_ids: np.ndarray | None = None  # ids into step_labels
+    step_labels: pd.Index | None = None
+    countries: np.ndarray | None = None
+    grams: pd.DataFrame | None = None
+    pages: tuple[pd.Series, sp.csr_matrix] | None = None
+
+
+def _keyed(cutoffs: pd.Series) -> pd.Series:
+    """Cutoffs indexed by lead id as plain text, so they match the events' ids."""
+    return pd.Series(cutoffs.to_numpy(), index=cutoffs.index.astype(str))
+
+
+def _as_ns(times: pd.Series) -> np.ndarray:
+    """Times as int64 nanoseconds; missing → no limit."""
+    values = pd.to_datetime(times)
+    out = values.to_numpy("datetime64[ns]").view(np.int64).copy()
+    out[values.isna().to_numpy()] = _NO_LIMIT
+    return out
+
+
+def prepare(
+    events: pd.DataFrame,
+    cutoffs: pd.Series | None,
+    as_of: pd.Timestamp | None,
+    leads: pd.Index | None,
+    page_view_events: Sequence[str],
+) -> Prepared:
+    """The events of ``leads`` (all when ``None``) strictly before each lead's cutoff and
+    not after ``as_of``, in lead and time order; ``page_view_events`` name page views
+    (any case)."""
+    missing = [c for c in ("lead_id", "timestamp", "event") if c not in events.columns]
+    if missing:
+        raise DataError(f"events lack the columns {missing}; load them with load_events")
+    frame = events
+    for column in EVENT_COLUMNS:
+        if column not in frame.columns:
+            frame = frame.assign(**{column: pd.Series(pd.NA, index=frame.index, dtype="string")})
+    ts_all = pd.to_datetime(frame["timestamp"]).to_numpy("datetime64[ns]").view(np.int64)
+    lead_codes, lead_names = codes_and_uniques(frame["lead_id"])
+    keep = lead_codes >= 0
+    if leads is not None:
+        wanted = lead_names.isin(pd.Index(leads).astype(str)).to_numpy()
+        keep &= np.append(wanted, [False])[lead_codes]
+    if cutoffs is not None:
+        # one cutoff per distinct lead, spread to its events by code (no per-event map)
+        limits = _as_ns(pd.Series(lead_names.to_numpy(dtype=object)).map(_keyed(cutoffs)))
+        event_limit = np.append(limits, [_NO_LIMIT])[lead_codes]
+        keep &= ts_all < event_limit
+    if as_of is not None:
+        keep &= ts_all <= pd.Timestamp(as_of).value
+    positions = np.flatnonzero(keep)
+    used, codes = np.unique(lead_codes[positions], return_inverse=True)
+    order = np.lexsort((ts_all[positions], codes))
+    # no copy of the events: columns are taken in lead and time order when used
+    rows = EventRows(frame, positions[order])
+    g, ts = codes[order].astype(np.int64), ts_all[positions][order]
+    ids = pd.Index(lead_names.to_numpy(dtype=object)[used], dtype=object)
+    starts = firsts(g)
+    n = len(ids)
+    if as_of is not None:
+        default_ref = pd.Timestamp(as_of).value
+    else:
+        default_ref = int(ts.max()) if len(ts) else 0
+    ref = np.full(n, default_ref, dtype=np.int64)
+    if cutoffs is not None and n:
+        lead_limits = _as_ns(pd.Series(ids).map(_keyed(cutoffs)))
+        known = lead_limits != _NO_LIMIT
+        ref[known] = lead_limits[known]
+    page_views = {e.lower() for e in page_view_events}
+    is_pv = by_unique(rows["event"], lambda u: u.str.lower().isin(page_views).to_numpy())
+    is_pv = is_pv.astype(bool) & rows["event"].notna().to_numpy()
+    return Prepared(ids, g, ts, starts, ref, rows, is_pv)
+
+
+# ----------------------------------------------------------------------------- per lead
+
+
+def firsts(g: np.ndarray) -> np.ndarray:
+    """Positions where a new lead starts, in events sorted by lead code."""
+    return np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.array([], dtype=int)
+
+
+def first_present(g: np.ndarray, values: pd.Series, n: int) -> np.ndarray:
+    """The first non-missing value per lead code (events are sorted by lead, then time)."""
+    out = np.full(n, None, dtype=object)
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes = values.cat.codes.to_numpy()
+        present = np.flatnonzero(codes >= 0)
+        first = present[firsts(g[present])]
+        categories = np.asarray(values.cat.categories, dtype=object)
+        out[g[first]] = categories[codes[first]]
+        return out
+    present = np.flatnonzero(values.notna().to_numpy())
+    first = present[firsts(g[present])]
+    out[g[first]] = values.to_numpy()[first]
+    return out
+
+
+def distinct_per_lead(g: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """For each lead code, how many distinct values (codes ≥ 0) it has."""
+    valid = values >= 0
+    width = int(values.max()) + 1 if valid.any() else 1
+    pairs = pd.unique(g[valid].astype(np.int64) * width + values[valid])  # hashing, no sort
+    return np.bincount(pairs // width, minlength=n).astype(float)
+
+
+# ----------------------------------------------------------------------------- per value
+
+
+def leads_per_value(g: np.ndarray, values: np.ndarray, n_values: int) -> np.ndarray:
+    """For each value code, how many distinct leads have it (codes < 0 are ignored)."""
+    valid = values >= 0
+    pairs = pd.unique(g[valid].astype(np.int64) * n_values + values[valid])
+    return np.bincount(pairs % n_values, minlength=n_values)
+
+
+def ranked(support: np.ndarray, labels: Sequence[object]) -> list[int]:
+    """Codes by support, most first; ties by label, so the order never depends on the
+    order in which values happened to appear in the events."""
+    return sorted(range(len(support)), key=lambda i: (-support[i], str(labels[i])))

@@ -1,0 +1,117 @@
+"""A saved model folder: its files, its metadata, and the checks that refuse to load one
+that was tampered with or built by incompatible libraries.
+
+:meth:`LeadModel.save <leadscore.modeling.model.LeadModel.save>` writes ``model.joblib``
+(the pickle), ``evaluation.parquet`` and ``importance.csv`` (what reports read), then
+``metadata.json`` last: the format, the model file's SHA-256 and the versions of the
+libraries its pickle depends on. :func:`read_metadata` is the gate every loader passes.
+
+Example
+-------
+>>> meta = read_metadata(Path("model/"))  # doctest: +SKIP
+>>> meta["format"]  # doctest: +SKIP
+1
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from functools import cache
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from leadscore.errors import ArtifactError
+from leadscore.jsonutil import jsonable
+from leadscore.modeling.families import FAMILIES
+
+ARTIFACT_FORMAT = 1
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "metadata.json"
+#: out-of-fold scores of the training leads (y, raw, score), for evaluation reports
+EVALUATION_FILE = "evaluation.parquet"
+IMPORTANCE_FILE = "importance.csv"
+#: libraries whose pickles must match on major.minor to load safely: the array and frame
+#: libraries, scikit-learn, and each model family's own (``ModelFamily.library``)
+PINNED_LIBRARIES = (
+    "scikit-learn",
+    *dict.fromkeys(f.library for f in FAMILIES.values() if f.library),
+    "numpy",
+    "pandas",
+)
+
+
+@cache  # installed packages do not change under a running process; reading them is slow
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in ("leadscore", *PINNED_LIBRARIES):
+        try:
+            versions[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def _major_minor(version: str) -> str:
+    return ".".join(version.split(".")[:2])
+
+
+def file_sha256(path: Path) -> str:
+    """The SHA-256 of a file, read in 1 MB pieces."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def tampered(path: Path) -> ArtifactError:
+    """The error for a saved file that no longer matches its checksum in the metadata."""
+    return ArtifactError(
+        f"{path} does not match the checksum in {METADATA_FILE}: the file was modified or "
+        "corrupted after saving. Refusing to load it."
+    )
+
+
+def read_metadata(directory: Path) -> dict[str, Any]:
+    """A saved model folder's ``metadata.json``, once the folder is known to be a model
+    this leadscore can load (its format, and the libraries it was built with)."""
+    meta_path, model_path = directory / METADATA_FILE, directory / MODEL_FILE
+    if not directory.is_dir():
+        raise ArtifactError(f"model directory not found: {directory}")
+    if not meta_path.is_file() or not model_path.is_file():
+        raise ArtifactError(
+            f"{directory} is not a leadscore model: it needs {METADATA_FILE} and {MODEL_FILE}"
+        )
+    try:
+        meta: dict[str, Any] = json.loads(meta_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ArtifactError(f"{meta_path} is not valid JSON: {exc}") from None
+    if meta.get("format") != ARTIFACT_FORMAT:
+        raise ArtifactError(
+            f"{directory} was saved in artifact format {meta.get('format')!r}; this leadscore "
+            f"reads format {ARTIFACT_FORMAT}. Retrain the model."
+        )
+    saved = meta.get("libraries", {})
+    current = library_versions()
+    clashes = [
+        f"{lib} {saved[lib]} (installed: {current[lib]})"
+        for lib in PINNED_LIBRARIES
+        if lib in saved and _major_minor(saved[lib]) != _major_minor(current[lib])
+    ]
+    if clashes:
+        raise ArtifactError(
+            f"{directory} was built with different library versions: {', '.join(clashes)}. "
+            "Install those versions or retrain the model."
+        )
+    return meta
+
+
+def write_metadata(directory: Path, meta: dict[str, Any]) -> None:
+    """Write ``metadata.json`` replaced whole: a service watching the folder never reads
+    half of it."""
+    partial = directory / f".{METADATA_FILE}.partial"
+    partial.write_text(json.dumps(jsonable(meta), indent=2))
+    partial.replace(directory / METADATA_FILE)

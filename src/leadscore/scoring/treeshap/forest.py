@@ -1,0 +1,192 @@
+"""One or more LightGBM boosters compiled into one forest: raw scores and tree SHAP.
+
+:class:`CompiledForest` is what the scorers hold: built from the boosters' parsed trees
+(:mod:`.parse`, :mod:`.flat`, :mod:`.blocks`), it runs the kernels (:mod:`.kernels`) and
+cuts one call's work over the cores (:mod:`.pool`): a batch by rows, one lead's trees into
+runs of blocks. Either way the parts are added in one order, so the same rows get the
+same bits whichever thread finishes first.
+
+One lead's explanation can be begun on the pool and finished later
+(:meth:`CompiledForest.begin`): the service opens the lead's store transaction meanwhile.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from typing import Any
+
+import numpy as np
+
+from leadscore.scoring.treeshap import _Trees
+from leadscore.scoring.treeshap.blocks import BLOCKS, blocked
+from leadscore.scoring.treeshap.flat import MAX_UNIQUE, Arrays, flatten
+from leadscore.scoring.treeshap.kernels import explain_rows, quadrature, raw_rows
+from leadscore.scoring.treeshap.parse import parsed_trees
+from leadscore.scoring.treeshap.pool import by_rows
+
+#: longest wait of :meth:`CompiledForest.begin` for the pool's thread to start its part
+START_WAIT_S = 0.002
+
+
+class CompiledForest:
+    """One or more LightGBM boosters, flattened for the compiled kernels.
+
+    Parameters
+    ----------
+    arrays:
+        The flattened trees.
+    n_columns:
+        Width of the input row (all boosters' columns side by side).
+    base:
+        The bag's expected raw output (what LightGBM puts in its last contrib column).
+    constant:
+        The part of every raw score from trees that are a single leaf.
+    """
+
+    def __init__(self, arrays: Arrays, n_columns: int, base: float, constant: float) -> None:
+        self.arrays = arrays
+        self.n_columns = n_columns
+        self.base = base
+        self.constant = constant
+        self._nodes, self._weights = quadrature(MAX_UNIQUE)
+        self.blocks = blocked(arrays, BLOCKS)
+
+    @classmethod
+    def from_lightgbm(cls, boosters: Sequence[Any]) -> CompiledForest:
+        """Compile fitted ``lightgbm.Booster`` objects (binary objective) into one forest
+        whose outputs are their average; booster ``k`` reads columns
+        ``k·n … (k+1)·n − 1`` of the row, ``n`` being its number of features.
+
+        Reads LightGBM's text model (``model_to_string``): the JSON dump is ~7× slower
+        to produce and parse, and a reload while the service answers should be short.
+        A booster parsed before (see :func:`~leadscore.scoring.treeshap.parse.parsed_trees`) is
+        not parsed again."""
+        parsed: list[tuple[_Trees, int]] = []
+        offset = 0
+        for booster in boosters:
+            header, trees = parsed_trees(booster)
+            if header.get("num_tree_per_iteration", "1") != "1":
+                raise ValueError("only single-output (binary) LightGBM models compile")
+            parsed.append((trees, offset))
+            offset += int(header["max_feature_idx"]) + 1
+        arrays, base, constant = flatten(parsed, scale=1.0 / len(boosters))
+        return cls(arrays, offset, base, constant)
+
+    def _rows(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.ascontiguousarray(rows, dtype=np.float64)
+        if rows.ndim != 2 or rows.shape[1] != self.n_columns:
+            raise ValueError(f"rows must be (n, {self.n_columns}), got {rows.shape}")
+        return rows
+
+    def _explain_blocks(
+        self, rows: np.ndarray, lo: int, hi: int, started: threading.Event | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Raw scores and SHAP values of ``rows`` from the trees of blocks ``lo…hi − 1``."""
+        raw = np.zeros(len(rows))
+        values = np.zeros((len(rows), self.n_columns))
+        n_nodes = len(self.arrays.feature)
+        if started is not None:
+            started.set()
+        explain_rows(rows, lo, hi, n_nodes, self.blocks, self._nodes, self._weights, raw, values)
+        return raw, values
+
+    def explain(
+        self, rows: np.ndarray, pool: Executor | None = None, parts: int = 1
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """Raw log-odds ``(n,)``, SHAP values per input column ``(n, n_columns)`` and the
+        base value, for rows ``(n, n_columns)``; ``raw == base + values.sum(axis=1)``.
+
+        With a ``pool`` and ``parts`` > 1 the work is cut in ``parts``, all but the first
+        computed on the pool's threads (the kernel releases the GIL): several rows are cut
+        by rows; one row's trees into runs of blocks (at most :data:`BLOCKS`), so that one
+        lead uses several cores. Either way the parts are added in one order: the same
+        rows get the same bits."""
+        rows = self._rows(rows)
+        if pool is None or parts < 2:
+            return self._explain_part(rows)
+        if len(rows) > 1:
+            done = by_rows(pool, self._explain_part, rows, parts)
+            raws, values, _ = zip(*done, strict=True)
+            return np.concatenate(raws), np.concatenate(values), self.base
+        n_blocks = len(self.blocks.block_node) - 1
+        parts = min(parts, n_blocks)
+        cuts = [i * n_blocks // parts for i in range(parts + 1)]
+        others = [
+            pool.submit(self._explain_part, rows, lo, hi) for lo, hi in itertools.pairwise(cuts[1:])
+        ]
+        raw, values, base = self._explain_part(rows, cuts[0], cuts[1])
+        for other in others:
+            more_raw, more_values, _ = other.result()
+            raw += more_raw
+            values += more_values
+        return raw, values, base
+
+    def begin(
+        self, row: np.ndarray, pool: Executor, pool_share: float = 0.5
+    ) -> Callable[[], tuple[np.ndarray, np.ndarray, float]]:
+        """Start :meth:`explain` of one row: the last ``pool_share`` of its trees at once
+        on ``pool``; returns the function that computes the others on the calling thread
+        and adds the two parts (in that order, so the same row gets the same bits).
+
+        The caller can do other work before calling it — the service opens the lead's
+        store transaction meanwhile, and gives the pool the larger share for that.
+
+        Example
+        -------
+        >>> finish = forest.begin(row[None, :], shared_pool(), 0.6)  # doctest: +SKIP
+        >>> raw, values, base = finish()  # doctest: +SKIP
+        """
+        rows = self._rows(row)
+        if len(rows) != 1:
+            raise ValueError(f"begin explains one row, got {len(rows)}")
+        n_blocks = len(self.blocks.block_node) - 1
+        # the caller keeps at least the first block (which adds the constant part)
+        cut = max(1, n_blocks - round(n_blocks * pool_share))
+        started = threading.Event()
+        other = pool.submit(self._explain_part, rows, cut, n_blocks, started)
+        # Wait until the pool's thread is in the kernel, which runs without the GIL: a
+        # caller that went on with Python work at once would keep the pool's thread from
+        # the interpreter lock it needs to get there (measured: it started only once the
+        # caller itself entered the kernel). A busy pool is not waited for long.
+        started.wait(START_WAIT_S)
+
+        def finish() -> tuple[np.ndarray, np.ndarray, float]:
+            raw, values, base = self._explain_part(rows, 0, cut)
+            more_raw, more_values, _ = other.result()
+            return raw + more_raw, values + more_values, base
+
+        return finish
+
+    def _explain_part(
+        self,
+        rows: np.ndarray,
+        lo: int = 0,
+        hi: int | None = None,
+        started: threading.Event | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, float]:
+        """:meth:`explain` over the trees of blocks ``lo…hi − 1`` (all blocks without
+        ``hi``); the constant part of the score is added to the first block's. ``started``
+        is set as the kernel is entered."""
+        if hi is None:
+            hi = len(self.blocks.block_node) - 1
+        raw, values = self._explain_blocks(rows, lo, hi, started)
+        if lo == 0:
+            raw += self.constant
+        return raw, values, self.base
+
+    def raw(self, rows: np.ndarray, pool: Executor | None = None, parts: int = 1) -> np.ndarray:
+        """Raw log-odds ``(n,)`` only: the average of the boosters' raw scores. With a
+        ``pool``, the rows are cut in ``parts`` (see :meth:`explain`)."""
+        rows = self._rows(rows)
+        if pool is not None and parts > 1 and len(rows) > 1:
+            return np.concatenate(by_rows(pool, self.raw, rows, parts))
+        a = self.arrays
+        raw = np.full(len(rows), self.constant)
+        raw_rows(
+            rows, a.feature, a.threshold, a.kind, a.missing, a.default_left, a.cat_start,
+            a.cat_words, a.bitsets, a.child_left, a.child_right, a.roots, a.leaf_value, raw,
+        )  # fmt: skip
+        return raw

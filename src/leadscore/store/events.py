@@ -1,0 +1,263 @@
+"""What leads do and how they end: :class:`EventRepository` (``store.events``) and
+:class:`OutcomeRepository` (``store.outcomes``).
+
+Transactions: each write is one write transaction that first creates the lead if it is
+new (``INSERT … ON CONFLICT DO NOTHING``, so concurrent writers of a new lead are safe);
+events are de-duplicated by the unique ``(lead_id, event_id)`` the same way. Each read is
+one read transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from leadscore.store.checks import CHUNK, as_json, check_lead_id
+from leadscore.store.errors import StoreError
+from leadscore.store.leads import LeadRepository
+from leadscore.store.models import Event, Outcome, as_utc, utcnow
+from leadscore.store.records import EventRecord, OutcomeRecord
+from leadscore.store.session import Database, Repository
+
+#: event fields with a column of their own; everything else goes to ``properties``
+_TIME_KEYS = ("time", "timestamp")
+_NAME_KEYS = ("name", "event")
+
+
+class EventRepository(Repository):
+    """Behaviour events of leads (``store.events``).
+
+    Example
+    -------
+    >>> store.events.add("L1", [{"time": "2025-03-01T10:00:00Z", "event": "page_view"}])
+    1
+    """
+
+    def __init__(self, db: Database, leads: LeadRepository) -> None:
+        super().__init__(db)
+        self._leads = leads
+
+    def add(self, lead_id: str, events: Sequence[Mapping[str, Any]]) -> int:
+        """Store behaviour events of a lead (created if new); returns how many were new.
+
+        Each event needs a time (``time`` or ``timestamp``: a datetime, ISO 8601 text or
+        epoch seconds/milliseconds) and a name (``name`` or ``event``); ``event_id`` is
+        optional and everything else (or a ``properties`` mapping) becomes its properties.
+        Re-posting an event is a no-op: events are unique per lead by ``event_id``, and an
+        event without one gets a hash of lead, time, name and properties as its id, so an
+        exact duplicate is dropped too.
+
+        Example
+        -------
+        >>> batch = [{"time": "2025-03-01T10:00:00Z", "event": "page_view", "url": "/pricing"}]
+        >>> store.events.add("L1", batch), store.events.add("L1", batch)
+        (1, 0)
+        """
+        check_lead_id(lead_id)
+        rows: dict[str, dict[str, Any]] = {}
+        now = utcnow()
+        for index, raw in enumerate(events):
+            row = _event_row(lead_id, raw, index)
+            row["received_at"] = now
+            rows.setdefault(row["event_id"], row)
+        if not rows:
+            return 0
+        # in event-id order: two requests posting overlapping events in different orders
+        # would otherwise wait for each other's inserts (a deadlock on PostgreSQL)
+        values = [rows[event_id] for event_id in sorted(rows)]
+        new = 0
+        with self._write() as session:
+            self._leads.ensure(session.connection(), [lead_id], now)
+            for start in range(0, len(values), CHUNK):
+                stmt = (
+                    self._db.insert(Event)
+                    .values(values[start : start + CHUNK])
+                    .on_conflict_do_nothing(index_elements=["lead_id", "event_id"])
+                    .returning(Event.id)
+                )
+                new += len(session.execute(stmt).all())
+        return new
+
+    def for_lead(self, lead_id: str) -> list[EventRecord]:
+        """The lead's events in time order (oldest first).
+
+        Example
+        -------
+        >>> [e.name for e in store.events.for_lead("L1")]
+        ['page_view']
+        """
+        with self._read() as session:
+            rows = session.scalars(
+                select(Event).where(Event.lead_id == lead_id).order_by(Event.time, Event.id)
+            )
+            return [_event(row) for row in rows]
+
+
+class OutcomeRepository(Repository):
+    """Conversions and losses of leads, append-only (``store.outcomes``).
+
+    Example
+    -------
+    >>> store.outcomes.add("L1", True).converted
+    True
+    """
+
+    def __init__(self, db: Database, leads: LeadRepository) -> None:
+        super().__init__(db)
+        self._leads = leads
+
+    def add(
+        self, lead_id: str, converted: bool, occurred_at: datetime | None = None
+    ) -> OutcomeRecord:
+        """Record that the lead converted or was lost (at ``occurred_at``, default now).
+        Outcomes are append-only; a later record for the same lead supersedes earlier ones.
+
+        Example
+        -------
+        >>> store.outcomes.add("L1", True).converted
+        True
+        """
+        check_lead_id(lead_id)
+        now = utcnow()
+        values = {
+            "lead_id": lead_id,
+            "converted": bool(converted),
+            "occurred_at": as_utc(occurred_at) if occurred_at else now,
+            "recorded_at": now,
+        }
+        with self._write() as session:
+            self._leads.ensure(session.connection(), [lead_id], now)
+            row = session.scalars(self._db.insert(Outcome).values(values).returning(Outcome)).one()
+            return _outcome(row)
+
+    def all(
+        self, since: datetime | None = None, *, latest_only: bool = True
+    ) -> list[OutcomeRecord]:
+        """Outcomes that occurred at or after ``since`` (all when ``None``), oldest first.
+        By default only each lead's latest record counts (a correction replaces a mistake);
+        ``latest_only=False`` returns every record.
+
+        Example
+        -------
+        >>> [(o.lead_id, o.converted) for o in store.outcomes.all()]
+        [('L1', True)]
+        """
+        query = select(Outcome)
+        if latest_only:
+            newest = select(func.max(Outcome.id)).group_by(Outcome.lead_id)
+            query = query.where(Outcome.id.in_(newest))
+        if since is not None:
+            query = query.where(Outcome.occurred_at >= as_utc(since))
+        with self._read() as session:
+            rows = session.scalars(query.order_by(Outcome.occurred_at, Outcome.id))
+            return [_outcome(row) for row in rows]
+
+    def latest(self, lead_id: str) -> OutcomeRecord | None:
+        """The lead's latest recorded outcome, or ``None``.
+
+        Example
+        -------
+        >>> store.outcomes.latest("L1").converted
+        True
+        """
+        with self._read() as session:
+            row = session.scalars(
+                select(Outcome)
+                .where(Outcome.lead_id == lead_id)
+                .order_by(Outcome.id.desc())
+                .limit(1)
+            ).first()
+            return None if row is None else _outcome(row)
+
+
+# ---------------------------------------------------------------------- events in
+
+
+def _parse_time(value: Any, where: str) -> datetime:
+    """A datetime (naive = UTC), ISO 8601 text, or epoch seconds or milliseconds."""
+    if isinstance(value, datetime):
+        if hasattr(value, "to_pydatetime"):  # a pandas Timestamp
+            value = value.to_pydatetime()
+        return as_utc(value)
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            try:
+                return as_utc(datetime.fromisoformat(value.strip()))
+            except ValueError:
+                number = None
+    if number is not None and math.isfinite(number):
+        # epoch milliseconds are above 1e11 (in seconds that would be the year 5138)
+        try:
+            return datetime.fromtimestamp(number / 1000 if abs(number) > 1e11 else number, UTC)
+        except (OverflowError, OSError, ValueError):
+            pass
+    raise StoreError(f"{where}: cannot read the time {value!r} (ISO 8601 or epoch seconds)")
+
+
+def _event_row(lead_id: str, raw: Mapping[str, Any], index: int) -> dict[str, Any]:
+    where = f"event {index} of lead {lead_id!r}"
+    if not isinstance(raw, Mapping):
+        raise StoreError(f"{where} must be an object, not {type(raw).__name__}")
+    data = dict(raw)
+    other = data.pop("lead_id", None)
+    if other is not None and str(other) != lead_id:
+        raise StoreError(f"{where} belongs to lead {other!r}")
+    time_value = next((data.pop(k) for k in _TIME_KEYS if k in data), None)
+    for k in _TIME_KEYS:
+        data.pop(k, None)
+    name = next((data.pop(k) for k in _NAME_KEYS if k in data), None)
+    for k in _NAME_KEYS:
+        data.pop(k, None)
+    if time_value is None:
+        raise StoreError(f"{where} has no time (time or timestamp)")
+    if not isinstance(name, str) or not name.strip():
+        raise StoreError(f"{where} has no name (name or event)")
+    event_time = _parse_time(time_value, where)
+    event_id = data.pop("event_id", None)
+    nested = data.pop("properties", None)
+    properties = {**nested, **data} if isinstance(nested, Mapping) else data
+    if nested is not None and not isinstance(nested, Mapping):
+        properties["properties"] = nested
+    properties = as_json(properties)
+    if event_id is None or (isinstance(event_id, str) and not event_id.strip()):
+        event_id = _content_id(lead_id, event_time, name, properties)
+    return {
+        "lead_id": lead_id,
+        "event_id": str(event_id),
+        "time": event_time,
+        "name": name,
+        "properties": properties,
+    }
+
+
+def _content_id(lead_id: str, time: datetime, name: str, properties: Mapping[str, Any]) -> str:
+    """sha256 of lead|time|name|properties (sorted keys): the same event posted twice
+    gets the same id, whatever the order of its fields."""
+    props = json.dumps(properties, sort_keys=True, separators=(",", ":"))
+    text = f"{lead_id}|{time.isoformat()}|{name}|{props}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------- records
+
+
+def _event(row: Event) -> EventRecord:
+    return EventRecord(
+        row.id, row.lead_id, row.event_id, row.time, row.name, dict(row.properties or {}),
+        row.received_at,
+    )  # fmt: skip
+
+
+def _outcome(row: Outcome) -> OutcomeRecord:
+    return OutcomeRecord(row.id, row.lead_id, row.converted, row.occurred_at, row.recorded_at)

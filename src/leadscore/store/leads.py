@@ -1,0 +1,196 @@
+"""Leads and their CRM fields: :class:`LeadRepository` (``store.leads``).
+
+A lead is created by whatever first names it (an upsert, a score, an event, an outcome)
+and its ``attributes`` are merged on every upsert: new values win, other fields stay.
+
+Transactions:
+
+* :meth:`LeadRepository.upsert_many` is one write transaction: the leads are created or
+  locked first (sorted, so two transactions locking overlapping sets cannot deadlock),
+  then read, merged and updated.
+* The other repositories create and lock leads inside their own transactions through
+  :meth:`LeadRepository.ensure` (``INSERT … ON CONFLICT DO NOTHING``) and
+  :meth:`LeadRepository.lock`: on PostgreSQL the ``INSERT … ON CONFLICT DO UPDATE … WHERE
+  false`` that creates missing leads updates nothing but locks each existing row with
+  ``FOR NO KEY UPDATE`` strength (which does not block inserts of events referring to it);
+  on SQLite the write transaction itself is the lock, taken at ``BEGIN IMMEDIATE``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, false, select, update
+
+from leadscore.store.checks import CHUNK, as_json, check_lead_id
+from leadscore.store.errors import StoreError
+from leadscore.store.models import Lead, utcnow
+from leadscore.store.records import LeadRecord
+from leadscore.store.session import Database, Repository
+
+# Core statements built once: SQLAlchemy then finds their compiled form in its cache by
+# identity instead of building, coercing and hashing a new statement per call
+LEADS = Lead.__table__
+_SELECT_LEADS = select(LEADS).where(LEADS.c.id.in_(bindparam("ids", expanding=True)))
+_UPDATE_ATTRIBUTES = (
+    update(LEADS)
+    .where(LEADS.c.id == bindparam("b_id"))
+    .values(attributes=bindparam("b_attributes"), updated_at=bindparam("b_updated_at"))
+)
+
+
+class LeadRepository(Repository):
+    """Leads and their attributes (``store.leads``).
+
+    Example
+    -------
+    >>> store.leads.upsert("L1", {"source": "google"}).attributes
+    {'source': 'google'}
+    """
+
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        # the dialect's INSERT … ON CONFLICT statements, built once
+        ensure = db.insert(Lead)
+        self._ensure_stmt = ensure.on_conflict_do_nothing()
+        # PostgreSQL: DO UPDATE … WHERE false changes no row but locks every existing one
+        # (documented), and with no key column in SET it is a FOR NO KEY UPDATE lock
+        self._lock_stmt = ensure.on_conflict_do_update(
+            index_elements=["id"], set_={"attributes": LEADS.c.attributes}, where=false()
+        )
+
+    # ------------------------------------------------------------------ reads and writes
+
+    def upsert(self, lead_id: str, attributes: Mapping[str, Any]) -> LeadRecord:
+        """Create the lead or merge ``attributes`` over its stored ones (new values win,
+        other fields stay). Concurrent upserts of the same new lead are safe.
+
+        Example
+        -------
+        >>> store.leads.upsert("L1", {"source": "google", "country": "FR"}).attributes
+        {'source': 'google', 'country': 'FR'}
+        >>> store.leads.upsert("L1", {"country": "DE"}).attributes
+        {'source': 'google', 'country': 'DE'}
+        """
+        return self.upsert_many({lead_id: attributes})[0]
+
+    def upsert_many(self, leads: Mapping[str, Mapping[str, Any]]) -> list[LeadRecord]:
+        """:meth:`upsert` for many leads in one transaction (in the given order).
+
+        Example
+        -------
+        >>> [r.id for r in store.leads.upsert_many({"L1": {"a": 1}, "L2": {"a": 2}})]
+        ['L1', 'L2']
+        """
+        for lead_id, attributes in leads.items():
+            check_lead_id(lead_id)
+            if not isinstance(attributes, Mapping):
+                raise StoreError(f"attributes of lead {lead_id!r} must be a mapping")
+        if not leads:
+            return []
+        # as they will be stored (NaN → None, dates → text), so the records say the same
+        fields = {lead_id: as_json(dict(attributes)) for lead_id, attributes in leads.items()}
+        now = utcnow()
+        with self._db.begin_write() as conn:
+            self.lock(conn, fields, now)
+            rows = self._by_id(conn, fields)
+            stored = {lead_id: row.attributes for lead_id, row in rows.items()}
+            for lead_id, merged in self.merge(conn, fields, stored, now).items():
+                rows[lead_id] = LeadRecord(lead_id, merged, rows[lead_id].created_at, now)
+            return [rows[lead_id] for lead_id in leads]
+
+    def get(self, lead_id: str) -> LeadRecord | None:
+        """The lead, or ``None`` when the store knows nothing about it.
+
+        Example
+        -------
+        >>> store.leads.get("nobody") is None
+        True
+        """
+        with self._read() as session:
+            row = session.get(Lead, lead_id)
+            return None if row is None else lead_record(row)
+
+    def iter_attributes(self, chunk: int = 1000) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+        """Every stored lead's id and attributes, in chunks by id (for re-scoring); each
+        chunk is read in a transaction of its own."""
+        last = ""
+        while True:
+            with self._read() as session:
+                rows = session.execute(
+                    select(Lead.id, Lead.attributes)
+                    .where(Lead.id > last)
+                    .order_by(Lead.id)
+                    .limit(chunk)
+                ).all()
+            if not rows:
+                return
+            yield [(r[0], dict(r[1] or {})) for r in rows]
+            last = rows[-1][0]
+
+    # ------------------------------------------------- inside other repositories' writes
+
+    def ensure(self, conn: Connection, lead_ids: Iterable[str], now: datetime) -> None:
+        """Create the leads of ``lead_ids`` that do not exist yet, with no attributes, in
+        the transaction of ``conn``."""
+        # one cached executemany statement (a multi-row VALUES would be compiled per call);
+        # sorted, so concurrent batches insert overlapping new leads in the same order
+        rows = [
+            {"id": i, "attributes": {}, "created_at": now, "updated_at": now}
+            for i in sorted(set(lead_ids))
+        ]
+        conn.execute(self._ensure_stmt, rows)
+
+    def lock(self, conn: Connection, leads: Mapping[str, Mapping[str, Any]], now: datetime) -> None:
+        """Create the leads that do not exist yet (with the given attributes, as stored)
+        and, on PostgreSQL, lock all of them; read their state afterwards, in a statement
+        of its own (one snapshot taken before a lock wait would miss what the previous
+        holder of the lock committed)."""
+        # sorted, one pass: each row is inserted or locked in turn (a row another
+        # transaction is inserting is waited for like a lock), so two transactions locking
+        # overlapping sets cannot deadlock; NO KEY UPDATE does not block concurrent inserts
+        # of events and outcomes for the lead. SQLite: the write transaction already holds
+        # the lock, and DO NOTHING suffices
+        stmt = self._lock_stmt if self._db.dialect == "postgresql" else self._ensure_stmt
+        rows = [
+            {"id": i, "attributes": leads[i], "created_at": now, "updated_at": now}
+            for i in sorted(leads)
+        ]
+        conn.execute(stmt, rows)  # one cached executemany, like ensure
+
+    def merge(
+        self,
+        conn: Connection,
+        fields: Mapping[str, Mapping[str, Any]],
+        stored: Mapping[str, Mapping[str, Any]],
+        now: datetime,
+    ) -> dict[str, dict[str, Any]]:
+        """Merge new attributes (as stored, see :func:`~leadscore.store.checks.as_json`)
+        over the ``stored`` ones of locked, existing leads; returns the merged attributes
+        of the leads that changed (a lead just created with its attributes does not)."""
+        changed: dict[str, dict[str, Any]] = {}
+        for lead_id, attributes in fields.items():
+            merged = {**stored[lead_id], **attributes}
+            if merged != stored[lead_id]:
+                changed[lead_id] = merged
+        if changed:
+            conn.execute(  # one executemany
+                _UPDATE_ATTRIBUTES,
+                [{"b_id": i, "b_attributes": m, "b_updated_at": now} for i, m in changed.items()],
+            )
+        return changed
+
+    def _by_id(self, conn: Connection, lead_ids: Iterable[str]) -> dict[str, LeadRecord]:
+        ids = sorted(set(lead_ids))
+        out: dict[str, LeadRecord] = {}
+        for start in range(0, len(ids), CHUNK):
+            for row in conn.execute(_SELECT_LEADS, {"ids": ids[start : start + CHUNK]}):
+                out[row.id] = lead_record(row)
+        return out
+
+
+def lead_record(row: Lead | Row[Any]) -> LeadRecord:
+    """The frozen record of a lead row."""
+    return LeadRecord(row.id, dict(row.attributes or {}), row.created_at, row.updated_at)

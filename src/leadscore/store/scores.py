@@ -1,0 +1,292 @@
+"""Scores: each lead's append-only history and its latest score (``store.scores``).
+
+A ``latest_scores`` table, written in the same transaction as each score, makes the work
+queue an index scan instead of a "latest row per lead" query over the whole history.
+
+Transactions:
+
+* :meth:`ScoreRepository.scoring` is the one write: opened before the scores are known
+  (the leads created and locked, attributes merged, their latest scores read), finished by
+  :meth:`ScoreWriter.add <leadscore.store.scoring.ScoreWriter.add>`; what else must commit
+  with the scores (webhook deliveries) is written on its connection. Leaving it without
+  scores, or with an exception, rolls everything back.
+* Every read is one read transaction (a snapshot).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, bindparam, func, select
+
+from leadscore.store.checks import CHUNK, as_json, check_lead_id, clamp_limit
+from leadscore.store.errors import StoreError
+from leadscore.store.leads import LeadRepository
+from leadscore.store.models import Event, LatestScore, Lead, Outcome, Score, as_utc, utcnow
+from leadscore.store.records import QueueEntry, ScorePoint, ScoreRecord
+from leadscore.store.scoring import LATEST, SCORES, SELECT_STATE, Previous, ScoreWriter
+from leadscore.store.session import Database, Repository
+
+_SELECT_LATEST = (
+    select(SCORES)
+    .join(LATEST, LATEST.c.score_id == SCORES.c.id)
+    .where(LATEST.c.lead_id.in_(bindparam("ids", expanding=True)))
+)
+
+
+class ScoreRepository(Repository):
+    """Score histories, latest scores, the work queue and the scoring write
+    (``store.scores``).
+
+    Example
+    -------
+    >>> [s.segment for s in store.scores.ranked(segment="hot")]
+    ['hot']
+    """
+
+    def __init__(self, db: Database, leads: LeadRepository) -> None:
+        super().__init__(db)
+        self._leads = leads
+        upsert = db.insert(LatestScore)
+        self._upsert_latest = upsert.on_conflict_do_update(
+            index_elements=["lead_id"],
+            set_={
+                "score_id": upsert.excluded.score_id,
+                "score": upsert.excluded.score,
+                "segment": upsert.excluded.segment,
+                "scored_at": upsert.excluded.scored_at,
+            },
+        )
+
+    # ------------------------------------------------------------------ the write
+
+    @contextmanager
+    def scoring(
+        self,
+        lead_ids: Iterable[str],
+        attributes: Mapping[str, Mapping[str, Any]] | None = None,
+    ) -> Iterator[ScoreWriter]:
+        """A scoring transaction, opened before the scores are known: the leads are
+        created and locked, ``attributes`` (lead id → fields) merged into them as
+        :meth:`LeadRepository.upsert_many <leadscore.store.leads.LeadRepository.upsert_many>`
+        does, and their latest scores read; then :meth:`ScoreWriter.add
+        <leadscore.store.scoring.ScoreWriter.add>` appends the scores, once.
+
+        The service computes a lead's score while the database does this first half.
+        Leaving the block without :meth:`ScoreWriter.add` (or with an exception) rolls it
+        all back.
+
+        Example
+        -------
+        >>> with store.scores.scoring(["L1"], {"L1": {"visits": 3}}) as writer:
+        ...     stored = writer.add([NewScore("L1", "3", 0.9, 90, "hot", True)])
+        """
+        attributes = attributes or {}
+        for lead_id, fields in attributes.items():
+            check_lead_id(lead_id)
+            if not isinstance(fields, Mapping):
+                raise StoreError(f"attributes of lead {lead_id!r} must be a mapping")
+        ids = sorted(set(lead_ids) | set(attributes))
+        for lead_id in ids:
+            check_lead_id(lead_id)
+        # as they will be stored (NaN → None, dates → text), so the records say the same;
+        # converted before the write lock is taken, which is then held the shorter
+        fields = {lead_id: as_json(dict(f)) for lead_id, f in attributes.items()}
+        db = self._db
+        # Core statements on one connection (no ORM session: nothing here needs identity
+        # or unit-of-work tracking); still one transaction, BEGIN IMMEDIATE on SQLite
+        with db.write_lock, db.writer.begin() as conn:
+            stored, latest = self._lock_state(conn, ids, fields)
+            # the default scored_at is taken once the leads are locked (SQLite: since the
+            # BEGIN), so concurrent writers' scores are in time order, and one that waited
+            # for the lock is not mistaken for a backfill
+            now = utcnow()
+            if fields:
+                self._leads.merge(conn, fields, stored, now)
+            writer = ScoreWriter(conn, self._upsert_latest, frozenset(ids), latest, now)
+            yield writer
+            if not writer.done:
+                conn.rollback()  # no scores: nothing of it is kept
+
+    def _lock_state(
+        self, conn: Connection, lead_ids: list[str], fields: Mapping[str, dict[str, Any]]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, Previous]]:
+        """Create the missing leads of ``lead_ids`` (sorted) with their new ``fields``, lock
+        them all, and read what the transaction needs: the stored attributes of the leads
+        in ``fields`` and the latest score of each lead that has one.
+
+        PostgreSQL: two statements (create and lock, then read). SQLite, where the write
+        transaction is the lock and nobody else writes meanwhile: the read comes first,
+        and only leads it does not find are created (their state is then known)."""
+        now = utcnow()
+        new = {lead_id: fields.get(lead_id, {}) for lead_id in lead_ids}
+        postgres = self._db.dialect == "postgresql"
+        if postgres:
+            self._leads.lock(conn, new, now)
+        one = len(lead_ids) == 1
+        stmt = SELECT_STATE[bool(fields), one]
+        chunks = (
+            [{"id": lead_ids[0]}]
+            if one
+            else [{"ids": lead_ids[i : i + CHUNK]} for i in range(0, len(lead_ids), CHUNK)]
+        )
+        stored: dict[str, dict[str, Any]] = {}
+        latest: dict[str, Previous] = {}
+        found: set[str] = set()
+        for chunk in chunks:
+            for row in conn.execute(stmt, chunk):
+                found.add(row.id)
+                if fields:
+                    stored[row.id] = row.attributes or {}
+                if row.scored_at is not None:
+                    latest[row.id] = row
+        if not postgres and len(found) < len(lead_ids):
+            missing = {lead_id: new[lead_id] for lead_id in lead_ids if lead_id not in found}
+            self._leads.lock(conn, missing, now)
+            stored.update(missing)
+        return stored, latest
+
+    # ------------------------------------------------------------------ one lead
+
+    def latest(self, lead_id: str) -> ScoreRecord | None:
+        """The lead's latest score, or ``None`` when it has none.
+
+        Example
+        -------
+        >>> store.scores.latest("L1").score_100
+        82
+        """
+        with self._db.engine.begin() as conn:
+            row = conn.execute(_SELECT_LATEST, {"ids": [lead_id]}).first()
+        return None if row is None else score_record(row)
+
+    def history(self, lead_id: str, limit: int = 100) -> list[ScoreRecord]:
+        """The lead's scores, newest first (at most ``limit``).
+
+        Example
+        -------
+        >>> [s.score_100 for s in store.scores.history("L1", limit=2)]
+        [82, 40]
+        """
+        with self._read() as session:
+            rows = session.scalars(
+                select(Score)
+                .where(Score.lead_id == lead_id)
+                .order_by(Score.scored_at.desc(), Score.id.desc())
+                .limit(clamp_limit(limit))
+            )
+            return [score_record(row) for row in rows]
+
+    # ------------------------------------------------------------------ every lead
+
+    def ranked(
+        self, segment: str | None = None, limit: int = 50, offset: int = 0
+    ) -> list[ScoreRecord]:
+        """The work queue: each lead's latest score, best first (ties by lead id),
+        optionally only one segment. An index scan on either database, however long the
+        history.
+
+        Example
+        -------
+        >>> [(s.lead_id, s.segment) for s in store.scores.ranked("hot", limit=2)]
+        [('L7', 'hot'), ('L1', 'hot')]
+        """
+        query: Select[tuple[Score]] = select(Score).join(
+            LatestScore, LatestScore.score_id == Score.id
+        )
+        if segment is not None:
+            query = query.where(LatestScore.segment == segment)
+        query = (
+            query.order_by(LatestScore.score.desc(), LatestScore.lead_id)
+            .limit(clamp_limit(limit))
+            .offset(max(0, int(offset)))
+        )
+        with self._read() as session:
+            return [score_record(row) for row in session.scalars(query)]
+
+    def segment_counts(self) -> dict[str, int]:
+        """How many leads are in each segment now (by their latest score); hot, warm and
+        cold are always present.
+
+        Example
+        -------
+        >>> store.scores.segment_counts()
+        {'hot': 2, 'warm': 0, 'cold': 5}
+        """
+        counts = {"hot": 0, "warm": 0, "cold": 0}
+        with self._read() as session:
+            for segment, count in session.execute(
+                select(LatestScore.segment, func.count()).group_by(LatestScore.segment)
+            ):
+                counts[segment] = int(count)
+        return counts
+
+    def queue(self, limit: int | None = None) -> list[QueueEntry]:
+        """Every lead's latest score with its attributes, best first (ties by lead id).
+
+        One query for the whole work queue: what the dashboard filters and charts.
+        """
+        query = (
+            select(
+                Score.lead_id, Score.score, Score.score_100, Score.segment, Score.contact,
+                Score.reasons, Score.scored_at, Score.model_version, Lead.attributes,
+                Lead.created_at,
+            )
+            .join(LatestScore, LatestScore.score_id == Score.id)
+            .join(Lead, Lead.id == Score.lead_id)
+            .order_by(LatestScore.score.desc(), LatestScore.lead_id)
+        )  # fmt: skip
+        if limit is not None:
+            query = query.limit(clamp_limit(limit))
+        with self._read() as session:
+            return [
+                QueueEntry(
+                    lead_id=r[0], score=r[1], score_100=r[2], segment=r[3], contact=r[4],
+                    reasons=r[5], scored_at=r[6], model_version=r[7],
+                    attributes=dict(r[8] or {}), lead_created_at=r[9],
+                )
+                for r in session.execute(query)
+            ]  # fmt: skip
+
+    def points(self, since: datetime | None = None) -> list[ScorePoint]:
+        """The score history (every score, oldest first) without reasons, optionally only
+        scores at or after ``since``."""
+        query = select(
+            Score.lead_id, Score.score_100, Score.segment, Score.scored_at, Score.model_version
+        ).order_by(Score.scored_at, Score.id)
+        if since is not None:
+            query = query.where(Score.scored_at >= as_utc(since))
+        with self._read() as session:
+            return [ScorePoint(*row) for row in session.execute(query)]
+
+    def change_token(self) -> tuple[Any, ...]:
+        """A value that changes whenever scores, outcomes, events or leads change: a cheap
+        cache key for what the dashboard reads from the store."""
+        query = select(
+            select(func.max(Score.id)).scalar_subquery(),
+            select(func.count()).select_from(LatestScore).scalar_subquery(),
+            select(func.max(Outcome.id)).scalar_subquery(),
+            select(func.max(Event.id)).scalar_subquery(),
+            select(func.max(Lead.updated_at)).scalar_subquery(),
+        )
+        with self._read() as session:
+            row = session.execute(query).one()
+            return tuple(str(v) for v in row)
+
+
+def score_record(row: Any) -> ScoreRecord:
+    """The frozen record of a score row (ORM or Core)."""
+    return ScoreRecord(
+        id=row.id,
+        lead_id=row.lead_id,
+        model_version=row.model_version,
+        score=row.score,
+        score_100=row.score_100,
+        segment=row.segment,
+        contact=row.contact,
+        reasons=row.reasons,
+        scored_at=row.scored_at,
+    )

@@ -1,0 +1,128 @@
+"""The one engine and session factory every repository of the store shares.
+
+:class:`Database` opens the engine of :func:`~leadscore.store.db.make_engine` once and
+hands each repository the same ways into it:
+
+* :meth:`Database.read` — an ORM session in a read transaction (a snapshot; never blocks
+  a writer on SQLite's WAL);
+* :meth:`Database.write` — an ORM session in a write transaction, ``BEGIN IMMEDIATE`` on
+  SQLite (the file lock is taken up front, so concurrent writers queue instead of failing
+  mid-transaction);
+* :meth:`Database.begin_write` — a Core connection in a write transaction, for the paths
+  where an ORM session costs more than the SQL (the scoring write);
+* :meth:`Database.insert` — the dialect's ``INSERT`` with ``ON CONFLICT``.
+
+SQLite has one writer at a time. Writers of one :class:`Database` queue on a lock that
+wakes the next one the moment a commit ends; left to SQLite's busy handler they would
+sleep 1, 2, 5, … up to 100 ms between tries (other processes still do).
+
+Example
+-------
+>>> db = Database("sqlite:///scores.db")  # doctest: +SKIP
+>>> with db.read() as session:  # doctest: +SKIP
+...     session.scalar(select(func.count()).select_from(Lead))
+0
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from leadscore.store.db import make_engine, normalise_url, upgrade, write_engine
+from leadscore.store.models import Base
+
+
+class Database:
+    """The store's database at ``url``: one engine (and its pool), its write twin, the
+    writer lock and the session factories.
+
+    With ``migrate=True`` the schema is created or upgraded on opening (cheap when current,
+    safe from several processes at once).
+    """
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = normalise_url(url)
+        self.engine = make_engine(self.url)
+        #: the same pool; SQLite transactions on it begin with ``BEGIN IMMEDIATE``
+        self.writer = write_engine(self.engine)
+        self.dialect: str = self.engine.dialect.name
+        #: what writers of this process queue on (SQLite); a no-op on PostgreSQL
+        self.write_lock: AbstractContextManager[Any] = (
+            threading.Lock() if self.dialect == "sqlite" else nullcontext()
+        )
+        if migrate:
+            try:
+                upgrade(self.engine)
+            except BaseException:
+                self.engine.dispose()
+                raise
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """An ORM session in a read transaction (committed on leaving, rolled back on an
+        exception)."""
+        with Session(self.engine) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """An ORM session in a write transaction, behind the writer lock."""
+        with self.write_lock, Session(self.writer) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def begin_write(self) -> Iterator[Connection]:
+        """A Core connection in a write transaction, behind the writer lock: committed on
+        leaving, rolled back on an exception."""
+        with self.write_lock, self.writer.begin() as conn:
+            yield conn
+
+    def insert(self, model: type[Base]) -> Any:
+        """A dialect-specific INSERT of ``model`` that has ``on_conflict_do_*``."""
+        dialect_insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        return dialect_insert(model)
+
+    def ping(self) -> None:
+        """Check that the database answers (a readiness probe); raises if it does not."""
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1").scalar()
+
+    def checkpoint(self) -> tuple[int, int] | None:
+        """Copy SQLite's write-ahead log into the database file now, without waiting for
+        readers or writers (a passive checkpoint): ``(frames in the log, frames copied)``;
+        None for PostgreSQL and in-memory stores.
+
+        SQLite otherwise checkpoints inside whichever commit finds the log over 1,000
+        pages, and that commit waits the few milliseconds of the copy and its fsync; the
+        service calls this from a background thread so requests do not (see
+        :class:`leadscore.store.checkpoint.Checkpointer`)."""
+        if self.dialect != "sqlite" or self.engine.url.database in (None, "", ":memory:"):
+            return None
+        with self.engine.connect() as conn:
+            driver = conn.connection.driver_connection
+            _busy, logged, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return int(logged), int(copied)
+
+    def close(self) -> None:
+        """Close the pooled connections (the database can still be used; it reconnects)."""
+        self.engine.dispose()
+
+
+class Repository:
+    """Base of the store's repositories: the shared :class:`Database` and its sessions."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def _read(self) -> AbstractContextManager[Session]:
+        return self._db.read()
+
+    def _write(self) -> AbstractContextManager[Session]:
+        return self._db.write()

@@ -1,0 +1,409 @@
+"""Webhook subscriptions and their deliveries (the outbox and delivery log):
+:class:`WebhookRepository` (``store.webhooks``).
+
+The store keeps webhooks and deliveries; it does not decide when a score notifies one
+(that rule is :mod:`leadscore.webhooks.triggers`, applied by the scoring flow,
+:mod:`leadscore.live.outbox`) and it does not send (:mod:`leadscore.webhooks.dispatcher`).
+
+Transactions:
+
+* :meth:`WebhookRepository.enqueue` and :meth:`WebhookRepository.active_on` run on the
+  connection of a scoring transaction (:meth:`ScoreRepository.scoring
+  <leadscore.store.scores.ScoreRepository.scoring>`): a score and the deliveries it
+  triggers commit together, or neither does (a transactional outbox).
+* :meth:`WebhookRepository.claim` takes a due delivery for sending in one conditional
+  UPDATE, so two dispatchers never send the same delivery at once.
+* Every other call is one transaction of its own.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Row, insert, select, update
+
+from leadscore.store.checks import clamp_limit
+from leadscore.store.errors import NotFoundError, StoreError
+from leadscore.store.models import Webhook, WebhookDelivery, as_utc, utcnow
+from leadscore.store.records import WEBHOOK_KINDS, DeliveryRecord, NewDelivery, WebhookRecord
+from leadscore.store.session import Repository
+
+_DELIVERY_STATUSES = ("pending", "delivered", "failed")
+_MAX_ERROR_LENGTH = 2000
+
+# Core statements of the scoring write path, built once (see leadscore.store.scoring)
+_WEBHOOKS, _DELIVERIES = Webhook.__table__, WebhookDelivery.__table__
+_ACTIVE_WEBHOOKS = select(_WEBHOOKS).where(_WEBHOOKS.c.active)
+_INSERT_DELIVERIES = insert(_DELIVERIES).returning(*_DELIVERIES.c, sort_by_parameter_order=True)
+
+
+class WebhookRepository(Repository):
+    """Webhooks, and the deliveries queued for them (``store.webhooks``).
+
+    Example
+    -------
+    >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
+    >>> [h.url for h in store.webhooks.all()]
+    ['https://crm.example.com/hooks/leads']
+    """
+
+    # ------------------------------------------------------------------ webhooks
+
+    def add(
+        self,
+        url: str,
+        secret: str,
+        kinds: Iterable[str] = WEBHOOK_KINDS,
+        min_jump: int = 30,
+    ) -> WebhookRecord:
+        """Subscribe ``url`` (http or https) to hot leads and/or score jumps of at least
+        ``min_jump`` points; payloads are signed with ``secret`` (see
+        :mod:`leadscore.webhooks.signing`).
+
+        Example
+        -------
+        >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret",
+        ...                           kinds=["hot"])
+        >>> hook.kinds, hook.active
+        (('hot',), True)
+        """
+        url = _check_url(url)
+        if not isinstance(secret, str) or not secret.strip():
+            raise StoreError("a webhook needs a non-empty secret (it signs the payloads)")
+        clean_kinds = _check_kinds(kinds)
+        if isinstance(min_jump, bool) or not isinstance(min_jump, int) or not 1 <= min_jump <= 100:
+            raise StoreError(
+                f"min_jump must be a whole number of points from 1 to 100, not {min_jump!r}"
+            )
+        values = {
+            "url": url,
+            "secret": secret,
+            "kinds": list(clean_kinds),
+            "min_jump": min_jump,
+            "active": True,
+            "created_at": utcnow(),
+        }
+        with self._write() as session:
+            row = session.scalars(self._db.insert(Webhook).values(values).returning(Webhook)).one()
+            return _webhook(row)
+
+    def get(self, webhook_id: int) -> WebhookRecord:
+        """The webhook (active or not); :class:`~leadscore.store.errors.NotFoundError` if
+        unknown.
+
+        Example
+        -------
+        >>> store.webhooks.get(1).url
+        'https://crm.example.com/hooks/leads'
+        """
+        with self._read() as session:
+            row = session.get(Webhook, int(webhook_id))
+            if row is None:
+                raise NotFoundError(f"no webhook with id {webhook_id}")
+            return _webhook(row)
+
+    def all(self, include_inactive: bool = False) -> list[WebhookRecord]:
+        """The webhooks, oldest first (only active ones unless ``include_inactive``).
+
+        Example
+        -------
+        >>> [h.id for h in store.webhooks.all()]
+        [1]
+        """
+        query = select(Webhook).order_by(Webhook.id)
+        if not include_inactive:
+            query = query.where(Webhook.active)
+        with self._read() as session:
+            return [_webhook(row) for row in session.scalars(query)]
+
+    def remove(self, webhook_id: int) -> WebhookRecord:
+        """Deactivate a webhook (its delivery log stays); its pending deliveries are
+        cancelled (``failed``, "webhook removed").
+
+        Example
+        -------
+        >>> store.webhooks.remove(1).active
+        False
+        """
+        with self._write() as session:
+            row = session.get(Webhook, int(webhook_id))
+            if row is None:
+                raise NotFoundError(f"no webhook with id {webhook_id}")
+            row.active = False
+            session.execute(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.webhook_id == row.id,
+                    WebhookDelivery.status == "pending",
+                )
+                .values(status="failed", next_attempt_at=None, last_error="webhook removed")
+            )
+            session.flush()
+            return _webhook(row)
+
+    # ------------------------------------------------- inside a scoring transaction
+
+    def active_on(self, conn: Connection) -> list[WebhookRecord]:
+        """The active webhooks, read on ``conn`` (a scoring transaction's connection).
+
+        Example
+        -------
+        >>> with store.scores.scoring(["L1"]) as writer:
+        ...     hooks = store.webhooks.active_on(writer.connection)
+        """
+        return [_webhook(row) for row in conn.execute(_ACTIVE_WEBHOOKS)]
+
+    def enqueue(
+        self, conn: Connection, deliveries: Sequence[NewDelivery], now: datetime
+    ) -> list[DeliveryRecord]:
+        """Queue ``deliveries`` (``pending``, due at ``now``) on ``conn``, in the
+        transaction of the score that triggers them; returns them as stored.
+
+        Example
+        -------
+        >>> with store.scores.scoring(["L1"]) as writer:
+        ...     (stored,) = writer.add([NewScore("L1", "3", 0.9, 90, "hot", True)])
+        ...     queued = store.webhooks.enqueue(
+        ...         writer.connection, [NewDelivery(1, "L1", "hot", {"event": "lead.hot"})],
+        ...         writer.now)
+        """
+        if not deliveries:
+            return []
+        rows = [
+            {
+                "webhook_id": d.webhook_id,
+                "lead_id": d.lead_id,
+                "kind": d.kind,
+                "payload": d.payload,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_status_code": None,
+                "last_error": None,
+                "created_at": now,
+                "delivered_at": None,
+            }
+            for d in deliveries
+        ]
+        return [_delivery(row) for row in conn.execute(_INSERT_DELIVERIES, rows)]
+
+    # ------------------------------------------------------------------ deliveries
+
+    def due(self, now: datetime | None = None, limit: int = 50) -> list[DeliveryRecord]:
+        """Pending deliveries whose next attempt is due at ``now``, oldest due first.
+
+        Example
+        -------
+        >>> [d.kind for d in store.webhooks.due()]
+        ['hot']
+        """
+        now = as_utc(now) if now else utcnow()
+        with self._read() as session:
+            rows = session.scalars(
+                select(WebhookDelivery)
+                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
+                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
+                .limit(clamp_limit(limit))
+            )
+            return [_delivery(row) for row in rows]
+
+    def claim(
+        self, delivery_id: int, *, now: datetime | None = None, lease_s: float = 60.0
+    ) -> DeliveryRecord | None:
+        """Take a due delivery for sending: its next attempt moves ``lease_s`` into the
+        future in one conditional UPDATE, so a second dispatcher skips it. Returns ``None``
+        when it is not (or no longer) due. If the sender dies, the delivery becomes due
+        again when the lease ends (at-least-once).
+
+        Example
+        -------
+        >>> due = store.webhooks.due()[0]
+        >>> store.webhooks.claim(due.id) is not None, store.webhooks.claim(due.id)
+        (True, None)
+        """
+        now = as_utc(now) if now else utcnow()
+        with self._write() as session:
+            row = session.scalars(
+                update(WebhookDelivery)
+                .where(
+                    WebhookDelivery.id == delivery_id,
+                    WebhookDelivery.status == "pending",
+                    WebhookDelivery.next_attempt_at <= now,
+                )
+                .values(next_attempt_at=now + timedelta(seconds=lease_s))
+                .returning(WebhookDelivery),
+                execution_options={"synchronize_session": False},
+            ).one_or_none()
+            return None if row is None else _delivery(row)
+
+    def mark_delivered(
+        self, delivery_id: int, status_code: int, *, now: datetime | None = None
+    ) -> DeliveryRecord:
+        """Record a successful attempt (a 2xx answer): the delivery is done.
+
+        Example
+        -------
+        >>> store.webhooks.mark_delivered(due.id, 200).status
+        'delivered'
+        """
+        now = as_utc(now) if now else utcnow()
+        with self._write() as session:
+            row = session.scalars(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id)
+                .values(
+                    status="delivered",
+                    attempts=WebhookDelivery.attempts + 1,
+                    last_status_code=status_code,
+                    last_error=None,
+                    next_attempt_at=None,
+                    delivered_at=now,
+                )
+                .returning(WebhookDelivery),
+                execution_options={"synchronize_session": False},
+            ).one_or_none()
+            if row is None:
+                raise NotFoundError(f"no webhook delivery with id {delivery_id}")
+            return _delivery(row)
+
+    def mark_failed(
+        self,
+        delivery_id: int,
+        status_code: int | None,
+        error: str,
+        next_attempt_at: datetime | None,
+    ) -> DeliveryRecord:
+        """Record a failed attempt: retry at ``next_attempt_at``, or give up (``failed``)
+        when it is ``None``. A delivery that is no longer pending (delivered meanwhile by
+        another dispatcher, or cancelled) is left as it is.
+
+        Example
+        -------
+        >>> store.webhooks.mark_failed(due.id, 500, "HTTP 500", None).status
+        'failed'
+        """
+        values: dict[str, Any] = {
+            "attempts": WebhookDelivery.attempts + 1,
+            "last_status_code": status_code,
+            "last_error": str(error)[:_MAX_ERROR_LENGTH],
+        }
+        if next_attempt_at is None:
+            values.update(status="failed", next_attempt_at=None)
+        else:
+            values["next_attempt_at"] = as_utc(next_attempt_at)
+        with self._write() as session:
+            row = session.scalars(
+                update(WebhookDelivery)
+                .where(WebhookDelivery.id == delivery_id, WebhookDelivery.status == "pending")
+                .values(**values)
+                .returning(WebhookDelivery),
+                execution_options={"synchronize_session": False},
+            ).one_or_none()
+            if row is None:
+                current = session.get(WebhookDelivery, delivery_id)
+                if current is None:
+                    raise NotFoundError(f"no webhook delivery with id {delivery_id}")
+                return _delivery(current)
+            return _delivery(row)
+
+    def delivery(self, delivery_id: int) -> DeliveryRecord:
+        """One delivery; :class:`~leadscore.store.errors.NotFoundError` if unknown.
+
+        Example
+        -------
+        >>> store.webhooks.delivery(due.id).attempts
+        1
+        """
+        with self._read() as session:
+            row = session.get(WebhookDelivery, delivery_id)
+            if row is None:
+                raise NotFoundError(f"no webhook delivery with id {delivery_id}")
+            return _delivery(row)
+
+    def deliveries(
+        self, webhook_id: int | None = None, limit: int = 100, status: str | None = None
+    ) -> list[DeliveryRecord]:
+        """The delivery log, newest first; optionally of one webhook and/or one status.
+
+        Example
+        -------
+        >>> [(d.kind, d.status) for d in store.webhooks.deliveries(webhook_id=1)]
+        [('hot', 'failed')]
+        """
+        query = (
+            select(WebhookDelivery).order_by(WebhookDelivery.id.desc()).limit(clamp_limit(limit))
+        )
+        if webhook_id is not None:
+            query = query.where(WebhookDelivery.webhook_id == webhook_id)
+        if status is not None:
+            if status not in _DELIVERY_STATUSES:
+                raise StoreError(
+                    f"unknown delivery status {status!r}; one of {', '.join(_DELIVERY_STATUSES)}"
+                )
+            query = query.where(WebhookDelivery.status == status)
+        with self._read() as session:
+            return [_delivery(row) for row in session.scalars(query)]
+
+
+# ---------------------------------------------------------------------- validation
+
+
+def _check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
+    given = [kinds] if isinstance(kinds, str) else list(kinds)
+    clean = tuple(dict.fromkeys(str(k).strip().lower() for k in given))
+    unknown = [k for k in clean if k not in WEBHOOK_KINDS]
+    if unknown or not clean:
+        raise StoreError(
+            f"webhook kinds must be one or more of {', '.join(WEBHOOK_KINDS)}, not {given!r}"
+        )
+    return clean
+
+
+def _check_url(url: Any) -> str:
+    text = url.strip() if isinstance(url, str) else ""
+    try:
+        parts = urllib.parse.urlsplit(text)
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        _ = parts.port  # a malformed port raises ValueError
+    except ValueError:
+        valid = False
+    if not valid:
+        raise StoreError(
+            f"a webhook URL must be an http:// or https:// URL with a host, not {url!r}"
+        )
+    return text
+
+
+# ---------------------------------------------------------------------- records
+
+
+def _webhook(row: Webhook | Row[Any]) -> WebhookRecord:
+    return WebhookRecord(
+        id=row.id,
+        url=row.url,
+        secret=row.secret,
+        kinds=tuple(row.kinds or ()),
+        min_jump=row.min_jump,
+        active=row.active,
+        created_at=row.created_at,
+    )
+
+
+def _delivery(row: WebhookDelivery | Row[Any]) -> DeliveryRecord:
+    return DeliveryRecord(
+        id=row.id,
+        webhook_id=row.webhook_id,
+        lead_id=row.lead_id,
+        kind=row.kind,
+        payload=dict(row.payload or {}),
+        status=row.status,
+        attempts=row.attempts,
+        next_attempt_at=row.next_attempt_at,
+        last_status_code=row.last_status_code,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        delivered_at=row.delivered_at,
+    )
