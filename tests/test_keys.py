@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from leadscore.errors import LeadscoreError
 from leadscore.store import SCOPES, NotFoundError, Store, StoreError
 from leadscore.store.keys import KeyRepository
-from leadscore.store.models import ApiKey
+from leadscore.store.tables import ApiKey
 
 
 @pytest.fixture

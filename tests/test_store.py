@@ -24,7 +24,7 @@ from leadscore.live import add_score, add_scores, scoring
 from leadscore.store import NewScore, Store, StoreError, make_engine, mask, normalise_url, upgrade
 from leadscore.store.checkpoint import Checkpointer
 from leadscore.store.db import current_revision, head_revision, write_engine
-from leadscore.store.models import Base
+from leadscore.store.tables import Base
 
 T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
 

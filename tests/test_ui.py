@@ -33,7 +33,7 @@ from leadscore.store import NewScore, OutcomeRecord, Store
 from leadscore.ui import (
     batch_scoring,
     charts,
-    data,
+    frames,
     jobs,
     model_catalogue,
     model_insights,
@@ -607,47 +607,47 @@ def queue_entries() -> list[Any]:
 
 
 def test_queue_frame_filters_and_csv() -> None:
-    frame = data.queue_frame(queue_entries())
-    assert list(frame.columns[: len(data.QUEUE_COLUMNS)]) == list(data.QUEUE_COLUMNS)
+    frame = frames.queue_frame(queue_entries())
+    assert list(frame.columns[: len(frames.QUEUE_COLUMNS)]) == list(frames.QUEUE_COLUMNS)
     assert "score (lead)" in frame.columns  # an attribute named like a queue column
     assert frame["top_reasons"].tolist() == ["A up", "B up", "C up"]
-    keys = data.key_columns(frame)
+    keys = frames.key_columns(frame)
     assert keys["source"] == "source" and keys["created"] == "created_at"
-    assert data.segment_counts(frame) == {"hot": 1, "warm": 1, "cold": 1}
-    pick = data.filter_queue(frame, levels={"source": ["(missing)", "email"]})
+    assert frames.segment_counts(frame) == {"hot": 1, "warm": 1, "cold": 1}
+    pick = frames.filter_queue(frame, levels={"source": ["(missing)", "email"]})
     assert pick["lead_id"].tolist() == ["B", "C"]
-    dated = data.filter_queue(
+    dated = frames.filter_queue(
         frame, date_column="created_at", start=datetime(2026, 4, 2).date(),
         end=datetime(2026, 4, 4).date(),
     )  # fmt: skip
     assert dated["lead_id"].tolist() == ["B"]
-    assert data.filter_queue(frame, segments=["hot"], search="a")["lead_id"].tolist() == ["A"]
-    csv = pd.read_csv(pd.io.common.BytesIO(data.queue_csv(frame)))
+    assert frames.filter_queue(frame, segments=["hot"], search="a")["lead_id"].tolist() == ["A"]
+    csv = pd.read_csv(pd.io.common.BytesIO(frames.queue_csv(frame)))
     assert csv["rank"].tolist() == [1, 2, 3] and "score" not in csv.columns
-    assert data.work_queue_columns(frame, keys)[:3] == ["lead_id", "score_100", "segment"]
+    assert frames.work_queue_columns(frame, keys)[:3] == ["lead_id", "score_100", "segment"]
 
 
 def test_movers_bands_and_daily_distribution() -> None:
     from leadscore.store import ScorePoint
 
-    points = data.points_frame(
+    points = frames.points_frame(
         [ScorePoint("A", 10, "cold", T0, "1"), ScorePoint("B", 50, "warm", T0, "1"),
          ScorePoint("A", 60, "hot", T0 + timedelta(days=1), "1"),
          ScorePoint("B", 52, "warm", T0 + timedelta(days=1), "1")]
     )  # fmt: skip
-    moved = data.movers(points, min_jump=10)
+    moved = frames.movers(points, min_jump=10)
     assert moved[["lead_id", "before", "now", "change"]].values.tolist() == [["A", 10, 60, 50]]
-    daily = data.daily_distribution(points)
+    daily = frames.daily_distribution(points)
     assert daily["leads"].tolist() == [2, 2] and daily["hot"].tolist() == [0.0, 0.5]
     outcomes = [
         OutcomeRecord(1, "A", True, T0 + timedelta(days=2), T0),
         OutcomeRecord(2, "B", False, T0 + timedelta(hours=1), T0),  # before B's 2nd score
     ]
-    bands = data.band_conversion(points, outcomes)
+    bands = frames.band_conversion(points, outcomes)
     assert bands[["band", "leads", "converted"]].values.tolist() == [
         ["50–59", 1, 0], ["60–69", 1, 1]
     ]  # fmt: skip
-    assert data.band_conversion(points, []).empty and data.movers(points.iloc[0:0]).empty
+    assert frames.band_conversion(points, []).empty and frames.movers(points.iloc[0:0]).empty
 
 
 def test_every_chart_has_a_title_and_labelled_axes(model_dir: Path) -> None:
@@ -660,11 +660,11 @@ def test_every_chart_has_a_title_and_labelled_axes(model_dir: Path) -> None:
     from leadscore.reporting.evaluation import load_report_data
 
     report = load_report_data(model_dir)
-    frame = data.queue_frame(queue_entries())
-    reasons = data.reasons_frame([{"field": "f", "value": 1, "points": 3.0, "direction": "up",
+    frame = frames.queue_frame(queue_entries())
+    reasons = frames.reasons_frame([{"field": "f", "value": 1, "points": 3.0, "direction": "up",
                                    "text": "F: 1 → +3"}])  # fmt: skip
     built = [
-        charts.donut(data.segment_shares(data.segment_counts(frame))),
+        charts.donut(frames.segment_shares(frames.segment_counts(frame))),
         charts.score_histogram(frame),
         charts.score_history(pd.DataFrame({"scored_at": [T0], "score_100": [5], "segment": ["cold"],
                                            "model_version": ["1"]})),

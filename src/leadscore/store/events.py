@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from leadscore.store.checks import CHUNK, as_json, check_lead_id
 from leadscore.store.errors import StoreError
 from leadscore.store.leads import LeadRepository
-from leadscore.store.models import Event, Outcome, as_utc, utcnow
 from leadscore.store.records import EventRecord, OutcomeRecord
 from leadscore.store.session import Database, Repository
+from leadscore.store.tables import Event, Outcome, as_utc, utcnow
 
 #: event fields with a column of their own; everything else goes to ``properties``
 _TIME_KEYS = ("time", "timestamp")

@@ -27,9 +27,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import OperationalError
 
 from leadscore.store.errors import NotFoundError, StoreError
-from leadscore.store.models import ApiKey, utcnow
 from leadscore.store.records import SCOPES, ApiKeyRecord
 from leadscore.store.session import Repository
+from leadscore.store.tables import ApiKey, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -26,9 +26,9 @@ from sqlalchemy import Connection, Row, bindparam, false, select, update
 
 from leadscore.store.checks import CHUNK, as_json, check_lead_id
 from leadscore.store.errors import StoreError
-from leadscore.store.models import Lead, utcnow
 from leadscore.store.records import LeadRecord
 from leadscore.store.session import Database, Repository
+from leadscore.store.tables import Lead, utcnow
 
 # Core statements built once: SQLAlchemy then finds their compiled form in its cache by
 # identity instead of building, coercing and hashing a new statement per call

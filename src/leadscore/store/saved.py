@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from leadscore.config import DASHBOARD_SECTIONS, Settings
 from leadscore.store.db import mask, normalise_url
 from leadscore.store.errors import StoreError
-from leadscore.store.models import AppSetting
+from leadscore.store.tables import AppSetting
 
 if TYPE_CHECKING:
     from leadscore.store.store import Store

@@ -25,10 +25,10 @@ from sqlalchemy import Connection, Select, bindparam, func, select
 from leadscore.store.checks import CHUNK, as_json, check_lead_id, clamp_limit
 from leadscore.store.errors import StoreError
 from leadscore.store.leads import LeadRepository
-from leadscore.store.models import Event, LatestScore, Lead, Outcome, Score, as_utc, utcnow
 from leadscore.store.records import QueueEntry, ScorePoint, ScoreRecord
 from leadscore.store.scoring import LATEST, SCORES, SELECT_STATE, Previous, ScoreWriter
 from leadscore.store.session import Database, Repository
+from leadscore.store.tables import Event, LatestScore, Lead, Outcome, Score, as_utc, utcnow
 
 _SELECT_LATEST = (
     select(SCORES)

@@ -27,8 +27,8 @@ from sqlalchemy import Connection, Row, bindparam, insert, select
 from leadscore.store.checks import as_json, check_lead_id
 from leadscore.store.errors import StoreError
 from leadscore.store.leads import LEADS
-from leadscore.store.models import LatestScore, Score, as_utc
 from leadscore.store.records import NewScore, ScoreRecord, StoredScore
+from leadscore.store.tables import LatestScore, Score, as_utc
 
 SCORES, LATEST = Score.__table__, LatestScore.__table__
 # what the scoring transaction needs of locked leads, in one statement: the latest score

@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from leadscore.store.db import make_engine, normalise_url, upgrade, write_engine
-from leadscore.store.models import Base
+from leadscore.store.tables import Base
 
 
 class Database:

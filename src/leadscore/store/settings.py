@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from leadscore.store.db import dumps_json
 from leadscore.store.errors import StoreError
-from leadscore.store.models import AppSetting, utcnow
 from leadscore.store.session import Repository
+from leadscore.store.tables import AppSetting, utcnow
 
 
 class SettingRepository(Repository):

@@ -34,9 +34,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from leadscore.store.errors import NotFoundError, StoreError
-from leadscore.store.models import LoginThrottle, User, as_utc, utcnow
 from leadscore.store.records import ROLES, LoginResult, UserRecord
 from leadscore.store.session import Repository
+from leadscore.store.tables import LoginThrottle, User, as_utc, utcnow
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher

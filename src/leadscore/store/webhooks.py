@@ -27,9 +27,9 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from leadscore.store.checks import clamp_limit
 from leadscore.store.errors import NotFoundError, StoreError
-from leadscore.store.models import Webhook, WebhookDelivery, as_utc, utcnow
 from leadscore.store.records import WEBHOOK_KINDS, DeliveryRecord, NewDelivery, WebhookRecord
 from leadscore.store.session import Repository
+from leadscore.store.tables import Webhook, WebhookDelivery, as_utc, utcnow
 
 _DELIVERY_STATUSES = ("pending", "delivered", "failed")
 _MAX_ERROR_LENGTH = 2000

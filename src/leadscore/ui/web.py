@@ -20,7 +20,7 @@ from leadscore.config import Settings, load_settings
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.model import LeadModel
 from leadscore.store import Store
-from leadscore.ui import data, jobs, model_catalogue, model_insights
+from leadscore.ui import frames, jobs, model_catalogue, model_insights
 from leadscore.ui.auth import SessionUser, current_user
 from leadscore.ui.config import DATASET_KEY, UIConfig, effective_settings
 from leadscore.ui.workspace import DatasetInfo, Workspace
@@ -107,7 +107,7 @@ def client_address() -> str | None:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _queue(url: str, token: tuple[Any, ...]) -> pd.DataFrame:
-    return data.queue_frame(open_store(url).scores.queue())
+    return frames.queue_frame(open_store(url).scores.queue())
 
 
 def queue(ctx: Context) -> pd.DataFrame:
@@ -118,7 +118,7 @@ def queue(ctx: Context) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _points(url: str, token: tuple[Any, ...]) -> pd.DataFrame:
-    return data.points_frame(open_store(url).scores.points())
+    return frames.points_frame(open_store(url).scores.points())
 
 
 def points(ctx: Context) -> pd.DataFrame:

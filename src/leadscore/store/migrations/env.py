@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import context
 
 from leadscore.store.db import make_engine, normalise_url, write_engine
-from leadscore.store.models import Base
+from leadscore.store.tables import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -12,7 +12,7 @@ import streamlit as st
 from leadscore.config import Roles
 from leadscore.data.sources import read_table
 from leadscore.errors import LeadscoreError
-from leadscore.ui import batch_scoring, data, jobs, web, workspace
+from leadscore.ui import batch_scoring, frames, jobs, web, workspace
 from leadscore.ui.config import DATASET_KEY
 
 ctx = web.context()
@@ -155,7 +155,7 @@ if info is None:
     st.stop()
 
 frame = web.dataset_frame(ctx, info)
-st.subheader(f"Current data set: {data.plain(info.name)}")
+st.subheader(f"Current data set: {frames.plain(info.name)}")
 cols = st.columns(5)
 cols[0].metric("Leads", f"{info.rows:,}")
 cols[1].metric("With an outcome", f"{info.labelled:,}")
@@ -164,8 +164,8 @@ cols[2].metric("Converted", f"{info.converted:,}", help=rate)
 cols[3].metric("Open (no outcome yet)", f"{info.open:,}")
 cols[4].metric("Columns", f"{len(info.columns):,}")
 st.caption(
-    f"From {data.plain(info.source)}; loaded {info.loaded_at.replace('T', ' ')} by "
-    f"{data.plain(info.loaded_by)}."
+    f"From {frames.plain(info.source)}; loaded {info.loaded_at.replace('T', ' ')} by "
+    f"{frames.plain(info.loaded_by)}."
 )
 
 preview_tab, roles_tab, audit_tab = st.tabs(["Preview", "Column roles", "Audit"])
@@ -216,7 +216,7 @@ with roles_tab:
             ctx.store.settings.set(DATASET_KEY, {"id": info.id}, by=user.name)
             st.rerun()
     for note in info.notes:
-        st.caption(f"Note: {data.plain(note)}")
+        st.caption(f"Note: {frames.plain(note)}")
 
 with audit_tab:
     if info.labelled == 0:
@@ -236,8 +236,8 @@ with audit_tab:
                 for suspect in report.leakage_suspects:
                     if suspect.verdict == "strong":
                         st.warning(
-                            f"**Strong column: {data.plain(suspect.column)}** — "
-                            f"{data.plain(suspect.reason)}"
+                            f"**Strong column: {frames.plain(suspect.column)}** — "
+                            f"{frames.plain(suspect.reason)}"
                             + (
                                 f" A quick model reaches AUC {suspect.auc_with:.3f} with it and "
                                 f"{suspect.auc_without:.3f} without."
@@ -249,8 +249,8 @@ with audit_tab:
                         continue
                     action = "kept on purpose" if suspect.kept else "left out of modelling"
                     st.error(
-                        f"**Leakage suspect: {data.plain(suspect.column)}** — "
-                        f"{data.plain(suspect.reason)} ({action}). "
+                        f"**Leakage suspect: {frames.plain(suspect.column)}** — "
+                        f"{frames.plain(suspect.reason)} ({action}). "
                         "Keep it only if it is known before the first contact.",
                         icon=":material/warning:",
                     )
@@ -259,7 +259,7 @@ with audit_tab:
             for warning in report.warnings:
                 st.warning(warning)
             for note in report.notes:
-                st.caption(f"Note: {data.plain(note)}")
+                st.caption(f"Note: {frames.plain(note)}")
             columns = pd.DataFrame([c.__dict__ for c in report.columns])
             columns["flags"] = columns["flags"].map(", ".join)
             st.dataframe(

@@ -9,7 +9,7 @@ import streamlit as st
 from leadscore.errors import LeadscoreError
 from leadscore.explain.wording import field_label
 from leadscore.reporting.charts import conversion_chart, drivers_chart
-from leadscore.ui import charts, data, web
+from leadscore.ui import charts, frames, web
 
 ctx = web.context()
 web.require_user(ctx)
@@ -35,7 +35,7 @@ st.caption(
 )
 
 st.subheader("Findings")
-st.markdown("\n".join(f"- {data.plain(sentence)}" for sentence in numbers["findings"]))
+st.markdown("\n".join(f"- {frames.plain(sentence)}" for sentence in numbers["findings"]))
 
 left, right = st.columns([3, 2])
 with left:
@@ -61,7 +61,7 @@ with right:
 st.subheader("Conversion by field")
 tables = numbers["tables"]
 ranked = [name for name in numbers["ranked"] if name in tables]
-keys = data.key_columns(pd.DataFrame(columns=list(tables)))
+keys = frames.key_columns(pd.DataFrame(columns=list(tables)))
 preferred = [keys.get(k) for k in ("source", "country", "device")]
 default = [name for name in preferred if name in tables] or ranked[:3]
 shown = st.multiselect(

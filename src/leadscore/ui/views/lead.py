@@ -7,7 +7,7 @@ import streamlit as st
 
 from leadscore.errors import LeadscoreError
 from leadscore.explain.wording import field_label
-from leadscore.ui import charts, data, model_insights, web
+from leadscore.ui import charts, frames, model_insights, web
 
 ctx = web.context()
 web.require_user(ctx)
@@ -65,16 +65,16 @@ cols[4].metric(
 left, right = st.columns(2)
 with left:
     if history:
-        st.altair_chart(charts.score_history(data.history_frame(history)), key="history")
+        st.altair_chart(charts.score_history(frames.history_frame(history)), key="history")
 with right:
-    reasons = data.reasons_frame(latest.reasons if latest else None)
+    reasons = frames.reasons_frame(latest.reasons if latest else None)
     if reasons.empty:
         st.caption("No reasons stored with the latest score.")
     else:
         st.altair_chart(charts.reasons_chart(reasons), key="reasons")
         st.markdown(
             "\n".join(
-                f"- {'▲' if r.direction == 'up' else '▼'} {data.plain(r.text)}"
+                f"- {'▲' if r.direction == 'up' else '▼'} {frames.plain(r.text)}"
                 for r in reasons.itertuples(index=False)
             )
         )
@@ -120,7 +120,7 @@ else:
 # ----------------------------------------------------------------------------- raw
 attributes_tab, events_tab, scores_tab = st.tabs(["Attributes", "Events", "All scores"])
 with attributes_tab:
-    st.dataframe(data.attributes_table(lead.attributes), hide_index=True, key="attributes")
+    st.dataframe(frames.attributes_table(lead.attributes), hide_index=True, key="attributes")
     st.caption(
         f"First seen {lead.created_at:%Y-%m-%d %H:%M} UTC, updated "
         f"{lead.updated_at:%Y-%m-%d %H:%M} UTC."
@@ -128,8 +128,8 @@ with attributes_tab:
 with events_tab:
     events = ctx.store.events.for_lead(lead_id)
     if events:
-        st.dataframe(data.events_table(events), hide_index=True, key="events")
+        st.dataframe(frames.events_table(events), hide_index=True, key="events")
     else:
         st.caption("No events stored for this lead (events arrive through the API).")
 with scores_tab:
-    st.dataframe(data.history_frame(history).iloc[::-1], hide_index=True, key="scores")
+    st.dataframe(frames.history_frame(history).iloc[::-1], hide_index=True, key="scores")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from leadscore.ui import charts, data, web
+from leadscore.ui import charts, frames, web
 
 ctx = web.context()
 web.require_user(ctx)
@@ -23,26 +23,26 @@ if frame.empty:
     st.stop()
 
 time_column = serving.model.time_column_ if serving else None
-keys = data.key_columns(frame, time_column)
+keys = frames.key_columns(frame, time_column)
 st.caption(
     f"Served model: {serving.label if serving else problem} · {len(frame):,} leads · "
-    f"last scored {data.as_of_text(frame['scored_at'].max())}"
+    f"last scored {frames.as_of_text(frame['scored_at'].max())}"
 )
 
 # ----------------------------------------------------------------------------- filters
 with st.container(border=True):
     cols = st.columns([1.2, 1.2, 1.2, 1.4, 1.2])
-    segments = cols[0].multiselect("Segment", list(data.SEGMENTS), key="f_segment")
+    segments = cols[0].multiselect("Segment", list(frames.SEGMENTS), key="f_segment")
     levels: dict[str, list[str]] = {}
     for col, key, label in ((cols[1], "source", "Source"), (cols[2], "country", "Country")):
         column = keys.get(key)
         if column:
             levels[column] = col.multiselect(
-                label, data.level_options(frame, column), key=f"f_{key}", help=f"column {column}"
+                label, frames.level_options(frame, column), key=f"f_{key}", help=f"column {column}"
             )
         else:
             col.caption(f"{label}: no such field in the leads")
-    dates = data.lead_dates(frame, keys.get("created"))
+    dates = frames.lead_dates(frame, keys.get("created"))
     first, last = dates.min().date(), dates.max().date()
     picked = cols[3].date_input(
         "Created between",
@@ -56,13 +56,13 @@ with st.container(border=True):
 start, end = (
     (picked[0], picked[1]) if isinstance(picked, tuple) and len(picked) == 2 else (None, None)
 )
-shown = data.filter_queue(
+shown = frames.filter_queue(
     frame, segments=segments, levels=levels, date_column=keys.get("created"),
     start=start, end=end, search=search,
 )  # fmt: skip
 
 # ----------------------------------------------------------------------------- numbers
-counts = data.segment_counts(shown)
+counts = frames.segment_counts(shown)
 metrics = st.columns(5)
 metrics[0].metric("Hot", f"{counts['hot']:,}", help="worth a call, and among the best scored")
 metrics[1].metric("Warm", f"{counts['warm']:,}", help="worth a call")
@@ -72,7 +72,7 @@ metrics[4].metric("Leads shown", f"{len(shown):,}", help=f"of {len(frame):,}")
 
 left, right = st.columns(2)
 with left:
-    st.altair_chart(charts.donut(data.segment_shares(counts)), key="donut")
+    st.altair_chart(charts.donut(frames.segment_shares(counts)), key="donut")
 with right:
     if len(shown):
         st.altair_chart(charts.score_histogram(shown), key="histogram")
@@ -86,7 +86,7 @@ if search.strip():
         st.warning(f"No lead id contains {search.strip()!r}.")
 
 # ----------------------------------------------------------------------------- tables
-columns = data.work_queue_columns(shown, keys)
+columns = frames.work_queue_columns(shown, keys)
 config = {
     "lead_id": st.column_config.TextColumn("Lead"),
     "score_100": st.column_config.ProgressColumn(
@@ -96,7 +96,7 @@ config = {
     "top_reasons": st.column_config.TextColumn("Top reasons", width="large"),
 }
 for segment in ("hot", "warm"):
-    top = data.top_leads(shown, segment, 25)
+    top = frames.top_leads(shown, segment, 25)
     st.subheader(f"Top {segment} leads")
     if top.empty:
         st.caption(f"No {segment} leads with these filters.")
@@ -116,7 +116,7 @@ for segment in ("hot", "warm"):
 
 st.download_button(
     f"Download the work queue ({len(shown):,} leads, CSV)",
-    data=data.queue_csv(shown),
+    data=frames.queue_csv(shown),
     file_name="work_queue.csv",
     mime="text/csv",
     icon=":material/download:",

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from leadscore.ui import charts, data, web
+from leadscore.ui import charts, frames, web
 
 ctx = web.context()
 web.require_user(ctx)
@@ -18,18 +18,21 @@ if points.empty:
     st.stop()
 st.caption(
     f"{len(points):,} scores of {points['lead_id'].nunique():,} leads, from "
-    f"{data.as_of_text(points['scored_at'].min())} to {data.as_of_text(points['scored_at'].max())}."
+    f"{frames.as_of_text(points['scored_at'].min())} to "
+    f"{frames.as_of_text(points['scored_at'].max())}."
 )
 
 left, right = st.columns(2)
 with left:
-    st.altair_chart(charts.distribution_chart(data.daily_distribution(points)), key="distribution")
+    st.altair_chart(
+        charts.distribution_chart(frames.daily_distribution(points)), key="distribution"
+    )
 with right:
-    st.altair_chart(charts.segment_days_chart(data.segment_days(points)), key="segment_days")
+    st.altair_chart(charts.segment_days_chart(frames.segment_days(points)), key="segment_days")
 
 st.subheader("Day-to-day movers")
 jump = st.slider("Smallest move (points)", 1, 50, 10, key="min_jump")
-moved = data.movers(points, min_jump=jump)
+moved = frames.movers(points, min_jump=jump)
 if moved.empty:
     st.caption(
         f"No lead's score moved by {jump} points or more between its last scoring day and the "
@@ -53,7 +56,7 @@ else:
         web.nav_to_lead(str(moved.iloc[event.selection.rows[0]]["lead_id"]))
 
 st.subheader("Realised conversion by score band")
-bands = data.band_conversion(points, web.outcomes(ctx))
+bands = frames.band_conversion(points, web.outcomes(ctx))
 if bands.empty:
     st.caption(
         "Appears once outcomes are recorded for scored leads (the API's POST /v1/outcomes, "

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from leadscore.config import Business, Segments, load_settings
 from leadscore.errors import LeadscoreError
 from leadscore.store import ROLES, SCOPES
-from leadscore.ui import data, web
+from leadscore.ui import frames, web
 from leadscore.ui.auth import random_password
 from leadscore.ui.config import BUSINESS_KEY, SEGMENTS_KEY, segment_inputs, served_cutoffs_text
 
@@ -149,8 +149,8 @@ with keys_tab:
                     "name": [k.name for k in keys],
                     "key": [k.prefix + "…" for k in keys],
                     "scopes": [", ".join(k.scopes) for k in keys],
-                    "created": data.utc_text([k.created_at for k in keys]),
-                    "last used": data.utc_text([k.last_used_at for k in keys]),
+                    "created": frames.utc_text([k.created_at for k in keys]),
+                    "last used": frames.utc_text([k.last_used_at for k in keys]),
                     "active": [k.active for k in keys],
                 }
             ),
@@ -195,7 +195,7 @@ with hooks_tab:
                     "url": [h.url for h in hooks],
                     "kinds": [", ".join(h.kinds) for h in hooks],
                     "min jump": [h.min_jump for h in hooks],
-                    "created": data.utc_text([h.created_at for h in hooks]),
+                    "created": frames.utc_text([h.created_at for h in hooks]),
                 }
             ),
             hide_index=True,
@@ -241,7 +241,7 @@ with hooks_tab:
                     "attempts": [d.attempts for d in deliveries],
                     "HTTP": [d.last_status_code for d in deliveries],
                     "error": [d.last_error or "" for d in deliveries],
-                    "created": data.utc_text([d.created_at for d in deliveries]),
+                    "created": frames.utc_text([d.created_at for d in deliveries]),
                 }
             ),
             hide_index=True,
@@ -257,8 +257,8 @@ with users_tab:
             {
                 "name": [u.name for u in users],
                 "role": [u.role for u in users],
-                "created": data.utc_text([u.created_at for u in users]),
-                "last sign-in": data.utc_text([u.last_login_at for u in users]),
+                "created": frames.utc_text([u.created_at for u in users]),
+                "last sign-in": frames.utc_text([u.last_login_at for u in users]),
             }
         ),
         hide_index=True,
