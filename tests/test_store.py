@@ -382,6 +382,58 @@ def test_ping(store: Store, tmp_path: Path) -> None:
         broken.ping()
 
 
+def test_ping_reads_the_stores_own_tables(db_url: str) -> None:
+    with Store(db_url, migrate=False) as bare:  # a database that answers, without a store
+        if bare.dialect == "sqlite":
+            with pytest.raises(sa.exc.OperationalError, match="no such table"):
+                bare.ping()
+        else:
+            with pytest.raises(sa.exc.ProgrammingError, match="leads"):
+                bare.ping()
+
+
+def _move(path: Path, to: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        if Path(f"{path}{suffix}").exists():
+            Path(f"{path}{suffix}").rename(f"{to}{suffix}")
+
+
+def test_a_store_file_moved_away_is_an_error_and_is_served_again_once_back(
+    tmp_path: Path,
+) -> None:
+    path, aside = tmp_path / "leadscore.db", tmp_path / "aside.db"
+    store = Store(f"sqlite:///{path}")
+    store.leads.upsert("L1", {"source": "google"})
+    store.checkpoint()
+    _move(path, aside)
+    # every pooled connection still holds the moved file: none may answer for the path
+    for _ in range(3):
+        with pytest.raises(sa.exc.OperationalError, match="unable to open"):
+            store.leads.get("L1")
+        with pytest.raises(sa.exc.OperationalError):
+            store.ping()
+    assert not path.exists()  # no new, empty store in its place
+    _move(aside, path)
+    assert store.leads.get("L1") is not None  # recovered without reopening the store
+    store.ping()
+
+
+def test_a_connection_to_a_replaced_store_file_is_not_reused(tmp_path: Path) -> None:
+    path = tmp_path / "leadscore.db"
+    old = Store(f"sqlite:///{path}")
+    old.leads.upsert("OLD", {})
+    with old.db.engine.connect():  # a pooled connection holds the old file
+        pass
+    replacement = tmp_path / "replacement.db"
+    with Store(f"sqlite:///{replacement}") as other:
+        other.leads.upsert("NEW", {})
+        other.db.engine.dispose()
+    for suffix in ("-wal", "-shm"):  # the old file's log must not be read with the new one
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    replacement.replace(path)
+    assert old.leads.get("NEW") is not None and old.leads.get("OLD") is None
+
+
 # ---------------------------------------------------------------------- concurrency
 
 LEADS = ["C1", "C2", "C3"]

@@ -25,7 +25,10 @@ import copy
 import dataclasses
 import json
 import math
+import os
+import sqlite3
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,7 +37,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from leadscore.store.errors import StoreError
@@ -153,6 +156,10 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     the file lock when it starts, so two writers queue on the busy timeout instead of
     failing with "database is locked" when a reader tries to become a writer. An in-memory
     database (``sqlite://``) lives on one shared connection (single-threaded use only).
+    A database file is created when the engine is made, never by a later connection
+    (they open it read-write only: a file moved away is an error, not a new empty
+    store), and a pooled connection to a file that was moved or replaced since it was
+    opened is discarded when it is next checked out (see :func:`_guard_file`).
 
     PostgreSQL: ``pool_pre_ping`` (a restarted server does not break the first request).
 
@@ -167,6 +174,7 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
         connect_args.update(kwargs.pop("connect_args", {}))
+        path: Path | None = None
         if _is_memory(parsed):
             kwargs.setdefault("poolclass", StaticPool)
         else:
@@ -174,9 +182,14 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
             # and configuring (WAL, pragmas) an overflow connection per request under load
             kwargs.setdefault("pool_size", 20)
             kwargs.setdefault("max_overflow", 20)
+            if "uri" not in connect_args and "creator" not in kwargs:
+                path = _create_file(Path(str(parsed.database)))
+                kwargs["creator"] = _read_write_opener(path, connect_args)
         kwargs.setdefault("json_serializer", dumps_json)
         engine = create_engine(parsed, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine, memory=_is_memory(parsed))
+        if path is not None:
+            _guard_file(engine, path)
         return engine
     if parsed.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
@@ -211,6 +224,57 @@ def _configure_sqlite(engine: Engine, *, memory: bool) -> None:
             cursor.close()
 
     engine.dialect.do_begin = _sqlite_begin("BEGIN")  # type: ignore[method-assign]
+
+
+def _create_file(path: Path) -> Path:
+    """The store's SQLite file as an absolute path, created (empty) if it is missing:
+    opening a store creates it; only that does."""
+    path = path.expanduser().absolute()
+    if not path.exists():
+        if not path.parent.is_dir():
+            raise StoreError(f"cannot open the score store {path}: no folder {path.parent}")
+        sqlite3.connect(path).close()
+    return path
+
+
+def _read_write_opener(path: Path, connect_args: Mapping[str, Any]) -> Callable[[], Any]:
+    """A sqlite3 connect for ``path`` that opens an existing file read-write and fails
+    when it is gone (``mode=rw``; sqlite3's default would create an empty one)."""
+    uri = f"file:{urllib.parse.quote(str(path))}?mode=rw"
+
+    def connect() -> sqlite3.Connection:
+        return sqlite3.connect(uri, uri=True, **connect_args)
+
+    return connect
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    stat = os.stat(path)
+    return stat.st_dev, stat.st_ino
+
+
+def _guard_file(engine: Engine, path: Path) -> None:
+    """Discard a pooled connection whose file is no longer the one at ``path``.
+
+    A SQLite connection holds the file it opened: when the file is moved away or replaced
+    (a restore, a copy over it), the connection keeps reading and writing the old one.
+    Each connection records its file's identity when opened; on checkout a different
+    identity (or none: the file is gone) makes the pool drop it and open a new one, which
+    fails while the file is missing and serves the new file once it is back. The check is
+    one ``stat`` per checkout."""
+
+    @event.listens_for(engine, "connect")
+    def _remember(_dbapi_connection: Any, record: Any) -> None:
+        record.info["file_id"] = _file_id(path)
+
+    @event.listens_for(engine, "checkout")
+    def _check(_dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        try:
+            same = _file_id(path) == record.info.get("file_id")
+        except OSError:
+            same = False
+        if not same:
+            raise DisconnectionError(f"the score store's file {path} was moved or replaced")
 
 
 def _sqlite_begin(statement: str) -> Callable[[Any], None]:

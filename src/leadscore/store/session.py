@@ -18,8 +18,10 @@ sleep 1, 2, 5, … up to 100 ms between tries (other processes still do).
 
 Example
 -------
->>> db = Database("sqlite:///scores.db")  # doctest: +SKIP
->>> with db.read() as session:  # doctest: +SKIP
+>>> from sqlalchemy import func, select
+>>> from leadscore.store.tables import Lead
+>>> db = Database("sqlite:///scores.db")
+>>> with db.read() as session:
 ...     session.scalar(select(func.count()).select_from(Lead))
 0
 """
@@ -90,9 +92,11 @@ class Database:
         return dialect_insert(model)
 
     def ping(self) -> None:
-        """Check that the database answers (a readiness probe); raises if it does not."""
+        """Check that the store answers with its own data (a readiness probe): one row of
+        a real table is read, so a database that answers but lost its tables (a file moved
+        away, the wrong database) is not ready. Raises if it is not."""
         with self.engine.connect() as conn:
-            conn.exec_driver_sql("SELECT 1").scalar()
+            conn.exec_driver_sql("SELECT id FROM leads LIMIT 1").all()
 
     def checkpoint(self) -> tuple[int, int] | None:
         """Copy SQLite's write-ahead log into the database file now, without waiting for
