@@ -21,6 +21,7 @@ from leadscore import LeadModel
 from leadscore.config import Business
 from leadscore.demo import FEATURE_COLUMNS, DemoLeads, generate_leads
 from leadscore.errors import ArtifactError, LeadscoreError, SchemaError
+from leadscore.lifecycle.artifacts import save_model
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.metrics import METRICS, expected_calibration_error
 from leadscore.scoring.batch import score as score_batch
@@ -69,7 +70,7 @@ def any_model(request: pytest.FixtureRequest) -> LeadModel:
 
 @pytest.fixture(scope="module")
 def saved(logreg: LeadModel, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return logreg.save(tmp_path_factory.mktemp("model") / "m")
+    return save_model(logreg, tmp_path_factory.mktemp("model") / "m")
 
 
 def _copy(saved: Path, tmp_path: Path) -> Path:
@@ -310,9 +311,8 @@ def test_extra_columns_and_column_order_are_ignored(logreg: LeadModel, fresh: pd
 def test_save_load_round_trip_gives_identical_scores(
     logreg: LeadModel, saved: Path, fresh: pd.DataFrame
 ) -> None:
-    # the compiled real-time scorer is added by lifecycle.artifacts.save_model, not here
     assert sorted(p.name for p in saved.iterdir()) == [
-        "evaluation.parquet", "metadata.json", "model.joblib",
+        "evaluation.parquet", "metadata.json", "model.joblib", "scorer.bin",
     ]  # fmt: skip
     loaded = LeadModel.load(saved)
     assert isinstance(loaded, LeadModel)
