@@ -3,7 +3,12 @@ the API (``leadscore score … --store``, the dashboard's "score into the store"
 
 Example
 -------
->>> scores = score("model/", "new_leads.csv", store=Store(), model_version="3")  # doctest: +SKIP
+>>> model.save("model/")
+PosixPath('model')
+>>> leads.drop(columns=["sales_status", "converted"]).to_csv("new_leads.csv", index=False)
+>>> scores = score("model/", "new_leads.csv", store=store, model_version="3")
+>>> len(scores) == len(store.scores.ranked(limit=1000)) == len(leads)
+True
 """
 
 from __future__ import annotations
@@ -39,7 +44,10 @@ def score(
 
     Example
     -------
-    >>> scores = score("model/", "new_leads.csv", store=store, model_version="3")  # doctest: +SKIP
+    >>> new_leads = leads.drop(columns=["sales_status", "converted"]).head(3)
+    >>> scores = score(model, new_leads, store=store, model_version="3")
+    >>> [s.model_version for s in store.scores.history(scores["lead_id"][0])]
+    ['3']
     """
     lead_model = model if isinstance(model, LeadModel) else LeadModel.load(model)
     frame = read_table(data)

@@ -15,6 +15,7 @@ known (the service computes a lead's score meanwhile, see
 
 Example
 -------
+>>> _ = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
 >>> score, deliveries = add_score(store, "L1", "3", 0.82, 82, "hot", True)
 >>> score.segment, [d.payload["event"] for d in deliveries]
 ('hot', ['lead.hot'])
@@ -83,6 +84,8 @@ def scoring(
     -------
     >>> with scoring(store, ["L1"], {"L1": {"visits": 3}}) as transaction:
     ...     scores, deliveries = transaction.add([NewScore("L1", "3", 0.9, 90, "hot", True)])
+    >>> scores[0].score_100, deliveries  # no webhook registered: nothing to deliver
+    (90, [])
     """
     with store.scores.scoring(lead_ids, attributes) as writer:
         yield ScoreTransaction(store, writer, store.webhooks.active_on(writer.connection))
@@ -134,6 +137,7 @@ def add_score(
 
     Example
     -------
+    >>> _ = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
     >>> score, deliveries = add_score(store, "L1", "3", 0.82, 82, "hot", True,
     ...                               reasons=[{"field": "pricing_views"}])
     >>> score.segment, [d.payload["event"] for d in deliveries]
@@ -163,6 +167,10 @@ def deliveries_for(
 
     Example
     -------
+    >>> _ = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
+    >>> items = [NewScore("L1", "3", 0.9, 90, "hot", True)]
+    >>> with store.scores.scoring(["L1"]) as writer:
+    ...     stored = writer.add(items)
     >>> [d.kind for d in deliveries_for(items, stored, store.webhooks.all())]
     ['hot']
     """

@@ -9,10 +9,14 @@ back.
 
 Example
 -------
->>> slot = ModelSlot.load("champion", settings)  # doctest: +SKIP
->>> live = LiveScoring(slot, Store(settings.database_url))  # doctest: +SKIP
->>> live.score_lead("L1", {"source": "google", "visits": 3}).score.segment  # doctest: +SKIP
-'warm'
+>>> from leadscore.config import Settings
+>>> from leadscore.live import ModelSlot
+>>> model.save("model/")
+PosixPath('model')
+>>> live = LiveScoring(ModelSlot.load("model/", Settings()), store)
+>>> scored = live.score_lead("L1", {"source": "google", "visits": 3})
+>>> scored.result.segment, store.scores.latest("L1").segment
+('cold', 'cold')
 """
 
 from __future__ import annotations

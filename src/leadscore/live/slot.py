@@ -6,9 +6,11 @@ What the API does with it — score, store, re-score from events, read back — 
 
 Example
 -------
->>> slot = ModelSlot.load("champion", settings)  # doctest: +SKIP
->>> slot.current.version  # doctest: +SKIP
-'3'
+>>> model.save("model/")
+PosixPath('model')
+>>> slot = ModelSlot.load("model/", Settings())  # or "champion": the registry's alias
+>>> slot.current.model.model, slot.current.version.startswith("model@")
+('logreg_l2', True)
 """
 
 from __future__ import annotations

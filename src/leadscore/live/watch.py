@@ -34,8 +34,12 @@ class ModelWatcher:
 
     Example
     -------
-    >>> watcher = ModelWatcher(slot, 10.0, on_swap=print).start()  # doctest: +SKIP
-    >>> watcher.stop()  # doctest: +SKIP
+    >>> from leadscore.config import Settings
+    >>> model.save("model/")
+    PosixPath('model')
+    >>> slot = ModelSlot.load("model/", Settings())
+    >>> watcher = ModelWatcher(slot, 10.0, on_swap=print).start()
+    >>> watcher.stop()
     """
 
     def __init__(

@@ -26,8 +26,8 @@ class Checkpointer:
 
     Example
     -------
-    >>> checkpointer = Checkpointer(store, 1.0).start()  # doctest: +SKIP
-    >>> checkpointer.stop()  # doctest: +SKIP
+    >>> checkpointer = Checkpointer(store, interval_s=1.0).start()
+    >>> checkpointer.stop()
     """
 
     def __init__(self, store: Store, interval_s: float = 1.0) -> None:

@@ -89,6 +89,7 @@ class EventRepository(Repository):
 
         Example
         -------
+        >>> _ = store.events.add("L1", [{"time": "2025-03-01T10:00:00Z", "event": "page_view"}])
         >>> [e.name for e in store.events.for_lead("L1")]
         ['page_view']
         """
@@ -145,6 +146,7 @@ class OutcomeRepository(Repository):
 
         Example
         -------
+        >>> _ = store.outcomes.add("L1", True)
         >>> [(o.lead_id, o.converted) for o in store.outcomes.all()]
         [('L1', True)]
         """
@@ -163,8 +165,9 @@ class OutcomeRepository(Repository):
 
         Example
         -------
-        >>> store.outcomes.latest("L1").converted
-        True
+        >>> _ = store.outcomes.add("L1", False), store.outcomes.add("L1", True)
+        >>> store.outcomes.latest("L1").converted, store.outcomes.latest("L2")
+        (True, None)
         """
         with self._read() as session:
             row = session.scalars(

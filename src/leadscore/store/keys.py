@@ -254,6 +254,9 @@ class KeyRepository(Repository):
 
         Example
         -------
+        >>> _ = store.keys.create("crm", ["read"])
+        >>> _, old = store.keys.create("old", ["read"])
+        >>> _ = store.keys.revoke(old.prefix)
         >>> [(k.name, k.active) for k in store.keys.all()]
         [('crm', True), ('old', False)]
         """

@@ -30,9 +30,8 @@ def saved_settings(store: Store) -> dict[str, dict[str, Any]]:
 
     Example
     -------
-    >>> with Store("sqlite:///scores.db") as store:  # doctest: +SKIP
-    ...     store.settings.set("business", {"cost_per_contact": 30.0}, by="maria")
-    ...     saved_settings(store)
+    >>> store.settings.set("business", {"cost_per_contact": 30.0}, by="maria")
+    >>> saved_settings(store)
     {'business': {'cost_per_contact': 30.0}}
     """
     found = {key: store.settings.get(key) for key in DASHBOARD_SECTIONS}
@@ -54,10 +53,9 @@ def read_saved_settings(source: str | Settings) -> dict[str, dict[str, Any]]:
 
     Example
     -------
-    >>> from leadscore.config import resolve_settings
-    >>> resolved = resolve_settings(saved=read_saved_settings)  # doctest: +SKIP
-    >>> resolved.source("business.cost_per_contact")  # doctest: +SKIP
-    'dashboard'
+    >>> store.settings.set("business", {"cost_per_contact": 30.0}, by="maria")
+    >>> read_saved_settings("sqlite:///scores.db"), read_saved_settings("sqlite:///none.db")
+    ({'business': {'cost_per_contact': 30.0}}, {})
     """
     from sqlalchemy import inspect
     from sqlalchemy.exc import SQLAlchemyError

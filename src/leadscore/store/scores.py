@@ -43,8 +43,12 @@ class ScoreRepository(Repository):
 
     Example
     -------
-    >>> [s.segment for s in store.scores.ranked(segment="hot")]
-    ['hot']
+    >>> from leadscore.store import NewScore
+    >>> with store.scores.scoring(["L1", "L2"]) as writer:
+    ...     _ = writer.add([NewScore("L1", "3", 0.82, 82, "hot", True),
+    ...                     NewScore("L2", "3", 0.10, 10, "cold", False)])
+    >>> [s.lead_id for s in store.scores.ranked(segment="hot")]
+    ['L1']
     """
 
     def __init__(self, db: Database, leads: LeadRepository) -> None:
@@ -81,8 +85,11 @@ class ScoreRepository(Repository):
 
         Example
         -------
+        >>> from leadscore.store import NewScore
         >>> with store.scores.scoring(["L1"], {"L1": {"visits": 3}}) as writer:
         ...     stored = writer.add([NewScore("L1", "3", 0.9, 90, "hot", True)])
+        >>> store.leads.get("L1").attributes, store.scores.latest("L1").score_100
+        ({'visits': 3}, 90)
         """
         attributes = attributes or {}
         for lead_id, fields in attributes.items():
@@ -156,8 +163,11 @@ class ScoreRepository(Repository):
 
         Example
         -------
-        >>> store.scores.latest("L1").score_100
-        82
+        >>> from leadscore.store import NewScore
+        >>> with store.scores.scoring(["L1"]) as writer:
+        ...     _ = writer.add([NewScore("L1", "3", 0.82, 82, "hot", True)])
+        >>> store.scores.latest("L1").score_100, store.scores.latest("L2")
+        (82, None)
         """
         with self._db.engine.begin() as conn:
             row = conn.execute(_SELECT_LATEST, {"ids": [lead_id]}).first()
@@ -168,6 +178,10 @@ class ScoreRepository(Repository):
 
         Example
         -------
+        >>> from leadscore.store import NewScore
+        >>> for score_100 in (25, 40, 82):
+        ...     with store.scores.scoring(["L1"]) as writer:
+        ...         _ = writer.add([NewScore("L1", "3", score_100 / 100, score_100, "cold", False)])
         >>> [s.score_100 for s in store.scores.history("L1", limit=2)]
         [82, 40]
         """
@@ -191,6 +205,11 @@ class ScoreRepository(Repository):
 
         Example
         -------
+        >>> from leadscore.store import NewScore
+        >>> with store.scores.scoring(["L1", "L5", "L7"]) as writer:
+        ...     _ = writer.add([NewScore("L1", "3", 0.82, 82, "hot", True),
+        ...                     NewScore("L5", "3", 0.30, 30, "cold", False),
+        ...                     NewScore("L7", "3", 0.95, 95, "hot", True)])
         >>> [(s.lead_id, s.segment) for s in store.scores.ranked("hot", limit=2)]
         [('L7', 'hot'), ('L1', 'hot')]
         """
@@ -213,8 +232,13 @@ class ScoreRepository(Repository):
 
         Example
         -------
+        >>> from leadscore.store import NewScore
+        >>> with store.scores.scoring(["L1", "L2", "L3"]) as writer:
+        ...     _ = writer.add([NewScore("L1", "3", 0.9, 90, "hot", True),
+        ...                     NewScore("L2", "3", 0.1, 10, "cold", False),
+        ...                     NewScore("L3", "3", 0.2, 20, "cold", False)])
         >>> store.scores.segment_counts()
-        {'hot': 2, 'warm': 0, 'cold': 5}
+        {'hot': 1, 'warm': 0, 'cold': 2}
         """
         counts = {"hot": 0, "warm": 0, "cold": 0}
         with self._read() as session:

@@ -12,7 +12,7 @@ their text order equal to their time order.
 Example
 -------
 >>> sorted(Base.metadata.tables)[:3]
-['api_keys', 'events', 'latest_scores']
+['api_keys', 'app_settings', 'events']
 """
 
 from __future__ import annotations

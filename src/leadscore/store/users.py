@@ -15,6 +15,7 @@ locked row by row in a sorted order) in another.
 
 Example
 -------
+>>> from leadscore.store import Store
 >>> store = Store("sqlite://")
 >>> _ = store.users.add("alice", "correct horse", "admin")
 >>> store.users.login("alice", "wrong password").message

@@ -96,7 +96,8 @@ class WebhookRepository(Repository):
 
         Example
         -------
-        >>> store.webhooks.get(1).url
+        >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
+        >>> store.webhooks.get(hook.id).url
         'https://crm.example.com/hooks/leads'
         """
         with self._read() as session:
@@ -110,6 +111,7 @@ class WebhookRepository(Repository):
 
         Example
         -------
+        >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
         >>> [h.id for h in store.webhooks.all()]
         [1]
         """
@@ -125,8 +127,9 @@ class WebhookRepository(Repository):
 
         Example
         -------
-        >>> store.webhooks.remove(1).active
-        False
+        >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
+        >>> store.webhooks.remove(hook.id).active, store.webhooks.all()
+        (False, [])
         """
         with self._write() as session:
             row = session.get(Webhook, int(webhook_id))
@@ -151,8 +154,12 @@ class WebhookRepository(Repository):
 
         Example
         -------
+        >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
         >>> with store.scores.scoring(["L1"]) as writer:
         ...     hooks = store.webhooks.active_on(writer.connection)
+        ...     _ = writer.add([])
+        >>> [h.id for h in hooks]
+        [1]
         """
         return [_webhook(row) for row in conn.execute(_ACTIVE_WEBHOOKS)]
 
@@ -164,11 +171,15 @@ class WebhookRepository(Repository):
 
         Example
         -------
+        >>> from leadscore.store import NewDelivery, NewScore
+        >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
         >>> with store.scores.scoring(["L1"]) as writer:
         ...     (stored,) = writer.add([NewScore("L1", "3", 0.9, 90, "hot", True)])
         ...     queued = store.webhooks.enqueue(
-        ...         writer.connection, [NewDelivery(1, "L1", "hot", {"event": "lead.hot"})],
+        ...         writer.connection, [NewDelivery(hook.id, "L1", "hot", {"event": "lead.hot"})],
         ...         writer.now)
+        >>> [(d.kind, d.status) for d in queued]
+        [('hot', 'pending')]
         """
         if not deliveries:
             return []
@@ -197,6 +208,9 @@ class WebhookRepository(Repository):
 
         Example
         -------
+        >>> from leadscore.live.outbox import add_score
+        >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
+        >>> _ = add_score(store, "L1", "3", 0.9, 90, "hot", True)  # queues a "hot" delivery
         >>> [d.kind for d in store.webhooks.due()]
         ['hot']
         """
@@ -220,6 +234,9 @@ class WebhookRepository(Repository):
 
         Example
         -------
+        >>> from leadscore.live.outbox import add_score
+        >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
+        >>> _ = add_score(store, "L1", "3", 0.9, 90, "hot", True)  # queues a "hot" delivery
         >>> due = store.webhooks.due()[0]
         >>> store.webhooks.claim(due.id) is not None, store.webhooks.claim(due.id)
         (True, None)
@@ -246,6 +263,10 @@ class WebhookRepository(Repository):
 
         Example
         -------
+        >>> from leadscore.live.outbox import add_score
+        >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
+        >>> _ = add_score(store, "L1", "3", 0.9, 90, "hot", True)  # queues a "hot" delivery
+        >>> due = store.webhooks.claim(store.webhooks.due()[0].id)
         >>> store.webhooks.mark_delivered(due.id, 200).status
         'delivered'
         """
@@ -282,6 +303,10 @@ class WebhookRepository(Repository):
 
         Example
         -------
+        >>> from leadscore.live.outbox import add_score
+        >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
+        >>> _ = add_score(store, "L1", "3", 0.9, 90, "hot", True)  # queues a "hot" delivery
+        >>> due = store.webhooks.claim(store.webhooks.due()[0].id)
         >>> store.webhooks.mark_failed(due.id, 500, "HTTP 500", None).status
         'failed'
         """
@@ -314,8 +339,13 @@ class WebhookRepository(Repository):
 
         Example
         -------
-        >>> store.webhooks.delivery(due.id).attempts
-        1
+        >>> from leadscore.live.outbox import add_score
+        >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
+        >>> _ = add_score(store, "L1", "3", 0.9, 90, "hot", True)  # queues a "hot" delivery
+        >>> due = store.webhooks.claim(store.webhooks.due()[0].id)
+        >>> _ = store.webhooks.mark_delivered(due.id, 200)
+        >>> store.webhooks.delivery(due.id).status, store.webhooks.delivery(due.id).attempts
+        ('delivered', 1)
         """
         with self._read() as session:
             row = session.get(WebhookDelivery, delivery_id)
@@ -330,7 +360,12 @@ class WebhookRepository(Repository):
 
         Example
         -------
-        >>> [(d.kind, d.status) for d in store.webhooks.deliveries(webhook_id=1)]
+        >>> from leadscore.live.outbox import add_score
+        >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
+        >>> _ = add_score(store, "L1", "3", 0.9, 90, "hot", True)  # queues a "hot" delivery
+        >>> due = store.webhooks.claim(store.webhooks.due()[0].id)
+        >>> _ = store.webhooks.mark_failed(due.id, 500, "HTTP 500", None)
+        >>> [(d.kind, d.status) for d in store.webhooks.deliveries(webhook_id=hook.id)]
         [('hot', 'failed')]
         """
         query = (

@@ -9,13 +9,15 @@
 
 Example
 -------
+>>> import httpx
 >>> from leadscore.live import add_score
 >>> from leadscore.store import Store
 >>> from leadscore.webhooks import WebhookDispatcher
 >>> store = Store("sqlite:///scores.db")
 >>> _ = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
 >>> _ = add_score(store, "L1", "3", 0.91, 91, "hot", True)   # queues a lead.hot delivery
->>> WebhookDispatcher(store).deliver_due()
+>>> crm = httpx.MockTransport(lambda request: httpx.Response(200))  # stands in for the CRM
+>>> WebhookDispatcher(store, client=httpx.Client(transport=crm)).deliver_due()
 1
 """
 

@@ -99,7 +99,12 @@ class WebhookDispatcher:
 
     Example
     -------
-    >>> dispatcher = WebhookDispatcher(store)
+    >>> import httpx
+    >>> from leadscore.live import add_score
+    >>> _ = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
+    >>> _ = add_score(store, "L1", "3", 0.91, 91, "hot", True)   # queues a lead.hot delivery
+    >>> crm = httpx.MockTransport(lambda request: httpx.Response(200))  # stands in for the CRM
+    >>> dispatcher = WebhookDispatcher(store, client=httpx.Client(transport=crm))
     >>> dispatcher.deliver_due()      # one pass; returns how many were delivered
     1
     >>> dispatcher.start(interval_s=1.0)   # or keep delivering in the background
@@ -236,7 +241,7 @@ class WebhookDispatcher:
         Example
         -------
         >>> d = WebhookDispatcher(store, base_delay_s=2.0, max_delay_s=3600)
-        >>> 8.0 <= d.backoff(3) <= 16.0  # 2 · 2² = 16, of which half is random
+        >>> 4.0 <= d.backoff(3) <= 8.0  # 2 · 2² = 8 s, of which half is random
         True
         """
         exponent = min(max(attempts, 1) - 1, 60)  # 2**60 s is beyond any cap
@@ -261,7 +266,9 @@ class WebhookDispatcher:
 
         Example
         -------
+        >>> dispatcher = WebhookDispatcher(store)
         >>> dispatcher.start(interval_s=0.5)
+        >>> dispatcher.stop()
         """
         if self._thread is not None and self._thread.is_alive():
             raise RuntimeError("the webhook dispatcher is already running")
