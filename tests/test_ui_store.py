@@ -159,3 +159,72 @@ def test_queue_points_token_and_lead_iteration(store: Store) -> None:
     assert store.scores.change_token() != before
     chunks = list(store.leads.iter_attributes(chunk=1))
     assert [[lead_id for lead_id, _ in c] for c in chunks] == [["L1"], ["L2"]]
+
+
+# ------------------------------------------------- sign-in throttling under parallel guesses
+
+
+def _count_verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Make every password check slow (as a loaded server's argon2 is) and record it."""
+    import leadscore.store.users as users
+
+    checked: list[str] = []
+    real = users._verify
+
+    def slow_verify(password_hash: str, password: str) -> bool:
+        checked.append(password)
+        time.sleep(0.3)
+        return real(password_hash, password)
+
+    monkeypatch.setattr(users, "_verify", slow_verify)
+    return checked
+
+
+def _parallel_logins(store: Store, attempts: list[tuple[str, str, str | None]]) -> list:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    start = threading.Barrier(len(attempts))
+
+    def attempt(name: str, password: str, client: str | None) -> object:
+        start.wait()
+        return store.users.login(name, password, client=client, now=T0)
+
+    with ThreadPoolExecutor(len(attempts)) as pool:
+        return list(pool.map(lambda a: attempt(*a), attempts))
+
+
+def test_parallel_wrong_passwords_are_counted_before_they_are_checked(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadscore.store.users import USER_FREE_FAILURES
+
+    store.users.add("alice", "correct horse", "admin")
+    checked = _count_verifications(monkeypatch)
+    results = _parallel_logins(store, [("alice", f"guess-{i}", None) for i in range(8)])
+    # today's code checked all 8 (each read "not blocked" before any failure was written)
+    assert len(checked) <= USER_FREE_FAILURES
+    assert not any(r.ok for r in results)
+    refused = [r for r in results if r.message.startswith("Too many failed sign-ins")]
+    assert len(refused) == len(results) - len(checked) >= 8 - USER_FREE_FAILURES
+    # the block is the usual one, and the right password works once it is over
+    checked.clear()
+    assert not store.users.login("alice", "correct horse", now=T0 + timedelta(seconds=0.5)).ok
+    assert checked == []  # refused without checking
+    assert store.users.login("alice", "correct horse", now=T0 + timedelta(seconds=5)).ok
+    # a success clears the count: two more failures start no block
+    for _ in range(USER_FREE_FAILURES - 1):
+        assert store.users.login("alice", "bad", now=T0 + timedelta(seconds=6)).retry_after_s == 0
+
+
+def test_parallel_guesses_from_one_address_are_counted_before_they_are_checked(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadscore.store.users import CLIENT_FREE_FAILURES
+
+    checked = _count_verifications(monkeypatch)
+    attempts = [(f"user{i}", "bad password", "203.0.113.9") for i in range(16)]
+    results = _parallel_logins(store, attempts)
+    assert len(checked) <= CLIENT_FREE_FAILURES
+    assert not any(r.ok for r in results)
+    assert sum(r.message.startswith("Too many") for r in results) >= 16 - CLIENT_FREE_FAILURES

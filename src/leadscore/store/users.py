@@ -9,9 +9,14 @@ for a name (:data:`CLIENT_FREE_FAILURES` from one address) each further failure 
 sign-ins for twice as long as the previous one, up to :data:`MAX_BLOCK_S`.
 
 Transactions: each change is one write transaction; the last admin cannot be demoted or
-removed (checked in that transaction). A sign-in reads in one transaction, checks the
-password outside any, and then writes the outcome (last sign-in, or the failure counts,
-locked row by row in a sorted order) in another.
+removed (checked in that transaction). A sign-in first takes its attempt in one write
+transaction: the counters of the name and the address are locked (row by row, in a
+sorted order), a blocked sign-in stops there, and any other counts as a failure *before*
+the password is checked; the password is then checked outside any transaction, and a
+success clears the counters (and records the sign-in) in a second one. So parallel
+guesses cannot all be checked before the first failure is counted: however many arrive
+at once, at most :data:`USER_FREE_FAILURES` passwords of one name (and
+:data:`CLIENT_FREE_FAILURES` from one address) are verified before the block starts.
 
 Example
 -------
@@ -226,7 +231,8 @@ class UserRepository(Repository):
         """Check a sign-in, slowing down repeated failures (see the module docstring).
 
         ``client`` is the caller's address, when known. While the name or the address is
-        blocked the password is not even checked.
+        blocked the password is not even checked. The attempt is counted as a failure
+        before the password is checked, and cleared when it was right.
         """
         now = as_utc(now) if now else utcnow()
         try:
@@ -236,15 +242,10 @@ class UserRepository(Repository):
         keys = {f"user:{key_name}": USER_FREE_FAILURES}
         if client:
             keys[f"ip:{client}"] = CLIENT_FREE_FAILURES
-        with self._read() as session:
-            rows = session.scalars(select(LoginThrottle).where(LoginThrottle.key.in_(keys)))
-            waits = [
-                (row.blocked_until - now).total_seconds()
-                for row in rows
-                if row.blocked_until is not None and row.blocked_until > now
-            ]
-            if waits:
-                return LoginResult(None, _blocked_message(max(waits)), max(waits))
+        with self._write() as session:
+            blocked, wait = self._take_attempt(session, keys, now)
+            if blocked:
+                return LoginResult(None, _blocked_message(wait), wait)
             user = session.scalar(select(User).where(User.name == key_name))
             user_id = None if user is None else user.id
             password_hash = _dummy_hash() if user is None else user.password_hash
@@ -260,32 +261,43 @@ class UserRepository(Repository):
                 session.execute(delete(LoginThrottle).where(LoginThrottle.key.in_(keys)))
                 session.flush()
                 return LoginResult(_user(row))
-        wait = self._record_failure(keys, now)
         message = WRONG_CREDENTIALS
         if wait > 0:
             message += " " + _blocked_message(wait)
         return LoginResult(None, message, wait)
 
-    def _record_failure(self, keys: dict[str, int], now: datetime) -> float:
-        """Count a failure against every key; returns the longest block it starts."""
+    def _take_attempt(
+        self, session: Session, keys: dict[str, int], now: datetime
+    ) -> tuple[bool, float]:
+        """Lock the counters of ``keys`` and take one attempt, in ``session``'s write
+        transaction: ``(True, seconds left)`` when a key is blocked (nothing is counted),
+        else ``(False, longest block)`` after counting the attempt as a failure against
+        every key (the block it starts holds from now, while the password is checked)."""
+        insert = self._db.insert(LoginThrottle).on_conflict_do_nothing(index_elements=["key"])
+        session.execute(
+            insert, [{"key": k, "failures": 0, "last_failure_at": now} for k in sorted(keys)]
+        )
+        # sorted: concurrent attempts lock in the same order; FOR UPDATE on PostgreSQL (a
+        # SQLite write transaction holds the file lock from its BEGIN IMMEDIATE)
+        rows = [session.get(LoginThrottle, k, with_for_update=True) for k in sorted(keys)]
+        waits = [
+            (row.blocked_until - now).total_seconds()
+            for row in rows
+            if row is not None and row.blocked_until is not None and row.blocked_until > now
+        ]
+        if waits:
+            return True, max(waits)
         longest = 0.0
-        with self._write() as session:
-            insert = self._db.insert(LoginThrottle).on_conflict_do_nothing(index_elements=["key"])
-            session.execute(
-                insert,
-                [{"key": k, "failures": 0, "last_failure_at": now} for k in sorted(keys)],
-            )
-            for key in sorted(keys):  # sorted: concurrent attempts lock in the same order
-                row = session.get(LoginThrottle, key, with_for_update=True)
-                assert row is not None
-                fresh = row.failures == 0 or now - row.last_failure_at > FORGET_AFTER
-                row.failures = 1 if fresh else row.failures + 1
-                row.last_failure_at = now
-                seconds = block_seconds(row.failures, keys[key])
-                row.blocked_until = now + timedelta(seconds=seconds) if seconds else None
-                longest = max(longest, seconds)
-            session.flush()
-        return longest
+        for row in rows:
+            assert row is not None
+            fresh = row.failures == 0 or now - row.last_failure_at > FORGET_AFTER
+            row.failures = 1 if fresh else row.failures + 1
+            row.last_failure_at = now
+            seconds = block_seconds(row.failures, keys[row.key])
+            row.blocked_until = now + timedelta(seconds=seconds) if seconds else None
+            longest = max(longest, seconds)
+        session.flush()
+        return False, longest
 
 
 def _user(row: User) -> UserRecord:
