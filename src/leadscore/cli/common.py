@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.text import Text
 
 from leadscore.config import Resolved, Settings, resolve_settings
+from leadscore.data.masking import mask_text
 from leadscore.errors import LeadscoreError
 
 if TYPE_CHECKING:
@@ -36,7 +37,8 @@ DatabaseOpt = Annotated[
 
 
 def handle_errors(func: F) -> F:
-    """Turn user-facing errors into one red line and exit status 2, never a traceback.
+    """Turn user-facing errors into one red line and exit status 2, never a traceback;
+    passwords and secrets in the messages are masked (:func:`~leadscore.data.masking.mask_text`).
 
     Parameters
     ----------
@@ -57,8 +59,9 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except LeadscoreError as exc:
-            # The message quotes the user's data: print it literally, never as markup.
-            err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
+            # The message quotes the user's data: print it literally, never as markup, and
+            # without the password or secret of any URL it quotes.
+            err.print(Text.assemble(("error: ", "bold red"), mask_text(str(exc))), soft_wrap=True)
             raise typer.Exit(2) from None
         except (typer.Exit, typer.Abort):  # a command's own exit status, not a bug
             raise
@@ -71,7 +74,7 @@ def handle_errors(func: F) -> F:
             err.print(
                 Text.assemble(
                     ("internal error: ", "bold red"),
-                    f"{type(exc).__name__}: {exc}\n",
+                    f"{type(exc).__name__}: {mask_text(str(exc))}\n",
                     "This is a bug in leadscore; rerun with LEADSCORE_DEBUG=1 for details.",
                 )
             )

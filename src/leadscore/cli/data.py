@@ -65,9 +65,10 @@ def ingest(
 ) -> None:
     """Copy lead tables or raw events from where they live into one local file."""
     from leadscore.data.ingest import ingest as run_ingest
+    from leadscore.data.masking import mask_source
 
     settings = load_settings(config)
-    with err.status(f"ingesting {source}"):
+    with err.status(f"ingesting {mask_source(source)}"):
         if as_events:
             from leadscore.data.events import load_events
             from leadscore.data.table_files import write_table

@@ -23,6 +23,7 @@ from leadscore.cli.options import (
     build_settings,
     shared_options,
 )
+from leadscore.data.masking import mask_source
 
 
 @handle_errors
@@ -43,6 +44,7 @@ def audit(
     settings = build_settings(flags)
     with err.status("auditing"):
         report = run_audit(data, settings=settings)
+    report.source = mask_source(report.source)  # printed and written into the reports
     report.render(out)
     if json_out:
         out.print(f"wrote {report.to_json(json_out)}")
@@ -142,5 +144,5 @@ def train(
         role = "champion" if registry.resolve(CHAMPION) == version else "challenger"
         out.print(
             f"MLflow run {lead_model.mlflow_run_id_}; registered as version {version} of "
-            f"{registry.name} ({role}) in {registry.uri}"
+            f"{registry.name} ({role}) in {mask_source(registry.uri)}"
         )

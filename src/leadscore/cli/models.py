@@ -84,10 +84,11 @@ def mlflow_ui(
     """Browse runs and models in the MLflow UI (the project's tracking store)."""
     import subprocess
 
+    from leadscore.data.masking import mask_source
     from leadscore.lifecycle.registry import tracking_uri
 
     uri = tracking_uri(load_settings(config))
-    out.print(f"MLflow UI for {uri} at http://{host}:{port} (Ctrl-C stops)")
+    out.print(f"MLflow UI for {mask_source(uri)} at http://{host}:{port} (Ctrl-C stops)")
     mlflow = Path(sys.executable).with_name("mlflow")
     subprocess.run(
         [str(mlflow), "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)],

@@ -27,7 +27,13 @@ from leadscore.errors import ConfigError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DataArg = Annotated[Path, typer.Argument(help="Lead table: a CSV or Parquet file.")]
+DataArg = Annotated[
+    str,
+    typer.Argument(
+        help="Lead table: a CSV or Parquet file, a folder or glob, s3://…, mixpanel://…, or a "
+        "database URL with ?table=NAME or ?query=SELECT… (passwords are never printed)."
+    ),
+]
 TargetOpt = Annotated[
     str | None, typer.Option("--target", help="Outcome column (converted yes/no, 1/0, won/lost).")
 ]

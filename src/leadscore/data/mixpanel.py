@@ -165,7 +165,7 @@ def _fetch_day(url: str, auth: str, partial: Path, settings: MixpanelSettings) -
         url,
         headers={"Authorization": auth, "Accept-Encoding": "gzip", "Accept": "text/plain"},
     )
-    host = urllib.parse.urlsplit(url).netloc
+    host = urllib.parse.urlsplit(url).netloc.rpartition("@")[2]  # never a user:password@
     try:
         with urllib.request.urlopen(request, timeout=settings.timeout) as response:
             _stream_to(response, partial)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from leadscore.config import S3Settings
+from leadscore.data.masking import mask_source, mask_text
 from leadscore.errors import DataError
 
 if TYPE_CHECKING:  # boto3 is imported lazily: it is slow to import and only S3 sources need it
@@ -100,16 +101,19 @@ def parse_s3_url(url: str) -> S3Location:
     >>> parse_s3_url("s3://leads/2025/*.csv").pattern
     '*.csv'
     """
+    shown = mask_source(url)
     if not url.startswith("s3://"):
-        raise DataError(f"malformed S3 URL {url!r}: it must start with s3://")
+        raise DataError(f"malformed S3 URL {shown!r}: it must start with s3://")
     bucket, _, key = url[len("s3://") :].partition("/")
     if not _BUCKET.match(bucket):
         raise DataError(
-            f"malformed S3 URL {url!r}: expected s3://BUCKET/KEY with a valid bucket name"
+            f"malformed S3 URL {shown!r}: expected s3://BUCKET/KEY with a valid bucket name"
         )
     head, _, last = key.rpartition("/")
     if _GLOB_CHARS.search(head):
-        raise DataError(f"malformed S3 URL {url!r}: only the last part of the key may be a pattern")
+        raise DataError(
+            f"malformed S3 URL {shown!r}: only the last part of the key may be a pattern"
+        )
     pattern = last if _GLOB_CHARS.search(last) else None
     return S3Location(url=url, bucket=bucket, key=key, pattern=pattern)
 
@@ -160,7 +164,12 @@ def _error_message(exc: Exception) -> str:
 
 
 def _translate(exc: Exception, url: str, client: Any | None = None) -> DataError:
-    """Turn a botocore exception into a :class:`DataError` the user can act on."""
+    """Turn a botocore exception into a :class:`DataError` the user can act on (secrets in
+    the URL, the endpoint or botocore's message masked)."""
+    return DataError(mask_text(str(_explain(exc, mask_source(url), client))))
+
+
+def _explain(exc: Exception, url: str, client: Any | None = None) -> DataError:
     from botocore.exceptions import (
         ClientError,
         EndpointConnectionError,

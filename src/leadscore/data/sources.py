@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Literal
 
 import pandas as pd
 
+from leadscore.data.masking import mask_source
 from leadscore.data.table_files import (
     DATA_SUFFIXES,
     local_files,
@@ -84,8 +85,8 @@ def source_kind(source: str | Path) -> SourceKind:
         return "mixpanel"
     if scheme in _UNSUPPORTED_SCHEMES:
         raise DataError(
-            f"unsupported source {source!r}: use a local path, s3://…, mixpanel://… or a "
-            "database URL such as postgresql://user@host/db?table=leads"
+            f"unsupported source {mask_source(source)!r}: use a local path, s3://…, "
+            "mixpanel://… or a database URL such as postgresql://user@host/db?table=leads"
         )
     return "sql"
 
@@ -131,23 +132,24 @@ def parse_mixpanel_url(url: str) -> MixpanelSource:
     ('A', 'B')
     """
     parts = urllib.parse.urlsplit(url)
+    shown = mask_source(url)
     params: dict[str, list[str]] = {}
     for name, value in urllib.parse.parse_qsl(parts.query, keep_blank_values=True):
         params.setdefault(name, []).append(value)
     unknown = set(params) - {"from", "to", "from_date", "to_date", "event"}
     if unknown:
         raise DataError(
-            f"unknown parameter(s) {', '.join(sorted(unknown))} in {url}: "
+            f"unknown parameter(s) {', '.join(sorted(unknown))} in {shown}: "
             "use from, to and event (e.g. mixpanel://?from=2025-01-01&to=2025-01-31&event=A,B)"
         )
     start = (params.get("from") or params.get("from_date") or [""])[-1].strip()
     end = (params.get("to") or params.get("to_date") or [""])[-1].strip()
     if not start or not end:
-        raise DataError(f"{url} needs a date range: mixpanel://?from=YYYY-MM-DD&to=YYYY-MM-DD")
+        raise DataError(f"{shown} needs a date range: mixpanel://?from=YYYY-MM-DD&to=YYYY-MM-DD")
     project: int | None = None
     if parts.netloc:
         if not parts.netloc.isdigit():
-            raise DataError(f"{url}: the project id {parts.netloc!r} must be a number")
+            raise DataError(f"{shown}: the project id must be a number (mixpanel://PROJECT_ID?…)")
         project = int(parts.netloc)
     names = [name.strip() for value in params.get("event", []) for name in value.split(",")]
     events = tuple(name for name in names if name) or None
@@ -190,7 +192,7 @@ def _mixpanel_files(url: str, cache: Path, settings: Settings | None) -> list[tu
         events = f"events-{digest[:12]}"
     dest = cache / "mixpanel" / account / events
     paths = export_mixpanel(source.from_date, source.to_date, dest, config, source.events)
-    return [(path, f"{path} (from {url})") for path in paths]
+    return [(path, f"{path} (from {mask_source(url)})") for path in paths]
 
 
 # --- finding the files -------------------------------------------------------------------------
@@ -212,11 +214,12 @@ def _resolve(
 
 
 def _shown(source: str | Path) -> str:
+    """``source`` as messages show it: without its password, secrets, table or query."""
     if source_kind(source) == "sql":
         from leadscore.data.sql import mask, split_sql_source
 
         return mask(split_sql_source(str(source))[0])
-    return str(source)
+    return mask_source(source)
 
 
 def resolve_files(
@@ -294,7 +297,7 @@ def read_table(
     files = _resolve(source, cache_dir, settings)
     if len(files) == 1 and source_kind(source) != "mixpanel":
         return read_file(*files[0])
-    return read_files(files, str(source))
+    return read_files(files, _shown(source))
 
 
 def _read_sql_source(source: str, settings: Settings | None) -> pd.DataFrame:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
+from leadscore.data.masking import mask_text
 from leadscore.errors import DataError
 
 if TYPE_CHECKING:
@@ -67,8 +68,8 @@ def normalise_url(url: str) -> URL:
         url = "postgresql://" + url[len("postgres://") :]
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
-        raise DataError(f"malformed database URL: {exc}") from None
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
+        raise DataError(f"malformed database URL: {mask_text(str(exc))}") from None
     if parsed.drivername == "postgresql":
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -88,7 +89,8 @@ def mask(url: str | URL) -> str:
         parsed = make_url(url) if isinstance(url, str) else url
     except Exception:  # unparsable: show only the scheme rather than risk a password
         return str(url).split("://", 1)[0] + "://…"
-    return parsed.render_as_string(hide_password=True)
+    # secrets among the driver's parameters too (?password=…, ?sslpassword=…)
+    return mask_text(parsed.render_as_string(hide_password=True))
 
 
 def _engine(url: str) -> tuple[Engine, str]:
@@ -122,7 +124,7 @@ def _db_message(exc: Exception, url: str) -> str:
     lines = [line for line in lines if line and set(line) != {"^"}]
     text = " ".join(lines[:2]) or type(original).__name__
     password = _password(url)
-    return text.replace(password, "***") if password else text
+    return mask_text(text.replace(password, "***") if password else text)
 
 
 def _password(url: str) -> str | None:

@@ -3,11 +3,11 @@ an MLflow run (parameters, the leaderboard, one nested run per model family)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from leadscore.config import Settings
 from leadscore.data.lead_table import LeadTable
+from leadscore.data.masking import mask_source
 from leadscore.data.sources import TableLike
 from leadscore.modeling.compare import compare as compare_models
 from leadscore.modeling.leaderboard import Leaderboard
@@ -51,5 +51,12 @@ def compare(
 
 
 def source_name(data: object) -> str:
-    """How a run names the data it was given: the path, or the kind of object."""
-    return str(data) if isinstance(data, (str, Path)) else type(data).__name__
+    """How a run names the data it was given: the path or URL without its password and
+    other secrets, or the kind of object.
+
+    Example
+    -------
+    >>> source_name("postgresql://me:s3cret@db/crm?table=leads")
+    'postgresql://me:***@db/crm?table=leads'
+    """
+    return mask_source(data)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from leadscore.config import Settings
+from leadscore.data.masking import mask_source, mask_text
 from leadscore.errors import ArtifactError, ConfigError, LeadscoreError
 from leadscore.jsonutil import write_json
 
@@ -148,6 +149,7 @@ class Registry:
         """Record a comparison: parameters, the leaderboard and one nested run per model."""
         import mlflow
 
+        source = mask_source(source)  # tags and run names are read by anyone with the UI
         with (
             self._active() as experiment,
             mlflow.start_run(
@@ -161,7 +163,7 @@ class Registry:
         import mlflow
 
         table = board.lead_table
-        mlflow.set_tags({"leadscore.job": "compare", "leadscore.source": source})
+        mlflow.set_tags({"leadscore.job": "compare", "leadscore.source": mask_source(source)})
         mlflow.log_params(
             {
                 "rows": table.n_rows,
@@ -216,6 +218,7 @@ class Registry:
         """
         import mlflow
 
+        source = mask_source(source)
         with (
             self._active() as experiment,
             mlflow.start_run(
@@ -274,7 +277,7 @@ class Registry:
                 {
                     "leadscore.job": "retrain",
                     "leadscore.verdict": "promoted" if decision.promoted else "kept champion",
-                    "leadscore.reason": _clip(decision.reason, 5000),
+                    "leadscore.reason": _clip(mask_text(decision.reason), 5000),
                 }
             )
             mlflow.log_params(

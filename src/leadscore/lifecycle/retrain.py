@@ -20,6 +20,7 @@ from rich.console import Console
 
 from leadscore.config import Roles, Settings
 from leadscore.data.lead_table import LeadTable, prepare_table
+from leadscore.data.masking import mask_text
 from leadscore.data.sources import TableLike
 from leadscore.errors import ConfigError, LeadscoreError
 from leadscore.lifecycle.train import train
@@ -178,7 +179,7 @@ def retrain(
         except LeadscoreError as exc:
             decision.champion = {}
             decision.promoted = True
-            decision.reason = f"the champion cannot score the current data ({exc})"
+            decision.reason = f"the champion cannot score the current data ({mask_text(str(exc))})"
         if decision.champion:
             new, old = decision.challenger[metric], decision.champion[metric]
             if _improves(new, old, metric, margin):

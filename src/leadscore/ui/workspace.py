@@ -32,6 +32,7 @@ import pandas as pd
 
 from leadscore.config import Roles, Settings
 from leadscore.data.lead_table import LeadTable, prepare_table
+from leadscore.data.masking import mask_source
 from leadscore.data.roles import coerce_target, infer_target, sidecar_roles
 from leadscore.data.sources import read_table, source_kind
 from leadscore.errors import DataError
@@ -257,7 +258,9 @@ class Workspace:
         check: TableCheck,
         loaded_by: str | None = None,
     ) -> DatasetInfo:
-        """Keep a checked table; returns its description (the id changes with the data)."""
+        """Keep a checked table; returns its description (the id changes with the data).
+        The name and source are kept without any password or secret in them."""
+        name, source = mask_source(name), mask_source(source)
         digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy())
         digest.update("\x1f".join(map(str, frame.columns)).encode())
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
