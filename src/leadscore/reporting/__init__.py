@@ -21,6 +21,7 @@ Nothing is imported here, so importing one module does not load matplotlib and A
 Example
 -------
 >>> from leadscore.reporting.report import write_report
->>> write_report("model/", "report/")  # doctest: +SKIP
+>>> _ = model.save("model/")
+>>> write_report("model/", "report/")
 PosixPath('report/report.html')
 """

@@ -65,7 +65,9 @@ def roc_chart(y: np.ndarray, score: np.ndarray, threshold: float) -> alt.LayerCh
 
     Example
     -------
-    >>> roc_chart(y, score, 0.08)  # doctest: +SKIP
+    >>> y, p = model.evaluation_["y"].to_numpy(), model.evaluation_["score"].to_numpy()
+    >>> roc_chart(y, p, model.cutoffs_.contact).to_dict()["title"]["text"]
+    'ROC curve'
     """
     roc, at = roc_data(y, score), confusion_at(y, score, threshold)
     curve = _thin(roc.curve.assign(threshold=np.minimum(roc.curve["threshold"], 1.0)))
@@ -108,7 +110,9 @@ def precision_recall_chart(y: np.ndarray, score: np.ndarray) -> alt.LayerChart:
 
     Example
     -------
-    >>> precision_recall_chart(y, score)  # doctest: +SKIP
+    >>> y, p = model.evaluation_["y"].to_numpy(), model.evaluation_["score"].to_numpy()
+    >>> precision_recall_chart(y, p).to_dict()["title"]["text"]
+    'Precision and recall'
     """
     pr = precision_recall_data(y, score)
     curve = _thin(pr.curve.iloc[:-1].iloc[::-1])  # the end point (recall 0) has no threshold
@@ -144,7 +148,9 @@ def calibration_chart(y: np.ndarray, score: np.ndarray, bins: int = 10) -> alt.L
 
     Example
     -------
-    >>> calibration_chart(y, score)  # doctest: +SKIP
+    >>> y, p = model.evaluation_["y"].to_numpy(), model.evaluation_["score"].to_numpy()
+    >>> calibration_chart(y, p).to_dict()["title"]["text"]
+    'Calibration'
     """
     frame = calibration_data(y, score, bins).used[["bin", "predicted", "observed", "leads"]]
     points = (
@@ -179,7 +185,11 @@ def profit_chart(curve: pd.DataFrame, threshold: float, business: Business) -> a
 
     Example
     -------
-    >>> profit_chart(profit_curve(y, score, Business()), 0.08, Business())  # doctest: +SKIP
+    >>> from leadscore.modeling.thresholds import profit_curve
+    >>> y, p = model.evaluation_["y"].to_numpy(), model.evaluation_["score"].to_numpy()
+    >>> chart = profit_chart(profit_curve(y, p, Business()), 0.08, Business())
+    >>> chart.to_dict()["title"]["text"]
+    'Profit by contact threshold'
     """
     best = profit_data(curve)
     shown = curve.loc[np.isfinite(curve["threshold"]) & (curve["threshold"] <= 1)]
@@ -223,7 +233,10 @@ def drivers_chart(drivers: pd.DataFrame, top: int = 12) -> alt.Chart:
 
     Example
     -------
-    >>> drivers_chart(global_drivers(explained))  # doctest: +SKIP
+    >>> from leadscore.explain.drivers import explain_sample, global_drivers
+    >>> _, explained = explain_sample(model, leads, sample=100)
+    >>> drivers_chart(global_drivers(explained)).to_dict()["title"]["text"]
+    'What drives the score'
     """
     return (
         alt.Chart(drivers_data(drivers, top))
@@ -249,7 +262,11 @@ def conversion_chart(table: pd.DataFrame, name: str, overall_rate: float) -> alt
 
     Example
     -------
-    >>> conversion_chart(tables["source"].head(15), "source", 0.12)  # doctest: +SKIP
+    >>> from leadscore.explain.conversion import conversion_by_level
+    >>> y = (leads["converted"] == "yes").to_numpy()
+    >>> chart = conversion_chart(conversion_by_level(leads["source"], y), "source", y.mean())
+    >>> len(chart.hconcat)
+    2
     """
     chart = conversion_chart_data(table, max_levels=None)
     frame = chart.frame.drop(columns=["too_small", "err_low", "err_high"]).assign(

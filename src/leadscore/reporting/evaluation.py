@@ -9,9 +9,10 @@ the model. The report (``leadscore report``) and the dashboard's Models page bot
 Example
 -------
 >>> from leadscore.reporting.evaluation import load_report_data
->>> data = load_report_data("model/")  # doctest: +SKIP
->>> data.label, len(data.y)  # doctest: +SKIP
-('Logistic regression (L2)', 3000)
+>>> _ = model.save("model/")
+>>> data = load_report_data("model/")
+>>> data.label, len(data.y)
+('Logistic regression (L2)', 300)
 """
 
 from __future__ import annotations
@@ -132,9 +133,10 @@ def load_report_data(model_dir: str | Path) -> ReportData:
 
     Example
     -------
-    >>> data = load_report_data("model/")  # doctest: +SKIP
-    >>> data.label, len(data.y)  # doctest: +SKIP
-    ('Logistic regression (L2)', 3000)
+    >>> _ = model.save("model/")
+    >>> data = load_report_data("model/")
+    >>> data.label, len(data.y), data.cutoffs == model.cutoffs_
+    ('Logistic regression (L2)', 300, True)
     """
     path = Path(model_dir)
     if not path.is_dir():

@@ -57,8 +57,13 @@ def conversion_figure(data: ConversionChartData, name: str, overall_rate: float)
 
     Example
     -------
-    >>> fig = conversion_figure(conversion_chart_data(tables["source"]), "source", 0.12)  # doctest: +SKIP
-    """  # noqa: E501
+    >>> from leadscore.explain.conversion import conversion_by_level
+    >>> from leadscore.reporting.fields import conversion_chart_data
+    >>> y = (leads["converted"] == "yes").to_numpy()
+    >>> data = conversion_chart_data(conversion_by_level(leads["source"], y))
+    >>> conversion_figure(data, "source", y.mean()).get_suptitle()
+    'Source: leads and conversion by level'
+    """
     shown = data.frame
     n = len(shown)
     fig, (share_ax, rate_ax) = new_figure(

@@ -11,8 +11,10 @@ mailed and opened anywhere; everything taken from the data is HTML-escaped.
 Example
 -------
 >>> from leadscore.explain.insights import load_for_insights
->>> model, table = load_for_insights("model/", "leads.csv")  # doctest: +SKIP
->>> write_insights(model, table, "insights/")["html"]  # doctest: +SKIP
+>>> _ = model.save("model/")
+>>> leads.to_csv("leads.csv", index=False)
+>>> model, table = load_for_insights("model/", "leads.csv")
+>>> write_insights(model, table, "insights/")["html"]
 PosixPath('insights/insights.html')
 """
 
@@ -135,7 +137,11 @@ def render_html(
 
     Example
     -------
-    >>> page = render_html("Lead insights", model, numbers, {}, {}, None)  # doctest: +SKIP
+    >>> from leadscore.explain.insights import load_for_insights
+    >>> _, table = load_for_insights(model, leads)
+    >>> page = render_html("Lead insights", model, compute_insights(model, table), {}, {}, None)
+    >>> page.startswith("<!DOCTYPE html>"), "<h2>Findings</h2>" in page
+    (True, True)
     """
     tables = numbers["tables"]
     parts = [_header_html(title, model, numbers), '<h2>Findings</h2><ul class="findings">']
@@ -257,9 +263,11 @@ def write_insights(
 
     Example
     -------
-    >>> model, table = load_for_insights("model/", "leads.csv")  # doctest: +SKIP
-    >>> write_insights(model, table, "insights/")["html"]  # doctest: +SKIP
-    PosixPath('insights/insights.html')
+    >>> from leadscore.explain.insights import load_for_insights
+    >>> _, table = load_for_insights(model, leads)
+    >>> files = write_insights(model, table, "insights/")
+    >>> files["html"], files["json"], sum(name.startswith("field-") for name in files)
+    (PosixPath('insights/insights.html'), PosixPath('insights/insights.json'), 8)
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -57,7 +57,10 @@ def roc_figure(roc: RocData) -> Figure:
 
     Example
     -------
-    >>> roc_figure(roc_data(y, p, 0.3)).savefig("roc.png")  # doctest: +SKIP
+    >>> from leadscore.reporting.curves import roc_data
+    >>> y, p = model.evaluation_["y"].to_numpy(), model.evaluation_["score"].to_numpy()
+    >>> roc_figure(roc_data(y, p, model.cutoffs_.contact)).axes[0].get_title()
+    'ROC curve: how well the score ranks leads'
     """
     keep = thin(len(roc.curve), MAX_PLOT_POINTS)
     fig, (ax,) = new_figure()
@@ -82,8 +85,11 @@ def precision_recall_figure(pr: PrecisionRecallData) -> Figure:
 
     Example
     -------
-    >>> pr = precision_recall_data(y, p, 0.3)  # doctest: +SKIP
-    >>> precision_recall_figure(pr).savefig("pr.png")  # doctest: +SKIP
+    >>> from leadscore.reporting.curves import precision_recall_data
+    >>> y, p = model.evaluation_["y"].to_numpy(), model.evaluation_["score"].to_numpy()
+    >>> pr = precision_recall_data(y, p, model.cutoffs_.contact)
+    >>> precision_recall_figure(pr).axes[0].get_title()
+    'Precision vs recall'
     """
     keep = thin(len(pr.curve), MAX_PLOT_POINTS)
     fig, (ax,) = new_figure()
@@ -110,7 +116,10 @@ def calibration_figure(calibration: CalibrationData) -> Figure:
 
     Example
     -------
-    >>> calibration_figure(calibration_data(y, p)).savefig("cal.png")  # doctest: +SKIP
+    >>> from leadscore.reporting.curves import calibration_data
+    >>> cal = calibration_data(np.array([0, 1, 1, 1]), np.array([0.2, 0.2, 0.9, 0.9]), bins=5)
+    >>> calibration_figure(cal).axes[0].get_title()
+    'Calibration (ECE = 20.0 percentage points)'
     """
     bins, used = calibration.bins, calibration.used
     fig, (ax,) = new_figure()
@@ -143,7 +152,10 @@ def confusion_figure(c: Confusion) -> Figure:
 
     Example
     -------
-    >>> confusion_figure(confusion_at(y, p, 0.3)).savefig("cm.png")  # doctest: +SKIP
+    >>> from leadscore.reporting.curves import confusion_at
+    >>> y, p = model.evaluation_["y"].to_numpy(), model.evaluation_["score"].to_numpy()
+    >>> confusion_figure(confusion_at(y, p, 0.25)).axes[0].get_title()
+    'Outcomes at the contact threshold 0.250'
     """
     matrix = np.array([[c.tp, c.fn], [c.fp, c.tn]], dtype=float)
     total = matrix.sum()
@@ -173,7 +185,12 @@ def profit_threshold_figure(profit: ProfitData) -> Figure:
 
     Example
     -------
-    >>> profit_threshold_figure(profit_data(curve, choice)).savefig("p.png")  # doctest: +SKIP
+    >>> from leadscore.modeling.thresholds import profit_curve
+    >>> from leadscore.reporting.curves import profit_data
+    >>> y, p = model.evaluation_["y"].to_numpy(), model.evaluation_["score"].to_numpy()
+    >>> curve = profit_curve(y, p, model.business_)
+    >>> profit_threshold_figure(profit_data(curve, model.threshold_choice_)).axes[0].get_title()
+    'Profit by contact threshold'
     """
     curve = profit.curve
     keep = thin(len(curve), MAX_PLOT_POINTS, keep=[profit.best])
@@ -201,7 +218,12 @@ def profit_contacted_figure(profit: ProfitData, capacity: int | None = None) -> 
 
     Example
     -------
-    >>> profit_contacted_figure(profit_data(curve, choice), 500).savefig("p.png")  # doctest: +SKIP
+    >>> from leadscore.modeling.thresholds import profit_curve
+    >>> from leadscore.reporting.curves import profit_data
+    >>> y, p = model.evaluation_["y"].to_numpy(), model.evaluation_["score"].to_numpy()
+    >>> profit = profit_data(profit_curve(y, p, model.business_), model.threshold_choice_)
+    >>> profit_contacted_figure(profit, capacity=50).axes[0].get_title()
+    'Profit by number of leads contacted'
     """
     curve = profit.curve
     keep = thin(len(curve), MAX_PLOT_POINTS, keep=[profit.best])
@@ -225,7 +247,10 @@ def gains_figure(gains: GainsData) -> Figure:
 
     Example
     -------
-    >>> gains_figure(gains_data(y, p)).savefig("gains.png")  # doctest: +SKIP
+    >>> from leadscore.reporting.curves import gains_data
+    >>> y, p = model.evaluation_["y"].to_numpy(), model.evaluation_["score"].to_numpy()
+    >>> [ax.get_title() for ax in gains_figure(gains_data(y, p)).axes]
+    ['Cumulative gains', 'Lift']
     """
     share, found = gains.curve["share"].to_numpy(), gains.curve["found"].to_numpy()
     keep = thin(len(share), MAX_PLOT_POINTS)
@@ -258,7 +283,11 @@ def score_distribution_figure(dist: ScoreDistribution, cutoffs: Cutoffs) -> Figu
 
     Example
     -------
-    >>> score_distribution_figure(score_distribution_data(y, p, cut), cut)  # doctest: +SKIP
+    >>> from leadscore.reporting.curves import score_distribution_data
+    >>> y, p = model.evaluation_["y"].to_numpy(), model.evaluation_["score"].to_numpy()
+    >>> dist = score_distribution_data(y, p, model.cutoffs_)
+    >>> score_distribution_figure(dist, model.cutoffs_).axes[0].get_title()
+    'Scores of converted vs not converted leads'
     """
     edges = dist.edges
     fig, (ax,) = new_figure()
@@ -290,7 +319,10 @@ def importance_figure(top: pd.DataFrame, total: int) -> Figure:
 
     Example
     -------
-    >>> importance_figure(importance_data(table), len(table)).savefig("i.png")  # doctest: +SKIP
+    >>> from leadscore.reporting.curves import importance_data
+    >>> table = pd.DataFrame({"feature": ["visits", "source"], "importance": [0.01, 0.05]})
+    >>> importance_figure(importance_data(table), len(table)).axes[0].get_title()
+    'All 2 features by importance'
     """
     shown = top.iloc[::-1]  # barh draws bottom-up: the most important feature on top
     fig, (ax,) = new_figure()

@@ -11,7 +11,8 @@ base64 PNG, so it can be mailed and opened anywhere without the PNG files.
 Example
 -------
 >>> from leadscore.reporting.report import write_report
->>> write_report("model/", "report/")  # doctest: +SKIP
+>>> _ = model.save("model/")
+>>> write_report("model/", "report/")
 PosixPath('report/report.html')
 """
 
@@ -288,9 +289,12 @@ def render_html(data: ReportData, images: dict[str, bytes | None], title: str) -
 
     Example
     -------
-    >>> data = load_report_data("model/")  # doctest: +SKIP
-    >>> roc = render_png(PLOTS[0].draw(data))  # doctest: +SKIP
-    >>> page = render_html(data, {"roc": roc}, "Report")  # doctest: +SKIP
+    >>> _ = model.save("model/")
+    >>> data = load_report_data("model/")
+    >>> roc = render_png(PLOTS[0].draw(data))
+    >>> page = render_html(data, {"roc": roc}, "Report")
+    >>> page.startswith("<!DOCTYPE html>"), page.count("<figure")
+    (True, 1)
     """
     figures = "".join(_figure_html(p, images[p.name]) for p in PLOTS if p.name in images)
     body = (
@@ -323,7 +327,8 @@ def write_report(model_dir: str | Path, out_dir: str | Path, *, title: str | Non
 
     Example
     -------
-    >>> write_report("model/", "report/")  # doctest: +SKIP
+    >>> _ = model.save("model/")
+    >>> write_report("model/", "report/")
     PosixPath('report/report.html')
     """
     data = load_report_data(model_dir)
