@@ -866,3 +866,46 @@ def test_ui_command_runs_streamlit_with_the_store_and_folder(
     assert "current data set: leads.csv (220 leads, 200 with an outcome)" in result.output
     info = workspace.Workspace(env.root / "dash").dataset(env.store.settings.get(DATASET_KEY)["id"])
     assert info is not None and info.loaded_by == "leadscore ui"
+
+
+def test_queue_csv_neutralises_formulas_and_keeps_numbers() -> None:
+    import csv
+    import io
+
+    from leadscore.store import QueueEntry
+
+    attributes = {
+        "source": '=HYPERLINK("http://evil.example","click")',
+        "plus": "+cmd|' /C calc'!A0",
+        "minus": "-2+3",
+        "at": "@SUM(1+1)*cmd|' /C calc'!A0",
+        "tab": "\t=1+2",
+        "cr": "\r=1+2",
+        "fine": "google",
+        "negative": -5,
+        "negative_float": -2.5,
+        "negative_text": "-12.5",
+        "=1+1": "a column named like a formula",
+    }
+    entries = [
+        QueueEntry("=1+2", 0.9, 90, "hot", True, [{"direction": "up", "text": "=2+2 up"}],
+                   T0, "1", attributes, T0),
+        QueueEntry("L2", 0.1, 10, "cold", False, [], T0, "1", {"negative": 3}, T0),
+    ]  # fmt: skip
+    text = frames.queue_csv(frames.queue_frame(entries)).decode()
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    header = rows[0]
+    first, second = (dict(zip(header, row, strict=True)) for row in rows[1:])
+    assert "'=1+1" in header and "=1+1" not in header
+    assert first["lead_id"] == "'=1+2" and first["top_reasons"] == "'=2+2 up"
+    assert first["source"] == "'" + attributes["source"]
+    assert first["plus"] == "'+cmd|' /C calc'!A0" and first["minus"] == "'-2+3"
+    assert first["at"].startswith("'@") and first["tab"] == "'\t=1+2"
+    assert first["cr"] == "'\r=1+2" and first["fine"] == "google"
+    # numbers are not formulas, negative ones included, nor is text that is just a number
+    assert first["negative"] in ("-5", "-5.0") and first["negative_float"] == "-2.5"
+    assert first["negative_text"] == "-12.5" and second["negative"] in ("3", "3.0")
+    assert first["rank"] == "1" and first["score_100"] == "90"
+    # no cell of the file starts like a formula any more
+    starts = ("=", "+", "@", "\t", "\r")
+    assert not [cell for row in rows for cell in row if cell.startswith(starts)]

@@ -225,14 +225,44 @@ def top_leads(frame: pd.DataFrame, segment: str, n: int = 25) -> pd.DataFrame:
     return frame.loc[frame["segment"] == segment].head(n)
 
 
+#: what makes a spreadsheet read a cell as a formula (OWASP "CSV injection"): ``= + - @``,
+#: and a tab or carriage return before them
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def csv_safe(value: Any) -> Any:
+    """``value`` as a spreadsheet shows it rather than runs it: text that starts like a
+    formula gets a leading ``'``; numbers, and text that is just a number such as
+    ``-12.5``, stay as they are.
+
+    Example
+    -------
+    >>> [csv_safe(v) for v in ("=1+2", "@SUM(A1)", "-2+3", "google", "-12.5", -3)]
+    ["'=1+2", "'@SUM(A1)", "'-2+3", 'google', '-12.5', -3]
+    """
+    formula = isinstance(value, str) and value.startswith(FORMULA_START)
+    return "'" + value if formula and not _PLAIN_NUMBER.fullmatch(value) else value
+
+
 def queue_csv(frame: pd.DataFrame) -> bytes:
-    """The work queue as CSV: rank, everything shown, the reasons both ways, attributes."""
+    """The work queue as CSV: rank, everything shown, the reasons both ways, attributes.
+
+    Lead ids, attributes and their names come from outside: text cells and headers that a
+    spreadsheet would run as a formula are neutralised (:func:`csv_safe`), and rows end in
+    CRLF (RFC 4180), so a cell holding a line break of either kind is quoted."""
     out = frame.drop(columns=["score"], errors="ignore").copy()
     out.insert(0, "rank", np.arange(1, len(out) + 1))
     for column in ("scored_at", "stored_at"):
         if column in out.columns:
             out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
-    return out.to_csv(index=False).encode("utf-8")
+    for position in range(out.shape[1]):
+        values = out.iloc[:, position]
+        if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+            out.isetitem(position, values.map(csv_safe))
+    out.columns = [csv_safe(str(c)) for c in out.columns]
+    # CRLF rows (RFC 4180): a cell holding a carriage return is then quoted too
+    return out.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 # ----------------------------------------------------------------------------- one lead
