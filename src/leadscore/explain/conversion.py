@@ -306,9 +306,13 @@ def conversion_tables(
 
     Example
     -------
-    >>> tables = conversion_tables(table.features, table.y, table.kinds)  # doctest: +SKIP
-    >>> list(tables)[:3]  # doctest: +SKIP
-    ['created_at (weekday)', 'created_at (hour)', 'source']
+    >>> y = (leads["converted"] == "yes").to_numpy()
+    >>> kinds = {"created_at": "datetime", "source": "categorical", "visits": "numeric"}
+    >>> tables = conversion_tables(leads, y, kinds)
+    >>> list(tables)
+    ['created_at (weekday)', 'created_at (hour)', 'source', 'visits']
+    >>> tables["created_at (hour)"].attrs
+    {'field': 'created_at', 'kind': 'hour'}
     """
     y_arr = outcomes(y, len(features))
     stats = {"min_leads": min_leads, "confidence": confidence}

@@ -41,8 +41,10 @@ def global_drivers(explained: Contributions) -> pd.DataFrame:
 
     Example
     -------
-    >>> rows, explained = explain_sample(model, leads)  # doctest: +SKIP
-    >>> global_drivers(explained).head(3)  # doctest: +SKIP
+    >>> rows, explained = explain_sample(model, leads, sample=100)
+    >>> drivers = global_drivers(explained)
+    >>> len(rows), drivers.columns.tolist(), drivers["field"].head(3).tolist()
+    (100, ['field', 'importance', 'mean_points'], ['visits', 'time_on_site_s', 'returned_same_day'])
     """
     points = explained.points()
     table = pd.DataFrame(

@@ -48,8 +48,11 @@ def rank_fields(tables: Mapping[str, pd.DataFrame], overall_rate: float) -> list
 
     Example
     -------
-    >>> rank_fields(tables, overall_rate)[:3]  # doctest: +SKIP
-    ['time_on_site_s', 'returned_same_day', 'visits']
+    >>> from leadscore.explain.conversion import conversion_tables
+    >>> y = (leads["converted"] == "yes").to_numpy()
+    >>> kinds = {"source": "categorical", "visits": "numeric", "time_on_site_s": "numeric"}
+    >>> rank_fields(conversion_tables(leads, y, kinds), y.mean())
+    ['time_on_site_s', 'visits', 'source']
     """
     strength = {name: field_strength(table, overall_rate) for name, table in tables.items()}
     return sorted(tables, key=lambda name: (-strength[name], name))
@@ -165,8 +168,11 @@ def findings(
 
     Example
     -------
-    >>> findings(tables, 0.12)[0]  # doctest: +SKIP
-    'Source “medium” sends only 1.0 % of leads but converts best at 41.5 % (3.5× the average).'
+    >>> from leadscore.explain.conversion import conversion_tables
+    >>> y = (leads["converted"] == "yes").to_numpy()
+    >>> kinds = {"source": "categorical", "visits": "numeric", "time_on_site_s": "numeric"}
+    >>> findings(conversion_tables(leads, y, kinds), y.mean())[0]
+    'Time on site (s) 637 – 4,018 converts best at 42.1 % (5.1× the average; 12.7 % of leads).'
     """
     if not 0 < overall_rate < 1:
         return ["Every lead has the same outcome, so no field can separate them."]

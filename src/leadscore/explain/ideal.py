@@ -8,9 +8,11 @@ profiles* show how typical hot, warm and cold leads look next to the ideal.
 
 Example
 -------
->>> ideal = ideal_profile(table.features, table.y, scores, table.kinds)  # doctest: +SKIP
->>> ideal["device"], ideal["returned_same_day"]  # doctest: +SKIP
-('desktop', 'yes')
+>>> y = (leads["converted"] == "yes").to_numpy()
+>>> kinds = {"device": "categorical", "returned_same_day": "categorical"}
+>>> ideal = ideal_profile(leads, y, model.predict_proba(leads)[:, 1], kinds)
+>>> ideal["device"], ideal["returned_same_day"]
+('mobile', 'yes')
 """
 
 from __future__ import annotations
@@ -99,8 +101,10 @@ def ideal_profile(
 
     Example
     -------
-    >>> ideal_profile(table.features, table.y, scores, table.kinds)  # doctest: +SKIP
-    {'source': 'google', 'device': 'desktop', 'time_on_site_s': 912.0, ...}
+    >>> y = (leads["converted"] == "yes").to_numpy()
+    >>> kinds = {"source": "categorical", "device": "categorical", "time_on_site_s": "numeric"}
+    >>> ideal_profile(leads, y, model.predict_proba(leads)[:, 1], kinds)
+    {'source': 'google', 'device': 'mobile', 'time_on_site_s': 1534.0}
     """
     y_arr = outcomes(y, len(features))
     score = np.asarray(scores, dtype=float)
@@ -163,10 +167,12 @@ def lead_deviations(
 
     Example
     -------
-    >>> lead_deviations(model, leads.iloc[[0]], ideal).head(2)  # doctest: +SKIP
-                   field value  ideal  cost_points
-    0  returned_same_day    no    yes         17.9
-    1     time_on_site_s  30.0  912.0         15.2
+    >>> ideal = {"returned_same_day": "yes", "time_on_site_s": 900.0}
+    >>> leads.loc[0, "returned_same_day"], float(leads.loc[0, "time_on_site_s"])  # one differs
+    ('yes', 123.0)
+    >>> lead_deviations(model, leads.iloc[[0]], ideal).round(1)
+                field  value  ideal  cost_points
+    0  time_on_site_s  123.0  900.0          3.1
     """
     if not isinstance(lead, pd.DataFrame) or len(lead) != 1:
         raise DataError("lead_deviations needs a one-row DataFrame (one lead)")
@@ -275,8 +281,16 @@ def segment_profiles(
 
     Example
     -------
-    >>> profiles = segment_profiles(features, scored["segment"], ideal, kinds)  # doctest: +SKIP
-    >>> profiles.groupby("segment", sort=False)["distance_from_ideal"].first()  # doctest: +SKIP
+    >>> ideal = {"returned_same_day": "yes", "time_on_site_s": 900.0}
+    >>> kinds = {"returned_same_day": "categorical", "time_on_site_s": "numeric"}
+    >>> segments = model.score_leads(leads)["segment"]
+    >>> profiles = segment_profiles(leads, segments, ideal, kinds)
+    >>> profiles.groupby("segment", sort=False)["distance_from_ideal"].first().round(2)
+    segment
+    hot     0.24
+    warm    0.65
+    cold    0.91
+    Name: distance_from_ideal, dtype: float64
     """
     if len(segments) != len(features):
         raise DataError(f"segments has {len(segments)} values for {len(features)} leads")
