@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -226,3 +227,171 @@ def test_dataframe_passes_through_and_empty_frame_is_refused() -> None:
     assert read_table(frame) is frame
     with pytest.raises(DataError, match="empty"):
         read_table(pd.DataFrame({"a": []}))
+
+
+# --- SQL sources are read-only; boxes read their own kind only (issue 19, item 4) -------------
+
+REFUSED_QUERIES = [
+    ("DROP TABLE crm_leads", "not a SELECT"),
+    ("DELETE FROM crm_leads", "not a SELECT"),
+    ("SELECT 1; DROP TABLE crm_leads", "more than one statement"),
+    ("select 1 ;drop table crm_leads;", "more than one statement"),
+    ("WITH gone AS (DELETE FROM crm_leads RETURNING *) SELECT * FROM gone", "DELETE"),
+    ("SELECT * INTO crm_copy FROM crm_leads", "INTO"),
+    ("SELECT 'x'; DROP TABLE crm_leads; --'", "more than one statement"),
+    ("SELECT E'\\''; DROP TABLE crm_leads; --'", "more than one statement"),
+    ("SELECT 1 /* unclosed", "not closed"),
+    (" ;", "empty"),
+]
+
+
+def _sql_leads() -> pd.DataFrame:
+    return pd.DataFrame({"lead_id": ["L1", "L2"], "visits": [3, 0]})
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def crm_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A database holding the table ``crm_leads``: a SQLite file or a fresh PostgreSQL
+    schema (dropped afterwards)."""
+    from leadscore.data.sql import write_sql
+
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'crm.db'}"
+        write_sql(_sql_leads(), url, "crm_leads")
+        yield url
+        return
+    import uuid
+
+    import psycopg
+
+    base = request.getfixturevalue("postgres_url")
+    schema = f"ro_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'CREATE SEQUENCE "{schema}".crm_ids')
+    url = f"{base}?options=-csearch_path%3D{schema}"
+    try:
+        write_sql(_sql_leads(), url, "crm_leads")
+        yield url
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+def _still_there(url: str) -> None:
+    from leadscore.data.sql import read_sql
+
+    frame = read_sql(url, table="crm_leads")
+    assert frame["lead_id"].tolist() == ["L1", "L2"]
+
+
+@pytest.mark.parametrize(("query", "reason"), REFUSED_QUERIES)
+def test_a_sql_source_refuses_anything_but_one_select(
+    crm_url: str, query: str, reason: str
+) -> None:
+    import urllib.parse
+
+    from leadscore.data.sql import read_sql
+
+    with pytest.raises(DataError) as caught:
+        read_sql(crm_url, query=query)
+    assert "refused the query" in str(caught.value) and reason in str(caught.value)
+    assert "read-only" in str(caught.value)
+    with pytest.raises(DataError, match="refused the query"):
+        joiner = "&" if "?" in crm_url else "?"
+        read_table(f"{crm_url}{joiner}query={urllib.parse.quote(query)}")
+    _still_there(crm_url)
+
+
+def test_a_sql_source_still_reads_selects_and_tables(crm_url: str) -> None:
+    from leadscore.data.sql import read_sql
+
+    query = "WITH t AS (SELECT * FROM crm_leads) SELECT lead_id, visits FROM t ORDER BY lead_id;"
+    assert read_sql(crm_url, query=query)["visits"].tolist() == [3, 0]
+    assert read_sql(crm_url, query="SELECT 'a;b' AS \"update\"")["update"].tolist() == ["a;b"]
+    _still_there(crm_url)
+
+
+def test_the_connection_itself_is_read_only(crm_url: str) -> None:
+    """Past the parse check, the database refuses writes: SQLite opened read-only with
+    ``query_only``, PostgreSQL in a ``READ ONLY`` transaction."""
+    from sqlalchemy.exc import DBAPIError
+
+    from leadscore.data.sql import _engine, _read_only, normalise_url, read_sql
+
+    engine, _ = _engine(crm_url, read_only=True)
+    try:
+        for statement in ("DROP TABLE crm_leads", "DELETE FROM crm_leads"):
+            with engine.connect() as connection:
+                _read_only(connection)
+                with pytest.raises(DBAPIError, match=r"read-only|readonly|read only"):
+                    connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
+    if normalise_url(crm_url).get_backend_name() == "postgresql":
+        # a SELECT that writes (advances a sequence) is refused by the transaction
+        with pytest.raises(DataError, match="read-only transaction"):
+            read_sql(crm_url, query="SELECT nextval('crm_ids')")
+    _still_there(crm_url)
+
+
+def test_each_box_reads_its_own_kind_only(tmp_path: Path) -> None:
+    from leadscore.config import Settings
+    from leadscore.data.sources import require_source
+
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'leadscore.db'}")
+    assert require_source(" s3://crm/leads.csv ", "s3", settings=settings) == "s3://crm/leads.csv"
+    assert require_source("sqlite:///crm.db?table=leads", "sql", settings=settings)
+    mixpanel = "mixpanel://?from=2025-01-01&to=2025-01-31"
+    assert require_source(mixpanel, "mixpanel", settings=settings) == mixpanel
+    refused = [
+        ("/etc/os-release", "s3", "local file"),
+        ("file:///etc/os-release", "s3", "local file"),
+        ("../leadscore.db", "sql", "local file"),
+        ("sqlite:///x.db?table=webhooks", "s3", "database URL"),
+        ("s3://crm/leads.csv", "sql", "S3 URL"),
+        ("mixpanel://?from=2025-01-01&to=2025-01-02", "s3", "Mixpanel"),
+        ("s3://crm/x.csv", "mixpanel", "S3 URL"),
+        ("   ", "s3", "give an S3 URL"),
+        ("s3://Not A Bucket/x", "s3", "malformed S3 URL"),
+        ("sqlite:///crm.db?query=DROP%20TABLE%20leads", "sql", "not a SELECT"),
+    ]
+    for source, kind, needle in refused:
+        with pytest.raises(DataError, match=needle):
+            require_source(source, kind, settings=settings)  # type: ignore[arg-type]
+
+
+def test_the_stores_own_database_is_refused_however_it_is_spelt(tmp_path: Path) -> None:
+    from leadscore.config import Settings
+    from leadscore.data.sources import require_source
+
+    store = tmp_path / "leadscore.db"
+    store.write_bytes(b"")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.db").symlink_to(store)
+    settings = Settings(database_url=f"sqlite:///{store}")
+    for spelling in (
+        f"sqlite:///{store}?table=webhooks",
+        f"sqlite:///{tmp_path}/sub/../leadscore.db?table=api_keys",
+        f"sqlite:///{tmp_path}/./leadscore.db?query=SELECT%20*%20FROM%20users",
+        f"sqlite:///{tmp_path / 'link.db'}?table=webhooks",
+        f"sqlite:///file:{store}?mode=ro&uri=true&table=webhooks",
+    ):
+        with pytest.raises(DataError, match="leadscore's own database"):
+            require_source(spelling, "sql", settings=settings)
+    other = tmp_path / "mlflow.db"
+    with pytest.raises(DataError, match="own database"):
+        require_source(f"sqlite:///{other}?table=tags", "sql", settings=settings,
+                       protected=[f"sqlite:///{other}"])  # fmt: skip
+    pg = Settings(database_url="postgresql://leadscore:pw@db.internal:5432/leadscore")
+    for spelling in (
+        "postgresql://someone:else@db.internal/leadscore?table=webhooks",
+        "postgresql+psycopg://leadscore@DB.internal:5432/leadscore?table=users",
+        "postgres://db.internal:5432/leadscore?user=x&table=webhooks",
+    ):
+        with pytest.raises(DataError, match="own database"):
+            require_source(spelling, "sql", settings=pg)
+    assert require_source("postgresql://db.internal/crm?table=leads", "sql", settings=pg)
+    local = Settings(database_url="postgresql://postgres@localhost/test")
+    with pytest.raises(DataError, match="own database"):
+        require_source("postgresql://postgres@127.0.0.1:5432/test?table=x", "sql", settings=local)

@@ -25,6 +25,12 @@ objects and Mixpanel days into the cache folder: ``$LEADSCORE_CACHE_DIR``, else
 ``$XDG_CACHE_HOME/leadscore``, else ``~/.cache/leadscore``). Local files are found, read
 and written by :mod:`.table_files`. A new source is a module of its own and its scheme
 here: in :func:`source_kind` and in the resolver of its files.
+
+SQL sources are read-only (one ``SELECT`` or a table, on a read-only connection: see
+:mod:`.sql`). :func:`require_source` is what a box that reads one kind of source checks
+(the dashboard's S3, Mixpanel and SQL boxes): that kind only, no local file, never
+leadscore's own databases. Messages never show a password or secret
+(:mod:`.masking`).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ import hashlib
 import os
 import re
 import urllib.parse
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -89,6 +96,78 @@ def source_kind(source: str | Path) -> SourceKind:
             "mixpanel://… or a database URL such as postgresql://user@host/db?table=leads"
         )
     return "sql"
+
+
+#: what each kind of source is, in words for messages
+_KIND_WORDS: dict[str, str] = {
+    "local": "a local file or folder",
+    "s3": "an S3 URL (s3://bucket/key.csv or s3://bucket/prefix/)",
+    "mixpanel": "a Mixpanel export (mixpanel://?from=…&to=…)",
+    "sql": "a database URL (postgresql://user@host:5432/crm, sqlite:///crm.db)",
+}
+
+
+def require_source(
+    source: str,
+    kind: SourceKind,
+    *,
+    settings: Settings | None = None,
+    protected: Iterable[str | None] = (),
+) -> str:
+    """``source`` (stripped) if it is a ``kind`` source that may be read from a box that
+    reads only that kind (the dashboard's S3, Mixpanel and SQL boxes), else
+    :class:`DataError`.
+
+    A box reads its own scheme only: the S3 box ``s3://`` URLs, the Mixpanel box
+    ``mixpanel://`` exports, the SQL box database URLs; no remote box reads a local path or
+    ``file://`` URL. A SQL source must not be leadscore's own database: the score store of
+    ``settings`` (``database_url``) and every URL in ``protected`` (the store the caller
+    opened, the MLflow database) are refused however their URL is spelt; its query must be
+    one read-only ``SELECT`` (:func:`~leadscore.data.sql_guard.check_select`).
+
+    Example
+    -------
+    >>> require_source(" s3://leads/2025/ ", "s3")
+    's3://leads/2025/'
+    >>> require_source("/etc/os-release", "s3")
+    Traceback (most recent call last):
+    ...
+    leadscore.errors.DataError: /etc/os-release is a local file or folder: this box reads an S3 URL (s3://bucket/key.csv or s3://bucket/prefix/) only
+    """  # noqa: E501
+    text = str(source).strip()
+    if not text:
+        raise DataError(f"give {_KIND_WORDS[kind]}")
+    actual = source_kind(text)
+    if actual != kind:
+        raise DataError(
+            f"{mask_source(text)} is {_KIND_WORDS[actual]}: this box reads {_KIND_WORDS[kind]} only"
+        )
+    if kind == "s3":
+        from leadscore.data.s3 import parse_s3_url
+
+        parse_s3_url(text)
+    elif kind == "mixpanel":
+        parse_mixpanel_url(text)
+    elif kind == "sql":
+        _require_foreign_database(text, [_settings(settings).database_url, *protected])
+    return text
+
+
+def _require_foreign_database(source: str, protected: Iterable[str | None]) -> None:
+    from leadscore.data.sql import mask, same_database, split_sql_source
+    from leadscore.data.sql_guard import check_select
+
+    url, _, query = split_sql_source(source)
+    for own in protected:
+        if own and same_database(url, str(own)):
+            raise DataError(
+                f"{mask(url)} is leadscore's own database (the score store or the model "
+                "registry): it holds keys, users and webhook secrets, and cannot be read as "
+                "a source"
+            )
+    problem = check_select(query) if query is not None else None
+    if problem is not None:
+        raise DataError(f"refused the query: {problem}. Give one SELECT, or a table name")
 
 
 # --- remote sources: S3 objects and Mixpanel days in the cache folder ----------------------------

@@ -5,10 +5,19 @@ A source is a SQLAlchemy URL with the table or query in its query string, e.g.
 ``postgresql://me@db/crm?query=SELECT%20*%20FROM%20leads%20WHERE%20created%20%3E%20'2025-01-01'``.
 Plain ``postgresql://`` (and ``postgres://``) URLs use the psycopg 3 driver. Passwords are
 never shown: messages print the URL with the password masked.
+
+Reading is read-only, whoever asks (the command line or the dashboard): a query must be a
+single ``SELECT`` (``WITH … SELECT`` included; :func:`check_select` says why another is
+refused), and it runs on a read-only connection where the database offers one — SQLite
+files are opened with ``mode=ro`` and ``PRAGMA query_only``, PostgreSQL transactions
+start with ``SET TRANSACTION READ ONLY`` — in a transaction that is never committed.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+import sqlite3
 import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -16,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import pandas as pd
 
 from leadscore.data.masking import mask_text
+from leadscore.data.sql_guard import check_select
 from leadscore.errors import DataError
 
 if TYPE_CHECKING:
@@ -93,17 +103,97 @@ def mask(url: str | URL) -> str:
     return mask_text(parsed.render_as_string(hide_password=True))
 
 
-def _engine(url: str) -> tuple[Engine, str]:
-    from sqlalchemy import create_engine
+_LOOPBACK = {"", "localhost", "localhost.localdomain", "ip6-localhost", "::1", "[::1]"}
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306, "mssql": 1433}
+
+
+def same_database(url: str, other: str) -> bool:
+    """Whether two database URLs name one database, whatever their user, password, driver
+    and options: the same SQLite file (however the path is spelt, links followed), or the
+    same database on the same server (``localhost``, ``127.0.0.1`` and this machine's name
+    are one host; the default port is filled in).
+
+    Example
+    -------
+    >>> same_database("postgresql://a:x@localhost/crm", "postgresql://b@127.0.0.1:5432/crm")
+    True
+    >>> same_database("sqlite:///crm.db", "sqlite:///./crm.db")
+    True
+    """
+    try:
+        first = normalise_url(split_sql_source(url)[0])
+        second = normalise_url(split_sql_source(other)[0])
+    except DataError:
+        return False
+    backend = first.get_backend_name()
+    if backend != second.get_backend_name():
+        return False
+    if backend == "sqlite":
+        paths = [_sqlite_target(first), _sqlite_target(second)]
+        if paths[0] is None or paths[1] is None:
+            return False  # in memory: a database of its own
+        if paths[0].exists() and paths[1].exists():
+            return os.path.samefile(paths[0], paths[1])
+        return paths[0].resolve() == paths[1].resolve()
+    port = _DEFAULT_PORTS.get(backend)
+    if (first.port or port) != (second.port or port):
+        return False
+    # PostgreSQL's database defaults to the user's name
+    names = [
+        u.database or (u.username if backend == "postgresql" else None) for u in (first, second)
+    ]
+    if names[0] != names[1]:
+        return False
+    return _same_host(
+        first.host or first.query.get("host"), second.host or second.query.get("host")
+    )
+
+
+def _sqlite_target(parsed: URL) -> Path | None:
+    database = parsed.database
+    if database in (None, "", ":memory:"):
+        return None
+    if database.startswith("file:"):  # a URI filename: file:crm.db?mode=ro, file:///abs/crm.db
+        path = urllib.parse.unquote(urllib.parse.urlsplit(database).path)
+        return None if path in ("", ":memory:") else Path(path)
+    return Path(database)
+
+
+def _same_host(first: Any, second: Any) -> bool:
+    hosts = [str(h if not isinstance(h, tuple) else h[0]).strip().lower() for h in (first, second)]
+    if hosts[0] == hosts[1]:
+        return True
+    here = {socket.gethostname().lower(), socket.getfqdn().lower()}
+
+    def addresses(host: str) -> set[str]:
+        if host in _LOOPBACK or host.startswith(("/", "127.")) or host in here:
+            return {"loopback"}  # a Unix socket or this machine
+        try:
+            return {info[4][0] for info in socket.getaddrinfo(host.strip("[]"), None)}
+        except (OSError, UnicodeError):
+            return {host}
+
+    found = [addresses(host) for host in hosts]
+    return bool(found[0] & found[1])
+
+
+def _engine(url: str, *, read_only: bool = False) -> tuple[Engine, str]:
+    from sqlalchemy import create_engine, event
     from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
     parsed = normalise_url(url)
     shown = mask(parsed)
     connect_args: dict[str, Any] = {}
+    options: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
         connect_args["connect_timeout"] = DEFAULT_CONNECT_TIMEOUT
+    sqlite_file = _plain_sqlite_file(parsed)
+    if read_only and sqlite_file is not None:
+        # the file itself opened read-only: no statement can change it
+        uri = f"{sqlite_file.resolve().as_uri()}?mode=ro"
+        options["creator"] = lambda: sqlite3.connect(uri, uri=True, check_same_thread=False)
     try:
-        engine = create_engine(parsed, connect_args=connect_args)
+        engine = create_engine(parsed, connect_args=connect_args, **options)
     except NoSuchModuleError:
         raise DataError(
             f"unsupported database {parsed.drivername!r} in {shown}: SQLAlchemy has no such "
@@ -113,7 +203,33 @@ def _engine(url: str) -> tuple[Engine, str]:
         raise DataError(f"the driver for {shown} is not installed: {exc.name}") from None
     except ArgumentError as exc:
         raise DataError(f"invalid database URL {shown}: {exc}") from None
+    if read_only and parsed.get_backend_name() == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _query_only(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA query_only = ON")
+
     return engine, shown
+
+
+def _plain_sqlite_file(parsed: URL) -> Path | None:
+    """The database file of a SQLite URL (``None``: not SQLite, in memory, a ``file:`` URI)."""
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    if database.startswith("file:") or parsed.query.get("uri") in ("true", "1"):
+        return None
+    return Path(database)
+
+
+def _read_only(connection: Any) -> None:
+    """Make the connection's transaction read-only where the database has such a thing."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA query_only = ON")
+    elif connection.dialect.name in ("mysql", "mariadb", "oracle"):  # pragma: no cover
+        connection.exec_driver_sql("SET TRANSACTION READ ONLY")
 
 
 def _db_message(exc: Exception, url: str) -> str:
@@ -197,10 +313,18 @@ def read_sql(
             f"give either a table or a query for {mask(normalise_url(url))} "
             "(e.g. ?table=leads or ?query=SELECT%20*%20FROM%20leads)"
         )
+    if query is not None:
+        problem = check_select(query)
+        if problem is not None:
+            raise DataError(
+                f"refused the query for {mask(normalise_url(url))}: {problem}. A SQL source "
+                "is read-only: give one SELECT (or a table with ?table=NAME)"
+            )
     _require_sqlite_file(url)
-    engine, shown = _engine(url)
+    engine, shown = _engine(url, read_only=True)
     try:
-        with engine.connect() as connection:
+        with engine.connect() as connection:  # never committed: closing rolls back
+            _read_only(connection)
             if query is not None:
                 statement: Any = text(query)
             else:

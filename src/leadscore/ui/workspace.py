@@ -34,7 +34,7 @@ from leadscore.config import Roles, Settings
 from leadscore.data.lead_table import LeadTable, prepare_table
 from leadscore.data.masking import mask_source
 from leadscore.data.roles import coerce_target, infer_target, sidecar_roles
-from leadscore.data.sources import read_table, source_kind
+from leadscore.data.sources import SourceKind, read_table, require_source, source_kind
 from leadscore.errors import DataError
 
 if TYPE_CHECKING:
@@ -102,6 +102,24 @@ def sql_source(url: str, table: str = "", query: str = "") -> str:
     if table:
         return f"{url}{joiner}table={urllib.parse.quote(table, safe='.')}"
     return f"{url}{joiner}query={urllib.parse.quote(query, safe='')}"
+
+
+def box_source(text: str, kind: SourceKind, settings: Settings, store_url: str | None) -> str:
+    """What a remote box of the Data page may read: ``text`` if it is a ``kind`` source
+    (an S3 URL in the S3 box, a database URL in the SQL box, …), never a local file, and
+    never leadscore's own databases (the score store at ``store_url`` and of the settings,
+    the MLflow database); a SQL query must be one ``SELECT``
+    (:func:`~leadscore.data.sources.require_source`).
+
+    Example
+    -------
+    >>> box_source("s3://crm/leads.csv", "s3", Settings(), None)
+    's3://crm/leads.csv'
+    """
+    from leadscore.lifecycle.registry import tracking_uri
+
+    protected = [store_url, tracking_uri(settings)]
+    return require_source(text, kind, settings=settings, protected=protected)
 
 
 def mixpanel_source(start: str, end: str, events: str = "", project: str = "") -> str:

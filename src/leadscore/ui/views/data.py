@@ -10,7 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from leadscore.config import Roles
-from leadscore.data.sources import read_table
+from leadscore.data.masking import mask_source, mask_text
+from leadscore.data.sources import SourceKind, read_table
 from leadscore.errors import LeadscoreError
 from leadscore.ui import batch_scoring, frames, jobs, web, workspace
 from leadscore.ui.config import DATASET_KEY
@@ -30,7 +31,11 @@ if job is not None and job.kind == "score":
 
 def load(name: str, source: str, read: Callable[[], pd.DataFrame]) -> None:
     """Read, check and keep a table as the current data set; on any error show it and
-    keep nothing."""
+    keep nothing. Only admins load data (checked here too, not only by hiding the boxes)."""
+    name = mask_source(name)
+    if not user.is_admin:
+        st.error("Only admins load data.")
+        return
     try:
         with st.spinner(f"Reading {name}…"):
             frame = read()
@@ -39,11 +44,17 @@ def load(name: str, source: str, read: Callable[[], pd.DataFrame]) -> None:
                 frame, name=name, source=source, check=check, loaded_by=user.name
             )
     except LeadscoreError as exc:
-        st.error(f"{name}: {exc}")
+        st.error(f"{name}: {mask_text(str(exc))}")
         return
     ctx.store.settings.set(DATASET_KEY, {"id": info.id}, by=user.name)
     st.session_state["data_loaded"] = f"Loaded {name}: {info.rows:,} leads."
     st.rerun()
+
+
+def checked(text: str, kind: SourceKind) -> str:
+    """The source a box may read (its own scheme, no local file, not leadscore's own
+    databases, one SELECT), or a DataError that :func:`load` shows."""
+    return workspace.box_source(text, kind, ctx.settings, ctx.store.url)
 
 
 # ----------------------------------------------------------------------------- loading
@@ -84,7 +95,9 @@ if user.is_admin:
             st.caption("Credentials from LEADSCORE_S3__* or the usual AWS settings of the server.")
             if st.button("Load from S3", key="load_s3", disabled=not url.strip()):
                 load(
-                    url.strip(), url.strip(), lambda: read_table(url.strip(), settings=ctx.settings)
+                    url.strip(),
+                    url.strip(),
+                    lambda: read_table(checked(url, "s3"), settings=ctx.settings),
                 )
         with mixpanel_tab:
             st.caption(
@@ -106,10 +119,16 @@ if user.is_admin:
                     f"Mixpanel {start} – {end}",
                     source,
                     lambda: workspace.leads_from_events(
-                        source, lead_event=lead_event.strip(), conversion_event=conversion.strip()
+                        checked(source, "mixpanel"),
+                        lead_event=lead_event.strip(),
+                        conversion_event=conversion.strip(),
                     ),
                 )
         with sql_tab:
+            st.caption(
+                "Read-only: a table, or one SELECT query. leadscore's own databases (the score "
+                "store, the model registry) cannot be read here."
+            )
             db_url = st.text_input(
                 "Database URL", placeholder="postgresql://user@host:5432/crm", key="sql_url"
             )
@@ -120,12 +139,13 @@ if user.is_admin:
                 try:
                     source = workspace.sql_source(db_url, table_name, query)
                 except LeadscoreError as exc:
-                    st.error(str(exc))
+                    st.error(mask_text(str(exc)))
                 else:
-                    from leadscore.data.sql import mask
-
-                    load(table_name.strip() or "SQL query", mask(db_url.strip()),
-                         lambda: read_table(source, settings=ctx.settings))  # fmt: skip
+                    load(
+                        table_name.strip() or "SQL query",
+                        db_url.strip(),
+                        lambda: read_table(checked(source, "sql"), settings=ctx.settings),
+                    )
         with demo_tab:
             st.caption(
                 "A software company's web leads with known, planted effects: 1,500 leads with "
