@@ -1,7 +1,7 @@
 """Start what only waits on imports while a table is read and audited.
 
-A comparison's worker processes spend ~1.5 s each importing the modelling libraries before
-they fit anything, and recording the run imports MLflow (~1 s). Both can happen while the
+A comparison's worker processes import the modelling libraries before they fit anything,
+and recording the run imports MLflow; both take a noticeable time and can happen while the
 main process reads the table, audits it and looks for a time order.
 """
 
@@ -25,8 +25,8 @@ def _warm_worker() -> None:
 
 def warm_up(n_jobs: int, tracking: bool) -> None:
     """Start the work that only waits on imports while the table is read and audited: the
-    worker processes load the modelling libraries (~1.5 s each), and a thread imports
-    MLflow (~1 s) for the run that records the comparison."""
+    worker processes load the modelling libraries, and a thread imports MLflow for the run
+    that records the comparison."""
     jobs = n_jobs if n_jobs > 0 else (os.cpu_count() or 1)
     if jobs > 1:
         # through joblib itself, so that the comparison's Parallel reuses these workers

@@ -44,7 +44,13 @@ def score(
 
     Example
     -------
-    >>> scores = score("model/", "new_leads.csv", out="scores.csv")  # doctest: +SKIP
+    >>> _ = model.save("model/")
+    >>> leads.drop(columns=["sales_status", "converted"]).to_csv("new_leads.csv", index=False)
+    >>> scores = score("model/", "new_leads.csv", out="scores.csv")
+    >>> scores.columns.tolist()
+    ['lead_id', 'score', 'score_100', 'segment', 'rank', 'contact']
+    >>> pd.read_csv("scores.csv")["lead_id"].tolist() == scores["lead_id"].tolist()
+    True
     """
     lead_model = model if isinstance(model, LeadModel) else LeadModel.load(model)
     frame = read_table(data)

@@ -1,10 +1,10 @@
 """The compiled scorer saved beside a model, so that a service swaps models in milliseconds.
 
 Loading ``model.joblib`` and compiling its :class:`~leadscore.scoring.realtime.scorer.FastScorer`
-is 100–150 ms of work in the interpreter (LightGBM parsing five boosters on every core,
-then the compilation; a linear model's compilation alone is ~120 ms of pandas). In a
-service answering requests, that work competes with them for the interpreter and the
-cores, and their p99 during a swap rose to 20–35 ms (70–230 ms with a linear model).
+is work in the interpreter (LightGBM parsing the boosters on every core, then the
+compilation; a linear model's compilation is mostly pandas). In a service answering
+requests, that work competes with them for the interpreter and the cores, and slows the
+requests answered during a swap.
 
 So :meth:`~leadscore.modeling.model.LeadModel.save` compiles the scorer once and writes it
 as ``scorer.bin``: the scorer without the fitted estimators it never calls

@@ -3,8 +3,8 @@
 Random forests, extra trees, decision trees and the MLP read the output of
 the ``tree`` or ``linear`` encoding of :func:`leadscore.modeling.preprocess.build_preprocessor`.
 The batch path gets there through the fitted pipeline: a DataFrame, the log, the imputer,
-the encoders, the scaler. For one lead that costs ~50–140 ms, and its occlusion reasons
-(one prediction per field) a quarter of a second to a second.
+the encoders, the scaler. For one lead that costs far more than the model itself, and its
+occlusion reasons (one prediction per field) that many times over.
 
 :class:`DenseModel` does the same with plain numbers. :class:`DenseEncoder` builds each
 fold model's encoded row from a cleaned lead: numbers logged, imputed and scaled with the
@@ -24,8 +24,14 @@ then stays on the batch path.
 
 Example
 -------
->>> dense = DenseModel(model, clean)  # doctest: +SKIP
->>> logits, values, base = dense.explain([clean(lead)])  # doctest: +SKIP
+>>> from leadscore.scoring.realtime.cleaning import Cleaner
+>>> clean = Cleaner(model)  # raw request values → typed values, as the scorer's
+>>> dense = DenseModel(model, clean)  # the logistic regression reads the linear encoding
+>>> lead = {"source": "google", "visits": 3}
+>>> logits, values, base = dense.explain([clean(lead)])
+>>> row = pd.DataFrame([lead]).reindex(columns=model.schema_.names)
+>>> bool(np.allclose(logits, logit(model.predict_raw(row)))), values.shape  # one per field
+(True, (1, 11))
 """
 
 from __future__ import annotations

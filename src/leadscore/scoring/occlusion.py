@@ -3,8 +3,8 @@
 The batch explanation of a random forest or extra trees model is *occlusion*
 (:func:`leadscore.scoring.contributions.contributions`): each field's effect is the change
 in log-odds when that field alone takes a typical lead's value. Done with the fitted
-pipeline, that is one prediction per field and lead: 82 forests of 1,000 deep trees for
-one lead of the demo data, about a second.
+pipeline, that is one prediction per field and lead: every tree of every fold model
+walked once per field, for each lead.
 
 Most of that work gives back the lead's own answer. A tree's leaf can only change when
 the swapped field is split on along the lead's path, and the walk to the new leaf is
@@ -25,9 +25,19 @@ that reads them as plain arrays.
 
 Example
 -------
->>> trees = CompiledTrees.from_sklearn([forest_a, forest_b], [0, width_a])  # doctest: +SKIP
->>> proba = trees.proba(rows)  # (n, 2): each fold model's probability  # doctest: +SKIP
->>> proba, swapped = trees.occlude(rows, typical, field_of, n_fields)  # doctest: +SKIP
+>>> from sklearn.ensemble import RandomForestClassifier
+>>> rng = np.random.default_rng(0)
+>>> rows, y = rng.normal(size=(200, 3)), rng.integers(0, 2, 200)
+>>> forest_a = RandomForestClassifier(5, random_state=0).fit(rows[:, :2], y)  # columns 0, 1
+>>> forest_b = RandomForestClassifier(5, random_state=0).fit(rows[:, 2:], y)  # column 2
+>>> trees = CompiledTrees.from_sklearn([forest_a, forest_b], [0, 2])
+>>> proba = trees.proba(rows)  # (n, 2): each fold model's probability
+>>> bool(np.allclose(proba[:, 0], forest_a.predict_proba(rows[:, :2])[:, 1]))
+True
+>>> field_of = np.array([0, 0, 1])  # columns 0 and 1 encode field 0, column 2 field 1
+>>> proba, swapped = trees.occlude(rows, rows.mean(axis=0), field_of, 2)
+>>> swapped.shape  # (leads, fold models, fields)
+(200, 2, 2)
 """
 
 from __future__ import annotations

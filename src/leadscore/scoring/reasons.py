@@ -140,9 +140,9 @@ def reasons(
 
     Example
     -------
-    >>> up, down = reasons(model, leads.head(1))[0]  # doctest: +SKIP
-    >>> [r.text for r in up]  # doctest: +SKIP
-    ['Time on site: 1,532 s (high) → +18', 'Returned same day: yes → +9']
+    >>> up, down = reasons(model, leads.head(1))[0]
+    >>> [r.text for r in up]
+    ['Returned same day: yes → +1', 'Source: direct → +1', 'Visits: 3 (typical) → +1']
     """
     explained = explained or contributions(model, X)
     points = explained.points()

@@ -6,8 +6,8 @@ per feature ``k``, ``∫₀¹ Π_{i≠k} (r_i + e_i t) dt`` by the Gauss–Legen
 ``⌈d/2⌉`` nodes (see :mod:`leadscore.scoring.treeshap`). Written out for a fixed ``d`` —
 every factor, prefix and suffix product a local variable, the rule's nodes unrolled — the
 loop over groups holds no inner loop and no array but its inputs and outputs, so the
-compiler keeps everything in registers and vectorises across groups: ~3–4× faster than
-the same arithmetic as loops over ``k`` and ``q`` with ``d`` known only at run time.
+compiler keeps everything in registers and vectorises across groups, which it cannot do
+for the same arithmetic as loops over ``k`` and ``q`` with ``d`` known only at run time.
 
 Python cannot write such functions generically for numba (``d`` must be a constant of the
 source), so they are generated, into a real module that numba can cache. Regenerate after

@@ -3,9 +3,10 @@ kept in step in the same transaction.
 
 This is the path every API request takes, so it is written for its cost: SQLAlchemy Core
 statements built once (SQLAlchemy then finds their compiled form in its cache by identity
-instead of building, coercing and hashing a new statement per call — that was most of a
-single-lead write's cost, not SQL), on one connection, no ORM session. The transaction is
-opened by :meth:`ScoreRepository.scoring <leadscore.store.scores.ScoreRepository.scoring>`
+instead of building, coercing and hashing a new statement per call, which for a
+single-lead write costs more than the SQL), on one connection, no ORM session. The
+transaction is opened by
+:meth:`ScoreRepository.scoring <leadscore.store.scores.ScoreRepository.scoring>`
 (the leads locked, attributes merged, latest scores read) before the scores are known;
 :class:`ScoreWriter` is its second half.
 

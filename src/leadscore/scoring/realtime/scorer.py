@@ -85,10 +85,11 @@ class FastScorer:
 
     Example
     -------
-    >>> scorer = FastScorer(LeadModel.load("model/"))  # doctest: +SKIP
-    >>> scorer.score({"source": "google", "visits": 3, "time_on_site_s": 420}, reasons=3)
-    ... # doctest: +SKIP
-    FastResult(score=0.21, score_100=21, segment='warm', contact=True, ...)
+    >>> _ = model.save("model/")
+    >>> scorer = FastScorer(LeadModel.load("model/"))
+    >>> result = scorer.score({"source": "google", "visits": 3, "time_on_site_s": 420}, reasons=3)
+    >>> result.score_100, result.segment, [r.field for r in result.reasons_up]
+    (7, 'cold', ['time_on_site_s', 'visits', 'returned_same_day'])
     """
 
     def __init__(self, model: LeadModel, *, warm: bool = True) -> None:
@@ -166,8 +167,8 @@ class FastScorer:
     def detached(self) -> FastScorer:
         """This scorer without the model's fitted estimators, where it does not call them
         (:attr:`needs_estimators`): what is saved beside a model as ``scorer.bin``
-        (:mod:`leadscore.scoring.bundle`), so that loading it parses no booster (five
-        LightGBM boosters: ~40 ms). Its :attr:`model` is
+        (:mod:`leadscore.scoring.bundle`), so that loading it parses no booster. Its
+        :attr:`model` is
         :meth:`~leadscore.modeling.model.LeadModel.without_estimators`."""
         if self.needs_estimators:
             return self
@@ -317,8 +318,12 @@ class FastScorer:
 
         Example
         -------
-        >>> finish = scorer.begin([lead], reasons=3, pool_share=0.6)  # doctest: +SKIP
-        >>> result = finish()[0]  # doctest: +SKIP
+        >>> scorer = FastScorer(model)
+        >>> lead = {"source": "google", "visits": 3, "time_on_site_s": 420}
+        >>> finish = scorer.begin([lead], reasons=3, pool_share=0.6)
+        >>> result = finish()[0]
+        >>> result == scorer.score(lead, reasons=3)
+        True
         """
         cleaned = [self.clean(r) for r in rows]
         if reasons and self.forest is not None and len(cleaned) < THREADED_ROWS:

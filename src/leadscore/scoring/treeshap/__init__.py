@@ -2,7 +2,7 @@
 
 LightGBM computes path-dependent tree SHAP (``pred_contrib=True``) with the classic
 algorithm, O(leaves × depth²) per tree and lead; with reasons on every API request that
-was the largest cost of a request. This package computes the same values another way.
+would be the largest cost of a request. This package computes the same values another way.
 For one leaf with value ``v``, the unique features on its path (``d`` of them), each with
 ``r_j`` (the share of training rows that followed the path's edges on ``j``) and ``o_j``
 (1 if the lead follows them all), the leaf's part of feature ``i``'s SHAP value is the
@@ -41,10 +41,21 @@ The modules, in the order a booster goes through them:
 
 Example
 -------
+>>> import lightgbm as lgb
 >>> from leadscore.scoring.treeshap.forest import CompiledForest
->>> forest = CompiledForest.from_lightgbm([booster_a, booster_b])  # doctest: +SKIP
->>> raw, values, base = forest.explain(np.concatenate([row_a, row_b])[None, :])
-... # doctest: +SKIP
+>>> rng = np.random.default_rng(0)
+>>> rows, y = rng.normal(size=(300, 4)), rng.integers(0, 2, 300)
+>>> params = {"objective": "binary", "num_leaves": 8, "verbose": -1}
+>>> booster_a = lgb.train(params, lgb.Dataset(rows[:, :2], y), num_boost_round=10)
+>>> booster_b = lgb.train(params, lgb.Dataset(rows[:, 2:], y), num_boost_round=10)
+>>> forest = CompiledForest.from_lightgbm([booster_a, booster_b])  # a row: a's inputs, b's
+>>> raw, values, base = forest.explain(rows[:5])
+>>> shap_a = booster_a.predict(rows[:5, :2], pred_contrib=True)  # LightGBM's own tree SHAP
+>>> shap_b = booster_b.predict(rows[:5, 2:], pred_contrib=True)
+>>> bool(np.allclose(values, np.hstack([shap_a[:, :-1], shap_b[:, :-1]]) / 2))
+True
+>>> bool(np.allclose(raw, base + values.sum(axis=1)))
+True
 """
 
 from __future__ import annotations

@@ -60,8 +60,8 @@ class CompiledForest:
         whose outputs are their average; booster ``k`` reads columns
         ``k·n … (k+1)·n − 1`` of the row, ``n`` being its number of features.
 
-        Reads LightGBM's text model (``model_to_string``): the JSON dump is ~7× slower
-        to produce and parse, and a reload while the service answers should be short.
+        Reads LightGBM's text model (``model_to_string``): the JSON dump is several times
+        slower to produce and parse, and a reload while the service answers should be short.
         A booster parsed before (see :func:`~leadscore.scoring.treeshap.parse.parsed_trees`) is
         not parsed again."""
         parsed: list[tuple[_Trees, int]] = []
@@ -136,8 +136,16 @@ class CompiledForest:
 
         Example
         -------
-        >>> finish = forest.begin(row[None, :], shared_pool(), 0.6)  # doctest: +SKIP
-        >>> raw, values, base = finish()  # doctest: +SKIP
+        >>> import lightgbm as lgb
+        >>> from leadscore.scoring.treeshap.pool import shared_pool
+        >>> rng = np.random.default_rng(0)
+        >>> rows, y = rng.normal(size=(300, 3)), rng.integers(0, 2, 300)
+        >>> booster = lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(rows, y), 20)
+        >>> forest = CompiledForest.from_lightgbm([booster])
+        >>> finish = forest.begin(rows[:1], shared_pool(), 0.6)  # 60 % of the trees start now
+        >>> raw, values, base = finish()  # the rest on this thread, then the two added
+        >>> bool(np.allclose(raw, booster.predict(rows[:1], raw_score=True)))
+        True
         """
         rows = self._rows(row)
         if len(rows) != 1:
