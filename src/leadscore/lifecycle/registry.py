@@ -90,6 +90,9 @@ class Registry:
     def client(self) -> MlflowClient:
         from mlflow import MlflowClient
 
+        from leadscore.store.db import create_private_sqlite
+
+        create_private_sqlite(self.uri)  # 0600, before MLflow makes it world-readable
         return MlflowClient(tracking_uri=self.uri, registry_uri=self.uri)
 
     @contextlib.contextmanager

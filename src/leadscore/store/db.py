@@ -156,7 +156,8 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     the file lock when it starts, so two writers queue on the busy timeout instead of
     failing with "database is locked" when a reader tries to become a writer. An in-memory
     database (``sqlite://``) lives on one shared connection (single-threaded use only).
-    A database file is created when the engine is made, never by a later connection
+    A database file is created when the engine is made, readable by its owner only
+    (0600, as SQLite then makes its ``-wal`` and ``-shm``), never by a later connection
     (they open it read-write only: a file moved away is an error, not a new empty
     store), and a pooled connection to a file that was moved or replaced since it was
     opened is discarded when it is next checked out (see :func:`_guard_file`).
@@ -226,14 +227,66 @@ def _configure_sqlite(engine: Engine, *, memory: bool) -> None:
     engine.dialect.do_begin = _sqlite_begin("BEGIN")  # type: ignore[method-assign]
 
 
+def create_private_file(path: str | os.PathLike[str]) -> bool:
+    """Create ``path`` empty and readable and writable by its owner only (mode 0600),
+    unless it exists (then it is left as it is); True when this call created it.
+
+    For the files that hold scores, webhook secrets, models' history or keys: made 0600
+    from the start (never readable by others for an instant, whatever the umask). SQLite
+    gives the ``-wal``, ``-shm`` and ``-journal`` files of a database the mode of the
+    database file, so they are 0600 too.
+
+    Example
+    -------
+    >>> create_private_file("private.db"), oct(os.stat("private.db").st_mode & 0o777)
+    (True, '0o600')
+    >>> create_private_file("private.db")
+    False
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    try:
+        if hasattr(os, "fchmod"):  # a umask can only take bits away; make it exactly 0600
+            os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return True
+
+
+def create_private_sqlite(url: str) -> None:
+    """Create the file of a SQLite database URL (``sqlite:///path``) with mode 0600 when it
+    is missing and its folder exists, before a library that would make it readable by
+    everyone does (MLflow's embedded store); other URLs are left alone.
+
+    Example
+    -------
+    >>> create_private_sqlite("sqlite:///mlflow.db")
+    >>> oct(os.stat("mlflow.db").st_mode & 0o777)
+    '0o600'
+    """
+    if isinstance(url, str) and url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///").partition("?")[0])
+        if path.parent.is_dir():
+            create_private_file(path)
+
+
+#: the SQLite files this process opened as stores (the default key files of
+#: :mod:`leadscore.store.secrets` are beside them)
+STORE_FILES: set[Path] = set()
+
+
 def _create_file(path: Path) -> Path:
-    """The store's SQLite file as an absolute path, created (empty) if it is missing:
-    opening a store creates it; only that does."""
+    """The store's SQLite file as an absolute path, created (empty, mode 0600: an empty
+    file is an empty SQLite database) if it is missing: opening a store creates it; only
+    that does."""
     path = path.expanduser().absolute()
     if not path.exists():
         if not path.parent.is_dir():
             raise StoreError(f"cannot open the score store {path}: no folder {path.parent}")
-        sqlite3.connect(path).close()
+        create_private_file(path)
+    STORE_FILES.add(path)
     return path
 
 

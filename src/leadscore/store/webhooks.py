@@ -28,6 +28,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 from leadscore.store.checks import clamp_limit
 from leadscore.store.errors import NotFoundError, StoreError
 from leadscore.store.records import WEBHOOK_KINDS, DeliveryRecord, NewDelivery, WebhookRecord
+from leadscore.store.secrets import reveal, seal
 from leadscore.store.session import Repository
 from leadscore.store.tables import Webhook, WebhookDelivery, as_utc, utcnow
 
@@ -80,7 +81,7 @@ class WebhookRepository(Repository):
             )
         values = {
             "url": url,
-            "secret": secret,
+            "secret": seal(secret, self._db.url),  # encrypted at rest
             "kinds": list(clean_kinds),
             "min_jump": min_jump,
             "active": True,
@@ -419,7 +420,7 @@ def _webhook(row: Webhook | Row[Any]) -> WebhookRecord:
     return WebhookRecord(
         id=row.id,
         url=row.url,
-        secret=row.secret,
+        secret=reveal(row.secret),
         kinds=tuple(row.kinds or ()),
         min_jump=row.min_jump,
         active=row.active,
