@@ -98,6 +98,7 @@ def ui_command(
     config: ConfigOpt = None,
 ) -> None:
     """The dashboard (Streamlit): leads, insights, data, models, monitoring, settings."""
+    from leadscore.data.masking import mask_text
     from leadscore.store import mask
 
     if max_upload_mb < 1:
@@ -120,7 +121,8 @@ def ui_command(
             f"{info.labelled:,} with an outcome)"
         )
     store.close()
-    out.print(f"Dashboard: http://{host}:{port}  (scores in {mask(settings.database_url)})")
+    store_url = mask_text(mask(settings.database_url))  # ?password=… too
+    out.print(f"Dashboard: http://{host}:{port}  (scores in {store_url})")
     env = dashboard_env(
         database=settings.database_url, config=config, directory=directory,
         max_upload_mb=max_upload_mb,

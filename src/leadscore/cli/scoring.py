@@ -86,10 +86,12 @@ def score(
     if out_file:
         out.print(f"wrote {len(scores):,} scores to {out_file}")
     if score_store is not None:
+        from leadscore.data.masking import mask_text
         from leadscore.store import mask
 
         out.print(
-            f"stored {len(scores):,} scores (model version {version}) in {mask(score_store.url)}"
+            f"stored {len(scores):,} scores (model version {version}) in "
+            f"{mask_text(mask(score_store.url))}"
         )
 
 
