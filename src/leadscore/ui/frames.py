@@ -259,10 +259,24 @@ def queue_csv(frame: pd.DataFrame) -> bytes:
     for position in range(out.shape[1]):
         values = out.iloc[:, position]
         if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
-            out.isetitem(position, values.map(csv_safe))
+            out.isetitem(position, _neutralised(values))
     out.columns = [csv_safe(str(c)) for c in out.columns]
     # CRLF rows (RFC 4180): a cell holding a carriage return is then quoted too
     return out.to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+
+
+def _neutralised(values: pd.Series) -> pd.Series:
+    """:func:`csv_safe` on the cells of ``values`` that start like a formula (found at
+    once for text columns; cell by cell for columns that mix kinds of values)."""
+    try:
+        risky = values.str.startswith(FORMULA_START, na=False).to_numpy(dtype=bool)
+    except AttributeError:  # no text in the column, or not only text
+        return values.map(csv_safe)
+    if not risky.any():
+        return values
+    fixed = values.astype(object)
+    fixed.iloc[risky] = [csv_safe(v) for v in values.iloc[risky]]
+    return fixed
 
 
 # ----------------------------------------------------------------------------- one lead
