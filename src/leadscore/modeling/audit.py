@@ -269,9 +269,10 @@ def audit(
 
     Example
     -------
-    >>> report = audit("leads.csv", target="Converted")  # doctest: +SKIP
-    >>> [s.column for s in report.leakage_suspects]  # doctest: +SKIP
-    ['Tags']
+    >>> leads.to_csv("leads.csv", index=False)
+    >>> report = audit("leads.csv", target="converted")
+    >>> [s.column for s in report.leakage_suspects]
+    ['time_on_site_s', 'sales_status']
     """
     settings = settings or Settings()
     roles = (roles or settings.roles).merged(**role_overrides)

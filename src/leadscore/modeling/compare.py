@@ -228,9 +228,11 @@ def compare(
 
     Example
     -------
-    >>> board = compare("leads.csv", target="converted")  # doctest: +SKIP
-    >>> board.best  # doctest: +SKIP
-    'lightgbm'
+    >>> from leadscore.config import Settings
+    >>> board = compare(leads, target="converted", models=["naive_bayes", "decision_tree"],
+    ...                 cv=3, settings=Settings(n_jobs=1), show_progress=False)
+    >>> board.best
+    'naive_bayes'
     """
     started = time.perf_counter()
     settings = settings or Settings()

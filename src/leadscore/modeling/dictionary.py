@@ -40,7 +40,12 @@ def read_dictionary(path: str | Path) -> dict[str, str]:
 
     Example
     -------
-    >>> read_dictionary("Leads_Data_Dictionary.csv")["Tags"]  # doctest: +SKIP
+    >>> _ = Path("dictionary.csv").write_text(
+    ...     "Variable,Description\\n"
+    ...     "Lead Source,Where the lead came from\\n"
+    ...     "Tags,Tags assigned to customers indicating the current status of the lead.\\n"
+    ... )
+    >>> read_dictionary("dictionary.csv")["Tags"]
     'Tags assigned to customers indicating the current status of the lead.'
     """
     source = Path(path)

@@ -8,9 +8,10 @@ libraries its pickle depends on. :func:`read_metadata` is the gate every loader 
 
 Example
 -------
->>> meta = read_metadata(Path("model/"))  # doctest: +SKIP
->>> meta["format"]  # doctest: +SKIP
-1
+>>> _ = model.save("model/")
+>>> meta = read_metadata(Path("model/"))
+>>> meta["format"] == ARTIFACT_FORMAT, meta["model"]
+(True, 'logreg_l2')
 """
 
 from __future__ import annotations

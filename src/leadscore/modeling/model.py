@@ -119,7 +119,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
     Example
     -------
     >>> from leadscore.demo import generate_leads
-    >>> demo = generate_leads(800, seed=1).table
+    >>> demo = generate_leads(300, seed=1).table
     >>> X, y = demo.drop(columns=["lead_id", "converted", "sales_status"]), demo["converted"]
     >>> model = LeadModel("logreg_l2", cv=3).fit(X, y)
     >>> model.predict_proba(X.head(2)).shape

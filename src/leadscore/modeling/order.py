@@ -81,8 +81,12 @@ def detect_row_order(
 
     Example
     -------
-    >>> detect_row_order(table).ordered  # doctest: +SKIP
-    True
+    >>> from leadscore.config import Roles
+    >>> from leadscore.data.lead_table import prepare_table
+    >>> unordered = leads.drop(columns="created_at").sample(frac=1, random_state=0)
+    >>> table = prepare_table(unordered, Roles(target="converted", id="lead_id"))
+    >>> detect_row_order(table).ordered, detect_row_order(table, "time").ordered
+    (False, True)
     """
     if setting == "time":
         return RowOrder(True, "you said the rows are in time order (--row-order time)")
