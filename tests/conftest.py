@@ -13,6 +13,14 @@ from leadscore.demo import DemoLeads, generate_leads
 # Hyperparameter search costs `train` up to a minute by default; the suite trains a model
 # in dozens of tests that are about other things. tests/test_tuning.py searches on purpose.
 os.environ.setdefault("LEADSCORE_TUNING_BUDGET", "0")
+# A store without a key of its own would make its webhook-secret key file in the runner's
+# home (PostgreSQL stores); one key file for the whole run, in a temporary folder.
+if "LEADSCORE_SECRET_KEY" not in os.environ and "LEADSCORE_SECRET_KEY_FILE" not in os.environ:
+    import tempfile
+
+    os.environ["LEADSCORE_SECRET_KEY_FILE"] = str(
+        Path(tempfile.mkdtemp(prefix="leadscore-keys-")) / "secret.key"
+    )
 
 
 @pytest.fixture(scope="session")
