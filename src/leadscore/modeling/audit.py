@@ -20,6 +20,7 @@ from rich.table import Table
 
 from leadscore.config import Roles, Settings
 from leadscore.data.lead_table import LeadTable, prepare_table
+from leadscore.data.masking import mask_source
 from leadscore.data.roles import sidecar_roles
 from leadscore.data.sources import TableLike, read_table
 from leadscore.jsonutil import write_json
@@ -282,7 +283,8 @@ def audit(
             roles = described.merged(**roles.model_dump())
     raw = read_table(data)
     table = prepare_table(raw, roles, settings)
-    source = str(data) if not isinstance(data, pd.DataFrame) else "DataFrame"
+    # the report is shown and saved: a password in a source URL never goes with it
+    source = mask_source(data) if not isinstance(data, pd.DataFrame) else "DataFrame"
     dictionary = (
         read_dictionary(settings.leakage.dictionary) if settings.leakage.dictionary else None
     )

@@ -40,6 +40,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError
 from sqlalchemy.pool import StaticPool
 
+from leadscore.data.masking import mask_source
 from leadscore.store.errors import StoreError
 
 #: where the Alembic environment and revisions live (shipped inside the package)
@@ -71,15 +72,19 @@ def normalise_url(url: str | URL) -> str:
 
 
 def mask(url: str | URL) -> str:
-    """``url`` with its password hidden, for messages and logs.
+    """``url`` with its password hidden, for messages and logs: the ``user:password@``
+    part and secret query parameters (``?password=``, ``?sslpassword=``, …; see
+    :func:`leadscore.data.masking.mask_source`).
 
     Example
     -------
     >>> mask("postgresql://me:secret@db/crm")
     'postgresql+psycopg://me:***@db/crm'
+    >>> mask("postgresql://me@db/crm?password=secret")
+    'postgresql+psycopg://me@db/crm?password=***'
     """
     try:
-        return _parse(url).render_as_string(hide_password=True)
+        return mask_source(_parse(url).render_as_string(hide_password=True))
     except StoreError:
         return "<malformed database URL>"
 
