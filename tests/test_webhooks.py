@@ -18,10 +18,13 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from typer.testing import CliRunner
 
 import leadscore.live.outbox as outbox
+from leadscore.cli import app as cli
+from leadscore.config.settings import WebhookSettings
 from leadscore.live import add_score, add_scores
-from leadscore.store import NewScore, Store, StoreError
+from leadscore.store import NewScore, NotFoundError, Store, StoreError
 from leadscore.webhooks import (
     SIGNATURE_HEADER,
     WebhookDispatcher,
@@ -35,6 +38,14 @@ from leadscore.webhooks import (
 
 SECRET = "whsec-test-1234"
 T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
+runner = CliRunner(env={"COLUMNS": "200", "LEADSCORE_DEBUG": None, "LEADSCORE_CONFIG": None})
+
+
+def _cli(*args: object) -> str:
+    result = runner.invoke(cli, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
 
 # ---------------------------------------------------------------------- trigger rule
 
@@ -152,6 +163,8 @@ class Receiver:
     fail_first: int = 0
     fail_status: int = 500
     fail_headers: dict[str, str] = field(default_factory=dict)
+    #: answer requests only once this is set (or after 10 s): a hanging receiver
+    release: threading.Event | None = None
     requests: list[dict] = field(default_factory=list)
     failed: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -160,6 +173,8 @@ class Receiver:
         body = handler.rfile.read(int(handler.headers.get("Content-Length", 0)))
         headers = {k.lower(): v for k, v in handler.headers.items()}
         valid = verify(self.secret, body, headers.get(SIGNATURE_HEADER.lower(), ""))
+        if self.release is not None:
+            self.release.wait(10)
         with self.lock:
             if not valid:
                 status, extra = 401, {}
@@ -171,20 +186,22 @@ class Receiver:
             self.requests.append(
                 {"status": status, "headers": headers, "body": body, "json": json.loads(body)}
             )
-        handler.send_response(status)
-        for name, value in extra.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
+        try:
+            handler.send_response(status)
+            for name, value in extra.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+        except OSError:  # the dispatcher stopped waiting (a timeout)
+            pass
 
     def delivered(self) -> list[dict]:
         with self.lock:
             return [r for r in self.requests if r["status"] == 204]
 
 
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver()
+def _serve(state: Receiver) -> Iterator[Receiver]:
+    """Serve ``state`` on 127.0.0.1 (a free port) while the test runs."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -200,8 +217,20 @@ def receiver() -> Iterator[Receiver]:
     try:
         yield state
     finally:
+        if state.release is not None:
+            state.release.set()
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    yield from _serve(Receiver())
+
+
+@pytest.fixture
+def other_receiver() -> Iterator[Receiver]:
+    yield from _serve(Receiver())
 
 
 def _closed_port_url() -> str:
@@ -493,3 +522,172 @@ def test_background_thread_delivers_and_stops(store: Store, receiver: Receiver) 
     assert not dispatcher.running
     assert len(receiver.delivered()) == 1
     assert store.webhooks.deliveries()[0].status == "delivered"
+
+
+# ---------------------------------------------------------------------- outages, redelivery
+
+
+def _deliver_until_settled(
+    dispatcher: WebhookDispatcher, store: Store, delivery_id: int, receiver: Receiver, *,
+    start: datetime, down_for: timedelta,
+) -> datetime:  # fmt: skip
+    """Run passes at each next attempt's time, the receiver answering 503 until
+    ``start + down_for``; returns the time of the last pass."""
+    now = start
+    for _ in range(200):
+        receiver.fail_first = 10_000 if now < start + down_for else 0
+        dispatcher.deliver_due(now=now)
+        current = store.webhooks.delivery(delivery_id)
+        if current.status != "pending":
+            return now
+        now = current.next_attempt_at.replace(tzinfo=UTC)
+    raise AssertionError("still pending after 200 passes")
+
+
+def test_a_receiver_down_for_hours_still_gets_its_notification(
+    store: Store, receiver: Receiver
+) -> None:
+    receiver.fail_status = 503
+    store.webhooks.add(receiver.url, SECRET)
+    _make_hot(store)
+    (queued,) = store.webhooks.due()
+    with WebhookDispatcher(store) as dispatcher:  # the default retries
+        shortest, longest = dispatcher.retry_span_s()
+        assert 20 * 3600 <= shortest <= longest <= 30 * 3600  # about a day
+        start = datetime.now(UTC)
+        end = _deliver_until_settled(
+            dispatcher, store, queued.id, receiver, start=start, down_for=timedelta(hours=20)
+        )
+    done = store.webhooks.delivery(queued.id)
+    assert (done.status, done.last_status_code) == ("delivered", 204)
+    assert end - start >= timedelta(hours=20)
+    assert done.attempts == len(receiver.requests) <= dispatcher.max_attempts
+    # the waits grow, then stay at the cap (4 h, less up to a fifth of jitter)
+    assert receiver.requests[-1]["status"] == 204
+
+
+def test_retry_settings_come_from_the_webhooks_settings(store: Store) -> None:
+    settings = WebhookSettings(max_attempts=3, base_delay_s=60, max_delay_s=90, jitter=0)
+    dispatcher = WebhookDispatcher(store, settings=settings)
+    assert [dispatcher.backoff(n) for n in (1, 2, 3)] == [60.0, 90.0, 90.0]
+    assert dispatcher.retry_span_s() == (150.0, 150.0)
+    assert WebhookDispatcher(store, settings=settings, max_attempts=5).max_attempts == 5
+    with pytest.raises(ValueError):
+        WebhookSettings(jitter=1.5)
+
+
+def _failed_delivery(store: Store, receiver: Receiver, lead: str) -> int:
+    with WebhookDispatcher(store, max_attempts=1) as dispatcher:
+        receiver.fail_first = receiver.failed + 1
+        _make_hot(store, lead)
+        dispatcher.deliver_due(now=_later(1))
+    return min(d.id for d in store.webhooks.deliveries(status="failed") if d.lead_id == lead)
+
+
+def test_redeliver_by_id_queues_a_failed_delivery_again(store: Store, receiver: Receiver) -> None:
+    hook = store.webhooks.add(receiver.url, SECRET)
+    failed = _failed_delivery(store, receiver, "L1")
+    assert store.webhooks.delivery(failed).attempts == 1
+    (queued,) = store.webhooks.redeliver([failed])
+    assert (queued.id, queued.status, queued.attempts) == (failed, "pending", 0)
+    assert store.webhooks.redeliver([failed]) == []  # pending already: nothing to do
+    with WebhookDispatcher(store) as dispatcher:
+        assert dispatcher.deliver_due() == 1
+    done = store.webhooks.delivery(failed)
+    assert (done.status, done.attempts) == ("delivered", 1)
+    # a delivered one can be sent again too (the receiver lost it)
+    assert [d.id for d in store.webhooks.redeliver([failed])] == [failed]
+    with pytest.raises(NotFoundError, match="no webhook delivery with id 999"):
+        store.webhooks.redeliver([failed, 999])
+    with pytest.raises(StoreError, match="delivery ids, or a webhook"):
+        store.webhooks.redeliver()
+    store.webhooks.remove(hook.id)
+    with pytest.raises(StoreError, match=f"webhook {hook.id} was removed"):
+        store.webhooks.redeliver([failed])
+
+
+def test_redeliver_every_failed_delivery_of_a_webhook_since(
+    store: Store, receiver: Receiver, other_receiver: Receiver
+) -> None:
+    hook = store.webhooks.add(receiver.url, SECRET, kinds=["hot"])
+    first = _failed_delivery(store, receiver, "L1")
+    time.sleep(0.05)
+    cut = datetime.now(UTC)
+    second = _failed_delivery(store, receiver, "L2")
+    other = store.webhooks.add(other_receiver.url, SECRET, kinds=["hot"])
+    other_receiver.fail_first = 1
+    _failed_delivery(store, receiver, "L3")  # fails for both webhooks
+    third = next(d.id for d in store.webhooks.deliveries(webhook_id=hook.id) if d.lead_id == "L3")
+    assert store.webhooks.delivery(third).status == "failed"
+    assert [d.id for d in store.webhooks.redeliver(webhook_id=hook.id, since=cut)] == [
+        second,
+        third,
+    ]
+    assert [d.id for d in store.webhooks.redeliver(webhook_id=hook.id)] == [first]
+    assert store.webhooks.deliveries(webhook_id=hook.id, status="failed") == []
+    assert len(store.webhooks.deliveries(webhook_id=other.id, status="failed")) == 1
+    with pytest.raises(NotFoundError):
+        store.webhooks.redeliver(webhook_id=999)
+
+
+def test_leadscore_webhooks_redeliver(db_url: str, receiver: Receiver) -> None:
+    with Store(db_url) as store:
+        hook = store.webhooks.add(receiver.url, SECRET)
+        one = _failed_delivery(store, receiver, "L1")
+        two = _failed_delivery(store, receiver, "L2")
+    out = _cli("webhooks", "redeliver", one, "--database", db_url)
+    assert f"delivery {one} (webhook {hook.id}, L1, hot) queued again" in out
+    out = _cli("webhooks", "redeliver", "--webhook", hook.id, "--since", "1h", "--database", db_url)
+    assert f"delivery {two} " in out and f"delivery {one} " not in out
+    assert "nothing to redeliver" in _cli(
+        "webhooks", "redeliver", "--webhook", hook.id, "--database", db_url
+    )
+    bad = runner.invoke(cli, ["webhooks", "redeliver", "--webhook", "1", "--since", "yesterday",
+                              "--database", db_url])  # fmt: skip
+    assert bad.exit_code != 0 and "--since must be a time" in bad.output
+    with Store(db_url) as store:
+        assert {d.status for d in store.webhooks.deliveries()} == {"pending"}
+
+
+def test_a_hanging_receiver_does_not_delay_the_others(
+    store: Store, receiver: Receiver, other_receiver: Receiver
+) -> None:
+    slow = store.webhooks.add(receiver.url, SECRET)
+    receiver.release = threading.Event()  # answers nothing until released
+    # a backlog for the hanging receiver, larger than a pass's batch
+    add_scores(store, [NewScore(f"S{i}", "1", 0.9, 90, "hot", True) for i in range(60)])
+    fast = store.webhooks.add(other_receiver.url, SECRET)
+    add_score(store, "F1", "1", 0.9, 90, "hot", True)
+    dispatcher = WebhookDispatcher(store, timeout_s=2.0, batch_size=50)
+    started = time.monotonic()
+    dispatcher.start(interval_s=0.05)
+    try:
+        while not other_receiver.delivered() and time.monotonic() - started < 5:
+            time.sleep(0.01)
+        waited = time.monotonic() - started
+        assert other_receiver.delivered(), "the fast receiver got nothing while one hung"
+        assert waited < 1.5  # not behind even one timeout of the hanging receiver
+        # the hanging receiver's sends time out after timeout_s, and are retried later
+        deadline = time.monotonic() + 5
+        while (
+            time.monotonic() < deadline
+            and not store.webhooks.deliveries(webhook_id=slow.id, status="pending")[-1].attempts
+        ):
+            time.sleep(0.05)
+    finally:
+        dispatcher.stop(timeout_s=5)
+    timed_out = [d for d in store.webhooks.deliveries(webhook_id=slow.id, limit=100) if d.attempts]
+    assert timed_out and timed_out[0].last_error.startswith("ReadTimeout")
+    assert store.webhooks.deliveries(webhook_id=fast.id)[0].status == "delivered"
+    assert not dispatcher.running
+
+
+def test_each_receiver_gets_one_send_at_a_time(
+    store: Store, receiver: Receiver, other_receiver: Receiver
+) -> None:
+    store.webhooks.add(receiver.url, SECRET)
+    store.webhooks.add(other_receiver.url, SECRET)
+    add_scores(store, [NewScore(f"L{i}", "1", 0.9, 90, "hot", True) for i in range(10)])
+    with WebhookDispatcher(store, workers=1) as dispatcher:  # one receiver at a time
+        assert dispatcher.deliver_due() == 20  # a pass serves every receiver of its batch
+    assert len(receiver.delivered()) == len(other_receiver.delivered()) == 10

@@ -206,3 +206,34 @@ def webhooks_deliveries(
             f"{d.created_at:%Y-%m-%d %H:%M:%S}",
         )  # fmt: skip
     out.print(table)
+
+
+@hooks_app.command("redeliver")
+@handle_errors
+def webhooks_redeliver(
+    delivery: Annotated[
+        list[int] | None, typer.Argument(help="Delivery ids (see: leadscore webhooks deliveries).")
+    ] = None,
+    webhook: Annotated[
+        int | None, typer.Option("--webhook", help="Every failed delivery of this webhook…")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="…created since: 2025-03-01T10:00, or ago: 30m, 6h, 2d."),
+    ] = None,
+    database: DatabaseOpt = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Queue deliveries again (failed ones, or delivered ones a receiver lost): the
+    service sends them at once, with a fresh run of retries."""
+    from leadscore.webhooks.redelivery import parse_since
+
+    if since is not None and webhook is None:
+        raise LeadscoreError("--since goes with --webhook")
+    queued = open_store(config, database).webhooks.redeliver(
+        delivery or (), webhook_id=webhook, since=parse_since(since)
+    )
+    if not queued:
+        out.print("nothing to redeliver")
+    for d in queued:
+        out.print(f"delivery {d.id} (webhook {d.webhook_id}, {d.lead_id}, {d.kind}) queued again")

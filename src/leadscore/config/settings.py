@@ -188,6 +188,30 @@ class ServiceSettings(BaseModel):
     access_log: bool = False
 
 
+class WebhookSettings(BaseModel):
+    """Webhook deliveries (``[webhooks]``, ``LEADSCORE_WEBHOOKS__*``): retries, timeouts,
+    parallel receivers.
+
+    The wait after the n-th failed send is ``base_delay_s · 2^(n−1)``, capped at
+    ``max_delay_s``, less up to ``jitter`` of it at random; by default 16 sends over about
+    a day (30 s, 1 min, 2 min … then every 4 h), so a receiver down for hours still gets
+    every notification.
+    """
+
+    #: sends per delivery before it is given up (``failed``; ``leadscore webhooks
+    #: redeliver`` queues it again)
+    max_attempts: int = Field(default=16, ge=1, le=100)
+    base_delay_s: float = Field(default=30.0, ge=0)
+    max_delay_s: float = Field(default=4 * 3600.0, ge=0)
+    #: the random share of each wait (0: none; 0.2: up to a fifth less)
+    jitter: float = Field(default=0.2, ge=0, le=1)
+    #: connect, write and read timeout of one send (seconds)
+    timeout_s: float = Field(default=10.0, gt=0, le=300)
+    #: receivers served at once; each receiver gets one send at a time, so a slow or
+    #: hanging one delays only its own deliveries
+    workers: int = Field(default=8, ge=1, le=256)
+
+
 class Settings(BaseSettings):
     """All settings of a leadscore project."""
 
@@ -239,6 +263,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///leadscore.db"
     #: the scoring API (``LEADSCORE_SERVICE__MAX_BATCH`` …)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    #: webhook retries and timeouts (``LEADSCORE_WEBHOOKS__MAX_ATTEMPTS`` …)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -18,14 +18,15 @@ Transactions:
 
 from __future__ import annotations
 
-import urllib.parse
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from leadscore.config.settings import WebhookSettings
 from leadscore.store.checks import clamp_limit
+from leadscore.store.egress import check_kinds, check_url
 from leadscore.store.errors import NotFoundError, StoreError
 from leadscore.store.records import WEBHOOK_KINDS, DeliveryRecord, NewDelivery, WebhookRecord
 from leadscore.store.secrets import reveal, seal
@@ -51,6 +52,23 @@ class WebhookRepository(Repository):
     ['https://crm.example.com/hooks/leads']
     """
 
+    _settings: WebhookSettings | None = None
+
+    @property
+    def settings(self) -> WebhookSettings:
+        """The ``webhooks`` settings the dispatcher follows: those given to
+        :meth:`configure`, else ``Settings().webhooks`` (environment and settings file).
+        """
+        if self._settings is None:
+            from leadscore.config.settings import Settings
+
+            self._settings = Settings().webhooks
+        return self._settings
+
+    def configure(self, settings: WebhookSettings) -> None:
+        """Follow ``settings`` (a ``webhooks`` section, e.g. of resolved settings)."""
+        self._settings = settings
+
     # ------------------------------------------------------------------ webhooks
 
     def add(
@@ -71,10 +89,10 @@ class WebhookRepository(Repository):
         >>> hook.kinds, hook.active
         (('hot',), True)
         """
-        url = _check_url(url)
+        url = check_url(url)
         if not isinstance(secret, str) or not secret.strip():
             raise StoreError("a webhook needs a non-empty secret (it signs the payloads)")
-        clean_kinds = _check_kinds(kinds)
+        clean_kinds = check_kinds(kinds)
         if isinstance(min_jump, bool) or not isinstance(min_jump, int) or not 1 <= min_jump <= 100:
             raise StoreError(
                 f"min_jump must be a whole number of points from 1 to 100, not {min_jump!r}"
@@ -204,8 +222,11 @@ class WebhookRepository(Repository):
 
     # ------------------------------------------------------------------ deliveries
 
-    def due(self, now: datetime | None = None, limit: int = 50) -> list[DeliveryRecord]:
-        """Pending deliveries whose next attempt is due at ``now``, oldest due first.
+    def due(
+        self, now: datetime | None = None, limit: int = 50, skip: Collection[int] = ()
+    ) -> list[DeliveryRecord]:
+        """Pending deliveries whose next attempt is due at ``now``, oldest due first;
+        none of the webhooks in ``skip`` (those a dispatcher is sending to already).
 
         Example
         -------
@@ -216,14 +237,63 @@ class WebhookRepository(Repository):
         ['hot']
         """
         now = as_utc(now) if now else utcnow()
+        query = select(WebhookDelivery).where(
+            WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now
+        )
+        if skip:
+            query = query.where(WebhookDelivery.webhook_id.not_in(sorted(skip)))
+        query = query.order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
         with self._read() as session:
-            rows = session.scalars(
-                select(WebhookDelivery)
-                .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-                .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-                .limit(clamp_limit(limit))
+            return [_delivery(row) for row in session.scalars(query.limit(clamp_limit(limit)))]
+
+    def redeliver(
+        self,
+        ids: Iterable[int] = (),
+        *,
+        webhook_id: int | None = None,
+        since: datetime | None = None,
+        now: datetime | None = None,
+    ) -> list[DeliveryRecord]:
+        """Queue deliveries again, due at ``now`` with a fresh run of attempts: the ones
+        with ``ids`` (failed or delivered; pending ones are queued already), or every
+        failed delivery of ``webhook_id`` created since ``since``. Returns those queued;
+        :class:`StoreError` for a delivery of a removed webhook.
+
+        Example
+        -------
+        >>> from leadscore.live.outbox import add_score
+        >>> hook = store.webhooks.add("https://crm.example.com/hooks/leads", "s3cret")
+        >>> _ = add_score(store, "L1", "3", 0.9, 90, "hot", True)  # queues a "hot" delivery
+        >>> due = store.webhooks.claim(store.webhooks.due()[0].id)
+        >>> _ = store.webhooks.mark_failed(due.id, 500, "HTTP 500", None)
+        >>> [(d.status, d.attempts) for d in store.webhooks.redeliver([due.id])]
+        [('pending', 0)]
+        """
+        wanted = sorted({int(i) for i in ids})
+        if bool(wanted) == (webhook_id is not None):
+            raise StoreError("redeliver takes delivery ids, or a webhook (and a time since)")
+        rows = WebhookDelivery.id.in_(wanted)
+        if webhook_id is not None:
+            rows = (WebhookDelivery.webhook_id == self.get(webhook_id).id) & (
+                WebhookDelivery.status == "failed"
             )
-            return [_delivery(row) for row in rows]
+            if since is not None:
+                rows &= WebhookDelivery.created_at >= as_utc(since)
+        with self._write() as session:
+            found = session.execute(
+                select(WebhookDelivery, Webhook.active).join(Webhook).where(rows)
+            )
+            chosen = sorted(found.all(), key=lambda pair: pair[0].id)
+            if missing := sorted(set(wanted) - {row.id for row, _ in chosen}):
+                raise NotFoundError(f"no webhook delivery with id {missing[0]}")
+            if removed := [row.webhook_id for row, active in chosen if not active]:
+                raise StoreError(f"webhook {removed[0]} was removed: nothing is sent to it")
+            queued = [row for row, _ in chosen if row.status != "pending"]
+            for row in queued:
+                row.status, row.attempts, row.delivered_at = "pending", 0, None
+                row.next_attempt_at = as_utc(now) if now else utcnow()
+            session.flush()
+            return [_delivery(row) for row in queued]
 
     def claim(
         self, delivery_id: int, *, now: datetime | None = None, lease_s: float = 60.0
@@ -382,35 +452,6 @@ class WebhookRepository(Repository):
             query = query.where(WebhookDelivery.status == status)
         with self._read() as session:
             return [_delivery(row) for row in session.scalars(query)]
-
-
-# ---------------------------------------------------------------------- validation
-
-
-def _check_kinds(kinds: Iterable[str]) -> tuple[str, ...]:
-    given = [kinds] if isinstance(kinds, str) else list(kinds)
-    clean = tuple(dict.fromkeys(str(k).strip().lower() for k in given))
-    unknown = [k for k in clean if k not in WEBHOOK_KINDS]
-    if unknown or not clean:
-        raise StoreError(
-            f"webhook kinds must be one or more of {', '.join(WEBHOOK_KINDS)}, not {given!r}"
-        )
-    return clean
-
-
-def _check_url(url: Any) -> str:
-    text = url.strip() if isinstance(url, str) else ""
-    try:
-        parts = urllib.parse.urlsplit(text)
-        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
-        _ = parts.port  # a malformed port raises ValueError
-    except ValueError:
-        valid = False
-    if not valid:
-        raise StoreError(
-            f"a webhook URL must be an http:// or https:// URL with a host, not {url!r}"
-        )
-    return text
 
 
 # ---------------------------------------------------------------------- records

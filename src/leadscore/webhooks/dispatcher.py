@@ -8,7 +8,12 @@ that triggers it. :class:`WebhookDispatcher` POSTs each due row and records the 
   and recording means a second send, never a lost one (at-least-once; receivers
   de-duplicate on the ``X-Leadscore-Delivery`` / ``Idempotency-Key`` header);
 * any other answer, a timeout or a network error schedules a retry with exponential
-  backoff and jitter, until ``max_attempts`` sends, then ``failed``;
+  backoff and jitter, until ``max_attempts`` sends (by default 16 over about a day, see
+  :class:`~leadscore.config.settings.WebhookSettings`), then ``failed`` — until
+  ``leadscore webhooks redeliver`` queues it again;
+* each receiver is served by its own lane (a thread, at most ``workers`` at once) sending
+  its deliveries one at a time, each send bounded by ``timeout_s``: a slow or hanging
+  receiver delays only its own deliveries, never another's;
 * before sending, the dispatcher *claims* the row (moves its next attempt a lease into the
   future in one conditional UPDATE), so a second dispatcher — another service worker —
   skips it; a dispatcher that dies mid-send leaves the row due again when the lease ends;
@@ -32,6 +37,7 @@ import httpx
 from leadscore.webhooks.signing import SIGNATURE_HEADER, signature_header
 
 if TYPE_CHECKING:
+    from leadscore.config.settings import WebhookSettings
     from leadscore.store.records import DeliveryRecord, WebhookRecord
     from leadscore.store.repository import Store
 
@@ -85,15 +91,20 @@ class WebhookDispatcher:
     client:
         An ``httpx.Client`` to send with (tests, proxies); by default the dispatcher makes
         and closes its own.
+    settings:
+        The ``webhooks`` settings; default: the store's (``store.webhooks.settings``). The
+        arguments below, when given, win over them.
     max_attempts:
         Sends per delivery before it is marked ``failed``.
-    base_delay_s, max_delay_s:
+    base_delay_s, max_delay_s, jitter:
         The wait after the n-th failed send is ``base_delay_s · 2^(n−1)``, capped at
-        ``max_delay_s``, of which a random half is jitter (so receivers recovering from an
-        outage are not hit by every retry at once). A ``Retry-After`` answer is honoured
-        up to ``max_delay_s``.
+        ``max_delay_s``, less up to ``jitter`` of it at random (so receivers recovering
+        from an outage are not hit by every retry at once). A ``Retry-After`` answer is
+        honoured up to ``max_delay_s``.
     timeout_s:
         Connect / read / write timeout of one send.
+    workers:
+        Receivers served at once (one lane, one send at a time, per receiver).
     batch_size:
         Deliveries fetched per pass.
 
@@ -116,23 +127,35 @@ class WebhookDispatcher:
         store: Store,
         *,
         client: httpx.Client | None = None,
-        max_attempts: int = 8,
-        base_delay_s: float = 2.0,
-        max_delay_s: float = 3600.0,
-        timeout_s: float = 10.0,
+        settings: WebhookSettings | None = None,
+        max_attempts: int | None = None,
+        base_delay_s: float | None = None,
+        max_delay_s: float | None = None,
+        jitter: float | None = None,
+        timeout_s: float | None = None,
+        workers: int | None = None,
         batch_size: int = 50,
         rng: random.Random | None = None,
     ) -> None:
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be at least 1")
-        if base_delay_s < 0 or max_delay_s < 0 or timeout_s <= 0:
-            raise ValueError("delays must be zero or positive and the timeout positive")
+        config = settings if settings is not None else store.webhooks.settings
+
+        def chosen(given: float | None, name: str) -> float:
+            return float(getattr(config, name) if given is None else given)
+
         self.store = store
-        self.max_attempts = int(max_attempts)
-        self.base_delay_s = float(base_delay_s)
-        self.max_delay_s = float(max_delay_s)
-        self.timeout_s = float(timeout_s)
+        self.max_attempts = int(chosen(max_attempts, "max_attempts"))
+        self.base_delay_s = chosen(base_delay_s, "base_delay_s")
+        self.max_delay_s = chosen(max_delay_s, "max_delay_s")
+        self.jitter = chosen(jitter, "jitter")
+        self.timeout_s = chosen(timeout_s, "timeout_s")
+        self.workers = int(chosen(workers, "workers"))
         self.batch_size = int(batch_size)
+        if self.max_attempts < 1 or self.workers < 1:
+            raise ValueError("max_attempts and workers must be at least 1")
+        if min(self.base_delay_s, self.max_delay_s) < 0 or self.timeout_s <= 0:
+            raise ValueError("delays must be zero or positive and the timeout positive")
+        if not 0 <= self.jitter <= 1:
+            raise ValueError("jitter is a share of the wait, from 0 to 1")
         # a claimed delivery is invisible to other dispatchers this long: longer than one
         # send can take (connect + write + read timeouts), with room to record the result
         self.lease_s = max(60.0, 4 * self.timeout_s)
@@ -144,6 +167,8 @@ class WebhookDispatcher:
         self._stopping = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
+        self._lanes: dict[int, threading.Thread] = {}  # webhook id → its lane
+        self._lane_ended = threading.Condition()
 
     # ------------------------------------------------------------------ one pass
 
@@ -160,25 +185,67 @@ class WebhookDispatcher:
         """
         return self._pass(now)[1]
 
-    def _pass(self, now: datetime | None) -> tuple[int, int]:
-        """One pass: ``(attempted, delivered)``."""
+    def _pass(self, now: datetime | None, wait: bool = True) -> tuple[int, int]:
+        """One pass: the due deliveries of receivers without a lane in flight, handed to
+        a lane per receiver. ``wait``: serve every receiver of the batch (at most
+        ``workers`` at once) and wait for them: ``(attempted, delivered)``. Else open
+        the lanes there is room for and return ``(lanes opened, due)`` at once."""
         clock: Callable[[], datetime] = (lambda: as_utc(now)) if now is not None else utcnow
-        due = self.store.webhooks.due(clock(), limit=self.batch_size)
+        with self._lane_ended:
+            busy = set(self._lanes)
+        due = self.store.webhooks.due(clock(), limit=self.batch_size, skip=busy)
         if not due:
             return 0, 0
         hooks: dict[int, WebhookRecord] = {
             hook.id: hook for hook in self.store.webhooks.all(include_inactive=True)
         }
-        attempted = delivered = 0
-        for candidate in due:
-            if self._stopping.is_set():
-                break
-            delivery = self.store.webhooks.claim(candidate.id, now=clock(), lease_s=self.lease_s)
-            if delivery is None:  # another dispatcher took it, or it changed meanwhile
-                continue
-            attempted += 1
-            delivered += self._send(delivery, hooks.get(delivery.webhook_id), clock)
-        return attempted, delivered
+        by_hook: dict[int, list[DeliveryRecord]] = {}
+        for delivery in due:
+            by_hook.setdefault(delivery.webhook_id, []).append(delivery)
+        lanes: list[_Lane] = []
+        for webhook_id, deliveries in by_hook.items():
+            lane = _Lane(webhook_id, hooks.get(webhook_id), deliveries, clock)
+            with self._lane_ended:
+                while wait and len(self._lanes) >= self.workers and not self._stopping.is_set():
+                    self._lane_ended.wait(1.0)
+                if self._stopping.is_set() or len(self._lanes) >= self.workers:
+                    break
+                if webhook_id in self._lanes:  # opened by a concurrent pass meanwhile
+                    continue
+                lane.thread = threading.Thread(
+                    target=self._serve, args=(lane,), name=f"leadscore-webhook-{webhook_id}",
+                    daemon=True,
+                )  # fmt: skip
+                self._lanes[webhook_id] = lane.thread
+                lane.thread.start()
+            lanes.append(lane)
+        if not wait:
+            return len(lanes), len(due)
+        for lane in lanes:
+            if lane.thread is not None:
+                lane.thread.join()
+        return sum(lane.attempted for lane in lanes), sum(lane.delivered for lane in lanes)
+
+    def _serve(self, lane: _Lane) -> None:
+        """A receiver's lane: its deliveries one at a time, each claimed first."""
+        try:
+            for candidate in lane.deliveries:
+                if self._stopping.is_set():
+                    break
+                delivery = self.store.webhooks.claim(
+                    candidate.id, now=lane.clock(), lease_s=self.lease_s
+                )
+                if delivery is None:  # another dispatcher took it, or it changed meanwhile
+                    continue
+                lane.attempted += 1
+                lane.delivered += self._send(delivery, lane.hook, lane.clock)
+        except Exception:  # the database briefly away: the rows stay due, or leased
+            log.exception("webhook %s: delivery lane failed", lane.webhook_id)
+        finally:
+            with self._lane_ended:
+                self._lanes.pop(lane.webhook_id, None)
+                self._lane_ended.notify_all()
+            self._wake.set()  # room for a waiting receiver: the loop looks again
 
     def _send(
         self,
@@ -236,17 +303,31 @@ class WebhookDispatcher:
 
     def backoff(self, attempts: int) -> float:
         """Seconds to wait after the ``attempts``-th failed send: exponential, capped,
-        with "equal jitter" (half fixed, half random).
+        less up to ``jitter`` of it at random.
 
         Example
         -------
-        >>> d = WebhookDispatcher(store, base_delay_s=2.0, max_delay_s=3600)
+        >>> d = WebhookDispatcher(store, base_delay_s=2.0, max_delay_s=3600, jitter=0.5)
         >>> 4.0 <= d.backoff(3) <= 8.0  # 2 · 2² = 8 s, of which half is random
         True
         """
         exponent = min(max(attempts, 1) - 1, 60)  # 2**60 s is beyond any cap
         delay = min(self.max_delay_s, self.base_delay_s * 2.0**exponent)
-        return delay / 2 + self._rng.uniform(0, delay / 2)
+        return delay * (1.0 - self.jitter * self._rng.random())
+
+    def retry_span_s(self) -> tuple[float, float]:
+        """The shortest and longest time from a delivery's first send to its last
+        (``Retry-After`` aside).
+
+        Example
+        -------
+        >>> shortest, longest = WebhookDispatcher(store).retry_span_s()  # the defaults
+        >>> round(shortest / 3600, 1), round(longest / 3600, 1)
+        (22.6, 28.3)
+        """
+        exponent = (min(n, 60) for n in range(self.max_attempts - 1))
+        total = sum(min(self.max_delay_s, self.base_delay_s * 2.0**n) for n in exponent)
+        return total * (1.0 - self.jitter), total
 
     @property
     def client(self) -> httpx.Client:
@@ -284,13 +365,19 @@ class WebhookDispatcher:
         self._wake.set()
 
     def stop(self, timeout_s: float | None = 30.0) -> None:
-        """Stop the background thread after the send in progress; closes the HTTP client
-        if the dispatcher made it. Undelivered rows stay pending for the next start."""
+        """Stop the background thread and the lanes after the sends in progress (each
+        bounded by ``timeout_s`` of a send); closes the HTTP client if the dispatcher made
+        it. Undelivered rows stay pending (or leased) for the next start."""
         self._stopping.set()
         self._wake.set()
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout_s)
+        with self._lane_ended:
+            self._lane_ended.notify_all()
+            lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.join(timeout_s)
         self.close()
 
     @property
@@ -319,14 +406,35 @@ class WebhookDispatcher:
     def _run(self, interval_s: float) -> None:
         while not self._stopping.is_set():
             try:
-                attempted, _ = self._pass(None)
-                busy = attempted >= self.batch_size
+                # lanes run on their own: the loop looks for the other receivers' deliveries
+                opened, due = self._pass(None, wait=False)
+                busy = opened > 0 and due >= self.batch_size
             except Exception:
                 log.exception("webhook dispatch pass failed; retrying in %.1f s", interval_s)
                 busy = False
             if not busy:
                 self._wake.wait(interval_s)
             self._wake.clear()
+
+
+class _Lane:
+    """One receiver's deliveries of a pass, and what came of them."""
+
+    def __init__(
+        self,
+        webhook_id: int,
+        hook: WebhookRecord | None,
+        deliveries: list[DeliveryRecord],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.webhook_id, self.hook, self.deliveries, self.clock = (
+            webhook_id,
+            hook,
+            deliveries,
+            clock,
+        )
+        self.thread: threading.Thread | None = None
+        self.attempted = self.delivered = 0
 
 
 def _retry_after(response: httpx.Response, now: datetime) -> float | None:
