@@ -163,8 +163,12 @@ class Receiver(BaseHTTPRequestHandler):
         pass
 
 
-def test_leadscore_serve_scores_and_calls_webhooks(demo: Path, tmp_path: Path, db_url: str) -> None:
+def test_leadscore_serve_scores_and_calls_webhooks(
+    demo: Path, tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`leadscore serve` as its own process, on SQLite and on PostgreSQL."""
+    # the receiver is on 127.0.0.1: the CLI and the served process are told they may reach it
+    monkeypatch.setenv("LEADSCORE_WEBHOOKS__ALLOW_PRIVATE", "true")
     url = db_url
     Receiver.received.clear()
     receiver = HTTPServer(("127.0.0.1", 0), Receiver)

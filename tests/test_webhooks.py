@@ -1,6 +1,10 @@
 """Webhooks: the trigger rule, signatures, the outbox in the store, and delivery to a real
 HTTP receiver on 127.0.0.1 that checks signatures and can fail on purpose.
 
+The receiver is on a loopback address, which webhooks may reach only when the settings
+allow it: tests using it opt in (``LEADSCORE_WEBHOOKS__ALLOW_PRIVATE=true``), as an operator
+with an internal CRM would; the tests of the address policy do not.
+
 Store-backed tests run on a SQLite file and on PostgreSQL (a schema per test; skip without
 a server except under ``CI=true``). Backoff is never waited for: passes take ``now=``.
 """
@@ -25,6 +29,7 @@ from leadscore.cli import app as cli
 from leadscore.config.settings import WebhookSettings
 from leadscore.live import add_score, add_scores
 from leadscore.store import NewScore, NotFoundError, Store, StoreError
+from leadscore.store.egress import AddressRefused
 from leadscore.webhooks import (
     SIGNATURE_HEADER,
     WebhookDispatcher,
@@ -163,6 +168,7 @@ class Receiver:
     fail_first: int = 0
     fail_status: int = 500
     fail_headers: dict[str, str] = field(default_factory=dict)
+    fail_body: bytes = b""
     #: answer requests only once this is set (or after 10 s): a hanging receiver
     release: threading.Event | None = None
     requests: list[dict] = field(default_factory=list)
@@ -175,12 +181,13 @@ class Receiver:
         valid = verify(self.secret, body, headers.get(SIGNATURE_HEADER.lower(), ""))
         if self.release is not None:
             self.release.wait(10)
+        answer = b""
         with self.lock:
             if not valid:
                 status, extra = 401, {}
             elif self.failed < self.fail_first:
                 self.failed += 1
-                status, extra = self.fail_status, self.fail_headers
+                status, extra, answer = self.fail_status, self.fail_headers, self.fail_body
             else:
                 status, extra = 204, {}
             self.requests.append(
@@ -190,8 +197,9 @@ class Receiver:
             handler.send_response(status)
             for name, value in extra.items():
                 handler.send_header(name, value)
-            handler.send_header("Content-Length", "0")
+            handler.send_header("Content-Length", str(len(answer)))
             handler.end_headers()
+            handler.wfile.write(answer)
         except OSError:  # the dispatcher stopped waiting (a timeout)
             pass
 
@@ -224,12 +232,18 @@ def _serve(state: Receiver) -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
+def allow_private(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Webhooks may reach the loopback receivers of these tests (the settings' opt-in)."""
+    monkeypatch.setenv("LEADSCORE_WEBHOOKS__ALLOW_PRIVATE", "true")
+
+
+@pytest.fixture
+def receiver(allow_private: None) -> Iterator[Receiver]:
     yield from _serve(Receiver())
 
 
 @pytest.fixture
-def other_receiver() -> Iterator[Receiver]:
+def other_receiver(allow_private: None) -> Iterator[Receiver]:
     yield from _serve(Receiver())
 
 
@@ -444,7 +458,7 @@ def test_retry_after_is_honoured(store: Store, receiver: Receiver) -> None:
     assert store.webhooks.delivery(queued.id).next_attempt_at >= now + timedelta(seconds=120)
 
 
-def test_network_errors_are_retried_and_never_raise(store: Store) -> None:
+def test_network_errors_are_retried_and_never_raise(store: Store, allow_private: None) -> None:
     store.webhooks.add(_closed_port_url(), SECRET)
     _make_hot(store)
     (queued,) = store.webhooks.due()
@@ -691,3 +705,159 @@ def test_each_receiver_gets_one_send_at_a_time(
     with WebhookDispatcher(store, workers=1) as dispatcher:  # one receiver at a time
         assert dispatcher.deliver_due() == 20  # a pass serves every receiver of its batch
     assert len(receiver.delivered()) == len(other_receiver.delivered()) == 10
+
+
+# ---------------------------------------------------------------------- where webhooks may send
+
+PRIVATE_URLS = [
+    ("http://127.0.0.1:8080/hook", "127.0.0.1", "loopback"),
+    ("http://10.1.2.3/hook", "10.1.2.3", "private"),
+    ("http://192.168.1.20/hook", "192.168.1.20", "private"),
+    ("http://169.254.169.254/latest/meta-data/", "169.254.169.254", "link-local"),
+    ("http://[::1]:8080/hook", "::1", "loopback"),
+    ("http://[::ffff:127.0.0.1]/hook", "::ffff:127.0.0.1", "loopback"),
+    ("http://[fd00::5]/hook", "fd00::5", "private"),
+    ("http://0.0.0.0/hook", "0.0.0.0", "unspecified"),
+    ("http://100.64.0.1/hook", "100.64.0.1", "non-public"),
+    ("http://localhost:8080/hook", "127.0.0.1", "loopback"),
+]
+
+
+@pytest.fixture
+def no_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LEADSCORE_WEBHOOKS__ALLOW_PRIVATE", "LEADSCORE_WEBHOOKS__ALLOW_LIST"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Names ending in ``.test`` resolve to what this dict says (change it to rebind)."""
+    answers: dict[str, str] = {}
+    real = socket.getaddrinfo
+
+    def fake(host: str, port: object, *args: object, **kwargs: object) -> list:
+        if isinstance(host, str) and host.endswith(".test"):
+            if host not in answers:
+                raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+            return real(answers[host], port, *args, **kwargs)  # type: ignore[arg-type]
+        return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", fake)
+    return answers
+
+
+@pytest.mark.parametrize(("url", "address", "kind"), PRIVATE_URLS)
+def test_private_addresses_are_refused_when_a_webhook_is_added(
+    store: Store, no_opt_in: None, url: str, address: str, kind: str
+) -> None:
+    with pytest.raises(AddressRefused) as refused:
+        store.webhooks.add(url, SECRET)
+    message = str(refused.value)
+    assert address in message and f"a {kind} address" in message
+    assert "webhooks.allow_private" in message
+    assert isinstance(refused.value, StoreError) and store.webhooks.all() == []
+
+
+def test_a_name_is_checked_by_what_it_resolves_to(
+    store: Store, no_opt_in: None, dns: dict[str, str]
+) -> None:
+    dns["crm.corp.test"] = "10.0.0.7"
+    with pytest.raises(AddressRefused, match=r"crm\.corp\.test \(10\.0\.0\.7\) is a private"):
+        store.webhooks.add("https://crm.corp.test/hook", SECRET)
+    dns["crm.corp.test"] = "93.184.216.34"
+    assert store.webhooks.add("https://crm.corp.test/hook", SECRET).url.endswith("test/hook")
+    # a name that does not resolve (yet) is checked when it is delivered to
+    assert store.webhooks.add("https://later.corp.test/hook", SECRET).active
+
+
+def test_private_addresses_can_be_allowed_in_the_settings(
+    store: Store, no_opt_in: None, dns: dict[str, str]
+) -> None:
+    dns["crm.corp.test"] = "10.0.0.7"
+    dns["other.corp.test"] = "10.0.0.8"
+    store.webhooks.configure(WebhookSettings(allow_list=["crm.corp.test", "192.168.0.0/16"]))
+    store.webhooks.add("https://crm.corp.test/hook", SECRET)
+    store.webhooks.add("http://192.168.4.4/hook", SECRET)
+    for refused in ("https://other.corp.test/hook", "http://127.0.0.1/hook"):
+        with pytest.raises(AddressRefused):
+            store.webhooks.add(refused, SECRET)
+    store.webhooks.configure(WebhookSettings(allow_private=True))
+    assert store.webhooks.add("http://127.0.0.1/hook", SECRET).active
+    with pytest.raises(ValueError, match="neither a host nor a network"):
+        WebhookSettings(allow_list=["10.0.0.0/33"])
+
+
+def test_the_opt_in_is_read_from_the_environment(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, no_opt_in: None
+) -> None:
+    with Store(db_url) as store, pytest.raises(AddressRefused):
+        store.webhooks.add("http://127.0.0.1:9/hook", SECRET)
+    monkeypatch.setenv("LEADSCORE_WEBHOOKS__ALLOW_LIST", '["127.0.0.0/8"]')
+    with Store(db_url) as store:
+        assert store.webhooks.add("http://127.0.0.1:9/hook", SECRET).active
+    out = runner.invoke(cli, ["webhooks", "add", "http://[::1]:9/h", "--secret", "s",
+                              "--database", db_url])  # fmt: skip
+    assert out.exit_code != 0 and "webhook host ::1 is a loopback address" in out.output
+
+
+def test_a_name_rebound_to_a_private_address_is_refused_at_delivery(
+    store: Store, receiver: Receiver, dns: dict[str, str], no_opt_in: None
+) -> None:
+    port = int(receiver.url.rsplit(":", 1)[1].split("/")[0])
+    dns["hooks.crm.test"] = "93.184.216.34"  # public when the webhook is added…
+    store.webhooks.add(f"http://hooks.crm.test:{port}/hooks/leadscore", SECRET)
+    dns["hooks.crm.test"] = "127.0.0.1"  # …then it points at the service's own machine
+    _make_hot(store)
+    (queued,) = store.webhooks.due()
+    with WebhookDispatcher(store) as dispatcher:
+        assert dispatcher.deliver_due() == 0
+    assert receiver.requests == []  # nothing reached the address
+    refused = store.webhooks.delivery(queued.id)
+    assert (refused.status, refused.attempts, refused.last_status_code) == ("pending", 1, None)
+    assert refused.last_error.startswith("webhook host hooks.crm.test (127.0.0.1) is a loopback")
+    # allowed in the settings, the dispatcher connects to the address it checked
+    allowed = WebhookSettings(allow_list=["hooks.crm.test"])
+    with WebhookDispatcher(store, settings=allowed) as dispatcher:
+        assert dispatcher.deliver_due(now=_later(1)) == 1
+    assert len(receiver.delivered()) == 1
+
+
+@pytest.mark.parametrize(
+    ("url", "address"),
+    [("http://127.0.0.1:9/hook", "127.0.0.1"), ("http://10.255.0.1:9/hook", "10.255.0.1"),
+     ("http://169.254.169.254/x", "169.254.169.254"), ("http://[::1]:9/hook", "::1")],
+)  # fmt: skip
+def test_private_addresses_are_refused_at_delivery(
+    store: Store, no_opt_in: None, url: str, address: str
+) -> None:
+    store.webhooks.configure(WebhookSettings(allow_private=True))  # allowed when added…
+    store.webhooks.add(url, SECRET)
+    _make_hot(store)
+    (queued,) = store.webhooks.due()
+    started = time.monotonic()
+    with WebhookDispatcher(store, settings=WebhookSettings()) as dispatcher:  # …not now
+        assert dispatcher.deliver_due() == 0
+    assert time.monotonic() - started < 5  # refused, not tried until a timeout
+    refused = store.webhooks.delivery(queued.id)
+    assert refused.last_error.startswith(f"webhook host {address} is a ")
+    assert (refused.status, refused.attempts, refused.last_status_code) == ("pending", 1, None)
+
+
+def test_the_receivers_answer_is_not_stored(db_url: str, receiver: Receiver) -> None:
+    receiver.fail_first = 1
+    receiver.fail_body = b"Internal error: db password hunter2 at 10.0.0.3 " * 20
+    with Store(db_url) as store:
+        store.webhooks.add(receiver.url, SECRET)
+        _make_hot(store)
+        (queued,) = store.webhooks.due()
+        with WebhookDispatcher(store) as dispatcher:
+            dispatcher.deliver_due()
+        failed = store.webhooks.delivery(queued.id)
+        assert (failed.last_status_code, failed.last_error) == (500, "HTTP 500")
+        # what an earlier version kept is shown without the answer
+        claimed = store.webhooks.claim(queued.id, now=_later(1))
+        assert claimed is not None
+        store.webhooks.mark_failed(queued.id, 502, "HTTP 502: Bad gateway hunter2", _later(2))
+        assert store.webhooks.delivery(queued.id).last_error == "HTTP 502"
+    shown = _cli("webhooks", "deliveries", "--database", db_url)
+    assert "hunter2" not in shown and "HTTP 502" in shown

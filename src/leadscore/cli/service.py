@@ -138,12 +138,20 @@ def webhooks_add(
     database: DatabaseOpt = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Register a webhook; payloads are signed with HMAC-SHA256 of the secret."""
+    """Register a webhook; payloads are signed with HMAC-SHA256 of the secret. A host that
+    is or resolves to a loopback, private or link-local address is refused unless
+    webhooks.allow_private or webhooks.allow_list allows it."""
+    from leadscore.cli.common import settings_with_database
+    from leadscore.store import Store
+
     secret = secret or os.environ.get("LEADSCORE_WEBHOOK_SECRET")
     if not secret:
         raise LeadscoreError("a signing secret is needed: --secret or LEADSCORE_WEBHOOK_SECRET")
+    settings = settings_with_database(config, database)  # its [webhooks] allow-list too
+    store = Store(settings.database_url)
+    store.webhooks.configure(settings.webhooks)
     try:
-        hook = open_store(config, database).webhooks.add(
+        hook = store.webhooks.add(
             url, secret, kinds=tuple(kind or ("hot", "jump")), min_jump=min_jump
         )
     except ValueError as exc:

@@ -190,7 +190,7 @@ class ServiceSettings(BaseModel):
 
 class WebhookSettings(BaseModel):
     """Webhook deliveries (``[webhooks]``, ``LEADSCORE_WEBHOOKS__*``): retries, timeouts,
-    parallel receivers.
+    parallel receivers, and which addresses a webhook may reach.
 
     The wait after the n-th failed send is ``base_delay_s · 2^(n−1)``, capped at
     ``max_delay_s``, less up to ``jitter`` of it at random; by default 16 sends over about
@@ -210,6 +210,30 @@ class WebhookSettings(BaseModel):
     #: receivers served at once; each receiver gets one send at a time, so a slow or
     #: hanging one delays only its own deliveries
     workers: int = Field(default=8, ge=1, le=256)
+    #: webhooks may reach loopback, private, link-local and other non-public addresses
+    #: (checked after DNS resolution when a webhook is added and again at each connection)
+    allow_private: bool = False
+    #: hosts (``crm.internal``) or networks (``10.20.0.0/16``, ``fd00::/8``) webhooks may
+    #: reach even though they are not public
+    allow_list: list[str] = Field(default_factory=list)
+
+    @field_validator("allow_list")
+    @classmethod
+    def _hosts_or_networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        clean = []
+        for item in value:
+            entry = str(item).strip().lower().rstrip(".")
+            if not entry:
+                raise ValueError("an empty host or network")
+            if "/" in entry or ":" in entry or entry.replace(".", "").isdigit():
+                try:
+                    entry = str(ipaddress.ip_network(entry, strict=False))
+                except ValueError:
+                    raise ValueError(f"{item!r} is neither a host nor a network") from None
+            clean.append(entry)
+        return clean
 
 
 class Settings(BaseSettings):
@@ -263,7 +287,7 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///leadscore.db"
     #: the scoring API (``LEADSCORE_SERVICE__MAX_BATCH`` …)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
-    #: webhook retries and timeouts (``LEADSCORE_WEBHOOKS__MAX_ATTEMPTS`` …)
+    #: webhook retries, timeouts and reachable addresses (``LEADSCORE_WEBHOOKS__ALLOW_PRIVATE``)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @classmethod

@@ -14,6 +14,9 @@ Transactions:
 * :meth:`WebhookRepository.claim` takes a due delivery for sending in one conditional
   UPDATE, so two dispatchers never send the same delivery at once.
 * Every other call is one transaction of its own.
+
+URLs may not reach private addresses unless allowed (:mod:`leadscore.store.egress`); a
+delivery keeps its last status code and error category, never the receiver's answer.
 """
 
 from __future__ import annotations
@@ -26,7 +29,7 @@ from sqlalchemy import Connection, Row, insert, select, update
 
 from leadscore.config.settings import WebhookSettings
 from leadscore.store.checks import clamp_limit
-from leadscore.store.egress import check_kinds, check_url
+from leadscore.store.egress import EgressPolicy, check_kinds, check_url
 from leadscore.store.errors import NotFoundError, StoreError
 from leadscore.store.records import WEBHOOK_KINDS, DeliveryRecord, NewDelivery, WebhookRecord
 from leadscore.store.secrets import reveal, seal
@@ -34,7 +37,7 @@ from leadscore.store.session import Repository
 from leadscore.store.tables import Webhook, WebhookDelivery, as_utc, utcnow
 
 _DELIVERY_STATUSES = ("pending", "delivered", "failed")
-_MAX_ERROR_LENGTH = 2000
+_MAX_ERROR_LENGTH = 300
 
 # Core statements of the scoring write path, built once (see leadscore.store.scoring)
 _WEBHOOKS, _DELIVERIES = Webhook.__table__, WebhookDelivery.__table__
@@ -56,8 +59,8 @@ class WebhookRepository(Repository):
 
     @property
     def settings(self) -> WebhookSettings:
-        """The ``webhooks`` settings the dispatcher follows: those given to
-        :meth:`configure`, else ``Settings().webhooks`` (environment and settings file).
+        """The ``webhooks`` settings the URL check and the dispatcher follow: those given
+        to :meth:`configure`, else ``Settings().webhooks`` (environment and settings file).
         """
         if self._settings is None:
             from leadscore.config.settings import Settings
@@ -80,7 +83,9 @@ class WebhookRepository(Repository):
     ) -> WebhookRecord:
         """Subscribe ``url`` (http or https) to hot leads and/or score jumps of at least
         ``min_jump`` points; payloads are signed with ``secret`` (see
-        :mod:`leadscore.webhooks.signing`).
+        :mod:`leadscore.webhooks.signing`). A host that is or resolves to a non-public
+        address is refused (:class:`~leadscore.store.egress.AddressRefused`) unless the
+        settings allow it.
 
         Example
         -------
@@ -97,6 +102,7 @@ class WebhookRepository(Repository):
             raise StoreError(
                 f"min_jump must be a whole number of points from 1 to 100, not {min_jump!r}"
             )
+        EgressPolicy.of(self.settings).check_url(url)
         values = {
             "url": url,
             "secret": seal(secret, self._db.url),  # encrypted at rest
@@ -480,7 +486,14 @@ def _delivery(row: WebhookDelivery | Row[Any]) -> DeliveryRecord:
         attempts=row.attempts,
         next_attempt_at=row.next_attempt_at,
         last_status_code=row.last_status_code,
-        last_error=row.last_error,
+        last_error=_short_error(row.last_error),
         created_at=row.created_at,
         delivered_at=row.delivered_at,
     )
+
+
+def _short_error(error: str | None) -> str | None:
+    """``HTTP 500: <the answer>``, as kept by earlier versions, shown as ``HTTP 500``."""
+    if error and error.startswith("HTTP ") and ":" in error:
+        return error.split(":", 1)[0]
+    return error

@@ -11,9 +11,13 @@ that triggers it. :class:`WebhookDispatcher` POSTs each due row and records the 
   backoff and jitter, until ``max_attempts`` sends (by default 16 over about a day, see
   :class:`~leadscore.config.settings.WebhookSettings`), then ``failed`` — until
   ``leadscore webhooks redeliver`` queues it again;
+* what the receiver answered is not read, nor kept: only the status code, or a short
+  error category (``HTTP 503``, ``ReadTimeout``, ``ConnectError: …``, a refused address);
 * each receiver is served by its own lane (a thread, at most ``workers`` at once) sending
   its deliveries one at a time, each send bounded by ``timeout_s``: a slow or hanging
   receiver delays only its own deliveries, never another's;
+* the dispatcher's own client connects only to addresses the settings allow, checked when
+  it connects (:mod:`leadscore.webhooks.transport`);
 * before sending, the dispatcher *claims* the row (moves its next attempt a lease into the
   future in one conditional UPDATE), so a second dispatcher — another service worker —
   skips it; a dispatcher that dies mid-send leaves the row due again when the lease ends;
@@ -34,7 +38,9 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from leadscore.store.egress import AddressRefused, EgressPolicy
 from leadscore.webhooks.signing import SIGNATURE_HEADER, signature_header
+from leadscore.webhooks.transport import guarded_transport
 
 if TYPE_CHECKING:
     from leadscore.config.settings import WebhookSettings
@@ -47,7 +53,8 @@ DELIVERY_HEADER = "X-Leadscore-Delivery"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 EVENT_HEADER = "X-Leadscore-Event"
 ATTEMPT_HEADER = "X-Leadscore-Attempt"
-_ERROR_BODY_CHARS = 300
+#: errors raised before any answer, whose (local) message is kept after their name
+_EXPLAINED = (httpx.ConnectError, httpx.TimeoutException)
 
 
 def utcnow() -> datetime:
@@ -89,8 +96,9 @@ class WebhookDispatcher:
     store:
         The score store holding the outbox.
     client:
-        An ``httpx.Client`` to send with (tests, proxies); by default the dispatcher makes
-        and closes its own.
+        An ``httpx.Client`` to send with (tests, proxies), used as it is: the address
+        check is the dispatcher's own client's. By default the dispatcher makes (and
+        closes) its own.
     settings:
         The ``webhooks`` settings; default: the store's (``store.webhooks.settings``). The
         arguments below, when given, win over them.
@@ -156,6 +164,7 @@ class WebhookDispatcher:
             raise ValueError("delays must be zero or positive and the timeout positive")
         if not 0 <= self.jitter <= 1:
             raise ValueError("jitter is a share of the wait, from 0 to 1")
+        self.policy = EgressPolicy.of(config)
         # a claimed delivery is invisible to other dispatchers this long: longer than one
         # send can take (connect + write + read timeouts), with room to record the result
         self.lease_s = max(60.0, 4 * self.timeout_s)
@@ -270,18 +279,21 @@ class WebhookDispatcher:
         status: int | None = None
         retry_after: float | None = None
         try:
-            response = self.client.post(hook.url, content=body, headers=headers)
-            status = response.status_code
-            if response.is_success:
+            # the answer's body is never read: its status (and Retry-After) is all we keep
+            with self.client.stream("POST", hook.url, content=body, headers=headers) as answer:
+                status = answer.status_code
+                retry_after = _retry_after(answer, clock())
+            if answer.is_success:
                 self.store.webhooks.mark_delivered(delivery.id, status, now=clock())
                 log.info("webhook %s: delivery %s delivered (%s)", hook.id, delivery.id, status)
                 return True
-            error = f"HTTP {status}: {response.text[:_ERROR_BODY_CHARS].strip()}".strip(": ")
-            retry_after = _retry_after(response, clock())
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}".rstrip(": ")
-        except Exception as exc:  # a malformed URL or anything else: never kill the loop
-            error = f"{type(exc).__name__}: {exc}".rstrip(": ")
+            error = f"HTTP {status}"
+        except AddressRefused as exc:  # names the address, never reached
+            error = str(exc)
+        except _EXPLAINED as exc:  # before any answer: the message is our own system's
+            error = f"{type(exc).__name__}: {exc}".rstrip(": ")[:200]
+        except Exception as exc:  # a protocol error, a malformed URL…: never kill the loop
+            error = type(exc).__name__
         sent = delivery.attempts + 1
         if sent >= self.max_attempts:
             next_attempt = None
@@ -335,7 +347,11 @@ class WebhookDispatcher:
         with self._lock:
             if self._client is None:
                 # redirects are not followed: a webhook URL that moved should be fixed
-                self._client = httpx.Client(timeout=self.timeout_s, follow_redirects=False)
+                self._client = httpx.Client(
+                    transport=guarded_transport(self.policy, max(10, 2 * self.workers)),
+                    timeout=self.timeout_s,
+                    follow_redirects=False,
+                )
             return self._client
 
     # ------------------------------------------------------------------ background
