@@ -8,11 +8,13 @@ share a small namespace so they can stay short:
 * ``leads`` — 300 demo leads (``leadscore.demo.generate_leads(300, seed=1).table``,
   a copy per test: ``lead_id``, the features, ``sales_status`` and ``converted``);
 * ``model`` — a :class:`~leadscore.LeadModel` (``"logreg_l2"``, 3 folds) fitted on them
-  (``id_column="lead_id"``: its scores are keyed by lead id);
+  (``id_column="lead_id"``: its scores are keyed by lead id), shared: examples read it;
 * ``store`` — a :class:`~leadscore.store.Store` at ``sqlite:///scores.db`` (made only for
   examples that use the name).
 
 A module's own names win over these, except for its submodules (``leadscore.demo.leads``).
+The examples show the defaults: the key file the suite's conftest names for webhook secrets
+is unset for them, and a per-user file would go below the temporary folder.
 
 Not collected: the Streamlit pages (``leadscore.ui.app``, ``leadscore.ui.views.*``: they
 run on import), the Alembic migrations, and the modules of the service, the lifecycle, the
@@ -101,6 +103,17 @@ def test_examples_are_collected() -> None:
     assert len(DOCTESTS) > 100
 
 
+def test_no_example_is_skipped() -> None:
+    """An example runs, or it is prose: ``+SKIP`` would let it rot unseen."""
+    skipped = [
+        test.name
+        for test in DOCTESTS
+        for example in test.examples
+        if example.options.get(doctest.SKIP)
+    ]
+    assert not skipped, f"examples marked +SKIP: {sorted(set(skipped))}"
+
+
 @pytest.mark.parametrize("test", DOCTESTS, ids=[test.name for test in DOCTESTS])
 def test_docstring_examples(
     test: doctest.DocTest,
@@ -112,6 +125,8 @@ def test_docstring_examples(
     import pandas as pd
 
     monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LEADSCORE_SECRET_KEY_FILE", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     leads, model = fitted
     shared: dict[str, Any] = {"pd": pd, "np": np, "leads": leads.copy(), "model": model}
     store = None

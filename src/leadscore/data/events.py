@@ -138,9 +138,12 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
 
     Example
     -------
-    >>> loaded = load_events("events/")  # doctest: +SKIP
-    >>> print(loaded.summary())  # doctest: +SKIP
-    49,962 events of 35,273 leads from 14 file(s); 1 duplicates removed; 2,908 set aside …
+    >>> from leadscore.demo import write_demo_events
+    >>> _ = write_demo_events(Path("demo"), leads=200, new_leads=50)  # with a few bad lines
+    >>> loaded = load_events("demo/events.jsonl")
+    >>> print(loaded.summary())  # doctest: +NORMALIZE_WHITESPACE
+    1,874 events of 200 leads from 1 file(s); 1 duplicates removed; 4 set aside (2 broken
+    JSON (Unterminated string starting at), 1 no lead id, 1 time not readable)
     """
     if isinstance(paths, (str, Path)):
         paths = [paths]

@@ -62,11 +62,20 @@ def ingest(
 
     Example
     -------
-    >>> ingest("mixpanel://?from=2025-01-01&to=2025-01-31", "raw/events.parquet")
-    ... # doctest: +SKIP
-    PosixPath('raw/events.parquet')
-    >>> ingest("postgresql://me@db/crm?table=sales.leads", "leads.csv")  # doctest: +SKIP
-    PosixPath('leads.csv')
+    >>> from leadscore.demo import write_demo_events
+    >>> _ = write_demo_events(Path("raw"), leads=50, new_leads=10)
+    >>> ingest("raw/*.jsonl", "events.jsonl.gz")  # two event files streamed into one
+    PosixPath('events.jsonl.gz')
+    >>> for month, rows in (("01", leads.head(100)), ("02", leads.tail(200))):
+    ...     rows.to_csv(f"leads-2026-{month}.csv", index=False)
+    >>> ingest("leads-2026-*.csv", "leads.parquet")
+    PosixPath('leads.parquet')
+    >>> len(pd.read_parquet("leads.parquet"))
+    300
+
+    Remote sources are copied the same way, e.g.
+    ``ingest("mixpanel://?from=2025-01-01&to=2025-01-31", "raw/events.parquet")`` or
+    ``ingest("postgresql://me@db/crm?table=sales.leads", "leads.csv")``.
     """
     target = Path(out)
     name = target.name.lower()

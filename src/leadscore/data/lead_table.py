@@ -138,8 +138,10 @@ def prepare_table(
 
     Example
     -------
-    >>> table = prepare_table("leads.csv", Roles(target="converted"))  # doctest: +SKIP
-    >>> table.features.shape, table.positive_rate  # doctest: +SKIP
+    >>> leads.to_csv("leads.csv", index=False)
+    >>> table = prepare_table("leads.csv", Roles(target="converted"))
+    >>> table.features.shape, round(table.positive_rate, 3), table.excluded
+    ((300, 12), 0.083, {'converted': 'target', 'lead_id': 'lead id'})
     """
     settings = settings or Settings()
     roles = roles or settings.roles

@@ -257,10 +257,8 @@ def export_mixpanel(
     -------
     The day files in date order (empty files for days without events).
 
-    Example
-    -------
-    >>> export_mixpanel("2025-01-01", "2025-01-31", "raw/mixpanel")  # doctest: +SKIP
-    [PosixPath('raw/mixpanel/mixpanel_2025-01-01.jsonl'), ...]
+    For example, ``export_mixpanel("2025-01-01", "2025-01-31", "raw/mixpanel")`` gives
+    ``[PosixPath('raw/mixpanel/mixpanel_2025-01-01.jsonl'), …]``, one file per day.
     """
     config = _resolve_settings(settings)
     start, end = _as_date(from_date, "from date"), _as_date(to_date, "to date")
@@ -319,8 +317,9 @@ def iter_mixpanel_lines(path: str | Path) -> Iterator[tuple[int, str]]:
 
     Example
     -------
-    >>> for number, line in iter_mixpanel_lines("mixpanel_2025-01-01.jsonl"):  # doctest: +SKIP
-    ...     record = json.loads(line)
+    >>> _ = Path("day.jsonl").write_text('{"event": "Signed Up"}\\n\\n{"event": "Paid"}\\n')
+    >>> [(number, json.loads(line)["event"]) for number, line in iter_mixpanel_lines("day.jsonl")]
+    [(1, 'Signed Up'), (3, 'Paid')]
     """
     path = Path(path)
     opener = gzip.open if path.suffix.lower() == ".gz" else open

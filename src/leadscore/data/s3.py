@@ -131,7 +131,9 @@ def make_client(settings: S3Settings | Settings | None = None) -> Any:
 
     Example
     -------
-    >>> client = make_client(S3Settings(region="eu-west-1"))  # doctest: +SKIP
+    >>> client = make_client(S3Settings(region="eu-west-1"))  # connects on first use
+    >>> client.meta.region_name
+    'eu-west-1'
     """
     import boto3
     from botocore.config import Config
@@ -237,10 +239,8 @@ def list_objects(
 
     Raises :class:`DataError` when nothing matches.
 
-    Example
-    -------
-    >>> [o.key for o in list_objects("s3://leads/2025/")]  # doctest: +SKIP
-    ['2025/01.csv', '2025/02.csv']
+    For example, ``[o.key for o in list_objects("s3://leads/2025/")]`` gives
+    ``['2025/01.csv', '2025/02.csv']``.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -286,10 +286,8 @@ def list_s3(url: str, settings: S3Settings | Settings | None = None) -> list[str
         :class:`S3Settings` (or the whole :class:`~leadscore.config.Settings`); ``None``
         uses boto3's defaults.
 
-    Example
-    -------
-    >>> list_s3("s3://leads/raw/*.jsonl.gz")  # doctest: +SKIP
-    ['s3://leads/raw/2025-01-01.jsonl.gz', 's3://leads/raw/2025-01-02.jsonl.gz']
+    For example, ``list_s3("s3://leads/raw/*.jsonl.gz")`` gives
+    ``['s3://leads/raw/2025-01-01.jsonl.gz', 's3://leads/raw/2025-01-02.jsonl.gz']``.
     """
     return [obj.url for obj in list_objects(url, settings)]
 
@@ -331,10 +329,8 @@ def download_s3(
         rather than relative to the URL's folder; a cache shared by many URLs uses this so
         that different URLs never map two keys onto one file.
 
-    Example
-    -------
-    >>> download_s3("s3://leads/2025/", "cache/leads")  # doctest: +SKIP
-    [PosixPath('cache/leads/01.csv'), PosixPath('cache/leads/02.csv')]
+    For example, ``download_s3("s3://leads/2025/", "cache/leads")`` gives
+    ``[PosixPath('cache/leads/01.csv'), PosixPath('cache/leads/02.csv')]``.
     """
     from botocore.exceptions import BotoCoreError, ClientError
 

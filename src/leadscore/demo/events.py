@@ -266,8 +266,8 @@ def write_demo_events(
 
     Example
     -------
-    >>> paths = write_demo_events(Path("demo"), leads=500, new_leads=100)  # doctest: +SKIP
-    >>> sorted(paths)  # doctest: +SKIP
+    >>> paths = write_demo_events(Path("demo"), leads=200, new_leads=50)
+    >>> sorted(paths)
     ['events', 'manifest', 'new_events', 'outcomes', 'truth']
     """
     leads = check_count("leads", leads)

@@ -273,9 +273,9 @@ def write_demo(
 
     Example
     -------
-    >>> paths = write_demo(Path("demo"), rows=500, new_rows=100)  # doctest: +SKIP
-    >>> sorted(paths)  # doctest: +SKIP
-    ['leads', 'new_leads', 'truth']
+    >>> paths = write_demo(Path("demo"), rows=500, new_rows=100)
+    >>> sorted(paths), len(pd.read_csv(paths["new_leads"]))
+    (['leads', 'new_leads', 'truth'], 100)
     """
     rows = check_count("rows", rows)
     new_rows = check_count("new_rows", new_rows)

@@ -86,10 +86,15 @@ class LeadFeatureBuilder:
 
     Example
     -------
+    >>> from pathlib import Path
     >>> from leadscore.data.events import load_events
-    >>> events = load_events("events.jsonl").events  # doctest: +SKIP
-    >>> builder = LeadFeatureBuilder().fit(events)  # doctest: +SKIP
-    >>> features = builder.transform(events)  # doctest: +SKIP
+    >>> from leadscore.demo import write_demo_events
+    >>> _ = write_demo_events(Path("demo"), leads=200, new_leads=50)
+    >>> events = load_events("demo/events.jsonl").events
+    >>> builder = LeadFeatureBuilder().fit(events)
+    >>> features = builder.transform(events)
+    >>> features.shape
+    (200, 91)
     """
 
     def __init__(self, settings: FeatureSettings | None = None) -> None:

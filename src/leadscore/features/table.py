@@ -75,8 +75,11 @@ def build_lead_table(
 
     Example
     -------
-    >>> result = build_lead_table("events.jsonl", outcomes="outcomes.csv")  # doctest: +SKIP
-    >>> result.table.head()  # doctest: +SKIP
+    >>> from leadscore.demo import write_demo_events
+    >>> paths = write_demo_events(Path("demo"), leads=200, new_leads=50)
+    >>> result = build_lead_table(paths["events"], outcomes=paths["outcomes"])
+    >>> result.table.shape, result.table.columns[:4].tolist()
+    ((200, 85), ['lead_id', 'first_seen', 'events', 'page_views'])
     """
     if outcomes is not None and conversion_event is not None:
         raise LeadscoreError("give outcomes or a conversion event, not both")

@@ -6,16 +6,8 @@ the ideal customer and how far hot / warm / cold leads are from it, what drives 
 (when given) and, for the most informative fields, the share of leads and the conversion
 rate (with its 95 % Wilson interval) of every level. ``insights.json`` holds all the
 numbers. The page has its CSS inline and every chart embedded as a base64 PNG, so it can be
-mailed and opened anywhere; everything taken from the data is HTML-escaped.
-
-Example
--------
->>> from leadscore.explain.insights import load_for_insights
->>> _ = model.save("model/")
->>> leads.to_csv("leads.csv", index=False)
->>> model, table = load_for_insights("model/", "leads.csv")
->>> write_insights(model, table, "insights/")["html"]
-PosixPath('insights/insights.html')
+mailed and opened anywhere; everything taken from the data is HTML-escaped (see the
+example of :func:`write_insights`).
 """
 
 from __future__ import annotations

@@ -6,14 +6,8 @@ every figure as a PNG file: the cross-validated metrics, the profit of the conta
 the leaderboard, the columns left out and the leakage suspects as tables, and nine figures
 (:data:`PLOTS`) computed by :mod:`leadscore.reporting.curves` and drawn by
 :mod:`leadscore.reporting.plots`. The HTML has its CSS inline and every figure embedded as a
-base64 PNG, so it can be mailed and opened anywhere without the PNG files.
-
-Example
--------
->>> from leadscore.reporting.report import write_report
->>> _ = model.save("model/")
->>> write_report("model/", "report/")
-PosixPath('report/report.html')
+base64 PNG, so it can be mailed and opened anywhere without the PNG files (see the example
+of :func:`write_report`).
 """
 
 from __future__ import annotations

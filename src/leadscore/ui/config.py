@@ -103,9 +103,10 @@ def dashboard_settings(store: Store, config: str | Path | None = None) -> Resolv
 
     Example
     -------
-    >>> dashboard_settings(Store("sqlite:///leadscore.db")).source("business.cost_per_contact")
-    ... # doctest: +SKIP
-    'dashboard'
+    >>> store.settings.set("business", {"cost_per_contact": 30.0}, by="maria")
+    >>> resolved = dashboard_settings(store)
+    >>> resolved.settings.business.cost_per_contact, resolved.source("business.cost_per_contact")
+    (30.0, 'dashboard')
     """
     return resolve_settings(config, saved=saved_settings(store))
 
@@ -115,7 +116,9 @@ def effective_settings(store: Store, config: str | Path | None = None) -> Settin
 
     Example
     -------
-    >>> effective_settings(Store("sqlite:///leadscore.db")).business  # doctest: +SKIP
+    >>> store.settings.set("business", {"cost_per_contact": 30.0}, by="maria")
+    >>> effective_settings(store).business.cost_per_contact
+    30.0
     """
     return dashboard_settings(store, config).settings
 

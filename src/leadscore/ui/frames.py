@@ -8,9 +8,14 @@
 
 Example
 -------
->>> frame = queue_frame(store.scores.queue())  # doctest: +SKIP
->>> segment_counts(frame)  # doctest: +SKIP
-{'hot': 212, 'warm': 388, 'cold': 400}
+>>> from leadscore.store import NewScore
+>>> with store.scores.scoring(["L1", "L2", "L3"], {"L1": {"source": "google"}}) as writer:
+...     _ = writer.add([NewScore("L1", "3", 0.9, 90, "hot", True),
+...                     NewScore("L2", "3", 0.4, 40, "warm", True),
+...                     NewScore("L3", "3", 0.1, 10, "cold", False)])
+>>> frame = queue_frame(store.scores.queue())
+>>> frame["lead_id"].tolist(), segment_counts(frame)
+(['L1', 'L2', 'L3'], {'hot': 1, 'warm': 1, 'cold': 1})
 """
 
 from __future__ import annotations
