@@ -21,6 +21,13 @@ if "LEADSCORE_SECRET_KEY" not in os.environ and "LEADSCORE_SECRET_KEY_FILE" not 
     os.environ["LEADSCORE_SECRET_KEY_FILE"] = str(
         Path(tempfile.mkdtemp(prefix="leadscore-keys-")) / "secret.key"
     )
+# the same for the key that signs model folders (leadscore.modeling.signing)
+if "LEADSCORE_SIGNING_KEY" not in os.environ and "LEADSCORE_SIGNING_KEY_FILE" not in os.environ:
+    import tempfile
+
+    os.environ["LEADSCORE_SIGNING_KEY_FILE"] = str(
+        Path(tempfile.mkdtemp(prefix="leadscore-signing-")) / "signing.key"
+    )
 
 
 @pytest.fixture(scope="session")

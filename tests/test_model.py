@@ -23,6 +23,7 @@ from leadscore.demo import FEATURE_COLUMNS, DemoLeads, generate_leads
 from leadscore.errors import ArtifactError, LeadscoreError, SchemaError
 from leadscore.lifecycle.artifacts import save_model
 from leadscore.modeling.ensemble import FoldEnsemble
+from leadscore.modeling.folder import write_metadata
 from leadscore.modeling.metrics import METRICS, expected_calibration_error
 from leadscore.scoring.batch import score as score_batch
 
@@ -80,10 +81,13 @@ def _copy(saved: Path, tmp_path: Path) -> Path:
 
 
 def _edit_metadata(directory: Path, edit) -> None:
+    """Change a saved folder's metadata and sign it again (as someone holding the signing
+    key would): the checks that follow the signature's are what is tested."""
     path = directory / "metadata.json"
     meta = json.loads(path.read_text())
     edit(meta)
-    path.write_text(json.dumps(meta))
+    meta.pop("signature", None)
+    write_metadata(directory, meta)
 
 
 # ----------------------------------------------------------------------------- estimator API

@@ -1,4 +1,4 @@
-"""The model registry: ``models list|show|promote|rollback`` and ``mlflow-ui``."""
+"""The model registry: ``models list|show|sign|promote|rollback`` and ``mlflow-ui``."""
 
 from __future__ import annotations
 
@@ -48,6 +48,19 @@ def models_show(
 
     registry = Registry(load_settings(config))
     out.print_json(json.dumps(registry.describe(registry.resolve(version)), default=str))
+
+
+@models_app.command("sign")
+@handle_errors
+def models_sign(
+    folder: Annotated[Path, typer.Argument(help="A saved model folder.")],
+) -> None:
+    """Sign a model folder with this machine's signing key, after checking its files
+    against their checksums (a folder from an earlier version, or another machine's)."""
+    from leadscore.modeling.folder import sign_folder
+
+    key = sign_folder(folder)
+    out.print(f"signed {folder} (signing key {key})")
 
 
 @models_app.command("promote")

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leadscore.config import Settings
-from leadscore.modeling.folder import METADATA_FILE, read_metadata
+from leadscore.modeling.folder import METADATA_FILE, read_trusted_metadata
 from leadscore.modeling.model import LeadModel
 from leadscore.scoring.bundle import read_scorer
 from leadscore.scoring.realtime.scorer import FastScorer
@@ -61,7 +61,7 @@ def model_version(reference: str, model: LeadModel, settings: Settings) -> str:
 
 def load_folder(folder: Path) -> tuple[LeadModel, FastScorer, bool]:
     """A saved model folder's model and scorer, and whether the scorer was precompiled."""
-    scorer = read_scorer(folder, read_metadata(folder))
+    scorer = read_scorer(folder, read_trusted_metadata(folder))
     if scorer is not None:
         scorer.warm()  # numba's kernels, before the first lead needs them
         return scorer.model, scorer, True

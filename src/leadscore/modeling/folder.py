@@ -3,8 +3,10 @@ that was tampered with or built by incompatible libraries.
 
 :meth:`LeadModel.save <leadscore.modeling.model.LeadModel.save>` writes ``model.joblib``
 (the pickle), ``evaluation.parquet`` and ``importance.csv`` (what reports read), then
-``metadata.json`` last: the format, the model file's SHA-256 and the versions of the
-libraries its pickle depends on. :func:`read_metadata` is the gate every loader passes.
+``metadata.json`` last: the format, the model file's SHA-256, the versions of the
+libraries its pickle depends on, and a signature over all of it
+(:mod:`leadscore.modeling.signing`). :func:`read_trusted_metadata` is the gate every
+loader passes before it unpickles anything.
 
 Example
 -------
@@ -27,6 +29,7 @@ from typing import Any
 from leadscore.errors import ArtifactError
 from leadscore.jsonutil import jsonable
 from leadscore.modeling.families import FAMILIES
+from leadscore.modeling.signing import check_signature, sign
 
 ARTIFACT_FORMAT = 1
 MODEL_FILE = "model.joblib"
@@ -110,9 +113,42 @@ def read_metadata(directory: Path) -> dict[str, Any]:
     return meta
 
 
+def read_trusted_metadata(directory: Path) -> dict[str, Any]:
+    """:func:`read_metadata`, and the folder refused unless its metadata is signed under a
+    key this process holds (:mod:`leadscore.modeling.signing`): what every loader that
+    unpickles the folder's files reads first."""
+    meta = read_metadata(directory)
+    check_signature(directory, meta)
+    return meta
+
+
+def sign_folder(directory: Path) -> str:
+    """Sign a saved model folder under this process's key, once its files match the
+    checksums its metadata records (a folder from an earlier version, or signed under
+    another key, that its operator vouches for); returns the signing key's id.
+
+    Example
+    -------
+    >>> folder = model.save("model/")
+    >>> len(sign_folder(folder))  # the key's public id
+    12
+    """
+    meta = read_metadata(directory)
+    files = [(directory / MODEL_FILE, meta.get("sha256"))]
+    scorer = meta.get("scorer")
+    if isinstance(scorer, dict) and scorer.get("file"):
+        files.append((directory / str(scorer["file"]), scorer.get("sha256")))
+    for path, recorded in files:
+        if not path.is_file() or file_sha256(path) != recorded:
+            raise tampered(path)
+    write_metadata(directory, meta)
+    return str(read_metadata(directory)["signature"]["key_id"])
+
+
 def write_metadata(directory: Path, meta: dict[str, Any]) -> None:
-    """Write ``metadata.json`` replaced whole: a service watching the folder never reads
-    half of it."""
+    """Write ``metadata.json``, signed, and replaced whole: a service watching the folder
+    never reads half of it."""
+    signed = {**meta, "signature": sign(meta)}
     partial = directory / f".{METADATA_FILE}.partial"
-    partial.write_text(json.dumps(jsonable(meta), indent=2))
+    partial.write_text(json.dumps(jsonable(signed), indent=2))
     partial.replace(directory / METADATA_FILE)

@@ -38,7 +38,7 @@ from leadscore.modeling.folder import (
     MODEL_FILE,
     file_sha256,
     library_versions,
-    read_metadata,
+    read_trusted_metadata,
     tampered,
     write_metadata,
 )
@@ -439,9 +439,9 @@ class LeadModel(ClassifierMixin, BaseEstimator):
 
     @classmethod
     def load(cls, directory: str | Path) -> LeadModel:
-        """Load a saved model, refusing a tampered or incompatible artifact."""
+        """Load a saved model, refusing a tampered, unsigned or incompatible artifact."""
         path = Path(directory)
-        meta = read_metadata(path)
+        meta = read_trusted_metadata(path)
         model_path = path / MODEL_FILE
         if file_sha256(model_path) != meta.get("sha256"):
             raise tampered(model_path)
