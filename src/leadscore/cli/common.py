@@ -150,7 +150,10 @@ def open_store(config: Path | None, database: str | None) -> Store:
 
     Example
     -------
-    >>> store = open_store(None, "sqlite:///scores.db")  # doctest: +SKIP
+    >>> opened = open_store(None, "sqlite:///crm-scores.db")
+    >>> opened
+    Store('sqlite:///crm-scores.db')
+    >>> opened.close()
     """
     from leadscore.store import Store
 

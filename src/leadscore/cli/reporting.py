@@ -83,7 +83,13 @@ def drivers_with_permutation(drivers: pd.DataFrame, model: Any) -> pd.DataFrame:
 
     Example
     -------
-    >>> drivers_with_permutation(global_drivers(explained), model)  # doctest: +SKIP
+    >>> from types import SimpleNamespace
+    >>> drivers = pd.DataFrame({"field": ["visits", "source"]})
+    >>> measured = pd.DataFrame({"feature": ["visits"], "importance": [0.04]})
+    >>> drivers_with_permutation(drivers, SimpleNamespace(importance_=measured))
+        field  permutation_auc_drop
+    0  visits                  0.04
+    1  source                   NaN
     """
     importance = getattr(model, "importance_", None)
     if importance is None or len(importance) == 0:

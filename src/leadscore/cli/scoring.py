@@ -167,7 +167,17 @@ def print_top(
 
     Example
     -------
-    >>> print_top(model.score_leads(frame), frame, "lead_id", 10, ["source"])  # doctest: +SKIP
+    >>> frame = leads.head(20)
+    >>> print_top(model.score_leads(frame).sort_values("rank"), frame, "lead_id", 3, ["source"])
+    20 leads: 2 hot, 2 warm, 16 cold; 4 to contact
+                          Top 3 leads
+    ┏━━━━━━┳━━━━━━━━━┳━━━━━━━┳━━━━━━━━━┳━━━━━━━━━┳━━━━━━━━┓
+    ┃ rank ┃ lead_id ┃ score ┃ segment ┃ contact ┃ source ┃
+    ┡━━━━━━╇━━━━━━━━━╇━━━━━━━╇━━━━━━━━━╇━━━━━━━━━╇━━━━━━━━┩
+    │    1 │ L000010 │    14 │ hot     │ yes     │ direct │
+    │    2 │ L000016 │    13 │ hot     │ yes     │ direct │
+    │    3 │ L000008 │     9 │ warm    │ yes     │ google │
+    └──────┴─────────┴───────┴─────────┴─────────┴────────┘
     """
     counts = scores["segment"].value_counts()
     out.print(

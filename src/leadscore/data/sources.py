@@ -325,8 +325,14 @@ def resolve_files(
 
     Example
     -------
-    >>> resolve_files("s3://leads/raw/*.jsonl.gz", cache_dir="cache")  # doctest: +SKIP
-    [PosixPath('cache/s3/leads/raw/2025-01-01.jsonl.gz'), ...]
+    >>> Path("raw").mkdir()
+    >>> for day in ("2025-01-02", "2025-01-01"):
+    ...     leads.head(2).to_csv(f"raw/{day}.csv", index=False)
+    >>> resolve_files("raw/*.csv")
+    [PosixPath('raw/2025-01-01.csv'), PosixPath('raw/2025-01-02.csv')]
+
+    ``resolve_files("s3://leads/raw/*.jsonl.gz", cache_dir="cache")`` downloads the matching
+    objects below ``cache/`` first and lists those copies.
     """
     return [path for path, _ in _resolve(source, cache_dir, settings)]
 
@@ -360,9 +366,15 @@ def read_table(
 
     Example
     -------
-    >>> df = read_table("leads.csv")  # doctest: +SKIP
-    >>> df = read_table("s3://crm-exports/leads/2025/")  # doctest: +SKIP
-    >>> df = read_table("postgresql://me@db/crm?table=sales.leads")  # doctest: +SKIP
+    >>> leads.head(3).to_csv("leads.csv", sep=";", index=False)
+    >>> read_table("leads.csv")[["lead_id", "source", "visits"]]
+       lead_id  source  visits
+    0  L000001  direct       3
+    1  L000002   email       2
+    2  L000003  direct       1
+
+    Remote sources read the same way: ``read_table("s3://crm-exports/leads/2025/")``,
+    ``read_table("postgresql://me@db/crm?table=sales.leads")``.
     """
     if isinstance(source, pd.DataFrame):
         if source.empty:

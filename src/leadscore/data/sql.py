@@ -298,9 +298,17 @@ def read_sql(
 
     Example
     -------
-    >>> leads = read_sql("sqlite:///crm.db", table="leads")  # doctest: +SKIP
-    >>> recent = read_sql("postgresql://me@db/crm", query="SELECT * FROM leads LIMIT 10")
-    ... # doctest: +SKIP
+    >>> leads.head(5).to_sql("leads", "sqlite:///crm.db", index=False)
+    5
+    >>> read_sql("sqlite:///crm.db", table="leads").shape
+    (5, 14)
+    >>> read_sql("sqlite:///crm.db?query=SELECT lead_id, source FROM leads LIMIT 2")
+       lead_id  source
+    0  L000001  direct
+    1  L000002   email
+
+    A server's URL reads the same way, e.g. ``read_sql("postgresql://me@db/crm",
+    query="SELECT * FROM leads LIMIT 10")``.
     """
     del settings  # nothing SQL-specific among the settings (yet)
     from sqlalchemy import MetaData, Table, inspect, select, text
@@ -397,8 +405,8 @@ def write_sql(
 
     Example
     -------
-    >>> write_sql(leads, "sqlite:///crm.db", "leads", if_exists="replace")  # doctest: +SKIP
-    1500
+    >>> write_sql(leads, "sqlite:///crm.db", "leads", if_exists="replace")
+    300
     """
     from sqlalchemy.exc import SQLAlchemyError
 

@@ -22,8 +22,10 @@ def save_model(model: LeadModel, directory: str | Path) -> Path:
 
     Example
     -------
-    >>> save_model(model, "model/")  # doctest: +SKIP
+    >>> save_model(model, "model/")
     PosixPath('model')
+    >>> sorted(path.name for path in Path("model").iterdir())
+    ['evaluation.parquet', 'metadata.json', 'model.joblib', 'scorer.bin']
     """
     from leadscore.scoring.bundle import write_scorer
     from leadscore.scoring.treeshap.parse import keep_parsed_trees  # numba: imported late

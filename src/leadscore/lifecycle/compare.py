@@ -34,11 +34,10 @@ def compare(
         As for :func:`leadscore.modeling.compare.compare` (roles, ``models``, ``sort``,
         ``cv``, ``budget``, ``console``, ``show_progress``, …).
 
-    Example
-    -------
-    >>> board = compare("leads.csv", target="converted")  # doctest: +SKIP
-    >>> board.best, board.run_id  # doctest: +SKIP
-    ('lightgbm', '3f2a…')
+    Example (it fits every candidate, so it takes seconds to minutes)::
+
+        board = compare("leads.csv", target="converted")
+        board.best, board.run_id  # ('lightgbm', '3f2a…')
     """
     settings = settings or Settings()
     tracking = settings.tracking if track is None else track

@@ -6,11 +6,17 @@ model and compiling the scorer takes 100–150 ms of the interpreter that a serv
 requests need. Folders without one (saved by other code, or of a family the scorer runs
 through its estimators) are loaded and compiled.
 
+``load_for_serving("champion", settings)`` loads the registry's champion the same way.
+
 Example
 -------
->>> loaded = load_for_serving("champion", settings)  # doctest: +SKIP
->>> loaded.scorer.score({"source": "google"}).segment  # doctest: +SKIP
-'warm'
+>>> from leadscore.config import Settings
+>>> from leadscore.lifecycle.artifacts import save_model
+>>> loaded = load_for_serving(str(save_model(model, "model/")), Settings())
+>>> loaded.precompiled, loaded.version
+(True, 'model@...')
+>>> loaded.scorer.score({"source": "google"}).segment
+'cold'
 """
 
 from __future__ import annotations

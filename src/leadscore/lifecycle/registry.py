@@ -72,11 +72,11 @@ class Registry:
     settings:
         Project settings: ``mlflow_uri``, ``model_name``, ``experiment``.
 
-    Example
-    -------
-    >>> registry = Registry(Settings())  # doctest: +SKIP
-    >>> registry.promote(3)  # doctest: +SKIP
-    >>> model = registry.load_model("champion")  # doctest: +SKIP
+    Example (it needs the MLflow tracking server or folder of the settings)::
+
+        registry = Registry(Settings())
+        registry.promote(3)
+        model = registry.load_model("champion")
     """
 
     def __init__(self, settings: Settings | None = None) -> None:

@@ -110,10 +110,11 @@ def retrain(
     margin:
         Relative improvement the challenger needs (0.01 = 1 % better than the champion).
 
-    Example
-    -------
-    >>> decision = retrain("leads.csv", time="created_at", window="90d")  # doctest: +SKIP
-    >>> decision.promoted, decision.reason  # doctest: +SKIP
+    Example (it trains a challenger and reads the registry's champion: seconds, and
+    MLflow)::
+
+        decision = retrain("leads.csv", time="created_at", window="90d")
+        decision.promoted, decision.reason
     """
     from leadscore.lifecycle.registry import CHAMPION, Registry
 

@@ -73,10 +73,10 @@ def train(
     roles, settings, cv, show_progress, **role_overrides:
         As for :func:`leadscore.compare`.
 
-    Example
-    -------
-    >>> model = train("leads.csv", target="converted", out="model/")  # doctest: +SKIP
-    >>> model.score_leads(new_leads).head()  # doctest: +SKIP
+    Example (it compares the candidates and tunes the best one, so it takes seconds)::
+
+        model = train("leads.csv", target="converted", out="model/")
+        model.score_leads(new_leads).head()
     """
     settings = settings or Settings()
     board: Leaderboard = compare(
