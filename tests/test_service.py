@@ -6,11 +6,14 @@ keys. The served model is a small LightGBM lead model trained once per module.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,7 @@ from leadscore.demo import DemoLeads, generate_leads
 from leadscore.lifecycle.artifacts import save_model
 from leadscore.live import ModelSlot
 from leadscore.service import create_app
+from leadscore.service.schemas import ScoreOut
 from leadscore.store import Store
 from leadscore.store.keys import KeyRepository
 
@@ -293,50 +297,48 @@ def test_the_key_cache_can_be_turned_off(db_url: str, model_dir: Path, tmp_path:
     store.close()
 
 
-def lane_of(client: TestClient) -> Any:
-    """The app's :class:`~leadscore.service.lane.ScoreLane` (built with the middleware
-    stack on the first request)."""
-    from leadscore.service.lane import ScoreLane
-
-    layer = client.app.middleware_stack  # type: ignore[attr-defined]
-    while not isinstance(layer, ScoreLane):
-        layer = layer.app
-    return layer
-
-
-def test_the_score_lane_answers_as_the_route_does(
+def test_a_score_is_the_same_with_the_key_cached_or_not(
     api: Api, db_url: str, model_dir: Path, tmp_path: Path, fresh: pd.DataFrame
 ) -> None:
-    """The direct path of POST /v1/score gives the route's answer, and everything it does
-    not handle (a key not yet verified, bad bodies) is the route's, unchanged."""
+    """POST /v1/score answers alike whether its key comes from the key cache or from the
+    store: a body of the ScoreOut schema (the route returns it ready-made, so FastAPI does
+    not check it), stored in history; bad bodies get a 422 naming the field, and the
+    metrics count every answer under the route."""
     bodies = [{"lead_id": f"F{i}", "attributes": attributes(fresh.iloc[i])} for i in range(8)]
     api.post("/v1/score", bodies[0])  # verifies the key: from now on it is cached
-    lane = lane_of(api.client)
-    before = lane.answered
-    lane_answers = [api.post("/v1/score", b) for b in bodies]
-    assert lane.answered == before + len(bodies)  # the lane took them all
-    # the route's answers: an app whose key cache is off never uses the lane
+    lookups: list[str] = []
+    real = KeyRepository.authenticate
+
+    def counted(self: KeyRepository, plaintext: str | None, **kwargs: Any) -> Any:
+        lookups.append(str(plaintext))
+        return real(self, plaintext, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(KeyRepository, "authenticate", counted)
+        cached = [api.post("/v1/score", b) for b in bodies]
+    assert lookups == []  # every key check was the cache's
+    # the same requests to an app whose key cache is off: the store checks every key
     settings = make_settings(db_url, tmp_path, key_cache_s=0)
     with Store(db_url, migrate=False) as store:
         slot = ModelSlot.load(str(model_dir), settings)
         app = create_app(settings, store=store, slot=slot, deliver_webhooks=False)
         with TestClient(app) as client:
-            routed = [
+            checked = [
                 client.post("/v1/score", json=b, headers={"X-API-Key": api.keys["admin"]})
                 for b in bodies
             ]
-            assert lane_of(client).answered == 0
-    for ours, theirs in zip(lane_answers, routed, strict=True):
+    for ours, theirs in zip(cached, checked, strict=True):
         assert ours.status_code == theirs.status_code == 200
-        assert ours.headers["content-type"] == theirs.headers["content-type"]
+        assert ours.headers["content-type"] == theirs.headers["content-type"] == "application/json"
         a, b = ours.json(), theirs.json()
-        assert set(a) == set(b)
+        assert set(a) == set(b) == set(ScoreOut.model_fields)
+        ScoreOut.model_validate(a)
         for name in a:
             if name not in ("scored_at", "notifications"):
                 assert a[name] == b[name], name
     history = api.store.scores.history("F3")
-    assert history and history[0].score == lane_answers[3].json()["score"]
-    # bad bodies still get the route's 422 naming the field (the lane hands them on)
+    assert history and history[0].score == cached[3].json()["score"]
+    # bad bodies: the 422 names the field at fault, and nothing is stored
     bad = {"lead_id": "F9", "attributes": {**bodies[0]["attributes"], "visits": "many"}}
     refused = api.post("/v1/score", bad)
     assert refused.status_code == 422
@@ -347,13 +349,15 @@ def test_the_score_lane_answers_as_the_route_does(
     headers = {"Authorization": f"Bearer {api.keys['score']}", "content-type": "application/json"}
     text = api.client.post("/v1/score", content=b"{not json", headers=headers)
     assert text.status_code == 422 and text.json()["detail"][0]["type"] == "json_invalid"
+    assert api.store.leads.get("F9") is None
     assert api.post("/v1/score", bodies[0], scope="read").status_code == 403
-    assert lane.answered == before + len(bodies)
     metrics = api.client.get("/metrics").text
     assert f'route="/v1/score",status="200"}} {1 + len(bodies)}.0' in metrics
+    assert 'route="/v1/score",status="422"} 3.0' in metrics
+    assert 'route="/v1/score",status="403"} 1.0' in metrics
 
 
-def test_the_score_lane_answers_scoring_errors_like_the_route(
+def test_scoring_errors_are_answered_by_the_application_handlers(
     api: Api, fresh: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from leadscore.errors import SchemaError
@@ -366,11 +370,85 @@ def test_the_score_lane_answers_scoring_errors_like_the_route(
         raise SchemaError("created_at: 'soon' is not a date")
 
     monkeypatch.setattr(LiveScoring, "score_lead", unreadable)
-    answered = lane_of(api.client).answered
-    refused = api.post("/v1/score", body)
+    refused = api.post("/v1/score", {**body, "lead_id": "E2"})
     assert refused.status_code == 422
     assert refused.json() == {"detail": "created_at: 'soon' is not a date"}
-    assert lane_of(api.client).answered == answered  # refused, not answered
+    assert api.store.leads.get("E2") is None
+    metrics = api.client.get("/metrics").text
+    assert 'route="/v1/score",status="422"} 1.0' in metrics
+
+
+@contextmanager
+def write_lock(db_url: str) -> Iterator[None]:
+    """The store's write lock, held by another connection as another process would:
+    ``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL, the leads and scores tables locked
+    against writers."""
+    if db_url.startswith("sqlite"):
+        conn = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        finally:
+            conn.execute("ROLLBACK")
+            conn.close()
+        return
+    import psycopg
+
+    with psycopg.connect(db_url) as pg:  # (the URL names the test's schema)
+        pg.execute("LOCK TABLE leads, scores IN EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            pg.rollback()
+
+
+def test_a_locked_store_never_holds_the_event_loop(
+    api: Api, db_url: str, fresh: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A score waiting for the store's write lock (another process holds it) waits in a
+    worker thread: the event loop answers /healthz meanwhile."""
+    from leadscore.live import LiveScoring
+
+    body = {"lead_id": "H1", "attributes": attributes(fresh.iloc[0])}
+    assert api.post("/v1/score", body).status_code == 200  # the key is cached
+    real = LiveScoring.score_lead
+    entered = threading.Event()
+    ran_on: list[str] = []
+
+    def watched(self: LiveScoring, lead_id: str, attributes: Any) -> Any:
+        try:
+            asyncio.get_running_loop()
+            ran_on.append("the event loop")
+        except RuntimeError:
+            ran_on.append("a worker thread")
+        entered.set()
+        return real(self, lead_id, attributes)
+
+    monkeypatch.setattr(LiveScoring, "score_lead", watched)
+    answers: dict[str, Any] = {}
+
+    def call(name: str, send: Any) -> threading.Thread:
+        thread = threading.Thread(target=lambda: answers.__setitem__(name, send()))
+        thread.start()
+        return thread
+
+    with write_lock(db_url):
+        scoring = call("score", lambda: api.post("/v1/score", body))
+        assert entered.wait(30), "the score request never reached the scorer"
+        health = call("health", lambda: api.client.get("/healthz"))
+        # generous: the loop answers in milliseconds; held by the lock, it would not
+        # answer before the lock is released (SQLite's busy timeout is 30 s)
+        health.join(10)
+        answered_while_locked = not health.is_alive()
+        still_waiting = scoring.is_alive()
+    health.join(60)
+    scoring.join(60)
+    assert answered_while_locked, "/healthz waited for the store's lock"
+    assert ran_on == ["a worker thread"]
+    assert answers["health"].status_code == 200
+    assert still_waiting  # the score really waited for the lock ...
+    assert answers["score"].status_code == 200  # ... and was stored once it was free
+    assert len(api.store.scores.history("H1")) == 2
 
 
 # ----------------------------------------------------------------------------- reads
@@ -538,6 +616,19 @@ def test_health_readiness_metrics_and_docs(api: Api, fresh: pd.DataFrame) -> Non
     assert "leadscore_scores_total{segment=" in text
     assert "leadscore_model_info{version=" in text
     docs = api.client.get("/openapi.json").json()
+    # POST /v1/score checks its key in one dependency, and says so itself (KEY_SECURITY):
+    # the document shows it as it shows every other route's key
+    keyed = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+    score, batch = docs["paths"]["/v1/score"]["post"], docs["paths"]["/v1/score/batch"]["post"]
+    assert score["security"] == batch["security"] == keyed
+    assert docs["paths"]["/v1/leads"]["get"]["security"] == keyed
+    assert set(docs["components"]["securitySchemes"]) == {"HTTPBearer", "APIKeyHeader"}
+    assert score["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/LeadIn"
+    }
+    assert score["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ScoreOut"
+    }
     inputs = docs["components"]["schemas"]["LeadAttributes"]
     assert set(inputs["required"]) == set(api.model.schema_.names)
     assert api.client.get("/docs").status_code == 200

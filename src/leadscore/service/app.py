@@ -25,7 +25,6 @@ from leadscore.errors import LeadscoreError
 from leadscore.live import LiveScoring, ModelSlot
 from leadscore.live.watch import ModelWatcher
 from leadscore.service.deps import attribute_model
-from leadscore.service.lane import ScoreLane
 from leadscore.service.limits import BodyLimit
 from leadscore.service.metrics import Metrics, MetricsMiddleware
 from leadscore.service.routers import events, health, leads, models, outcomes, score
@@ -157,9 +156,7 @@ def create_app(
         app.include_router(router)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(LeadscoreError, _unprocessable)
-    # innermost first: the score lane sees bodies already within the limit, and the
-    # metrics count what it answers
-    app.add_middleware(ScoreLane)
+    # innermost first: the metrics count the requests the body limit refuses too
     app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
 

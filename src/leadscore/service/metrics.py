@@ -39,10 +39,6 @@ class Metrics:
         self.model.labels(version=version).set(1)
 
 
-#: scope key naming the route of a request answered outside the router (the score lane)
-ROUTE_KEY = "leadscore.route"
-
-
 class MetricsMiddleware:
     """Counts and times every HTTP request under its route template (not the raw path,
     which would make a time series per lead id)."""
@@ -68,6 +64,6 @@ class MetricsMiddleware:
             await self.app(scope, receive, record)
         finally:
             route = scope.get("route")
-            name = scope.get(ROUTE_KEY) or getattr(route, "path", None) or "unmatched"
+            name = getattr(route, "path", None) or "unmatched"
             self.metrics.requests.labels(scope["method"], name, str(status)).inc()
             self.metrics.latency.labels(name).observe(time.perf_counter() - started)

@@ -12,7 +12,9 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/healthz", response_model=HealthOut)
-def healthz() -> HealthOut:
+async def healthz() -> HealthOut:
+    # async: answered on the event loop itself, never queued behind requests that hold
+    # the thread pool's workers (a store waiting on a lock, say)
     return HealthOut(status="ok")
 
 

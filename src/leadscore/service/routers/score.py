@@ -1,35 +1,55 @@
-"""``POST /v1/score`` and ``POST /v1/score/batch``: score leads from their attributes."""
+"""``POST /v1/score`` and ``POST /v1/score/batch``: score leads from their attributes.
+
+``POST /v1/score`` is the request the sales tools send most, so its route is written for
+its cost (``bench/service_overhead.py`` measures it): async; the API key checked in one
+dependency (:func:`~leadscore.service.security.require_direct`: the key cache, and the
+store in a worker thread only on a miss) where every other route has three; the body read
+by FastAPI into the same ``LeadIn`` model; and a ready-made JSON
+:class:`~starlette.responses.Response`, which FastAPI sends as it is — a returned model it
+would check against ``response_model`` once more, which costs more than making it
+(``response_model`` stays, for the OpenAPI document). The model and the store write run
+in one worker-thread call, on SQLite and PostgreSQL alike: a store that waits (another
+process holding the write lock, a slow network) never holds the event loop, nor
+``/healthz`` with it.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from leadscore.service.deps import Live, Service, Serving, attribute_model, live, serving, too_large
 from leadscore.service.inputs import check_attributes
 from leadscore.service.schemas import BatchIn, BatchOut, LeadIn, ScoreOut
-from leadscore.service.security import require
+from leadscore.service.security import KEY_SECURITY, require, require_direct
 from leadscore.service.views import score_out
 
-router = APIRouter(prefix="/v1/score", tags=["scoring"], dependencies=[Depends(require("score"))])
+router = APIRouter(prefix="/v1/score", tags=["scoring"])
 
 
-@router.post("", response_model=ScoreOut)
-async def score_one(body: LeadIn, request: Request) -> ScoreOut:
+@router.post(
+    "",
+    response_model=ScoreOut,
+    dependencies=[Depends(require_direct("score"))],
+    openapi_extra=KEY_SECURITY,
+)
+async def score_one(body: LeadIn, request: Request) -> Response:
     """Score one lead: 0–1 and 0–100, segment, contact decision, top reasons; stored in
     the lead's score history (and webhooks queued when it turns hot or jumps)."""
     # async, with the blocking part (model and store write) in one thread-pool call: a
-    # sync route would also send its dependencies and the response check to the pool,
-    # each a round trip between threads; validation and the response take microseconds
+    # sync route would also send its dependencies to the pool, each a round trip between
+    # threads; validation and the response take microseconds
     scoring = await live(request)
     model = await serving(request)
     attributes = check_attributes(attribute_model(model), body.attributes, ("body", "attributes"))
     scored = await run_in_threadpool(scoring.score_lead, body.lead_id, attributes)
     request.app.state.metrics.scores.labels(scored.result.segment).inc()
-    return score_out(scored)
+    # a Response is sent as it is: no second check against ScoreOut
+    payload = score_out(scored).model_dump_json(by_alias=True)
+    return Response(payload, media_type="application/json")
 
 
-@router.post("/batch", response_model=BatchOut)
+@router.post("/batch", response_model=BatchOut, dependencies=[Depends(require("score"))])
 def score_batch(
     body: BatchIn,
     request: Request,
