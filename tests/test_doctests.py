@@ -17,8 +17,7 @@ The examples show the defaults: the key file the suite's conftest names for webh
 is unset for them, and a per-user file would go below the temporary folder.
 
 Not collected: the Streamlit pages (``leadscore.ui.app``, ``leadscore.ui.views.*``) and
-``leadscore.cli.__main__`` (they run on import), the Alembic migrations, and the modules of
-the service, whose examples are not yet made to run (:data:`NOT_YET`). Examples that
+``leadscore.cli.__main__`` (they run on import) and the Alembic migrations. Examples that
 would be slow (fits, comparisons) or need a server (MLflow, a database, S3) are prose.
 """
 
@@ -45,16 +44,13 @@ NEVER = (
     "leadscore.store.migrations",
     "leadscore.cli.__main__",
 )
-#: modules whose examples are not yet made to run
-NOT_YET = ("leadscore.service",)
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 LEAD_ROWS = 300
 
 
 def _left_out(name: str) -> bool:
     return any(
-        name == prefix.rstrip(".") or name.startswith(prefix.rstrip(".") + ".")
-        for prefix in NEVER + NOT_YET
+        name == prefix.rstrip(".") or name.startswith(prefix.rstrip(".") + ".") for prefix in NEVER
     )
 
 

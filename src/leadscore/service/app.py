@@ -1,9 +1,9 @@
 """The FastAPI application: routers, error handlers, limits, metrics, lifespan.
 
-Example
--------
->>> app = create_app(service_settings())  # doctest: +SKIP
->>> uvicorn.run(app, port=8000)  # doctest: +SKIP
+Example (what ``leadscore serve`` does, with the champion of the registry)::
+
+    app = create_app(service_settings())
+    uvicorn.run(app, port=8000)
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def service_settings(config: str | Path | None = None) -> Settings:
 
     Example
     -------
-    >>> service_settings().service.port  # doctest: +SKIP
+    >>> service_settings().service.port
     8000
     """
     resolved = resolve_settings(config, saved=read_saved_settings)

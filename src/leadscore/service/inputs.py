@@ -34,10 +34,11 @@ def attributes_model(schema: InputSchema) -> type[BaseModel]:
 
     Example
     -------
-    >>> model = attributes_model(lead_model.schema_)  # doctest: +SKIP
-    >>> model.model_validate({"source": "google", "visits": "3"}).model_dump(by_alias=True)
-    ... # doctest: +SKIP
-    {'source': 'google', 'visits': 3.0}
+    >>> Attributes = attributes_model(model.schema_)
+    >>> row = dict.fromkeys(model.schema_.names) | {"source": "google", "visits": "3"}
+    >>> fields = Attributes.model_validate(row).model_dump(by_alias=True)
+    >>> fields["source"], fields["visits"]
+    ('google', 3.0)
     """
     fields: dict[str, Any] = {}
     for i, spec in enumerate(schema.columns):
