@@ -112,8 +112,12 @@ def test_the_service_uses_the_saved_values(
     model = tmp_path / "served"
     quick = Settings(tracking=False, cv_folds=3)
     train(leads, settings=quick, models=["logreg_l2"], out=model, show_progress=False)
-    for name in ("LEADSCORE_SERVICE__MODEL", "LEADSCORE_CONFIG"):
-        monkeypatch.delenv(name, raising=False)  # restored after the test: serve sets them
+    for name in ("LEADSCORE_SERVICE__MODEL", "LEADSCORE_CONFIG", "LEADSCORE_DATABASE_URL"):
+        # serve sets these for its workers: setenv first, so that the test's end restores
+        # them even where they were unset (delenv alone records nothing for an unset name,
+        # and the saved store's URL leaked into later tests' settings)
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     workers: list[Any] = []
 
     def fake_run(target: str, **options: Any) -> None:
