@@ -141,14 +141,14 @@ def sign_folder(directory: Path) -> str:
     for path, recorded in files:
         if not path.is_file() or file_sha256(path) != recorded:
             raise tampered(path)
-    write_metadata(directory, meta)
-    return str(read_metadata(directory)["signature"]["key_id"])
+    return write_metadata(directory, meta)["key_id"]
 
 
-def write_metadata(directory: Path, meta: dict[str, Any]) -> None:
+def write_metadata(directory: Path, meta: dict[str, Any]) -> dict[str, str]:
     """Write ``metadata.json``, signed, and replaced whole: a service watching the folder
-    never reads half of it."""
-    signed = {**meta, "signature": sign(meta)}
+    never reads half of it. Returns the signature written."""
+    signature = sign(meta)
     partial = directory / f".{METADATA_FILE}.partial"
-    partial.write_text(json.dumps(jsonable(signed), indent=2))
+    partial.write_text(json.dumps(jsonable({**meta, "signature": signature}), indent=2))
     partial.replace(directory / METADATA_FILE)
+    return signature

@@ -43,6 +43,7 @@ from typing import Any
 
 from leadscore.errors import ArtifactError
 from leadscore.jsonutil import jsonable
+from leadscore.store.db import create_private_file
 
 KEY_ENV = "LEADSCORE_SIGNING_KEY"
 KEY_FILE_ENV = "LEADSCORE_SIGNING_KEY_FILE"
@@ -93,13 +94,10 @@ def signing_keys(*, create: bool = False) -> list[bytes]:
     key = _read_key_file(path)
     if key is None and create:
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = secrets.token_urlsafe(48)
-        try:  # O_EXCL: two processes signing at once keep one key, the first one's
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
+        if not create_private_file(path):  # another process made it first: its key
             return signing_keys()
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+        text = secrets.token_urlsafe(48)
+        path.write_text(text + "\n", encoding="utf-8")
         key = text.encode()
     return [key] if key is not None else []
 
