@@ -176,6 +176,10 @@ class ServiceSettings(BaseModel):
     #: request); a revoke by another process (CLI, dashboard, other workers) takes effect
     #: within this time, one through the serving process at once
     key_cache_s: float = Field(default=5.0, ge=0, le=300)
+    #: seconds a request waits for the score store (another process's SQLite write lock,
+    #: a PostgreSQL row lock, a connection) before it answers 503 with ``Retry-After``
+    #: instead of hanging: a CRM integration retries, a sales tool shows "busy"
+    store_wait_s: float = Field(default=1.0, gt=0, le=60)
     #: seconds between SQLite write-ahead-log checkpoints in the background (not in a
     #: request's commit); PostgreSQL ignores it
     checkpoint_interval_s: float = Field(default=1.0, gt=0)

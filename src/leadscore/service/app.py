@@ -24,6 +24,7 @@ from leadscore.config import Settings, resolve_settings
 from leadscore.errors import LeadscoreError
 from leadscore.live import LiveScoring, ModelSlot
 from leadscore.live.watch import ModelWatcher
+from leadscore.service import unavailable
 from leadscore.service.deps import attribute_model
 from leadscore.service.limits import BodyLimit
 from leadscore.service.metrics import Metrics, MetricsMiddleware
@@ -99,7 +100,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = app.state.store is None  # a store we open here, we close here
         if owned:
-            app.state.store = Store(settings.database_url)
+            app.state.store = Store(settings.database_url, wait_s=settings.service.store_wait_s)
         chosen = slot or ModelSlot.load(settings.service.model, settings)
         # each model's request model is built before the model is swapped in, not by the
         # first request that needs it
@@ -156,6 +157,7 @@ def create_app(
         app.include_router(router)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(LeadscoreError, _unprocessable)
+    unavailable.install(app)  # store busy or away: 503 + Retry-After; bugs: JSON 500
     # innermost first: the metrics count the requests the body limit refuses too
     app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

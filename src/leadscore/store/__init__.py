@@ -21,7 +21,7 @@ Example
 """
 
 from leadscore.store.db import make_engine, mask, normalise_url, upgrade
-from leadscore.store.errors import NotFoundError, StoreError
+from leadscore.store.errors import UNAVAILABLE, NotFoundError, StoreError, StoreUnavailable
 from leadscore.store.keys import KEY_PREFIX
 from leadscore.store.records import (
     ROLES,
@@ -49,6 +49,7 @@ __all__ = [
     "KEY_PREFIX",
     "ROLES",
     "SCOPES",
+    "UNAVAILABLE",
     "WEBHOOK_KINDS",
     "ApiKeyRecord",
     "DeliveryRecord",
@@ -64,6 +65,7 @@ __all__ = [
     "ScoreRecord",
     "Store",
     "StoreError",
+    "StoreUnavailable",
     "StoredScore",
     "UserRecord",
     "WebhookRecord",

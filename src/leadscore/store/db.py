@@ -151,7 +151,7 @@ def _is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
+def make_engine(url: str | URL, *, wait_s: float | None = None, **kwargs: Any) -> Engine:
     """An engine for the score store at ``url`` (SQLite or PostgreSQL).
 
     SQLite: WAL journal (readers never wait for the writer), ``synchronous=NORMAL`` (safe
@@ -169,6 +169,13 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
 
     PostgreSQL: ``pool_pre_ping`` (a restarted server does not break the first request).
 
+    ``wait_s`` bounds how long one statement waits for the database instead of the
+    defaults made for batch jobs: SQLite's busy timeout (default 30 s), and on PostgreSQL
+    the wait for a pooled connection, for a new connection and for a row or table lock
+    (default: unbounded). A service sets it short so that a request answers "busy, retry"
+    (:class:`~leadscore.store.errors.StoreUnavailable`) instead of hanging behind another
+    process's lock.
+
     Extra keyword arguments go to :func:`sqlalchemy.create_engine`.
 
     Example
@@ -178,7 +185,8 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """
     parsed = _parse(url)
     if parsed.get_backend_name() == "sqlite":
-        connect_args = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
+        busy_s = SQLITE_BUSY_TIMEOUT_S if wait_s is None else wait_s
+        connect_args = {"check_same_thread": False, "timeout": busy_s}
         connect_args.update(kwargs.pop("connect_args", {}))
         path: Path | None = None
         if _is_memory(parsed):
@@ -193,13 +201,18 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
                 kwargs["creator"] = _read_write_opener(path, connect_args)
         kwargs.setdefault("json_serializer", dumps_json)
         engine = create_engine(parsed, connect_args=connect_args, **kwargs)
-        _configure_sqlite(engine, memory=_is_memory(parsed))
+        _configure_sqlite(engine, memory=_is_memory(parsed), busy_s=busy_s)
         if path is not None:
             _guard_file(engine, path)
         return engine
     if parsed.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("json_serializer", dumps_json)
+        if wait_s is not None:
+            kwargs.setdefault("pool_timeout", wait_s)
+            kwargs["connect_args"] = _bounded_pg_args(
+                parsed, kwargs.pop("connect_args", {}), wait_s
+            )
         return create_engine(parsed, **kwargs)
     raise StoreError(
         f"unsupported database {parsed.get_backend_name()!r} in {mask(parsed)}: "
@@ -207,7 +220,22 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     )
 
 
-def _configure_sqlite(engine: Engine, *, memory: bool) -> None:
+def _bounded_pg_args(url: URL, connect_args: Mapping[str, Any], wait_s: float) -> dict[str, Any]:
+    """psycopg connection arguments that bound the waits of a PostgreSQL connection: its
+    opening (libpq's ``connect_timeout``, whole seconds, at least 2) and any lock
+    (``lock_timeout``), added to the ``options`` the URL already has (a ``search_path``,
+    say), as connection arguments replace the URL's own."""
+    args = dict(connect_args)
+    query = {k: (v[-1] if isinstance(v, tuple) else v) for k, v in url.query.items()}
+    if "connect_timeout" not in query:
+        args.setdefault("connect_timeout", max(2, math.ceil(wait_s)))
+    lock = f"-c lock_timeout={max(1, int(wait_s * 1000))}"
+    options = args.get("options", query.get("options"))
+    args["options"] = f"{options} {lock}" if options else lock
+    return args
+
+
+def _configure_sqlite(engine: Engine, *, memory: bool, busy_s: float) -> None:
     """The pysqlite recipe of the SQLAlchemy docs: sqlite3 stops emitting its own BEGIN
     (it would not start one before SELECT, and would commit before DDL) and SQLAlchemy
     emits ``BEGIN`` itself (``BEGIN IMMEDIATE`` on :func:`write_engine`).
@@ -221,7 +249,7 @@ def _configure_sqlite(engine: Engine, *, memory: bool) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_s * 1000)}")
             cursor.execute("PRAGMA foreign_keys = ON")
             if not memory:
                 _set_wal(cursor)

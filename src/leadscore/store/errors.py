@@ -1,10 +1,13 @@
 """Errors raised by the score store.
 
-Both derive from :class:`~leadscore.errors.LeadscoreError`, so the CLI prints them as one
+All derive from :class:`~leadscore.errors.LeadscoreError`, so the CLI prints them as one
 line (exit status 2) and the service can map them to 4xx answers.
 """
 
 from __future__ import annotations
+
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from leadscore.errors import LeadscoreError
 
@@ -28,3 +31,27 @@ class NotFoundError(StoreError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot serve the request now, and a retry later may succeed: another
+    writer held the database past the wait allowed (see ``wait_s`` of
+    :class:`~leadscore.store.Store`), the server or file is unreachable.
+
+    Example
+    -------
+    >>> issubclass(StoreUnavailable, StoreError)
+    True
+    """
+
+
+#: the driver and pool errors that mean "the database is unavailable now", not "this
+#: request is wrong": a lock not granted in time ("database is locked", PostgreSQL's
+#: lock timeout), a lost or refused connection, a file moved away, the pool exhausted
+UNAVAILABLE: tuple[type[Exception], ...] = (
+    StoreUnavailable,
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeout,
+)

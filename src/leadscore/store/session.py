@@ -38,6 +38,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from leadscore.store.db import make_engine, normalise_url, upgrade, write_engine
+from leadscore.store.errors import StoreUnavailable
 from leadscore.store.tables import Base
 
 
@@ -46,18 +47,21 @@ class Database:
     writer lock and the session factories.
 
     With ``migrate=True`` the schema is created or upgraded on opening (cheap when current,
-    safe from several processes at once).
+    safe from several processes at once). ``wait_s`` bounds each wait for the database
+    (see :func:`~leadscore.store.db.make_engine`) and for this process's writer lock; a
+    wait beyond it raises :class:`~leadscore.store.errors.StoreUnavailable`, or the
+    driver's operational error (which :data:`~leadscore.store.errors.UNAVAILABLE` lists).
     """
 
-    def __init__(self, url: str, *, migrate: bool = True) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, wait_s: float | None = None) -> None:
         self.url = normalise_url(url)
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, wait_s=wait_s)
         #: the same pool; SQLite transactions on it begin with ``BEGIN IMMEDIATE``
         self.writer = write_engine(self.engine)
         self.dialect: str = self.engine.dialect.name
         #: what writers of this process queue on (SQLite); a no-op on PostgreSQL
         self.write_lock: AbstractContextManager[Any] = (
-            threading.Lock() if self.dialect == "sqlite" else nullcontext()
+            _WriterLock(wait_s) if self.dialect == "sqlite" else nullcontext()
         )
         if migrate:
             try:
@@ -117,6 +121,25 @@ class Database:
     def close(self) -> None:
         """Close the pooled connections (the database can still be used; it reconnects)."""
         self.engine.dispose()
+
+
+class _WriterLock:
+    """The SQLite writers' queue of one process: a lock taken for at most ``wait_s``
+    seconds (None: as long as it takes); past that, :class:`StoreUnavailable`."""
+
+    def __init__(self, wait_s: float | None) -> None:
+        self._lock = threading.Lock()
+        self._timeout = -1.0 if wait_s is None else wait_s
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(timeout=self._timeout):
+            raise StoreUnavailable(
+                f"the score store is busy: no write turn within {self._timeout:g} s "
+                "(another writer holds the database); retry shortly"
+            )
+
+    def __exit__(self, *_exc: object) -> None:
+        self._lock.release()
 
 
 class Repository:

@@ -47,7 +47,10 @@ class Store:
     ``LEADSCORE_DATABASE_URL`` or ``sqlite:///leadscore.db``).
 
     With ``migrate=True`` the schema is created or upgraded on opening (cheap when current,
-    safe from several processes at once). Close the store (or use it as a context manager)
+    safe from several processes at once). ``wait_s`` bounds every wait for the database
+    (locks, connections; default: SQLite's 30 s busy timeout, PostgreSQL unbounded): the
+    service sets it short, so a request answers "busy, retry" instead of hanging (see
+    :class:`~leadscore.store.session.Database`). Close the store (or use it as a context manager)
     to release its connections.
 
     Example
@@ -58,12 +61,14 @@ class Store:
     ['L1']
     """
 
-    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+    def __init__(
+        self, url: str | None = None, *, migrate: bool = True, wait_s: float | None = None
+    ) -> None:
         if url is None:
             from leadscore.config import Settings
 
             url = Settings().database_url
-        self.db = Database(url, migrate=migrate)
+        self.db = Database(url, migrate=migrate, wait_s=wait_s)
         self.url = self.db.url
         self.engine = self.db.engine
         self.dialect = self.db.dialect
