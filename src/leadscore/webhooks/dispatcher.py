@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from leadscore.store.egress import AddressRefused, EgressPolicy
+from leadscore.store.errors import UNAVAILABLE
 from leadscore.webhooks.signing import SIGNATURE_HEADER, signature_header
 from leadscore.webhooks.transport import guarded_transport
 
@@ -248,7 +249,9 @@ class WebhookDispatcher:
                     continue
                 lane.attempted += 1
                 lane.delivered += self._send(delivery, lane.hook, lane.clock)
-        except Exception:  # the database briefly away: the rows stay due, or leased
+        except UNAVAILABLE as exc:  # the database busy or away: the rows stay due, or leased
+            log.warning("webhook %s: store unavailable, retried later: %s", lane.webhook_id, exc)
+        except Exception:
             log.exception("webhook %s: delivery lane failed", lane.webhook_id)
         finally:
             with self._lane_ended:
@@ -425,6 +428,9 @@ class WebhookDispatcher:
                 # lanes run on their own: the loop looks for the other receivers' deliveries
                 opened, due = self._pass(None, wait=False)
                 busy = opened > 0 and due >= self.batch_size
+            except UNAVAILABLE as exc:  # a one-line warning each pass, not a traceback
+                log.warning("webhook dispatch: store unavailable (%s); retrying", exc)
+                busy = False
             except Exception:
                 log.exception("webhook dispatch pass failed; retrying in %.1f s", interval_s)
                 busy = False
