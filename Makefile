@@ -9,7 +9,7 @@ DEMO_DB = sqlite:///$(DEMO)/leadscore.db
 # rich draws tables to the terminal width; give the leaderboard room when piped
 export COLUMNS ?= 160
 
-.PHONY: demo test install dev lint format bench bench-suite clean
+.PHONY: demo test install dev lint format bench bench-suite soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -85,6 +85,11 @@ bench-suite: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	$(BIN)/python -m pip install --quiet --no-deps "ISLP>=0.4"
 	$(BIN)/python bench/suite.py $(SUITE_ARGS)
+
+## soak: 10 minutes of mixed traffic at 200 requests/s against one worker (bench/soak.py);
+## options: make soak SOAK_ARGS="--minutes 1"
+soak: dev
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache mlflow.db mlartifacts

@@ -15,33 +15,47 @@ speaking HTTP/1.1 over keep-alive connections (requests prepared beforehand, a n
 connection only when every open one is busy), with a timer thread that releases each
 request at its due time (µs precision; the loop's own timers round to milliseconds).
 Latency counts from the due time, so a late start or queueing shows; the generator's own
-lateness is printed next to it. Both servers get the same generator.
+lateness is printed next to it. Both servers get the same generator (``bench/soak.py``
+drives its mixed traffic with it too).
 
-Run: ``.venv/bin/python bench/service_latency.py [--family lightgbm|logreg_l2] [--reasons 3]``.
+``--client sequential`` measures instead what the issue-19 target is stated in: a plain
+sequential keep-alive client (Python's ``http.client``, one connection, bodies JSON-encoded
+beforehand, one request at a time, the round trip timed with ``perf_counter``, the
+client's garbage collector off while it measures) sending ``POST /v1/score`` — 70 % new
+leads, 30 % leads sent before — after a warm-up, and ``GET /healthz`` the same way for
+reference; it prints p50 / p90 / p99 / max and the target (p50 ≤ 1.5 ms, p99 ≤ 5 ms).
+The naive server is not started in that mode.
+
+Run: ``.venv/bin/python bench/service_latency.py [--family lightgbm|logreg_l2] [--reasons 3]``;
+the target's figure: ``… --client sequential --family logreg_l2 --reasons 3``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import http.client
 import json
 import os
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
-from collections.abc import Callable
-from pathlib import Path
+from collections import Counter
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
 import numpy as np
-import pandas as pd
 
 os.environ.setdefault("LEADSCORE_TRACKING", "false")  # a benchmark, not an experiment
+
+# the shared set-up (a sibling module: bench/ is on sys.path); ``bodies`` is imported from
+# here by bench/service_overhead.py too
+from _serving import Served, bodies, demo_server, free_port, new_and_repeat, swap_model, wait_ready
 
 NAIVE_APP = """
 import sys, joblib, pandas as pd
@@ -59,43 +73,6 @@ if __name__ == "__main__":
     import uvicorn
     uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code < 500:
-                return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} not ready after {timeout:.0f} s")
-
-
-def bodies(n: int, seed: int = 9) -> list[dict[str, Any]]:
-    """Request bodies of ``n`` demo leads, as a CRM would send them (JSON-ready)."""
-    from leadscore.demo import generate_leads
-
-    table = generate_leads(n, seed=seed, labelled=False).table
-    out = []
-    for row in table.to_dict("records"):
-        lead_id = row.pop("lead_id")
-        attributes = {
-            k: (v.isoformat() + "Z" if isinstance(v, pd.Timestamp) else
-                None if isinstance(v, float) and np.isnan(v) else
-                v.item() if isinstance(v, np.generic) else v)
-            for k, v in row.items()
-        }  # fmt: skip
-        out.append({"lead_id": lead_id, "attributes": attributes})
-    return out
 
 
 def percentiles(latencies: list[float]) -> str:
@@ -117,6 +94,12 @@ def http_post(path: str, body: dict[str, Any], headers: dict[str, str]) -> bytes
         *(f"{k}: {v}" for k, v in headers.items()),
     ]
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + data
+
+
+def http_get(path: str, headers: dict[str, str]) -> bytes:
+    """A complete HTTP/1.1 GET request, ready to write to a keep-alive connection."""
+    lines = [f"GET {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{k}: {v}" for k, v in headers.items())]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 #: most connections the open-loop generator keeps (like the old 32-thread client)
@@ -187,23 +170,24 @@ class Caller:
             self.connection.close()
 
 
-def steady_rate(
+def open_loop(
     port: int,
-    requests: list[bytes],
+    request_for: Callable[[int], bytes],
     rate: float,
-    seconds: float,
-    during: Callable[[], None] | None = None,
-) -> tuple[list[float], list[float], int, int]:
-    """Open loop: a request every 1/rate s whatever the answers; latency counts from the
-    moment a request was due, so queueing shows. Returns the latencies, the generator's
-    lateness in starting requests, the errors and the number of requests."""
-    latencies: list[float] = []
+    total: int,
+    answered: Callable[[int, float, int, float, float], None],
+) -> list[float]:
+    """Open loop: request ``i`` (``request_for(i)``, built by the timer thread ahead of
+    its time) is released at its due time, one every 1/rate s whatever the answers, over
+    a pool of keep-alive connections (a new one only when every open one is busy, at most
+    ``MAX_CONNECTIONS``). ``answered(i, due, status, latency, late)`` is called on the
+    loop's thread as each answer arrives; the latency counts from the moment the request
+    was due, so queueing shows (status 599: the connection broke); ``late`` is how late
+    the generator started it (a client short of CPU shows there). Returns every
+    ``late``."""
     late: list[float] = []
-    errors = 0
-    total = int(rate * seconds)
 
     async def run() -> None:
-        nonlocal errors
         loop = asyncio.get_running_loop()
         idle: list[Connection] = []
         slots = asyncio.Semaphore(MAX_CONNECTIONS)
@@ -211,9 +195,10 @@ def steady_rate(
         finished = asyncio.Event()
         done = 0
 
-        async def one(i: int, due: float) -> None:
-            nonlocal errors, done
-            late.append(time.perf_counter() - due)
+        async def one(i: int, data: bytes, due: float) -> None:
+            nonlocal done
+            started = time.perf_counter() - due
+            late.append(started)
             connection = None
             async with slots:  # a saturated server: requests wait here, and it shows
                 try:
@@ -221,21 +206,19 @@ def steady_rate(
                         candidate = idle.pop()
                         connection = candidate if candidate.usable else candidate.close()
                     connection = connection or await Connection.open(port)
-                    status = await connection.request(requests[i % len(requests)])
+                    status = await connection.request(data)
                     idle.append(connection)
                 except (OSError, asyncio.IncompleteReadError, ValueError):
                     status = 599
                     if connection is not None:
                         connection.close()
-            latencies.append(time.perf_counter() - due)
-            if status != 200:
-                errors += 1
+            answered(i, due, status, time.perf_counter() - due, started)
             done += 1
             if done == total:
                 finished.set()
 
-        def launch(i: int, due: float) -> None:
-            task = loop.create_task(one(i, due))
+        def launch(i: int, data: bytes, due: float) -> None:
+            task = loop.create_task(one(i, data, due))
             pending.add(task)
             task.add_done_callback(pending.discard)
 
@@ -244,19 +227,44 @@ def steady_rate(
             start = time.perf_counter() + 0.05
             for i in range(total):
                 due = start + i / rate
+                data = request_for(i)
                 pause = due - time.perf_counter()
                 if pause > 0:
                     time.sleep(pause)
-                loop.call_soon_threadsafe(launch, i, due)
+                loop.call_soon_threadsafe(launch, i, data, due)
 
-        if during is not None:
-            threading.Timer(seconds / 2, during).start()
-        threading.Thread(target=clock, daemon=True).start()
-        await finished.wait()
+        if total:
+            threading.Thread(target=clock, daemon=True).start()
+            await finished.wait()
         for connection in idle:
             connection.close()
 
     asyncio.run(run())
+    return late
+
+
+def steady_rate(
+    port: int,
+    requests: list[bytes],
+    rate: float,
+    seconds: float,
+    during: Callable[[], None] | None = None,
+) -> tuple[list[float], list[float], int, int]:
+    """:func:`open_loop` over ``requests`` in turn for ``seconds`` (``during`` called in
+    a thread half-way). Returns the latencies, the generator's lateness in starting
+    requests, the errors (any status but 200) and the number of requests."""
+    latencies: list[float] = []
+    errors = 0
+    total = int(rate * seconds)
+
+    def answered(i: int, due: float, status: int, latency: float, late: float) -> None:
+        nonlocal errors
+        latencies.append(latency)
+        errors += status != 200
+
+    if during is not None:
+        threading.Timer(seconds / 2, during).start()
+    late = open_loop(port, lambda i: requests[i % len(requests)], rate, total, answered)
     return latencies, late, errors, total
 
 
@@ -303,34 +311,84 @@ def closed_loop(port: int, requests: list[bytes], clients: int, seconds: float) 
     return asyncio.run(run()) / seconds
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--family", default="lightgbm")
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--rate", type=float, default=200.0)
-    parser.add_argument("--reasons", type=int, default=3, help="Reasons each way per score.")
-    parser.add_argument("--reloads", type=int, default=3, help="Model swaps during the run.")
-    args = parser.parse_args()
+#: the issue-19 target for one lead, sequential client (p50, p99; seconds)
+TARGET_P50, TARGET_P99 = 1.5e-3, 5e-3
 
+
+def sequential(
+    port: int, requests: Sequence[tuple[str, str, bytes | None]], headers: dict[str, str]
+) -> tuple[list[float], Counter[int]]:
+    """A plain sequential keep-alive client: one ``http.client`` connection, requests
+    ``(method, path, body)`` (bodies encoded beforehand) sent one at a time, each round
+    trip — request written, answer read to its end — timed with ``perf_counter``. The
+    client's garbage collector is off meanwhile (its pauses are not the server's).
+    Returns the round trips and the statuses."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.connect()  # TCP_NODELAY set by http.client; one write per request
+    times: list[float] = []
+    statuses: Counter[int] = Counter()
+    post_headers = {**headers, "Content-Type": "application/json"}
+    gc.collect()
+    gc.disable()
+    try:
+        for method, path, body in requests:
+            started = time.perf_counter()
+            connection.request(method, path, body, post_headers if body else headers)
+            answer = connection.getresponse()
+            answer.read()
+            times.append(time.perf_counter() - started)
+            statuses[answer.status] += 1
+    finally:
+        gc.enable()
+        connection.close()
+    return times, statuses
+
+
+def quantiles(times: list[float]) -> str:
+    ms = np.array(times) * 1000
+    p50, p90, p99 = np.percentile(ms, [50, 90, 99])
+    return f"p50 {p50:5.2f}  p90 {p90:5.2f}  p99 {p99:5.2f}  max {ms.max():6.2f} ms"
+
+
+def run_sequential(served: Served, args: argparse.Namespace) -> None:
+    """The issue-19 figure: ``/healthz`` alone, then ``POST /v1/score`` (70 % new
+    leads, 30 % repeats), each warmed up first, one request at a time."""
+    warmup, count = args.warmup, args.requests
+    leads = bodies(warmup + count, seed=9, prefix="seq")
+    sent = new_and_repeat(leads, warmup + count, repeats=args.repeat_share, seed=2)
+    scores = [("POST", "/v1/score", json.dumps(b).encode()) for b in sent]
+    health = [("GET", "/healthz", None)] * (warmup + count)
+    new = len({b["lead_id"] for b in sent[warmup:]} - {b["lead_id"] for b in sent[:warmup]})
+    print(
+        f"{args.family}, {args.reasons} reasons each way, SQLite store; one http.client "
+        f"keep-alive connection, one request at a time; {warmup:,} warm-up + {count:,} "
+        f"measured each; scores: {new:,} new leads, {count - new:,} repeats; "
+        f"load {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    port, headers = served.port, served.headers
+    sequential(port, health[:warmup], headers)
+    health_times, health_status = sequential(port, health[warmup:], headers)
+    sequential(port, scores[:warmup], headers)
+    score_times, score_status = sequential(port, scores[warmup:], headers)
+    print(f"  GET /healthz      {quantiles(health_times)}  statuses {dict(health_status)}")
+    print(f"  POST /v1/score    {quantiles(score_times)}  statuses {dict(score_status)}")
+    p50, p99 = np.percentile(score_times, [50, 99])
+    verdict = {True: "pass", False: "FAIL"}
+    print(
+        f"  target p50 ≤ {TARGET_P50 * 1e3:.1f} ms: {verdict[bool(p50 <= TARGET_P50)]} "
+        f"({p50 * 1e3:.2f});  p99 ≤ {TARGET_P99 * 1e3:.0f} ms: "
+        f"{verdict[bool(p99 <= TARGET_P99)]} ({p99 * 1e3:.2f});  "
+        f"load after {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+
+
+def run_all(served: Served, args: argparse.Namespace) -> None:
+    """Against the naive baseline: one at a time, steady rate with reloads, 4 clients,
+    batches."""
     import joblib
 
-    from leadscore.demo import generate_leads
-    from leadscore.lifecycle.artifacts import save_model
-    from leadscore.modeling.model import LeadModel
-    from leadscore.store import Store
-
-    work = Path(tempfile.mkdtemp(prefix="leadscore-bench-"))
-    table = generate_leads(5000, seed=5).table
-    model = LeadModel(args.family).fit(
-        table.drop(columns=["lead_id", "converted", "sales_status"]), table["converted"]
-    )
-    # two saved models (the second as if retrained) behind one served path, a symlink: each
-    # reload during the run swaps in the other one, so every reload loads and compiles
-    save_model(model, work / "model-a")
-    model.metadata_["trained_at"] = "retrained"
-    save_model(model, work / "model-b")
-    (work / "model").symlink_to(work / "model-a")
-    members = getattr(model.pipeline_, "members_", [model.pipeline_])
+    work, port, headers, root = served.work, served.port, served.headers, served.root
+    members = getattr(served.model.pipeline_, "members_", [served.model.pipeline_])
     estimator = members[0].named_steps["model"]
     trees = getattr(estimator, "n_estimators", None)
     print(
@@ -338,28 +396,13 @@ def main() -> None:
     )
     joblib.dump(members[0], work / "pipeline.joblib")
     (work / "naive.py").write_text(NAIVE_APP)
-
-    url = f"sqlite:///{work / 'scores.db'}"
-    key = Store(url).keys.create("bench", ["admin"])[0]
-    headers = {"Authorization": f"Bearer {key}"}
-    port, naive_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "LEADSCORE_TRACKING": "false",
-        "LEADSCORE_SERVICE__REASONS": str(args.reasons),
-    }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "leadscore.cli", "serve", str(work / "model"), "--port", str(port),
-         "--database", url],
-        env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    naive_port = free_port()
     naive = subprocess.Popen(
         [sys.executable, str(work / "naive.py"), str(work / "pipeline.joblib"), str(naive_port)],
         cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        root, naive_root = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{naive_port}"
-        wait_ready(f"{root}/readyz", server)
+        naive_root = f"http://127.0.0.1:{naive_port}"
         wait_ready(f"{naive_root}/docs", naive)
         payloads = bodies(2000)
         ours = [http_post("/v1/score", b, headers) for b in payloads]
@@ -379,11 +422,11 @@ def main() -> None:
         reloads: list[str] = []
 
         def reload_thrice() -> None:
+            # two saved models behind one served path, a symlink: each reload swaps in
+            # the other one, so every reload loads and compiles
             with httpx.Client(timeout=60) as client:
-                for i in range(args.reloads):
-                    swap = work / "model.next"
-                    swap.symlink_to(work / ("model-b" if i % 2 == 0 else "model-a"))
-                    swap.replace(work / "model")
+                for _ in range(args.reloads):
+                    swap_model(work)
                     answer = client.post(f"{root}/v1/models/reload", headers=headers)
                     reloads.append(f"{answer.status_code} {answer.json().get('version')}")
 
@@ -415,9 +458,36 @@ def main() -> None:
         median = statistics.median(times)
         print(f"  median {median * 1000:.0f} ms per batch = {1000 / median:,.0f} leads/s")
     finally:
-        for process in (server, naive):
-            process.terminate()
-            process.wait(timeout=30)
+        naive.terminate()
+        naive.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--family", default="lightgbm")
+    parser.add_argument(
+        "--client",
+        choices=["all", "sequential"],
+        default="all",
+        help="all: the open-loop generator against the naive baseline; sequential: one "
+        "http.client connection, one request at a time (the issue-19 target).",
+    )
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--reasons", type=int, default=3, help="Reasons each way per score.")
+    parser.add_argument("--reloads", type=int, default=3, help="Model swaps during the run.")
+    parser.add_argument("--warmup", type=int, default=300, help="sequential: warm-up requests.")
+    parser.add_argument("--requests", type=int, default=3000, help="sequential: measured.")
+    parser.add_argument(
+        "--repeat-share", type=float, default=0.3, help="sequential: leads sent again."
+    )
+    args = parser.parse_args()
+
+    with demo_server(args.family, args.reasons) as served:
+        if args.client == "sequential":
+            run_sequential(served, args)
+        else:
+            run_all(served, args)
 
 
 if __name__ == "__main__":
