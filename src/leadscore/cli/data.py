@@ -125,8 +125,28 @@ def features(
         Path | None,
         typer.Option("--mmdb", help="MaxMind country database instead of the bundled one."),
     ] = None,
+    leads: Annotated[
+        str | None,
+        typer.Option(
+            "--leads",
+            help="CRM table (file or source URL) whose fields are joined onto each lead's "
+            "behaviour, as of its cutoff when it has an updated-at column.",
+        ),
+    ] = None,
+    leads_id: Annotated[
+        str | None, typer.Option("--leads-id", help="Lead id column of the CRM table.")
+    ] = None,
+    leads_time: Annotated[
+        str | None,
+        typer.Option(
+            "--leads-time",
+            help="Updated-at column of the CRM table (default: found by name; 'none': the "
+            "table is one row per lead, taken as is).",
+        ),
+    ] = None,
 ) -> None:
-    """Turn raw events into one row of features per lead (point-in-time correct)."""
+    """Turn raw events into one row of features per lead (point-in-time correct), with
+    each lead's CRM fields joined on (--leads)."""
     from leadscore.features.build import FeatureSettings
     from leadscore.features.table import build_lead_table, save_lead_table
 
@@ -142,11 +162,21 @@ def features(
         milestones=milestone or None,
         mmdb_path=str(mmdb) if mmdb else None,
     )
+    crm = None
+    if leads is not None:
+        from leadscore.features.crm import read_crm
+
+        no_time = (leads_time or "").lower() == "none"
+        with err.status("reading the CRM table"):
+            crm = read_crm(
+                leads, id_column=leads_id, time_column=None if no_time else leads_time,
+                use_time=not no_time,
+            )  # fmt: skip
     with err.status("building lead features"):
         result = build_lead_table(
             [str(e) for e in events], outcomes=labels, lead_event=lead_event,
             conversion_event=conversion_event, cutoff=cutoff, as_of=as_of, builder=reuse,
-            settings=settings,
+            settings=settings, leads=crm,
         )  # fmt: skip
     out.print(result.load.summary())
     if len(result.load.quarantine):
@@ -161,3 +191,6 @@ def features(
     if "converted" in table.columns:
         summary += f", {(table['converted'] == 'yes').mean():.1%} converted"
     out.print(f"wrote {written['table']} ({summary}); builder {written['builder']}")
+    if result.crm_fields:
+        timing = "as of each lead's cutoff" if result.crm_dated else "as exported"
+        out.print(f"CRM fields joined ({timing}): {', '.join(result.crm_fields)}")

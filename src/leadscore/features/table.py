@@ -10,7 +10,7 @@ event), with exactly the same code.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from leadscore.data.sources import TableLike
 from leadscore.data.table_files import write_table
 from leadscore.errors import ArtifactError, DataError, LeadscoreError
 from leadscore.features.build import FeatureSettings, LeadFeatureBuilder
+from leadscore.features.crm import CrmTable, join_crm, read_crm
 from leadscore.features.labels import cutoffs_for, outcomes_from_events, read_outcomes
 from leadscore.features.vector import codes_and_uniques
 
@@ -39,6 +40,11 @@ class LeadTableResult:
     builder: LeadFeatureBuilder
     load: EventLoad
     notes: list[str]
+    #: the columns joined from the CRM table (``leads=``), empty without one
+    crm_fields: list[str] = field(default_factory=list)
+    #: whether they were taken as of each lead's cutoff (the CRM table has an updated-at
+    #: column); if not, the leakage audit checks them like any column of unknown timing
+    crm_dated: bool = False
 
 
 def build_lead_table(
@@ -51,6 +57,7 @@ def build_lead_table(
     as_of: str | pd.Timestamp | None = None,
     builder: LeadFeatureBuilder | str | Path | None = None,
     settings: FeatureSettings | None = None,
+    leads: TableLike | CrmTable | None = None,
 ) -> LeadTableResult:
     """Build one row of features per lead from raw events.
 
@@ -72,6 +79,11 @@ def build_lead_table(
         a model was trained on.
     settings:
         Feature settings for a new builder.
+    leads:
+        A CRM table (or :func:`~leadscore.features.crm.read_crm`'s result): each lead's
+        fields as of its cutoff (training) or ``as_of`` (scoring) are joined onto its
+        behaviour features. Scoring keeps the CRM leads without events too (their
+        behaviour features missing, as in training).
 
     Example
     -------
@@ -88,6 +100,8 @@ def build_lead_table(
     loaded = events if isinstance(events, EventLoad) else load_events(events)
     frame = loaded.events
     notes: list[str] = []
+    crm = read_crm(leads) if leads is not None and not isinstance(leads, CrmTable) else leads
+    crm_fields: list[str] = []
     cutoff_ts = pd.Timestamp(cutoff) if cutoff is not None else None
     if isinstance(builder, (str, Path)):
         builder = load_builder(builder)
@@ -97,7 +111,7 @@ def build_lead_table(
         labels = read_outcomes(outcomes)
         _, event_leads = codes_and_uniques(frame[ID])  # the distinct ids, not every event
         unknown = ~labels[ID].isin(event_leads)
-        if unknown.all():
+        if unknown.all() and crm is None:
             raise DataError(
                 "none of the leads in the outcomes has events: are the ids the same in both? "
                 f"outcome ids look like {labels[ID].head(3).tolist()}, event ids like "
@@ -132,6 +146,10 @@ def build_lead_table(
         table = labels[[ID, TARGET]].merge(features, on=ID, how="left")
         table[TARGET] = table[TARGET].map({1: "yes", 0: "no"})
         table = table[[ID, *[c for c in features.columns if c != ID], TARGET]]
+        if crm is not None:
+            table, crm_fields, crm_notes = join_crm(table, crm, cutoffs=cutoffs)
+            table = table[[c for c in table.columns if c != TARGET] + [TARGET]]
+            notes += crm_notes
     else:
         if builder is None:
             notes.append(
@@ -142,7 +160,24 @@ def build_lead_table(
         if cutoff_ts is not None:
             frame = frame[frame["timestamp"] < cutoff_ts]
         table = builder.transform(frame, as_of=as_of if as_of is not None else None)
-    return LeadTableResult(table, builder, loaded, notes)
+        if crm is not None:
+            table = _with_crm_only_leads(table, crm)
+            when = as_of if as_of is not None else cutoff_ts
+            table, crm_fields, crm_notes = join_crm(
+                table, crm, cutoffs=pd.Timestamp(when) if when is not None else None
+            )
+            notes += crm_notes
+    dated = crm is not None and crm.time_column is not None
+    return LeadTableResult(table, builder, loaded, notes, crm_fields, dated)
+
+
+def _with_crm_only_leads(features: pd.DataFrame, crm: CrmTable) -> pd.DataFrame:
+    """``features`` with a row for every CRM lead without events (behaviour missing)."""
+    missing = crm.leads.difference(pd.Index(features[ID].astype("string")))
+    if missing.empty:
+        return features
+    extra = pd.DataFrame({ID: missing.astype(features[ID].dtype)})
+    return pd.concat([features, extra], ignore_index=True)
 
 
 def save_lead_table(
@@ -164,7 +199,19 @@ def save_lead_table(
         "id": ID,
         "time": TIME,
         "builder": builder_file.name,
-        "point_in_time": [c for c in result.table.columns if c not in (ID, TARGET)],
+        "point_in_time": [
+            c
+            for c in result.table.columns
+            if c not in (ID, TARGET) and (result.crm_dated or c not in result.crm_fields)
+        ],
+        # where each input comes from: the model records it, and live scoring takes the
+        # CRM fields from the lead's stored attributes and the rest from its events
+        "sources": {
+            "crm": list(result.crm_fields),
+            "events": [
+                c for c in result.table.columns if c not in (ID, TARGET, *result.crm_fields)
+            ],
+        },
         "events": result.load.counts,
         "notes": result.notes,
     }
