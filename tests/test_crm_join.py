@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -151,3 +152,59 @@ def test_save_lead_table_without_crm_has_empty_crm_source(events: Path, tmp_path
     save_lead_table(result, tmp_path / "t.parquet")
     described = json.loads((tmp_path / "t.features.json").read_text())
     assert described["sources"]["crm"] == []
+
+
+def test_a_model_trained_with_crm_fields_scores_events_plus_the_crm_table(
+    tmp_path: Path,
+) -> None:
+    from leadscore import LeadModel
+    from leadscore.demo import write_demo_events
+    from leadscore.lifecycle.train import train
+
+    paths = write_demo_events(tmp_path / "demo", leads=400, new_leads=60, messy=False)
+    truth = pd.read_csv(paths["truth"])
+    rng = np.random.default_rng(0)
+    crm = pd.DataFrame(
+        {
+            "lead_id": truth["lead_id"].astype(str),
+            "industry": rng.choice(["Retail", "Software", "Bank"], len(truth)),
+            "employees": rng.integers(1, 5000, len(truth)),
+        }
+    )
+    crm_path = tmp_path / "crm.csv"
+    crm.to_csv(crm_path, index=False)
+    table_path = tmp_path / "leads.parquet"
+    result = build_lead_table(str(paths["events"]), outcomes=paths["outcomes"], leads=crm_path)
+    save_lead_table(result, table_path)
+    model = train(
+        table_path, model="logreg_l2", models=["logreg_l2"], cv=3, track=False,
+        show_progress=False, budget=0, out=tmp_path / "model",
+    )  # fmt: skip
+    assert model.crm_fields == ["industry", "employees"]
+    assert "industry" not in model.metadata_["field_sources"]["events"]
+    loaded = LeadModel.load(tmp_path / "model")
+    assert loaded.crm_fields == ["industry", "employees"]
+    # scoring: events + the CRM table give the table the model would have been given
+    from leadscore.data.events import load_events
+
+    events = load_events(paths["new_events"]).events
+    features = loaded.event_features(events, as_of="2026-06-01", leads=crm_path)
+    expected = build_lead_table(
+        str(paths["new_events"]), builder=loaded.feature_builder_, leads=crm_path,
+        as_of="2026-06-01",
+    ).table  # fmt: skip
+    pd.testing.assert_frame_equal(features, expected)
+    assert features["industry"].notna().all()
+    # the CLI path
+    ran = CliRunner().invoke(
+        cli,
+        ["score", str(tmp_path / "model"), str(paths["new_events"]), "--events",
+         "--leads", str(crm_path), "--as-of", "2026-06-01", "--out", str(tmp_path / "s.csv")],
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    scored = pd.read_csv(tmp_path / "s.csv")
+    direct = loaded.score_leads(expected)
+    assert np.allclose(
+        scored.set_index("lead_id")["score"].sort_index(),
+        direct.set_index("lead_id")["score"].astype(float).sort_index(),
+    )

@@ -43,6 +43,14 @@ def score(
     as_of: Annotated[
         str | None, typer.Option("--as-of", help="With --events: score as of this time.")
     ] = None,
+    leads: Annotated[
+        str | None,
+        typer.Option(
+            "--leads",
+            help="With --events: the CRM table (file or source URL) of a model trained with "
+            "CRM fields (features --leads).",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     reasons: Annotated[
         int, typer.Option("--reasons", help="Add each lead's top K reasons up and down.")
@@ -67,8 +75,15 @@ def score(
 
         loaded = load_events(data)
         out.print(loaded.summary())
-        frame = lead_model.event_features(loaded.events, as_of=as_of)
+        frame = lead_model.event_features(loaded.events, as_of=as_of, leads=leads)
+        if lead_model.crm_fields and leads is None:
+            out.print(
+                "[yellow]note:[/] the model was trained with CRM fields "
+                f"({', '.join(lead_model.crm_fields)}); without --leads they are missing"
+            )
     else:
+        if leads is not None:
+            raise LeadscoreError("--leads joins CRM fields onto events: use it with --events")
         frame = read_table(data)
     score_store, version = None, "unknown"
     if store or database:

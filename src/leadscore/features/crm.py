@@ -171,6 +171,16 @@ def _quiet_target(frame: pd.DataFrame) -> str | None:
         return None
 
 
+def add_crm_only_leads(features: pd.DataFrame, crm: CrmTable) -> pd.DataFrame:
+    """``features`` with a row for every CRM lead it lacks (behaviour missing, as the
+    left join of training leaves the behaviour of a lead without events)."""
+    missing = crm.leads.difference(pd.Index(features[ID].astype("string")))
+    if missing.empty:
+        return features
+    extra = pd.DataFrame({ID: missing.astype(features[ID].dtype)})
+    return pd.concat([features, extra], ignore_index=True)
+
+
 def join_crm(
     features: pd.DataFrame,
     crm: CrmTable,

@@ -23,7 +23,7 @@ from leadscore.data.sources import TableLike
 from leadscore.data.table_files import write_table
 from leadscore.errors import ArtifactError, DataError, LeadscoreError
 from leadscore.features.build import FeatureSettings, LeadFeatureBuilder
-from leadscore.features.crm import CrmTable, join_crm, read_crm
+from leadscore.features.crm import CrmTable, add_crm_only_leads, join_crm, read_crm
 from leadscore.features.labels import cutoffs_for, outcomes_from_events, read_outcomes
 from leadscore.features.vector import codes_and_uniques
 
@@ -161,7 +161,7 @@ def build_lead_table(
             frame = frame[frame["timestamp"] < cutoff_ts]
         table = builder.transform(frame, as_of=as_of if as_of is not None else None)
         if crm is not None:
-            table = _with_crm_only_leads(table, crm)
+            table = add_crm_only_leads(table, crm)
             when = as_of if as_of is not None else cutoff_ts
             table, crm_fields, crm_notes = join_crm(
                 table, crm, cutoffs=pd.Timestamp(when) if when is not None else None
@@ -169,15 +169,6 @@ def build_lead_table(
             notes += crm_notes
     dated = crm is not None and crm.time_column is not None
     return LeadTableResult(table, builder, loaded, notes, crm_fields, dated)
-
-
-def _with_crm_only_leads(features: pd.DataFrame, crm: CrmTable) -> pd.DataFrame:
-    """``features`` with a row for every CRM lead without events (behaviour missing)."""
-    missing = crm.leads.difference(pd.Index(features[ID].astype("string")))
-    if missing.empty:
-        return features
-    extra = pd.DataFrame({ID: missing.astype(features[ID].dtype)})
-    return pd.concat([features, extra], ignore_index=True)
 
 
 def save_lead_table(

@@ -157,6 +157,7 @@ def train(
             # Scoring from raw events then uses exactly the features trained on.
             lead_model.feature_builder_ = builder
             lead_model.metadata_["features_from_events"] = True
+            lead_model.metadata_["field_sources"] = field_sources(Path(data), lead_model)
     if out is not None:
         save_model(lead_model, out)
     if settings.tracking if track is None else track:
@@ -187,3 +188,14 @@ def builder_for_table(table_path: Path) -> LeadFeatureBuilder | None:
     if not name:
         return None
     return load_builder(side.parent / name)
+
+
+def field_sources(table_path: Path, model: LeadModel) -> dict[str, list[str]]:
+    """Which of the model's inputs come from the CRM and which from events, as
+    ``leadscore features`` described the table (inputs the model dropped left out)."""
+    sources = json.loads(sidecar_path(table_path).read_text()).get("sources") or {}
+    inputs = set(model.schema_.names)
+    return {
+        origin: [name for name in sources.get(origin, []) if name in inputs]
+        for origin in ("crm", "events")
+    }

@@ -26,7 +26,9 @@ from leadscore.config import Business, Segments
 from leadscore.data.columns import ColumnKind, standardise_column
 from leadscore.data.input_schema import InputSchema
 from leadscore.data.roles import coerce_target
+from leadscore.data.sources import TableLike
 from leadscore.errors import ArtifactError, LeadscoreError, SchemaError
+from leadscore.features.crm import CrmTable, add_crm_only_leads, join_crm, read_crm
 from leadscore.modeling.calibration import LogitCalibrator
 from leadscore.modeling.compare import cross_validate
 from leadscore.modeling.ensemble import FoldEnsemble
@@ -347,12 +349,18 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         return result
 
     def event_features(
-        self, events: pd.DataFrame, as_of: pd.Timestamp | str | None = None
+        self,
+        events: pd.DataFrame,
+        as_of: pd.Timestamp | str | None = None,
+        leads: TableLike | CrmTable | None = None,
     ) -> pd.DataFrame:
         """Lead features from raw events (``load_events``), as the model was trained on.
 
         Needs a model trained on a table built by ``leadscore features``: its feature
         builder turns the events into features as of ``as_of`` (default: the latest event).
+        A model trained with CRM fields (``features --leads``) takes them from ``leads``
+        (a CRM table as for training, read as of ``as_of``; its leads without events are
+        scored too); without it they are missing.
         """
         builder = getattr(self, "feature_builder_", None)
         if builder is None:
@@ -360,7 +368,23 @@ class LeadModel(ClassifierMixin, BaseEstimator):
                 "this model was not trained on event features (leadscore features), so it "
                 "cannot score raw events; score a lead table instead"
             )
-        return builder.transform(events, as_of=as_of)
+        features = builder.transform(events, as_of=as_of)
+        if leads is None:
+            return features
+        crm = leads if isinstance(leads, CrmTable) else read_crm(leads)
+        joined, _, _ = join_crm(
+            add_crm_only_leads(features, crm),
+            crm,
+            cutoffs=pd.Timestamp(as_of) if as_of is not None else None,
+        )
+        return joined
+
+    @property
+    def crm_fields(self) -> list[str]:
+        """The inputs that come from the CRM (``leadscore features --leads``), not from
+        events: live scoring takes them from a lead's stored attributes."""
+        sources = self.metadata_.get("field_sources") or {}
+        return list(sources.get("crm", []))
 
     def score_events(
         self,
