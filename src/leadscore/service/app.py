@@ -24,11 +24,11 @@ from leadscore.config import Settings, resolve_settings
 from leadscore.errors import LeadscoreError
 from leadscore.live import LiveScoring, ModelSlot
 from leadscore.live.watch import ModelWatcher
-from leadscore.service import unavailable
 from leadscore.service.deps import attribute_model
 from leadscore.service.limits import BodyLimit
 from leadscore.service.metrics import Metrics, MetricsMiddleware
 from leadscore.service.routers import events, health, leads, models, outcomes, score
+from leadscore.service.unavailable import install as answer_unavailable
 from leadscore.store import NotFoundError, Store, read_saved_settings
 from leadscore.store.checkpoint import Checkpointer
 from leadscore.webhooks.dispatcher import WebhookDispatcher
@@ -157,7 +157,7 @@ def create_app(
         app.include_router(router)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(LeadscoreError, _unprocessable)
-    unavailable.install(app)  # store busy or away: 503 + Retry-After; bugs: JSON 500
+    answer_unavailable(app)  # store busy or away: 503 + Retry-After; bugs: JSON 500
     # innermost first: the metrics count the requests the body limit refuses too
     app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
