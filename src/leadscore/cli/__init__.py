@@ -13,6 +13,7 @@ module                 commands
 ``cli.scoring``        ``score``, ``explain``
 ``cli.reporting``      ``insights``, ``report``
 ``cli.models``         ``models list|show|promote|rollback``, ``mlflow-ui``
+``cli.outcomes``       ``outcomes import``
 ``cli.retrain``        ``retrain``
 ``cli.service``        ``serve``, ``keys …``, ``webhooks …``
 ``cli.dashboard``      ``ui``, ``users …``
@@ -34,6 +35,7 @@ from leadscore.cli import (
     data,
     modeling,
     models,
+    outcomes,
     reporting,
     retrain,
     scoring,
@@ -61,6 +63,7 @@ app.command("insights")(reporting.insights)
 app.add_typer(models.models_app, name="models")
 app.command("mlflow-ui")(models.mlflow_ui)
 app.command("report")(reporting.report)
+app.add_typer(outcomes.outcomes_app, name="outcomes")
 app.command("retrain")(retrain.retrain)
 app.command("serve")(service.serve)
 app.add_typer(service.keys_app, name="keys")

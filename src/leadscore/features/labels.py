@@ -31,11 +31,14 @@ def read_outcomes(
     target: str | None = None,
     time_column: str | None = None,
     settings: Settings | None = None,
+    keep_latest: bool = False,
 ) -> pd.DataFrame:
     """Outcomes as ``lead_id``, ``converted`` (0/1) and ``outcome_at`` (may be missing).
 
     Columns are found by name when not given (lead_id / distinct_id …, converted / won …,
-    outcome_at / closed_at …).
+    outcome_at / closed_at …). A lead listed more than once is an error, unless
+    ``keep_latest``: then its row with the latest outcome time counts (the last one in
+    the file among equal or missing times), as in a CRM export with a row per change.
     """
     settings = settings or Settings()
     frame = read_table(source)
@@ -59,6 +62,9 @@ def read_outcomes(
         }
     )
     out = out.dropna(subset=["lead_id", "converted"])
+    if keep_latest:
+        out = out.sort_values("outcome_at", kind="stable", na_position="first")
+        out = out.drop_duplicates("lead_id", keep="last").sort_index()
     if out["lead_id"].duplicated().any():
         dupes = out.loc[out["lead_id"].duplicated(), "lead_id"].head(5).tolist()
         raise SchemaError(f"outcomes list some leads more than once, e.g. {dupes}")

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,11 +24,21 @@ from leadscore.store.errors import StoreError
 from leadscore.store.leads import LeadRepository
 from leadscore.store.records import EventRecord, OutcomeRecord
 from leadscore.store.session import Database, Repository
-from leadscore.store.tables import Event, Outcome, as_utc, utcnow
+from leadscore.store.tables import Event, Lead, Outcome, as_utc, utcnow
 
 #: event fields with a column of their own; everything else goes to ``properties``
 _TIME_KEYS = ("time", "timestamp")
 _NAME_KEYS = ("name", "event")
+
+
+@dataclass(frozen=True)
+class OutcomeImport:
+    """What :meth:`OutcomeRepository.add_many` did: outcomes added, skipped as already
+    recorded, and the ids of leads the store does not know (skipped)."""
+
+    added: int
+    unchanged: int
+    unknown: list[str]
 
 
 class EventRepository(Repository):
@@ -136,6 +147,64 @@ class OutcomeRepository(Repository):
             self._leads.ensure(session.connection(), [lead_id], now)
             row = session.scalars(self._db.insert(Outcome).values(values).returning(Outcome)).one()
             return _outcome(row)
+
+    def add_many(
+        self,
+        outcomes: Sequence[tuple[str, bool, datetime | None]],
+        *,
+        create: bool = False,
+    ) -> OutcomeImport:
+        """Record many outcomes at once (a CRM export), in one transaction.
+
+        ``outcomes`` are ``(lead_id, converted, occurred_at)``, at most one per lead (the
+        caller de-duplicates). An outcome equal to the lead's latest recorded one (same
+        result, same time) is skipped, so importing the same export twice adds nothing.
+        Leads the store does not know are skipped and counted, unless ``create``.
+
+        Example
+        -------
+        >>> _ = store.leads.upsert("L1", {})
+        >>> store.outcomes.add_many([("L1", True, None), ("L9", False, None)])
+        OutcomeImport(added=1, unchanged=0, unknown=['L9'])
+        """
+        ids = [lead_id for lead_id, _, _ in outcomes]
+        for lead_id in ids:
+            check_lead_id(lead_id)
+        if len(set(ids)) != len(ids):
+            raise StoreError("give at most one outcome per lead (de-duplicate the export first)")
+        now = utcnow()
+        added, unchanged, unknown = 0, 0, []
+        with self._write() as session:
+            conn = session.connection()
+            known: set[str] = set()
+            latest: dict[str, tuple[bool, datetime]] = {}
+            newest = select(func.max(Outcome.id)).group_by(Outcome.lead_id)
+            for start in range(0, len(ids), CHUNK):
+                part = ids[start : start + CHUNK]
+                known.update(session.scalars(select(Lead.id).where(Lead.id.in_(part))))
+                rows = session.scalars(
+                    select(Outcome).where(Outcome.lead_id.in_(part), Outcome.id.in_(newest))
+                )
+                latest.update({r.lead_id: (r.converted, as_utc(r.occurred_at)) for r in rows})
+            values = []
+            for lead_id, converted, occurred_at in outcomes:
+                if lead_id not in known and not create:
+                    unknown.append(lead_id)
+                    continue
+                when = as_utc(occurred_at) if occurred_at else now
+                if latest.get(lead_id) == (bool(converted), when):
+                    unchanged += 1
+                    continue
+                values.append(
+                    {"lead_id": lead_id, "converted": bool(converted), "occurred_at": when,
+                     "recorded_at": now}
+                )  # fmt: skip
+            if create:
+                self._leads.ensure(conn, [v["lead_id"] for v in values], now)
+            for start in range(0, len(values), CHUNK):
+                conn.execute(self._db.insert(Outcome), values[start : start + CHUNK])
+            added = len(values)
+        return OutcomeImport(added, unchanged, unknown)
 
     def all(
         self, since: datetime | None = None, *, latest_only: bool = True
