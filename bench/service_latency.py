@@ -104,6 +104,9 @@ def http_get(path: str, headers: dict[str, str]) -> bytes:
 
 #: most connections the open-loop generator keeps (like the old 32-thread client)
 MAX_CONNECTIONS = 64
+#: a connection idle this long is not used again: uvicorn closes keep-alive connections
+#: idle for 5 s, and a request written as it does so breaks off (a client artefact)
+MAX_IDLE_S = 4.0
 
 
 class Connection:
@@ -111,6 +114,7 @@ class Connection:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.idle_since = time.perf_counter()
 
     @classmethod
     async def open(cls, port: int) -> Connection:
@@ -121,7 +125,11 @@ class Connection:
     @property
     def usable(self) -> bool:
         # the server may close a keep-alive connection that sat idle: not an error
-        return not self.reader.at_eof() and not self.writer.is_closing()
+        return (
+            not self.reader.at_eof()
+            and not self.writer.is_closing()
+            and time.perf_counter() - self.idle_since < MAX_IDLE_S
+        )
 
     async def request(self, data: bytes) -> int:
         """The status of the answer to ``data`` (its body is read and dropped)."""
@@ -133,6 +141,7 @@ class Connection:
             if name.strip().lower() == b"content-length":
                 length = int(value)
         await self.reader.readexactly(length)
+        self.idle_since = time.perf_counter()
         return int(head.split(b" ", 2)[1])
 
     def close(self) -> None:

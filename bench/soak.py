@@ -19,10 +19,11 @@ latency counted from the due time, so queueing shows). The traffic, drawn per re
 
 Printed per minute: requests, p50 / p99 / max latency (and p99 by kind), the generator's
 own lateness (p99: a client short of CPU on a busy machine shows there), errors by status,
-the server's CPU share and resident memory; at the end the server's memory (``VmRSS`` of
-its process) after start-up, after a warm-up (the baseline of the growth) and at the end,
-and the issue-19 targets (0 errors, p99 under 10 ms in every minute, memory growth under
-50 MB) with pass or fail.
+the server's CPU share, resident memory, threads and open database connections (a
+worker thread of the pool keeps its own SQLite connection, with its page cache); at the
+end the server's memory (``VmRSS`` of its process) after start-up, after a warm-up (the
+baseline of the growth) and at the end, and the issue-19 targets (0 errors, p99 under
+10 ms in every minute, memory growth under 50 MB) with pass or fail.
 
 Run: ``.venv/bin/python bench/soak.py [--minutes 10] [--rate 200] [--family logreg_l2]``
 (``make soak``; ``--minutes 1`` for a quick run).
@@ -54,6 +55,20 @@ MIX = {"score": 0.6, "events": 0.2, "lead": 0.1, "queue": 0.1}
 #: the issue-19 targets
 MAX_P99, MAX_GROWTH_MB = 10e-3, 50.0
 EVENT_NAMES = ["page_view", "pricing_view", "form_submit", "email_click", "demo_request"]
+
+
+def threads_and_connections(pid: int) -> tuple[int, int]:
+    """The threads of process ``pid`` and its open handles on the store's database file
+    (one per pooled SQLite connection)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    threads = int(status.split("Threads:")[1].split()[0])
+    handles = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            handles += os.readlink(fd).endswith("scores.db")
+        except OSError:
+            continue
+    return threads, handles
 
 
 def cpu_seconds(pid: int) -> float:
@@ -140,7 +155,8 @@ class Monitor(threading.Thread):
         super().__init__(daemon=True)
         self.served, self.minutes, self.begin = served, minutes, start
         self.reloads: list[tuple[int, int, float, str]] = []  # minute, status, s, model
-        self.samples: dict[int, tuple[float, float]] = {}  # minute → (RSS MB, CPU s)
+        # minute → (RSS MB, CPU s, threads, database connections)
+        self.samples: dict[int, tuple[float, float, int, int]] = {}
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -154,7 +170,11 @@ class Monitor(threading.Thread):
                 if self.stop.wait(max(0.0, self.begin + at - time.perf_counter())):
                     return
                 if what == "sample":
-                    self.samples[minute] = (rss_mb(pid), cpu_seconds(pid))
+                    self.samples[minute] = (
+                        rss_mb(pid),
+                        cpu_seconds(pid),
+                        *threads_and_connections(pid),
+                    )
                     continue
                 to = swap_model(self.served.work)
                 started = time.perf_counter()
@@ -199,6 +219,7 @@ def main() -> None:
         traffic = Traffic(leads[:-300], total, served.headers)
         traffic.known.extend(b["lead_id"] for b in leads[-300:])
         rss_start, cpu_start = rss_mb(pid), cpu_seconds(pid)
+        threads, handles = threads_and_connections(pid)
         print(
             f"{args.minutes} min at {args.rate:.0f} requests/s ({total:,} requests: "
             + ", ".join(f"{k} {v:.0%}" for k, v in MIX.items())
@@ -231,7 +252,7 @@ def main() -> None:
 
         print(
             "\nmin  requests   p50 ms   p99 ms   max ms | p99 ms: score events  lead queue"
-            " | late p99 ms | server CPU  RSS MB | errors"
+            " | late p99 ms | server CPU  RSS MB threads db | errors"
         )
         cpu_before, failing = cpu_start, []
         for minute in range(args.minutes):
@@ -241,14 +262,15 @@ def main() -> None:
                 ms(np.percentile(by_kind[minute, k], 99)) if by_kind[minute, k] else "     -"
                 for k in MIX
             )
-            rss, cpu = monitor.samples.get(minute, (float("nan"), float("nan")))
+            rss, cpu, threads, handles = monitor.samples.get(minute, (np.nan, np.nan, 0, 0))
             share = (cpu - cpu_before) / 60
             cpu_before = cpu
             errors = dict(statuses[minute]) or "none"
             late = ms(np.percentile(lateness[minute], 99))
             print(
                 f"{minute + 1:3d} {len(lat):9,d} {ms(p50)}   {ms(p99)}   {ms(lat.max())} | "
-                f"       {kinds} |      {late} |       {share:4.0%} {rss:7.1f} | {errors}"
+                f"       {kinds} |      {late} |       {share:4.0%} {rss:7.1f} "
+                f"{threads:7d} {handles:2d} | {errors}"
             )
             if p99 >= MAX_P99:
                 failing.append(minute + 1)
@@ -267,8 +289,8 @@ def main() -> None:
         size = sum(f.stat().st_size for f in served.work.glob("scores.db*")) / 1e6
         print(
             f"server memory (VmRSS): {rss_ready:.1f} MB ready, {rss_start:.1f} MB after the "
-            f"warm-up, {rss_end:.1f} MB at the end: growth {growth:+.1f} MB; store "
-            f"{size:.0f} MB on disk"
+            f"warm-up ({threads} threads, {handles} database connections), {rss_end:.1f} MB at "
+            f"the end: growth {growth:+.1f} MB; store {size:.0f} MB on disk"
         )
         verdict = {True: "pass", False: "FAIL"}
         print(f"target: 0 errors: {verdict[errors == 0]} ({errors})")
