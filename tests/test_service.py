@@ -351,7 +351,7 @@ def test_a_score_is_the_same_with_the_key_cached_or_not(
     assert text.status_code == 422 and text.json()["detail"][0]["type"] == "json_invalid"
     assert api.store.leads.get("F9") is None
     assert api.post("/v1/score", bodies[0], scope="read").status_code == 403
-    metrics = api.client.get("/metrics").text
+    metrics = api.get("/metrics").text
     assert f'route="/v1/score",status="200"}} {1 + len(bodies)}.0' in metrics
     assert 'route="/v1/score",status="422"} 3.0' in metrics
     assert 'route="/v1/score",status="403"} 1.0' in metrics
@@ -374,7 +374,7 @@ def test_scoring_errors_are_answered_by_the_application_handlers(
     assert refused.status_code == 422
     assert refused.json() == {"detail": "created_at: 'soon' is not a date"}
     assert api.store.leads.get("E2") is None
-    metrics = api.client.get("/metrics").text
+    metrics = api.get("/metrics").text
     assert 'route="/v1/score",status="422"} 1.0' in metrics
 
 
@@ -570,7 +570,7 @@ def test_every_worker_follows_its_model_reference(
                 break
             time.sleep(0.05)
         assert now["version"] != first["version"] and now["loaded_at"] > first["loaded_at"]
-        metrics = api.client.get("/metrics").text
+        metrics = api.get("/metrics").text
         assert f'leadscore_model_info{{version="{now["version"]}"}} 1.0' in metrics
         assert f'version="{first["version"]}"' not in metrics
         body = {"lead_id": "W1", "attributes": attributes(fresh.iloc[0])}
@@ -611,7 +611,7 @@ def test_health_readiness_metrics_and_docs(api: Api, fresh: pd.DataFrame) -> Non
     assert ready.status_code == 200
     assert ready.json()["checks"]["database"] == "ok"
     api.post("/v1/score", {"lead_id": "M1", "attributes": attributes(fresh.iloc[0])})
-    text = api.client.get("/metrics").text
+    text = api.get("/metrics").text
     assert 'leadscore_requests_total{method="POST",route="/v1/score",status="200"} 1.0' in text
     assert "leadscore_scores_total{segment=" in text
     assert "leadscore_model_info{version=" in text

@@ -190,6 +190,11 @@ class ServiceSettings(BaseModel):
     #: a log line per request (uvicorn's access log); off by default, as ``/metrics``
     #: counts requests by route, status and latency without a line of text per lead
     access_log: bool = False
+    #: ``GET /metrics`` (model version, scores per segment) answers without an API key;
+    #: off by default: a scraper sends a key with the ``read`` scope (Prometheus:
+    #: ``authorization: {credentials: <key>}`` in its scrape config). Only for scrapers
+    #: that cannot send a header, with the port reachable only from them
+    metrics_public: bool = False
 
 
 class WebhookSettings(BaseModel):

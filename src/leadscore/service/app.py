@@ -25,6 +25,8 @@ from leadscore.errors import LeadscoreError
 from leadscore.live import LiveScoring, ModelSlot
 from leadscore.live.watch import ModelWatcher
 from leadscore.service.deps import attribute_model
+from leadscore.service.docs import add_docs
+from leadscore.service.edge import KeyFirst, SecurityHeaders, around_everything
 from leadscore.service.limits import BodyLimit
 from leadscore.service.metrics import Metrics, MetricsMiddleware
 from leadscore.service.routers import events, health, leads, models, outcomes, score
@@ -146,6 +148,8 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served from packaged assets (add_docs), not from a CDN
+        redoc_url=None,  # no ReDoc: its page loads its logo from its maker's site
     )
     app.state.settings = settings
     app.state.store = store
@@ -160,7 +164,10 @@ def create_app(
     answer_unavailable(app)  # store busy or away: 503 + Retry-After; bugs: JSON 500
     # innermost first: the metrics count the requests the body limit refuses too
     app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
+    app.add_middleware(KeyFirst)  # a /v1/ request without a valid key: 401, its body unread
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    around_everything(app, SecurityHeaders)  # every answer, a 500 too
+    add_docs(app)
 
     def openapi() -> dict[str, Any]:
         # the attributes of a lead are the serving model's inputs: show them in /docs

@@ -1,15 +1,17 @@
-"""``/healthz`` (the process answers), ``/readyz`` (model and database usable), ``/metrics``."""
+"""``/healthz`` (the process answers), ``/readyz`` (model and database usable), ``/metrics``
+(a key with the ``read`` scope, unless ``service.metrics_public``)."""
 
 from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from leadscore.service.schemas import HealthOut
+from leadscore.service.security import metrics_reader
 
 router = APIRouter(tags=["health"])
 
@@ -49,8 +51,10 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(metrics_reader)])
 def metrics(request: Request) -> Response:
+    """Prometheus text; needs a key with the ``read`` scope unless
+    ``service.metrics_public``."""
     return Response(
         generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST
     )
