@@ -24,6 +24,7 @@ from leadscore.config import Settings, resolve_settings
 from leadscore.errors import LeadscoreError
 from leadscore.live import LiveScoring, ModelSlot
 from leadscore.live.watch import ModelWatcher
+from leadscore.service.bad_input import install as refuse_bad_input
 from leadscore.service.deps import attribute_model
 from leadscore.service.docs import add_docs
 from leadscore.service.edge import KeyFirst, SecurityHeaders, around_everything
@@ -161,6 +162,7 @@ def create_app(
         app.include_router(router)
     app.add_exception_handler(NotFoundError, _not_found)
     app.add_exception_handler(LeadscoreError, _unprocessable)
+    refuse_bad_input(app)  # 422 for any input however deep or non-finite; 400 too deep
     answer_unavailable(app)  # store busy or away: 503 + Retry-After; bugs: JSON 500
     # innermost first: the metrics count the requests the body limit refuses too
     app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)

@@ -2,8 +2,11 @@
 
 Built from the model's :class:`~leadscore.data.input_schema.InputSchema` whenever a model is
 loaded: numbers must be numbers, dates dates, categories text; every input field must be
-present (``null`` means unknown) and no other field is allowed. Errors are FastAPI's 422
-shape with the field named in ``loc``.
+present (``null`` means unknown) and no other field is allowed. Numbers must be finite
+(``NaN``, ``Infinity``, ``"inf"``, ``1e400`` are refused: a model would score them 1.0, hot);
+text may hold tab, newline and carriage return but no other control character
+(:data:`~leadscore.service.bad_input.TEXT`: a CRM's text field may span lines; a NUL cannot
+be stored in PostgreSQL). Errors are FastAPI's 422 shape with the field named in ``loc``.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, create_model
 
 from leadscore.data.input_schema import InputSchema
+from leadscore.service.bad_input import TEXT
 
 
 def _category(value: Any) -> Any:
@@ -25,7 +29,9 @@ def _category(value: Any) -> Any:
     return value
 
 
-Category = Annotated[Annotated[str, Field(max_length=1000)] | None, BeforeValidator(_category)]
+Category = Annotated[
+    Annotated[str, Field(max_length=1000, pattern=TEXT)] | None, BeforeValidator(_category)
+]
 _TYPES: dict[str, Any] = {"numeric": float | None, "datetime": datetime | None}
 
 
@@ -46,7 +52,7 @@ def attributes_model(schema: InputSchema) -> type[BaseModel]:
         fields[f"field_{i}"] = (kind, Field(..., alias=spec.name))
     return create_model(  # type: ignore[call-overload, no-any-return]
         "LeadAttributes",
-        __config__=ConfigDict(extra="forbid", populate_by_name=False),
+        __config__=ConfigDict(extra="forbid", populate_by_name=False, allow_inf_nan=False),
         **fields,
     )
 

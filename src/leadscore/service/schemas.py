@@ -3,6 +3,11 @@
 A lead's ``attributes`` are checked against the serving model's input schema by
 :mod:`leadscore.service.inputs` (the model can change on reload, the routes cannot), so
 here they are a mapping; the OpenAPI document shows the serving model's fields.
+
+Hostile input is refused with 422 naming the field (:mod:`leadscore.service.bad_input`
+says why each rule is what it is): non-finite numbers anywhere (``allow_inf_nan=False``
+on every request model), control characters in ids and codes (:data:`Code`), all but tab,
+newline and carriage return in free text (:data:`Text`).
 """
 
 from __future__ import annotations
@@ -10,25 +15,34 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+
+from leadscore.service.bad_input import LEAD_ID, NO_CONTROLS, TEXT, check_text
 
 LeadId = Annotated[
     str,
     Field(
-        min_length=1, max_length=200, pattern=r"^[^\s/?#][^/?#]*$",
+        min_length=1, max_length=200, pattern=LEAD_ID,
         description="Your id of the lead (CRM id, Mixpanel distinct_id …).",
         examples=["L000123"],
     ),
 ]  # fmt: skip
 Segment = Literal["hot", "warm", "cold"]
 Trend = Literal["improving", "steady", "declining", "new"]
-Scalar = str | int | float | bool | None
+#: an id or short code (event name, UTM value, property name …): no control character
+Code = Annotated[str, Field(pattern=NO_CONTROLS)]
+#: free text (page title, user agent): tab, newline and carriage return allowed, no other
+#: control character and never NUL
+Text = Annotated[str, Field(pattern=TEXT)]
+#: a custom property's value: free text or a finite number (one error, not one per type)
+Scalar = Annotated[str | int | float | bool | None, BeforeValidator(check_text)]
 
 
 class Strict(BaseModel):
-    """Unknown fields are an error (422 naming them), not silently ignored."""
+    """Unknown fields are an error (422 naming them), not silently ignored; so are
+    ``NaN``, ``Infinity`` and numbers too large for a float (``1e400``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 # ----------------------------------------------------------------------------- scoring
@@ -77,26 +91,28 @@ class BatchOut(BaseModel):
 class EventIn(Strict):
     """One behaviour event; the fields of leadscore's event schema."""
 
-    event_id: str | None = Field(None, max_length=200, description="For de-duplication.")
+    event_id: Code | None = Field(None, max_length=200, description="For de-duplication.")
     time: AwareDatetime = Field(
         description="ISO 8601 with a time zone, or epoch seconds / milliseconds."
     )
-    name: str = Field(min_length=1, max_length=200, examples=["page_view"])
-    url: str | None = Field(None, max_length=4000)
-    page_title: str | None = Field(None, max_length=1000)
-    referrer: str | None = Field(None, max_length=4000)
-    utm_source: str | None = Field(None, max_length=200)
-    utm_medium: str | None = Field(None, max_length=200)
-    utm_campaign: str | None = Field(None, max_length=200)
-    user_agent: str | None = Field(None, max_length=1000)
-    ip: str | None = Field(None, max_length=64)
+    name: Code = Field(min_length=1, max_length=200, examples=["page_view"])
+    # a URL holds no raw control character (RFC 3986; a browser's location.href has them
+    # percent-encoded), so one there is not a URL
+    url: Code | None = Field(None, max_length=4000)
+    page_title: Text | None = Field(None, max_length=1000)
+    referrer: Code | None = Field(None, max_length=4000)
+    utm_source: Code | None = Field(None, max_length=200)
+    utm_medium: Code | None = Field(None, max_length=200)
+    utm_campaign: Code | None = Field(None, max_length=200)
+    user_agent: Text | None = Field(None, max_length=1000)
+    ip: Code | None = Field(None, max_length=64)
     tz_offset_minutes: int | None = Field(None, ge=-840, le=840)
-    timezone: str | None = Field(None, max_length=64)
-    device_type: str | None = Field(None, max_length=64)
-    os: str | None = Field(None, max_length=64)
-    browser: str | None = Field(None, max_length=64)
-    country: str | None = Field(None, max_length=64)
-    properties: dict[str, Scalar] = Field(default_factory=dict)
+    timezone: Code | None = Field(None, max_length=64)
+    device_type: Code | None = Field(None, max_length=64)
+    os: Code | None = Field(None, max_length=64)
+    browser: Code | None = Field(None, max_length=64)
+    country: Code | None = Field(None, max_length=64)
+    properties: dict[Code, Scalar] = Field(default_factory=dict)
 
 
 class EventsIn(Strict):

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from leadscore.service.bad_input import NO_CONTROLS
 from leadscore.service.deps import Live
 from leadscore.service.schemas import ErrorOut, LeadOut, QueueOut, Segment
 from leadscore.service.security import require
@@ -33,7 +34,7 @@ def work_queue(
 @router.get("/{lead_id}", response_model=LeadOut, responses={404: {"model": ErrorOut}})
 def get_lead(
     scoring: Live,
-    lead_id: Annotated[str, Path(min_length=1, max_length=200)],
+    lead_id: Annotated[str, Path(min_length=1, max_length=200, pattern=NO_CONTROLS)],
     history: Annotated[int, Query(ge=1, le=1000, description="Most recent scores.")] = 50,
 ) -> LeadOut:
     """A lead's latest score, its score history (newest first) and trend."""
