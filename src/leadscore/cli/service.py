@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import os
+import signal
+import threading
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -59,10 +63,26 @@ def serve(
     os.environ["LEADSCORE_DATABASE_URL"] = settings.database_url
     if config:
         os.environ["LEADSCORE_CONFIG"] = str(config)
-    uvicorn.run(
-        "leadscore.service.server:app", host=service.host, port=service.port, workers=workers,
-        log_level="info", access_log=service.access_log,
-    )  # fmt: skip
+    # On SIGTERM uvicorn stops accepting and lets the requests in progress finish, for up
+    # to service.drain_s seconds (see leadscore.service.drain), then re-raises the signal:
+    # this handler, instead of the default that kills the process, makes that an exit 0
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stopped) if main else None
+    try:
+        uvicorn.run(
+            "leadscore.service.server:app", host=service.host, port=service.port,
+            workers=workers, log_level="info", access_log=service.access_log,
+            timeout_graceful_shutdown=math.ceil(service.drain_s),
+        )  # fmt: skip
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM outside uvicorn's own handler (before it starts, or re-raised once it has
+    drained): a requested stop, exit status 0."""
+    raise SystemExit(0)
 
 
 keys_app = typer.Typer(help="API keys of the scoring service.")

@@ -187,6 +187,16 @@ class ServiceSettings(BaseModel):
     #: (a new champion, a replaced folder: reloaded in every worker); 0: only on
     #: ``POST /v1/models/reload``
     model_check_s: float = Field(default=10.0, ge=0)
+    #: seconds an answer to a request sent with an ``Idempotency-Key`` is kept: a retry
+    #: within it gets the stored answer instead of a second score
+    idempotency_ttl_s: float = Field(default=24 * 3600.0, gt=0)
+    #: on SIGTERM, seconds the requests in progress get to finish once new connections
+    #: are refused (after ``drain_delay_s``), before they are cancelled
+    drain_s: float = Field(default=20.0, ge=0, le=3600)
+    #: on SIGTERM, seconds the service first goes on accepting requests while ``/readyz``
+    #: answers 503 "draining" and each answer closes its connection: time for a load
+    #: balancer to take it out of rotation (its check interval × failures to mark down)
+    drain_delay_s: float = Field(default=0.0, ge=0, le=300)
     #: a log line per request (uvicorn's access log); off by default, as ``/metrics``
     #: counts requests by route, status and latency without a line of text per lead
     access_log: bool = False

@@ -28,6 +28,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Connection
+
 from leadscore.store import (
     DeliveryRecord,
     NewDelivery,
@@ -52,6 +54,12 @@ class ScoreTransaction:
     def done(self) -> bool:
         """Whether the scores were added."""
         return self._writer.done
+
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection: what else must commit with the scores (the stored
+        answer of an idempotent request) is written on it."""
+        return self._writer.connection
 
     def add(self, items: Sequence[NewScore]) -> tuple[list[ScoreRecord], list[DeliveryRecord]]:
         """Append the scores (of the transaction's leads, in order), once, and queue a

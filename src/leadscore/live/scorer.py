@@ -21,13 +21,14 @@ PosixPath('model')
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sqlalchemy import Connection
 
 from leadscore.data.event_schema import normalise
 from leadscore.errors import LeadscoreError
@@ -36,6 +37,7 @@ from leadscore.live.slot import ModelSlot, ServingModel
 from leadscore.scoring.realtime.scorer import FastResult
 from leadscore.scoring.reasons import reason_records
 from leadscore.store import (
+    DeliveryRecord,
     EventRecord,
     NewScore,
     NotFoundError,
@@ -183,13 +185,20 @@ class LiveScoring:
         )
 
     def score_leads(
-        self, leads: Sequence[tuple[str, Mapping[str, Any]]], *, remember: bool = True
+        self,
+        leads: Sequence[tuple[str, Mapping[str, Any]]],
+        *,
+        remember: bool = True,
+        then: Callable[[Connection, list[LiveScore]], None] | None = None,
     ) -> list[LiveScore]:
         """Score leads given as ``(lead_id, attributes)`` and append the scores to history.
 
         With ``remember`` the attributes are merged into the stored leads. One store
         transaction for all of it (every score is stored or none); the store stamps the
         scores under the leads' lock, so concurrent scores of a lead keep their order.
+        ``then`` is called inside that transaction, once the scores are added, with its
+        connection and the scores: what it writes there commits with them, or neither
+        does (the service stores an idempotent request's answer so).
         """
         if not leads:
             return []
@@ -208,6 +217,20 @@ class LiveScoring:
                 for (lead_id, _), result in zip(leads, results, strict=True)
             ]
             records, deliveries = transaction.add(items)
+            if then is not None:
+                scored = self._live_scores(serving, leads, results, records, deliveries)
+                then(transaction.connection, scored)
+                return scored
+        return self._live_scores(serving, leads, results, records, deliveries)
+
+    def _live_scores(
+        self,
+        serving: ServingModel,
+        leads: Sequence[tuple[str, Mapping[str, Any]]],
+        results: Sequence[FastResult],
+        records: Sequence[ScoreRecord],
+        deliveries: Sequence[DeliveryRecord],
+    ) -> list[LiveScore]:
         queued: dict[str, int] = {}
         for delivery in deliveries:
             queued[delivery.lead_id] = queued.get(delivery.lead_id, 0) + 1
@@ -228,13 +251,20 @@ class LiveScoring:
         return self.score_leads([(lead_id, attributes)])[0]
 
     def ingest_events(
-        self, lead_id: str, events: Sequence[Mapping[str, Any]], as_of: datetime | None = None
+        self,
+        lead_id: str,
+        events: Sequence[Mapping[str, Any]],
+        as_of: datetime | None = None,
+        *,
+        then: Callable[[Connection, EventIngest], None] | None = None,
     ) -> EventIngest:
         """Store events (duplicates dropped) and re-score the lead from all its events.
 
         The features are recomputed with the feature builder the model was trained with,
         as of ``as_of`` (default: now). A model trained on a plain lead table cannot turn
         events into features: the events are kept and the lead is not re-scored.
+        ``then`` is called in the re-score's transaction, as :meth:`score_leads` does
+        (not at all when the lead is not re-scored: the events alone are idempotent).
         """
         new = self.store.events.add(lead_id, events)
         serving = self.slot.current
@@ -254,8 +284,16 @@ class LiveScoring:
             return EventIngest(lead_id, len(events), new, None, "no usable events for features")
         row = features.iloc[0].to_dict()
         row = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
-        scored = self.score_leads([(lead_id, row)], remember=False)[0]
-        return EventIngest(lead_id, len(events), new, scored)
+        received = len(events)
+
+        def stored(conn: Connection, scores: list[LiveScore]) -> None:
+            if then is not None:
+                then(conn, EventIngest(lead_id, received, new, scores[0]))
+
+        scored = self.score_leads(
+            [(lead_id, row)], remember=False, then=None if then is None else stored
+        )[0]
+        return EventIngest(lead_id, received, new, scored)
 
     # ------------------------------------------------------------- outcomes and reads
 

@@ -27,6 +27,7 @@ from leadscore.live.watch import ModelWatcher
 from leadscore.service.bad_input import install as refuse_bad_input
 from leadscore.service.deps import attribute_model
 from leadscore.service.docs import add_docs
+from leadscore.service.drain import install as drain_on_sigterm
 from leadscore.service.edge import KeyFirst, SecurityHeaders, around_everything
 from leadscore.service.limits import BodyLimit
 from leadscore.service.metrics import Metrics, MetricsMiddleware
@@ -168,6 +169,7 @@ def create_app(
     app.add_middleware(BodyLimit, limit=settings.service.max_body_bytes)
     app.add_middleware(KeyFirst)  # a /v1/ request without a valid key: 401, its body unread
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    drain_on_sigterm(app, settings.service.drain_delay_s)  # see service/drain.py
     around_everything(app, SecurityHeaders)  # every answer, a 500 too
     add_docs(app)
 

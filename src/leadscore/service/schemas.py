@@ -225,7 +225,7 @@ class ModelsOut(BaseModel):
 
 
 class HealthOut(BaseModel):
-    status: Literal["ok", "not ready"]
+    status: Literal["ok", "not ready", "draining"]
     checks: dict[str, str] = Field(default_factory=dict)
 
 

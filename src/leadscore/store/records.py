@@ -247,3 +247,28 @@ class ScorePoint:
     segment: str
     scored_at: datetime
     model_version: str
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """A request sent with an idempotency key, as stored: ``status`` and ``body`` (the
+    answer, JSON text) are ``None`` while the first request with the key is in progress.
+
+    Example
+    -------
+    >>> from datetime import UTC, datetime
+    >>> IdempotencyRecord(1, "retry-1", "ab12", None, None, datetime.now(UTC)).pending
+    True
+    """
+
+    api_key_id: int
+    key: str
+    request_hash: str
+    status: int | None
+    body: str | None
+    created_at: datetime
+
+    @property
+    def pending(self) -> bool:
+        """Whether the first request with this key has not answered yet."""
+        return self.status is None

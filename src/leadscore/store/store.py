@@ -16,6 +16,7 @@ attribute         holds                                                       mo
 ``webhooks``      webhooks, the delivery outbox and log                       webhooks.py
 ``users``         dashboard users and sign-in throttling                      users.py
 ``settings``      settings changed on the dashboard                           settings.py
+``idempotency``   idempotency keys of write requests and their answers        idempotency.py
 ================  ==========================================================  ===========
 
 Every repository returns frozen records (:mod:`leadscore.store.records`), never ORM
@@ -33,6 +34,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from leadscore.store.events import EventRepository, OutcomeRepository
+from leadscore.store.idempotency import IdempotencyRepository
 from leadscore.store.keys import KeyRepository
 from leadscore.store.leads import LeadRepository
 from leadscore.store.scores import ScoreRepository
@@ -79,6 +81,7 @@ class Store:
         self.keys = KeyRepository(self.db)
         self.webhooks = WebhookRepository(self.db)
         self.users = UserRepository(self.db)
+        self.idempotency = IdempotencyRepository(self.db)
         self.settings = SettingRepository(self.db)
 
     def close(self) -> None:

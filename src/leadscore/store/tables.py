@@ -276,3 +276,21 @@ class AppSetting(Base):
     value: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_by: Mapped[str | None]
+
+
+class IdempotencyKey(Base):
+    """A write request sent with an ``Idempotency-Key`` header, and its answer: a retry
+    with the same key (from the same API key) gets the stored answer instead of being
+    done again. ``status`` and ``body`` are NULL while the first request is in progress;
+    ``request_hash`` tells a retry from another request reusing the key."""
+
+    __tablename__ = "idempotency_keys"
+
+    api_key_id: Mapped[int] = mapped_column(
+        ForeignKey("api_keys.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None]
+    body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)

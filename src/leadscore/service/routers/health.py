@@ -47,7 +47,12 @@ async def readyz(request: Request) -> Response:
     except Exception as exc:  # any failure means not ready; say which
         checks["database"] = f"unreachable: {type(exc).__name__}"
     ready = slot.ready and checks["database"] == "ok"
-    body = HealthOut(status="ok" if ready else "not ready", checks=checks)
+    # stopping (SIGTERM, see service/drain.py): a load balancer should send elsewhere
+    draining = request.app.state.drain.active
+    ready = ready and not draining
+    body = HealthOut(
+        status="draining" if draining else "ok" if ready else "not ready", checks=checks
+    )
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from starlette.concurrency import run_in_threadpool
 
+from leadscore.live import LiveScore
 from leadscore.service.deps import Live, Service, Serving, attribute_model, live, serving, too_large
+from leadscore.service.idempotency import IDEMPOTENCY_KEY, Answer, answering, once
 from leadscore.service.inputs import check_attributes
 from leadscore.service.schemas import BatchIn, BatchOut, LeadIn, ScoreOut
 from leadscore.service.security import KEY_SECURITY, require, require_direct
@@ -42,6 +44,15 @@ async def score_one(body: LeadIn, request: Request) -> Response:
     scoring = await live(request)
     model = await serving(request)
     attributes = check_attributes(attribute_model(model), body.attributes, ("body", "attributes"))
+    if IDEMPOTENCY_KEY in request.headers:  # a retry-safe request (service/idempotency.py)
+
+        def work(answer: Answer) -> str:
+            then = answering(answer, lambda s: score_out(s[0]).model_dump_json(by_alias=True))
+            scored = scoring.score_leads([(body.lead_id, attributes)], then=then)[0]
+            request.app.state.metrics.scores.labels(scored.result.segment).inc()
+            return answer.body or score_out(scored).model_dump_json(by_alias=True)
+
+        return await run_in_threadpool(once, request, body, work)
     scored = await run_in_threadpool(scoring.score_lead, body.lead_id, attributes)
     request.app.state.metrics.scores.labels(scored.result.segment).inc()
     # a Response is sent as it is: no second check against ScoreOut
@@ -56,7 +67,7 @@ def score_batch(
     scoring: Live,
     model: Serving,
     settings: Service,
-) -> BatchOut:
+) -> BatchOut | Response:
     """Score many leads in one call (at most ``max_batch``; more answers 413)."""
     if len(body.leads) > settings.max_batch:
         raise too_large("leads", len(body.leads), settings.max_batch)
@@ -68,7 +79,26 @@ def score_batch(
         )
         for i, lead in enumerate(body.leads)
     ]
+    if IDEMPOTENCY_KEY in request.headers:  # a retry-safe request (service/idempotency.py)
+
+        def work(answer: Answer) -> str:
+            then = answering(answer, lambda s: batch_out(s).model_dump_json(by_alias=True))
+            scored = scoring.score_leads(leads, then=then)
+            count(request, scored)
+            return answer.body or batch_out(scored).model_dump_json(by_alias=True)
+
+        return once(request, body, work)
     scored = scoring.score_leads(leads)
+    count(request, scored)
+    return batch_out(scored)
+
+
+def batch_out(scored: list[LiveScore]) -> BatchOut:
+    """The answer of a scored batch."""
+    return BatchOut(scores=[score_out(s) for s in scored])
+
+
+def count(request: Request, scored: list[LiveScore]) -> None:
+    """Count the scores in the service's metrics, by segment."""
     for item in scored:
         request.app.state.metrics.scores.labels(item.result.segment).inc()
-    return BatchOut(scores=[score_out(s) for s in scored])
