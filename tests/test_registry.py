@@ -153,7 +153,9 @@ def test_retraining_promotes_a_challenger_that_learned_the_drift(settings: Setti
     assert decision.promoted, decision.reason
     assert decision.challenger["profit"] > decision.champion["profit"]
     registry = Registry(settings)
-    assert registry.resolve(CHAMPION) == decision.challenger_version == 2
+    assert decision.challenger_version == 2  # judged; its refit on window + holdout serves
+    assert registry.resolve(CHAMPION) == decision.served_version == 3
+    assert decision.change_report and decision.change_report["source"] == "judging leads"
     run = registry.client.get_run(decision.run_id)
     assert run.data.tags["leadscore.verdict"] == "promoted"
     assert run.data.metrics["challenger_profit"] == pytest.approx(decision.challenger["profit"])
@@ -162,7 +164,8 @@ def test_retraining_promotes_a_challenger_that_learned_the_drift(settings: Setti
 
 def test_without_drift_a_tiny_window_keeps_the_champion(settings: Settings) -> None:
     history = _leads(4000, seed=11, start="2026-01-05", days=150)
-    train(history, settings=settings, models=MODELS, time="created_at", show_progress=False)
+    seen = history[history["created_at"] < "2026-05-05"]  # the champion has not seen the holdout
+    train(seen, settings=settings, models=MODELS, time="created_at", show_progress=False)
     decision = retrain(history, settings=settings, window="6d", holdout="30d", time="created_at")
     assert not decision.promoted, decision.reason
     assert "champion kept" in decision.reason

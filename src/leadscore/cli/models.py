@@ -41,13 +41,18 @@ def models_show(
     version: Annotated[str, typer.Argument(help="Version number, champion or challenger.")],
     config: ConfigOpt = None,
 ) -> None:
-    """Everything recorded about one version."""
+    """Everything recorded about one version, and the change report of its promotion."""
     import json
 
+    from leadscore.lifecycle.change_report import read_change_report
     from leadscore.lifecycle.registry import Registry
 
     registry = Registry(load_settings(config))
-    out.print_json(json.dumps(registry.describe(registry.resolve(version)), default=str))
+    number = registry.resolve(version)
+    out.print_json(json.dumps(registry.describe(number), default=str))
+    report = read_change_report(registry, number)
+    if report is not None:
+        out.print(report.text(), markup=False, highlight=False)
 
 
 @models_app.command("sign")

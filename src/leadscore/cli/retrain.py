@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +20,9 @@ from leadscore.cli.options import (
     build_settings,
     shared_options,
 )
+
+if TYPE_CHECKING:
+    from leadscore.store import Store
 
 
 @handle_errors
@@ -52,17 +58,46 @@ def retrain(
     def once() -> None:
         # resolved afresh for every run: values saved from the dashboard meanwhile apply
         settings = build_settings(flags)
-        decision = run_retrain(
-            data, window=window, holdout=holdout, metric=metric, margin=margin,
-            settings=settings, console=err, show_progress=not quiet,
-        )  # fmt: skip
+        with _open_store(settings.database_url) as store:
+            decision = run_retrain(
+                data, window=window, holdout=holdout, metric=metric, margin=margin,
+                settings=settings, console=err, show_progress=not quiet, store=store,
+            )  # fmt: skip
         verdict = "[bold green]promoted[/]" if decision.promoted else "[bold]kept the champion[/]"
+        served = f", serving v{decision.served_version}" if decision.served_version else ""
         out.print(
             f"{verdict}: {decision.reason} (champion v{decision.champion_version}, "
-            f"challenger v{decision.challenger_version}, MLflow run {decision.run_id})"
+            f"challenger v{decision.challenger_version}{served}, MLflow run {decision.run_id})"
         )
+        if decision.change_report:
+            from leadscore.lifecycle.change_report import ChangeReport
+
+            report = ChangeReport.from_dict(decision.change_report)
+            out.print(report.text(), markup=False, highlight=False)
 
     if every:
         retrain_every(every, handle_errors(once), err)
     else:
         once()
+
+
+@contextlib.contextmanager
+def _open_store(url: str) -> Iterator[Store | None]:
+    """The score store whose open leads a promotion's change report covers, when it exists
+    (a SQLite file that is not there is not created: the report then covers the judging
+    leads)."""
+    from leadscore.data.masking import mask_text
+    from leadscore.store import Store
+
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        yield None
+        return
+    try:
+        store = Store(url)
+    except Exception as exc:  # a store away: the retraining goes on, the report covers less
+        err.print(f"[yellow]score store unavailable, the change report covers the judging "
+                  f"leads:[/] {mask_text(str(exc))}")  # fmt: skip
+        yield None
+        return
+    with store:
+        yield store

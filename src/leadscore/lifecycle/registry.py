@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from leadscore.config import Settings
-from leadscore.data.masking import mask_source, mask_text
+from leadscore.data.masking import mask_source
 from leadscore.errors import ArtifactError, ConfigError, LeadscoreError
 from leadscore.jsonutil import write_json
 
@@ -269,37 +269,12 @@ class Registry:
         return version
 
     def log_decision(self, decision: Any) -> str:
-        """Record a retraining decision: both models' holdout metrics and the verdict."""
-        import mlflow
+        """Record a retraining decision: both models' metrics on the judging leads, the
+        versions and the verdict (:func:`leadscore.lifecycle.decision_log.log_decision`)."""
+        from leadscore.lifecycle.decision_log import log_decision
 
-        with (
-            self._active() as experiment,
-            mlflow.start_run(experiment_id=experiment, run_name="retrain decision") as run,
-        ):
-            mlflow.set_tags(
-                {
-                    "leadscore.job": "retrain",
-                    "leadscore.verdict": "promoted" if decision.promoted else "kept champion",
-                    "leadscore.reason": _clip(mask_text(decision.reason), 5000),
-                }
-            )
-            mlflow.log_params(
-                {
-                    "metric": decision.metric,
-                    "champion_version": decision.champion_version,
-                    "challenger_version": decision.challenger_version,
-                    "train_window": " – ".join(decision.train_window),
-                    "holdout_window": " – ".join(decision.holdout_window),
-                }
-            )
-            for role, values in (
-                ("champion", decision.champion),
-                ("challenger", decision.challenger),
-            ):
-                mlflow.log_metrics(
-                    {f"{role}_{k}": float(v) for k, v in values.items() if pd.notna(v)}
-                )
-            return run.info.run_id
+        with self._active() as experiment:
+            return log_decision(decision, experiment)
 
     def _log_model(self, model_dir: Path, signature: Any, example: pd.DataFrame) -> Any:
         import mlflow

@@ -1,18 +1,24 @@
 """Sliding-window retraining: a challenger on recent leads, promoted only if it wins.
 
 The most recent ``holdout`` of the data is set aside. A challenger is trained on the
-``window`` before it; champion and challenger are scored on the same holdout (time-based,
-never random) and judged on the configured metric (profit by default). The challenger
-becomes champion only when it beats the champion by the margin; otherwise the champion
-keeps serving and the reason is recorded. Nothing touches the champion until the single,
-final alias move, so a failed or interrupted retraining leaves it serving.
+``window`` before it. Champion and challenger are judged on the same leads, and only on
+leads neither has seen: the holdout's leads that arrived after the champion's own
+training cutoff (the end of its ``data_window``; for an older model without one, its
+training or registration time, and the decision says so). Too few such leads (the
+``retrain`` settings: 200 leads, 20 of each outcome) keep the champion, and the decision
+names the numbers. The challenger becomes champion only when it beats the champion on the
+configured metric (profit by default) by the margin; before it serves it is refitted on
+its window plus the holdout, registered as a version of its own, and a change report
+(:mod:`leadscore.lifecycle.change_report`) says what moves for the open leads. Nothing
+touches the champion until the single, final alias move, so a failed or interrupted
+retraining leaves it serving.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -23,9 +29,20 @@ from leadscore.data.lead_table import LeadTable, prepare_table
 from leadscore.data.masking import mask_text
 from leadscore.data.sources import TableLike
 from leadscore.errors import ConfigError, LeadscoreError
+from leadscore.lifecycle.change_report import (
+    ChangeReport,
+    compare_scores,
+    model_scores,
+    save_change_report,
+    store_report,
+)
 from leadscore.lifecycle.train import train
 from leadscore.modeling.metrics import HIGHER_IS_BETTER, evaluate
 from leadscore.modeling.model import LeadModel
+
+if TYPE_CHECKING:
+    from leadscore.lifecycle.registry import Registry
+    from leadscore.store import Store
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([dhw])\s*$")
 
@@ -52,7 +69,16 @@ def parse_span(text: str | pd.Timedelta) -> pd.Timedelta:
 
 @dataclass
 class RetrainDecision:
-    """What a retraining did and why."""
+    """What a retraining did and why.
+
+    ``challenger_version`` is the version judged; ``served_version`` the one that serves
+    after a promotion (the challenger refitted on its window plus the holdout).
+    ``champion`` and ``challenger`` hold both models' metrics on the judging leads: the
+    ``judged_leads`` (``judged_converted`` of them converted) of ``judging_window``, after
+    the champion's training cutoff ``champion_cutoff`` (``cutoff_source`` says where it
+    comes from). ``change_report`` is the promotion's
+    :class:`~leadscore.lifecycle.change_report.ChangeReport` as a dict.
+    """
 
     promoted: bool
     reason: str
@@ -64,9 +90,47 @@ class RetrainDecision:
     train_window: tuple[str, str] = ("", "")
     holdout_window: tuple[str, str] = ("", "")
     run_id: str | None = None
+    served_version: int | None = None
+    judging_window: tuple[str, str] = ("", "")
+    judged_leads: int = 0
+    judged_converted: int = 0
+    champion_cutoff: str = ""
+    cutoff_source: str = ""
+    change_report: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
+        """Plain values, for JSON."""
         return asdict(self)
+
+
+def champion_cutoff(
+    model: LeadModel, registered: pd.Timestamp | None = None
+) -> tuple[pd.Timestamp | None, str]:
+    """The time up to which ``model`` saw leads, and where that comes from: the end of its
+    ``data_window`` (or of ``time_window``, its older name); for a model trained without a
+    time column its training time, else ``registered`` (naive UTC, as lead times are).
+
+    Example
+    -------
+    >>> cutoff, source = champion_cutoff(model)
+    >>> source.startswith("its training time")
+    True
+    """
+    meta = getattr(model, "metadata_", {}) or {}
+    for key in ("data_window", "time_window"):
+        end = (meta.get(key) or {}).get("end")
+        if end and not pd.isna(pd.Timestamp(end)):
+            return _naive_utc(pd.Timestamp(end)), f"the end of its training data ({key})"
+    if meta.get("trained_at"):
+        when = _naive_utc(pd.Timestamp(meta["trained_at"]))
+        return when, "its training time (it records no data window)"
+    if registered is not None:
+        return _naive_utc(registered), "its registration time (it records no data window)"
+    return None, "unknown (it records no data window nor training time)"
+
+
+def _naive_utc(when: pd.Timestamp) -> pd.Timestamp:
+    return when.tz_convert("UTC").tz_localize(None) if when.tzinfo is not None else when
 
 
 def _holdout_metrics(model: LeadModel, table: LeadTable) -> dict[str, float]:
@@ -92,9 +156,12 @@ def retrain(
     roles: Roles | None = None,
     console: Console | None = None,
     show_progress: bool = False,
+    models: list[str] | None = None,
+    store: Store | None = None,
     **role_overrides: Any,
 ) -> RetrainDecision:
-    """Train a challenger on the recent window and promote it only if it beats the champion.
+    """Train a challenger on the recent window and promote it only if it beats the champion
+    on leads neither has seen.
 
     Parameters
     ----------
@@ -103,12 +170,18 @@ def retrain(
     window:
         How far back the challenger learns from, ending where the holdout starts.
     holdout:
-        The most recent span both models are judged on (default: a fifth of the window).
+        The most recent span the models are judged on (default: a fifth of the window);
+        only its leads after the champion's training cutoff count.
     metric:
-        ``profit`` (default), ``auc``, ``pr_auc``, … measured on the holdout, each model at
-        its own contact threshold.
+        ``profit`` (default), ``auc``, ``pr_auc``, … measured on the judging leads, each
+        model at its own contact threshold.
     margin:
         Relative improvement the challenger needs (0.01 = 1 % better than the champion).
+    models:
+        The families the challenger is chosen from (default: the whole zoo).
+    store:
+        The score store whose open leads the change report of a promotion covers (default:
+        the judging leads).
 
     Example (it trains a challenger and reads the registry's champion: seconds, and
     MLflow)::
@@ -153,30 +226,50 @@ def retrain(
     console = console or Console(stderr=True)
     registry = Registry(settings)
     champion_version = registry._alias_version(CHAMPION)
-    console.print(
-        f"training a challenger on {learn_table.n_rows:,} leads from {train_start:%Y-%m-%d} "
-        f"to {test_start:%Y-%m-%d}; judging on {test_table.n_rows:,} leads after that"
-    )
-    challenger = train(
-        learn_table, settings=settings, track=True, show_progress=show_progress, console=None
-    )
+    champion = None if champion_version is None else registry.load_model(champion_version)
     decision = RetrainDecision(
         promoted=False,
         reason="",
         metric=metric,
         champion_version=champion_version,
-        challenger_version=getattr(challenger, "registered_version_", None),
-        challenger=_holdout_metrics(challenger, test_table),
+        challenger_version=None,
         train_window=(str(train_start), str(test_start)),
         holdout_window=(str(test_start), str(end)),
     )
-    if champion_version is None or champion_version == decision.challenger_version:
+    judge_start = test_start
+    if champion is not None:
+        cutoff, decision.cutoff_source = champion_cutoff(
+            champion, _registered(registry, champion_version)
+        )
+        decision.champion_cutoff = "" if cutoff is None else str(cutoff)
+        judge_start = test_start if cutoff is None else max(test_start, cutoff)
+    judge_table = table.subset(np.flatnonzero(times > np.datetime64(judge_start)))
+    assert judge_table.y is not None
+    decision.judging_window = (str(judge_start), str(end))
+    decision.judged_leads = judge_table.n_rows
+    decision.judged_converted = int(judge_table.y.sum())
+    if champion is not None and (short := _too_few(decision, settings)):
+        decision.reason = short
+        decision.run_id = registry.log_decision(decision)
+        return decision
+    console.print(
+        f"training a challenger on {learn_table.n_rows:,} leads from {train_start:%Y-%m-%d} "
+        f"to {test_start:%Y-%m-%d}; judging on {judge_table.n_rows:,} leads after "
+        f"{judge_start:%Y-%m-%d %H:%M}"
+    )
+    challenger = train(
+        learn_table, settings=settings, models=models, track=True,
+        show_progress=show_progress, console=None,
+    )  # fmt: skip
+    decision.challenger_version = getattr(challenger, "registered_version_", None)
+    decision.challenger = _holdout_metrics(challenger, judge_table)
+    unseen = "on the leads neither model has seen"
+    if champion is None or champion_version == decision.challenger_version:
         decision.promoted = True
         decision.reason = "there was no champion: the challenger becomes the first one"
     else:
-        champion = registry.load_model(champion_version)
         try:
-            decision.champion = _holdout_metrics(champion, test_table)
+            decision.champion = _holdout_metrics(champion, judge_table)
         except LeadscoreError as exc:
             decision.champion = {}
             decision.promoted = True
@@ -187,17 +280,118 @@ def retrain(
                 decision.promoted = True
                 decision.reason = (
                     f"challenger {metric} {new:,.4g} beats champion {old:,.4g} by more than "
-                    f"{margin:.0%} on the holdout"
+                    f"{margin:.0%} {unseen} ({decision.judged_leads:,} leads after "
+                    f"{judge_start:%Y-%m-%d %H:%M})"
                 )
             else:
                 decision.reason = (
                     f"champion kept: challenger {metric} {new:,.4g} against champion "
-                    f"{old:,.4g} on the holdout is not {margin:.0%} better"
+                    f"{old:,.4g} {unseen} ({decision.judged_leads:,} leads after "
+                    f"{judge_start:%Y-%m-%d %H:%M}) is not {margin:.0%} better"
                 )
+    if decision.promoted:
+        if decision.cutoff_source and not decision.cutoff_source.startswith("the end"):
+            decision.reason += f"; the champion's cutoff is {decision.cutoff_source}"
+        served = _refit(
+            challenger,
+            table.subset(np.flatnonzero(times > np.datetime64(train_start))),
+            settings,
+            show_progress,
+            console,
+        )
+        decision.served_version = getattr(served, "registered_version_", None)
+        decision.reason += (
+            f"; refitted on its window plus the holdout as version {decision.served_version}"
+        )
+        report = _change_report(champion, served, judge_table, store, decision, console)
+        if report is not None and decision.served_version is not None:
+            save_change_report(registry, decision.served_version, report)
+            decision.change_report = report.to_dict()
+    elif decision.cutoff_source and not decision.cutoff_source.startswith("the end"):
+        decision.reason += f"; the champion's cutoff is {decision.cutoff_source}"
     decision.run_id = registry.log_decision(decision)
-    if decision.promoted and decision.challenger_version is not None:
-        registry.promote(decision.challenger_version, reason=decision.reason)
+    if decision.promoted and decision.served_version is not None:
+        registry.promote(decision.served_version, reason=decision.reason)
     return decision
+
+
+def _registered(registry: Registry, version: int) -> pd.Timestamp | None:
+    """When ``version`` was registered (UTC), if the registry says."""
+    try:
+        stamp = registry.client.get_model_version(registry.name, str(version)).creation_timestamp
+    except Exception:  # MLflow raises its own types; the time is only a fallback
+        return None
+    return pd.Timestamp(stamp, unit="ms") if stamp else None
+
+
+def _too_few(decision: RetrainDecision, settings: Settings) -> str:
+    """Why the judging leads cannot judge the models ("" when they can)."""
+    need, each = settings.retrain.min_judging_leads, settings.retrain.min_judging_outcomes
+    n, converted = decision.judged_leads, decision.judged_converted
+    if n >= need and min(converted, n - converted) >= each:
+        return ""
+    return (
+        f"champion kept: too few leads arrived after the champion's training cutoff "
+        f"{decision.champion_cutoff} ({decision.cutoff_source}) to judge it: {n:,} leads "
+        f"({converted:,} converted, {n - converted:,} not) from {decision.judging_window[0]} "
+        f"to {decision.judging_window[1]}, where judging needs at least {need:,} leads and "
+        f"{each:,} of each outcome (retrain.min_judging_leads, "
+        "retrain.min_judging_outcomes); no challenger was trained"
+    )
+
+
+def _refit(
+    challenger: LeadModel,
+    table: LeadTable,
+    settings: Settings,
+    show_progress: bool,
+    console: Console,
+) -> LeadModel:
+    """The challenger's family and settings fitted again on ``table`` (its window plus the
+    holdout), registered as a version of its own."""
+    from leadscore.lifecycle.registry import Registry
+
+    family = challenger.metadata_["model"]
+    console.print(f"refitting the challenger ({family}) on {table.n_rows:,} leads")
+    served = train(
+        table, settings=settings, model=family, params=dict(challenger.params or {}) or None,
+        track=True, show_progress=show_progress, console=None,
+    )  # fmt: skip
+    version = getattr(served, "registered_version_", None)
+    judged = getattr(challenger, "registered_version_", None)
+    if version is not None and judged is not None:
+        registry = Registry(settings)
+        registry.client.set_model_version_tag(
+            registry.name, str(version), "leadscore.refit_of", str(judged)
+        )
+    return served
+
+
+def _change_report(
+    champion: LeadModel | None,
+    served: LeadModel,
+    judged: LeadTable,
+    store: Store | None,
+    decision: RetrainDecision,
+    console: Console,
+) -> ChangeReport | None:
+    """The promotion's change report: the store's open leads, else the judging leads
+    scored by the old champion and the new model (none without either)."""
+    try:
+        if store is not None:
+            return store_report(served, store, version=decision.served_version)
+        if champion is None or not decision.champion:
+            return None
+        return compare_scores(
+            model_scores(champion, judged.features, judged.ids),
+            model_scores(served, judged.features, judged.ids),
+            previous=f"champion v{decision.champion_version}",
+            source="judging leads",
+            version=decision.served_version,
+        )
+    except LeadscoreError as exc:
+        console.print(f"[yellow]no change report:[/] {mask_text(str(exc))}")
+        return None
 
 
 def retrain_every(interval: str, job: Any, console: Console) -> None:  # pragma: no cover

@@ -44,6 +44,7 @@ def train(
     console: Console | None = None,
     show_progress: bool = True,
     budget: float | str | None = None,
+    params: dict[str, Any] | None = None,
     **role_overrides: Any,
 ) -> LeadModel:
     """Compare candidates, tune the leaders, fit the best on all rows, calibrate, choose
@@ -70,6 +71,9 @@ def train(
     budget:
         Hyperparameter search time: seconds, ``"60s"``, ``"auto"`` or 0 (none); default
         ``settings.tuning_budget`` (``auto``: half as long as the comparison took).
+    params:
+        Fixed estimator settings for ``model`` (refitting a tuned model on more leads): no
+        search; the model is validated and fitted with them.
     roles, settings, cv, show_progress, **role_overrides:
         As for :func:`leadscore.compare`.
 
@@ -83,7 +87,7 @@ def train(
         data, roles=roles, settings=settings, models=[model] if model else models,
         sort=sort, cv=cv, console=console, show_progress=show_progress, keep_models=True,
         warm_mlflow=settings.tracking if track is None else track,
-        budget=settings.tuning_budget if budget is None else budget,
+        budget=0 if params else settings.tuning_budget if budget is None else budget,
         **role_overrides,
     )  # fmt: skip
     if console is not None and len(board.table) > 1:
@@ -94,9 +98,10 @@ def train(
     chosen = model or board.best
     oof, fold_models = board.results[chosen].oof, board.results[chosen].models
     folds = board.folds
-    if board.full_table is not None:
-        # The leaderboard ran on a sample: cross-validate the chosen model on everything.
-        table = board.full_table
+    if board.full_table is not None or params:
+        # The leaderboard ran on a sample, or with other settings: cross-validate the
+        # chosen model on everything with its own.
+        table = board.full_table if board.full_table is not None else table
         assert table.y is not None
         (candidate,) = get_families([chosen])
         order = validation_order(table, board.row_order)
@@ -107,7 +112,7 @@ def train(
                 table.features, table.kinds, reference_time=table.roles.time),
             profile=DataProfile(table.n_rows, int(table.y.sum())),
             seed=settings.random_state, n_jobs=settings.n_jobs, keep_models=True,
-            params=board.params,
+            params={chosen: params} if params else board.params,
         )[chosen]  # fmt: skip
         oof, fold_models = result.oof, result.models
     lead_model = LeadModel(
@@ -116,7 +121,7 @@ def train(
         segments=settings.segments,
         cv=fold_count(table.n_rows, cv or settings.cv_folds),
         random_state=settings.random_state,
-        params=board.params.get(chosen),
+        params=params or board.params.get(chosen),
     )
     lead_model.fit(
         table.features,

@@ -271,6 +271,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             "positive_rate": float(y_int.mean()),
             "data_fingerprint": fingerprint(X, y_int),
             "time_window": _window(X, time_column),
+            "data_window": _window(X, time_column, iso=True),  # retraining judges after it
             "cv_metrics": self.cv_metrics_,
             "threshold": self.threshold_choice_.to_dict(),
             "cutoffs": self.cutoffs_.to_dict(),
@@ -478,11 +479,14 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         return model
 
 
-def _window(X: pd.DataFrame, time_column: str | None) -> dict[str, str] | None:
-    if not time_column:
+def _window(X: pd.DataFrame, time: str | None, iso: bool = False) -> dict[str, str] | None:
+    """The training leads' first and last time (``iso``: ISO 8601, none when unreadable)."""
+    if not time or (iso and X[time].isna().all()):
         return None
-    times = X[time_column]
-    return {"start": str(times.min()), "end": str(times.max())}
+    start, end = X[time].min(), X[time].max()
+    if iso:
+        return {"start": pd.Timestamp(start).isoformat(), "end": pd.Timestamp(end).isoformat()}
+    return {"start": str(start), "end": str(end)}
 
 
 def load_model(directory: str | Path) -> LeadModel:

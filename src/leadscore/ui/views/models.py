@@ -174,6 +174,27 @@ cols[2].metric("Lift in the top 10 %", f"{metrics.get('lift_top10', float('nan')
 cols[3].metric("Calibration error", f"{metrics.get('ece', float('nan')):.3f}")
 cols[4].metric("Trained on", f"{metadata.get('rows', 0):,} leads")
 
+
+@st.cache_data(ttl=600, show_spinner=False)
+def _change_report(version: int, uri: str) -> tuple[str, pd.DataFrame, pd.DataFrame] | None:
+    from leadscore.lifecycle.change_report import read_change_report
+    from leadscore.lifecycle.registry import Registry
+
+    report = read_change_report(Registry(ctx.settings), version)
+    return None if report is None else (report.summary(), report.matrix_frame(), report.top_frame())
+
+
+if picked.source == model_catalogue.REGISTRY:
+    try:
+        change = _change_report(int(picked.reference), ctx.settings.mlflow_uri or "")
+    except LeadscoreError:
+        change = None
+    if change is not None:
+        st.subheader("What its promotion changed")
+        st.caption(f"{change[0]}. Rows: segment before; columns: segment with this model.")
+        st.dataframe(change[1], key="change_matrix")
+        st.dataframe(change[2], hide_index=True, key="change_top")
+
 if user.is_admin and (serving is None or picked.key != serving.key):
     if st.button(f"Serve {picked.label}", type="primary", key="serve"):
         try:
