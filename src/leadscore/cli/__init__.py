@@ -8,7 +8,7 @@ exit with status 2.
 =====================  ============================================================
 module                 commands
 =====================  ============================================================
-``cli.data``           ``demo-data``, ``ingest``, ``features``
+``cli.data``           ``demo-data``, ``ingest``, ``features``, ``dataset``
 ``cli.modeling``       ``audit``, ``compare``, ``train``
 ``cli.scoring``        ``score``, ``explain``
 ``cli.reporting``      ``insights``, ``report``
@@ -54,6 +54,7 @@ app = typer.Typer(
 app.command("demo-data")(data.demo_data)
 app.command("ingest")(data.ingest)
 app.command("features")(data.features)
+app.command("dataset")(data.dataset)
 app.command("audit")(modeling.audit)
 app.command("compare")(modeling.compare)
 app.command("train")(modeling.train)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from leadscore.cli.common import ConfigOpt, err, handle_errors, out
+from leadscore.cli.common import ConfigOpt, DatabaseOpt, err, handle_errors, open_store, out
 from leadscore.config import load_settings
 from leadscore.errors import LeadscoreError
 
@@ -194,3 +194,42 @@ def features(
     if result.crm_fields:
         timing = "as of each lead's cutoff" if result.crm_dated else "as exported"
         out.print(f"CRM fields joined ({timing}): {', '.join(result.crm_fields)}")
+
+
+@handle_errors
+def dataset(
+    out_file: Annotated[Path, typer.Option("--out", help="Training table to write.")],
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="Build it from the score store: every lead with a recorded outcome, its "
+            "features as of its outcome.",
+        ),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only outcomes that occurred at or after this date."),
+    ] = None,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Write a training table from what production recorded (leads, events, outcomes)."""
+    from leadscore.lifecycle.store_dataset import save_store_dataset, store_dataset
+
+    if not from_store:
+        raise LeadscoreError(
+            "say where the training table comes from: --from-store (files: leadscore features)"
+        )
+    with open_store(config, database) as store, err.status("building the training table"):
+        built = store_dataset(store, since=since)
+    for note in built.notes:
+        out.print(f"[dim]note: {note}[/]")
+    written = save_store_dataset(built, out_file)
+    table = built.table
+    converted = (table["converted"] == "yes").mean()
+    source = f"{built.events:,} events and " if built.builder is not None else ""
+    out.print(
+        f"wrote {written['table']} ({len(table):,} leads with outcomes, {converted:.1%} "
+        f"converted; from {source}{len(built.fields)} attribute fields as of each outcome)"
+    )

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -193,3 +194,50 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
     pa.default_memory_pool().release_unused()  # give Arrow's read buffers back now
     quarantine = pd.concat(quarantined, ignore_index=True) if quarantined else _quarantine([])
     return EventLoad(events, quarantine, duplicates, [name for name, _ in inputs], notes)
+
+
+class StoredEvent(Protocol):
+    """What :func:`stored_events_frame` reads of an event kept by the score store."""
+
+    lead_id: str
+    event_id: str
+    time: datetime
+    name: str
+    properties: dict[str, Any]
+
+
+def stored_events_frame(
+    events: Iterable[StoredEvent], where: str = "stored events"
+) -> pd.DataFrame:
+    """Events kept by the score store (validated when they were posted) as the event
+    schema the feature builder reads: the same frame whether one lead is re-scored live or
+    the whole store becomes a training table.
+
+    Example
+    -------
+    >>> from types import SimpleNamespace as Event
+    >>> from datetime import UTC, datetime
+    >>> kept = [Event(lead_id="L1", event_id="e1", time=datetime(2026, 1, 5, 9, tzinfo=UTC),
+    ...               name="page_view", properties={"url": "https://example.com/pricing"})]
+    >>> frame = stored_events_frame(kept)
+    >>> frame[["lead_id", "event", "timestamp"]].to_dict("records")[0]["timestamp"]
+    Timestamp('2026-01-05 09:00:00')
+    """
+    rows = [
+        {
+            **{k: v for k, v in e.properties.items() if v is not None},
+            "lead_id": e.lead_id,
+            "timestamp": e.time.astimezone(UTC).replace(tzinfo=None),
+            "event": e.name,
+            "event_id": e.event_id,
+        }
+        for e in events
+    ]
+    if not rows:
+        raise DataError(f"{where}: no events")
+    frame = pd.DataFrame(rows)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"])
+    table, quarantined = normalise(frame, where, np.arange(1, len(frame) + 1))
+    if len(quarantined):  # validated on the way in; a stored event that fails is a bug
+        raise DataError(f"{where} fail to read: {quarantined.head(3).to_dict('records')}")
+    return table

@@ -1,13 +1,15 @@
-"""The score store: leads, scores, events, outcomes, API keys, webhooks, dashboard users
-and settings, one repository each over one database.
+"""The score store: leads (and their attribute history), scores, events, outcomes, sales
+overrides, API keys, webhooks, dashboard users, settings and idempotency keys, one
+repository each over one database.
 
 SQLite file by default (``sqlite:///leadscore.db``), PostgreSQL by URL
 (``LEADSCORE_DATABASE_URL=postgresql://user@host:5432/db``). The schema is managed by the
 Alembic migrations shipped in ``leadscore/store/migrations`` and applied on opening.
 :class:`Store` holds the repositories (``store.leads``, ``store.scores``, ``store.events``,
-``store.outcomes``, ``store.keys``, ``store.webhooks``, ``store.users``,
-``store.settings``); the store imports nothing above the foundation and data layers, so
-which webhooks a score fires is decided by the scoring flow (:mod:`leadscore.live`).
+``store.outcomes``, ``store.overrides``, ``store.keys``, ``store.webhooks``,
+``store.users``, ``store.settings``, ``store.idempotency``); the store imports nothing
+above the foundation and data layers, so which webhooks a score fires is decided by the
+scoring flow (:mod:`leadscore.live`).
 
 Example
 -------
@@ -23,6 +25,7 @@ Example
 from leadscore.store.db import make_engine, mask, normalise_url, upgrade
 from leadscore.store.errors import UNAVAILABLE, NotFoundError, StoreError, StoreUnavailable
 from leadscore.store.keys import KEY_PREFIX
+from leadscore.store.overrides import OVERRIDE_SEGMENTS, OverrideRecord
 from leadscore.store.records import (
     ROLES,
     SCOPES,
@@ -47,6 +50,7 @@ from leadscore.store.store import Store
 
 __all__ = [
     "KEY_PREFIX",
+    "OVERRIDE_SEGMENTS",
     "ROLES",
     "SCOPES",
     "UNAVAILABLE",
@@ -60,6 +64,7 @@ __all__ = [
     "NewScore",
     "NotFoundError",
     "OutcomeRecord",
+    "OverrideRecord",
     "QueueEntry",
     "ScorePoint",
     "ScoreRecord",

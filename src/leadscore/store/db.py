@@ -27,6 +27,7 @@ import json
 import math
 import os
 import sqlite3
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -363,13 +364,25 @@ def _guard_file(engine: Engine, path: Path) -> None:
             raise DisconnectionError(f"the score store's file {path} was moved or replaced")
 
 
+#: the time (``time.monotonic()``) by which this thread's current write must have its lock,
+#: set by a store opened with ``wait_s`` while the thread holds its turn to write: its
+#: ``BEGIN IMMEDIATE`` waits only what is left (a thread that waited for its turn does not
+#: then wait SQLite's whole busy timeout on top)
+WRITE_DEADLINE = threading.local()
+
+
 def _sqlite_begin(statement: str) -> Callable[[Any], None]:
     """A ``do_begin`` for a SQLite dialect instance that emits ``statement``."""
 
     def do_begin(dbapi_connection: Any) -> None:
         # straight to sqlite3: a BEGIN needs none of a SQLAlchemy execution's machinery
         # (statement cache, events, result), which cost more than the BEGIN itself
-        dbapi_connection.driver_connection.execute(statement)
+        driver = dbapi_connection.driver_connection
+        deadline = getattr(WRITE_DEADLINE, "at", None)
+        if deadline is not None:
+            left_ms = max(1, int((deadline - time.monotonic()) * 1000))
+            driver.execute(f"PRAGMA busy_timeout = {left_ms}")
+        driver.execute(statement)
 
     return do_begin
 
@@ -414,7 +427,7 @@ def head_revision() -> str:
     Example
     -------
     >>> head_revision()
-    '0003'
+    '0004'
     """
     from alembic.script import ScriptDirectory
 

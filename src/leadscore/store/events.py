@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -109,6 +109,28 @@ class EventRepository(Repository):
                 select(Event).where(Event.lead_id == lead_id).order_by(Event.time, Event.id)
             )
             return [_event(row) for row in rows]
+
+    def for_leads(self, lead_ids: Sequence[str]) -> Iterator[list[EventRecord]]:
+        """The events of many leads, a chunk of leads at a time (by lead, then time), so a
+        training table over the whole store never holds one huge result in the driver.
+
+        Example
+        -------
+        >>> _ = store.events.add("L1", [{"time": "2025-03-01T10:00:00Z", "event": "a"}])
+        >>> [[e.name for e in chunk] for chunk in store.events.for_leads(["L1", "L2"])]
+        [['a']]
+        """
+        ids = sorted(set(lead_ids))
+        for start in range(0, len(ids), CHUNK):
+            with self._read() as session:
+                rows = session.scalars(
+                    select(Event)
+                    .where(Event.lead_id.in_(ids[start : start + CHUNK]))
+                    .order_by(Event.lead_id, Event.time, Event.id)
+                )
+                chunk = [_event(row) for row in rows]
+            if chunk:
+                yield chunk
 
 
 class OutcomeRepository(Repository):

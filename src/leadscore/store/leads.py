@@ -28,11 +28,13 @@ from leadscore.store.checks import CHUNK, as_json, check_lead_id
 from leadscore.store.errors import StoreError
 from leadscore.store.records import LeadRecord
 from leadscore.store.session import Database, Repository
-from leadscore.store.tables import Lead, utcnow
+from leadscore.store.tables import Lead, LeadChange, as_utc, utcnow
 
 # Core statements built once: SQLAlchemy then finds their compiled form in its cache by
 # identity instead of building, coercing and hashing a new statement per call
 LEADS = Lead.__table__
+CHANGES = LeadChange.__table__
+_INSERT_CHANGES = CHANGES.insert()
 _SELECT_LEADS = select(LEADS).where(LEADS.c.id.in_(bindparam("ids", expanding=True)))
 _UPDATE_ATTRIBUTES = (
     update(LEADS)
@@ -96,6 +98,10 @@ class LeadRepository(Repository):
         with self._db.begin_write() as conn:
             self.lock(conn, fields, now)
             rows = self._by_id(conn, fields)
+            # leads this transaction created (with their attributes): their first state
+            self.record_changes(
+                conn, {i: fields[i] for i, r in rows.items() if r.created_at == now}, now
+            )
             stored = {lead_id: row.attributes for lead_id, row in rows.items()}
             for lead_id, merged in self.merge(conn, fields, stored, now).items():
                 rows[lead_id] = LeadRecord(lead_id, merged, rows[lead_id].created_at, now)
@@ -180,7 +186,53 @@ class LeadRepository(Repository):
                 _UPDATE_ATTRIBUTES,
                 [{"b_id": i, "b_attributes": m, "b_updated_at": now} for i, m in changed.items()],
             )
+            self.record_changes(conn, changed, now)
         return changed
+
+    def record_changes(
+        self, conn: Connection, attributes: Mapping[str, Mapping[str, Any]], now: datetime
+    ) -> None:
+        """Append the leads' attributes as they became at ``now`` to their history (in
+        the transaction of ``conn``); leads with no attributes are skipped."""
+        rows = [
+            {"lead_id": i, "attributes": dict(a), "changed_at": now}
+            for i, a in attributes.items()
+            if a
+        ]
+        if rows:
+            conn.execute(_INSERT_CHANGES, rows)  # one executemany
+
+    def history(
+        self, lead_ids: Iterable[str] | None = None
+    ) -> list[tuple[str, datetime, dict[str, Any]]]:
+        """Every recorded state of the leads' attributes (all leads when None):
+        ``(lead_id, changed_at, attributes)``, by lead and then time — what a training
+        table reads each lead's fields from as of its outcome.
+
+        Example
+        -------
+        >>> _ = store.leads.upsert("L1", {"industry": "Retail"})
+        >>> _ = store.leads.upsert("L1", {"industry": "Software"})
+        >>> [a["industry"] for _, _, a in store.leads.history(["L1"])]
+        ['Retail', 'Software']
+        """
+        query = select(CHANGES.c.lead_id, CHANGES.c.changed_at, CHANGES.c.attributes)
+        order = (CHANGES.c.lead_id, CHANGES.c.changed_at, CHANGES.c.id)
+        out: list[tuple[str, datetime, dict[str, Any]]] = []
+        with self._db.engine.connect() as conn:
+            if lead_ids is None:
+                rows = conn.execute(query.order_by(*order)).all()
+            else:
+                ids = sorted(set(lead_ids))
+                rows = []
+                for start in range(0, len(ids), CHUNK):
+                    part = ids[start : start + CHUNK]
+                    rows += conn.execute(
+                        query.where(CHANGES.c.lead_id.in_(part)).order_by(*order)
+                    ).all()
+        for lead_id, changed_at, attributes in rows:
+            out.append((lead_id, as_utc(changed_at), dict(attributes or {})))
+        return out
 
     def _by_id(self, conn: Connection, lead_ids: Iterable[str]) -> dict[str, LeadRecord]:
         ids = sorted(set(lead_ids))

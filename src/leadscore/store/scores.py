@@ -143,17 +143,23 @@ class ScoreRepository(Repository):
         stored: dict[str, dict[str, Any]] = {}
         latest: dict[str, Previous] = {}
         found: set[str] = set()
+        created: dict[str, dict[str, Any]] = {}
         for chunk in chunks:
             for row in conn.execute(stmt, chunk):
                 found.add(row.id)
                 if fields:
                     stored[row.id] = row.attributes or {}
+                    if postgres and row.created_at == now:  # created by the lock above
+                        created[row.id] = new[row.id]
                 if row.scored_at is not None:
                     latest[row.id] = row
         if not postgres and len(found) < len(lead_ids):
             missing = {lead_id: new[lead_id] for lead_id in lead_ids if lead_id not in found}
             self._leads.lock(conn, missing, now)
             stored.update(missing)
+            created.update(missing)
+        # a new lead's attributes are its first recorded state (later changes: merge)
+        self._leads.record_changes(conn, created, now)
         return stored, latest
 
     # ------------------------------------------------------------------ one lead

@@ -43,7 +43,9 @@ _STATE = select(LEADS.c.id, SCORES.c.segment, SCORES.c.score_100, SCORES.c.score
 #: by (with attributes, of one lead): one lead (a real-time call) is looked up by ``id``,
 #: as an expanding IN list costs a compilation step per call
 SELECT_STATE = {
-    (attributes, one): (_STATE.add_columns(LEADS.c.attributes) if attributes else _STATE).where(
+    (attributes, one): (
+        _STATE.add_columns(LEADS.c.attributes, LEADS.c.created_at) if attributes else _STATE
+    ).where(
         LEADS.c.id == bindparam("id") if one else LEADS.c.id.in_(bindparam("ids", expanding=True))
     )
     for attributes in (False, True)

@@ -29,6 +29,7 @@ Example
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -37,7 +38,7 @@ from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from leadscore.store.db import make_engine, normalise_url, upgrade, write_engine
+from leadscore.store.db import WRITE_DEADLINE, make_engine, normalise_url, upgrade, write_engine
 from leadscore.store.errors import StoreUnavailable
 from leadscore.store.tables import Base
 
@@ -129,16 +130,24 @@ class _WriterLock:
 
     def __init__(self, wait_s: float | None) -> None:
         self._lock = threading.Lock()
-        self._timeout = -1.0 if wait_s is None else wait_s
+        self._wait_s = wait_s
 
     def __enter__(self) -> None:
-        if not self._lock.acquire(timeout=self._timeout):
+        if self._wait_s is None:
+            self._lock.acquire()
+            return
+        # one budget for the whole wait: the turn here, then SQLite's lock (the BEGIN
+        # waits only what is left, see WRITE_DEADLINE)
+        deadline = time.monotonic() + self._wait_s
+        if not self._lock.acquire(timeout=self._wait_s):
             raise StoreUnavailable(
-                f"the score store is busy: no write turn within {self._timeout:g} s "
+                f"the score store is busy: no write turn within {self._wait_s:g} s "
                 "(another writer holds the database); retry shortly"
             )
+        WRITE_DEADLINE.at = deadline
 
     def __exit__(self, *_exc: object) -> None:
+        WRITE_DEADLINE.at = None
         self._lock.release()
 
 

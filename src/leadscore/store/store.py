@@ -17,6 +17,7 @@ attribute         holds                                                       mo
 ``users``         dashboard users and sign-in throttling                      users.py
 ``settings``      settings changed on the dashboard                           settings.py
 ``idempotency``   idempotency keys of write requests and their answers        idempotency.py
+``overrides``     sales overrides of leads' segments                          overrides.py
 ================  ==========================================================  ===========
 
 Every repository returns frozen records (:mod:`leadscore.store.records`), never ORM
@@ -37,6 +38,7 @@ from leadscore.store.events import EventRepository, OutcomeRepository
 from leadscore.store.idempotency import IdempotencyRepository
 from leadscore.store.keys import KeyRepository
 from leadscore.store.leads import LeadRepository
+from leadscore.store.overrides import OverrideRepository
 from leadscore.store.scores import ScoreRepository
 from leadscore.store.session import Database
 from leadscore.store.settings import SettingRepository
@@ -82,6 +84,7 @@ class Store:
         self.webhooks = WebhookRepository(self.db)
         self.users = UserRepository(self.db)
         self.idempotency = IdempotencyRepository(self.db)
+        self.overrides = OverrideRepository(self.db)
         self.settings = SettingRepository(self.db)
 
     def close(self) -> None:

@@ -179,6 +179,40 @@ class Outcome(Base):
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class LeadChange(Base):
+    """A lead's attributes as they became at ``changed_at``: one row each time a write
+    changes them (the full attributes, not the difference), so a training table can take
+    each lead's fields as they were at its outcome (point in time)."""
+
+    __tablename__ = "lead_changes"
+    __table_args__ = (Index(None, "lead_id", "changed_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    attributes: Mapped[dict[str, Any]]
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Override(Base):
+    """A salesperson's correction of a lead's segment (``hot``, ``warm``, ``cold``, or
+    ``exclude`` from the work queue), with who, why and until when. Append-only: the
+    lead's latest row counts while it has not expired or been cleared; the model's own
+    score history goes on underneath."""
+
+    __tablename__ = "overrides"
+    __table_args__ = (Index(None, "lead_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    segment: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    author: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    until: Mapped[datetime | None]
+    cleared_at: Mapped[datetime | None]
+    cleared_by: Mapped[str | None]
+
+
 class ApiKey(Base):
     """An API key: only its SHA-256 is stored, with its first characters for lookup."""
 

@@ -1,0 +1,160 @@
+"""Sales overrides of a lead's segment (``store.overrides``): a person's correction that
+the work queue, the API and the webhooks respect while the model's scores go on beneath.
+
+A rep who spoke to a lead knows things the model does not ("not a buyer", "VIP
+referral"): an override pins the lead's segment to ``hot``, ``warm`` or ``cold``, or
+``exclude``\\s it from the work queue, with who, why and until when. Overrides are
+append-only data: setting one again replaces the lead's current one, clearing it keeps
+the row (who cleared it and when), and an expired one simply stops counting. A lead's
+override is its latest row while it is neither cleared nor expired.
+
+Example
+-------
+>>> _ = store.leads.upsert("L1", {})
+>>> pinned = store.overrides.set("L1", "hot", "VIP referral", "maria")
+>>> store.overrides.active(["L1"])["L1"].segment
+'hot'
+>>> _ = store.overrides.clear("L1", "maria")
+>>> store.overrides.active(["L1"])
+{}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from leadscore.store.checks import CHUNK, check_lead_id
+from leadscore.store.errors import NotFoundError, StoreError
+from leadscore.store.session import Repository
+from leadscore.store.tables import Lead, Override, as_utc, utcnow
+
+#: what an override may set: a segment, or ``exclude`` (out of the work queue)
+OVERRIDE_SEGMENTS: tuple[str, ...] = ("hot", "warm", "cold", "exclude")
+#: longest reason kept
+MAX_REASON = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class OverrideRecord:
+    """One override of one lead: the segment set (or ``exclude``), by whom, why, from
+    ``created_at`` until ``until`` (None: until cleared), and its clearing if any."""
+
+    id: int
+    lead_id: str
+    segment: str
+    reason: str
+    author: str
+    created_at: datetime
+    until: datetime | None
+    cleared_at: datetime | None
+    cleared_by: str | None
+
+    def in_force(self, now: datetime | None = None) -> bool:
+        """Whether it counts at ``now`` (default: now): not cleared, not expired."""
+        when = now or utcnow()
+        return self.cleared_at is None and (self.until is None or self.until > when)
+
+
+def _record(row: Override) -> OverrideRecord:
+    return OverrideRecord(
+        row.id, row.lead_id, row.segment, row.reason, row.author, row.created_at,
+        row.until, row.cleared_at, row.cleared_by,
+    )  # fmt: skip
+
+
+class OverrideRepository(Repository):
+    """Overrides of leads' segments (``store.overrides``)."""
+
+    def set(
+        self,
+        lead_id: str,
+        segment: str,
+        reason: str,
+        author: str,
+        until: datetime | None = None,
+    ) -> OverrideRecord:
+        """Pin the lead's segment (``hot``/``warm``/``cold``) or exclude it from the work
+        queue, replacing its current override. ``reason`` and ``author`` are required
+        (a correction nobody can explain cannot be reviewed); ``until`` must be ahead.
+        """
+        check_lead_id(lead_id)
+        if segment not in OVERRIDE_SEGMENTS:
+            raise StoreError(
+                f"an override sets one of {', '.join(OVERRIDE_SEGMENTS)}, not {segment!r}"
+            )
+        reason, author = (reason or "").strip(), (author or "").strip()
+        if not reason:
+            raise StoreError("an override needs a reason (what the rep learned)")
+        if len(reason) > MAX_REASON:
+            raise StoreError(f"the reason is longer than {MAX_REASON:,} characters")
+        if not author:
+            raise StoreError("an override needs its author")
+        now = utcnow()
+        if until is not None and as_utc(until) <= now:
+            raise StoreError(f"the override would end at {as_utc(until):%Y-%m-%d %H:%M} UTC, "
+                             "which has passed")  # fmt: skip
+        with self._write() as session:
+            if session.get(Lead, lead_id) is None:
+                raise NotFoundError(f"no lead with id {lead_id!r}")
+            row = Override(
+                lead_id=lead_id, segment=segment, reason=reason, author=author,
+                created_at=now, until=as_utc(until) if until is not None else None,
+            )  # fmt: skip
+            session.add(row)
+            session.flush()
+            return _record(row)
+
+    def clear(self, lead_id: str, by: str) -> OverrideRecord | None:
+        """End the lead's override now (kept as data, with who ended it); the cleared
+        record, or None when it had none in force."""
+        now = utcnow()
+        with self._write() as session:
+            row = session.scalars(
+                select(Override)
+                .where(Override.lead_id == lead_id)
+                .order_by(Override.id.desc())
+                .limit(1)
+            ).first()
+            if row is None or not _record(row).in_force(now):
+                return None
+            row.cleared_at, row.cleared_by = now, (by or "").strip() or "unknown"
+            session.flush()
+            return _record(row)
+
+    def active(
+        self, lead_ids: Iterable[str] | None = None, now: datetime | None = None
+    ) -> dict[str, OverrideRecord]:
+        """The overrides in force, by lead (of ``lead_ids``, else of every lead)."""
+        when = as_utc(now) if now is not None else utcnow()
+        newest = select(func.max(Override.id)).group_by(Override.lead_id)
+        query = select(Override).where(
+            Override.id.in_(newest),
+            Override.cleared_at.is_(None),
+            (Override.until.is_(None)) | (Override.until > when),
+        )
+        out: dict[str, OverrideRecord] = {}
+        with self._read() as session:
+            if lead_ids is None:
+                queries = [query]
+            else:
+                ids = sorted(set(lead_ids))
+                queries = [
+                    query.where(Override.lead_id.in_(ids[start : start + CHUNK]))
+                    for start in range(0, len(ids), CHUNK)
+                ]
+            for chunk in queries:
+                for row in session.scalars(chunk):
+                    out[row.lead_id] = _record(row)
+        return out
+
+    def history(self, lead_id: str) -> list[OverrideRecord]:
+        """Every override of the lead, newest first (expired and cleared ones too)."""
+        with self._read() as session:
+            rows = session.scalars(
+                select(Override).where(Override.lead_id == lead_id).order_by(Override.id.desc())
+            )
+            return [_record(row) for row in rows]
