@@ -121,3 +121,33 @@ def test_attributes_alone_make_a_lead_table(
     assert built.table.to_dict("records") == [
         {"lead_id": "A1", "size": 10, "source": "google", "converted": "yes"}
     ]
+
+
+def test_retrain_from_the_store(
+    demo: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``leadscore retrain --from-store`` trains on what production recorded: the first
+    run makes the first champion; it carries the store's feature builder, so it scores
+    raw events and the CRM fields come from the leads' attributes."""
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    with Store(url) as store:
+        _fill(store, demo, monkeypatch)
+    monkeypatch.setenv("LEADSCORE_MLFLOW_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("LEADSCORE_TRACKING", "true")
+    ran = CliRunner().invoke(
+        cli,
+        ["retrain", "--from-store", "--database", url, "--window", "60d", "--holdout", "20d",
+         "--metric", "auc", "--quiet"],
+    )  # fmt: skip
+    assert ran.exit_code == 0, ran.output
+    assert "from the score store: 150 leads with outcomes" in ran.output
+    assert "there was no champion" in ran.output
+    from leadscore.config import Settings
+    from leadscore.lifecycle.registry import CHAMPION, load_lead_model
+
+    champion = load_lead_model(CHAMPION, Settings())
+    assert champion.feature_builder_ is not None
+    assert champion.crm_fields == [f for f in ("industry", "employees")
+                                   if f in champion.schema_.names]  # fmt: skip
+    neither = CliRunner().invoke(cli, ["retrain", "--database", url])
+    assert neither.exit_code != 0 and "--from-store" in neither.output

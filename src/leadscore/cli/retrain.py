@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -14,12 +15,12 @@ from leadscore.cli.options import (
     NO_FLAGS,
     ROLES,
     STORE,
-    DataArg,
     Flags,
     QuietOpt,
     build_settings,
     shared_options,
 )
+from leadscore.errors import LeadscoreError
 
 if TYPE_CHECKING:
     from leadscore.store import Store
@@ -28,7 +29,25 @@ if TYPE_CHECKING:
 @handle_errors
 @shared_options(*ROLES, *STORE)
 def retrain(
-    data: DataArg,
+    data: Annotated[
+        str | None,
+        typer.Argument(
+            help="Lead table: a CSV or Parquet file, a folder or glob, s3://…, or a database "
+            "URL with ?table= or ?query= (passwords are never printed); or --from-store."
+        ),
+    ] = None,
+    from_store: Annotated[
+        bool,
+        typer.Option(
+            "--from-store",
+            help="Train on the score store: every lead with a recorded outcome, its features "
+            "as of its outcome (leadscore dataset --from-store), rebuilt at every run.",
+        ),
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="With --from-store: only outcomes from this date on."),
+    ] = None,
     window: Annotated[
         str, typer.Option("--window", help="Train on this recent span, e.g. 90d.")
     ] = "90d",
@@ -53,15 +72,22 @@ def retrain(
     from leadscore.lifecycle.retrain import retrain as run_retrain
     from leadscore.lifecycle.retrain import retrain_every
 
+    if (data is None) == (not from_store):
+        raise LeadscoreError("give the lead table or --from-store (one of them)")
     build_settings(flags)  # a bad setting fails now, not at the first scheduled run
 
     def once() -> None:
         # resolved afresh for every run: values saved from the dashboard meanwhile apply
         settings = build_settings(flags)
-        with _open_store(settings.database_url) as store:
+        with (
+            _open_store(settings.database_url, required=from_store) as store,
+            _training_data(data, store, since) as (table, time_role),
+        ):
+            roles = settings.roles if time_role is None else settings.roles.merged(time=time_role)
             decision = run_retrain(
-                data, window=window, holdout=holdout, metric=metric, margin=margin,
-                settings=settings, console=err, show_progress=not quiet, store=store,
+                table, window=window, holdout=holdout, metric=metric, margin=margin,
+                settings=settings, roles=roles, console=err, show_progress=not quiet,
+                store=store,
             )  # fmt: skip
         verdict = "[bold green]promoted[/]" if decision.promoted else "[bold]kept the champion[/]"
         served = f", serving v{decision.served_version}" if decision.served_version else ""
@@ -82,15 +108,48 @@ def retrain(
 
 
 @contextlib.contextmanager
-def _open_store(url: str) -> Iterator[Store | None]:
+def _training_data(
+    data: str | None, store: Store | None, since: str | None
+) -> Iterator[tuple[str, str | None]]:
+    """The table to retrain on, and the time role it needs: ``data`` as given, or the score
+    store's training table written to a temporary folder (with the feature builder and
+    description ``train`` reads beside it; its time is each lead's first event)."""
+    if data is not None:
+        yield data, None
+        return
+    from leadscore.features.table import TIME
+    from leadscore.lifecycle.store_dataset import save_store_dataset, store_dataset
+
+    assert store is not None  # --from-store opens it or fails (_open_store)
+    with err.status("building the training table from the score store"):
+        built = store_dataset(store, since=since)
+    converted = (built.table["converted"] == "yes").mean()
+    err.print(
+        f"from the score store: {len(built.table):,} leads with outcomes ({converted:.1%} "
+        f"converted), {built.events:,} events, {len(built.fields)} attribute fields"
+    )
+    with tempfile.TemporaryDirectory(prefix="leadscore-retrain-") as tmp:
+        path = save_store_dataset(built, Path(tmp) / "from_store.parquet")["table"]
+        yield str(path), TIME if built.builder is not None else None
+
+
+@contextlib.contextmanager
+def _open_store(url: str, *, required: bool = False) -> Iterator[Store | None]:
     """The score store whose open leads a promotion's change report covers, when it exists
     (a SQLite file that is not there is not created: the report then covers the judging
-    leads)."""
+    leads); ``required`` (the training data comes from it): a missing or unreachable
+    store is an error."""
     from leadscore.data.masking import mask_text
     from leadscore.store import Store
 
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        if required:
+            raise LeadscoreError(f"no score store at {mask_text(url)} to train from")
         yield None
+        return
+    if required:
+        with Store(url) as store:
+            yield store
         return
     try:
         store = Store(url)

@@ -172,8 +172,12 @@ def compare_scores(
     >>> [(m.lead_id, m.move) for m in report.top]
     [('a', -30.0), ('c', 6.0), ('b', 2.0)]
     """
-    both = old[["lead_id", "score", "segment"]].merge(
-        new[["lead_id", "score", "segment"]], on="lead_id", suffixes=("_old", "_new")
+    columns = ["lead_id", "score", "segment"]
+    # ids as text on both sides (an empty side has no dtype to agree on)
+    both = (
+        old[columns]
+        .astype({"lead_id": str})
+        .merge(new[columns].astype({"lead_id": str}), on="lead_id", suffixes=("_old", "_new"))
     )
     matrix = {a: dict.fromkeys(SEGMENTS, 0) for a in SEGMENTS}
     for (a, b), n in both.groupby(["segment_old", "segment_new"]).size().items():

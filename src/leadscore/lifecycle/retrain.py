@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -259,7 +260,7 @@ def retrain(
     )
     challenger = train(
         learn_table, settings=settings, models=models, track=True,
-        show_progress=show_progress, console=None,
+        show_progress=show_progress, console=None, features_of=_table_file(data),
     )  # fmt: skip
     decision.challenger_version = getattr(challenger, "registered_version_", None)
     decision.challenger = _holdout_metrics(challenger, judge_table)
@@ -298,6 +299,7 @@ def retrain(
             settings,
             show_progress,
             console,
+            _table_file(data),
         )
         decision.served_version = getattr(served, "registered_version_", None)
         decision.reason += (
@@ -340,12 +342,21 @@ def _too_few(decision: RetrainDecision, settings: Settings) -> str:
     )
 
 
+def _table_file(data: TableLike) -> Path | None:
+    """The file ``data`` names, whose feature builder (``leadscore features``) the models
+    trained on windows of it carry; None for a frame or a remote source."""
+    if isinstance(data, (str, Path)) and Path(data).is_file():
+        return Path(data)
+    return None
+
+
 def _refit(
     challenger: LeadModel,
     table: LeadTable,
     settings: Settings,
     show_progress: bool,
     console: Console,
+    features_of: Path | None = None,
 ) -> LeadModel:
     """The challenger's family and settings fitted again on ``table`` (its window plus the
     holdout), registered as a version of its own."""
@@ -355,7 +366,7 @@ def _refit(
     console.print(f"refitting the challenger ({family}) on {table.n_rows:,} leads")
     served = train(
         table, settings=settings, model=family, params=dict(challenger.params or {}) or None,
-        track=True, show_progress=show_progress, console=None,
+        track=True, show_progress=show_progress, console=None, features_of=features_of,
     )  # fmt: skip
     version = getattr(served, "registered_version_", None)
     judged = getattr(challenger, "registered_version_", None)

@@ -45,6 +45,7 @@ def train(
     show_progress: bool = True,
     budget: float | str | None = None,
     params: dict[str, Any] | None = None,
+    features_of: str | Path | None = None,
     **role_overrides: Any,
 ) -> LeadModel:
     """Compare candidates, tune the leaders, fit the best on all rows, calibrate, choose
@@ -74,6 +75,10 @@ def train(
     params:
         Fixed estimator settings for ``model`` (refitting a tuned model on more leads): no
         search; the model is validated and fitted with them.
+    features_of:
+        The lead table file (``leadscore features``) whose feature builder the model
+        carries, when ``data`` is a prepared table cut from it (retraining on a window):
+        the model then scores raw events too. Default: ``data`` itself when it is a path.
     roles, settings, cv, show_progress, **role_overrides:
         As for :func:`leadscore.compare`.
 
@@ -156,13 +161,15 @@ def train(
         lead_model, table.features, sample=DRIVER_SAMPLE, seed=settings.random_state
     )
     lead_model.drivers_ = global_drivers(explained)
-    if isinstance(data, (str, Path)):
-        builder = builder_for_table(Path(data))
+    if features_of is None and isinstance(data, (str, Path)):
+        features_of = data
+    if features_of is not None:
+        builder = builder_for_table(Path(features_of))
         if builder is not None:
             # Scoring from raw events then uses exactly the features trained on.
             lead_model.feature_builder_ = builder
             lead_model.metadata_["features_from_events"] = True
-            lead_model.metadata_["field_sources"] = field_sources(Path(data), lead_model)
+            lead_model.metadata_["field_sources"] = field_sources(Path(features_of), lead_model)
     if out is not None:
         save_model(lead_model, out)
     if settings.tracking if track is None else track:
