@@ -219,7 +219,7 @@ def main() -> None:
         traffic = Traffic(leads[:-300], total, served.headers)
         traffic.known.extend(b["lead_id"] for b in leads[-300:])
         rss_start, cpu_start = rss_mb(pid), cpu_seconds(pid)
-        threads, handles = threads_and_connections(pid)
+        threads_start, handles_start = threads_and_connections(pid)
         print(
             f"{args.minutes} min at {args.rate:.0f} requests/s ({total:,} requests: "
             + ", ".join(f"{k} {v:.0%}" for k, v in MIX.items())
@@ -249,6 +249,11 @@ def main() -> None:
         monitor.stop.set()
         monitor.join()
         rss_end = rss_mb(pid)
+        # the last minute's sample is due as the last answers come in: taken now if the
+        # monitor was stopped first
+        monitor.samples.setdefault(
+            args.minutes - 1, (rss_end, cpu_seconds(pid), *threads_and_connections(pid))
+        )
 
         print(
             "\nmin  requests   p50 ms   p99 ms   max ms | p99 ms: score events  lead queue"
@@ -289,7 +294,8 @@ def main() -> None:
         size = sum(f.stat().st_size for f in served.work.glob("scores.db*")) / 1e6
         print(
             f"server memory (VmRSS): {rss_ready:.1f} MB ready, {rss_start:.1f} MB after the "
-            f"warm-up ({threads} threads, {handles} database connections), {rss_end:.1f} MB at "
+            f"warm-up ({threads_start} threads, {handles_start} database connections), "
+            f"{rss_end:.1f} MB at "
             f"the end: growth {growth:+.1f} MB; store {size:.0f} MB on disk"
         )
         verdict = {True: "pass", False: "FAIL"}
