@@ -14,6 +14,7 @@ module                 commands
 ``cli.reporting``      ``insights``, ``report``
 ``cli.models``         ``models list|show|promote|rollback``, ``mlflow-ui``
 ``cli.outcomes``       ``outcomes import``
+``cli.overrides``      ``override``
 ``cli.retrain``        ``retrain``
 ``cli.service``        ``serve``, ``keys …``, ``webhooks …``
 ``cli.dashboard``      ``ui``, ``users …``
@@ -36,6 +37,7 @@ from leadscore.cli import (
     modeling,
     models,
     outcomes,
+    overrides,
     reporting,
     retrain,
     scoring,
@@ -65,6 +67,7 @@ app.add_typer(models.models_app, name="models")
 app.command("mlflow-ui")(models.mlflow_ui)
 app.command("report")(reporting.report)
 app.add_typer(outcomes.outcomes_app, name="outcomes")
+app.command("override")(overrides.override)
 app.command("retrain")(retrain.retrain)
 app.command("serve")(service.serve)
 app.add_typer(service.keys_app, name="keys")

@@ -9,8 +9,12 @@ those deliveries on the scoring transaction's connection: a stored score has its
 notifications queued, or neither exists. :class:`~leadscore.webhooks.WebhookDispatcher`
 sends them later, at least once.
 
-The active webhooks are read in the first half of the transaction, before the scores are
-known (the service computes a lead's score meanwhile, see
+A lead's sales override in force (read in the same transaction) pins its segment: its
+scores fire no ``hot``, an excluded lead's nothing, and a ``jump`` of an overridden lead
+says so (``overridden: true``, see :mod:`leadscore.webhooks.triggers`).
+
+The active webhooks and overrides are read in the first half of the transaction, before
+the scores are known (the service computes a lead's score meanwhile, see
 :meth:`LiveScoring.score_leads <leadscore.live.scorer.LiveScoring.score_leads>`).
 
 Example
@@ -34,6 +38,7 @@ from leadscore.store import (
     DeliveryRecord,
     NewDelivery,
     NewScore,
+    OverrideRecord,
     ScoreRecord,
     Store,
     StoredScore,
@@ -42,13 +47,24 @@ from leadscore.store import (
 from leadscore.store.scoring import ScoreWriter, check_score
 from leadscore.webhooks.triggers import triggered_kinds, webhook_payload
 
+#: the override that takes a lead out of the work queue (and its scores' webhooks)
+EXCLUDE = "exclude"
+
 
 class ScoreTransaction:
     """A scoring transaction with its webhooks: :meth:`add` appends the scores and
     queues the deliveries they trigger, on the same connection."""
 
-    def __init__(self, store: Store, writer: ScoreWriter, hooks: list[WebhookRecord]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        writer: ScoreWriter,
+        hooks: list[WebhookRecord],
+        overrides: Mapping[str, OverrideRecord] | None = None,
+    ) -> None:
         self._store, self._writer, self._hooks = store, writer, hooks
+        #: the sales overrides in force of the transaction's leads, by lead
+        self.overrides: Mapping[str, OverrideRecord] = overrides or {}
 
     @property
     def done(self) -> bool:
@@ -69,7 +85,7 @@ class ScoreTransaction:
         records = [s.record for s in stored]
         if not self._hooks:
             return records, []
-        outbox = deliveries_for(items, stored, self._hooks)
+        outbox = deliveries_for(items, stored, self._hooks, self.overrides)
         if not outbox:
             return records, []
         writer = self._writer
@@ -95,8 +111,11 @@ def scoring(
     >>> scores[0].score_100, deliveries  # no webhook registered: nothing to deliver
     (90, [])
     """
-    with store.scores.scoring(lead_ids, attributes) as writer:
-        yield ScoreTransaction(store, writer, store.webhooks.active_on(writer.connection))
+    ids = {*lead_ids, *(attributes or {})}
+    with store.scores.scoring(ids, attributes) as writer:
+        conn = writer.connection
+        overrides = store.overrides.active_on(conn, ids, writer.now)
+        yield ScoreTransaction(store, writer, store.webhooks.active_on(conn), overrides)
 
 
 def add_scores(
@@ -167,11 +186,16 @@ def add_score(
 
 
 def deliveries_for(
-    items: Sequence[NewScore], stored: Sequence[StoredScore], hooks: Sequence[WebhookRecord]
+    items: Sequence[NewScore],
+    stored: Sequence[StoredScore],
+    hooks: Sequence[WebhookRecord],
+    overrides: Mapping[str, OverrideRecord] | None = None,
 ) -> list[NewDelivery]:
     """The deliveries new scores trigger: for each score that became its lead's latest
     (a backfill triggers nothing), one per webhook whose kinds it fires (see
     :func:`~leadscore.webhooks.triggers.triggered_kinds`), with the signed payload's body.
+    A lead with an override in force (``overrides``, by lead) keeps the override's
+    segment before and after, so it never fires ``hot``; an excluded one fires nothing.
 
     Example
     -------
@@ -187,11 +211,14 @@ def deliveries_for(
         if not score.latest:
             continue
         record = score.record
+        pinned = (overrides or {}).get(record.lead_id)
+        if pinned is not None and pinned.segment == EXCLUDE:
+            continue
         for hook in hooks:
             fired = triggered_kinds(
-                previous_segment=score.previous_segment,
+                previous_segment=score.previous_segment if pinned is None else pinned.segment,
                 previous_score_100=score.previous_score_100,
-                segment=record.segment,
+                segment=record.segment if pinned is None else pinned.segment,
                 score_100=record.score_100,
                 kinds=hook.kinds,
                 min_jump=hook.min_jump,
@@ -210,6 +237,7 @@ def deliveries_for(
                 scored_at=record.scored_at,
                 reasons=record.reasons,
                 extra=item.webhook_payload_extra,
+                override=pinned,
             )
             kind = payload["event"].removeprefix("lead.")
             outbox.append(NewDelivery(hook.id, record.lead_id, kind, payload))

@@ -21,11 +21,12 @@ Example
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, Select, bindparam, func, select
+from sqlalchemy.orm import Session
 
 from leadscore.store.checks import CHUNK, check_lead_id
 from leadscore.store.errors import NotFoundError, StoreError
@@ -66,6 +67,35 @@ def _record(row: Override) -> OverrideRecord:
     )  # fmt: skip
 
 
+#: what :meth:`OverrideRepository.set` and :meth:`~OverrideRepository.clear` call in their
+#: transaction: its connection, the lead's override in force before and after the change
+Then = Callable[[Connection, "OverrideRecord | None", "OverrideRecord | None"], None]
+
+_OVERRIDES = Override.__table__
+# every override of the given leads, oldest first (the last one per lead is its current)
+_OF_LEADS = (
+    select(_OVERRIDES)
+    .where(_OVERRIDES.c.lead_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_OVERRIDES.c.id)
+)
+# the same for one lead (a real-time score): an expanding IN costs a compilation per call
+_OF_LEAD = (
+    select(_OVERRIDES).where(_OVERRIDES.c.lead_id == bindparam("id")).order_by(_OVERRIDES.c.id)
+)
+
+
+def in_force(now: datetime) -> Select[tuple[str]]:
+    """The ids of the leads with an override in force at ``now``: a subquery for the
+    work queue (:meth:`ScoreRepository.ranked <leadscore.store.scores.ScoreRepository.ranked>`
+    leaves them out)."""
+    newest = select(func.max(Override.id)).group_by(Override.lead_id)
+    return select(Override.lead_id).where(
+        Override.id.in_(newest),
+        Override.cleared_at.is_(None),
+        (Override.until.is_(None)) | (Override.until > as_utc(now)),
+    )
+
+
 class OverrideRepository(Repository):
     """Overrides of leads' segments (``store.overrides``)."""
 
@@ -76,10 +106,14 @@ class OverrideRepository(Repository):
         reason: str,
         author: str,
         until: datetime | None = None,
+        then: Then | None = None,
     ) -> OverrideRecord:
         """Pin the lead's segment (``hot``/``warm``/``cold``) or exclude it from the work
         queue, replacing its current override. ``reason`` and ``author`` are required
         (a correction nobody can explain cannot be reviewed); ``until`` must be ahead.
+        ``then`` is called in the same transaction (the lead locked) with its connection,
+        the override in force before and the new one: what it writes commits with it
+        (the webhooks the change fires, see :mod:`leadscore.live.overrides`).
         """
         check_lead_id(lead_id)
         if segment not in OVERRIDE_SEGMENTS:
@@ -98,21 +132,28 @@ class OverrideRepository(Repository):
             raise StoreError(f"the override would end at {as_utc(until):%Y-%m-%d %H:%M} UTC, "
                              "which has passed")  # fmt: skip
         with self._write() as session:
-            if session.get(Lead, lead_id) is None:
+            # locked (PostgreSQL) as a scoring transaction locks it: the two take turns
+            if session.get(Lead, lead_id, with_for_update=True) is None:
                 raise NotFoundError(f"no lead with id {lead_id!r}")
+            before = self._current(session, lead_id, now)
             row = Override(
                 lead_id=lead_id, segment=segment, reason=reason, author=author,
                 created_at=now, until=as_utc(until) if until is not None else None,
             )  # fmt: skip
             session.add(row)
             session.flush()
-            return _record(row)
+            record = _record(row)
+            if then is not None:
+                then(session.connection(), before, record)
+            return record
 
-    def clear(self, lead_id: str, by: str) -> OverrideRecord | None:
+    def clear(self, lead_id: str, by: str, then: Then | None = None) -> OverrideRecord | None:
         """End the lead's override now (kept as data, with who ended it); the cleared
-        record, or None when it had none in force."""
+        record, or None when it had none in force. ``then`` is called as by :meth:`set`
+        (the cleared override before, None after), only when one was cleared."""
         now = utcnow()
         with self._write() as session:
+            session.get(Lead, lead_id, with_for_update=True)
             row = session.scalars(
                 select(Override)
                 .where(Override.lead_id == lead_id)
@@ -123,7 +164,49 @@ class OverrideRepository(Repository):
                 return None
             row.cleared_at, row.cleared_by = now, (by or "").strip() or "unknown"
             session.flush()
-            return _record(row)
+            record = _record(row)
+            if then is not None:
+                then(session.connection(), record, None)
+            return record
+
+    @staticmethod
+    def _current(session: Session, lead_id: str, now: datetime) -> OverrideRecord | None:
+        row = session.scalars(
+            select(Override).where(Override.lead_id == lead_id).order_by(Override.id.desc())
+        ).first()
+        record = None if row is None else _record(row)
+        return record if record is not None and record.in_force(now) else None
+
+    def active_on(
+        self, conn: Connection, lead_ids: Iterable[str], now: datetime
+    ) -> dict[str, OverrideRecord]:
+        """The overrides in force at ``now`` of ``lead_ids``, read on ``conn`` (a scoring
+        transaction's connection: the answer and the webhooks of a score see the override
+        the score was made under).
+
+        Example
+        -------
+        >>> from leadscore.store import NewScore
+        >>> _ = store.leads.upsert("L1", {})
+        >>> _ = store.overrides.set("L1", "exclude", "existing customer", "maria")
+        >>> with store.scores.scoring(["L1"]) as writer:
+        ...     pinned = store.overrides.active_on(writer.connection, ["L1"], writer.now)
+        ...     _ = writer.add([NewScore("L1", "3", 0.9, 90, "hot", True)])
+        >>> pinned["L1"].segment
+        'exclude'
+        """
+        ids = sorted(set(lead_ids))
+        when = as_utc(now)
+        newest: dict[str, OverrideRecord] = {}
+        chunks = (
+            [(_OF_LEAD, {"id": ids[0]})]
+            if len(ids) == 1
+            else [(_OF_LEADS, {"ids": ids[i : i + CHUNK]}) for i in range(0, len(ids), CHUNK)]
+        )
+        for statement, params in chunks:
+            for row in conn.execute(statement, params):
+                newest[row.lead_id] = _record(row)
+        return {k: v for k, v in newest.items() if v.in_force(when)}
 
     def active(
         self, lead_ids: Iterable[str] | None = None, now: datetime | None = None

@@ -16,7 +16,7 @@ Transactions:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from sqlalchemy import Connection, Select, bindparam, func, select
 from leadscore.store.checks import CHUNK, as_json, check_lead_id, clamp_limit
 from leadscore.store.errors import StoreError
 from leadscore.store.leads import LeadRepository
+from leadscore.store.overrides import in_force
 from leadscore.store.records import QueueEntry, ScorePoint, ScoreRecord
 from leadscore.store.scoring import LATEST, SCORES, SELECT_STATE, Previous, ScoreWriter
 from leadscore.store.session import Database, Repository
@@ -179,6 +180,30 @@ class ScoreRepository(Repository):
             row = conn.execute(_SELECT_LATEST, {"ids": [lead_id]}).first()
         return None if row is None else score_record(row)
 
+    def latest_many(
+        self, lead_ids: Iterable[str], conn: Connection | None = None
+    ) -> dict[str, ScoreRecord]:
+        """The latest score of each of ``lead_ids`` that has one, by lead; read on
+        ``conn`` when given (a write transaction's connection), else in a read of its own.
+
+        Example
+        -------
+        >>> from leadscore.store import NewScore
+        >>> with store.scores.scoring(["L1"]) as writer:
+        ...     _ = writer.add([NewScore("L1", "3", 0.82, 82, "hot", True)])
+        >>> {k: v.segment for k, v in store.scores.latest_many(["L1", "L2"]).items()}
+        {'L1': 'hot'}
+        """
+        ids = sorted(set(lead_ids))
+        if not ids:
+            return {}
+        with self._db.engine.begin() if conn is None else nullcontext(conn) as connection:
+            return {
+                row.lead_id: score_record(row)
+                for start in range(0, len(ids), CHUNK)
+                for row in connection.execute(_SELECT_LATEST, {"ids": ids[start : start + CHUNK]})
+            }
+
     def history(self, lead_id: str, limit: int = 100) -> list[ScoreRecord]:
         """The lead's scores, newest first (at most ``limit``).
 
@@ -203,11 +228,16 @@ class ScoreRepository(Repository):
     # ------------------------------------------------------------------ every lead
 
     def ranked(
-        self, segment: str | None = None, limit: int = 50, offset: int = 0
+        self,
+        segment: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        without_overrides_at: datetime | None = None,
     ) -> list[ScoreRecord]:
         """The work queue: each lead's latest score, best first (ties by lead id),
         optionally only one segment. An index scan on either database, however long the
-        history.
+        history. With ``without_overrides_at``, leads with an override in force at that
+        time are left out (:mod:`leadscore.live.overrides` places them).
 
         Example
         -------
@@ -224,6 +254,8 @@ class ScoreRepository(Repository):
         )
         if segment is not None:
             query = query.where(LatestScore.segment == segment)
+        if without_overrides_at is not None:
+            query = query.where(LatestScore.lead_id.not_in(in_force(without_overrides_at)))
         query = (
             query.order_by(LatestScore.score.desc(), LatestScore.lead_id)
             .limit(clamp_limit(limit))
@@ -232,9 +264,9 @@ class ScoreRepository(Repository):
         with self._read() as session:
             return [score_record(row) for row in session.scalars(query)]
 
-    def segment_counts(self) -> dict[str, int]:
+    def segment_counts(self, without_overrides_at: datetime | None = None) -> dict[str, int]:
         """How many leads are in each segment now (by their latest score); hot, warm and
-        cold are always present.
+        cold are always present. ``without_overrides_at``: as for :meth:`ranked`.
 
         Example
         -------
@@ -247,10 +279,11 @@ class ScoreRepository(Repository):
         {'hot': 1, 'warm': 0, 'cold': 2}
         """
         counts = {"hot": 0, "warm": 0, "cold": 0}
+        query = select(LatestScore.segment, func.count()).group_by(LatestScore.segment)
+        if without_overrides_at is not None:
+            query = query.where(LatestScore.lead_id.not_in(in_force(without_overrides_at)))
         with self._read() as session:
-            for segment, count in session.execute(
-                select(LatestScore.segment, func.count()).group_by(LatestScore.segment)
-            ):
+            for segment, count in session.execute(query):
                 counts[segment] = int(count)
         return counts
 

@@ -222,7 +222,8 @@ def segment_shares(counts: Mapping[str, int]) -> pd.DataFrame:
 def work_queue_columns(frame: pd.DataFrame, keys: Mapping[str, str | None]) -> list[str]:
     """The columns a work-queue table shows: id, score, segment, the key fields, reasons."""
     fields = [c for c in (keys.get(k) for k in ("source", "country", "device", "created")) if c]
-    return ["lead_id", "score_100", "segment", *dict.fromkeys(fields), "top_reasons"]
+    pin = ["pin"] if "pin" in frame.columns and frame["pin"].astype(bool).any() else []
+    return ["lead_id", "score_100", "segment", *pin, *dict.fromkeys(fields), "top_reasons"]
 
 
 def top_leads(frame: pd.DataFrame, segment: str, n: int = 25) -> pd.DataFrame:
@@ -251,14 +252,15 @@ def csv_safe(value: Any) -> Any:
 
 
 def queue_csv(frame: pd.DataFrame) -> bytes:
-    """The work queue as CSV: rank, everything shown, the reasons both ways, attributes.
+    """The work queue as CSV: rank, everything shown (sales overrides too), the reasons
+    both ways, attributes.
 
     Lead ids, attributes and their names come from outside: text cells and headers that a
     spreadsheet would run as a formula are neutralised (:func:`csv_safe`), and rows end in
     CRLF (RFC 4180), so a cell holding a line break of either kind is quoted."""
-    out = frame.drop(columns=["score"], errors="ignore").copy()
+    out = frame.drop(columns=["score", "pin"], errors="ignore").copy()
     out.insert(0, "rank", np.arange(1, len(out) + 1))
-    for column in ("scored_at", "stored_at"):
+    for column in ("scored_at", "stored_at", "override_until"):
         if column in out.columns:
             out[column] = out[column].dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     for position in range(out.shape[1]):

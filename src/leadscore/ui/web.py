@@ -20,7 +20,7 @@ from leadscore.config import Settings, load_settings
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.model import LeadModel
 from leadscore.store import Store
-from leadscore.ui import frames, jobs, model_catalogue, model_insights
+from leadscore.ui import frames, jobs, model_catalogue, model_insights, override_frames
 from leadscore.ui.auth import SessionUser, current_user
 from leadscore.ui.config import DATASET_KEY, UIConfig, effective_settings
 from leadscore.ui.workspace import DatasetInfo, Workspace
@@ -112,8 +112,10 @@ def _queue(url: str, token: tuple[Any, ...]) -> pd.DataFrame:
 
 def queue(ctx: Context) -> pd.DataFrame:
     """The work queue (every lead's latest score and attributes), cached until the store
-    changes."""
-    return _queue(ctx.store.url, ctx.store.scores.change_token())
+    changes, with the sales overrides in force now applied (read on every run: one small
+    query, and an override expires without any write)."""
+    frame = _queue(ctx.store.url, ctx.store.scores.change_token())
+    return override_frames.with_overrides(frame, ctx.store.overrides.active())
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

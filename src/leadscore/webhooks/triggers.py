@@ -12,6 +12,12 @@ One score sends one delivery per webhook even when both fire (30 → 90 into hot
 
 The scoring flow applies the rule (:mod:`leadscore.live.outbox`) and queues the deliveries
 in the score's store transaction.
+
+A sales override in force pins the lead's segment, so its scores never fire ``hot`` (an
+excluded lead's fire nothing); setting or clearing an override that turns the lead hot
+fires one ``lead.hot`` of its own (:func:`override_payload`, :mod:`leadscore.live.overrides`).
+Payloads of an overridden lead carry ``overridden: true``, the override's segment as
+``segment`` and the model's as ``model_segment``.
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ from datetime import datetime
 from typing import Any
 
 #: the trigger kinds a webhook can subscribe to (the store checks subscriptions with it)
-from leadscore.store.records import WEBHOOK_KINDS
+from leadscore.store.overrides import OverrideRecord
+from leadscore.store.records import WEBHOOK_KINDS, ScoreRecord
 
 HOT, JUMP = WEBHOOK_KINDS
 #: the segment whose entry triggers ``hot``
@@ -77,10 +84,13 @@ def webhook_payload(
     scored_at: datetime,
     reasons: list[Any] | None,
     extra: Mapping[str, Any] | None = None,
+    override: OverrideRecord | None = None,
 ) -> dict[str, Any]:
     """The JSON body sent to a webhook for a score that fired ``triggers``.
 
     ``extra`` fields (e.g. the lead's name) are added but never replace the standard ones.
+    With the lead's ``override`` in force, ``segment`` is the override's (see
+    :func:`override_fields`).
 
     Example
     -------
@@ -107,4 +117,69 @@ def webhook_payload(
         "scored_at": scored_at.isoformat(),
         "reasons": reasons,
     }
+    if override is not None:
+        standard.update(override_fields(override, segment))
     return {**(extra or {}), **standard}
+
+
+def override_fields(override: OverrideRecord | None, model_segment: str | None) -> dict[str, Any]:
+    """What a payload says of a lead's override: ``segment`` (the override's, else the
+    model's), ``model_segment``, ``overridden`` and the override (segment, reason, author,
+    since, until) or None.
+
+    Example
+    -------
+    >>> override_fields(None, "warm")
+    {'segment': 'warm', 'model_segment': 'warm', 'overridden': False, 'override': None}
+    """
+    if override is None:
+        return {"segment": model_segment, "model_segment": model_segment, "overridden": False,
+                "override": None}  # fmt: skip
+    return {
+        "segment": override.segment,
+        "model_segment": model_segment,
+        "overridden": True,
+        "override": {
+            "segment": override.segment,
+            "reason": override.reason,
+            "author": override.author,
+            "since": override.created_at.isoformat(),
+            "until": None if override.until is None else override.until.isoformat(),
+        },
+    }
+
+
+def override_payload(
+    *,
+    lead_id: str,
+    previous_segment: str | None,
+    override: OverrideRecord | None,
+    latest: ScoreRecord | None,
+) -> dict[str, Any]:
+    """The ``lead.hot`` body of an override set or cleared that turned the lead hot
+    (from ``previous_segment``, what the lead counted as before): the model's latest
+    score (None without one) and :func:`override_fields`.
+
+    Example
+    -------
+    >>> from datetime import UTC, datetime
+    >>> pin = OverrideRecord(1, "L1", "hot", "VIP referral", "maria",
+    ...                      datetime(2026, 1, 5, tzinfo=UTC), None, None, None)
+    >>> body = override_payload(lead_id="L1", previous_segment="warm", override=pin,
+    ...                         latest=None)
+    >>> body["event"], body["segment"], body["overridden"], body["override"]["reason"]
+    ('lead.hot', 'hot', True, 'VIP referral')
+    """
+    return {
+        "event": f"lead.{HOT}",
+        "triggers": [HOT],
+        "lead_id": lead_id,
+        "score": None if latest is None else latest.score,
+        "score_100": None if latest is None else latest.score_100,
+        "previous_score_100": None if latest is None else latest.score_100,
+        "previous_segment": previous_segment,
+        "model_version": None if latest is None else latest.model_version,
+        "scored_at": None if latest is None else latest.scored_at.isoformat(),
+        "reasons": None if latest is None else latest.reasons,
+        **override_fields(override, None if latest is None else latest.segment),
+    }

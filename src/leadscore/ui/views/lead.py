@@ -1,16 +1,26 @@
-"""Lead detail: score, segment, score history, the reasons, the distance from the ideal
-customer, and the lead's raw attributes and events."""
+"""Lead detail: score, segment, score history, the reasons, the sales override (set and
+cleared here by admins), the distance from the ideal customer, and the lead's raw
+attributes and events."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import streamlit as st
 
 from leadscore.errors import LeadscoreError
 from leadscore.explain.wording import field_label
+from leadscore.live.overrides import (
+    clear_override,
+    effective_contact,
+    set_override,
+    through_day,
+)
+from leadscore.store import OVERRIDE_SEGMENTS
 from leadscore.ui import charts, frames, model_insights, web
 
 ctx = web.context()
-web.require_user(ctx)
+user = web.require_user(ctx)
 st.title("Lead detail")
 
 wanted = st.query_params.get("lead", "")
@@ -40,6 +50,7 @@ if lead is None:
 history = ctx.store.scores.history(lead_id, limit=200)
 latest = history[0] if history else None
 outcome = ctx.store.outcomes.latest(lead_id)
+pin = ctx.store.overrides.active([lead_id]).get(lead_id)
 
 # ----------------------------------------------------------------------------- headline
 cols = st.columns(5)
@@ -51,8 +62,12 @@ if latest is not None:
         delta=None if previous is None else latest.score_100 - previous,
         help="0–100: about the chance in % that the lead converts",
     )
-    cols[1].metric("Segment", latest.segment.capitalize())
-    cols[2].metric("Call?", "yes" if latest.contact else "no")
+    cols[1].metric(
+        "Segment",
+        (latest.segment if pin is None else pin.segment).capitalize(),
+        help=None if pin is None else f"📌 a sales override; the model says {latest.segment}",
+    )
+    cols[2].metric("Call?", "yes" if effective_contact(latest.contact, pin) else "no")
     cols[3].metric("Scored", f"{latest.scored_at:%d %b %H:%M}", help=f"{latest.scored_at} (UTC)")
 else:
     cols[0].metric("Score", "–")
@@ -78,6 +93,47 @@ with right:
                 for r in reasons.itertuples(index=False)
             )
         )
+
+# ----------------------------------------------------------------------------- override
+st.subheader("Sales override")
+note = st.session_state.pop("override_note", None)
+if note:
+    st.success(note)
+if pin is None:
+    st.caption("None: the model's segment counts.")
+else:
+    ends = f" until {pin.until:%Y-%m-%d %H:%M} UTC" if pin.until else ""
+    model_says = f" The model says {latest.segment}." if latest is not None else ""
+    st.info(
+        f"📌 Pinned **{pin.segment}** by {frames.plain(pin.author)} on "
+        f"{pin.created_at:%Y-%m-%d}{ends}: {frames.plain(pin.reason)}.{model_says}"
+    )
+if user.is_admin:
+    with st.form("override", clear_on_submit=True):
+        cols = st.columns([1, 3, 1])
+        segment = cols[0].selectbox("Segment", OVERRIDE_SEGMENTS, key="override_segment")
+        reason = cols[1].text_input(
+            "Reason", key="override_reason", placeholder="what you learned (required)"
+        )
+        until = cols[2].date_input(
+            "Until (optional)", value=None, min_value=datetime.now(UTC).date(),
+            key="override_until", help="the override holds through this day (UTC)",
+        )  # fmt: skip
+        if st.form_submit_button("Set the override", type="primary"):
+            try:
+                set_override(ctx.store, lead_id, segment, reason, user.name,
+                             None if until is None else through_day(until))  # fmt: skip
+            except LeadscoreError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state["override_note"] = f"Lead {lead_id} pinned {segment}."
+                st.rerun()
+    if pin is not None and st.button("Clear the override", key="override_clear"):
+        clear_override(ctx.store, lead_id, user.name)
+        st.session_state["override_note"] = "Override cleared: the model's segment counts."
+        st.rerun()
+else:
+    st.caption("Admins set and clear overrides (you are a viewer).")
 
 # ----------------------------------------------------------------------------- ideal
 st.subheader("Compared with the ideal customer")

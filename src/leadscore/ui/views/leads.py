@@ -93,6 +93,7 @@ config = {
         "Score", min_value=0, max_value=100, format="%d", help="0–100: about the chance in %"
     ),
     "segment": st.column_config.TextColumn("Segment"),
+    "pin": st.column_config.TextColumn("Override", help="a sales override sets the segment"),
     "top_reasons": st.column_config.TextColumn("Top reasons", width="large"),
 }
 for segment in ("hot", "warm"):
