@@ -26,6 +26,7 @@ Example
 from leadscore.live.outbox import ScoreTransaction, add_score, add_scores, scoring
 from leadscore.live.scorer import (
     EventIngest,
+    LeadUpdate,
     LeadView,
     LiveScore,
     LiveScoring,
@@ -36,6 +37,7 @@ from leadscore.live.slot import ModelSlot, ServingModel
 
 __all__ = [
     "EventIngest",
+    "LeadUpdate",
     "LeadView",
     "LiveScore",
     "LiveScoring",

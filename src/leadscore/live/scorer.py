@@ -85,6 +85,17 @@ class EventIngest:
 
 
 @dataclass(frozen=True)
+class LeadUpdate:
+    """What updating a lead's attributes did: its merged attributes and the new score
+    (None, with a note, when there was nothing to score it from)."""
+
+    lead_id: str
+    attributes: dict[str, Any]
+    scored: LiveScore | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
 class LeadView:
     """A lead as the sales team sees it: latest score, history and trend."""
 
@@ -274,16 +285,9 @@ class LiveScoring:
                 "features, so they do not change the score"
             )
             return EventIngest(lead_id, len(events), new, None, note)
-        stored = self.store.events.for_lead(lead_id)
-        when = (as_of or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-        latest = max(e.time for e in stored).astimezone(UTC).replace(tzinfo=None)
-        features = serving.model.event_features(
-            events_frame(lead_id, stored), as_of=pd.Timestamp(max(when, latest))
-        )
-        if features.empty:
+        row = self._inputs_from_store(serving, lead_id, as_of)
+        if row is None:
             return EventIngest(lead_id, len(events), new, None, "no usable events for features")
-        row = features.iloc[0].to_dict()
-        row = {k: (None if isinstance(v, float) and np.isnan(v) else v) for k, v in row.items()}
         received = len(events)
 
         def stored(conn: Connection, scores: list[LiveScore]) -> None:
@@ -294,6 +298,58 @@ class LiveScoring:
             [(lead_id, row)], remember=False, then=None if then is None else stored
         )[0]
         return EventIngest(lead_id, received, new, scored)
+
+    def _inputs_from_store(
+        self, serving: ServingModel, lead_id: str, as_of: datetime | None = None
+    ) -> dict[str, Any] | None:
+        """A model trained on event features: the lead's inputs from all its stored events
+        (features as of ``as_of``, default now, with the feature code of training) and, for
+        the inputs that come from the CRM (``features --leads``), its stored attributes, as
+        batch scoring joins a CRM table. None when neither gives anything to score."""
+        crm = serving.model.crm_fields
+        stored = self.store.events.for_lead(lead_id)
+        if stored:
+            when = (as_of or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+            latest = max(e.time for e in stored).astimezone(UTC).replace(tzinfo=None)
+            features = serving.model.event_features(
+                events_frame(lead_id, stored), as_of=pd.Timestamp(max(when, latest))
+            )
+            if features.empty:
+                return None
+            row = {
+                k: (None if isinstance(v, float) and np.isnan(v) else v)
+                for k, v in features.iloc[0].to_dict().items()
+            }
+        elif crm:  # a CRM lead without behaviour yet: scored like one in a batch file
+            row = {"lead_id": lead_id, **dict.fromkeys(serving.model.schema_.names)}
+        else:
+            return None
+        if crm:
+            lead = self.store.leads.get(lead_id)
+            attributes = lead.attributes if lead is not None else {}
+            row.update({name: attributes.get(name) for name in crm})
+        return row
+
+    def update_attributes(self, lead_id: str, attributes: Mapping[str, Any]) -> LeadUpdate:
+        """Merge new attributes into the lead (CRM fields changed, enrichment arrived) and
+        re-score it with everything known: its merged attributes for a lead-table model;
+        its events and attributes for a model trained on event features (and CRM fields).
+        """
+        record = self.store.leads.upsert(lead_id, attributes)
+        serving = self.slot.current
+        if serving.scores_events:
+            row = self._inputs_from_store(serving, lead_id)
+            if row is None:
+                note = (
+                    "attributes stored; the serving model scores behaviour and this lead has "
+                    "no events yet"
+                )
+                return LeadUpdate(lead_id, dict(record.attributes), None, note)
+        else:
+            names = serving.model.schema_.names
+            row = {name: record.attributes.get(name) for name in names}
+        scored = self.score_leads([(lead_id, row)], remember=False)[0]
+        return LeadUpdate(lead_id, dict(record.attributes), scored)
 
     # ------------------------------------------------------------- outcomes and reads
 

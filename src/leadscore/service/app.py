@@ -31,7 +31,15 @@ from leadscore.service.drain import install as drain_on_sigterm
 from leadscore.service.edge import KeyFirst, SecurityHeaders, around_everything
 from leadscore.service.limits import BodyLimit
 from leadscore.service.metrics import Metrics, MetricsMiddleware
-from leadscore.service.routers import events, health, leads, models, outcomes, score
+from leadscore.service.routers import (
+    events,
+    health,
+    lead_updates,
+    leads,
+    models,
+    outcomes,
+    score,
+)
 from leadscore.service.unavailable import install as answer_unavailable
 from leadscore.store import NotFoundError, Store, read_saved_settings
 from leadscore.store.checkpoint import Checkpointer
@@ -157,7 +165,8 @@ def create_app(
     app.state.store = store
     app.state.metrics = metrics
     for router in (
-        score.router, events.router, outcomes.router, leads.router, models.router,
+        score.router, events.router, outcomes.router, leads.router, lead_updates.router,
+        models.router,
         health.router,
     ):  # fmt: skip
         app.include_router(router)

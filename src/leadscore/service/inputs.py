@@ -74,3 +74,18 @@ def check_attributes(
                 message = "Not an input of the serving model"
             errors.append({**error, "loc": loc, "msg": message})
         raise RequestValidationError(errors) from None
+
+
+def check_some_attributes(
+    model: type[BaseModel], attributes: Mapping[str, Any], where: Sequence[str | int]
+) -> dict[str, Any]:
+    """Some of the serving model's inputs (an update): each checked as
+    :func:`check_attributes` checks it; the others are not required. Returns only the
+    fields given; 422 naming each field at fault (an unknown one too)."""
+    full = dict.fromkeys(_names(model)) | dict(attributes)
+    checked = check_attributes(model, full, where)
+    return {name: checked[name] for name in attributes}
+
+
+def _names(model: type[BaseModel]) -> list[str]:
+    return [str(field.alias) for field in model.model_fields.values()]

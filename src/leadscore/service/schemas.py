@@ -128,6 +128,21 @@ class EventsOut(BaseModel):
     note: str | None = None
 
 
+class AttributesIn(Strict):
+    attributes: dict[str, Any] = Field(
+        min_length=1,
+        description="Some of the serving model's input fields (those that changed); the "
+        "others keep their stored values.",
+    )
+
+
+class LeadUpdateOut(BaseModel):
+    lead_id: str
+    attributes: dict[str, Any] = Field(description="All the lead's attributes, merged.")
+    score: ScoreOut | None
+    note: str | None = None
+
+
 # ----------------------------------------------------------------------------- outcomes
 
 
