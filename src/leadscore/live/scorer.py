@@ -33,6 +33,7 @@ from sqlalchemy import Connection
 from leadscore.data.event_schema import normalise
 from leadscore.errors import LeadscoreError
 from leadscore.live.outbox import scoring
+from leadscore.live.overrides import WorkQueue, work_queue
 from leadscore.live.slot import ModelSlot, ServingModel
 from leadscore.scoring.realtime.scorer import FastResult
 from leadscore.scoring.reasons import reason_records
@@ -42,6 +43,7 @@ from leadscore.store import (
     NewScore,
     NotFoundError,
     OutcomeRecord,
+    OverrideRecord,
     ScoreRecord,
     Store,
 )
@@ -70,6 +72,8 @@ class LiveScore:
     warnings: tuple[str, ...] = ()
     #: webhooks queued by this score
     notifications: int = 0
+    #: the lead's sales override in force when it was scored (:mod:`leadscore.live.overrides`)
+    override: OverrideRecord | None = None
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ class LeadView:
     trend: str = NEW
     change: int | None = None
     converted: bool | None = None
+    #: the lead's sales override in force (the history stays the model's own)
+    override: OverrideRecord | None = None
 
 
 def trend_of(history: Sequence[ScoreRecord], points: int) -> tuple[str, int | None]:
@@ -228,11 +234,12 @@ class LiveScoring:
                 for (lead_id, _), result in zip(leads, results, strict=True)
             ]
             records, deliveries = transaction.add(items)
+            pins = transaction.overrides
             if then is not None:
-                scored = self._live_scores(serving, leads, results, records, deliveries)
+                scored = self._live_scores(serving, leads, results, records, deliveries, pins)
                 then(transaction.connection, scored)
                 return scored
-        return self._live_scores(serving, leads, results, records, deliveries)
+        return self._live_scores(serving, leads, results, records, deliveries, pins)
 
     def _live_scores(
         self,
@@ -241,6 +248,7 @@ class LiveScoring:
         results: Sequence[FastResult],
         records: Sequence[ScoreRecord],
         deliveries: Sequence[DeliveryRecord],
+        overrides: Mapping[str, OverrideRecord],
     ) -> list[LiveScore]:
         queued: dict[str, int] = {}
         for delivery in deliveries:
@@ -253,6 +261,7 @@ class LiveScoring:
                 model_version=serving.version,
                 warnings=self._warnings(serving, attributes),
                 notifications=queued.pop(lead_id, 0),
+                override=overrides.get(lead_id),
             )
             for (lead_id, attributes), result, record in zip(leads, results, records, strict=True)
         ]
@@ -377,10 +386,10 @@ class LiveScoring:
             trend=trend,
             change=change,
             converted=outcome.converted if outcome is not None else None,
+            override=self.store.overrides.active([lead_id]).get(lead_id),
         )
 
-    def work_queue(
-        self, segment: str | None = None, limit: int = 50, offset: int = 0
-    ) -> list[ScoreRecord]:
-        """Leads by their latest score, best first (optionally one segment)."""
-        return self.store.scores.ranked(segment=segment, limit=limit, offset=offset)
+    def work_queue(self, segment: str | None = None, limit: int = 50, offset: int = 0) -> WorkQueue:
+        """Leads by their latest score, best first (optionally one segment), sales
+        overrides respected, with the counts per segment (:func:`.overrides.work_queue`)."""
+        return work_queue(self.store, segment, limit, offset)

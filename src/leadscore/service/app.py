@@ -38,6 +38,7 @@ from leadscore.service.routers import (
     leads,
     models,
     outcomes,
+    overrides,
     score,
 )
 from leadscore.service.unavailable import install as answer_unavailable
@@ -49,7 +50,8 @@ log = logging.getLogger("leadscore.service")
 
 DESCRIPTION = """Real-time lead scoring. Every request needs an API key
 (`leadscore keys create --scope score`) as `Authorization: Bearer <key>` or `X-API-Key`.
-Scopes: **score**, **ingest** (events, outcomes), **read** (leads, queue, models),
+Scopes: **score**, **ingest** (events, outcomes, sales overrides), **read** (leads, queue,
+models),
 **admin** (everything, and model reload)."""
 
 
@@ -166,8 +168,8 @@ def create_app(
     app.state.metrics = metrics
     for router in (
         score.router, events.router, outcomes.router, leads.router, lead_updates.router,
-        models.router,
-        health.router,
+        overrides.router,
+        models.router, health.router,
     ):  # fmt: skip
         app.include_router(router)
     app.add_exception_handler(NotFoundError, _not_found)

@@ -28,6 +28,8 @@ LeadId = Annotated[
     ),
 ]  # fmt: skip
 Segment = Literal["hot", "warm", "cold"]
+#: what a sales override sets, and so what a lead's answered segment can be
+OverrideSegment = Literal["hot", "warm", "cold", "exclude"]
 Trend = Literal["improving", "steady", "declining", "new"]
 #: an id or short code (event name, UTM value, property name …): no control character
 Code = Annotated[str, Field(pattern=NO_CONTROLS)]
@@ -68,17 +70,41 @@ class ReasonOut(BaseModel):
     text: str = Field(examples=["Time on site: 1,532 s (high) → +18"])
 
 
+class OverrideOut(BaseModel):
+    """A sales override of a lead's segment."""
+
+    segment: OverrideSegment
+    reason: str
+    author: str = Field(description="Who set it: a dashboard user, an API key's name …")
+    since: datetime
+    until: datetime | None = Field(description="When it ends by itself (null: when cleared).")
+
+
+_SEGMENT = (
+    "The lead's segment: a sales override's while one is in force (exclude: out of the work "
+    "queue), else the model's."
+)
+
+
 class ScoreOut(BaseModel):
     lead_id: str
-    score: float = Field(ge=0, le=1, description="Calibrated probability of converting.")
+    score: float = Field(
+        ge=0, le=1, description="Calibrated probability of converting (the model's)."
+    )
     score_100: int = Field(ge=0, le=100)
-    segment: Segment
-    contact: bool = Field(description="Whether a contact pays off at the business values.")
+    segment: OverrideSegment = Field(description=_SEGMENT)
+    contact: bool = Field(
+        description="Whether a contact pays off at the business values (an override to hot "
+        "says yes, to cold or exclude no)."
+    )
     reasons: list[ReasonOut]
     model_version: str
     scored_at: datetime
     warnings: list[str] = Field(default_factory=list)
     notifications: int = Field(0, description="Webhook deliveries this score queued.")
+    overridden: bool = Field(False, description="Whether a sales override sets the segment.")
+    model_segment: Segment | None = Field(None, description="The model's own segment.")
+    override: OverrideOut | None = None
 
 
 class BatchOut(BaseModel):
@@ -177,7 +203,8 @@ class LeadOut(BaseModel):
     trend: Trend
     change: int | None = Field(description="Points since the previous score.")
     converted: bool | None = Field(description="The recorded outcome, if any.")
-    history: list[HistoryPoint]
+    history: list[HistoryPoint] = Field(description="The model's own scores, newest first.")
+    override: OverrideOut | None = Field(None, description="The sales override in force.")
 
 
 class QueueItem(BaseModel):
@@ -189,12 +216,33 @@ class QueueItem(BaseModel):
     contact: bool
     reasons: list[ReasonOut]
     scored_at: datetime
+    overridden: bool = False
+    model_segment: Segment | None = None
+    override: OverrideOut | None = None
 
 
 class QueueOut(BaseModel):
     segment: Segment | None
     counts: dict[str, int]
     leads: list[QueueItem]
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+class OverrideIn(Strict):
+    segment: OverrideSegment = Field(description="hot, warm, cold, or exclude (off the queue).")
+    reason: Text = Field(min_length=1, max_length=1000, examples=["VIP referral"])
+    until: AwareDatetime | None = Field(None, description="When it ends (default: never).")
+
+
+class OverrideChangeOut(BaseModel):
+    lead_id: str
+    segment: OverrideSegment | None = Field(description="What the lead counts as now.")
+    model_segment: Segment | None = Field(description="The model's (null: not scored yet).")
+    override: OverrideOut | None = Field(description="The override in force now.")
+    previous: OverrideOut | None = Field(description="The override replaced or cleared.")
+    notifications: int = Field(description="lead.hot webhook deliveries queued.")
 
 
 # ----------------------------------------------------------------------------- models

@@ -22,12 +22,13 @@ def work_queue(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> QueueOut:
-    """The prioritised work queue: leads by their latest score, best first."""
-    records = scoring.work_queue(segment, limit, offset)
+    """The prioritised work queue: leads by their latest score, best first; sales
+    overrides respected (excluded leads left out, pinned leads first in their segment)."""
+    queue = scoring.work_queue(segment, limit, offset)
     return QueueOut(
         segment=segment,
-        counts=scoring.store.scores.segment_counts(),
-        leads=[queue_item(offset + i + 1, r) for i, r in enumerate(records)],
+        counts=queue.counts,
+        leads=[queue_item(offset + i + 1, q) for i, q in enumerate(queue.leads)],
     )
 
 
