@@ -69,19 +69,25 @@ def test_post_outcome_events_never_reach_training_features(
 def test_a_model_on_the_features_ranks_close_to_the_ground_truth(
     demo: DemoEvents, tmp_path: Path
 ) -> None:
-    events = _events(demo, tmp_path)
+    _events(demo, tmp_path)  # writes events.parquet
     outcomes = _outcomes(demo)
     train_ids = outcomes["lead_id"].iloc[:4000]
     test = outcomes.iloc[4000:]
+    # the generator plants effects in the events and in the CRM fields: both go in
     result = build_lead_table(
         load_events(tmp_path / "events.parquet"),
         outcomes=outcomes[outcomes["lead_id"].isin(train_ids)],
+        leads=demo.crm,
     )
     table = result.table
     model = LeadModel("logreg_l2", cv=3).fit(
         table.drop(columns=["lead_id", "converted", "first_seen"]), table["converted"]
     )
-    held_out = result.builder.transform(events, cutoffs_for(test), leads=pd.Index(test["lead_id"]))
+    held_out = build_lead_table(
+        load_events(tmp_path / "events.parquet"), outcomes=test, builder=result.builder,
+        leads=demo.crm,
+    ).table.drop(columns=["converted"])  # fmt: skip
+    assert held_out["status"].eq("Open").all()  # CRM rows as of each outcome
     scores = model.predict_proba(held_out.drop(columns=["lead_id", "first_seen"]))[:, 1]
     y = test.set_index("lead_id").loc[held_out["lead_id"], "converted"].to_numpy()
     truth = demo.truth.set_index("lead_id")["true_probability"]

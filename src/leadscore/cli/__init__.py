@@ -19,6 +19,7 @@ module                 commands
 ``cli.service``        ``serve``, ``keys …``, ``webhooks …``
 ``cli.dashboard``      ``ui``, ``users …``
 ``cli.config``         ``config show``
+``cli.demo_loop``      ``demo-outcomes`` (``make demo``: outcomes through the API)
 =====================  ============================================================
 
 :mod:`leadscore.cli.common` holds the consoles, the error handling and the settings
@@ -34,6 +35,7 @@ from leadscore.cli import (
     config,
     dashboard,
     data,
+    demo_loop,
     modeling,
     models,
     outcomes,
@@ -75,5 +77,6 @@ app.add_typer(service.hooks_app, name="webhooks")
 app.command("ui")(dashboard.ui_command)
 app.add_typer(dashboard.users_app, name="users")
 app.add_typer(config.config_app, name="config")
+app.command("demo-outcomes")(demo_loop.demo_outcomes)
 
 __all__ = ["app"]

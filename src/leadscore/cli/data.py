@@ -24,8 +24,9 @@ def demo_data(
         bool,
         typer.Option(
             "--events",
-            help="Raw web events (events.jsonl, outcomes.csv, new_events.jsonl) instead of a "
-            "lead table; --rows and --new-rows count leads.",
+            help="Raw web events and CRM tables (events.jsonl, outcomes.csv, crm.csv, "
+            "new_events.jsonl, new_crm.csv, truth.csv) instead of a lead table; --rows and "
+            "--new-rows count leads.",
         ),
     ] = False,
 ) -> None:

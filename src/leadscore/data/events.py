@@ -143,7 +143,7 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
     >>> _ = write_demo_events(Path("demo"), leads=200, new_leads=50)  # with a few bad lines
     >>> loaded = load_events("demo/events.jsonl")
     >>> print(loaded.summary())  # doctest: +NORMALIZE_WHITESPACE
-    1,874 events of 200 leads from 1 file(s); 1 duplicates removed; 4 set aside (2 broken
+    1,862 events of 200 leads from 1 file(s); 1 duplicates removed; 4 set aside (2 broken
     JSON (Unterminated string starting at), 1 no lead id, 1 time not readable)
     """
     if isinstance(paths, (str, Path)):

@@ -5,11 +5,12 @@ known, so that feature pipelines, the audit and the models can be checked agains
 
 * :mod:`.leads` — a CRM-style lead table, one row per lead, with a deliberate target leak
   (:func:`generate_leads`, :func:`write_demo`);
-* :mod:`.events` — a software company's web funnel as raw tracking events, CRM outcomes and
-  the truth (:func:`generate_events`, :func:`write_demo_events`), built from
+* :mod:`.events` — a software company's web funnel as raw tracking events, a CRM table,
+  outcomes and the truth (:func:`generate_events`, :func:`write_demo_events`), built from
   :mod:`.funnel` (behaviour), :mod:`.population` (countries, time zones, arrivals),
   :mod:`.devices` (user agents), :mod:`.site` (pages), :mod:`.traffic` (referrers and
-  campaigns), :mod:`.truth` (planted effects and outcomes), :mod:`.table` (the event
+  campaigns), :mod:`.truth` (planted effects and outcomes), :mod:`.crm` (the CRM table
+  with its own planted effects and post-outcome changes), :mod:`.table` (the event
   table) and :mod:`.files` (writing);
 * :mod:`.common` — argument checks, arrivals and the logistic link both share.
 
@@ -18,6 +19,7 @@ nothing here imports features, models or scoring.
 """
 
 from leadscore.demo.events import (
+    CRM_COLUMNS,
     EVENT_COLUMNS,
     EVENT_NAMES,
     POST_OUTCOME_EVENTS,
@@ -36,6 +38,7 @@ from leadscore.demo.leads import (
 )
 
 __all__ = [
+    "CRM_COLUMNS",
     "EVENT_COLUMNS",
     "EVENT_NAMES",
     "FEATURE_COLUMNS",

@@ -5,10 +5,11 @@ exports for a software company's website: one row per event — page views with 
 page titles, referrers, UTM parameters, user agents, IP addresses and the client's UTC
 offset — plus the milestone events of a lead (``signup``, ``demo_request``,
 ``download_whitepaper``, ``webinar_registered``). The outcome of every lead is drawn from a
-known logistic model of attributes that can be *recovered from the events*, so feature
-pipelines and models can be checked against ground truth (``DemoEvents.truth``).
-:func:`write_demo_events` writes a labelled history, the events of fresh leads to score and
-the truth as files (JSON Lines or Parquet, CSV).
+known logistic model of attributes that can be *recovered from the events* and of the
+lead's CRM fields (industry, company size, seniority, the CRM's lead source:
+``DemoEvents.crm``), so feature pipelines and models can be checked against ground truth
+(``DemoEvents.truth``). :func:`write_demo_events` writes a labelled history, the events of
+fresh leads to score, both CRM tables and the truth as files (JSON Lines or Parquet, CSV).
 
 The funnel
 ----------
@@ -46,15 +47,26 @@ Planted effects (logit scale, strongest first)
 7   ``business_hours_first_visit``    +0.2: first visit 09:00–16:59 local time
 ==  ================================  ===========================================================
 
-The intercept is ``-3.37`` (about 12 % positives) unless ``positive_rate`` is given, in
+The CRM fields add their own effects (:mod:`~leadscore.demo.crm`): seniority (Student
+−1.2 … VP +0.9), company size (1-10 −0.6 … 201-1000 +0.7), industry (Education −0.6 …
+Software +0.5) and a lead source only the CRM knows (met at an event +0.8, sales outreach
+−0.4). They are drawn independently of the behaviour, so neither source alone ranks the
+leads as well as both together.
+
+The intercept is ``-3.73`` (about 12 % positives) unless ``positive_rate`` is given, in
 which case it is solved so that the mean true probability equals ``positive_rate``.
 Country, whitepaper downloads, webinar registrations, the number of sessions and pages and
 the browser have **no direct effect** (they correlate with the outcome only through the
-engagement level or not at all).
+engagement level or not at all); nor do the CRM's job title (beyond its seniority),
+country and status.
 
 Timing and leakage
 ------------------
-Every behaviour event of a lead happens before its ``outcome_at``. Converters are won some
+Every behaviour event of a lead happens before its ``outcome_at``, and its CRM row is
+written at its sign-up. With ``post_outcome_events=True`` about a third of the leads also
+have a CRM row written after the outcome (``status`` closed won or lost; a won buyer's
+seniority raised to Director or VP): a join that takes each lead's latest CRM row instead
+of its row as of the outcome learns the answer. Converters are won some
 hours to about three weeks after their signup (and after their last visit); lost leads are
 marked lost 4–40 days after their last activity, as a CRM does — so "days since the last
 event" measured *at the outcome time* separates the classes by construction: score at a
@@ -76,8 +88,8 @@ timing) is :mod:`~leadscore.demo.funnel`; who visits and when,
 :mod:`~leadscore.demo.population`; devices and user agents, :mod:`~leadscore.demo.devices`;
 the pages, :mod:`~leadscore.demo.site`; referrers, UTM parameters and click ids,
 :mod:`~leadscore.demo.traffic`; the planted effects, outcomes and truth,
-:mod:`~leadscore.demo.truth`; the event table, :mod:`~leadscore.demo.table`; the files,
-:mod:`~leadscore.demo.files`.
+:mod:`~leadscore.demo.truth`; the CRM table, :mod:`~leadscore.demo.crm`; the event table,
+:mod:`~leadscore.demo.table`; the files, :mod:`~leadscore.demo.files`.
 
 Example
 -------
@@ -100,6 +112,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.demo.common import check_count, check_flag, check_rate, check_seed, check_start
+from leadscore.demo.crm import CRM_COLUMNS
 from leadscore.demo.files import (
     MESSY_KINDS,
     messy_counts,
@@ -115,6 +128,7 @@ from leadscore.demo.truth import TRUTH_COLUMNS
 from leadscore.errors import DataError
 
 __all__ = [
+    "CRM_COLUMNS",
     "EVENT_COLUMNS",
     "EVENT_NAMES",
     "POST_OUTCOME_EVENTS",
@@ -141,13 +155,18 @@ class DemoEvents:
         ``lead_id``, ``converted`` (``"yes"``/``"no"``) and ``outcome_at`` (tz-aware UTC:
         when the lead converted or was marked lost).
     truth:
-        ``lead_id``, ``true_probability`` and the latent attributes it was computed from
-        (:data:`TRUTH_COLUMNS`).
+        ``lead_id``, ``true_probability``, the latent attributes it was computed from and
+        the outcome drawn (:data:`TRUTH_COLUMNS`).
+    crm:
+        The CRM table (:data:`CRM_COLUMNS`): one row per lead written at its sign-up, and
+        for a share of leads (with ``post_outcome_events``) a second one written after the
+        outcome; sorted by ``lead_id`` and ``updated_at`` (tz-aware UTC).
     """
 
     events: pd.DataFrame
     outcomes: pd.DataFrame
     truth: pd.DataFrame
+    crm: pd.DataFrame
 
     @property
     def events_per_lead(self) -> float:
@@ -167,8 +186,9 @@ def generate_events(
     """Generate a seeded web funnel at the event level with the planted effects above.
 
     The same arguments give identical output. Behaviour (times, pages, devices, the truth's
-    attributes) does not depend on ``positive_rate``; only which leads convert does — and so
-    the outcome times, the post-outcome events and the random ``event_id`` values. Fully
+    attributes) and the CRM fields do not depend on ``positive_rate``; only which leads
+    convert does — and so the outcome times, the post-outcome events and CRM changes, and
+    the random ``event_id`` values. Fully
     vectorised: a million leads (about ten million events) take about 15 seconds and 3.5 GB
     at peak on two cores.
 
@@ -188,12 +208,12 @@ def generate_events(
         default intercept (about 12 %).
     post_outcome_events:
         Add ``onboarding_started``, ``invoice_paid`` and ``/app/`` page views after the
-        outcome of converters.
+        outcome of converters, and the CRM rows changed after the outcome.
 
     Returns
     -------
     DemoEvents
-        The events, the outcomes and the ground truth.
+        The events, the outcomes, the ground truth and the CRM table.
 
     Example
     -------
@@ -231,7 +251,14 @@ def write_demo_events(
     * ``new_events.jsonl`` (or ``.parquet``): events of ``new_leads`` fresh leads arriving
       right after the history at the same daily volume, from another random stream, with
       ids numbered after the history; no post-outcome events and no outcomes: to be scored.
-    * ``truth.csv``: the truth of both sets of leads.
+    * ``crm.csv``: the CRM table of the history (:data:`CRM_COLUMNS`): each lead's row
+      written at its sign-up (``updated_at``) and, for about a third of them, a row changed
+      after the outcome (``status`` closed won or lost, a won buyer's seniority) that a
+      point-in-time join must leave out.
+    * ``new_crm.csv``: the fresh leads' CRM rows (one each, at sign-up), kept apart as their
+      events are: scoring with ``--leads`` also scores CRM leads without events.
+    * ``truth.csv``: the truth of both sets of leads (who converted too: the fresh leads'
+      outcomes, for closing the loop).
     * ``events_manifest.json``: counts of leads, events and lines, and of the malformed lines.
 
     With ``messy=True`` (JSON Lines only) about 0.1 % extra lines (at least 5) are sprinkled
@@ -261,14 +288,14 @@ def write_demo_events(
     Returns
     -------
     dict[str, Path]
-        Paths by name: ``"events"``, ``"outcomes"``, ``"new_events"``, ``"truth"`` and
-        ``"manifest"``.
+        Paths by name: ``"events"``, ``"outcomes"``, ``"new_events"``, ``"crm"``,
+        ``"new_crm"``, ``"truth"`` and ``"manifest"``.
 
     Example
     -------
     >>> paths = write_demo_events(Path("demo"), leads=200, new_leads=50)
     >>> sorted(paths)
-    ['events', 'manifest', 'new_events', 'outcomes', 'truth']
+    ['crm', 'events', 'manifest', 'new_crm', 'new_events', 'outcomes', 'truth']
     """
     leads = check_count("leads", leads)
     new_leads = check_count("new_leads", new_leads)
@@ -296,6 +323,8 @@ def write_demo_events(
         "events": directory / f"events.{suffix}",
         "outcomes": directory / "outcomes.csv",
         "new_events": directory / f"new_events.{suffix}",
+        "crm": directory / "crm.csv",
+        "new_crm": directory / "new_crm.csv",
         "truth": directory / "truth.csv",
         "manifest": directory / "events_manifest.json",
     }
@@ -316,6 +345,8 @@ def write_demo_events(
         write_parquet(history.events, paths["events"])
         write_parquet(fresh.events, paths["new_events"])
     write_csv(history.outcomes, paths["outcomes"])
+    write_csv(history.crm, paths["crm"])
+    write_csv(fresh.crm, paths["new_crm"])
     write_csv(pd.concat([history.truth, fresh.truth], ignore_index=True), paths["truth"])
     manifest = {
         "format": fmt,
@@ -328,6 +359,9 @@ def write_demo_events(
         "malformed": malformed,
         "malformed_total": sum(malformed.values()),
         "converted": int(history.outcomes["converted"].eq("yes").sum()),
+        "crm_rows": len(history.crm),
+        "crm_changed_after_outcome": int(history.crm["status"].ne("Open").sum()),
+        "new_crm_rows": len(fresh.crm),
     }
     paths["manifest"].write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     return paths

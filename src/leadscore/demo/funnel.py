@@ -32,6 +32,7 @@ from leadscore.demo.common import (
     expand,
     sigmoid,
 )
+from leadscore.demo.crm import crm_changes, crm_frame, draw_crm
 from leadscore.demo.devices import (
     SECOND_DEVICE,
     SECOND_DEVICE_SHARE,
@@ -93,12 +94,14 @@ def simulate(
     post_outcome: bool,
     first_id: int,
     width: int,
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Events, outcomes and truth of ``n`` leads for already validated arguments.
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Events, outcomes, truth and CRM table of ``n`` leads for already validated arguments.
 
     ``stream`` tells apart the random streams of one seed (the history and the fresh
     leads); ids are numbered from ``first_id`` with ``width`` digits. The order of the draws
-    is part of the API: changing it changes every seeded output.
+    is part of the API: changing it changes every seeded output. The CRM fields come from a
+    stream of their own (``[seed, stream, 3]``), so they leave the behaviour as it was; with
+    ``post_outcome`` a share of leads also get a CRM row changed after their outcome.
     """
     rng = np.random.default_rng([seed, stream])
     start_ms = int((start - pd.Timestamp("1970-01-01")) // pd.Timedelta(milliseconds=1))
@@ -234,7 +237,9 @@ def simulate(
         demo=wants["demo_request"],
         pricing_views=np.bincount(pv_lead[path == PRICING], minlength=n),
     )
-    probability, converted = draw_outcomes(rng, planted, source, device, positive_rate)
+    crm_rng = np.random.default_rng([seed, stream, 3])
+    crm = draw_crm(crm_rng, n, country=country, source=source)
+    probability, converted = draw_outcomes(rng, planted, source, device, positive_rate, crm.logit)
     last_seen = pv_time[pv_first[sess_first + n_sess - 1] + pages[sess_first + n_sess - 1] - 1]
     np.maximum.at(last_seen, ms_lead, ms_time)
     signup_at = np.empty(n, dtype=np.int64)
@@ -267,6 +272,7 @@ def simulate(
 
     ids = lead_ids(first_id, n, width)
     outcomes = outcome_table(ids, converted, outcome_at)
+    crm_rows = crm_frame(crm, ids, signup_at)  # written when the lead signs up
     truth = truth_table(
         ids,
         probability,
@@ -281,8 +287,14 @@ def simulate(
         second_device=second,
         first_utc=first_utc,
         signup_at=signup_at,
+        crm=crm_rows,
+        converted=converted,
     )
-    return events, outcomes, truth
+    if post_outcome:
+        changes = crm_changes(crm_rng, crm, ids, converted, outcome_at)
+        crm_rows = pd.concat([crm_rows, changes], ignore_index=True)
+        crm_rows = crm_rows.sort_values(["lead_id", "updated_at"], kind="stable")
+    return events, outcomes, truth, crm_rows.reset_index(drop=True)
 
 
 def _session_starts(

@@ -3,12 +3,13 @@
 The outcome of every demo lead is drawn from a known logistic model of attributes that can
 be recovered from its events — first-touch source, device, returning the same day, a demo
 request, viewing the pricing page twice, a first visit at the weekend or in business hours
-(local time) — so feature pipelines and models can be checked against ground truth. This
-module holds those effects (the table is in :mod:`leadscore.demo.events`), reads the
-attributes off the generated behaviour the way the events show them (:func:`observe`),
-draws who converts (:func:`draw_outcomes`) and when the CRM records it
-(:func:`outcome_times`: always after the lead's last behaviour event), and builds the
-``outcomes`` and ``truth`` tables.
+(local time) — and of its CRM fields (seniority, company size, industry, an offline lead
+source: :mod:`~leadscore.demo.crm`), so feature pipelines and models can be checked
+against ground truth. This module holds the behaviour effects (the table is in
+:mod:`leadscore.demo.events`), reads the attributes off the generated behaviour the way
+the events show them (:func:`observe`), draws who converts (:func:`draw_outcomes`) and when
+the CRM records it (:func:`outcome_times`: always after the lead's last behaviour event),
+and builds the ``outcomes`` and ``truth`` tables.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ TRUTH_COLUMNS: tuple[str, ...] = (
     "lead_id", "true_probability", "source", "device", "country", "timezone",
     "has_tz_offset", "engagement", "sessions", "second_device", "first_visit_at",
     "first_visit_local", "weekend_first_visit", "business_hours_first_visit",
-    "returned_same_day", "demo_request", "pricing_views", "signup_at",
+    "returned_same_day", "demo_request", "pricing_views", "signup_at", "industry",
+    "company_size", "job_title", "seniority", "crm_lead_source", "crm_country", "converted",
 )  # fmt: skip
 """Columns of ``DemoEvents.truth``."""
 
@@ -73,7 +75,7 @@ PRICING_MIN_VIEWS = 2
 WEEKEND_EFFECT = -0.4
 BUSINESS_HOURS = (9, 17)  # [start, end) local hour of the first visit
 BUSINESS_HOURS_EFFECT = 0.2
-DEFAULT_INTERCEPT = -3.37  # ≈ 12 % positives with the shares and behaviour below
+DEFAULT_INTERCEPT = -3.73  # ≈ 12 % positives with the shares, behaviour and CRM fields
 
 
 @dataclass(frozen=True, eq=False)
@@ -116,9 +118,11 @@ def draw_outcomes(
     source: np.ndarray,
     device: np.ndarray,
     positive_rate: float | None,
+    crm_logit: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """True probability and outcome (converted or not) of every lead."""
-    logit = (
+    """True probability and outcome (converted or not) of every lead; ``crm_logit`` is the
+    CRM fields' part of the logit (:mod:`~leadscore.demo.crm`)."""
+    logit = crm_logit + (
         RETURNED_EFFECT * planted.returned
         + DEMO_EFFECT * planted.demo
         + np.array([effect for _, effect in SOURCES.values()])[source]
@@ -180,10 +184,13 @@ def truth_table(
     second_device: np.ndarray,
     first_utc: np.ndarray,
     signup_at: np.ndarray,
+    crm: pd.DataFrame,
+    converted: np.ndarray,
 ) -> pd.DataFrame:
-    """The truth table (:data:`TRUTH_COLUMNS`): the probability each outcome was drawn with
-    and the latent attributes it was computed from."""
-    return pd.DataFrame(
+    """The truth table (:data:`TRUTH_COLUMNS`): the probability each outcome was drawn with,
+    the latent attributes it was computed from (``crm``: the CRM rows written at sign-up,
+    in lead order) and the outcome drawn (fresh leads too)."""
+    frame = pd.DataFrame(
         {
             "lead_id": ids,
             "true_probability": probability,
@@ -205,3 +212,9 @@ def truth_table(
             "signup_at": utc(signup_at),
         }
     )
+    for column in ("industry", "company_size", "job_title", "seniority"):
+        frame[column] = crm[column].to_numpy()
+    frame["crm_lead_source"] = crm["lead_source"].to_numpy()
+    frame["crm_country"] = crm["country"].to_numpy()
+    frame["converted"] = converted
+    return frame
