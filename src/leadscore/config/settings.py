@@ -268,6 +268,31 @@ class RetrainSettings(BaseModel):
     min_judging_outcomes: int = Field(default=20, ge=1)
 
 
+class CapacitySettings(BaseModel):
+    """The team's contacts per period, honoured live (``[capacity]``,
+    ``LEADSCORE_CAPACITY__PER_PERIOD``): the API's ``contact`` and the work queue contact
+    only the best leads of the period, a rolling quota (:mod:`leadscore.live.capacity`).
+    Off by default; ``business.capacity`` is the per-batch limit of batch scoring."""
+
+    #: contacts the team can make per period (None: no limit, the model's decision)
+    per_period: int | None = Field(default=None, ge=1)
+    #: a ``day`` or a ``week`` (from Monday), starting at midnight in ``timezone``
+    period: Literal["day", "week"] = "day"
+    #: the team's time zone (IANA name, e.g. ``Europe/Madrid``): where its day starts
+    timezone: str = "UTC"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. UTC, Europe/Madrid)") from None
+        return value
+
+
 class Settings(BaseSettings):
     """All settings of a leadscore project."""
 
@@ -323,6 +348,8 @@ class Settings(BaseSettings):
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     #: how retraining judges the champion (``LEADSCORE_RETRAIN__MIN_JUDGING_LEADS`` …)
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
+    #: contacts per period honoured live (``LEADSCORE_CAPACITY__PER_PERIOD`` …)
+    capacity: CapacitySettings = Field(default_factory=CapacitySettings)
 
     @classmethod
     def settings_customise_sources(

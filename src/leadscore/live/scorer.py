@@ -22,7 +22,7 @@ PosixPath('model')
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,8 +30,10 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import Connection
 
+from leadscore.config import CapacitySettings
 from leadscore.data.event_schema import normalise
 from leadscore.errors import LeadscoreError
+from leadscore.live.capacity import CapacityDecision, Placed, Quota, decisions, period_quota
 from leadscore.live.outbox import scoring
 from leadscore.live.overrides import WorkQueue, work_queue
 from leadscore.live.slot import ModelSlot, ServingModel
@@ -74,6 +76,8 @@ class LiveScore:
     notifications: int = 0
     #: the lead's sales override in force when it was scored (:mod:`leadscore.live.overrides`)
     override: OverrideRecord | None = None
+    #: its contact under the team's capacity, when one is set (:mod:`leadscore.live.capacity`)
+    capacity: CapacityDecision | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +116,8 @@ class LeadView:
     converted: bool | None = None
     #: the lead's sales override in force (the history stays the model's own)
     override: OverrideRecord | None = None
+    #: its latest score's contact under the team's capacity, when one is set
+    capacity: CapacityDecision | None = None
 
 
 def trend_of(history: Sequence[ScoreRecord], points: int) -> tuple[str, int | None]:
@@ -163,15 +169,25 @@ class LiveScoring:
         Reasons up and down stored and returned with each score.
     trend_points:
         Score change (points) that counts as improving / declining.
+    capacity:
+        The team's contacts per period (:mod:`leadscore.live.capacity`); None, or one
+        without ``per_period``: the model's decisions, and no read for it.
     """
 
     def __init__(
-        self, slot: ModelSlot, store: Store, *, reasons: int = 3, trend_points: int = 5
+        self,
+        slot: ModelSlot,
+        store: Store,
+        *,
+        reasons: int = 3,
+        trend_points: int = 5,
+        capacity: CapacitySettings | None = None,
     ) -> None:
         self.slot = slot
         self.store = store
         self.reasons = reasons
         self.trend_points = trend_points
+        self.capacity = capacity if capacity is not None and capacity.per_period else None
 
     # ------------------------------------------------------------- scoring
 
@@ -253,7 +269,7 @@ class LiveScoring:
         queued: dict[str, int] = {}
         for delivery in deliveries:
             queued[delivery.lead_id] = queued.get(delivery.lead_id, 0) + 1
-        return [
+        scored = [
             LiveScore(
                 lead_id=lead_id,
                 result=result,
@@ -265,6 +281,12 @@ class LiveScoring:
             )
             for (lead_id, attributes), result, record in zip(leads, results, records, strict=True)
         ]
+        if self.capacity is None:
+            return scored
+        # the team's capacity: each answer's contact under the period's quota, these
+        # leads placed at their new scores (the store's read may not see them yet)
+        found = decisions(self.store, self.capacity, [Placed(s.record, s.override) for s in scored])
+        return [replace(s, capacity=d) for s, d in zip(scored, found, strict=True)]
 
     def score_lead(self, lead_id: str, attributes: Mapping[str, Any]) -> LiveScore:
         """:meth:`score_leads` for one lead."""
@@ -378,6 +400,10 @@ class LiveScoring:
         scores = self.store.scores.history(lead_id, limit=history)
         trend, change = trend_of(scores, self.trend_points)
         outcome = self.store.outcomes.latest(lead_id)
+        override = self.store.overrides.active([lead_id]).get(lead_id)
+        capacity = None
+        if self.capacity is not None and scores:
+            [capacity] = decisions(self.store, self.capacity, [Placed(scores[0], override)])
         return LeadView(
             lead_id=lead_id,
             attributes=dict(stored.attributes),
@@ -386,10 +412,15 @@ class LiveScoring:
             trend=trend,
             change=change,
             converted=outcome.converted if outcome is not None else None,
-            override=self.store.overrides.active([lead_id]).get(lead_id),
+            override=override,
+            capacity=capacity,
         )
 
     def work_queue(self, segment: str | None = None, limit: int = 50, offset: int = 0) -> WorkQueue:
         """Leads by their latest score, best first (optionally one segment), sales
         overrides respected, with the counts per segment (:func:`.overrides.work_queue`)."""
         return work_queue(self.store, segment, limit, offset)
+
+    def quota(self) -> Quota | None:
+        """The period's quota under the team's capacity (None: no capacity set)."""
+        return None if self.capacity is None else period_quota(self.store, self.capacity)

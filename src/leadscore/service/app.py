@@ -126,6 +126,7 @@ def create_app(
             app.state.store,
             reasons=settings.service.reasons,
             trend_points=settings.service.trend_points,
+            capacity=settings.capacity,
         )
         metrics.serving(chosen.current.version)
         checkpointer = Checkpointer(app.state.store, settings.service.checkpoint_interval_s).start()

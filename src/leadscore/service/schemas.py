@@ -80,6 +80,29 @@ class OverrideOut(BaseModel):
     until: datetime | None = Field(description="When it ends by itself (null: when cleared).")
 
 
+class CapacityOut(BaseModel):
+    """The team's contacts this period (``[capacity]`` in the settings): a rolling quota."""
+
+    limit: int = Field(description="Contacts the team can make per period.")
+    used: int = Field(
+        description="Slots taken: leads pinned hot or worked (an outcome recorded) this "
+        "period, plus the best candidates within the quota."
+    )
+    period: Literal["day", "week"]
+    since: datetime = Field(description="When the period began (midnight, the team's zone).")
+    cutoff: float | None = Field(
+        description="Once the quota is full, the weakest contacted candidate's score (0–1): a "
+        "new lead must score above it; null while slots are free."
+    )
+    cutoff_100: int | None = None
+    within: bool | None = Field(
+        None, description="Whether this lead holds one of the period's slots."
+    )
+    model_contact: bool | None = Field(
+        None, description="The model's own decision, before the quota and any override."
+    )
+
+
 _SEGMENT = (
     "The lead's segment: a sales override's while one is in force (exclude: out of the work "
     "queue), else the model's."
@@ -95,7 +118,8 @@ class ScoreOut(BaseModel):
     segment: OverrideSegment = Field(description=_SEGMENT)
     contact: bool = Field(
         description="Whether a contact pays off at the business values (an override to hot "
-        "says yes, to cold or exclude no)."
+        "says yes, to cold or exclude no); with a capacity set, only for the period's best "
+        "leads within the quota (see capacity)."
     )
     reasons: list[ReasonOut]
     model_version: str
@@ -105,6 +129,9 @@ class ScoreOut(BaseModel):
     overridden: bool = Field(False, description="Whether a sales override sets the segment.")
     model_segment: Segment | None = Field(None, description="The model's own segment.")
     override: OverrideOut | None = None
+    capacity: CapacityOut | None = Field(
+        None, description="The period's quota, when a capacity is set (null: none)."
+    )
 
 
 class BatchOut(BaseModel):
@@ -219,12 +246,18 @@ class QueueItem(BaseModel):
     overridden: bool = False
     model_segment: Segment | None = None
     override: OverrideOut | None = None
+    within_capacity: bool | None = Field(
+        None, description="Whether it holds one of the period's slots (null: no capacity set)."
+    )
 
 
 class QueueOut(BaseModel):
     segment: Segment | None
     counts: dict[str, int]
     leads: list[QueueItem]
+    capacity: CapacityOut | None = Field(
+        None, description="The period's quota used, when a capacity is set (null: none)."
+    )
 
 
 # ----------------------------------------------------------------------------- overrides

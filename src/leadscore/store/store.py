@@ -18,6 +18,7 @@ attribute         holds                                                       mo
 ``settings``      settings changed on the dashboard                           settings.py
 ``idempotency``   idempotency keys of write requests and their answers        idempotency.py
 ``overrides``     sales overrides of leads' segments                          overrides.py
+``capacity``      the period's contacts under a team's capacity (reads)      capacity.py
 ================  ==========================================================  ===========
 
 Every repository returns frozen records (:mod:`leadscore.store.records`), never ORM
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from leadscore.store.capacity import CapacityRepository
 from leadscore.store.events import EventRepository, OutcomeRepository
 from leadscore.store.idempotency import IdempotencyRepository
 from leadscore.store.keys import KeyRepository
@@ -86,6 +88,7 @@ class Store:
         self.idempotency = IdempotencyRepository(self.db)
         self.overrides = OverrideRepository(self.db)
         self.settings = SettingRepository(self.db)
+        self.capacity = CapacityRepository(self.db)
 
     def close(self) -> None:
         """Close the pooled connections (the store can still be used; it reconnects)."""

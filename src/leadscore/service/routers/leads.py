@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 
+from leadscore.live.capacity import queue_contacts
 from leadscore.service.bad_input import NO_CONTROLS
 from leadscore.service.deps import Live
 from leadscore.service.schemas import ErrorOut, LeadOut, QueueOut, Segment
 from leadscore.service.security import require
-from leadscore.service.views import lead_out, queue_item
+from leadscore.service.views import capacity_out, lead_out, queue_item
 
 router = APIRouter(prefix="/v1/leads", tags=["leads"], dependencies=[Depends(require("read"))])
 
@@ -23,12 +24,20 @@ def work_queue(
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> QueueOut:
     """The prioritised work queue: leads by their latest score, best first; sales
-    overrides respected (excluded leads left out, pinned leads first in their segment)."""
+    overrides respected (excluded leads left out, pinned leads first in their segment).
+    With a capacity set, ``contact`` marks the period's leads within the quota, and
+    ``capacity`` says how much of it is used."""
     queue = scoring.work_queue(segment, limit, offset)
+    quota = scoring.quota()
+    found = [None] * len(queue.leads) if quota is None else queue_contacts(quota, queue.leads)
     return QueueOut(
         segment=segment,
         counts=queue.counts,
-        leads=[queue_item(offset + i + 1, q) for i, q in enumerate(queue.leads)],
+        leads=[
+            queue_item(offset + i + 1, q, d)
+            for i, (q, d) in enumerate(zip(queue.leads, found, strict=True))
+        ],
+        capacity=capacity_out(quota),
     )
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from leadscore.ui import charts, frames, web
+from leadscore.live.capacity import period_quota
+from leadscore.ui import capacity_frames, charts, frames, web
 
 ctx = web.context()
 web.require_user(ctx)
@@ -13,6 +14,10 @@ st.title("Leads")
 
 serving, problem = web.served(ctx)
 frame = web.queue(ctx)
+# the team's capacity per period ([capacity] per_period): contact follows the quota
+quota = period_quota(ctx.store, ctx.settings.capacity) if ctx.settings.capacity.per_period else None
+if quota is not None and not frame.empty:
+    frame = capacity_frames.with_quota(frame, quota)
 if frame.empty:
     st.info(
         "No scored leads yet. An admin loads leads on the **Data** page and trains a model "
@@ -69,6 +74,14 @@ metrics[1].metric("Warm", f"{counts['warm']:,}", help="worth a call")
 metrics[2].metric("Cold", f"{counts['cold']:,}", help="below the contact threshold")
 metrics[3].metric("To contact", f"{int(shown['contact'].sum()):,}")
 metrics[4].metric("Leads shown", f"{len(shown):,}", help=f"of {len(frame):,}")
+if quota is not None:
+    label, value = capacity_frames.quota_text(quota)
+    cut = f"; a new lead needs a score above {quota.cutoff_100}" if quota.cutoff_100 else ""
+    st.metric(
+        label, value,
+        help="slots used of the team's capacity: leads pinned hot or worked this period, "
+        f"and the best candidates{cut}",
+    )  # fmt: skip
 
 left, right = st.columns(2)
 with left:
@@ -87,6 +100,8 @@ if search.strip():
 
 # ----------------------------------------------------------------------------- tables
 columns = frames.work_queue_columns(shown, keys)
+if quota is not None:
+    columns.insert(columns.index("segment") + 1, "quota")
 config = {
     "lead_id": st.column_config.TextColumn("Lead"),
     "score_100": st.column_config.ProgressColumn(
@@ -94,6 +109,7 @@ config = {
     ),
     "segment": st.column_config.TextColumn("Segment"),
     "pin": st.column_config.TextColumn("Override", help="a sales override sets the segment"),
+    "quota": st.column_config.TextColumn("Quota", help="holds one of the period's contacts"),
     "top_reasons": st.column_config.TextColumn("Top reasons", width="large"),
 }
 for segment in ("hot", "warm"):
