@@ -27,21 +27,23 @@ install: $(VENV)/.installed
 
 dev: $(VENV)/.dev-installed
 
-## demo: install; demo web events → lead features → audit → compare + train (MLflow) → report →
-## insights → score new leads with the champion → serve the scoring API and the dashboard
+## demo: install; demo web events + CRM table → lead features → audit → compare + train (MLflow) →
+## report → insights → score new leads with the champion → serve the scoring API and the dashboard;
+## close the loop: half the new leads' events and outcomes sent through the API, then retrain --from-store
+demo: export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR = false
 demo: install
 	$(BIN)/leadscore demo-data --events --out $(DEMO) --rows 5000 --new-rows 1000
 	$(BIN)/leadscore features $(DEMO)/events.jsonl --labels $(DEMO)/outcomes.csv \
-		--out $(DEMO)/leads.parquet
-	$(BIN)/leadscore audit $(DEMO)/leads.parquet \
+		--leads $(DEMO)/crm.csv --out $(DEMO)/leads.parquet
+	$(BIN)/leadscore audit $(DEMO)/leads.parquet --time first_seen \
 		--json $(DEMO)/audit.json --html $(DEMO)/audit.html
-	$(BIN)/leadscore train $(DEMO)/leads.parquet --out $(DEMO)/model \
+	$(BIN)/leadscore train $(DEMO)/leads.parquet --time first_seen --out $(DEMO)/model \
 		--leaderboard $(DEMO)/leaderboard.csv
 	$(BIN)/leadscore report $(DEMO)/model --out $(DEMO)/report
 	$(BIN)/leadscore insights $(DEMO)/model $(DEMO)/leads.parquet --out $(DEMO)/insights
-	$(BIN)/leadscore score $(DEMO)/new_events.jsonl --events \
+	$(BIN)/leadscore score $(DEMO)/new_events.jsonl --events --leads $(DEMO)/new_crm.csv \
 		--out $(DEMO)/scores.csv --database $(DEMO_DB) --top 15 --show first_touch_source --show device_type \
-		--show country --show returned_same_day --show demo_request_count
+		--show returned_same_day --show demo_request_count --show seniority --show company_size
 	@echo "Evaluation report: $(DEMO)/report/report.html"
 	@echo "Insights (what converts, the ideal customer): $(DEMO)/insights/insights.html"
 	@echo "Experiments and models: $(BIN)/leadscore mlflow-ui  (then open http://127.0.0.1:5000)"
@@ -51,15 +53,25 @@ demo: install
 	@( $(BIN)/leadscore users add demo --role admin --database $(DEMO_DB) 2>/dev/null \
 		|| $(BIN)/leadscore users set-password demo --database $(DEMO_DB) ) | tail -1 \
 		> $(DEMO)/dashboard-password.txt
+	@# the API and the dashboard start in the background; the loop closes through the API (the
+	@# first half of the new leads: their events, then their outcomes as the truth drew them),
+	@# retrain --from-store decides; a failed retraining leaves the champion serving
 	@echo
-	@echo "Scoring API: http://127.0.0.1:$(PORT)  (docs: http://127.0.0.1:$(PORT)/docs)"
-	@echo "  API key (admin): $$(cat $(DEMO)/api-key.txt)  — also in $(DEMO)/api-key.txt"
-	@echo "  try: curl -s 'http://127.0.0.1:$(PORT)/v1/leads?segment=hot' -H \"X-API-Key: $$(cat $(DEMO)/api-key.txt)\""
-	@echo "Dashboard:   http://127.0.0.1:$(UI_PORT)  (user demo, password $$(cat $(DEMO)/dashboard-password.txt))"
-	@echo "Ctrl-C stops both."
 	@$(BIN)/leadscore ui --database $(DEMO_DB) --dir $(DEMO)/dashboard --data $(DEMO)/leads.parquet \
-		--port $(UI_PORT) > $(DEMO)/dashboard.log 2>&1 & UI=$$!; trap "kill $$UI 2>/dev/null" EXIT INT TERM; \
-		$(BIN)/leadscore serve --database $(DEMO_DB) --port $(PORT)
+		--port $(UI_PORT) > $(DEMO)/dashboard.log 2>&1 & UI=$$!; \
+		$(BIN)/leadscore serve --database $(DEMO_DB) --port $(PORT) > $(DEMO)/api.log 2>&1 & API=$$!; \
+		trap "kill $$UI $$API 2>/dev/null" EXIT INT TERM; \
+		$(BIN)/leadscore demo-outcomes --api http://127.0.0.1:$(PORT) --key-file $(DEMO)/api-key.txt \
+			--truth $(DEMO)/truth.csv --events $(DEMO)/new_events.jsonl --share 0.5 \
+		&& $(BIN)/leadscore retrain --from-store --database $(DEMO_DB) --window 30d --holdout 3d --quiet \
+		|| echo "the loop did not complete (above); the champion keeps serving"; \
+		echo; \
+		echo "Scoring API: http://127.0.0.1:$(PORT)  (docs: http://127.0.0.1:$(PORT)/docs; log: $(DEMO)/api.log)"; \
+		echo "  API key (admin): $$(cat $(DEMO)/api-key.txt)  — also in $(DEMO)/api-key.txt"; \
+		echo "  try: curl -s 'http://127.0.0.1:$(PORT)/v1/leads?segment=hot' -H \"X-API-Key: $$(cat $(DEMO)/api-key.txt)\""; \
+		echo "Dashboard:   http://127.0.0.1:$(UI_PORT)  (user demo, password $$(cat $(DEMO)/dashboard-password.txt))"; \
+		echo "Ctrl-C stops both."; \
+		wait $$API
 
 ## test: install the dev extras, lint, run the whole suite
 test: dev
