@@ -220,3 +220,24 @@ def test_an_unexpected_error_is_a_json_500_naming_no_internals(
     assert answer.status_code == 500
     assert answer.headers["content-type"] == "application/json"
     assert "secret" not in answer.text
+
+
+def test_a_lead_is_scored_on_the_loop_only_when_the_store_needs_no_wait(
+    served: Served, lead: dict[str, Any]
+) -> None:
+    """``score_lead_now``: stored at once when nothing holds the store; None (nothing
+    stored, no wait) when another process holds SQLite's lock or this process's writer
+    is busy; the service then scores in a thread."""
+    live = served.client.app.state.live
+    model = live.slot.current
+    attributes = {name: lead.get(name) for name in model.model.schema_.names}
+    now = live.score_lead_now("N1", attributes)
+    assert now is not None and now.record.lead_id == "N1"
+    with sqlite_write_lock(served.path):
+        started = time.monotonic()
+        assert live.score_lead_now("N2", attributes) is None
+        assert time.monotonic() - started < WAIT_S  # gave up without waiting
+    assert live.store.scores.latest("N2") is None  # nothing half-written
+    with live.store.db.write_lock:  # another thread of this process is writing
+        assert live.score_lead_now("N3", attributes) is None
+    assert live.score_lead_now("N3", attributes) is not None

@@ -246,8 +246,9 @@ def _configure_sqlite(engine: Engine, *, memory: bool, busy_s: float) -> None:
     statement, which cost about as much as a statement of the scoring write path."""
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         dbapi_connection.isolation_level = None
+        record.info[_BUSY_DEFAULT] = record.info[_BUSY_NOW] = int(busy_s * 1000)
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_s * 1000)}")
@@ -369,6 +370,8 @@ def _guard_file(engine: Engine, path: Path) -> None:
 #: ``BEGIN IMMEDIATE`` waits only what is left (a thread that waited for its turn does not
 #: then wait SQLite's whole busy timeout on top)
 WRITE_DEADLINE = threading.local()
+#: a connection's busy timeout (ms) as set, and as its engine sets it (connection info)
+_BUSY_NOW, _BUSY_DEFAULT = "leadscore_busy_ms", "leadscore_busy_default_ms"
 
 
 def _sqlite_begin(statement: str) -> Callable[[Any], None]:
@@ -379,9 +382,14 @@ def _sqlite_begin(statement: str) -> Callable[[Any], None]:
         # (statement cache, events, result), which cost more than the BEGIN itself
         driver = dbapi_connection.driver_connection
         deadline = getattr(WRITE_DEADLINE, "at", None)
-        if deadline is not None:
-            left_ms = max(1, int((deadline - time.monotonic()) * 1000))
-            driver.execute(f"PRAGMA busy_timeout = {left_ms}")
+        info = dbapi_connection.info
+        if deadline is not None:  # 0: no wait at all
+            wanted = max(0, int((deadline - time.monotonic()) * 1000))
+        else:  # the engine's own, should an earlier write on this connection have cut it
+            wanted = info.get(_BUSY_DEFAULT)
+        if wanted is not None and info.get(_BUSY_NOW) != wanted:
+            driver.execute(f"PRAGMA busy_timeout = {wanted}")
+            info[_BUSY_NOW] = wanted
         driver.execute(statement)
 
     return do_begin

@@ -119,9 +119,40 @@ class Database:
             _busy, logged, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return int(logged), int(copied)
 
+    @contextmanager
+    def without_waiting(self) -> Iterator[None]:
+        """Writes in this block never wait: on SQLite, for this process's writer turn or
+        for the file lock (busy timeout 0), nor for a pooled connection; each raises
+        :class:`StoreUnavailable` (or the driver's "database is locked") at once instead,
+        and the caller retries where waiting is harmless. Only SQLite: a PostgreSQL write
+        is a network round trip, which no setting makes instant (raises at once).
+
+        Example
+        -------
+        >>> db = Database("sqlite:///scores.db")
+        >>> with db.without_waiting(), db.begin_write() as conn:
+        ...     conn.exec_driver_sql("SELECT 1").scalar()
+        1
+        """
+        if self.dialect != "sqlite":
+            raise StoreUnavailable("only a SQLite store can be written without waiting")
+        pool = self.engine.pool
+        idle = getattr(pool, "checkedin", lambda: 1)()
+        if not idle and getattr(pool, "overflow", lambda: 0)() >= getattr(pool, "_max_overflow", 1):
+            raise StoreUnavailable("no idle connection to the score store")
+        _NO_WAIT.on = True
+        try:
+            yield
+        finally:
+            _NO_WAIT.on = False
+
     def close(self) -> None:
         """Close the pooled connections (the database can still be used; it reconnects)."""
         self.engine.dispose()
+
+
+#: set while this thread writes without waiting (:meth:`Database.without_waiting`)
+_NO_WAIT = threading.local()
 
 
 class _WriterLock:
@@ -133,6 +164,13 @@ class _WriterLock:
         self._wait_s = wait_s
 
     def __enter__(self) -> None:
+        if getattr(_NO_WAIT, "on", False):
+            # a write that must not wait at all (the event loop's attempt, see
+            # Database.without_waiting): the turn now or never, and SQLite's lock likewise
+            if not self._lock.acquire(blocking=False):
+                raise StoreUnavailable("the score store's writer is busy in this process")
+            WRITE_DEADLINE.at = time.monotonic()
+            return
         if self._wait_s is None:
             self._lock.acquire()
             return

@@ -33,6 +33,7 @@ read-modify-write on one lead locks the lead row first (see :mod:`leadscore.stor
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from types import TracebackType
 
 from leadscore.store.capacity import CapacityRepository
@@ -102,6 +103,12 @@ class Store:
         >>> store.ping()
         """
         self.db.ping()
+
+    def without_waiting(self) -> AbstractContextManager[None]:
+        """Writes in this block never wait for a lock or a connection (SQLite only; see
+        :meth:`Database.without_waiting
+        <leadscore.store.session.Database.without_waiting>`)."""
+        return self.db.without_waiting()
 
     def checkpoint(self) -> tuple[int, int] | None:
         """Copy SQLite's write-ahead log into the database file now (see
