@@ -196,12 +196,19 @@ def test_a_model_trained_with_crm_fields_scores_events_plus_the_crm_table(
     pd.testing.assert_frame_equal(features, expected)
     assert features["industry"].notna().all()
     # the CLI path
+    store_url = f"sqlite:///{tmp_path / 'scores.db'}"
     ran = CliRunner().invoke(
         cli,
         ["score", str(tmp_path / "model"), str(paths["new_events"]), "--events",
-         "--leads", str(crm_path), "--as-of", "2026-06-01", "--out", str(tmp_path / "s.csv")],
+         "--leads", str(crm_path), "--as-of", "2026-06-01", "--out", str(tmp_path / "s.csv"),
+         "--database", store_url],
     )  # fmt: skip
     assert ran.exit_code == 0, ran.output
+    from leadscore.store import Store
+
+    with Store(store_url) as store:  # the CRM fields are the leads' attributes, not features
+        stored = store.leads.get(str(features["lead_id"].iloc[0]))
+        assert stored is not None and set(stored.attributes) == {"industry", "employees"}
     scored = pd.read_csv(tmp_path / "s.csv")
     direct = loaded.score_leads(expected)
     assert np.allclose(

@@ -149,5 +149,14 @@ def test_retrain_from_the_store(
     assert champion.feature_builder_ is not None
     assert champion.crm_fields == [f for f in ("industry", "employees")
                                    if f in champion.schema_.names]  # fmt: skip
+    # the next run reads the store with the champion's own feature builder, so the
+    # champion can be judged beside its challenger (not "cannot score the current data")
+    again = CliRunner().invoke(
+        cli,
+        ["retrain", "--from-store", "--database", url, "--window", "60d", "--holdout", "20d",
+         "--metric", "auc", "--quiet"],
+    )  # fmt: skip
+    assert again.exit_code == 0, again.output
+    assert "cannot score" not in again.output
     neither = CliRunner().invoke(cli, ["retrain", "--database", url])
     assert neither.exit_code != 0 and "--from-store" in neither.output

@@ -23,6 +23,8 @@ from leadscore.cli.options import (
 from leadscore.errors import LeadscoreError
 
 if TYPE_CHECKING:
+    from leadscore.config import Settings
+    from leadscore.features.build import LeadFeatureBuilder
     from leadscore.store import Store
 
 
@@ -81,7 +83,7 @@ def retrain(
         settings = build_settings(flags)
         with (
             _open_store(settings.database_url, required=from_store) as store,
-            _training_data(data, store, since) as (table, time_role),
+            _training_data(data, store, since, settings) as (table, time_role),
         ):
             roles = settings.roles if time_role is None else settings.roles.merged(time=time_role)
             decision = run_retrain(
@@ -107,9 +109,22 @@ def retrain(
         once()
 
 
+def _champions_builder(settings: Settings) -> LeadFeatureBuilder | None:
+    """The serving champion's feature builder, if it has one: the store's events become
+    the features it was trained on, so it can be judged beside its challenger (a new
+    builder's vocabulary of pages and journeys would differ from the champion's)."""
+    from leadscore.lifecycle.registry import CHAMPION, load_lead_model
+
+    try:
+        champion = load_lead_model(CHAMPION, settings)
+    except LeadscoreError:  # no champion yet: the store's events fit a new builder
+        return None
+    return getattr(champion, "feature_builder_", None)
+
+
 @contextlib.contextmanager
 def _training_data(
-    data: str | None, store: Store | None, since: str | None
+    data: str | None, store: Store | None, since: str | None, settings: Settings
 ) -> Iterator[tuple[str, str | None]]:
     """The table to retrain on, and the time role it needs: ``data`` as given, or the score
     store's training table written to a temporary folder (with the feature builder and
@@ -122,7 +137,7 @@ def _training_data(
 
     assert store is not None  # --from-store opens it or fails (_open_store)
     with err.status("building the training table from the score store"):
-        built = store_dataset(store, since=since)
+        built = store_dataset(store, since=since, builder=_champions_builder(settings))
     converted = (built.table["converted"] == "yes").mean()
     err.print(
         f"from the score store: {len(built.table):,} leads with outcomes ({converted:.1%} "

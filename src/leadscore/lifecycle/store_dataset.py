@@ -89,6 +89,7 @@ def store_dataset(
     *,
     since: datetime | str | None = None,
     settings: FeatureSettings | None = None,
+    builder: LeadFeatureBuilder | None = None,
 ) -> StoreDataset:
     """The training table of every lead with a recorded outcome (occurred at or after
     ``since``), each lead's features as of its outcome time.
@@ -101,6 +102,9 @@ def store_dataset(
         Only outcomes that occurred at or after this time (a sliding window).
     settings:
         Feature settings of the new feature builder (events only).
+    builder:
+        A fitted feature builder to reuse instead (the serving champion's, so that a
+        retraining judges the champion and its challenger on the same inputs).
     """
     labels = _labels(store, since)
     lead_ids = labels[ID].tolist()
@@ -109,7 +113,9 @@ def store_dataset(
     if chunks:
         events = pd.concat(chunks, ignore_index=True)
         load = EventLoad(events=events, quarantine=pd.DataFrame(), files=["score store"])
-        built = build_lead_table(load, outcomes=labels, leads=attributes, settings=settings)
+        built = build_lead_table(
+            load, outcomes=labels, leads=attributes, settings=settings, builder=builder
+        )
         return StoreDataset(
             built.table, built.builder, built.crm_fields, built.notes, len(events), built
         )

@@ -67,13 +67,20 @@ def store_scores(
     reasons: int = 3,
 ) -> int:
     """Append scores (``model.score_leads(frame)``, same row order) to the store's history,
-    with the leads' model inputs merged into their attributes and the webhooks they fire
-    queued, in one transaction. Returns how many webhook deliveries the scores queued.
+    with the leads' model inputs merged into their attributes (for a model on event
+    features, only its CRM fields) and the webhooks they fire queued, in one transaction.
+    Returns how many webhook deliveries the scores queued.
     """
     key = model.id_column_ or "lead"
     inputs = model.schema_.conform(frame).astype(object)
-    for column, spec in zip(inputs.columns, model.schema_.columns, strict=True):
-        if spec.kind == "datetime":
+    if getattr(model, "feature_builder_", None) is not None:
+        # a model on event features: the behaviour is recomputed from the events; only the
+        # CRM fields are the lead's own attributes (stored as the API stores them), never
+        # features that would come back as fields when the store becomes a training table
+        inputs = inputs[[c for c in inputs.columns if c in set(model.crm_fields)]]
+    kinds = {spec.name: spec.kind for spec in model.schema_.columns}
+    for column in inputs.columns:
+        if kinds.get(column) == "datetime":
             inputs[column] = [t.isoformat() if pd.notna(t) else None for t in inputs[column]]
     found = lead_reasons(model, frame, reasons) if reasons else [([], [])] * len(frame)
     ids = scores[key].astype(str).tolist()
