@@ -371,7 +371,13 @@ def run(*args: str) -> Any:
     return runner.invoke(cli, list(args))
 
 
-def test_override_command_sets_lists_and_clears(db_url: str) -> None:
+def test_override_command_sets_lists_and_clears(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadscore.cli.common import out
+
+    # the table as a wide terminal shows it, whatever COLUMNS this test process got
+    monkeypatch.setattr(out, "width", 200)
     with Store(db_url) as store:
         add_score(store, "C1", "3", 0.3, 30, "warm", True)
         add_score(store, "C2", "3", 0.1, 10, "cold", False)
