@@ -92,9 +92,10 @@ def retrain(
                 store=store,
             )  # fmt: skip
         verdict = "[bold green]promoted[/]" if decision.promoted else "[bold]kept the champion[/]"
+        reason = decision.reason.removeprefix("champion kept: ")  # the verdict says it
         served = f", serving v{decision.served_version}" if decision.served_version else ""
         out.print(
-            f"{verdict}: {decision.reason} (champion v{decision.champion_version}, "
+            f"{verdict}: {reason} (champion v{decision.champion_version}, "
             f"challenger v{decision.challenger_version}{served}, MLflow run {decision.run_id})"
         )
         if decision.change_report:
