@@ -239,6 +239,11 @@ class WorkQueue:
     counts: dict[str, int]
 
 
+#: how old the work queue's counts per segment may be (seconds): counting reads every
+#: lead's latest score, and a busy CRM asks for the queue many times a second
+COUNTS_MAX_AGE_S = 1.0
+
+
 def work_queue(
     store: Store,
     segment: str | None = None,
@@ -264,7 +269,8 @@ def work_queue(
     active = store.overrides.active(now=when)
     if not active:
         records = store.scores.ranked(segment, limit, offset)
-        return WorkQueue([QueuedLead(r) for r in records], store.scores.segment_counts())
+        counts = store.scores.segment_counts(max_age_s=COUNTS_MAX_AGE_S)
+        return WorkQueue([QueuedLead(r) for r in records], counts)
     latest = store.scores.latest_many(active)
     pins: dict[str, list[QueuedLead]] = {}
     for override in sorted(active.values(), key=lambda o: o.id):
@@ -272,7 +278,9 @@ def work_queue(
             pins.setdefault(override.segment, []).append(
                 QueuedLead(latest[override.lead_id], override)
             )
-    model_counts = store.scores.segment_counts(without_overrides_at=when)
+    model_counts = store.scores.segment_counts(
+        without_overrides_at=when, max_age_s=COUNTS_MAX_AGE_S
+    )
     counts = dict(model_counts)
     for pinned_segment, pinned in pins.items():
         counts[pinned_segment] = counts.get(pinned_segment, 0) + len(pinned)

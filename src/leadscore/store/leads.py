@@ -29,7 +29,7 @@ from leadscore.store.db import dumps_json
 from leadscore.store.errors import StoreError
 from leadscore.store.records import LeadRecord
 from leadscore.store.session import Database, Repository
-from leadscore.store.tables import Lead, LeadChange, as_utc, utcnow
+from leadscore.store.tables import Lead, LeadChange, as_utc, sqlite_time, utcnow
 
 # Core statements built once: SQLAlchemy then finds their compiled form in its cache by
 # identity instead of building, coercing and hashing a new statement per call
@@ -206,7 +206,7 @@ class LeadRepository(Repository):
             # statement is fixed and its values plain, and SQLAlchemy's execution costs
             # several times the INSERT itself. The text is what the column type writes
             # (JSON; naive UTC time, microseconds), so reads through SQLAlchemy match.
-            when = as_utc(now).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+            when = sqlite_time(now)
             conn.connection.driver_connection.executemany(
                 _SQLITE_INSERT_CHANGES, [(i, dumps_json(a), when) for i, a in changed]
             )

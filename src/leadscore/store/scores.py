@@ -15,6 +15,7 @@ Transactions:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
@@ -55,6 +56,9 @@ class ScoreRepository(Repository):
     def __init__(self, db: Database, leads: LeadRepository) -> None:
         super().__init__(db)
         self._leads = leads
+        #: the last segment counts read, by kind (with or without overrides): when, after
+        #: how many of this store's writes, the counts
+        self._counts: dict[bool, tuple[float, int, dict[str, int]]] = {}
         upsert = db.insert(LatestScore)
         self._upsert_latest = upsert.on_conflict_do_update(
             index_elements=["lead_id"],
@@ -106,7 +110,7 @@ class ScoreRepository(Repository):
         db = self._db
         # Core statements on one connection (no ORM session: nothing here needs identity
         # or unit-of-work tracking); still one transaction, BEGIN IMMEDIATE on SQLite
-        with db.write_lock, db.writer.begin() as conn:
+        with _counting(db), db.write_lock, db.writer.begin() as conn:
             stored, latest = self._lock_state(conn, ids, fields)
             # the default scored_at is taken once the leads are locked (SQLite: since the
             # BEGIN), so concurrent writers' scores are in time order, and one that waited
@@ -264,9 +268,15 @@ class ScoreRepository(Repository):
         with self._read() as session:
             return [score_record(row) for row in session.scalars(query)]
 
-    def segment_counts(self, without_overrides_at: datetime | None = None) -> dict[str, int]:
+    def segment_counts(
+        self, without_overrides_at: datetime | None = None, *, max_age_s: float = 0.0
+    ) -> dict[str, int]:
         """How many leads are in each segment now (by their latest score); hot, warm and
         cold are always present. ``without_overrides_at``: as for :meth:`ranked`.
+        ``max_age_s``: counts read by this store within that many seconds, with nothing
+        written through it since, are good enough (the count reads every lead's latest
+        score, so the work queue, asked many times a second, takes them at most a second
+        old, as other processes' writes go, instead of reading them each time).
 
         Example
         -------
@@ -278,6 +288,15 @@ class ScoreRepository(Repository):
         >>> store.scores.segment_counts()
         {'hot': 1, 'warm': 0, 'cold': 2}
         """
+        kind, writes = without_overrides_at is not None, self._db.writes
+        cached = self._counts.get(kind)
+        if (
+            max_age_s > 0
+            and cached is not None
+            and cached[1] == writes  # nothing written through this store since
+            and time.monotonic() - cached[0] <= max_age_s
+        ):
+            return dict(cached[2])
         counts = {"hot": 0, "warm": 0, "cold": 0}
         query = select(LatestScore.segment, func.count()).group_by(LatestScore.segment)
         if without_overrides_at is not None:
@@ -285,6 +304,7 @@ class ScoreRepository(Repository):
         with self._read() as session:
             for segment, count in session.execute(query):
                 counts[segment] = int(count)
+        self._counts[kind] = (time.monotonic(), writes, dict(counts))
         return counts
 
     def queue(self, limit: int | None = None) -> list[QueueEntry]:
@@ -353,3 +373,12 @@ def score_record(row: Any) -> ScoreRecord:
         reasons=row.reasons,
         scored_at=row.scored_at,
     )
+
+
+@contextmanager
+def _counting(db: Database) -> Iterator[None]:
+    """Count a scoring transaction among the database's writes (see ``Database.writes``)."""
+    try:
+        yield
+    finally:
+        db.writes += 1

@@ -26,10 +26,11 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, insert, select
 
 from leadscore.store.checks import as_json, check_lead_id
+from leadscore.store.db import dumps_json
 from leadscore.store.errors import StoreError
 from leadscore.store.leads import LEADS
 from leadscore.store.records import NewScore, ScoreRecord, StoredScore
-from leadscore.store.tables import LatestScore, Score, as_utc
+from leadscore.store.tables import LatestScore, Score, as_utc, sqlite_time
 
 SCORES, LATEST = Score.__table__, LatestScore.__table__
 # what the scoring transaction needs of locked leads, in one statement: the latest score
@@ -52,6 +53,26 @@ SELECT_STATE = {
     for one in (False, True)
 }
 _INSERT_SCORES = insert(SCORES).returning(SCORES.c.id, sort_by_parameter_order=True)
+
+# One real-time score on SQLite, straight to sqlite3: SQLAlchemy's execution of a
+# statement costs several times the statement, and these two run for every lead scored.
+# They write what the column types write (JSON text, booleans as 1/0, naive UTC time);
+# the scoring tests read them back through SQLAlchemy on both databases.
+_SQLITE_INSERT_SCORE = (
+    "INSERT INTO scores (lead_id, model_version, score, score_100, segment, contact, "
+    "reasons, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+)
+_SQLITE_UPSERT_LATEST = (
+    "INSERT INTO latest_scores (lead_id, score_id, score, segment, scored_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (lead_id) DO UPDATE SET score_id = excluded.score_id, "
+    "score = excluded.score, segment = excluded.segment, scored_at = excluded.scored_at"
+)
+
+
+def _sqlite_driver(conn: Connection) -> Any:
+    """The sqlite3 connection under ``conn``, or None on another database."""
+    return conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
+
 
 #: what a new score is compared with: the lead's latest stored score (a row of
 #: ``SELECT_STATE``: segment, score_100, scored_at) or an earlier one of the same batch
@@ -125,7 +146,16 @@ class ScoreWriter:
         for p in params:
             if p["scored_at"] is None:
                 p["scored_at"] = now
-        ids = conn.execute(_INSERT_SCORES, params).scalars().all()
+        driver = _sqlite_driver(conn) if len(params) == 1 else None
+        if driver is not None:  # one real-time score on SQLite: see _SQLITE_INSERT_SCORE
+            p = params[0]
+            row = (
+                p["lead_id"], p["model_version"], p["score"], p["score_100"], p["segment"],
+                int(p["contact"]), dumps_json(p["reasons"]), sqlite_time(p["scored_at"]),
+            )  # fmt: skip
+            ids = [driver.execute(_SQLITE_INSERT_SCORE, row).fetchone()[0]]
+        else:
+            ids = conn.execute(_INSERT_SCORES, params).scalars().all()
 
         stored: list[StoredScore] = []
         new_latest: dict[str, ScoreRecord] = {}
@@ -138,7 +168,13 @@ class ScoreWriter:
                 latest[record.lead_id] = new_latest[record.lead_id] = record
             stored.append(StoredScore(record, not backfill, *before))
 
-        if new_latest:
+        if new_latest and driver is not None:
+            (r,) = new_latest.values()
+            driver.execute(
+                _SQLITE_UPSERT_LATEST,
+                (r.lead_id, r.id, r.score, r.segment, sqlite_time(r.scored_at)),
+            )
+        elif new_latest:
             conn.execute(
                 self._upsert_latest,
                 [

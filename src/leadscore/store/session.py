@@ -64,6 +64,9 @@ class Database:
         self.write_lock: AbstractContextManager[Any] = (
             _WriterLock(wait_s) if self.dialect == "sqlite" else nullcontext()
         )
+        #: write transactions this process ended (committed or not): what a read cached
+        #: in memory checks to know that nothing was written through this store since
+        self.writes = 0
         if migrate:
             try:
                 upgrade(self.engine)
@@ -81,15 +84,21 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """An ORM session in a write transaction, behind the writer lock."""
-        with self.write_lock, Session(self.writer) as session, session.begin():
-            yield session
+        try:
+            with self.write_lock, Session(self.writer) as session, session.begin():
+                yield session
+        finally:
+            self.writes += 1
 
     @contextmanager
     def begin_write(self) -> Iterator[Connection]:
         """A Core connection in a write transaction, behind the writer lock: committed on
         leaving, rolled back on an exception."""
-        with self.write_lock, self.writer.begin() as conn:
-            yield conn
+        try:
+            with self.write_lock, self.writer.begin() as conn:
+                yield conn
+        finally:
+            self.writes += 1
 
     def insert(self, model: type[Base]) -> Any:
         """A dialect-specific INSERT of ``model`` that has ``on_conflict_do_*``."""

@@ -69,6 +69,21 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
+def sqlite_time(value: datetime) -> str:
+    """``value`` as the store's timestamp columns write it on SQLite: naive UTC text with
+    microseconds (its text order is its time order), for the few statements that go
+    straight to sqlite3.
+
+    Example
+    -------
+    >>> sqlite_time(datetime(2026, 1, 5, 9, 30, tzinfo=UTC))
+    '2026-01-05 09:30:00.000000'
+    """
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that always goes in and comes out as an aware UTC datetime."""
 
