@@ -152,7 +152,8 @@ def _is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
 
 
-def make_engine(url: str | URL, *, wait_s: float | None = None, **kwargs: Any) -> Engine:
+def make_engine(url: str | URL, *, wait_s: float | None = None, autocheckpoint: bool = True,
+                **kwargs: Any) -> Engine:  # fmt: skip
     """An engine for the score store at ``url`` (SQLite or PostgreSQL).
 
     SQLite: WAL journal (readers never wait for the writer), ``synchronous=NORMAL`` (safe
@@ -170,6 +171,8 @@ def make_engine(url: str | URL, *, wait_s: float | None = None, **kwargs: Any) -
 
     PostgreSQL: ``pool_pre_ping`` (a restarted server does not break the first request).
 
+    ``autocheckpoint=False``: no commit checkpoints the log (with an fsync: milliseconds
+    in that request); a background :class:`~leadscore.store.checkpoint.Checkpointer` does.
     ``wait_s`` bounds how long one statement waits for the database instead of the
     defaults made for batch jobs: SQLite's busy timeout (default 30 s), and on PostgreSQL
     the wait for a pooled connection, for a new connection and for a row or table lock
@@ -202,7 +205,8 @@ def make_engine(url: str | URL, *, wait_s: float | None = None, **kwargs: Any) -
                 kwargs["creator"] = _read_write_opener(path, connect_args)
         kwargs.setdefault("json_serializer", dumps_json)
         engine = create_engine(parsed, connect_args=connect_args, **kwargs)
-        _configure_sqlite(engine, memory=_is_memory(parsed), busy_s=busy_s)
+        _configure_sqlite(engine, memory=_is_memory(parsed), busy_s=busy_s,
+                          autocheckpoint=autocheckpoint)  # fmt: skip
         if path is not None:
             _guard_file(engine, path)
         return engine
@@ -236,7 +240,8 @@ def _bounded_pg_args(url: URL, connect_args: Mapping[str, Any], wait_s: float) -
     return args
 
 
-def _configure_sqlite(engine: Engine, *, memory: bool, busy_s: float) -> None:
+def _configure_sqlite(engine: Engine, *, memory: bool, busy_s: float,
+                      autocheckpoint: bool = True) -> None:  # fmt: skip
     """The pysqlite recipe of the SQLAlchemy docs: sqlite3 stops emitting its own BEGIN
     (it would not start one before SELECT, and would commit before DDL) and SQLAlchemy
     emits ``BEGIN`` itself (``BEGIN IMMEDIATE`` on :func:`write_engine`).
@@ -256,6 +261,8 @@ def _configure_sqlite(engine: Engine, *, memory: bool, busy_s: float) -> None:
             if not memory:
                 _set_wal(cursor)
                 cursor.execute("PRAGMA synchronous = NORMAL")
+                if not autocheckpoint:  # a background thread checkpoints (the service)
+                    cursor.execute("PRAGMA wal_autocheckpoint = 0")
         finally:
             cursor.close()
 
