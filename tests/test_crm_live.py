@@ -132,3 +132,29 @@ def test_a_crm_lead_without_events_is_scored_and_bad_fields_are_named(
         assert wrong.json()["detail"][0]["loc"] == ["body", "attributes", "employees"]
         lead = client.get("/v1/leads/CRM-1", headers=headers).json()
         assert lead["attributes"] == {"industry": "Bank"}  # refused updates left nothing
+
+
+def test_a_change_report_scores_open_leads_from_their_stored_events(
+    served: dict[str, Any], tmp_path: Path
+) -> None:
+    """A promotion's change report scores the store's open leads with the new model as the
+    live scorer would: features from their stored events, CRM fields from attributes."""
+    from leadscore.lifecycle.change_report import store_report
+    from leadscore.live.batch import store_scores
+
+    model = LeadModel.load(served["model"])
+    events = load_events(served["paths"]["new_events"]).events
+    leads = sorted(events["lead_id"].astype(str).unique())[:5]
+    with Store(f"sqlite:///{tmp_path / 's.db'}") as store:
+        for lead_id in leads:
+            store.events.add(lead_id, [{**e, "properties": None} | e["properties"]
+                                       for e in _events_of(events, lead_id)])  # fmt: skip
+        frame = model.event_features(events, leads=served["crm_path"])
+        frame = frame[frame["lead_id"].isin(leads)].reset_index(drop=True)
+        scores = model.score_leads(frame)
+        store_scores(store, model, frame, scores, "1")
+        report = store_report(model, store)
+    # the same model on the same inputs: every open lead keeps its score and segment
+    assert report.changed == 0
+    assert report.largest_move == pytest.approx(0.0, abs=0.5)
+    assert sum(sum(row.values()) for row in report.matrix.values()) == len(leads)

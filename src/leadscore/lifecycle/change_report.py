@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from leadscore.data.events import stored_events_frame
 from leadscore.errors import LeadscoreError
 from leadscore.jsonutil import write_json
 
@@ -260,23 +261,13 @@ def _event_rows(
 ) -> pd.DataFrame:
     """Features from each lead's stored events (as the live scorer computes them, as of
     now), its stored attributes filling the fields events do not give."""
-    from leadscore.data.event_schema import normalise
-
-    rows = []
-    for lead_id in lead_ids:
-        for e in store.events.for_lead(lead_id):
-            props = {k: v for k, v in e.properties.items() if v is not None}
-            when = e.time.astimezone(UTC).replace(tzinfo=None)
-            rows.append({**props, "lead_id": lead_id, "timestamp": when, "event": e.name,
-                         "event_id": e.event_id})  # fmt: skip
-    if not rows:
+    chunks = [stored_events_frame(chunk) for chunk in store.events.for_leads(lead_ids)]
+    if not chunks:
         return attributes
-    frame = pd.DataFrame(rows)
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"])
-    events, _ = normalise(frame, "stored events", np.arange(1, len(frame) + 1))
+    events = pd.concat(chunks, ignore_index=True)
     now = pd.Timestamp(datetime.now(UTC).replace(tzinfo=None))
-    features = model.event_features(events, as_of=max(now, frame["timestamp"].max()))
-    features.index = features.index.astype(str)
+    features = model.event_features(events, as_of=max(now, events["timestamp"].max()))
+    features.index = pd.Index(features["lead_id"].astype(str))  # one row per lead, by id
     return features.reindex(attributes.index).combine_first(attributes)
 
 

@@ -31,8 +31,7 @@ import pandas as pd
 from sqlalchemy import Connection
 
 from leadscore.config import CapacitySettings
-from leadscore.data.event_schema import normalise
-from leadscore.errors import LeadscoreError
+from leadscore.data.events import stored_events_frame
 from leadscore.live.capacity import CapacityDecision, Placed, Quota, decisions, period_quota
 from leadscore.live.outbox import scoring
 from leadscore.live.overrides import WorkQueue, work_queue
@@ -135,23 +134,9 @@ def trend_of(history: Sequence[ScoreRecord], points: int) -> tuple[str, int | No
 
 
 def events_frame(lead_id: str, events: Sequence[EventRecord]) -> pd.DataFrame:
-    """Stored events as the event schema the feature builder reads."""
-    rows = [
-        {
-            **{k: v for k, v in e.properties.items() if v is not None},
-            "lead_id": lead_id,
-            "timestamp": e.time.astimezone(UTC).replace(tzinfo=None),
-            "event": e.name,
-            "event_id": e.event_id,
-        }
-        for e in events
-    ]
-    frame = pd.DataFrame(rows)
-    frame["timestamp"] = pd.to_datetime(frame["timestamp"])
-    events_table, quarantined = normalise(frame, "stored events", np.arange(1, len(frame) + 1))
-    if len(quarantined):  # validated on the way in; a stored event that fails is a bug
-        raise LeadscoreError(f"stored events of lead {lead_id} fail to read: {quarantined}")
-    return events_table
+    """A lead's stored events as the event schema the feature builder reads (the same
+    frame a training table from the store reads: :func:`stored_events_frame`)."""
+    return stored_events_frame(events, f"stored events of lead {lead_id}")
 
 
 # ----------------------------------------------------------------------------- operations
