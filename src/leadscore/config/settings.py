@@ -180,11 +180,9 @@ class ServiceSettings(BaseModel):
     #: a PostgreSQL row lock, a connection) before it answers 503 with ``Retry-After``
     #: instead of hanging: a CRM integration retries, a sales tool shows "busy"
     store_wait_s: float = Field(default=1.0, gt=0, le=60)
-    #: seconds between SQLite write-ahead-log checkpoints in the background (never in a
-    #: request's commit: the service's connections do not checkpoint); each checkpoint
-    #: ends with an fsync that slows the commits around it, so fewer, larger ones (at 200
-    #: scores/s the log grows ~1 MB a second); PostgreSQL ignores it
-    checkpoint_interval_s: float = Field(default=5.0, gt=0)
+    #: seconds between SQLite write-ahead-log checkpoints in the background (not in a
+    #: request's commit); PostgreSQL ignores it
+    checkpoint_interval_s: float = Field(default=1.0, gt=0)
     #: seconds between checks that the served model is still the one its reference names
     #: (a new champion, a replaced folder: reloaded in every worker); 0: only on
     #: ``POST /v1/models/reload``

@@ -152,8 +152,7 @@ def _is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
 
 
-def make_engine(url: str | URL, *, wait_s: float | None = None, autocheckpoint: bool = True,
-                **kwargs: Any) -> Engine:  # fmt: skip
+def make_engine(url: str | URL, *, wait_s: float | None = None, **kwargs: Any) -> Engine:
     """An engine for the score store at ``url`` (SQLite or PostgreSQL).
 
     SQLite: WAL journal (readers never wait for the writer), ``synchronous=NORMAL`` (safe
@@ -171,8 +170,6 @@ def make_engine(url: str | URL, *, wait_s: float | None = None, autocheckpoint: 
 
     PostgreSQL: ``pool_pre_ping`` (a restarted server does not break the first request).
 
-    ``autocheckpoint=False``: no commit checkpoints the log (with an fsync: milliseconds
-    in that request); a background :class:`~leadscore.store.checkpoint.Checkpointer` does.
     ``wait_s`` bounds how long one statement waits for the database instead of the
     defaults made for batch jobs: SQLite's busy timeout (default 30 s), and on PostgreSQL
     the wait for a pooled connection, for a new connection and for a row or table lock
@@ -205,8 +202,7 @@ def make_engine(url: str | URL, *, wait_s: float | None = None, autocheckpoint: 
                 kwargs["creator"] = _read_write_opener(path, connect_args)
         kwargs.setdefault("json_serializer", dumps_json)
         engine = create_engine(parsed, connect_args=connect_args, **kwargs)
-        _configure_sqlite(engine, memory=_is_memory(parsed), busy_s=busy_s,
-                          autocheckpoint=autocheckpoint)  # fmt: skip
+        _configure_sqlite(engine, memory=_is_memory(parsed), busy_s=busy_s)
         if path is not None:
             _guard_file(engine, path)
         return engine
@@ -240,8 +236,7 @@ def _bounded_pg_args(url: URL, connect_args: Mapping[str, Any], wait_s: float) -
     return args
 
 
-def _configure_sqlite(engine: Engine, *, memory: bool, busy_s: float,
-                      autocheckpoint: bool = True) -> None:  # fmt: skip
+def _configure_sqlite(engine: Engine, *, memory: bool, busy_s: float) -> None:
     """The pysqlite recipe of the SQLAlchemy docs: sqlite3 stops emitting its own BEGIN
     (it would not start one before SELECT, and would commit before DDL) and SQLAlchemy
     emits ``BEGIN`` itself (``BEGIN IMMEDIATE`` on :func:`write_engine`).
@@ -261,8 +256,6 @@ def _configure_sqlite(engine: Engine, *, memory: bool, busy_s: float,
             if not memory:
                 _set_wal(cursor)
                 cursor.execute("PRAGMA synchronous = NORMAL")
-                if not autocheckpoint:  # a background thread checkpoints (the service)
-                    cursor.execute("PRAGMA wal_autocheckpoint = 0")
         finally:
             cursor.close()
 

@@ -54,18 +54,9 @@ class Database:
     driver's operational error (which :data:`~leadscore.store.errors.UNAVAILABLE` lists).
     """
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        migrate: bool = True,
-        wait_s: float | None = None,
-        background_checkpoints: bool = False,
-    ) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, wait_s: float | None = None) -> None:
         self.url = normalise_url(url)
-        self.engine = make_engine(
-            self.url, wait_s=wait_s, autocheckpoint=not background_checkpoints
-        )
+        self.engine = make_engine(self.url, wait_s=wait_s)
         #: the same pool; SQLite transactions on it begin with ``BEGIN IMMEDIATE``
         self.writer = write_engine(self.engine)
         self.dialect: str = self.engine.dialect.name
