@@ -93,3 +93,16 @@ def pytest_configure(config: pytest.Config) -> None:
     import os
 
     os.environ.setdefault("LEADSCORE_TRACKING", "false")
+
+
+@pytest.fixture(scope="module")
+def model_dir(demo_leads: DemoLeads, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A logistic-regression lead model trained on :func:`demo_leads`, saved once per test
+    module for the service to serve (a module wanting another model defines its own)."""
+    from leadscore import LeadModel
+    from leadscore.lifecycle.artifacts import save_model
+
+    table = demo_leads.table
+    inputs = table.drop(columns=["lead_id", "converted", "sales_status"])
+    model = LeadModel("logreg_l2", cv=3).fit(inputs, table["converted"], id_column="lead_id")
+    return save_model(model, tmp_path_factory.mktemp("served") / "model")

@@ -13,57 +13,29 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from leadscore import LeadModel
+from lead_rows import attributes
 from leadscore.cli import app as cli
 from leadscore.cli.overrides import os_user
 from leadscore.config import ServiceSettings, Settings
 from leadscore.data.events import load_events
-from leadscore.demo import DemoLeads, generate_leads
-from leadscore.lifecycle.artifacts import save_model
+from leadscore.demo import generate_leads
 from leadscore.live import ModelSlot, add_score
 from leadscore.live.overrides import clear_override, set_override, work_queue
 from leadscore.service import create_app
 from leadscore.store import Store, StoreError
 
-NOT_FEATURES = ["lead_id", "converted", "sales_status"]
 HOOK = "https://crm.example.com/hooks/leads"
 runner = CliRunner(env={"COLUMNS": "200", "LEADSCORE_DEBUG": None, "LEADSCORE_CONFIG": None})
 
 
 @pytest.fixture(scope="module")
-def model_dir(demo_leads: DemoLeads, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    table = demo_leads.table
-    model = LeadModel("logreg_l2", cv=3).fit(
-        table.drop(columns=NOT_FEATURES), table["converted"], id_column="lead_id"
-    )
-    return save_model(model, tmp_path_factory.mktemp("served") / "model")
-
-
-@pytest.fixture(scope="module")
 def fresh() -> pd.DataFrame:
     return generate_leads(40, seed=21, labelled=False).table
-
-
-def attributes(row: pd.Series) -> dict[str, Any]:
-    """A lead row as a JSON body's attributes."""
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if key == "lead_id":
-            continue
-        if isinstance(value, pd.Timestamp):
-            value = value.isoformat()
-        elif isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, float) and np.isnan(value):
-            value = None
-        out[str(key)] = value
-    return out
 
 
 class Api:

@@ -23,6 +23,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
+from lead_rows import attributes
 from leadscore import LeadModel
 from leadscore.config import ServiceSettings, Settings
 from leadscore.demo import DemoLeads, generate_leads
@@ -48,22 +49,6 @@ def model_dir(demo_leads: DemoLeads, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(scope="module")
 def fresh() -> pd.DataFrame:
     return generate_leads(60, seed=21, labelled=False).table
-
-
-def attributes(row: pd.Series) -> dict[str, Any]:
-    """A lead row as a JSON body's attributes."""
-    out = {}
-    for key, value in row.items():
-        if key == "lead_id":
-            continue
-        if isinstance(value, pd.Timestamp):
-            value = value.isoformat()
-        elif isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, float) and np.isnan(value):
-            value = None
-        out[str(key)] = value
-    return out
 
 
 class Api:

@@ -22,15 +22,11 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from leadscore import LeadModel
 from leadscore.config import ServiceSettings, Settings
-from leadscore.demo import DemoLeads
-from leadscore.lifecycle.artifacts import save_model
 from leadscore.live import ModelSlot
 from leadscore.service import create_app
 from leadscore.store import Store
 
-NOT_FEATURES = ["lead_id", "converted", "sales_status"]
 #: a demo lead as a request's attributes (every input of the model)
 ATTRIBUTES: dict[str, Any] = {
     "created_at": "2026-01-15T20:28:37", "source": "google", "country": "India",
@@ -48,15 +44,6 @@ def with_token(body: dict[str, Any], token: str) -> str:
     text = json.dumps(body)
     assert text.count(json.dumps(HOLE)) == 1
     return text.replace(json.dumps(HOLE), token)
-
-
-@pytest.fixture(scope="module")
-def model_dir(demo_leads: DemoLeads, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    table = demo_leads.table
-    model = LeadModel("logreg_l2", cv=3).fit(
-        table.drop(columns=NOT_FEATURES), table["converted"], id_column="lead_id"
-    )
-    return save_model(model, tmp_path_factory.mktemp("served") / "model")
 
 
 class Api:

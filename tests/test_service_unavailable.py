@@ -16,46 +16,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from leadscore import LeadModel
+from lead_rows import attributes
 from leadscore.config import ServiceSettings, Settings
-from leadscore.demo import DemoLeads, generate_leads
-from leadscore.lifecycle.artifacts import save_model
+from leadscore.demo import generate_leads
 from leadscore.service import create_app
 from leadscore.store import UNAVAILABLE, Store, StoreUnavailable
 
-NOT_FEATURES = ["lead_id", "converted", "sales_status"]
 WAIT_S = 0.3
 
 
 @pytest.fixture(scope="module")
-def model_dir(demo_leads: DemoLeads, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    table = demo_leads.table
-    model = LeadModel("logreg_l2", cv=3).fit(
-        table.drop(columns=NOT_FEATURES), table["converted"], id_column="lead_id"
-    )
-    return save_model(model, tmp_path_factory.mktemp("served") / "model")
-
-
-@pytest.fixture(scope="module")
 def lead() -> dict[str, Any]:
-    row = generate_leads(5, seed=3, labelled=False).table.iloc[0]
-    out: dict[str, Any] = {}
-    for key, value in row.items():
-        if key == "lead_id":
-            continue
-        if isinstance(value, pd.Timestamp):
-            value = value.isoformat()
-        elif isinstance(value, np.generic):
-            value = value.item()
-        if isinstance(value, float) and np.isnan(value):
-            value = None
-        out[str(key)] = value
-    return out
+    return attributes(generate_leads(5, seed=3, labelled=False).table.iloc[0])
 
 
 class Served:
