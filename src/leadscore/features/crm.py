@@ -34,6 +34,7 @@ from leadscore.data.columns import normalise_name, to_datetime
 from leadscore.data.roles import infer_target
 from leadscore.data.sources import TableLike, read_table
 from leadscore.errors import SchemaError
+from leadscore.features.labels import ID_NAMES, OUTCOME_TIME_NAMES
 
 ID = "lead_id"
 
@@ -42,12 +43,8 @@ UPDATED_NAMES = (
     "updated_at", "updated", "modified_at", "last_modified", "last_modified_at",
     "last_updated", "valid_from", "snapshot_at", "as_of",
 )  # fmt: skip
-_ID_NAMES = ("lead_id", "distinct_id", "client_id", "user_id", "id", "lead", "email")
 #: outcome columns a CRM export carries beside the fields: never features
-_OUTCOME_NAMES = (
-    "converted", "outcome_at", "outcome_time", "closed_at", "close_date", "converted_at",
-    "conversion_time", "won_at", "lost_at", "resolved_at", "decided_at", "status_changed_at",
-)  # fmt: skip
+_OUTCOME_NAMES = ("converted", *OUTCOME_TIME_NAMES)
 
 
 @dataclass(frozen=True)
@@ -118,7 +115,7 @@ def read_crm(
     if frame.empty:
         raise SchemaError("the CRM table has no rows")
     by_name = {normalise_name(c): c for c in frame.columns}
-    found_id = id_column or next((by_name[n] for n in _ID_NAMES if n in by_name), None)
+    found_id = id_column or next((by_name[n] for n in ID_NAMES if n in by_name), None)
     if found_id is None or found_id not in frame.columns:
         raise SchemaError(
             "the CRM table needs a lead id column (lead_id, distinct_id, user_id, id …; or "

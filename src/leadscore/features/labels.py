@@ -17,11 +17,12 @@ from leadscore.data.roles import coerce_target, infer_target
 from leadscore.data.sources import TableLike, read_table
 from leadscore.errors import DataError, SchemaError
 
-_OUTCOME_TIME_NAMES = (
+#: names an outcome-time column goes by (normalised), and a lead id column
+OUTCOME_TIME_NAMES = (
     "outcome_at", "outcome_time", "closed_at", "close_date", "converted_at", "conversion_time",
     "won_at", "lost_at", "resolved_at", "decided_at", "status_changed_at",
 )  # fmt: skip
-_ID_NAMES = ("lead_id", "distinct_id", "client_id", "user_id", "id", "lead", "email")
+ID_NAMES = ("lead_id", "distinct_id", "client_id", "user_id", "id", "lead", "email")
 
 
 def read_outcomes(
@@ -43,10 +44,10 @@ def read_outcomes(
     settings = settings or Settings()
     frame = read_table(source)
     by_name = {normalise_name(c): c for c in frame.columns}
-    id_column = id_column or next((by_name[n] for n in _ID_NAMES if n in by_name), None)
+    id_column = id_column or next((by_name[n] for n in ID_NAMES if n in by_name), None)
     target = target or infer_target(frame)
     if time_column is None:
-        time_column = next((by_name[n] for n in _OUTCOME_TIME_NAMES if n in by_name), None)
+        time_column = next((by_name[n] for n in OUTCOME_TIME_NAMES if n in by_name), None)
     for role, name in (("lead id", id_column), ("outcome", target)):
         if name is None or name not in frame.columns:
             raise SchemaError(
