@@ -134,6 +134,21 @@ def test_a_target_encoded_field_scores_and_explains_as_the_batch(
     np.testing.assert_allclose(fast.values, contributions(model, rows).values, atol=1e-9)
 
 
+@pytest.mark.parametrize("fitted", ["logreg_l2"], indirect=True)
+def test_a_logistic_regressions_folds_are_averaged_into_one_set_of_terms(
+    fitted: LeadModel, fresh: pd.DataFrame
+) -> None:
+    ensemble = FastScorer(fitted).terms
+    assert ensemble is not None and ensemble.averaged is not None
+    assert len(ensemble.members) > 1
+    rows = [FastScorer(fitted).clean(r) for r in fresh.to_dict("records")]
+    averaged = ensemble.explain(rows)
+    ensemble.averaged = None  # each fold model in turn, as the definition says
+    one_by_one = ensemble.explain(rows)
+    for fast, slow in zip(averaged, one_by_one, strict=True):
+        np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+
+
 def test_missing_and_placeholder_fields_score_like_missing(demo_leads: DemoLeads) -> None:
     table = demo_leads.table
     model = LeadModel("lightgbm", cv=3).fit(table.drop(columns=NOT_FEATURES), table["converted"])

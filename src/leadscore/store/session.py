@@ -34,13 +34,25 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from leadscore.store.db import WRITE_DEADLINE, make_engine, normalise_url, upgrade, write_engine
 from leadscore.store.errors import StoreUnavailable
 from leadscore.store.tables import Base
+
+#: how long a background checkpoint waits for the writer turn (else: the next call)
+CHECKPOINT_TURN_S = 0.1
+#: how long it holds the turn at most, waiting for readers to leave the old log
+CHECKPOINT_HOLD_S = 0.02
+#: log pages past which a commit checkpoints itself although a background thread should
+#: (SQLite's default is 1,000): only if that thread stalled, so the log cannot grow without end
+LATE_AUTOCHECKPOINT_PAGES = 20_000
+
+
+def _late_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute(f"PRAGMA wal_autocheckpoint = {LATE_AUTOCHECKPOINT_PAGES}")
 
 
 class Database:
@@ -54,15 +66,26 @@ class Database:
     driver's operational error (which :data:`~leadscore.store.errors.UNAVAILABLE` lists).
     """
 
-    def __init__(self, url: str, *, migrate: bool = True, wait_s: float | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        migrate: bool = True,
+        wait_s: float | None = None,
+        background_checkpoints: bool = False,
+    ) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, wait_s=wait_s)
+        if background_checkpoints and self.engine.dialect.name == "sqlite":
+            # commits checkpoint only if the background ones fall far behind
+            event.listen(self.engine, "connect", _late_autocheckpoint)
         #: the same pool; SQLite transactions on it begin with ``BEGIN IMMEDIATE``
         self.writer = write_engine(self.engine)
         self.dialect: str = self.engine.dialect.name
         #: what writers of this process queue on (SQLite); a no-op on PostgreSQL
+        self._write_turn = _WriterLock(wait_s)
         self.write_lock: AbstractContextManager[Any] = (
-            _WriterLock(wait_s) if self.dialect == "sqlite" else nullcontext()
+            self._write_turn if self.dialect == "sqlite" else nullcontext()
         )
         #: write transactions this process ended (committed or not): what a read cached
         #: in memory checks to know that nothing was written through this store since
@@ -113,19 +136,44 @@ class Database:
             conn.exec_driver_sql("SELECT id FROM leads LIMIT 1").all()
 
     def checkpoint(self) -> tuple[int, int] | None:
-        """Copy SQLite's write-ahead log into the database file now, without waiting for
-        readers or writers (a passive checkpoint): ``(frames in the log, frames copied)``;
-        None for PostgreSQL and in-memory stores.
+        """Copy SQLite's write-ahead log into the database file and have the next writer
+        start the log from its beginning: ``(frames in the log, frames copied)``; None
+        for PostgreSQL and in-memory stores.
 
-        SQLite otherwise checkpoints inside whichever commit finds the log over 1,000
-        pages, and that commit waits the few milliseconds of the copy and its fsync; the
-        service calls this from a background thread so requests do not (see
-        :class:`leadscore.store.checkpoint.Checkpointer`)."""
+        Two steps, so that writers wait as little as possible. A passive checkpoint
+        copies the log while they go on writing. Then, holding this process's writer
+        turn, a restart checkpoint copies the few frames written meanwhile and is retried
+        every half millisecond until no reader still reads the old log (readers are short;
+        new ones read the database file), for at most :data:`CHECKPOINT_HOLD_S`: a
+        millisecond or two in which this process's writers wait, once a call. Without the
+        second step the log never starts over while writers and readers keep coming: a
+        passive checkpoint never catches up, and the log grows without end.
+
+        A store opened with ``background_checkpoints`` relies on this being called
+        (:class:`leadscore.store.checkpoint.Checkpointer`); otherwise SQLite checkpoints
+        inside whichever commit finds the log over 1,000 pages, and that request waits
+        the milliseconds of the copy and its fsync."""
         if self.dialect != "sqlite" or self.engine.url.database in (None, "", ":memory:"):
             return None
         with self.engine.connect() as conn:
             driver = conn.connection.driver_connection
             _busy, logged, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if logged <= 0 or not self._write_turn.acquire(timeout=CHECKPOINT_TURN_S):
+                return int(logged), int(copied)
+            busy_ms = driver.execute("PRAGMA busy_timeout").fetchone()[0]
+            try:
+                driver.execute("PRAGMA busy_timeout = 0")  # our own, finer, retries
+                give_up = time.monotonic() + CHECKPOINT_HOLD_S
+                while True:
+                    busy, logged, copied = driver.execute(
+                        "PRAGMA wal_checkpoint(RESTART)"
+                    ).fetchone()
+                    if not busy or time.monotonic() > give_up:
+                        break
+                    time.sleep(0.0005)
+            finally:
+                self._write_turn.release()
+                driver.execute(f"PRAGMA busy_timeout = {busy_ms}")
         return int(logged), int(copied)
 
     @contextmanager
@@ -195,6 +243,13 @@ class _WriterLock:
 
     def __exit__(self, *_exc: object) -> None:
         WRITE_DEADLINE.at = None
+        self._lock.release()
+
+    def acquire(self, timeout: float) -> bool:
+        """Take the turn for a checkpoint (no write deadline): True when taken."""
+        return self._lock.acquire(timeout=timeout)
+
+    def release(self) -> None:
         self._lock.release()
 
 

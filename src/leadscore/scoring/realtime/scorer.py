@@ -31,7 +31,7 @@ from leadscore.scoring.contributions import Contributions, contributions
 from leadscore.scoring.dense import DenseModel, NotCompilable
 from leadscore.scoring.realtime.boosters import THREADED_ROWS, BoosterFn, CatBoostRaw, booster_raw
 from leadscore.scoring.realtime.cleaning import Cleaner, NativeEncoder, Row
-from leadscore.scoring.realtime.terms import BayesTerms, FieldTerms, LinearTerms
+from leadscore.scoring.realtime.terms import BayesTerms, LinearTerms, TermsEnsemble
 from leadscore.scoring.reasons import Reason, quartiles_of, select_reasons
 from leadscore.scoring.treeshap.forest import CompiledForest
 from leadscore.scoring.treeshap.pool import CORES, shared_pool
@@ -103,7 +103,8 @@ class FastScorer:
         self.cutoffs = model.cutoffs_
         self.quartiles = quartiles_of(model)
         self.mode = "batch"
-        self.linear: list[FieldTerms] = []
+        #: additive fold models (logistic regression, naive Bayes) as per-field terms
+        self.terms: TermsEnsemble | None = None
         #: per fold model: its input row encoder, and its booster (none once detached)
         self.encoders: list[NativeEncoder] = []
         self.boosters: list[BoosterFn] = []
@@ -112,18 +113,17 @@ class FastScorer:
         self.dense: DenseModel | None = None
         kind = family(model.model)
         if kind.realtime == "linear":
-            self.linear = [
-                LinearTerms(m, self.fields, model.background_, self.clean) for m in members
-            ]
+            self.terms = TermsEnsemble(
+                [LinearTerms(m, self.fields, model.background_, self.clean) for m in members]
+            )
             self.mode = "linear"
         elif kind.realtime == "naive_bayes":  # per-field lookups too
             try:
-                self.linear = [
-                    BayesTerms(m, self.fields, model.background_, self.clean) for m in members
-                ]
+                self.terms = TermsEnsemble(
+                    [BayesTerms(m, self.fields, model.background_, self.clean) for m in members]
+                )
                 self.mode = "linear"
             except NotCompilable as exc:
-                self.linear = []
                 log.info("scoring naive Bayes through the batch path: %s", exc)
         elif kind.realtime == "dense":
             try:
@@ -240,10 +240,8 @@ class FastScorer:
             raw = self._forest(rows, explain=False)
         elif self.dense is not None:
             raw = self.dense.logits(rows)
-        elif self.mode == "linear":
-            raw = np.array(
-                [np.mean([m.intercept + m.terms(r).sum() for m in self.linear]) for r in rows]
-            )
+        elif self.terms is not None:
+            raw = self.terms.logits(rows)
         elif self.mode == "booster":
             raw = np.mean(
                 [
@@ -272,14 +270,9 @@ class FastScorer:
         if self.dense is not None:
             _, values, base = self.dense.explain(rows)
             return self._tree_contributions(values, base)
-        if self.mode == "linear":
-            terms = np.array([np.mean([m.terms(r) for m in self.linear], axis=0) for r in rows])
-            reference = np.mean([m.reference for m in self.linear], axis=0)
-            base = np.mean([m.intercept + m.reference.sum() for m in self.linear])
-            values = (terms - reference) * self.slope
-            return Contributions(
-                self.fields, values, np.full(len(rows), base * self.slope + self.intercept)
-            )
+        if self.terms is not None:
+            _, values, base = self.terms.explain(rows)
+            return self._tree_contributions(values, base)
         if self.mode == "booster":
             matrices = [np.array([e(r) for r in rows], dtype=float) for e in self.encoders]
             if len(rows) < THREADED_ROWS and isinstance(self.boosters[0], CatBoostRaw):
@@ -343,8 +336,9 @@ class FastScorer:
     def _results(self, cleaned: list[dict[str, Any]], reasons: int) -> list[FastResult]:
         if reasons and self.forest is not None:  # a batch (a few leads: begin)
             return self._finish_forest(cleaned, reasons, self._forest(cleaned, explain=True))
-        if reasons and self.dense is not None:  # one pass gives the scores and the reasons
-            raw, values, base = self.dense.explain(cleaned)
+        additive = self.dense if self.dense is not None else self.terms
+        if reasons and additive is not None:  # one pass gives the scores and the reasons
+            raw, values, base = additive.explain(cleaned)
             logits = self.slope * raw + self.intercept
             return self._describe(cleaned, reasons, logits, self._tree_contributions(values, base))
         explained = self._contributions(cleaned) if reasons else None

@@ -10,8 +10,9 @@ term against the reference leads' average term) come for free.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,44 @@ class _NumericTerm:
         return float(total)
 
 
+@dataclass(frozen=True)
+class _AffineTerm:
+    """Several fold models' numeric terms of one input summed into one: ``slope * x +
+    log_slope * log1p(max(x, 0)) + offset`` when present (the folds that log-transform the
+    input give the second part), ``missing`` when not."""
+
+    slope: float
+    log_slope: float
+    offset: float
+    missing: float
+
+    def __call__(self, x: float) -> float:
+        if math.isnan(x):
+            return self.missing
+        total = self.slope * x + self.offset
+        if self.log_slope:
+            total += self.log_slope * math.log1p(max(x, 0.0))
+        return total
+
+    @classmethod
+    def average(cls, terms: Sequence[_NumericTerm]) -> _AffineTerm:
+        """The average of ``terms`` as one term."""
+        slope = log_slope = offset = missing = 0.0
+        for t in terms:
+            if t.log:
+                log_slope += t.weight / t.scale
+            else:
+                slope += t.weight / t.scale
+            offset -= t.weight * t.mean / t.scale
+            missing += t.weight * (t.median - t.mean) / t.scale
+            if t.indicator is not None:
+                weight, mean, scale = t.indicator
+                offset += weight * (0.0 - mean) / scale
+                missing += weight * (1.0 - mean) / scale
+        n = len(terms)
+        return cls(slope / n, log_slope / n, offset / n, missing / n)
+
+
 class FieldTerms:
     """A fold model additive in log-odds: ``intercept`` + Σ per-field terms, from numeric
     inputs (date parts included) through ``numeric`` and categories through ``lookups``.
@@ -73,8 +112,11 @@ class FieldTerms:
 
     def terms(self, row: Mapping[str, Any]) -> np.ndarray:
         """Per-field terms (log-odds) of one cleaned row."""
-        out = np.zeros(len(self.fields))
-        index = {f: i for i, f in enumerate(self.fields)}
+        return self.terms_of_expanded(row, self.expand(row))
+
+    def expand(self, row: Mapping[str, Any]) -> dict[str, Any]:
+        """``row`` with its date parts and gaps as the numeric terms read them (the same
+        for every fold model of one pipeline: :class:`TermsEnsemble` expands once)."""
         values = dict(row)
         for column in self.dates.columns_:
             parts = parts_of(row[column])
@@ -85,12 +127,141 @@ class FieldTerms:
                 stamp, ref = row[column], row[reference]
                 gap = (stamp - ref).total_seconds() / 86400 if stamp and ref else math.nan
                 values[f"{column}__days_after__{reference}"] = gap
+        return values
+
+    def terms_of_expanded(self, row: Mapping[str, Any], values: Mapping[str, Any]) -> np.ndarray:
+        """Per-field terms of one cleaned ``row`` whose :meth:`expand` is ``values``."""
+        out = [0.0] * len(self.fields)
+        index = self._index
         for column, field, term in self.numeric:
             out[index[field]] += term(values[column])
         for column, (table, unknown) in self.lookups.items():
             value = row[column]
             out[index[column]] += table.get(MISSING if value is None else value, unknown)
+        return np.array(out)
+
+    @property
+    def _index(self) -> dict[str, int]:
+        index: dict[str, int] | None = self.__dict__.get("_field_index")
+        if index is None:  # built once (models pickled before it existed build it here)
+            index = self.__dict__["_field_index"] = {f: i for i, f in enumerate(self.fields)}
+        return index
+
+
+class AveragedLinearTerms(FieldTerms):
+    """The fold models of one logistic regression averaged into one set of terms: the
+    average of affine terms is affine, and of lookups a lookup, so a lead costs one fold
+    model's arithmetic whatever the number of folds (exact up to rounding).
+
+    Raises
+    ------
+    NotCompilable
+        Where the fold models read different inputs.
+    """
+
+    def __init__(self, members: Sequence[LinearTerms]) -> None:
+        first = members[0]
+        self.fields, self.dates = first.fields, first.dates
+        self.intercept = float(np.mean([m.intercept for m in members]))
+        self.reference = np.mean([m.reference for m in members], axis=0)
+        numeric: list[list[tuple[str, str, _NumericTerm]]] = [m.numeric for m in members]  # type: ignore[misc]
+        if any(
+            [(c, f) for c, f, _ in n] != [(c, f) for c, f, _ in numeric[0]] for n in numeric
+        ) or any(list(m.lookups) != list(first.lookups) for m in members):
+            raise NotCompilable("the fold models read different inputs")
+        if any(
+            list(m.dates.columns_) != list(first.dates.columns_)
+            or m.dates.reference != first.dates.reference
+            for m in members
+        ):
+            raise NotCompilable("the fold models expand dates differently")
+        self.numeric = []
+        for j, (column, field, _) in enumerate(first.numeric):
+            averaged = _AffineTerm.average([n[j][2] for n in numeric])
+            self.numeric.append((column, field, averaged))
+        self.lookups = {}
+        for column in first.lookups:
+            tables = [m.lookups[column] for m in members]
+            levels = {level for table, _ in tables for level in table}
+            averaged = {
+                level: float(np.mean([t.get(level, unknown) for t, unknown in tables]))
+                for level in levels
+            }
+            self.lookups[column] = (averaged, float(np.mean([u for _, u in tables])))
+
+
+class TermsEnsemble:
+    """The fold models of one additive pipeline scored together, as
+    :class:`~leadscore.scoring.dense.DenseModel` scores trees: each lead's terms are
+    computed once per fold model and give both its log-odds and its contributions.
+
+    Parameters
+    ----------
+    members:
+        The fold models' compiled terms (the same fields and date columns).
+
+    Example
+    -------
+    >>> from leadscore.scoring.realtime.scorer import FastScorer
+    >>> scorer = FastScorer(model)  # a logistic regression: its fold models' terms
+    >>> ensemble = scorer.terms
+    >>> all(isinstance(m, LinearTerms) for m in ensemble.members)
+    True
+    >>> raw, values, base = ensemble.explain([scorer.clean(leads.iloc[0].to_dict())])
+    >>> bool(np.allclose(raw, base + values.sum(axis=1)))
+    True
+    """
+
+    def __init__(self, members: list[FieldTerms]) -> None:
+        if not members:
+            raise ValueError("a terms ensemble needs at least one fold model")
+        self.members = members
+        first = members[0]
+        #: whether the fold models expand a row's dates alike (one expansion serves all)
+        self._shared = all(
+            list(m.dates.columns_) == list(first.dates.columns_)
+            and m.dates.reference == first.dates.reference
+            for m in members
+        )
+        #: the reference leads' average terms and the base log-odds, over the fold models
+        self.reference = np.mean([m.reference for m in members], axis=0)
+        self.base = float(np.mean([m.intercept + m.reference.sum() for m in members]))
+        self._intercept = float(np.mean([m.intercept for m in members]))
+        #: the fold models as one (logistic regression), or None: each in turn
+        self.averaged: FieldTerms | None = None
+        if len(members) > 1 and all(isinstance(m, LinearTerms) for m in members):
+            with contextlib.suppress(NotCompilable):  # else each fold model in turn
+                self.averaged = AveragedLinearTerms(members)  # type: ignore[arg-type]
+
+    def _terms(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """``(rows, fields)``: each row's terms averaged over the fold models."""
+        if self.averaged is not None:
+            return np.array([self.averaged.terms(row) for row in rows])
+        first = self.members[0]
+        out = np.empty((len(rows), len(first.fields)))
+        for i, row in enumerate(rows):
+            values = first.expand(row)
+            total = first.terms_of_expanded(row, values)
+            for member in self.members[1:]:
+                total += member.terms_of_expanded(
+                    row, values if self._shared else member.expand(row)
+                )
+            out[i] = total / len(self.members)
         return out
+
+    def logits(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+        """The fold models' average log-odds of cleaned rows."""
+        return self._intercept + self._terms(rows).sum(axis=1)
+
+    def explain(
+        self, rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(log-odds, contributions (rows, fields), base log-odds)`` of cleaned rows; the
+        contributions are terms against the reference leads' average, so that
+        ``log-odds == base + contributions.sum(axis=1)``."""
+        terms = self._terms(rows)
+        values = terms - self.reference
+        return self._intercept + terms.sum(axis=1), values, np.full(len(rows), self.base)
 
 
 class LinearTerms(FieldTerms):
