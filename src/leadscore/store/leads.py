@@ -39,6 +39,10 @@ _INSERT_CHANGES = CHANGES.insert()
 _SQLITE_INSERT_CHANGES = (
     "INSERT INTO lead_changes (lead_id, attributes, changed_at) VALUES (?, ?, ?)"
 )
+_SQLITE_ENSURE = (
+    "INSERT INTO leads (id, attributes, created_at, updated_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT DO NOTHING"
+)
 _SELECT_LEADS = select(LEADS).where(LEADS.c.id.in_(bindparam("ids", expanding=True)))
 _UPDATE_ATTRIBUTES = (
     update(LEADS)
@@ -162,13 +166,19 @@ class LeadRepository(Repository):
         # transaction is inserting is waited for like a lock), so two transactions locking
         # overlapping sets cannot deadlock; NO KEY UPDATE does not block concurrent inserts
         # of events and outcomes for the lead. SQLite: the write transaction already holds
-        # the lock, and DO NOTHING suffices
-        stmt = self._lock_stmt if self._db.dialect == "postgresql" else self._ensure_stmt
+        # the lock, and DO NOTHING suffices (straight to sqlite3, as record_changes: this
+        # is the scoring write of every new lead)
+        if self._db.dialect == "sqlite":
+            when = sqlite_time(now)
+            conn.connection.driver_connection.executemany(
+                _SQLITE_ENSURE, [(i, dumps_json(leads[i]), when, when) for i in sorted(leads)]
+            )
+            return
         rows = [
             {"id": i, "attributes": leads[i], "created_at": now, "updated_at": now}
             for i in sorted(leads)
         ]
-        conn.execute(stmt, rows)  # one cached executemany, like ensure
+        conn.execute(self._lock_stmt, rows)  # one cached executemany, like ensure
 
     def merge(
         self,

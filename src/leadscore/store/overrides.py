@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from leadscore.store.checks import CHUNK, check_lead_id
 from leadscore.store.errors import NotFoundError, StoreError
 from leadscore.store.session import Repository
-from leadscore.store.tables import Lead, Override, as_utc, utcnow
+from leadscore.store.tables import Lead, Override, as_utc, from_sqlite_time, utcnow
 
 #: what an override may set: a segment, or ``exclude`` (out of the work queue)
 OVERRIDE_SEGMENTS: tuple[str, ...] = ("hot", "warm", "cold", "exclude")
@@ -89,17 +89,12 @@ _FIELDS = "id, lead_id, segment, reason, author, created_at, until, cleared_at, 
 _SQLITE_NEWEST = f"SELECT {_FIELDS} FROM overrides WHERE lead_id = ? ORDER BY id DESC LIMIT 1"
 
 
-def _sqlite_time(text: str | None) -> datetime | None:
-    # as the column type writes it on SQLite: naive UTC text
-    return None if text is None else as_utc(datetime.fromisoformat(text))
-
-
 def _sqlite_record(row: tuple[Any, ...]) -> OverrideRecord:
     """An override read straight from sqlite3 (the columns of ``_FIELDS``)."""
     oid, lead_id, segment, reason, author, created, until, cleared, cleared_by = row
     return OverrideRecord(
-        oid, lead_id, segment, reason, author, _sqlite_time(created),  # type: ignore[arg-type]
-        _sqlite_time(until), _sqlite_time(cleared), cleared_by,
+        oid, lead_id, segment, reason, author, from_sqlite_time(created),  # type: ignore[arg-type]
+        from_sqlite_time(until), from_sqlite_time(cleared), cleared_by,
     )  # fmt: skip
 
 

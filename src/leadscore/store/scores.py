@@ -28,7 +28,15 @@ from leadscore.store.errors import StoreError
 from leadscore.store.leads import LeadRepository
 from leadscore.store.overrides import in_force
 from leadscore.store.records import QueueEntry, ScorePoint, ScoreRecord
-from leadscore.store.scoring import LATEST, SCORES, SELECT_STATE, Previous, ScoreWriter
+from leadscore.store.scoring import (
+    LATEST,
+    SCORES,
+    SELECT_STATE,
+    SQLITE_STATE,
+    Previous,
+    ScoreWriter,
+    SqliteState,
+)
 from leadscore.store.session import Database, Repository
 from leadscore.store.tables import Event, LatestScore, Lead, Outcome, Score, as_utc, utcnow
 
@@ -149,8 +157,14 @@ class ScoreRepository(Repository):
         latest: dict[str, Previous] = {}
         found: set[str] = set()
         created: dict[str, dict[str, Any]] = {}
+        driver = conn.connection.driver_connection if one and not postgres else None
         for chunk in chunks:
-            for row in conn.execute(stmt, chunk):
+            rows = (
+                [SqliteState.of(r) for r in driver.execute(SQLITE_STATE[bool(fields)], lead_ids)]
+                if driver is not None  # a real-time score: see SQLITE_STATE
+                else conn.execute(stmt, chunk)
+            )
+            for row in rows:
                 found.add(row.id)
                 if fields:
                     stored[row.id] = row.attributes or {}

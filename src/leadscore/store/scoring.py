@@ -17,11 +17,12 @@ stored score with the latest score it replaced, and the scoring flow
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Row, bindparam, insert, select
 
@@ -30,7 +31,7 @@ from leadscore.store.db import dumps_json
 from leadscore.store.errors import StoreError
 from leadscore.store.leads import LEADS
 from leadscore.store.records import NewScore, ScoreRecord, StoredScore
-from leadscore.store.tables import LatestScore, Score, as_utc, sqlite_time
+from leadscore.store.tables import LatestScore, Score, as_utc, from_sqlite_time, sqlite_time
 
 SCORES, LATEST = Score.__table__, LatestScore.__table__
 # what the scoring transaction needs of locked leads, in one statement: the latest score
@@ -52,6 +53,36 @@ SELECT_STATE = {
     for attributes in (False, True)
     for one in (False, True)
 }
+#: ``SELECT_STATE`` of one lead on SQLite, straight to sqlite3 (see _SQLITE_INSERT_SCORE)
+SQLITE_STATE = {
+    attributes: (
+        "SELECT leads.id, scores.segment, scores.score_100, scores.scored_at"
+        + (", leads.attributes, leads.created_at" if attributes else "")
+        + " FROM leads LEFT OUTER JOIN latest_scores ON latest_scores.lead_id = leads.id"
+        " LEFT OUTER JOIN scores ON scores.id = latest_scores.score_id WHERE leads.id = ?"
+    )
+    for attributes in (False, True)
+}
+
+
+class SqliteState(NamedTuple):
+    """A row of ``SQLITE_STATE`` typed as SQLAlchemy reads ``SELECT_STATE``'s."""
+
+    id: str
+    segment: str | None
+    score_100: int | None
+    scored_at: datetime | None
+    attributes: dict[str, Any] | None = None
+    created_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: tuple[Any, ...]) -> SqliteState:
+        lead_id, segment, score_100, scored_at, *rest = row
+        attributes = json.loads(rest[0]) if rest and rest[0] is not None else None
+        created_at = from_sqlite_time(rest[1]) if rest else None
+        return cls(lead_id, segment, score_100, from_sqlite_time(scored_at), attributes, created_at)
+
+
 _INSERT_SCORES = insert(SCORES).returning(SCORES.c.id, sort_by_parameter_order=True)
 
 # One real-time score on SQLite, straight to sqlite3: SQLAlchemy's execution of a
@@ -76,7 +107,7 @@ def _sqlite_driver(conn: Connection) -> Any:
 
 #: what a new score is compared with: the lead's latest stored score (a row of
 #: ``SELECT_STATE``: segment, score_100, scored_at) or an earlier one of the same batch
-Previous = Row[Any] | ScoreRecord
+Previous = Row[Any] | SqliteState | ScoreRecord
 
 
 class ScoreWriter:

@@ -84,6 +84,18 @@ def sqlite_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def from_sqlite_time(text: str | None) -> datetime | None:
+    """A timestamp column's text read straight from sqlite3 (see :func:`sqlite_time`) as
+    the column type reads it: an aware UTC datetime.
+
+    Example
+    -------
+    >>> from_sqlite_time("2026-01-05 09:30:00.000000").isoformat()
+    '2026-01-05T09:30:00+00:00'
+    """
+    return None if text is None else as_utc(datetime.fromisoformat(text))
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that always goes in and comes out as an aware UTC datetime."""
 
