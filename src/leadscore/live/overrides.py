@@ -278,9 +278,11 @@ def work_queue(
             pins.setdefault(override.segment, []).append(
                 QueuedLead(latest[override.lead_id], override)
             )
-    model_counts = store.scores.segment_counts(
-        without_overrides_at=when, max_age_s=COUNTS_MAX_AGE_S
-    )
+    # the leads with an override in force are counted where sales placed them, not by
+    # their score: taken out of the (cached) counts here, not by a count of its own
+    model_counts = store.scores.segment_counts(max_age_s=COUNTS_MAX_AGE_S)
+    for record in latest.values():
+        model_counts[record.segment] = model_counts.get(record.segment, 0) - 1
     counts = dict(model_counts)
     for pinned_segment, pinned in pins.items():
         counts[pinned_segment] = counts.get(pinned_segment, 0) + len(pinned)

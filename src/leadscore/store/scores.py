@@ -15,7 +15,6 @@ Transactions:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
@@ -37,6 +36,7 @@ from leadscore.store.scoring import (
     ScoreWriter,
     SqliteState,
 )
+from leadscore.store.segment_counts import SegmentCounts
 from leadscore.store.session import Database, Repository
 from leadscore.store.tables import Event, LatestScore, Lead, Outcome, Score, as_utc, utcnow
 
@@ -64,9 +64,8 @@ class ScoreRepository(Repository):
     def __init__(self, db: Database, leads: LeadRepository) -> None:
         super().__init__(db)
         self._leads = leads
-        #: the last segment counts read, by kind (with or without overrides): when, after
-        #: how many of this store's writes, the counts
-        self._counts: dict[bool, tuple[float, int, dict[str, int]]] = {}
+        #: the last segment counts read, moved by this store's scoring writes since
+        self._segment_counts = SegmentCounts()
         upsert = db.insert(LatestScore)
         self._upsert_latest = upsert.on_conflict_do_update(
             index_elements=["lead_id"],
@@ -118,7 +117,8 @@ class ScoreRepository(Repository):
         db = self._db
         # Core statements on one connection (no ORM session: nothing here needs identity
         # or unit-of-work tracking); still one transaction, BEGIN IMMEDIATE on SQLite
-        with _counting(db), db.write_lock, db.writer.begin() as conn:
+        counts = self._segment_counts
+        with counts.writing() as moves, db.write_lock, db.writer.begin() as conn:
             stored, latest = self._lock_state(conn, ids, fields)
             # the default scored_at is taken once the leads are locked (SQLite: since the
             # BEGIN), so concurrent writers' scores are in time order, and one that waited
@@ -130,6 +130,7 @@ class ScoreRepository(Repository):
             yield writer
             if not writer.done:
                 conn.rollback()  # no scores: nothing of it is kept
+            moves += writer.moves  # applied to the counts once committed
 
     def _lock_state(
         self, conn: Connection, lead_ids: list[str], fields: Mapping[str, dict[str, Any]]
@@ -287,10 +288,11 @@ class ScoreRepository(Repository):
     ) -> dict[str, int]:
         """How many leads are in each segment now (by their latest score); hot, warm and
         cold are always present. ``without_overrides_at``: as for :meth:`ranked`.
-        ``max_age_s``: counts read by this store within that many seconds, with nothing
-        written through it since, are good enough (the count reads every lead's latest
-        score, so the work queue, asked many times a second, takes them at most a second
-        old, as other processes' writes go, instead of reading them each time).
+        ``max_age_s`` (without overrides only): counts read by this store within that
+        many seconds are good enough; this store's own scoring writes since have moved
+        them (see :mod:`leadscore.store.segment_counts`), so they are exact for it and at
+        most that old as other processes' writes go. The count reads every lead's latest
+        score: the work queue, asked many times a second, does not.
 
         Example
         -------
@@ -302,15 +304,12 @@ class ScoreRepository(Repository):
         >>> store.scores.segment_counts()
         {'hot': 1, 'warm': 0, 'cold': 2}
         """
-        kind, writes = without_overrides_at is not None, self._db.writes
-        cached = self._counts.get(kind)
-        if (
-            max_age_s > 0
-            and cached is not None
-            and cached[1] == writes  # nothing written through this store since
-            and time.monotonic() - cached[0] <= max_age_s
-        ):
-            return dict(cached[2])
+        plain = without_overrides_at is None
+        if plain and max_age_s > 0:
+            cached = self._segment_counts.cached(max_age_s)
+            if cached is not None:
+                return cached
+        token = self._segment_counts.before_read()
         counts = {"hot": 0, "warm": 0, "cold": 0}
         query = select(LatestScore.segment, func.count()).group_by(LatestScore.segment)
         if without_overrides_at is not None:
@@ -318,7 +317,8 @@ class ScoreRepository(Repository):
         with self._read() as session:
             for segment, count in session.execute(query):
                 counts[segment] = int(count)
-        self._counts[kind] = (time.monotonic(), writes, dict(counts))
+        if plain:
+            self._segment_counts.offer(token, counts)
         return counts
 
     def queue(self, limit: int | None = None) -> list[QueueEntry]:
@@ -387,12 +387,3 @@ def score_record(row: Any) -> ScoreRecord:
         reasons=row.reasons,
         scored_at=row.scored_at,
     )
-
-
-@contextmanager
-def _counting(db: Database) -> Iterator[None]:
-    """Count a scoring transaction among the database's writes (see ``Database.writes``)."""
-    try:
-        yield
-    finally:
-        db.writes += 1

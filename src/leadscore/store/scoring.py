@@ -137,6 +137,8 @@ class ScoreWriter:
         self.connection, self.now = conn, now
         self._upsert_latest, self._lead_ids, self._latest = upsert_latest, lead_ids, latest
         self.done = False
+        #: each lead's latest segment before and after, of the scores that became latest
+        self.moves: list[tuple[str | None, str]] = []
 
     def add(self, items: Sequence[NewScore]) -> list[StoredScore]:
         """Append the scores (of leads given to the transaction, in order) and move each
@@ -198,6 +200,8 @@ class ScoreWriter:
             if not backfill:
                 latest[record.lead_id] = new_latest[record.lead_id] = record
             stored.append(StoredScore(record, not backfill, *before))
+            if not backfill:
+                self.moves.append((before[0], record.segment))
 
         if new_latest and driver is not None:
             (r,) = new_latest.values()

@@ -44,11 +44,14 @@ from leadscore.store.tables import Base
 
 #: how long a background checkpoint waits for the writer turn (else: the next call)
 CHECKPOINT_TURN_S = 0.1
-#: how long it holds the turn at most, waiting for readers to leave the old log
+#: log pages from which a background checkpoint waits (up to CHECKPOINT_HOLD_S) for the
+#: readers to leave the log, so that it can start over
+LONG_LOG_PAGES = 2_000
 CHECKPOINT_HOLD_S = 0.02
-#: log pages past which a commit checkpoints itself although a background thread should
-#: (SQLite's default is 1,000): only if that thread stalled, so the log cannot grow without end
-LATE_AUTOCHECKPOINT_PAGES = 20_000
+#: log pages past which a commit checkpoints itself although a background thread does
+#: (SQLite's default is 1,000): only when readers kept the log from restarting for a while,
+#: or that thread stalled, so the log cannot grow without end
+LATE_AUTOCHECKPOINT_PAGES = 4_000
 
 
 def _late_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
@@ -87,9 +90,6 @@ class Database:
         self.write_lock: AbstractContextManager[Any] = (
             self._write_turn if self.dialect == "sqlite" else nullcontext()
         )
-        #: write transactions this process ended (committed or not): what a read cached
-        #: in memory checks to know that nothing was written through this store since
-        self.writes = 0
         if migrate:
             try:
                 upgrade(self.engine)
@@ -107,21 +107,15 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """An ORM session in a write transaction, behind the writer lock."""
-        try:
-            with self.write_lock, Session(self.writer) as session, session.begin():
-                yield session
-        finally:
-            self.writes += 1
+        with self.write_lock, Session(self.writer) as session, session.begin():
+            yield session
 
     @contextmanager
     def begin_write(self) -> Iterator[Connection]:
         """A Core connection in a write transaction, behind the writer lock: committed on
         leaving, rolled back on an exception."""
-        try:
-            with self.write_lock, self.writer.begin() as conn:
-                yield conn
-        finally:
-            self.writes += 1
+        with self.write_lock, self.writer.begin() as conn:
+            yield conn
 
     def insert(self, model: type[Base]) -> Any:
         """A dialect-specific INSERT of ``model`` that has ``on_conflict_do_*``."""
@@ -137,17 +131,21 @@ class Database:
 
     def checkpoint(self) -> tuple[int, int] | None:
         """Copy SQLite's write-ahead log into the database file and have the next writer
-        start the log from its beginning: ``(frames in the log, frames copied)``; None
-        for PostgreSQL and in-memory stores.
+        start the log from its beginning: ``(frames in the log, frames copied)``, or
+        ``(-1, -1)`` when the writer turn was not free within :data:`CHECKPOINT_TURN_S`;
+        None for PostgreSQL and in-memory stores.
 
-        Two steps, so that writers wait as little as possible. A passive checkpoint
-        copies the log while they go on writing. Then, holding this process's writer
-        turn, a restart checkpoint copies the few frames written meanwhile and is retried
-        every half millisecond until no reader still reads the old log (readers are short;
-        new ones read the database file), for at most :data:`CHECKPOINT_HOLD_S`: a
-        millisecond or two in which this process's writers wait, once a call. Without the
-        second step the log never starts over while writers and readers keep coming: a
-        passive checkpoint never catches up, and the log grows without end.
+        One restart checkpoint, holding this process's writer turn (so no writer of ours
+        adds frames meanwhile: the whole log is copied) and not waiting for readers: if
+        one still reads the old log the copy is done but the log not restarted, and the
+        next call tries again. The turn is held for the copy and its fsync, about a
+        millisecond at a few hundred frames. Only once the log has reached
+        :data:`LONG_LOG_PAGES` (readers never left it) is the restart retried every half
+        millisecond for up to :data:`CHECKPOINT_HOLD_S`, the writers waiting meanwhile.
+
+        A passive checkpoint beside the writers would hold nobody up, but under constant
+        writes and reads it never catches up and the log grows without end; its fsyncs
+        beside the writers' commits also slowed them (measured: ``bench/soak.py``).
 
         A store opened with ``background_checkpoints`` relies on this being called
         (:class:`leadscore.store.checkpoint.Checkpointer`); otherwise SQLite checkpoints
@@ -157,20 +155,17 @@ class Database:
             return None
         with self.engine.connect() as conn:
             driver = conn.connection.driver_connection
-            _busy, logged, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            if logged <= 0 or not self._write_turn.acquire(timeout=CHECKPOINT_TURN_S):
-                return int(logged), int(copied)
+            if not self._write_turn.acquire(timeout=CHECKPOINT_TURN_S):
+                return -1, -1
             busy_ms = driver.execute("PRAGMA busy_timeout").fetchone()[0]
             try:
-                driver.execute("PRAGMA busy_timeout = 0")  # our own, finer, retries
+                driver.execute("PRAGMA busy_timeout = 0")  # readers: our own, finer, wait
+                restart = "PRAGMA wal_checkpoint(RESTART)"
+                busy, logged, copied = driver.execute(restart).fetchone()
                 give_up = time.monotonic() + CHECKPOINT_HOLD_S
-                while True:
-                    busy, logged, copied = driver.execute(
-                        "PRAGMA wal_checkpoint(RESTART)"
-                    ).fetchone()
-                    if not busy or time.monotonic() > give_up:
-                        break
-                    time.sleep(0.0005)
+                while busy and logged >= LONG_LOG_PAGES and time.monotonic() < give_up:
+                    time.sleep(0.0005)  # readers never left the log long enough: wait
+                    busy, logged, copied = driver.execute(restart).fetchone()
             finally:
                 self._write_turn.release()
                 driver.execute(f"PRAGMA busy_timeout = {busy_ms}")
