@@ -268,20 +268,19 @@ class ScoreRepository(Repository):
         >>> [(s.lead_id, s.segment) for s in store.scores.ranked("hot", limit=2)]
         [('L7', 'hot'), ('L1', 'hot')]
         """
-        query: Select[tuple[Score]] = select(Score).join(
-            LatestScore, LatestScore.score_id == Score.id
-        )
+        # Core rows, not ORM objects: a page of the queue is read many times a second
+        query: Select[Any] = select(SCORES).join(LATEST, LATEST.c.score_id == SCORES.c.id)
         if segment is not None:
-            query = query.where(LatestScore.segment == segment)
+            query = query.where(LATEST.c.segment == segment)
         if without_overrides_at is not None:
-            query = query.where(LatestScore.lead_id.not_in(in_force(without_overrides_at)))
+            query = query.where(LATEST.c.lead_id.not_in(in_force(without_overrides_at)))
         query = (
-            query.order_by(LatestScore.score.desc(), LatestScore.lead_id)
+            query.order_by(LATEST.c.score.desc(), LATEST.c.lead_id)
             .limit(clamp_limit(limit))
             .offset(max(0, int(offset)))
         )
-        with self._read() as session:
-            return [score_record(row) for row in session.scalars(query)]
+        with self._db.engine.connect() as conn:
+            return [score_record(row) for row in conn.execute(query)]
 
     def segment_counts(
         self, without_overrides_at: datetime | None = None, *, max_age_s: float = 0.0
