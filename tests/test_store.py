@@ -24,7 +24,6 @@ from leadscore.live import add_score, add_scores, scoring
 from leadscore.store import NewScore, Store, StoreError, make_engine, mask, normalise_url, upgrade
 from leadscore.store.checkpoint import Checkpointer
 from leadscore.store.db import current_revision, head_revision, write_engine
-from leadscore.store.session import LATE_AUTOCHECKPOINT_PAGES
 from leadscore.store.tables import Base
 
 T0 = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)
@@ -655,54 +654,6 @@ def test_checkpoint_moves_the_write_ahead_log_into_the_file(store: Store, tmp_pa
     assert again < logged and copied == again  # the next write started the log over
     assert len(store.scores.ranked(limit=100)) == 31  # nothing lost on the way
     assert Store("sqlite://").checkpoint() is None  # in memory: no log
-
-
-def test_background_checkpoints_restart_the_log_under_constant_writes(tmp_path: Path) -> None:
-    # a writer that never pauses and a reader: a passive checkpoint alone never catches up
-    # and the log would grow without end (it did: 4 GB in a 10-minute soak)
-    path = tmp_path / "busy.db"
-    store = Store(f"sqlite:///{path}", background_checkpoints=True)
-    stop = threading.Event()
-    written = [0]
-
-    def write() -> None:
-        while not stop.is_set():
-            n = written[0]
-            add_scores(store, [NewScore(f"W{n}", "1", 0.5, 50, "warm", True)])
-            written[0] = n + 1
-
-    def read() -> None:  # a reader keeps the log in use, as the work queue's reads do
-        while not stop.is_set():
-            store.scores.ranked(limit=5)
-
-    threads = [threading.Thread(target=write), threading.Thread(target=read)]
-    for thread in threads:
-        thread.start()
-    done, counts = [], []
-    try:
-        store.checkpoint()
-        counts.append(written[0])
-        for _ in range(12):
-            time.sleep(0.25)
-            done.append(store.checkpoint())
-            counts.append(written[0])
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    assert written[0] > 200
-    # the log starts over after each checkpoint: it holds the frames of the writes since
-    # the previous one, not of all writes so far (12 times as many by the last one)
-    # log frames a write adds, from the first interval that reported its log (-1: busy)
-    first = next(i for i, (frames, _) in enumerate(done) if frames > 0)
-    per_write = done[first][0] / max(counts[first + 1] - counts[first], 1)
-    since_previous = counts[-1] - counts[-2]
-    assert done[-1][0] < 3 * per_write * since_previous
-    assert 3 * per_write * since_previous < per_write * (counts[-1] - counts[0]) / 2
-    with store.engine.connect() as conn:  # the commits themselves do not checkpoint
-        pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
-    assert pages == LATE_AUTOCHECKPOINT_PAGES
-    assert len(store.scores.ranked(limit=100_000)) == written[0]
 
 
 def test_checkpointer_thread_keeps_the_log_short(tmp_path: Path) -> None:

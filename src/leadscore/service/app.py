@@ -114,12 +114,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = app.state.store is None  # a store we open here, we close here
         if owned:
-            # its checkpointer (below) keeps SQLite's log short, not the requests' commits
-            app.state.store = Store(
-                settings.database_url,
-                wait_s=settings.service.store_wait_s,
-                background_checkpoints=True,
-            )
+            app.state.store = Store(settings.database_url, wait_s=settings.service.store_wait_s)
         chosen = slot or ModelSlot.load(settings.service.model, settings)
         # each model's request model is built before the model is swapped in, not by the
         # first request that needs it

@@ -34,28 +34,13 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from leadscore.store.db import WRITE_DEADLINE, make_engine, normalise_url, upgrade, write_engine
 from leadscore.store.errors import StoreUnavailable
 from leadscore.store.tables import Base
-
-#: how long a background checkpoint waits for the writer turn (else: the next call)
-CHECKPOINT_TURN_S = 0.1
-#: log pages from which a background checkpoint waits (up to CHECKPOINT_HOLD_S) for the
-#: readers to leave the log, so that it can start over
-LONG_LOG_PAGES = 2_000
-CHECKPOINT_HOLD_S = 0.02
-#: log pages past which a commit checkpoints itself although a background thread does
-#: (SQLite's default is 1,000): only when readers kept the log from restarting for a while,
-#: or that thread stalled, so the log cannot grow without end
-LATE_AUTOCHECKPOINT_PAGES = 4_000
-
-
-def _late_autocheckpoint(dbapi_connection: Any, _record: Any) -> None:
-    dbapi_connection.execute(f"PRAGMA wal_autocheckpoint = {LATE_AUTOCHECKPOINT_PAGES}")
 
 
 class Database:
@@ -69,26 +54,15 @@ class Database:
     driver's operational error (which :data:`~leadscore.store.errors.UNAVAILABLE` lists).
     """
 
-    def __init__(
-        self,
-        url: str,
-        *,
-        migrate: bool = True,
-        wait_s: float | None = None,
-        background_checkpoints: bool = False,
-    ) -> None:
+    def __init__(self, url: str, *, migrate: bool = True, wait_s: float | None = None) -> None:
         self.url = normalise_url(url)
         self.engine = make_engine(self.url, wait_s=wait_s)
-        if background_checkpoints and self.engine.dialect.name == "sqlite":
-            # commits checkpoint only if the background ones fall far behind
-            event.listen(self.engine, "connect", _late_autocheckpoint)
         #: the same pool; SQLite transactions on it begin with ``BEGIN IMMEDIATE``
         self.writer = write_engine(self.engine)
         self.dialect: str = self.engine.dialect.name
         #: what writers of this process queue on (SQLite); a no-op on PostgreSQL
-        self._write_turn = _WriterLock(wait_s)
         self.write_lock: AbstractContextManager[Any] = (
-            self._write_turn if self.dialect == "sqlite" else nullcontext()
+            _WriterLock(wait_s) if self.dialect == "sqlite" else nullcontext()
         )
         if migrate:
             try:
@@ -130,45 +104,19 @@ class Database:
             conn.exec_driver_sql("SELECT id FROM leads LIMIT 1").all()
 
     def checkpoint(self) -> tuple[int, int] | None:
-        """Copy SQLite's write-ahead log into the database file and have the next writer
-        start the log from its beginning: ``(frames in the log, frames copied)``, or
-        ``(-1, -1)`` when the writer turn was not free within :data:`CHECKPOINT_TURN_S`;
+        """Copy SQLite's write-ahead log into the database file now, without waiting for
+        readers or writers (a passive checkpoint): ``(frames in the log, frames copied)``;
         None for PostgreSQL and in-memory stores.
 
-        One restart checkpoint, holding this process's writer turn (so no writer of ours
-        adds frames meanwhile: the whole log is copied) and not waiting for readers: if
-        one still reads the old log the copy is done but the log not restarted, and the
-        next call tries again. The turn is held for the copy and its fsync, about a
-        millisecond at a few hundred frames. Only once the log has reached
-        :data:`LONG_LOG_PAGES` (readers never left it) is the restart retried every half
-        millisecond for up to :data:`CHECKPOINT_HOLD_S`, the writers waiting meanwhile.
-
-        A passive checkpoint beside the writers would hold nobody up, but under constant
-        writes and reads it never catches up and the log grows without end; its fsyncs
-        beside the writers' commits also slowed them (measured: ``bench/soak.py``).
-
-        A store opened with ``background_checkpoints`` relies on this being called
-        (:class:`leadscore.store.checkpoint.Checkpointer`); otherwise SQLite checkpoints
-        inside whichever commit finds the log over 1,000 pages, and that request waits
-        the milliseconds of the copy and its fsync."""
+        SQLite otherwise checkpoints inside whichever commit finds the log over 1,000
+        pages, and that commit waits the few milliseconds of the copy and its fsync; the
+        service calls this from a background thread so requests do not (see
+        :class:`leadscore.store.checkpoint.Checkpointer`)."""
         if self.dialect != "sqlite" or self.engine.url.database in (None, "", ":memory:"):
             return None
         with self.engine.connect() as conn:
             driver = conn.connection.driver_connection
-            if not self._write_turn.acquire(timeout=CHECKPOINT_TURN_S):
-                return -1, -1
-            busy_ms = driver.execute("PRAGMA busy_timeout").fetchone()[0]
-            try:
-                driver.execute("PRAGMA busy_timeout = 0")  # readers: our own, finer, wait
-                restart = "PRAGMA wal_checkpoint(RESTART)"
-                busy, logged, copied = driver.execute(restart).fetchone()
-                give_up = time.monotonic() + CHECKPOINT_HOLD_S
-                while busy and logged >= LONG_LOG_PAGES and time.monotonic() < give_up:
-                    time.sleep(0.0005)  # readers never left the log long enough: wait
-                    busy, logged, copied = driver.execute(restart).fetchone()
-            finally:
-                self._write_turn.release()
-                driver.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            _busy, logged, copied = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         return int(logged), int(copied)
 
     @contextmanager
@@ -238,13 +186,6 @@ class _WriterLock:
 
     def __exit__(self, *_exc: object) -> None:
         WRITE_DEADLINE.at = None
-        self._lock.release()
-
-    def acquire(self, timeout: float) -> bool:
-        """Take the turn for a checkpoint (no write deadline): True when taken."""
-        return self._lock.acquire(timeout=timeout)
-
-    def release(self) -> None:
         self._lock.release()
 
 

@@ -57,9 +57,7 @@ class Store:
     safe from several processes at once). ``wait_s`` bounds every wait for the database
     (locks, connections; default: SQLite's 30 s busy timeout, PostgreSQL unbounded): the
     service sets it short, so a request answers "busy, retry" instead of hanging (see
-    :class:`~leadscore.store.session.Database`). ``background_checkpoints``: SQLite's log
-    is checkpointed by a :class:`~leadscore.store.checkpoint.Checkpointer` (the service
-    runs one) rather than inside commits. Close the store (or use it as a context manager)
+    :class:`~leadscore.store.session.Database`). Close the store (or use it as a context manager)
     to release its connections.
 
     Example
@@ -71,20 +69,13 @@ class Store:
     """
 
     def __init__(
-        self,
-        url: str | None = None,
-        *,
-        migrate: bool = True,
-        wait_s: float | None = None,
-        background_checkpoints: bool = False,
+        self, url: str | None = None, *, migrate: bool = True, wait_s: float | None = None
     ) -> None:
         if url is None:
             from leadscore.config import Settings
 
             url = Settings().database_url
-        self.db = Database(
-            url, migrate=migrate, wait_s=wait_s, background_checkpoints=background_checkpoints
-        )
+        self.db = Database(url, migrate=migrate, wait_s=wait_s)
         self.url = self.db.url
         self.engine = self.db.engine
         self.dialect = self.db.dialect
