@@ -224,6 +224,19 @@ class LeadRepository(Repository):
         rows = [{"lead_id": i, "attributes": dict(a), "changed_at": now} for i, a in changed]
         conn.execute(_INSERT_CHANGES, rows)  # one executemany
 
+    def created(self) -> list[tuple[str, datetime]]:
+        """Every lead's id and creation time (when the store first heard of it).
+
+        Example
+        -------
+        >>> _ = store.leads.upsert("L1", {})
+        >>> [lead_id for lead_id, _ in store.leads.created()]
+        ['L1']
+        """
+        with self._db.engine.connect() as conn:
+            rows = conn.execute(select(LEADS.c.id, LEADS.c.created_at).order_by(LEADS.c.id))
+            return [(lead_id, as_utc(created)) for lead_id, created in rows]
+
     def history(
         self, lead_ids: Iterable[str] | None = None
     ) -> list[tuple[str, datetime, dict[str, Any]]]:

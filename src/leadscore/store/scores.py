@@ -358,6 +358,33 @@ class ScoreRepository(Repository):
         with self._read() as session:
             return [ScorePoint(*row) for row in session.execute(query)]
 
+    def rows(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> list[tuple[str, float, int, str, bool, datetime, str]]:
+        """Every score at or after ``since`` and before ``until`` (either open), oldest
+        first, without reasons: ``(lead_id, score, score_100, segment, contact, scored_at,
+        model_version)`` — what monitoring reads into a frame.
+
+        Example
+        -------
+        >>> from leadscore.store import NewScore
+        >>> with store.scores.scoring(["L1"]) as writer:
+        ...     _ = writer.add([NewScore("L1", "3", 0.82, 82, "hot", True)])
+        >>> [(r[0], r[2], r[6]) for r in store.scores.rows()]
+        [('L1', 82, '3')]
+        """
+        columns = SCORES.c
+        query = select(
+            columns.lead_id, columns.score, columns.score_100, columns.segment, columns.contact,
+            columns.scored_at, columns.model_version,
+        ).order_by(columns.scored_at, columns.id)  # fmt: skip
+        if since is not None:
+            query = query.where(columns.scored_at >= as_utc(since))
+        if until is not None:
+            query = query.where(columns.scored_at < as_utc(until))
+        with self._db.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
+
     def change_token(self) -> tuple[Any, ...]:
         """A value that changes whenever scores, outcomes, events or leads change: a cheap
         cache key for what the dashboard reads from the store."""

@@ -293,6 +293,11 @@ class FastScorer:
 
     # ---------------------------------------------------------------- public
 
+    def contributions(self, rows: Sequence[Row]) -> Contributions:
+        """Per-field contributions to the calibrated log-odds of leads given as mappings
+        of input field → value (what reasons and monitoring's movers read)."""
+        return self._contributions([self.clean(r) for r in rows])
+
     def score(self, row: Row, reasons: int = 0) -> FastResult:
         """Score one lead given as a mapping of input field → value."""
         return self.score_many([row], reasons)[0]

@@ -1,0 +1,1 @@
+"""Monitoring: how scores, inputs and outcomes move over time."""
