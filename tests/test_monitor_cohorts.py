@@ -279,7 +279,7 @@ def test_a_missing_column_is_named(
 ) -> None:
     given = list(frames)
     given[frame] = given[frame].drop(columns=[column])
-    with pytest.raises(ValueError, match=f"missing the column.*{column}"):
+    with pytest.raises(ValueError, match=f"missing column .{column}."):
         cohorts(*given)
     with pytest.raises(ValueError, match=column):
         earlier_cohorts_rate(*given, "A")

@@ -33,6 +33,7 @@ import pandas as pd
 from leadscore.errors import DataError
 from leadscore.explain.rates import outcomes as zero_one
 from leadscore.explain.rates import wilson_interval
+from leadscore.monitor.frames import band_label, require_columns
 
 SEGMENTS = ("hot", "warm", "cold")
 #: columns of :func:`cohorts`, in order
@@ -87,14 +88,6 @@ class CohortComparison:
 # ----------------------------------------------------------------------------- inputs
 
 
-def _require(frame: pd.DataFrame, name: str, columns: tuple[str, ...]) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise ValueError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{name} is missing the column(s): {', '.join(missing)}")
-
-
 def _times(frame: pd.DataFrame, name: str, column: str, *, allow_missing: bool) -> pd.Series:
     """A column of timestamps as UTC (naive ones are taken to be UTC already)."""
     values = frame[column]
@@ -131,9 +124,9 @@ def _lead_table(
     (``converted`` 1/0, NaN without one); and how many leads had no creation time."""
     if freq not in ("week", "month"):
         raise ValueError(f"freq must be 'week' or 'month', got {freq!r}")
-    _require(leads, "leads", LEAD_COLUMNS)
-    _require(scores, "scores", SCORE_COLUMNS)
-    _require(outcomes, "outcomes", OUTCOME_COLUMNS)
+    require_columns(leads, LEAD_COLUMNS, "leads")
+    require_columns(scores, SCORE_COLUMNS, "scores")
+    require_columns(outcomes, OUTCOME_COLUMNS, "outcomes")
 
     created = _times(leads, "leads", "created_at", allow_missing=True)
     table = pd.DataFrame(
@@ -270,11 +263,6 @@ def _band_low(score_100: np.ndarray | float, width: int) -> np.ndarray:
     return (np.minimum(np.asarray(score_100, dtype=float), 99) // width) * width
 
 
-def _band_text(low: int, width: int) -> str:
-    high = low + width - 1 if low + width < 100 else 100
-    return f"{low}–{high}"
-
-
 def earlier_cohorts_rate(
     leads: pd.DataFrame,
     scores: pd.DataFrame,
@@ -335,7 +323,7 @@ def earlier_cohorts_rate(
     n, converted = len(earlier), int(earlier["converted"].sum())
     rate = converted / n
     ci_low, ci_high = wilson_interval(converted, n)
-    band = _band_text(low, width)
+    band = band_label(low, width)
     periods = "weeks" if freq == "week" else "months"
     return CohortComparison(
         band=band,

@@ -33,7 +33,7 @@ from leadscore.config import Business
 from leadscore.errors import DataError
 from leadscore.jsonutil import jsonable
 from leadscore.modeling.metrics import top_share_mask
-from leadscore.monitor.performance import PERIODS, period_start, require_columns, utc_times
+from leadscore.monitor.frames import PERIODS, period_start, require_columns, utc_times
 
 OVER_TIME_COLUMNS = ("period", "n", "expected_rate", "expected_auc", "expected_profit")
 

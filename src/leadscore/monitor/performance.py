@@ -14,7 +14,7 @@ The frames taken are plain pandas with tz-aware UTC times (naive times are read 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -22,11 +22,11 @@ import numpy as np
 import pandas as pd
 
 from leadscore.config import Business
-from leadscore.errors import SchemaError
 from leadscore.explain.rates import outcomes as outcome_values
 from leadscore.explain.rates import wilson_interval
 from leadscore.jsonutil import jsonable
 from leadscore.modeling.metrics import lift_at, profit, safe_auc
+from leadscore.monitor.frames import PERIODS, band_label, period_start, require_columns, utc_times
 
 SCORE_COLUMNS = (
     "lead_id", "score", "score_100", "segment", "contact", "scored_at", "model_version",
@@ -38,7 +38,6 @@ BAND_COLUMNS = (
 )  # fmt: skip
 OVER_TIME_COLUMNS = ("period", "leads", "n", "converted", "rate", "auc")
 #: the period names :func:`over_time` (and the estimate over time) accept, as pandas periods
-PERIODS = {"day": "D", "week": "W", "month": "M"}
 #: bootstrap resamples behind the AUC and lift intervals
 RESAMPLES = 1000
 #: fewer conversions or non-conversions than this and the realised AUC is not reported
@@ -47,58 +46,6 @@ MIN_PER_CLASS = 5
 TRAINING_KEYS = ("auc", "lift_top10", "profit", "rows")
 #: resample rows × leads held in memory at once by the bootstrap
 _BOOTSTRAP_CELLS = 1_000_000
-
-
-def require_columns(frame: pd.DataFrame, columns: Iterable[str], name: str) -> None:
-    """Raise :class:`SchemaError` naming the first of ``columns`` missing from ``frame``
-    (``name`` says which table it is).
-
-    Example
-    -------
-    >>> require_columns(pd.DataFrame({"lead_id": []}), ["lead_id", "score"], "scores")
-    Traceback (most recent call last):
-    ...
-    leadscore.errors.SchemaError: scores: missing column 'score' (has: lead_id)
-    """
-    if not isinstance(frame, pd.DataFrame):
-        raise SchemaError(f"{name} must be a pandas DataFrame, not {type(frame).__name__}")
-    for column in columns:
-        if column not in frame.columns:
-            has = ", ".join(map(str, frame.columns)) or "no columns"
-            raise SchemaError(f"{name}: missing column {column!r} (has: {has})")
-
-
-def utc_times(values: pd.Series, column: str) -> pd.Series:
-    """The time column ``column`` as ``datetime64[ns, UTC]`` (naive times read as UTC); a
-    clear error for anything that is not a time.
-
-    Example
-    -------
-    >>> utc_times(pd.Series(["2026-05-04 09:30"]), "scored_at").dtype
-    datetime64[ns, UTC]
-    """
-    try:
-        times = pd.to_datetime(values, utc=True)
-    except (TypeError, ValueError) as error:
-        raise SchemaError(f"column {column!r} must hold times: {error}") from None
-    if times.isna().any():
-        raise SchemaError(f"column {column!r} has {int(times.isna().sum())} missing times")
-    return times.dt.as_unit("ns")
-
-
-def period_start(times: pd.Series, freq: str) -> pd.Series:
-    """The start (UTC) of the period each tz-aware time falls in: ``freq`` is ``"day"``,
-    ``"week"`` (from Monday) or ``"month"``.
-
-    Example
-    -------
-    >>> period_start(pd.Series([pd.Timestamp("2026-05-07 15:00", tz="UTC")]), "week")[0]
-    Timestamp('2026-05-04 00:00:00+0000', tz='UTC')
-    """
-    if freq not in PERIODS:
-        raise ValueError(f"freq must be one of {', '.join(PERIODS)}, not {freq!r}")
-    naive = times.dt.tz_convert("UTC").dt.tz_localize(None)
-    return naive.dt.to_period(PERIODS[freq]).dt.start_time.dt.tz_localize("UTC").dt.as_unit("ns")
 
 
 def match_outcomes(scores: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -164,10 +111,6 @@ def match_outcomes(scores: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame
     )[list(MATCHED_COLUMNS)]
 
 
-def _band_label(low: int, width: int) -> str:
-    return f"{low}–{low + width - 1}" if low + width < 100 else f"{low}–100"
-
-
 def bands(matched: pd.DataFrame, width: int = 10) -> pd.DataFrame:
     """Realised conversion and calibration by score band.
 
@@ -211,7 +154,7 @@ def bands(matched: pd.DataFrame, width: int = 10) -> pd.DataFrame:
     out["rate"] = out["converted"] / out["leads"]
     out["ci_low"], out["ci_high"] = wilson_interval(out["converted"], out["leads"])
     out["gap"] = out["rate"] - out["predicted"]
-    out["band"] = [_band_label(int(lo), width) for lo in out["low"]]
+    out["band"] = [band_label(int(lo), width) for lo in out["low"]]
     return out[list(BAND_COLUMNS)]
 
 
