@@ -14,6 +14,7 @@ module                 commands
 ``cli.reporting``      ``insights``, ``report``
 ``cli.models``         ``models list|show|promote|rollback``, ``mlflow-ui``
 ``cli.outcomes``       ``outcomes import``
+``cli.monitor``        ``monitor report|movers``
 ``cli.overrides``      ``override``
 ``cli.retrain``        ``retrain``
 ``cli.service``        ``serve``, ``keys …``, ``webhooks …``
@@ -38,6 +39,7 @@ from leadscore.cli import (
     demo_loop,
     modeling,
     models,
+    monitor,
     outcomes,
     overrides,
     reporting,
@@ -69,6 +71,7 @@ app.add_typer(models.models_app, name="models")
 app.command("mlflow-ui")(models.mlflow_ui)
 app.command("report")(reporting.report)
 app.add_typer(outcomes.outcomes_app, name="outcomes")
+app.add_typer(monitor.monitor_app, name="monitor")
 app.command("override")(overrides.override)
 app.command("retrain")(retrain.retrain)
 app.command("serve")(service.serve)

@@ -51,6 +51,8 @@ MISSING = "(missing)"
 #: distinct values)
 OTHER = "(other)"
 #: the conventional thresholds: below WATCH stable, from ALERT on drift
+#: the smallest share a reference level needs for a bin of its own (rarer ones pooled)
+MIN_LEVEL_SHARE = 0.05
 WATCH = 0.1
 ALERT = 0.25
 #: bins of the score (0–1), as for a numeric column
@@ -224,9 +226,13 @@ def _text(values: pd.Series) -> pd.Series:
 def _categorical_codes(
     reference: pd.Series, current: pd.Series
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """One bin per reference level (most common first), then missing, then unseen levels."""
+    """One bin per reference level of at least :data:`MIN_LEVEL_SHARE` (most common
+    first), then missing, then the rarer and the unseen levels pooled."""
     ref, cur = _text(reference), _text(current)
-    levels = [str(level) for level in ref.value_counts(sort=True).index]
+    shares = ref.value_counts(sort=True, normalize=True)
+    # rare levels pooled: with a few hundred reference leads, a level seen twice there and
+    # five times in the current window would read as drift by itself
+    levels = [str(level) for level, share in shares.items() if share >= MIN_LEVEL_SHARE]
     # a real level spelt like a pooled bin's label would be mistaken for it: pool it too
     levels = [level for level in levels if level not in (MISSING, OTHER)]
 

@@ -63,16 +63,17 @@ def window_inputs(
     seed: int = 0,
 ) -> pd.DataFrame:
     """The inputs of ``lead_ids`` as of ``when``, one row each (a random sample of
-    ``max_leads`` when there are more), in the model's input columns.
+    ``max_leads`` when there are more), in the model's input columns and training types.
 
     Example
     -------
     >>> _ = store.leads.upsert("L1", {"source": "google", "visits": 3})
     >>> window_inputs(store, model, ["L1"], datetime.now(UTC))[["source", "visits"]].values.tolist()
-    [['google', 3]]
+    [['google', 3.0]]
     """
     ids = sorted(set(lead_ids))
     if len(ids) > max_leads:
         ids = sorted(random.Random(seed).sample(ids, max_leads))
     rows = [inputs_at(store, model, lead_id, when) for lead_id in ids]
-    return pd.DataFrame(rows, columns=list(model.schema_.names))
+    # typed as training typed them: placeholders ("Select") missing, numbers numbers
+    return model.schema_.conform(pd.DataFrame(rows, columns=list(model.schema_.names)))

@@ -37,6 +37,7 @@ from leadscore.service.routers import (
     lead_updates,
     leads,
     models,
+    monitoring,
     outcomes,
     overrides,
     score,
@@ -169,7 +170,7 @@ def create_app(
     app.state.metrics = metrics
     for router in (
         score.router, events.router, outcomes.router, leads.router, lead_updates.router,
-        overrides.router,
+        overrides.router, monitoring.router,
         models.router, health.router,
     ):  # fmt: skip
         app.include_router(router)
