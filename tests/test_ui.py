@@ -542,6 +542,11 @@ def test_monitoring_distribution_movers_and_realised_conversion(env: Env) -> Non
     moved = at.dataframe[0].value
     assert set(moved["lead_id"]) == {f"M{i:03d}" for i in range(0, 40, 5)}
     assert (moved["change"] == 40).all()
+    assert {"causes", "reasons"} <= set(moved.columns)
+    headers = [h.value for h in at.subheader]
+    assert {"Outcomes against predictions", "Cohorts by week created"} <= set(headers)
+    bands = next(d.value for d in at.dataframe if "band" in d.value.columns)
+    assert int(bands["leads"].sum()) == 40  # each lead at its score before its outcome
 
 
 # ----------------------------------------------------------------------------- settings

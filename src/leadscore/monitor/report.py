@@ -8,8 +8,10 @@ The sections:
   the population stability index (:mod:`.drift`);
 * cohorts — leads by the week they were created (:mod:`.cohorts`);
 * outcomes — realised conversion by score band, AUC, lift and profit against the
-  training estimate (:mod:`.performance`), and the same estimated from the scores alone
-  before outcomes arrive (:mod:`.estimate`), week by week side by side.
+  training estimate (:mod:`.performance`), over every outcome recorded by the period's
+  end (each lead at its last score before its outcome); and, for the period's leads, the
+  same estimated from the scores alone before outcomes arrive (:mod:`.estimate`), week
+  by week beside the realised figures.
 
 Example
 -------

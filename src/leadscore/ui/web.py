@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ import streamlit as st
 from leadscore.config import Settings, load_settings
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.model import LeadModel
+from leadscore.monitor.report import MonitoringReport, build_report
+from leadscore.scoring.realtime.scorer import FastScorer
 from leadscore.store import Store
 from leadscore.ui import frames, jobs, model_catalogue, model_insights, override_frames
 from leadscore.ui.auth import SessionUser, current_user
@@ -136,6 +139,34 @@ def _outcomes(url: str, token: tuple[Any, ...]) -> list[Any]:
 def outcomes(ctx: Context) -> list[Any]:
     """Each lead's latest recorded outcome, cached until the store changes."""
     return _outcomes(ctx.store.url, ctx.store.scores.change_token())
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def _scorer(key: str, stamp: float, _model: LeadModel) -> FastScorer:
+    return FastScorer(_model)
+
+
+def scorer(serving: Served) -> FastScorer:
+    """The served model compiled for single leads (what explains movers), once per model."""
+    return _scorer(serving.key, _stamp(serving.key), serving.model)
+
+
+@st.cache_data(show_spinner="Reading the monitoring report…", max_entries=8)
+def _report(
+    url: str, token: tuple[Any, ...], key: str, days: int, _scorer: FastScorer, _business: Any
+) -> MonitoringReport:
+    end = datetime.now(UTC)
+    return build_report(open_store(url), _scorer, _business, start=end - timedelta(days=days))
+
+
+def monitoring_report(ctx: Context, serving: Served | None, days: int) -> MonitoringReport:
+    """The monitoring report of the last ``days`` days (:mod:`leadscore.monitor.report`:
+    the numbers ``leadscore monitor report`` and the API give), cached until the store
+    changes."""
+    found = scorer(serving) if serving is not None else None
+    key = serving.key if serving is not None else ""
+    token = ctx.store.scores.change_token()
+    return _report(ctx.store.url, token, key, days, found, ctx.settings.business)
 
 
 # ----------------------------------------------------------------------------- models
