@@ -34,11 +34,25 @@ def inputs_at(store: Store, model: LeadModel, lead_id: str, when: datetime) -> d
     >>> inputs_at(store, model, "L9", datetime.now(UTC))["source"]
     'google'
     """
-    when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    attributes: dict[str, Any] = {}
-    for _, changed, state in store.leads.history([lead_id]):
+    when = _utc(when)
+    attributes = _attributes_as_of(store.leads.history([lead_id]), when).get(lead_id, {})
+    return _row(store, model, lead_id, attributes, when)
+
+
+def _attributes_as_of(
+    history: Sequence[tuple[str, datetime, dict[str, Any]]], when: datetime
+) -> dict[str, dict[str, Any]]:
+    """Each lead's last recorded attributes at or before ``when`` (history in time order)."""
+    out: dict[str, dict[str, Any]] = {}
+    for lead_id, changed, state in history:
         if changed <= when:
-            attributes = state
+            out[lead_id] = state
+    return out
+
+
+def _row(
+    store: Store, model: LeadModel, lead_id: str, attributes: dict[str, Any], when: datetime
+) -> dict[str, Any]:
     row: dict[str, Any] = dict.fromkeys(model.schema_.names)
     if getattr(model, "feature_builder_", None) is not None:
         events = [e for e in store.events.for_lead(lead_id) if e.time <= when]
@@ -74,6 +88,13 @@ def window_inputs(
     ids = sorted(set(lead_ids))
     if len(ids) > max_leads:
         ids = sorted(random.Random(seed).sample(ids, max_leads))
-    rows = [inputs_at(store, model, lead_id, when) for lead_id in ids]
+    when = _utc(when)
+    # one read of the attribute history for them all, not one per lead
+    attributes = _attributes_as_of(store.leads.history(ids), when)
+    rows = [_row(store, model, lead_id, attributes.get(lead_id, {}), when) for lead_id in ids]
     # typed as training typed them: placeholders ("Select") missing, numbers numbers
     return model.schema_.conform(pd.DataFrame(rows, columns=list(model.schema_.names)))
+
+
+def _utc(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
