@@ -236,6 +236,20 @@ def test_earlier_leads_in_the_same_band_with_an_outcome(
     assert found.text == "Leads scoring 70–79 in earlier weeks converted at 67 % (2 of 3)"
 
 
+def test_an_earlier_lead_counts_at_its_score_before_its_outcome(
+    banded: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
+) -> None:
+    leads, scores, outcomes = banded
+    # Q, re-scored at 95 after it was lost, knew its outcome: it still counts at 75
+    later = _scores([("Q", 0.95, "hot", "2026-03-08 00:00")])
+    found = earlier_cohorts_rate(leads, pd.concat([scores, later]), outcomes, "V")
+    assert found is not None and (found.leads, found.converted) == (3, 2)
+    # and S, scored 65 before its outcome and 72 after, is not in the 70s
+    after = _scores([("S", 0.72, "hot", "2026-03-07 00:00")])
+    found = earlier_cohorts_rate(leads, pd.concat([scores, after]), outcomes, "V")
+    assert found is not None and (found.leads, found.converted) == (3, 2)
+
+
 def test_the_band_width_and_the_top_band(
     banded: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame],
 ) -> None:

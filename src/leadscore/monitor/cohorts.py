@@ -169,6 +169,19 @@ def _lead_table(
     for column in ("score", "score_100", "segment"):
         table[column] = score_of[column].to_numpy()
     table["converted"] = outcome_of["converted"].to_numpy(dtype=float)
+    # each lead's last score strictly before its outcome (a score given after it knew it)
+    same = {"lead_id": object}  # merge_asof wants the keys of one type and time unit
+    judged = pd.merge_asof(
+        latest_outcome.reset_index()
+        .astype({**same, "occurred_at": "datetime64[ns, UTC]"})
+        .sort_values("occurred_at", kind="stable"),
+        score_rows.astype({**same, "scored_at": "datetime64[ns, UTC]"}).sort_values(
+            "scored_at", kind="stable"
+        ),
+        left_on="occurred_at", right_on="scored_at", by="lead_id",
+        direction="backward", allow_exact_matches=False,
+    ).set_index("lead_id")  # fmt: skip
+    table["score_100_before_outcome"] = judged["score_100"].reindex(ids).to_numpy(dtype=float)
     occurred = pd.Series(pd.to_datetime(outcome_of["occurred_at"], utc=True).array, table.index)
     delay = (occurred - table["created_at"]).dt.total_seconds() / SECONDS_PER_DAY
     table["days_to_convert"] = delay.where(table["converted"] == 1).to_numpy()
@@ -274,8 +287,9 @@ def earlier_cohorts_rate(
 ) -> CohortComparison | None:
     """How leads scoring like ``lead_id`` converted in the cohorts before its own.
 
-    The leads created in an earlier week (or month) whose latest ``score_100`` falls in the
-    same ``width``-point band as this lead's latest score, and that have an outcome.
+    The leads created in an earlier week (or month) that have an outcome and whose last
+    ``score_100`` before it (a later score already knew the outcome) falls in the same
+    ``width``-point band as this lead's latest score.
 
     Parameters
     ----------
@@ -314,7 +328,9 @@ def earlier_cohorts_rate(
     if this.empty or pd.isna(this["score_100"].iloc[0]):
         return None
     low = int(_band_low(this["score_100"].iloc[0], width))
-    same_band = _band_low(table["score_100"].to_numpy(dtype=float), width) == low
+    # the earlier leads at the score they had before their outcome, as this lead is now
+    before = table["score_100_before_outcome"].to_numpy(dtype=float)
+    same_band = ~np.isnan(before) & (_band_low(np.nan_to_num(before), width) == low)
     earlier = table.loc[
         (table["cohort"] < this["cohort"].iloc[0]) & same_band & table["converted"].notna()
     ]
