@@ -260,7 +260,8 @@ def test_leads_page_without_scores_says_what_to_do(env: Env) -> None:
     assert "No scored leads yet" in at.info[0].value
 
 
-def test_leads_page_is_fast_on_ten_thousand_leads(env: Env) -> None:
+def test_leads_and_monitoring_pages_work_on_ten_thousand_leads(env: Env) -> None:
+    # how long they take: bench/dashboard_pages.py (speed goals are not asserted here)
     rng = np.random.default_rng(0)
     n = 10_000
     scores = rng.beta(1, 6, n)
@@ -284,16 +285,13 @@ def test_leads_page_is_fast_on_ten_thousand_leads(env: Env) -> None:
     sign_in_as(at, ADMIN, ADMIN_PASSWORD)  # the first visit fills the caches
     no_exceptions(at)
     assert metrics(at)["Leads shown"] == "10,000"
-    start = time.perf_counter()
     at.multiselect(key="f_source").set_value(["email"])
     at.run()
-    assert time.perf_counter() - start < 2.0
     assert metrics(at)["Leads shown"] == f"{len(ids[1::3]):,}"
-    start = time.perf_counter()
     at.switch_page("views/monitoring.py")
     at.run()
     no_exceptions(at)
-    assert time.perf_counter() - start < 2.0
+    assert "10,000 scores of 10,000 leads" in at.caption[0].value
 
 
 # ----------------------------------------------------------------------------- lead detail
