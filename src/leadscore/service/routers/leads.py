@@ -41,7 +41,7 @@ def work_queue(
         ],
         capacity=capacity_out(quota),
     )
-    return Response(out.model_dump_json(), media_type="application/json")
+    return Response(out.model_dump_json(by_alias=True), media_type="application/json")
 
 
 @router.get("/{lead_id}", response_model=LeadOut, responses={404: {"model": ErrorOut}})
