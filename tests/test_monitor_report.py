@@ -19,6 +19,7 @@ from leadscore.demo import generate_leads
 from leadscore.live import LiveScoring, ModelSlot
 from leadscore.monitor.report import build_report
 from leadscore.service.app import create_app
+from leadscore.service.monitoring_schemas import DriftOut, MoversOut, ReportOut
 from leadscore.store import Store
 
 LEADS = 300
@@ -103,6 +104,12 @@ def test_the_terminal_and_the_api_give_the_same_numbers(
     assert answer["realised"]["n"] == 120
     movers = client.get("/v1/monitoring/movers", params={"until": end, "min_jump": 1})
     assert movers.status_code == 200 and movers.json()["movers"] == []
+    drift = client.get("/v1/monitoring/drift", params={"until": end})
+    assert drift.status_code == 200 and drift.json()["alerts"] == []
+    # the answers are what the OpenAPI document says they are
+    ReportOut.model_validate(answer)
+    MoversOut.model_validate(movers.json())
+    DriftOut.model_validate(drift.json())
 
 
 def test_the_api_refuses_a_bad_period(faces: tuple[TestClient, dict]) -> None:

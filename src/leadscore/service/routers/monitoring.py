@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
@@ -36,7 +37,7 @@ def _json(body: dict[str, Any]) -> Response:
 
 
 def _period(error: ValueError) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(error))
+    return HTTPException(HTTPStatus.UNPROCESSABLE_ENTITY, str(error))
 
 
 @router.get("/report", response_model=ReportOut)
