@@ -39,7 +39,6 @@ import numpy as np
 import pandas as pd
 
 from leadscore.explain.wording import field_label
-from leadscore.monitor.data import scores_frame
 from leadscore.monitor.inputs import inputs_at
 from leadscore.scoring.realtime.scorer import FastScorer
 from leadscore.scoring.reasons import describe_value
@@ -149,8 +148,7 @@ def movers(
     start = _utc(start) if start is not None else end - timedelta(days=1)
     if start >= end:
         raise ValueError(f"the period must start before it ends ({start} ≥ {end})")
-    scores = scores_frame(store, until=end)
-    moved = _moves(scores, pd.Timestamp(start))
+    moved = _moves(store.scores.moves(start, end))
     moved = moved.loc[moved["change"].abs() >= min_jump].head(limit)
     out = []
     for row in moved.itertuples(index=False):
@@ -169,19 +167,20 @@ def movers(
     return out
 
 
-def _moves(scores: pd.DataFrame, start: pd.Timestamp) -> pd.DataFrame:
-    """Per lead scored since ``start``: its last score before and its last score since,
-    the largest moves first (ties by lead id)."""
-    columns = ["score_100", "segment", "scored_at", "model_version"]
-    before = scores.loc[scores["scored_at"] < start].drop_duplicates("lead_id", keep="last")
-    after = scores.loc[scores["scored_at"] >= start].drop_duplicates("lead_id", keep="last")
-    both = (
-        before.set_index("lead_id")[columns]
-        .add_suffix("_before")
-        .join(after.set_index("lead_id")[columns].add_suffix("_after"), how="inner")
-    )
+#: the columns of ScoreRepository.moves, as the movers' frame names them
+_MOVE_COLUMNS = [
+    "lead_id", "score_100_before", "segment_before", "scored_at_before", "model_version_before",
+    "score_100_after", "segment_after", "scored_at_after", "model_version_after",
+]  # fmt: skip
+
+
+def _moves(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
+    """The store's moves as a frame, the largest first (ties by lead id)."""
+    both = pd.DataFrame(rows, columns=_MOVE_COLUMNS)
+    for column in ("scored_at_before", "scored_at_after"):
+        both[column] = pd.to_datetime(both[column], utc=True)
     both["change"] = both["score_100_after"] - both["score_100_before"]
-    both = both.reset_index().assign(size=lambda f: f["change"].abs())
+    both = both.assign(size=both["change"].abs())
     return both.sort_values(["size", "lead_id"], ascending=[False, True], kind="stable")
 
 

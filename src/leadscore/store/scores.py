@@ -385,6 +385,63 @@ class ScoreRepository(Repository):
         with self._db.engine.connect() as conn:
             return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
 
+    def moves(self, start: datetime, end: datetime) -> list[tuple[Any, ...]]:
+        """For each lead scored in ``[start, end)`` that was scored before ``start`` too:
+        ``(lead_id, score_100, segment, scored_at, model_version`` of its last score before
+        ``start``, ``score_100, segment, scored_at, model_version`` of its last score in the
+        period``)`` — what monitoring's movers compare, found by the database (window
+        functions) rather than read from the whole history.
+
+        Example
+        -------
+        >>> from datetime import UTC, datetime
+        >>> from leadscore.store import NewScore
+        >>> day = datetime(2026, 3, 2, tzinfo=UTC)
+        >>> for p in (0.2, 0.9):
+        ...     with store.scores.scoring(["L1"]) as writer:
+        ...         _ = writer.add([NewScore("L1", "3", p, int(100 * p), "hot", True,
+        ...                                  scored_at=day.replace(day=2 + int(p * 2)))])
+        >>> [(r[0], r[1], r[5]) for r in store.scores.moves(day.replace(day=3), day.replace(day=5))]
+        [('L1', 20, 90)]
+        """
+        c = SCORES.c
+        rank = func.row_number().over(
+            partition_by=c.lead_id, order_by=(c.scored_at.desc(), c.id.desc())
+        )
+        since, until = as_utc(start), as_utc(end)
+        after = (
+            select(c.lead_id, c.score_100, c.segment, c.scored_at, c.model_version,
+                   rank.label("rank"))
+            .where(c.scored_at >= since, c.scored_at < until)
+            .subquery("after")
+        )  # fmt: skip
+        # each such lead's last score before the period: one index probe per lead on
+        # (lead_id, scored_at), not a pass over every earlier score
+        earlier = SCORES.alias("earlier")
+        last_before = (
+            select(earlier.c.id)
+            .where(earlier.c.lead_id == after.c.lead_id, earlier.c.scored_at < since)
+            .order_by(earlier.c.scored_at.desc(), earlier.c.id.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        before = SCORES.alias("before")
+        query = (
+            select(
+                after.c.lead_id, before.c.score_100, before.c.segment, before.c.scored_at,
+                before.c.model_version, after.c.score_100, after.c.segment, after.c.scored_at,
+                after.c.model_version,
+            )
+            .join_from(after, before, before.c.id == last_before)
+            .where(after.c.rank == 1)
+            .order_by(after.c.lead_id)
+        )  # fmt: skip
+        with self._db.engine.connect() as conn:
+            return [
+                (r[0], r[1], r[2], as_utc(r[3]), r[4], r[5], r[6], as_utc(r[7]), r[8])
+                for r in conn.execute(query)
+            ]
+
     def change_token(self) -> tuple[Any, ...]:
         """A value that changes whenever scores, outcomes, events or leads change: a cheap
         cache key for what the dashboard reads from the store."""
