@@ -13,12 +13,13 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import pandas as pd
 
 from leadscore.monitor.report import MonitoringReport
-from leadscore.reporting.page import escape, facts, html_page, table
+from leadscore.reporting.page import escape, facts, fmt, html_page, table
 
 #: (column, heading, format) of each table
 DRIFT = (
@@ -62,17 +63,9 @@ def _rows(frame: pd.DataFrame, columns: Sequence[tuple[str, str, str]]) -> str:
 
 
 def _cell(value: Any, kind: str) -> str:
-    if value is None or (isinstance(value, float) and pd.isna(value)):
-        return "–"
-    if kind == "int":
-        return f"{int(value):,}"
-    if kind == "pct":
-        return f"{100 * float(value):.1f} %"
-    if kind == "num":
-        return f"{float(value):,.3f}"
-    if isinstance(value, pd.Timestamp):
+    if isinstance(value, pd.Timestamp | date) and not pd.isna(value):
         return f"{value:%Y-%m-%d}"
-    return str(value)
+    return fmt(None if pd.isna(value) else value, kind or "text")
 
 
 def report_html(report: MonitoringReport) -> str:

@@ -1,11 +1,15 @@
 """Typed response bodies of ``/v1/monitoring/…`` (see :mod:`leadscore.monitor.report`):
-each mirrors the ``to_dict()`` of the monitoring object it answers with."""
+each mirrors the ``to_dict()`` of the monitoring object it answers with (the outcome
+figures are those objects' own dataclasses, so their fields are written once)."""
 
 from __future__ import annotations
 
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
+
+from leadscore.monitor.estimate import EstimatedPerformance
+from leadscore.monitor.performance import RealisedPerformance
 
 Cause = Literal["behaviour", "attributes", "model"]
 
@@ -62,42 +66,6 @@ class DriftOut(BaseModel):
     alerts: list[str] = Field(description="Features that drifted, worst first.")
 
 
-class RealisedOut(BaseModel):
-    """Outcomes so far against predictions, beside the training estimate."""
-
-    n: int
-    positives: int
-    auc: float | None
-    auc_low: float | None
-    auc_high: float | None
-    lift_top10: float | None
-    lift_low: float | None
-    lift_high: float | None
-    profit: float
-    profit_per_lead: float | None
-    training_auc: float | None
-    training_lift_top10: float | None
-    training_profit_per_lead: float | None
-    alert: bool
-    recommendation: str | None
-    reason: str | None
-    margin: float
-    interval_method: str
-
-
-class EstimatedOut(BaseModel):
-    """What the scores alone expect (calibrated probabilities), before outcomes arrive."""
-
-    n: int
-    expected_rate: float
-    expected_conversions: float
-    expected_auc: float | None
-    expected_lift_top10: float | None
-    contacted: int | None
-    expected_profit: float | None
-    expected_profit_per_lead: float | None
-
-
 class ReportOut(BaseModel):
     """The monitoring report of a period: the same numbers as ``leadscore monitor report``."""
 
@@ -116,8 +84,13 @@ class ReportOut(BaseModel):
     bands: list[dict[str, Any]] = Field(
         description="Realised conversion and calibration by 10-point score band."
     )
-    realised: RealisedOut | None
-    estimated: EstimatedOut | None
+    realised: RealisedPerformance | None = Field(
+        description="Outcomes so far against predictions, beside the training estimate."
+    )
+    estimated: EstimatedPerformance | None = Field(
+        description="What the scores alone expect (calibrated probabilities), before "
+        "outcomes arrive."
+    )
     over_time: list[dict[str, Any]] = Field(
         description="Per period: expected conversion, AUC and profit from the scores, "
         "beside the realised ones once outcomes arrived."
