@@ -10,7 +10,10 @@ Example
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from leadscore.errors import SchemaError
@@ -74,3 +77,25 @@ def period_start(times: pd.Series, freq: str) -> pd.Series:
 def band_label(low: int, width: int) -> str:
     """A score band as people read it: ``70–79``; 100 joins the top band."""
     return f"{low}–{low + width - 1}" if low + width < 100 else f"{low}–100"
+
+
+def plain(value: Any) -> Any:
+    """A cell as a JSON value: numpy scalars unwrapped, times and dates as ISO text, gaps
+    (NaN, NaT) as None, anything else unknown as text.
+
+    Example
+    -------
+    >>> plain(np.int64(3)), plain(float("nan")), plain(pd.Timestamp("2026-05-04", tz="UTC"))
+    (3, None, '2026-05-04T00:00:00+00:00')
+    """
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, date):
+        return None if pd.isna(value) else value.isoformat()
+    if isinstance(value, float | np.floating):
+        return None if np.isnan(value) else float(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return str(value)

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.explain.wording import field_label
+from leadscore.monitor.frames import plain
 from leadscore.monitor.inputs import inputs_at
 from leadscore.scoring.realtime.scorer import FastScorer
 from leadscore.scoring.reasons import describe_value
@@ -106,7 +107,7 @@ class Mover:
             "model_before": self.model_before, "model_after": self.model_after,
             "causes": list(self.causes),
             "reasons": [
-                {"field": r.field, "before": _plain(r.before), "after": _plain(r.after),
+                {"field": r.field, "before": plain(r.before), "after": plain(r.after),
                  "points": round(r.points, 2), "text": r.text}
                 for r in self.reasons
             ],
@@ -218,18 +219,6 @@ def _field_moves(store: Store, scorer: FastScorer, row: Any, top: int) -> tuple[
 
 def _utc(when: datetime) -> datetime:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-
-
-def _plain(value: Any) -> Any:
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float | np.floating):
-        return None if np.isnan(value) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, pd.Timestamp | datetime):
-        return value.isoformat()
-    return str(value)
 
 
 def movers_frame(found: Sequence[Mover]) -> pd.DataFrame:

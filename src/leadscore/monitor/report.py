@@ -24,7 +24,7 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import pandas as pd
@@ -39,6 +39,7 @@ from leadscore.monitor.estimate import (
     estimated_over_time,
     expected_performance,
 )
+from leadscore.monitor.frames import plain
 from leadscore.monitor.inputs import window_inputs
 from leadscore.monitor.movers import Mover, movers
 from leadscore.monitor.performance import RealisedPerformance, bands, match_outcomes, realised
@@ -237,15 +238,7 @@ def _over_time(
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Rows as JSON-ready records: times and dates as ISO text, gaps as None."""
-    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
-
-
-def _plain(value: Any) -> Any:
-    if value is None or value is pd.NaT or (isinstance(value, float) and pd.isna(value)):
-        return None
-    if isinstance(value, pd.Timestamp | datetime | date):
-        return value.isoformat()
-    return value
+    return [{k: plain(v) for k, v in row.items()} for row in frame.to_dict("records")]
 
 
 def _utc(when: datetime) -> datetime:
