@@ -379,7 +379,7 @@ def drift_report(
     for frame, window in ((reference, "reference"), (current, "current")):
         if not isinstance(frame, pd.DataFrame):
             raise ValueError(f"the {window} leads must be a pandas DataFrame")
-        if frame.empty:
+        if len(frame) == 0:  # rows without columns are leads (e.g. scores only)
             raise ValueError(f"no leads in the {window} window")
     if not 0 < watch < alert:
         raise ValueError(

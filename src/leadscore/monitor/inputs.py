@@ -53,17 +53,14 @@ def _attributes_as_of(
 def _row(
     store: Store, model: LeadModel, lead_id: str, attributes: dict[str, Any], when: datetime
 ) -> dict[str, Any]:
+    if getattr(model, "feature_builder_", None) is None:
+        return _attribute_row(model, attributes)
+    rows = _event_rows(store, model, [lead_id], {lead_id: attributes}, when)
+    if lead_id in rows:
+        return rows[lead_id]
+    # no events by then: every event feature missing, the CRM fields as they were
     row: dict[str, Any] = dict.fromkeys(model.schema_.names)
-    if getattr(model, "feature_builder_", None) is not None:
-        events = [e for e in store.events.for_lead(lead_id) if e.time <= when]
-        if events:
-            frame = stored_events_frame(events, f"stored events of lead {lead_id}")
-            features = model.event_features(frame, as_of=pd.Timestamp(when).tz_convert(None))
-            if not features.empty:
-                row.update(features.iloc[0].to_dict())
-        row.update({name: attributes.get(name) for name in model.crm_fields})
-    else:
-        row.update({k: v for k, v in attributes.items() if k in row})
+    row.update({name: attributes.get(name) for name in model.crm_fields})
     return row
 
 
@@ -76,8 +73,15 @@ def window_inputs(
     max_leads: int = MAX_LEADS,
     seed: int = 0,
 ) -> pd.DataFrame:
-    """The inputs of ``lead_ids`` as of ``when``, one row each (a random sample of
-    ``max_leads`` when there are more), in the model's input columns and training types.
+    """The inputs of ``lead_ids`` as of ``when``, one row each indexed by lead id (a
+    random sample of ``max_leads`` when there are more), in the model's input columns and
+    training types.
+
+    A model on event features reads the leads' stored events (a chunk of leads per
+    query, one feature build per chunk); a lead with no stored event by ``when`` (scored
+    in batch from a file, whose events the store never saw) has no inputs to read and is
+    left out, rather than counted as a lead whose every feature is missing: the caller
+    tells how many by comparing the index with what it asked for.
 
     Example
     -------
@@ -91,9 +95,45 @@ def window_inputs(
     when = _utc(when)
     # one read of the attribute history for them all, not one per lead
     attributes = _attributes_as_of(store.leads.history(ids), when)
-    rows = [_row(store, model, lead_id, attributes.get(lead_id, {}), when) for lead_id in ids]
+    if getattr(model, "feature_builder_", None) is None:
+        rows = {i: _attribute_row(model, attributes.get(i, {})) for i in ids}
+    else:
+        rows = _event_rows(store, model, ids, attributes, when)
+    frame = pd.DataFrame(list(rows.values()), columns=list(model.schema_.names))
     # typed as training typed them: placeholders ("Select") missing, numbers numbers
-    return model.schema_.conform(pd.DataFrame(rows, columns=list(model.schema_.names)))
+    conformed = model.schema_.conform(frame)
+    conformed.index = pd.Index(list(rows), name="lead_id", dtype="str")
+    return conformed
+
+
+def _attribute_row(model: LeadModel, attributes: dict[str, Any]) -> dict[str, Any]:
+    row: dict[str, Any] = dict.fromkeys(model.schema_.names)
+    row.update({k: v for k, v in attributes.items() if k in row})
+    return row
+
+
+def _event_rows(
+    store: Store,
+    model: LeadModel,
+    ids: Sequence[str],
+    attributes: dict[str, dict[str, Any]],
+    when: datetime,
+) -> dict[str, dict[str, Any]]:
+    """Event-feature inputs of the leads with events by ``when``, by lead id."""
+    names = list(model.schema_.names)
+    as_of = pd.Timestamp(when).tz_convert(None)
+    rows: dict[str, dict[str, Any]] = {}
+    for chunk in store.events.for_leads(ids):
+        kept = [e for e in chunk if e.time <= when]
+        if not kept:
+            continue
+        features = model.event_features(stored_events_frame(kept, "stored events"), as_of=as_of)
+        for record in features.to_dict("records"):
+            lead_id = str(record["lead_id"])
+            row = {name: record.get(name) for name in names}
+            row.update({n: attributes.get(lead_id, {}).get(n) for n in model.crm_fields})
+            rows[lead_id] = row
+    return dict(sorted(rows.items()))
 
 
 def _utc(when: datetime) -> datetime:

@@ -23,7 +23,7 @@ Example
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -40,7 +40,7 @@ from leadscore.monitor.estimate import (
     expected_performance,
 )
 from leadscore.monitor.frames import plain
-from leadscore.monitor.inputs import window_inputs
+from leadscore.monitor.inputs import MAX_LEADS, window_inputs
 from leadscore.monitor.movers import Mover, movers
 from leadscore.monitor.performance import RealisedPerformance, bands, match_outcomes, realised
 from leadscore.monitor.performance import over_time as realised_over_time
@@ -207,16 +207,45 @@ def _drift(
         return None
     model = scorer.model
     reference = model.background_
-    current = window_inputs(store, model, latest["lead_id"].tolist(), end)
     reference_scores = pd.Series(
         [r.score for r in scorer.score_many(reference.to_dict("records"))], dtype=float
     )
+    asked = latest["lead_id"].tolist()
+    current = window_inputs(store, model, asked, end)
+    if getattr(model, "feature_builder_", None) is not None:
+        read = min(len(asked), MAX_LEADS)
+        if without := read - len(current):
+            notes.append(
+                f"{without:,} of the {read:,} leads read have no stored events (scored in "
+                "batch from files): their inputs are left out of the feature drift, their "
+                "scores are in the score's"
+            )
+        if len(current) < MIN_DRIFT_LEADS:
+            notes.append(
+                f"feature drift needs {MIN_DRIFT_LEADS} leads with stored events in the "
+                f"period; {len(current)} had"
+            )
+            return _scores_only(reference, latest, reference_scores)
     return drift_report(
         reference,
         current,
         reference_scores=reference_scores,
         current_scores=latest["score"].reset_index(drop=True),
     )
+
+
+def _scores_only(
+    reference: pd.DataFrame, latest: pd.DataFrame, reference_scores: pd.Series
+) -> DriftReport:
+    """The score's drift alone, the inputs listed as not compared."""
+    report = drift_report(
+        reference,
+        pd.DataFrame(index=range(len(latest))),
+        reference_scores=reference_scores,
+        current_scores=latest["score"].reset_index(drop=True),
+    )
+    reason = "not compared: too few of the period's leads have stored events"
+    return replace(report, skipped=dict.fromkeys(report.skipped, reason))
 
 
 def _over_time(
