@@ -16,7 +16,9 @@ from typer.testing import CliRunner, Result
 from leadscore.cli import app
 from leadscore.config import load_settings
 
-SCORE_COLUMNS = ["lead_id", "score", "score_100", "segment", "rank", "contact"]
+SCORE_COLUMNS = [
+    "lead_id", "score", "score_100", "segment", "rank", "contact", "explored", "propensity",
+]  # fmt: skip
 FAST = ["--models", "logreg_l2,lightgbm", "--cv", "3", "--quiet"]
 FASTEST = ["--models", "logreg_l2", "--cv", "3", "--quiet"]
 
@@ -148,10 +150,13 @@ def test_score_writes_a_readable_table(
 def test_score_with_capacity(model_dir: Path, demo: Path, tmp_path: Path) -> None:
     out = tmp_path / "s.csv"
     result = ok(run("score", model_dir, demo / "new_leads.csv", "--capacity", 5, "--out", out))
-    assert "5 to contact" in result.output
     scores = pd.read_csv(out)
-    assert int(scores["contact"].sum()) == 5
-    assert sorted(scores.loc[scores["contact"], "rank"]) == [1, 2, 3, 4, 5]
+    # the five best, and on top of them the default exploration's draw below the cut-off
+    chosen = scores.loc[scores["contact"] & ~scores["explored"]]
+    assert sorted(chosen["rank"]) == [1, 2, 3, 4, 5]
+    explored = int(scores["explored"].sum())
+    assert explored and (scores.loc[scores["explored"], "propensity"] == 0.05).all()
+    assert f"{5 + explored} to contact ({explored} of them by exploration)" in result.output
 
 
 @pytest.mark.parametrize("capacity", ["0", "-3"])

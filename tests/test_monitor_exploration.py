@@ -14,7 +14,8 @@ from leadscore import LeadModel
 from leadscore.config import Business
 from leadscore.demo import generate_leads
 from leadscore.modeling.metrics import profit
-from leadscore.monitor.exploration import explore, ipw_performance, uniform_draws
+from leadscore.monitor.exploration import ipw_performance
+from leadscore.scoring.exploration import explore, uniform_draws
 
 IDS = [f"L{i:06d}" for i in range(20_000)]
 

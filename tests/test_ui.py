@@ -227,7 +227,13 @@ def test_leads_page_counts_donut_top_tables_and_download(scored: Env) -> None:
         f"{counts[s]:,}" for s in ("hot", "warm", "cold")
     ]
     assert "Leads by segment" in chart_titles(at)
-    assert [s.value for s in at.subheader] == ["Top hot leads", "Top warm leads"]
+    # the fixture scores with the default exploration (5 % of the leads below the cut-off)
+    explored = {e.lead_id for e in scored.store.scores.queue() if e.explored}
+    assert explored
+    headers = [s.value for s in at.subheader]
+    assert headers == ["Top hot leads", "Top warm leads", "Contact by exploration"]
+    table = at.dataframe[headers.index("Contact by exploration")].value
+    assert set(table["lead_id"]) == explored and set(table["segment"]) <= {"warm", "cold"}
     hot = at.dataframe[0].value
     assert list(hot.columns[:3]) == ["lead_id", "score_100", "segment"]
     assert "top_reasons" in hot.columns and set(hot["segment"]) == {"hot"}
@@ -521,7 +527,9 @@ def test_insights_without_labelled_leads(scored: Env) -> None:
 
 
 def test_monitoring_distribution_movers_and_realised_conversion(env: Env) -> None:
-    day1, day2 = T0, T0 + timedelta(days=1)
+    # within the report's period (the last 30 days)
+    day1 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(days=5)
+    day2 = day1 + timedelta(days=1)
     items = []
     for i in range(40):
         lead = f"M{i:03d}"
@@ -529,22 +537,35 @@ def test_monitoring_distribution_movers_and_realised_conversion(env: Env) -> Non
         now = before + (40 if i % 5 == 0 else 2)
         items.append(NewScore(lead, "1", before / 100, before, "cold", False, scored_at=day1))
         items.append(NewScore(lead, "1", now / 100, now, "warm", True, scored_at=day2))
+    # and a few leads scored once: worked, one of them explored
+    recent = day1 + timedelta(hours=2)
+    for i in range(6):
+        explored = i == 5
+        items.append(
+            NewScore(f"R{i}", "1", 0.6 - 0.1 * i, 60 - 10 * i, "warm", True, scored_at=recent,
+                     explored=explored, propensity=0.05 if explored else 1.0)
+        )  # fmt: skip
     add_scores(env.store, items)
     for i in range(40):
         env.store.outcomes.add(f"M{i:03d}", i % 3 == 0, occurred_at=day2 + timedelta(days=3))
+    for i in range(6):
+        env.store.outcomes.add(f"R{i}", i in (0, 5), occurred_at=recent + timedelta(hours=20))
     at = signed_in(page="monitoring")
     no_exceptions(at)
     titles = chart_titles(at)
     assert {"Score distribution over time", "Segments by day"} <= set(titles)
     assert "Realised conversion by score band" in titles
-    moved = at.dataframe[0].value
+    moved = next(d.value for d in at.dataframe if "change" in d.value.columns)
     assert set(moved["lead_id"]) == {f"M{i:03d}" for i in range(0, 40, 5)}
     assert (moved["change"] == 40).all()
     assert {"causes", "reasons"} <= set(moved.columns)
     headers = [h.value for h in at.subheader]
     assert {"Outcomes against predictions", "Cohorts by week created"} <= set(headers)
     bands = next(d.value for d in at.dataframe if "band" in d.value.columns)
-    assert int(bands["leads"].sum()) == 40  # each lead at its score before its outcome
+    assert int(bands["leads"].sum()) == 46  # each lead at its score before its outcome
+    assert "Every lead, not only the contacted ones" in headers
+    judged = next(d.value for d in at.dataframe if "estimate" in d.value.columns)
+    assert judged["estimate"].str.startswith(("naive", "corrected")).all()
 
 
 # ----------------------------------------------------------------------------- settings
@@ -788,7 +809,7 @@ def test_score_into_store_keeps_the_raw_attributes_and_respects_capacity(env: En
     )
     assert n == 30
     queue = env.store.scores.queue()
-    assert sum(e.contact for e in queue) == 5
+    assert sum(e.contact and not e.explored for e in queue) == 5  # exploration on top
     assert queue[0].attributes["company"] == "ACME" and queue[0].reasons
 
 

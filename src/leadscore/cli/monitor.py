@@ -1,4 +1,5 @@
-"""``leadscore monitor``: how scores, inputs and outcomes moved over a period.
+"""``leadscore monitor``: how scores, inputs and outcomes moved over a period, and the
+``lead.moved`` alerts of the movers (``notify``, for a scheduler).
 
 The work is :mod:`leadscore.monitor`'s: the same numbers as ``GET /v1/monitoring/…`` and the
 dashboard's Monitoring page. ``--json`` prints what the API answers; ``--html FILE`` writes
@@ -118,6 +119,10 @@ def report(
         e = built.estimated
         auc = "–" if e.expected_auc is None else f"{e.expected_auc:.3f}"
         out.print(f"Estimated from the scores: conversion {100 * e.expected_rate:.1f} %, AUC {auc}")
+    if built.exploration is not None:
+        out.print("Every lead, not only the contacted ones (exploration):")
+        for line in built.exploration.summary():
+            out.print(f"  {line}")
     if html is not None:
         out.print(f"report written to {html}")
 
@@ -149,6 +154,50 @@ def movers_command(
         print(json.dumps([m.to_dict() for m in found], allow_nan=False))
         return
     _print_movers(found)
+
+
+@monitor_app.command("notify")
+@handle_errors
+def notify_command(
+    model: ModelOpt = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Start of the period (default a day ago).")
+    ] = None,
+    until: UntilOpt = None,
+    min_move: Annotated[
+        int, typer.Option("--min-move", help="Smallest move that alerts, up or down (points).")
+    ] = 30,
+    limit: Annotated[int, typer.Option("--limit", help="How many movers at most.")] = 500,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    database: DatabaseOpt = None,
+) -> None:
+    """Queue a lead.moved webhook alert, with the causes and reasons, for each lead whose
+    score moved at least --min-move points over the period (default the last day), to
+    every webhook subscribed to moved; the service's dispatcher sends them. Meant for cron
+    or a scheduler (e.g. hourly): a move already alerted is not queued again, so
+    overlapping periods are safe."""
+    from leadscore.monitor.alerts import notify_movers
+
+    scorer, _ = _scorer(model, config, database)
+    with open_store(config, database) as store:
+        try:
+            alerts = notify_movers(
+                store, scorer, start=parse_time(since, "--since"),
+                end=parse_time(until, "--until"), min_move=min_move, limit=limit,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise LeadscoreError(str(exc)) from None
+    if as_json:
+        print(json.dumps(alerts.to_dict(), allow_nan=False))
+        return
+    out.print(alerts.text)
+    if not alerts.webhooks:
+        out.print(
+            "  note: no active webhook subscribes to moved: leadscore webhooks add URL --kind moved"
+        )
+    if alerts.limited:
+        out.print(f"  note: stopped at --limit {limit} movers; there may be more")
 
 
 def _print_movers(found: list) -> None:  # type: ignore[type-arg]

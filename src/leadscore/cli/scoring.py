@@ -67,9 +67,11 @@ def score(
     from leadscore.data.sources import read_table
     from leadscore.lifecycle.registry import CHAMPION, load_lead_model
     from leadscore.live.batch import score as run_score
+    from leadscore.scoring.exploration import ExplorationPolicy
 
     model_ref, data = (first, second) if second is not None else (CHAMPION, first)
-    lead_model = load_lead_model(model_ref, load_settings(config))
+    settings = load_settings(config)
+    lead_model = load_lead_model(model_ref, settings)
     if from_events:
         from leadscore.data.events import load_events
 
@@ -90,16 +92,22 @@ def score(
         from leadscore.lifecycle.loader import model_version
         from leadscore.store import Store
 
-        settings = load_settings(config)
         score_store = Store(database or settings.database_url)
         version = model_version(model_ref, lead_model, settings)
     scores = run_score(
         lead_model, frame, out=out_file, capacity=capacity, reasons=reasons,
         store=score_store, model_version=version,
+        exploration=ExplorationPolicy.from_settings(settings),
     )  # fmt: skip
     print_top(scores, frame, lead_model.id_column_, top, show or [])
     if out_file:
         out.print(f"wrote {len(scores):,} scores to {out_file}")
+    if "explored" in scores and scores["explored"].any():
+        out.print(
+            "exploration: leads below the cut-off drawn at random for a contact "
+            f"({settings.exploration.share:.0%} of them; column explored, each lead's chance "
+            "in propensity) so the model keeps learning from the leads it would leave alone"
+        )
     if score_store is not None:
         from leadscore.data.masking import mask_text
         from leadscore.store import mask
@@ -158,6 +166,13 @@ def explain(
             out.print(f"  [red]▼[/] {reason.text}", highlight=False)
 
 
+def _explored_part(scores: pd.DataFrame) -> str:
+    """`` (5 of them by exploration)`` when the scores explored some leads."""
+    if "explored" not in scores or not (explored := int(scores["explored"].sum())):
+        return ""
+    return f" ({explored:,} of them by exploration)"
+
+
 def print_top(
     scores: pd.DataFrame,
     frame: pd.DataFrame,
@@ -199,7 +214,7 @@ def print_top(
         f"{len(scores):,} leads: [bold red]{counts.get('hot', 0):,} hot[/], "
         f"[bold yellow]{counts.get('warm', 0):,} warm[/], "
         f"[bold blue]{counts.get('cold', 0):,} cold[/]; "
-        f"{int(scores['contact'].sum()):,} to contact"
+        f"{int(scores['contact'].sum()):,} to contact{_explored_part(scores)}"
     )
     key = id_column or "lead"
     extra = [c for c in show if c in frame.columns]

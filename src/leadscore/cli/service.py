@@ -138,7 +138,9 @@ def keys_revoke(
     out.print(f"revoked key {record.id} ({record.name})")
 
 
-hooks_app = typer.Typer(help="Webhooks: POST to your CRM when a lead turns hot or jumps.")
+hooks_app = typer.Typer(
+    help="Webhooks: POST to your CRM when a lead turns hot or jumps (or moved: monitor notify)."
+)
 
 
 @hooks_app.command("add")
@@ -150,7 +152,12 @@ def webhooks_add(
         typer.Option("--secret", help="Signing secret (default: LEADSCORE_WEBHOOK_SECRET)."),
     ] = None,
     kind: Annotated[
-        list[str] | None, typer.Option("--kind", help="hot and/or jump (default both).")
+        list[str] | None,
+        typer.Option(
+            "--kind",
+            help="hot, jump and/or moved (default hot and jump; moved: the period's movers "
+            "queued by `leadscore monitor notify`).",
+        ),
     ] = None,
     min_jump: Annotated[
         int, typer.Option("--min-jump", help="Points a score must rise to count as a jump.")
@@ -162,7 +169,7 @@ def webhooks_add(
     is or resolves to a loopback, private or link-local address is refused unless
     webhooks.allow_private or webhooks.allow_list allows it."""
     from leadscore.cli.common import settings_with_database
-    from leadscore.store import Store
+    from leadscore.store import DEFAULT_WEBHOOK_KINDS, Store
 
     secret = secret or os.environ.get("LEADSCORE_WEBHOOK_SECRET")
     if not secret:
@@ -172,7 +179,7 @@ def webhooks_add(
     store.webhooks.configure(settings.webhooks)
     try:
         hook = store.webhooks.add(
-            url, secret, kinds=tuple(kind or ("hot", "jump")), min_jump=min_jump
+            url, secret, kinds=tuple(kind or DEFAULT_WEBHOOK_KINDS), min_jump=min_jump
         )
     except ValueError as exc:
         raise LeadscoreError(str(exc)) from None

@@ -293,6 +293,19 @@ class CapacitySettings(BaseModel):
         return value
 
 
+class ExplorationSettings(BaseModel):
+    """Exploration (``[exploration]``, ``LEADSCORE_EXPLORATION__SHARE``): a share of the
+    leads below the contact cut-off contacted anyway, drawn at random, so outcomes keep
+    arriving from every score range and the model can be judged (and retrained) on every
+    lead, not only on those it chose (:mod:`leadscore.scoring.exploration`)."""
+
+    #: chance of a lead below the cut-off to be contacted by exploration (0 turns it off)
+    share: float = Field(default=0.05, ge=0, le=1)
+    #: selects the random draw (fixed per lead: re-scoring a lead does not draw it again);
+    #: a new seed starts a new exploration
+    seed: str = "leadscore"
+
+
 class Settings(BaseSettings):
     """All settings of a leadscore project."""
 
@@ -350,6 +363,8 @@ class Settings(BaseSettings):
     retrain: RetrainSettings = Field(default_factory=RetrainSettings)
     #: contacts per period honoured live (``LEADSCORE_CAPACITY__PER_PERIOD`` …)
     capacity: CapacitySettings = Field(default_factory=CapacitySettings)
+    #: leads below the cut-off contacted on purpose (``LEADSCORE_EXPLORATION__SHARE`` …)
+    exploration: ExplorationSettings = Field(default_factory=ExplorationSettings)
 
     @classmethod
     def settings_customise_sources(

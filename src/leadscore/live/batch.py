@@ -22,7 +22,8 @@ from leadscore.data.sources import TableLike, read_table
 from leadscore.jsonutil import jsonable
 from leadscore.live.outbox import add_scores
 from leadscore.modeling.model import LeadModel
-from leadscore.scoring.batch import ranked
+from leadscore.scoring.batch import explored, ranked
+from leadscore.scoring.exploration import ExplorationPolicy
 from leadscore.scoring.reasons import reason_records
 from leadscore.scoring.reasons import reasons as lead_reasons
 from leadscore.store import NewScore, Store
@@ -37,11 +38,14 @@ def score(
     reasons: int = 0,
     store: Store | None = None,
     model_version: str = "unknown",
+    exploration: ExplorationPolicy | None = None,
 ) -> pd.DataFrame:
     """:func:`leadscore.scoring.batch.score`, and with a ``store`` every score appended to
     the store's history too, with the lead's model inputs merged into its attributes and
     its reasons (``reasons`` each way, 3 when 0), all in one transaction; webhooks fire as
-    for the API. ``model_version`` is the version recorded with the stored scores.
+    for the API. ``model_version`` is the version recorded with the stored scores;
+    ``exploration`` marks a random share of the leads below the cut-off for contact
+    (stored and returned as ``explored``, with each lead's ``propensity``).
 
     Example
     -------
@@ -52,7 +56,7 @@ def score(
     """
     lead_model = model if isinstance(model, LeadModel) else LeadModel.load(model)
     frame = read_table(data)
-    result = lead_model.score_leads(frame, capacity=capacity)
+    result = explored(lead_model, lead_model.score_leads(frame, capacity=capacity), exploration)
     if store is not None:
         store_scores(store, lead_model, frame, result, model_version, reasons or 3)
     return ranked(lead_model, frame, result, reasons=reasons, out=out)
@@ -85,6 +89,9 @@ def store_scores(
     found = lead_reasons(model, frame, reasons) if reasons else [([], [])] * len(frame)
     ids = scores[key].astype(str).tolist()
     attributes = jsonable(inputs.where(inputs.notna(), None).to_dict("records"))
+    # scores explored (scoring.batch.explored) carry the policy's marks; others none
+    explored_flags = scores["explored"] if "explored" in scores else [False] * len(scores)
+    chances = scores["propensity"] if "propensity" in scores else [None] * len(scores)
     items = [
         NewScore(
             lead_id=lead_id,
@@ -94,8 +101,12 @@ def store_scores(
             segment=str(row.segment),
             contact=bool(row.contact),
             reasons=reason_records(up, down),
+            explored=bool(flag),
+            propensity=None if chance is None else float(chance),
         )
-        for lead_id, row, (up, down) in zip(ids, scores.itertuples(index=False), found, strict=True)
+        for lead_id, row, (up, down), flag, chance in zip(
+            ids, scores.itertuples(index=False), found, explored_flags, chances, strict=True
+        )
     ]
     _, deliveries = add_scores(store, items, attributes=dict(zip(ids, attributes, strict=True)))
     return len(deliveries)

@@ -36,6 +36,7 @@ from leadscore.live.capacity import CapacityDecision, Placed, Quota, decisions, 
 from leadscore.live.outbox import scoring
 from leadscore.live.overrides import WorkQueue, work_queue
 from leadscore.live.slot import ModelSlot, ServingModel
+from leadscore.scoring.exploration import ExplorationPolicy
 from leadscore.scoring.realtime.scorer import FastResult
 from leadscore.scoring.reasons import reason_records
 from leadscore.store import (
@@ -158,6 +159,9 @@ class LiveScoring:
     capacity:
         The team's contacts per period (:mod:`leadscore.live.capacity`); None, or one
         without ``per_period``: the model's decisions, and no read for it.
+    exploration:
+        Contact a random share of the leads below the cut-off too
+        (:mod:`leadscore.scoring.exploration`); None explores nothing.
     """
 
     def __init__(
@@ -168,12 +172,14 @@ class LiveScoring:
         reasons: int = 3,
         trend_points: int = 5,
         capacity: CapacitySettings | None = None,
+        exploration: ExplorationPolicy | None = None,
     ) -> None:
         self.slot = slot
         self.store = store
         self.reasons = reasons
         self.trend_points = trend_points
         self.capacity = capacity if capacity is not None and capacity.per_period else None
+        self.exploration = exploration
 
     # ------------------------------------------------------------- scoring
 
@@ -193,14 +199,19 @@ class LiveScoring:
 
     def _new_score(self, serving: ServingModel, lead_id: str, result: FastResult) -> NewScore:
         reasons = reason_records(result.reasons_up, result.reasons_down)
+        contact, explored, propensity = result.contact, False, None
+        if self.exploration is not None:
+            contact, explored, propensity = self.exploration.decide(lead_id, result.contact)
         return NewScore(
             lead_id=lead_id,
             model_version=serving.version,
             score=result.score,
             score_100=result.score_100,
             segment=result.segment,
-            contact=result.contact,
+            contact=contact,
             reasons=reasons,
+            explored=explored,
+            propensity=propensity,
         )
 
     def score_leads(
@@ -389,12 +400,18 @@ class LiveScoring:
     # ------------------------------------------------------------- outcomes and reads
 
     def record_outcome(
-        self, lead_id: str, converted: bool, occurred_at: datetime | None = None
+        self,
+        lead_id: str,
+        converted: bool,
+        occurred_at: datetime | None = None,
+        *,
+        contacted: bool | None = None,
     ) -> OutcomeRecord:
-        """Record that a known lead converted or was lost."""
+        """Record that a known lead converted or was lost (and whether sales had contacted
+        it: what judging the model on every lead weighs, see :mod:`leadscore.monitor`)."""
         if self.store.leads.get(lead_id) is None:
             raise NotFoundError(f"no lead with id {lead_id!r}: score it or post its events first")
-        return self.store.outcomes.add(lead_id, converted, occurred_at)
+        return self.store.outcomes.add(lead_id, converted, occurred_at, contacted=contacted)
 
     def lead(self, lead_id: str, history: int = 50) -> LeadView:
         """The lead's attributes, latest score, history (newest first) and trend."""

@@ -2,14 +2,16 @@
 
 Each frame's times are timezone-aware UTC (``datetime64[ns, UTC]``):
 
-* scores — ``lead_id, score, score_100, segment, contact, scored_at, model_version``, one
-  row per stored score, oldest first;
-* outcomes — ``lead_id, converted, occurred_at``, each lead's latest outcome;
+* scores — ``lead_id, score, score_100, segment, contact, scored_at, model_version,
+  explored, propensity`` (missing for scores stored before exploration), one row per
+  stored score, oldest first;
+* outcomes — ``lead_id, converted, occurred_at, contacted`` (missing: not said), each
+  lead's latest outcome;
 * leads — ``lead_id, created_at``.
 
 Example
 -------
->>> scores_frame(store).columns.tolist()
+>>> scores_frame(store).columns.tolist()[:7]
 ['lead_id', 'score', 'score_100', 'segment', 'contact', 'scored_at', 'model_version']
 """
 
@@ -29,8 +31,10 @@ SCORE_COLUMNS = [
     "contact",
     "scored_at",
     "model_version",
+    "explored",
+    "propensity",
 ]
-OUTCOME_COLUMNS = ["lead_id", "converted", "occurred_at"]
+OUTCOME_COLUMNS = ["lead_id", "converted", "occurred_at", "contacted"]
 LEAD_COLUMNS = ["lead_id", "created_at"]
 
 
@@ -50,7 +54,7 @@ def scores_frame(
     return frame.astype(
         {
             "lead_id": str, "score": float, "score_100": int, "segment": str,
-            "contact": bool, "model_version": str,
+            "contact": bool, "model_version": str, "explored": bool, "propensity": float,
         }
     ).assign(scored_at=_utc(frame["scored_at"]))  # fmt: skip
 
@@ -66,9 +70,10 @@ def outcomes_frame(store: Store) -> pd.DataFrame:
     """
     records = store.outcomes.all()
     frame = pd.DataFrame(
-        [(o.lead_id, bool(o.converted), o.occurred_at) for o in records], columns=OUTCOME_COLUMNS
+        [(o.lead_id, bool(o.converted), o.occurred_at, o.contacted) for o in records],
+        columns=OUTCOME_COLUMNS,
     )
-    return frame.astype({"lead_id": str, "converted": bool}).assign(
+    return frame.astype({"lead_id": str, "converted": bool, "contacted": "boolean"}).assign(
         occurred_at=_utc(frame["occurred_at"])
     )
 

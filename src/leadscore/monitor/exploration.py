@@ -1,26 +1,24 @@
-"""Exploration: contact a random few of the leads below the cut-off, and use them to judge
-the model on every lead, not only on the ones it chose.
+"""Judging the model on every lead, from the leads contacted, explored ones included.
 
-A team that calls only the top-scored leads learns outcomes only for those, so any
-evaluation on outcomes (and the next model trained on them) sees a sample the model picked
-itself: it confirms itself. :func:`explore` draws a share (default 5 %) of the leads the
-model would leave alone, at random and per lead, and gives every lead its *propensity*, the
-chance the policy contacts it (1 for the model's contacts, ``share`` below the cut-off).
-:func:`ipw_performance` then weights each contacted lead with an outcome by 1 / propensity
-(inverse-propensity weighting): an explored lead stands for the ``1 / share`` leads like it
-that nobody called, and the weighted sample estimates the whole population.
+Scoring explores (:mod:`leadscore.scoring.exploration`): a share of the leads below the
+cut-off is contacted anyway, and every score carries its *propensity*, the chance the
+policy had of contacting the lead. :func:`ipw_performance` weights each contacted lead
+with an outcome by 1 / propensity (inverse-propensity weighting): an explored lead stands
+for the ``1 / share`` leads like it that nobody called, and the weighted sample estimates
+the whole population, where the plain (naive) figures describe only the leads the policy
+chose.
 
 Example
 -------
->>> chosen = explore(["a", "b", "c", "d"], np.array([True, True, False, False]), share=0.5)
->>> chosen.propensity.tolist()
-[1.0, 1.0, 0.5, 0.5]
+>>> # two leads above the cut-off (propensity 1), one of two below explored (0.5)
+>>> result = ipw_performance([1, 0, 1, None], [0.9, 0.7, 0.2, 0.1],
+...     [True, True, True, False], [1.0, 1.0, 0.5, 0.5], Business())
+>>> round(result.naive_rate, 3), result.corrected_rate
+(0.667, 0.75)
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -30,153 +28,7 @@ from sklearn.metrics import roc_auc_score
 
 from leadscore.config import Business
 from leadscore.jsonutil import jsonable
-
-#: the share of below-cut-off leads contacted on purpose unless a setting says otherwise
-DEFAULT_SHARE = 0.05
-#: the draw keeps 53 bits of the hash: exactly what a float64 in [0, 1) can hold
-_DRAW_BITS = 53
-
-
-def uniform_draws(lead_ids: Sequence[str], seed: int | str = 0) -> np.ndarray:
-    """One number in [0, 1) per lead, fixed by the lead id and the seed alone.
-
-    A BLAKE2b hash of the seed and the id (not Python's ``hash``, which changes per process),
-    so re-scoring a lead never draws it again, and the API, a batch run and a Spark partition
-    draw alike. The seed is read as text (``7`` and ``"7"`` draw the same) and so are the ids.
-
-    Parameters
-    ----------
-    lead_ids:
-        The leads' ids (no missing ids).
-    seed:
-        Selects an independent set of draws; change it to start a new exploration.
-
-    Example
-    -------
-    >>> draws = uniform_draws(["L1", "L2", "L1"], seed=3)
-    >>> bool(((draws >= 0) & (draws < 1)).all()), bool(draws[0] == draws[2])
-    (True, True)
-    """
-    if isinstance(seed, bool) or not isinstance(seed, int | str):
-        raise ValueError(f"seed must be an integer or a string, not {type(seed).__name__}")
-    seed_text = str(seed)
-    # the seed's length goes first, so no seed and id can run together into another pair
-    prefix = f"{len(seed_text)}:{seed_text}:".encode()
-    draws = np.empty(len(lead_ids), dtype=float)
-    for position, lead_id in enumerate(lead_ids):
-        if not isinstance(lead_id, str) and pd.isna(lead_id):
-            raise ValueError(f"lead_ids has a missing id at position {position}")
-        digest = hashlib.blake2b(prefix + str(lead_id).encode(), digest_size=8).digest()
-        draws[position] = (int.from_bytes(digest, "big") >> (64 - _DRAW_BITS)) / 2**_DRAW_BITS
-    return draws
-
-
-@dataclass(frozen=True, eq=False)
-class Exploration:
-    """Which leads the policy contacts, and the chance it had of contacting each.
-
-    Attributes
-    ----------
-    lead_ids:
-        The leads, in the order given.
-    share:
-        The chance of a below-cut-off lead to be drawn.
-    explored:
-        Drawn for exploration: below the cut-off, contacted on purpose.
-    contacted:
-        Contacted: the model said so, or the lead was explored.
-    propensity:
-        The probability of being contacted under the policy: 1.0 where the model contacts,
-        ``share`` below the cut-off, whether the lead was drawn or not.
-    """
-
-    lead_ids: np.ndarray
-    share: float
-    explored: np.ndarray
-    contacted: np.ndarray
-    propensity: np.ndarray
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per lead: ``lead_id, explored, contacted, propensity``.
-
-        Example
-        -------
-        >>> explore(["a", "b"], np.array([True, False]), share=1.0).to_frame()
-          lead_id  explored  contacted  propensity
-        0       a     False       True         1.0
-        1       b      True       True         1.0
-        """
-        return pd.DataFrame(
-            {
-                "lead_id": self.lead_ids,
-                "explored": self.explored,
-                "contacted": self.contacted,
-                "propensity": self.propensity,
-            }
-        )
-
-
-def _flags(values: Any, name: str, n: int) -> np.ndarray:
-    """``values`` as a boolean array of length ``n``; a clear error for anything else."""
-    array = np.asarray(values)
-    if array.ndim != 1 or len(array) != n:
-        raise ValueError(f"{name} has {array.size} values for {n} leads")
-    if array.dtype.kind == "b":
-        return array
-    if array.dtype.kind in "iuf" and np.isin(array, (0, 1)).all():
-        return array.astype(bool)
-    raise ValueError(f"{name} must hold True/False (or 1/0) for every lead")
-
-
-def _read_only(array: np.ndarray) -> np.ndarray:
-    array.flags.writeable = False
-    return array
-
-
-def explore(
-    lead_ids: Sequence[str],
-    contact: np.ndarray,
-    share: float = DEFAULT_SHARE,
-    seed: int | str = 0,
-) -> Exploration:
-    """Draw ``share`` of the leads the model would not contact, to be contacted anyway.
-
-    A lead below the cut-off is explored when its :func:`uniform_draws` number is below
-    ``share``: the draw is random across leads but fixed for each lead and seed. Exploration
-    costs contacts the model thinks unprofitable; it buys outcomes from every score range,
-    without which no estimate of the model's performance on all leads is unbiased.
-
-    Parameters
-    ----------
-    lead_ids:
-        The leads' ids.
-    contact:
-        Whether the model contacts each lead (its decision at the cut-off or capacity).
-    share:
-        Chance of a lead below the cut-off to be explored, 0–1; 0 explores nothing.
-    seed:
-        Selects the draw (see :func:`uniform_draws`).
-
-    Example
-    -------
-    >>> chosen = explore([f"L{i}" for i in range(1000)], np.zeros(1000, dtype=bool), 0.1)
-    >>> int(chosen.explored.sum()), bool((chosen.contacted == chosen.explored).all())
-    (112, True)
-    """
-    if isinstance(share, bool) or not isinstance(share, int | float) or not 0 <= share <= 1:
-        raise ValueError(f"share must be a number between 0 and 1, got {share!r}")
-    ids = np.asarray([str(lead_id) for lead_id in lead_ids], dtype=object)
-    model_contacts = _flags(contact, "contact", len(ids))
-    draws = uniform_draws(list(lead_ids), seed)
-    explored = ~model_contacts & (draws < share)
-    propensity = np.where(model_contacts, 1.0, float(share))
-    return Exploration(
-        lead_ids=_read_only(ids),
-        share=float(share),
-        explored=_read_only(explored),
-        contacted=_read_only(model_contacts | explored),
-        propensity=_read_only(propensity),
-    )
+from leadscore.scoring.exploration import as_flags
 
 
 @dataclass(frozen=True)
@@ -224,6 +76,26 @@ class IpwPerformance:
     def to_dict(self) -> dict[str, Any]:
         """The fields as plain JSON values (no NaN)."""
         return jsonable(asdict(self))
+
+    def to_frame(self) -> pd.DataFrame:
+        """The two estimates as rows (``estimate, auc, rate, profit_per_lead``): naive
+        first, then corrected.
+
+        Example
+        -------
+        >>> ipw_performance([1, 0, None], [0.9, 0.2, 0.1], [True, True, False],
+        ...     [1.0, 0.5, 0.5], Business()).to_frame()["estimate"].tolist()
+        ['naive: contacted leads with outcomes only', 'corrected: every lead, weighted']
+        """
+        scope = "every lead, weighted" if self.every_lead_had_a_chance else "leads with a chance"
+        return pd.DataFrame(
+            {
+                "estimate": ["naive: contacted leads with outcomes only", f"corrected: {scope}"],
+                "auc": [self.naive_auc, self.corrected_auc],
+                "rate": [self.naive_rate, self.corrected_rate],
+                "profit_per_lead": [self.naive_profit_per_lead, self.corrected_profit_per_lead],
+            }
+        )
 
     def summary(self) -> list[str]:
         """The estimates as lines for people, each saying which kind it is.
@@ -347,7 +219,7 @@ def ipw_performance(
         raise ValueError(f"p has {scores.size} values for {n} outcomes (y)")
     if np.isnan(scores).any() or ((scores < 0) | (scores > 1)).any():
         raise ValueError("p must be probabilities between 0 and 1, with no missing value")
-    was_contacted = _flags(contacted, "contacted", n)
+    was_contacted = as_flags(contacted, "contacted", n)
     try:
         chance = np.asarray(propensity, dtype=float)
     except (TypeError, ValueError):
@@ -358,7 +230,7 @@ def ipw_performance(
         raise ValueError("propensity must be between 0 and 1 for every lead")
     if (chance[was_contacted] <= 0).any():
         raise ValueError("propensity must be above 0 for every contacted lead: it was contacted")
-    decision = _flags(contact, "contact", n) if contact is not None else None
+    decision = as_flags(contact, "contact", n) if contact is not None else None
 
     sample = was_contacted & ~np.isnan(outcome)
     y_seen, p_seen = outcome[sample].astype(int), scores[sample]
@@ -383,3 +255,72 @@ def ipw_performance(
         effective_n=float(weight.sum() ** 2 / (weight**2).sum()) if has_sample else 0.0,
         every_lead_had_a_chance=bool((chance > 0).all()),
     )
+
+
+def population_performance(
+    window: pd.DataFrame, outcomes: pd.DataFrame, business: Business
+) -> tuple[IpwPerformance | None, list[str]]:
+    """:func:`ipw_performance` of a period's leads, read from the store's frames.
+
+    Each lead scored in the period (``window``: its scores, oldest first, with
+    ``contact``, ``explored``, ``propensity`` and ``scored_at``) at its last score there
+    before its outcome, with its latest outcome if any (``outcomes``: ``lead_id,
+    converted, occurred_at, contacted``). A lead counts as contacted when its outcome says
+    so, or, where the outcome does not say, when its score said contact. A score stored
+    before exploration has no propensity: 1 where it said contact, else 0 (no chance: the
+    corrected figures then cover only the leads that had one, and say so). A lead
+    contacted although the policy gave it no chance (sales chose it by hand) cannot be
+    weighted and is left out of the sample, with a note. Returns None (and a note) when
+    no contacted lead has an outcome yet.
+
+    Example
+    -------
+    >>> t = pd.Timestamp("2026-05-04", tz="UTC")
+    >>> window = pd.DataFrame({"lead_id": ["a", "b", "c"], "score": [0.9, 0.2, 0.1],
+    ...     "contact": [True, True, False], "explored": [False, True, False],
+    ...     "propensity": [1.0, 0.5, 0.5], "scored_at": [t, t, t]})
+    >>> outcomes = pd.DataFrame({"lead_id": ["a", "b"], "converted": [True, False],
+    ...     "occurred_at": [t + pd.Timedelta(days=9)] * 2, "contacted": [None, None]})
+    >>> result, notes = population_performance(window, outcomes, Business())
+    >>> result.n_leads, result.n_explored, result.corrected_rate
+    (3, 1, 0.3333333333333333)
+    """
+    notes: list[str] = []
+    if window.empty:
+        return None, notes
+    said = outcomes[["lead_id", "converted", "occurred_at", "contacted"]].drop_duplicates(
+        "lead_id", keep="last"
+    )
+    frame = window.merge(said, on="lead_id", how="left")
+    # the score that decided the contact came before the outcome; one after it knew it
+    before = frame["occurred_at"].isna() | (frame["scored_at"] < frame["occurred_at"])
+    frame = frame.loc[before].drop_duplicates("lead_id", keep="last")
+    if frame.empty:
+        return None, notes
+    contact = frame["contact"].astype(bool).to_numpy()
+    explored = frame["explored"].fillna(False).astype(bool).to_numpy()
+    chance = frame["propensity"].astype(float).to_numpy()
+    chance = np.where(np.isnan(chance), np.where(contact, 1.0, 0.0), chance)
+    told = frame["contacted"].astype("boolean")
+    contacted = np.where(told.isna(), contact, told.fillna(False)).astype(bool)
+    by_hand = contacted & (chance <= 0)
+    if by_hand.any():
+        notes.append(
+            f"{int(by_hand.sum()):,} leads were contacted although the policy gave them no "
+            "chance (chosen by hand): left out of the corrected estimate"
+        )
+        contacted = contacted & ~by_hand
+    y = frame["converted"].astype(float).to_numpy()  # NaN: no outcome yet
+    if not (contacted & ~np.isnan(y)).any():
+        notes.append("no contacted lead of the period has an outcome yet: nothing to weigh")
+        return None, notes
+    result = ipw_performance(
+        y, frame["score"].astype(float).to_numpy(), contacted, chance, business,
+        contact=contact & ~explored,
+    )  # fmt: skip
+    if not result.every_lead_had_a_chance:
+        notes.append(
+            "some of the period's leads had no chance of contact (scored before exploration, "
+            "or with exploration off): the corrected figures cover only the others"
+        )
+    return result, notes

@@ -116,6 +116,11 @@ def report_html(report: MonitoringReport) -> str:
     parts.append(_rows(report.bands, BANDS))
     parts.append("<h2>Estimated before outcomes, and realised</h2>")
     parts.append(_rows(report.over_time, OVER_TIME))
+    parts.append("<h2>Every lead, not only the contacted ones (exploration)</h2>")
+    if report.exploration is None:
+        parts.append("<p>No contacted lead of the period has an outcome yet.</p>")
+    else:
+        parts += [f"<p>{escape(line)}</p>" for line in report.exploration.summary()]
     parts.append("<h2>Cohorts</h2>")
     parts.append(_rows(report.cohorts, COHORTS))
     return html_page("leadscore monitoring", "".join(parts))

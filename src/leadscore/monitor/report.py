@@ -11,7 +11,10 @@ The sections:
   training estimate (:mod:`.performance`), over every outcome recorded by the period's
   end (each lead at its last score before its outcome); and, for the period's leads, the
   same estimated from the scores alone before outcomes arrive (:mod:`.estimate`), week
-  by week beside the realised figures.
+  by week beside the realised figures;
+* exploration — the period's AUC, conversion and profit on *every* lead, corrected by
+  inverse-propensity weighting of the contacted leads' outcomes (explored ones included),
+  beside the naive figures over the contacted leads only (:mod:`.exploration`).
 
 Example
 -------
@@ -39,6 +42,7 @@ from leadscore.monitor.estimate import (
     estimated_over_time,
     expected_performance,
 )
+from leadscore.monitor.exploration import IpwPerformance, population_performance
 from leadscore.monitor.frames import plain
 from leadscore.monitor.inputs import MAX_LEADS, window_inputs
 from leadscore.monitor.movers import Mover, movers
@@ -70,6 +74,7 @@ class MonitoringReport:
     realised: RealisedPerformance | None
     estimated: EstimatedPerformance | None
     over_time: pd.DataFrame
+    exploration: IpwPerformance | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -102,6 +107,7 @@ class MonitoringReport:
                 "realised": None if self.realised is None else self.realised.to_dict(),
                 "estimated": None if self.estimated is None else self.estimated.to_dict(),
                 "over_time": _records(self.over_time),
+                "exploration": None if self.exploration is None else self.exploration.to_dict(),
             }
         )
 
@@ -154,6 +160,8 @@ def build_report(
         notes.append("no outcomes recorded for scored leads yet: outcomes are estimated only")
     else:
         judged = realised(matched, business, training)
+    exploration, weighing = population_performance(window, outcomes, business)
+    notes += weighing
     estimated = None
     if not latest.empty:
         estimated = expected_performance(
@@ -171,6 +179,7 @@ def build_report(
         realised=judged,
         estimated=estimated,
         over_time=_over_time(window, outcomes, business, freq),
+        exploration=exploration,
         notes=notes,
     )
 

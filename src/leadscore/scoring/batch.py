@@ -13,6 +13,7 @@ import pandas as pd
 from leadscore.data.sources import TableLike, read_table
 from leadscore.data.table_files import write_table
 from leadscore.modeling.model import LeadModel
+from leadscore.scoring.exploration import ExplorationPolicy
 
 
 def score(
@@ -22,6 +23,7 @@ def score(
     out: str | Path | None = None,
     capacity: int | None = None,
     reasons: int = 0,
+    exploration: ExplorationPolicy | None = None,
 ) -> pd.DataFrame:
     """Score leads with a model (or a saved model directory), best first.
 
@@ -41,6 +43,10 @@ def score(
     reasons:
         Add each lead's top ``reasons`` reasons up and down (``reasons_up``,
         ``reasons_down``: "Time on site s: 1,532 (high) → +18; …").
+    exploration:
+        Contact a random share of the leads below the cut-off too
+        (:mod:`leadscore.scoring.exploration`): adds ``explored`` and ``propensity``, and
+        ``contact`` is true for the explored leads.
 
     Example
     -------
@@ -54,8 +60,18 @@ def score(
     """
     lead_model = model if isinstance(model, LeadModel) else LeadModel.load(model)
     frame = read_table(data)
-    result = lead_model.score_leads(frame, capacity=capacity)
+    result = explored(lead_model, lead_model.score_leads(frame, capacity=capacity), exploration)
     return ranked(lead_model, frame, result, reasons=reasons, out=out)
+
+
+def explored(
+    model: LeadModel, scores: pd.DataFrame, exploration: ExplorationPolicy | None
+) -> pd.DataFrame:
+    """``model.score_leads``'s scores with the exploration policy applied (unchanged
+    without one)."""
+    if exploration is None:
+        return scores
+    return exploration.apply(scores, model.id_column_ or "lead")
 
 
 def ranked(

@@ -24,6 +24,7 @@ from leadscore.config import Settings, resolve_settings
 from leadscore.errors import LeadscoreError
 from leadscore.live import LiveScoring, ModelSlot
 from leadscore.live.watch import ModelWatcher
+from leadscore.scoring.exploration import ExplorationPolicy
 from leadscore.service.bad_input import install as refuse_bad_input
 from leadscore.service.deps import attribute_model
 from leadscore.service.docs import add_docs
@@ -128,6 +129,7 @@ def create_app(
             reasons=settings.service.reasons,
             trend_points=settings.service.trend_points,
             capacity=settings.capacity,
+            exploration=ExplorationPolicy.from_settings(settings),
         )
         metrics.serving(chosen.current.version)
         checkpointer = Checkpointer(app.state.store, settings.service.checkpoint_interval_s).start()

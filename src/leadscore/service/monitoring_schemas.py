@@ -1,14 +1,17 @@
-"""Typed response bodies of ``/v1/monitoring/…`` (see :mod:`leadscore.monitor.report`):
-each mirrors the ``to_dict()`` of the monitoring object it answers with (the outcome
-figures are those objects' own dataclasses, so their fields are written once)."""
+"""Typed bodies of ``/v1/monitoring/…`` (see :mod:`leadscore.monitor.report`): each answer
+mirrors the ``to_dict()`` of the monitoring object it answers with (the outcome figures are
+those objects' own dataclasses, so their fields are written once); :class:`NotifyIn` is the
+request of ``POST /v1/monitoring/movers/notify``."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from leadscore.monitor.estimate import EstimatedPerformance
+from leadscore.monitor.exploration import IpwPerformance
 from leadscore.monitor.performance import RealisedPerformance
 
 Cause = Literal["behaviour", "attributes", "model"]
@@ -95,3 +98,46 @@ class ReportOut(BaseModel):
         description="Per period: expected conversion, AUC and profit from the scores, "
         "beside the realised ones once outcomes arrived."
     )
+    exploration: IpwPerformance | None = Field(
+        None,
+        description="The model on every lead of the period: the contacted leads' outcomes "
+        "weighted by 1 / propensity (corrected, explored leads included) beside the plain "
+        "figures over the contacted leads only (naive, biased toward the policy).",
+    )
+
+
+class NotifyIn(BaseModel):
+    """``POST /v1/monitoring/movers/notify``: the period and the smallest move to alert."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime | None = Field(
+        default=None, description="Start of the period (default: a day before its end)."
+    )
+    until: datetime | None = Field(default=None, description="End of the period (default: now).")
+    min_move: int = Field(
+        default=30, ge=1, le=100, description="Smallest move that alerts, up or down (points)."
+    )
+    limit: int = Field(default=500, ge=1, le=500, description="How many movers at most.")
+
+
+class MovedAlertOut(BaseModel):
+    delivery_id: int
+    webhook_id: int
+    lead_id: str
+    change: int = Field(description="The move, in points (negative: a fall).")
+
+
+class NotifyOut(BaseModel):
+    """The ``lead.moved`` alerts queued: the same counts as ``leadscore monitor notify``."""
+
+    start: str
+    end: str
+    min_move: int
+    movers: int = Field(description="Leads that moved at least min_move points.")
+    webhooks: int = Field(description="Active webhooks subscribed to moved.")
+    queued: int = Field(description="Deliveries queued by this call.")
+    already_queued: int = Field(description="Alerts queued for the same move by an earlier run.")
+    excluded: int = Field(description="Movers excluded by a sales override: no alert.")
+    limited: bool = Field(description="Stopped at the limit: there may be more movers.")
+    alerts: list[MovedAlertOut]

@@ -117,9 +117,22 @@ class ScoreOut(BaseModel):
     score_100: int = Field(ge=0, le=100)
     segment: OverrideSegment = Field(description=_SEGMENT)
     contact: bool = Field(
-        description="Whether a contact pays off at the business values (an override to hot "
-        "says yes, to cold or exclude no); with a capacity set, only for the period's best "
-        "leads within the quota (see capacity)."
+        description="Whether to contact the lead: a contact pays off at the business values, "
+        "or the lead was drawn for exploration (see explored); an override to hot says yes, "
+        "to cold or exclude no; with a capacity set, the model's contacts only for the "
+        "period's best leads within the quota (see capacity)."
+    )
+    explored: bool = Field(
+        False,
+        description="Contact by exploration: below the cut-off, drawn at random so the model "
+        "keeps learning from leads it would leave alone ([exploration] in the settings).",
+    )
+    propensity: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="The chance the policy had of contacting this lead (1 above the cut-off, "
+        "the exploration share below); null for scores stored before exploration.",
     )
     reasons: list[ReasonOut]
     model_version: str
@@ -203,6 +216,11 @@ class OutcomeIn(Strict):
     lead_id: LeadId
     converted: bool
     occurred_at: AwareDatetime | None = None
+    contacted: bool | None = Field(
+        None,
+        description="Whether sales contacted the lead before the outcome (null: not said; "
+        "monitoring then takes the score's contact decision).",
+    )
 
 
 class OutcomeOut(BaseModel):
@@ -210,6 +228,7 @@ class OutcomeOut(BaseModel):
     converted: bool
     occurred_at: datetime
     recorded_at: datetime
+    contacted: bool | None = None
 
 
 # ----------------------------------------------------------------------------- leads
@@ -241,6 +260,8 @@ class QueueItem(BaseModel):
     score_100: int
     segment: Segment
     contact: bool
+    explored: bool = Field(False, description="Contact by exploration (see ScoreOut).")
+    propensity: float | None = Field(None, ge=0, le=1)
     reasons: list[ReasonOut]
     scored_at: datetime
     overridden: bool = False

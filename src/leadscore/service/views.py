@@ -80,9 +80,9 @@ def record_out(
         score=record.score,
         score_100=record.score_100,
         segment=record.segment if override is None else override.segment,  # type: ignore[arg-type]
-        contact=(
-            effective_contact(record.contact, override) if capacity is None else capacity.contact
-        ),
+        contact=_contact(record, override, capacity),
+        explored=record.explored,
+        propensity=record.propensity,
         reasons=_reasons(record.reasons),
         model_version=record.model_version,
         scored_at=record.scored_at,
@@ -91,6 +91,16 @@ def record_out(
         override=override_out(override),
         capacity=capacity_out(None, capacity, record.contact),
     )
+
+
+def _contact(
+    record: ScoreRecord, override: OverrideRecord | None, capacity: CapacityDecision | None
+) -> bool:
+    """Whether to contact the lead as answered: under a capacity the quota's decision, an
+    explored lead still contacted (exploration is on top of the quota); an override wins."""
+    if capacity is None:
+        return effective_contact(record.contact, override)
+    return effective_contact(capacity.contact or record.explored, override)
 
 
 def lead_out(view: LeadView) -> LeadOut:
@@ -128,7 +138,9 @@ def queue_item(
         score=record.score,
         score_100=record.score_100,
         segment=queued.segment,  # type: ignore[arg-type]
-        contact=queued.contact if capacity is None else capacity.contact,
+        contact=_contact(record, queued.override, capacity),
+        explored=record.explored,
+        propensity=record.propensity,
         reasons=_reasons(record.reasons),
         scored_at=record.scored_at,
         overridden=queued.override is not None,

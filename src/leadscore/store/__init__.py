@@ -27,6 +27,7 @@ from leadscore.store.errors import UNAVAILABLE, NotFoundError, StoreError, Store
 from leadscore.store.keys import KEY_PREFIX
 from leadscore.store.overrides import OVERRIDE_SEGMENTS, OverrideRecord
 from leadscore.store.records import (
+    DEFAULT_WEBHOOK_KINDS,
     ROLES,
     SCOPES,
     WEBHOOK_KINDS,
@@ -49,6 +50,7 @@ from leadscore.store.saved import read_saved_settings, saved_settings
 from leadscore.store.store import Store
 
 __all__ = [
+    "DEFAULT_WEBHOOK_KINDS",
     "KEY_PREFIX",
     "OVERRIDE_SEGMENTS",
     "ROLES",

@@ -435,7 +435,7 @@ def head_revision() -> str:
     Example
     -------
     >>> head_revision()
-    '0004'
+    '0005'
     """
     from alembic.script import ScriptDirectory
 

@@ -26,6 +26,9 @@ from leadscore.store.records import EventRecord, OutcomeRecord
 from leadscore.store.session import Database, Repository
 from leadscore.store.tables import Event, Lead, Outcome, as_utc, utcnow
 
+#: an outcome to import: ``(lead_id, converted, occurred_at)``, optionally ``contacted``
+OutcomeRow = tuple[str, bool, datetime | None] | tuple[str, bool, datetime | None, bool | None]
+
 #: event fields with a column of their own; everything else goes to ``properties``
 _TIME_KEYS = ("time", "timestamp")
 _NAME_KEYS = ("name", "event")
@@ -147,10 +150,16 @@ class OutcomeRepository(Repository):
         self._leads = leads
 
     def add(
-        self, lead_id: str, converted: bool, occurred_at: datetime | None = None
+        self,
+        lead_id: str,
+        converted: bool,
+        occurred_at: datetime | None = None,
+        *,
+        contacted: bool | None = None,
     ) -> OutcomeRecord:
-        """Record that the lead converted or was lost (at ``occurred_at``, default now).
-        Outcomes are append-only; a later record for the same lead supersedes earlier ones.
+        """Record that the lead converted or was lost (at ``occurred_at``, default now),
+        and whether sales had contacted it (``contacted``; None: not said). Outcomes are
+        append-only; a later record for the same lead supersedes earlier ones.
 
         Example
         -------
@@ -164,6 +173,7 @@ class OutcomeRepository(Repository):
             "converted": bool(converted),
             "occurred_at": as_utc(occurred_at) if occurred_at else now,
             "recorded_at": now,
+            "contacted": None if contacted is None else bool(contacted),
         }
         with self._write() as session:
             self._leads.ensure(session.connection(), [lead_id], now)
@@ -172,16 +182,17 @@ class OutcomeRepository(Repository):
 
     def add_many(
         self,
-        outcomes: Sequence[tuple[str, bool, datetime | None]],
+        outcomes: Sequence[OutcomeRow],
         *,
         create: bool = False,
     ) -> OutcomeImport:
         """Record many outcomes at once (a CRM export), in one transaction.
 
-        ``outcomes`` are ``(lead_id, converted, occurred_at)``, at most one per lead (the
-        caller de-duplicates). An outcome equal to the lead's latest recorded one (same
-        result, same time) is skipped, so importing the same export twice adds nothing.
-        Leads the store does not know are skipped and counted, unless ``create``.
+        ``outcomes`` are ``(lead_id, converted, occurred_at)`` or ``(lead_id, converted,
+        occurred_at, contacted)``, at most one per lead (the caller de-duplicates). An
+        outcome equal to the lead's latest recorded one (same result, same time) is
+        skipped, so importing the same export twice adds nothing. Leads the store does not
+        know are skipped and counted, unless ``create``.
 
         Example
         -------
@@ -189,7 +200,7 @@ class OutcomeRepository(Repository):
         >>> store.outcomes.add_many([("L1", True, None), ("L9", False, None)])
         OutcomeImport(added=1, unchanged=0, unknown=['L9'])
         """
-        ids = [lead_id for lead_id, _, _ in outcomes]
+        ids = [row[0] for row in outcomes]
         for lead_id in ids:
             check_lead_id(lead_id)
         if len(set(ids)) != len(ids):
@@ -209,7 +220,8 @@ class OutcomeRepository(Repository):
                 )
                 latest.update({r.lead_id: (r.converted, as_utc(r.occurred_at)) for r in rows})
             values = []
-            for lead_id, converted, occurred_at in outcomes:
+            for lead_id, converted, occurred_at, *said in outcomes:
+                contacted = None if not said or said[0] is None else bool(said[0])
                 if lead_id not in known and not create:
                     unknown.append(lead_id)
                     continue
@@ -219,7 +231,7 @@ class OutcomeRepository(Repository):
                     continue
                 values.append(
                     {"lead_id": lead_id, "converted": bool(converted), "occurred_at": when,
-                     "recorded_at": now}
+                     "recorded_at": now, "contacted": contacted}
                 )  # fmt: skip
             if create:
                 self._leads.ensure(conn, [v["lead_id"] for v in values], now)
@@ -354,4 +366,6 @@ def _event(row: Event) -> EventRecord:
 
 
 def _outcome(row: Outcome) -> OutcomeRecord:
-    return OutcomeRecord(row.id, row.lead_id, row.converted, row.occurred_at, row.recorded_at)
+    return OutcomeRecord(
+        row.id, row.lead_id, row.converted, row.occurred_at, row.recorded_at, row.contacted
+    )

@@ -14,8 +14,12 @@ from typing import Any
 #: what an API key may be allowed to do; ``admin`` implies every other scope
 SCOPES: tuple[str, ...] = ("score", "ingest", "read", "admin")
 #: what a webhook can subscribe to: a lead crossing into hot, a score jump (the rule that
-#: decides which fires is :mod:`leadscore.webhooks.triggers`)
-WEBHOOK_KINDS: tuple[str, ...] = ("hot", "jump")
+#: decides which fires is :mod:`leadscore.webhooks.triggers`), a period's move up or down
+#: (queued by :mod:`leadscore.monitor.alerts`, on a schedule)
+WEBHOOK_KINDS: tuple[str, ...] = ("hot", "jump", "moved")
+#: the kinds of a webhook added without naming any: ``moved`` is asked for by name only,
+#: so no receiver gets a new kind of event it was not written for
+DEFAULT_WEBHOOK_KINDS: tuple[str, ...] = ("hot", "jump")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,10 @@ class ScoreRecord:
     contact: bool
     reasons: list[Any] | None
     scored_at: datetime
+    #: contacted by exploration (below the cut-off, drawn at random; ``contact`` is true)
+    explored: bool = False
+    #: the chance the policy had of contacting the lead (None: stored before exploration)
+    propensity: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +70,9 @@ class NewScore:
     or with its webhooks :func:`leadscore.live.outbox.add_scores`).
 
     ``scored_at`` defaults to the time of storing; ``webhook_payload_extra`` adds fields
-    (e.g. the lead's name or CRM id) to the webhook payloads this score triggers.
+    (e.g. the lead's name or CRM id) to the webhook payloads this score triggers;
+    ``explored`` and ``propensity`` are the exploration policy's (see
+    :mod:`leadscore.scoring.exploration`): an explored lead's ``contact`` is true.
 
     Example
     -------
@@ -79,6 +89,8 @@ class NewScore:
     reasons: list[Any] | None = None
     scored_at: datetime | None = None
     webhook_payload_extra: dict[str, Any] | None = None
+    explored: bool = False
+    propensity: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +117,8 @@ class OutcomeRecord:
     converted: bool
     occurred_at: datetime
     recorded_at: datetime
+    #: whether sales contacted the lead before the outcome (None: not said)
+    contacted: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +250,8 @@ class QueueEntry:
     model_version: str
     attributes: dict[str, Any]
     lead_created_at: datetime
+    #: contacted by exploration (below the cut-off, drawn at random)
+    explored: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -329,7 +329,7 @@ class ScoreRepository(Repository):
             select(
                 Score.lead_id, Score.score, Score.score_100, Score.segment, Score.contact,
                 Score.reasons, Score.scored_at, Score.model_version, Lead.attributes,
-                Lead.created_at,
+                Lead.created_at, Score.explored,
             )
             .join(LatestScore, LatestScore.score_id == Score.id)
             .join(Lead, Lead.id == Score.lead_id)
@@ -342,7 +342,7 @@ class ScoreRepository(Repository):
                 QueueEntry(
                     lead_id=r[0], score=r[1], score_100=r[2], segment=r[3], contact=r[4],
                     reasons=r[5], scored_at=r[6], model_version=r[7],
-                    attributes=dict(r[8] or {}), lead_created_at=r[9],
+                    attributes=dict(r[8] or {}), lead_created_at=r[9], explored=bool(r[10]),
                 )
                 for r in session.execute(query)
             ]  # fmt: skip
@@ -360,10 +360,10 @@ class ScoreRepository(Repository):
 
     def rows(
         self, since: datetime | None = None, until: datetime | None = None
-    ) -> list[tuple[str, float, int, str, bool, datetime, str]]:
+    ) -> list[tuple[str, float, int, str, bool, datetime, str, bool, float | None]]:
         """Every score at or after ``since`` and before ``until`` (either open), oldest
         first, without reasons: ``(lead_id, score, score_100, segment, contact, scored_at,
-        model_version)`` — what monitoring reads into a frame.
+        model_version, explored, propensity)`` — what monitoring reads into a frame.
 
         Example
         -------
@@ -376,7 +376,7 @@ class ScoreRepository(Repository):
         columns = SCORES.c
         query = select(
             columns.lead_id, columns.score, columns.score_100, columns.segment, columns.contact,
-            columns.scored_at, columns.model_version,
+            columns.scored_at, columns.model_version, columns.explored, columns.propensity,
         ).order_by(columns.scored_at, columns.id)  # fmt: skip
         if since is not None:
             query = query.where(columns.scored_at >= as_utc(since))
@@ -469,4 +469,6 @@ def score_record(row: Any) -> ScoreRecord:
         contact=row.contact,
         reasons=row.reasons,
         scored_at=row.scored_at,
+        explored=bool(row.explored),
+        propensity=row.propensity,
     )

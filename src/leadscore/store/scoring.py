@@ -91,7 +91,8 @@ _INSERT_SCORES = insert(SCORES).returning(SCORES.c.id, sort_by_parameter_order=T
 # the scoring tests read them back through SQLAlchemy on both databases.
 _SQLITE_INSERT_SCORE = (
     "INSERT INTO scores (lead_id, model_version, score, score_100, segment, contact, "
-    "reasons, scored_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
+    "reasons, scored_at, explored, propensity) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "RETURNING id"
 )
 _SQLITE_UPSERT_LATEST = (
     "INSERT INTO latest_scores (lead_id, score_id, score, segment, scored_at) "
@@ -171,6 +172,8 @@ class ScoreWriter:
                 "contact": bool(item.contact),
                 "reasons": as_json(item.reasons),
                 "scored_at": as_utc(item.scored_at) if item.scored_at else None,
+                "explored": bool(item.explored),
+                "propensity": None if item.propensity is None else float(item.propensity),
             }
             for item in items
         ]
@@ -185,6 +188,7 @@ class ScoreWriter:
             row = (
                 p["lead_id"], p["model_version"], p["score"], p["score_100"], p["segment"],
                 int(p["contact"]), dumps_json(p["reasons"]), sqlite_time(p["scored_at"]),
+                int(p["explored"]), p["propensity"],
             )  # fmt: skip
             ids = [driver.execute(_SQLITE_INSERT_SCORE, row).fetchone()[0]]
         else:
@@ -248,3 +252,16 @@ def check_score(item: NewScore) -> None:
         raise StoreError(f"segment of lead {item.lead_id!r} must be non-empty text")
     if item.reasons is not None and not isinstance(item.reasons, list):
         raise StoreError(f"reasons of lead {item.lead_id!r} must be a list or None")
+    if item.propensity is not None and not (
+        isinstance(item.propensity, numbers.Real)
+        and math.isfinite(item.propensity)
+        and 0.0 <= item.propensity <= 1.0
+    ):
+        raise StoreError(
+            f"propensity of lead {item.lead_id!r} must be within 0–1, not {item.propensity!r}"
+        )
+    if item.explored and not (item.contact and (item.propensity or 0) > 0):
+        raise StoreError(
+            f"lead {item.lead_id!r} is explored, so its contact must be true and its "
+            "propensity above 0"
+        )

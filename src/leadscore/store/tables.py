@@ -34,6 +34,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -173,6 +174,11 @@ class Score(Base):
     contact: Mapped[bool] = mapped_column(Boolean)
     reasons: Mapped[list[Any] | None] = mapped_column(JSONType)
     scored_at: Mapped[datetime] = mapped_column(index=True)
+    #: contacted by exploration: below the cut-off, drawn at random (``contact`` is true)
+    explored: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: the chance the policy had of contacting the lead (1 above the cut-off, the
+    #: exploration share below); None for scores stored before exploration existed
+    propensity: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class LatestScore(Base):
@@ -204,6 +210,8 @@ class Outcome(Base):
     converted: Mapped[bool] = mapped_column(Boolean)
     occurred_at: Mapped[datetime] = mapped_column(index=True)
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: whether sales contacted the lead before the outcome (None: not said)
+    contacted: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class LeadChange(Base):

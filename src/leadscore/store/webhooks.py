@@ -31,7 +31,8 @@ from leadscore.config.settings import WebhookSettings
 from leadscore.store.checks import clamp_limit
 from leadscore.store.egress import EgressPolicy, check_kinds, check_url
 from leadscore.store.errors import NotFoundError, StoreError
-from leadscore.store.records import WEBHOOK_KINDS, DeliveryRecord, NewDelivery, WebhookRecord
+from leadscore.store.records import DEFAULT_WEBHOOK_KINDS as DEFAULT_KINDS
+from leadscore.store.records import DeliveryRecord, NewDelivery, WebhookRecord
 from leadscore.store.secrets import reveal, seal
 from leadscore.store.session import Repository
 from leadscore.store.tables import Webhook, WebhookDelivery, as_utc, utcnow
@@ -78,11 +79,11 @@ class WebhookRepository(Repository):
         self,
         url: str,
         secret: str,
-        kinds: Iterable[str] = WEBHOOK_KINDS,
+        kinds: Iterable[str] = DEFAULT_KINDS,
         min_jump: int = 30,
     ) -> WebhookRecord:
-        """Subscribe ``url`` (http or https) to hot leads and/or score jumps of at least
-        ``min_jump`` points; payloads are signed with ``secret`` (see
+        """Subscribe ``url`` (http or https) to hot leads, score jumps of at least
+        ``min_jump`` points and/or (by name) movers; payloads are signed with ``secret`` (see
         :mod:`leadscore.webhooks.signing`). A host that is or resolves to a non-public
         address is refused (:class:`~leadscore.store.egress.AddressRefused`) unless the
         settings allow it.

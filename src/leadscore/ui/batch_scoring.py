@@ -41,9 +41,15 @@ def score_into_store(
     ``drop``) is stored as its attributes, so the lead page shows what the CRM sent.
     Returns how many leads were scored."""
     from leadscore.live.batch import store_scores
+    from leadscore.scoring.batch import explored
+    from leadscore.scoring.exploration import ExplorationPolicy
 
     frame = frame.reset_index(drop=True)
-    scores = model.score_leads(frame, capacity=settings.business.capacity)
+    scores = explored(
+        model,
+        model.score_leads(frame, capacity=settings.business.capacity),
+        ExplorationPolicy.from_settings(settings),
+    )
     key = model.id_column_ or "lead"
     total = len(frame)
     for start in range(0, total, SCORE_CHUNK):

@@ -34,8 +34,8 @@ from leadscore.store import EventRecord, OutcomeRecord, QueueEntry, ScorePoint, 
 SEGMENTS = ("hot", "warm", "cold")
 #: columns of :func:`queue_frame` before the leads' own attributes
 QUEUE_COLUMNS = (
-    "lead_id", "score_100", "score", "segment", "contact", "top_reasons", "reasons_down",
-    "scored_at", "model_version", "stored_at",
+    "lead_id", "score_100", "score", "segment", "contact", "explored", "top_reasons",
+    "reasons_down", "scored_at", "model_version", "stored_at",
 )  # fmt: skip
 #: names that say which attribute is a lead's source, country, device or creation time
 KEY_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -111,6 +111,7 @@ def queue_frame(entries: Sequence[QueueEntry], reasons: int = 2) -> pd.DataFrame
             "score": np.array([e.score for e in entries], dtype=float),
             "segment": [e.segment for e in entries],
             "contact": np.array([e.contact for e in entries], dtype=bool),
+            "explored": np.array([e.explored for e in entries], dtype=bool),
             "top_reasons": [reason_texts(e.reasons, "up", reasons) for e in entries],
             "reasons_down": [reason_texts(e.reasons, "down", reasons) for e in entries],
             "scored_at": pd.to_datetime([e.scored_at for e in entries], utc=True),
@@ -229,6 +230,13 @@ def work_queue_columns(frame: pd.DataFrame, keys: Mapping[str, str | None]) -> l
 def top_leads(frame: pd.DataFrame, segment: str, n: int = 25) -> pd.DataFrame:
     """The ``n`` best-scored leads of a segment (the queue is already best first)."""
     return frame.loc[frame["segment"] == segment].head(n)
+
+
+def explored_leads(frame: pd.DataFrame, n: int = 25) -> pd.DataFrame:
+    """The ``n`` best-scored leads drawn for contact by exploration (below the cut-off)."""
+    if "explored" not in frame.columns:
+        return frame.iloc[0:0]
+    return frame.loc[frame["explored"].astype(bool)].head(n)
 
 
 #: what makes a spreadsheet read a cell as a formula (OWASP "CSV injection"): ``= + - @``,

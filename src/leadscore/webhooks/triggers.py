@@ -1,11 +1,15 @@
 """When a new score notifies a webhook, and what the notification says (pure functions).
 
-Two kinds of trigger:
+Two kinds of trigger at scoring time:
 
 * ``hot`` — the lead crossed into the hot segment: it is hot now and was not before
   (or had no score yet). A lead that stays hot does not trigger again.
 * ``jump`` — the score rose by at least ``min_jump`` points (0–100 scale) since the lead's
   previous score, e.g. 30 → 90 overnight. A first score is not a jump.
+
+A third kind, ``moved``, is not fired by a score: a scheduled run over a period
+(:mod:`leadscore.monitor.alerts`) queues a ``lead.moved`` for each lead whose score moved
+by enough points, up or down, with the move's causes and reasons.
 
 One score sends one delivery per webhook even when both fire (30 → 90 into hot): its
 ``event`` is ``lead.hot`` (the stronger news) and ``triggers`` lists both.
@@ -30,7 +34,7 @@ from typing import Any
 from leadscore.store.overrides import OverrideRecord
 from leadscore.store.records import WEBHOOK_KINDS, ScoreRecord
 
-HOT, JUMP = WEBHOOK_KINDS
+HOT, JUMP, MOVED = WEBHOOK_KINDS
 #: the segment whose entry triggers ``hot``
 HOT_SEGMENT = "hot"
 

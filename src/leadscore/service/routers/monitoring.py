@@ -1,5 +1,7 @@
 """``GET /v1/monitoring/report``, ``/movers`` and ``/drift``: how scores, inputs and outcomes
-move over a period (:mod:`leadscore.monitor`); scope ``read``.
+move over a period (:mod:`leadscore.monitor`); scope ``read``. ``POST
+/v1/monitoring/movers/notify`` queues the period's ``lead.moved`` webhook alerts
+(:mod:`leadscore.monitor.alerts`); scope ``admin``.
 
 The work is the monitoring functions'; ``leadscore monitor`` and the dashboard's Monitoring
 page call the same ones, so the three give the same numbers for the same store.
@@ -14,10 +16,17 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
+from leadscore.monitor.alerts import notify_movers
 from leadscore.monitor.movers import movers
 from leadscore.monitor.report import build_report, period_drift
 from leadscore.service.deps import Live, Serving
-from leadscore.service.monitoring_schemas import DriftOut, MoversOut, ReportOut
+from leadscore.service.monitoring_schemas import (
+    DriftOut,
+    MoversOut,
+    NotifyIn,
+    NotifyOut,
+    ReportOut,
+)
 from leadscore.service.security import require
 
 router = APIRouter(
@@ -89,6 +98,23 @@ def movers_of(
         "movers": [m.to_dict() for m in found],
     }
     return _json(body)
+
+
+@router.post("/movers/notify", response_model=NotifyOut, dependencies=[Depends(require("admin"))])
+def notify(scoring: Live, model: Serving, body: NotifyIn | None = None) -> NotifyOut:
+    """Queue a ``lead.moved`` delivery, with the move's causes and reasons, to each active
+    webhook subscribed to ``moved`` for each lead whose score moved at least ``min_move``
+    points over the period (default: the last day), up or down; a move alerted already is
+    not queued again. For a scheduler; the same as ``leadscore monitor notify``."""
+    asked = body or NotifyIn()
+    try:
+        alerts = notify_movers(
+            scoring.store, model.scorer, start=asked.since, end=asked.until,
+            min_move=asked.min_move, limit=asked.limit,
+        )  # fmt: skip
+    except ValueError as error:
+        raise _period(error) from None
+    return NotifyOut.model_validate(alerts.to_dict())
 
 
 @router.get("/drift", response_model=DriftOut)

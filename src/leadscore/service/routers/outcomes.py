@@ -26,10 +26,13 @@ def post_outcome(body: OutcomeIn, request: Request, scoring: Live) -> OutcomeOut
 
 def record(scoring: LiveScoring, body: OutcomeIn) -> OutcomeOut:
     """Record the outcome; its answer."""
-    outcome = scoring.record_outcome(body.lead_id, body.converted, body.occurred_at)
+    outcome = scoring.record_outcome(
+        body.lead_id, body.converted, body.occurred_at, contacted=body.contacted
+    )
     return OutcomeOut(
         lead_id=outcome.lead_id,
         converted=outcome.converted,
         occurred_at=outcome.occurred_at,
         recorded_at=outcome.recorded_at,
+        contacted=outcome.contacted,
     )

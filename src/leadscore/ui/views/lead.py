@@ -67,7 +67,16 @@ if latest is not None:
         (latest.segment if pin is None else pin.segment).capitalize(),
         help=None if pin is None else f"📌 a sales override; the model says {latest.segment}",
     )
-    cols[2].metric("Call?", "yes" if effective_contact(latest.contact, pin) else "no")
+    cols[2].metric(
+        "Call?",
+        "yes" if effective_contact(latest.contact, pin) else "no",
+        help=(
+            "yes, by exploration: below the cut-off, drawn at random so the model keeps "
+            "learning from leads like this one"
+            if latest.explored
+            else None
+        ),
+    )
     cols[3].metric("Scored", f"{latest.scored_at:%d %b %H:%M}", help=f"{latest.scored_at} (UTC)")
 else:
     cols[0].metric("Score", "–")

@@ -72,7 +72,12 @@ metrics = st.columns(5)
 metrics[0].metric("Hot", f"{counts['hot']:,}", help="worth a call, and among the best scored")
 metrics[1].metric("Warm", f"{counts['warm']:,}", help="worth a call")
 metrics[2].metric("Cold", f"{counts['cold']:,}", help="below the contact threshold")
-metrics[3].metric("To contact", f"{int(shown['contact'].sum()):,}")
+explored = frames.explored_leads(shown, len(shown))
+metrics[3].metric(
+    "To contact", f"{int(shown['contact'].sum()):,}",
+    help=f"{len(explored):,} of them by exploration: below the cut-off, drawn at random so "
+    "the model keeps learning from the leads it would leave alone",
+)  # fmt: skip
 metrics[4].metric("Leads shown", f"{len(shown):,}", help=f"of {len(frame):,}")
 if quota is not None:
     label, value = capacity_frames.quota_text(quota)
@@ -130,6 +135,15 @@ for segment in ("hot", "warm"):
     rows = event.selection.rows if event is not None else []
     if rows:
         web.nav_to_lead(str(top.iloc[rows[0]]["lead_id"]))
+
+if len(explored):
+    st.subheader("Contact by exploration")
+    st.caption(
+        f"{len(explored):,} leads below the cut-off drawn at random for a call "
+        "([exploration] share in the settings): their outcomes let the model be judged, "
+        "and retrained, on every kind of lead, not only on those it already likes."
+    )
+    st.dataframe(explored.head(25)[columns], hide_index=True, column_config=config, key="explored")
 
 st.download_button(
     f"Download the work queue ({len(shown):,} leads, CSV)",

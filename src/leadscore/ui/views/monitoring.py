@@ -161,6 +161,29 @@ else:
         },
     )  # fmt: skip
 
+st.subheader("Every lead, not only the contacted ones")
+if report.exploration is None:
+    st.caption(
+        "Appears once contacted leads of the period have outcomes. A team that calls only "
+        "the top leads learns outcomes only for those; exploration ([exploration] share in "
+        "the settings) contacts a random few below the cut-off, so the model can be judged "
+        "on every lead."
+    )
+else:
+    judged_all = report.exploration
+    st.dataframe(
+        judged_all.to_frame(),
+        hide_index=True,
+        key="exploration",
+        column_config={
+            "estimate": "Estimate",
+            "auc": st.column_config.NumberColumn("AUC", format="%.3f"),
+            "rate": st.column_config.NumberColumn("Conversion", format="percent"),
+            "profit_per_lead": st.column_config.NumberColumn("Profit per lead", format="%.2f"),
+        },
+    )  # fmt: skip
+    st.caption(judged_all.summary()[-1])
+
 st.subheader("Cohorts by week created")
 if report.cohorts.empty:
     st.caption("No leads with a creation date yet.")

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from leadscore.config import Business, Segments, load_settings
 from leadscore.errors import LeadscoreError
-from leadscore.store import ROLES, SCOPES
+from leadscore.store import DEFAULT_WEBHOOK_KINDS, ROLES, SCOPES, WEBHOOK_KINDS
 from leadscore.ui import frames, web
 from leadscore.ui.auth import random_password
 from leadscore.ui.config import BUSINESS_KEY, SEGMENTS_KEY, segment_inputs, served_cutoffs_text
@@ -184,7 +184,8 @@ with keys_tab:
 with hooks_tab:
     st.caption(
         "The API POSTs a signed payload to these URLs when a lead turns hot or its score "
-        "jumps (HMAC-SHA256 of the secret; see the README)."
+        "jumps, and (kind moved) for the movers `leadscore monitor notify` finds "
+        "(HMAC-SHA256 of the secret; see the README)."
     )
     hooks = ctx.store.webhooks.all()
     if hooks:
@@ -204,7 +205,10 @@ with hooks_tab:
     with st.form("new_hook", clear_on_submit=True):
         url = st.text_input("URL", placeholder="https://crm.example.com/hooks/leads")
         cols = st.columns(3)
-        kinds = cols[0].multiselect("When", ["hot", "jump"], default=["hot", "jump"])
+        kinds = cols[0].multiselect(
+            "When", list(WEBHOOK_KINDS), default=list(DEFAULT_WEBHOOK_KINDS),
+            help="moved: the period's movers, queued by `leadscore monitor notify` on a schedule",
+        )  # fmt: skip
         jump = cols[1].number_input("Smallest jump (points)", 1, 100, 30)
         secret = cols[2].text_input(
             "Signing secret (empty: a random one, shown once)", type="password"
