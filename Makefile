@@ -29,7 +29,9 @@ dev: $(VENV)/.dev-installed
 
 ## demo: install; demo web events + CRM table → lead features → audit → compare + train (MLflow) →
 ## report → insights → score new leads with the champion → serve the scoring API and the dashboard;
-## close the loop: half the new leads' events and outcomes sent through the API, then retrain --from-store
+## then 90 days simulated up to today (demo-live): leads arrive and are scored daily, the team works
+## the contacts plus exploration, outcomes come back through the API, the traffic mix drifts halfway,
+## retrain --from-store decides two thirds in; every monitoring view then has content
 demo: export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR = false
 demo: install
 	$(BIN)/leadscore demo-data --events --out $(DEMO) --rows 5000 --new-rows 1000
@@ -53,23 +55,23 @@ demo: install
 	@( $(BIN)/leadscore users add demo --role admin --database $(DEMO_DB) 2>/dev/null \
 		|| $(BIN)/leadscore users set-password demo --database $(DEMO_DB) ) | tail -1 \
 		> $(DEMO)/dashboard-password.txt
-	@# the API and the dashboard start in the background; the loop closes through the API (the
-	@# first half of the new leads: their events, then their outcomes as the truth drew them),
-	@# retrain --from-store decides; a failed retraining leaves the champion serving
+	@# the API and the dashboard start in the background; 90 days are then simulated against the
+	@# store (demo-live), the contacted leads' outcomes sent through the API; a failed step
+	@# leaves the champion serving
 	@echo
 	@$(BIN)/leadscore ui --database $(DEMO_DB) --dir $(DEMO)/dashboard --data $(DEMO)/leads.parquet \
 		--port $(UI_PORT) > $(DEMO)/dashboard.log 2>&1 & UI=$$!; \
 		$(BIN)/leadscore serve --database $(DEMO_DB) --port $(PORT) > $(DEMO)/api.log 2>&1 & API=$$!; \
 		trap "kill $$UI $$API 2>/dev/null" EXIT INT TERM; \
-		$(BIN)/leadscore demo-outcomes --api http://127.0.0.1:$(PORT) --key-file $(DEMO)/api-key.txt \
-			--truth $(DEMO)/truth.csv --events $(DEMO)/new_events.jsonl --share 0.5 \
-		&& $(BIN)/leadscore retrain --from-store --database $(DEMO_DB) --window 30d --holdout 3d --quiet \
-		|| echo "the loop did not complete (above); the champion keeps serving"; \
+		$(BIN)/leadscore demo-live --days 90 --database $(DEMO_DB) --api http://127.0.0.1:$(PORT) \
+			--key-file $(DEMO)/api-key.txt \
+		|| echo "the simulation did not complete (above); the champion keeps serving"; \
 		echo; \
 		echo "Scoring API: http://127.0.0.1:$(PORT)  (docs: http://127.0.0.1:$(PORT)/docs; log: $(DEMO)/api.log)"; \
 		echo "  API key (admin): $$(cat $(DEMO)/api-key.txt)  — also in $(DEMO)/api-key.txt"; \
 		echo "  try: curl -s 'http://127.0.0.1:$(PORT)/v1/leads?segment=hot' -H \"X-API-Key: $$(cat $(DEMO)/api-key.txt)\""; \
 		echo "Dashboard:   http://127.0.0.1:$(UI_PORT)  (user demo, password $$(cat $(DEMO)/dashboard-password.txt))"; \
+		echo "Monitoring:  $(BIN)/leadscore monitor report --database $(DEMO_DB)  (or the dashboard's Monitoring page)"; \
 		echo "Ctrl-C stops both."; \
 		wait $$API
 

@@ -20,7 +20,8 @@ module                 commands
 ``cli.service``        ``serve``, ``keys …``, ``webhooks …``
 ``cli.dashboard``      ``ui``, ``users …``
 ``cli.config``         ``config show``
-``cli.demo_loop``      ``demo-outcomes`` (``make demo``: outcomes through the API)
+``cli.demo_loop``      ``demo-outcomes`` (outcomes of the fresh demo leads through the API)
+``cli.demo_live``      ``demo-live`` (``make demo``: 90 days simulated, outcomes through the API)
 =====================  ============================================================
 
 :mod:`leadscore.cli.common` holds the consoles, the error handling and the settings
@@ -36,6 +37,7 @@ from leadscore.cli import (
     config,
     dashboard,
     data,
+    demo_live,
     demo_loop,
     modeling,
     models,
@@ -81,5 +83,6 @@ app.command("ui")(dashboard.ui_command)
 app.add_typer(dashboard.users_app, name="users")
 app.add_typer(config.config_app, name="config")
 app.command("demo-outcomes")(demo_loop.demo_outcomes)
+app.command("demo-live")(demo_live.demo_live)
 
 __all__ = ["app"]
