@@ -34,6 +34,9 @@ dev: $(VENV)/.dev-installed
 ## retrain --from-store decides two thirds in; every monitoring view then has content
 demo: export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR = false
 demo: install
+	@# a fresh store each run: the simulated 90 days end today, and a store that holds them
+	@# already would be refused by demo-live
+	rm -f $(DEMO)/leadscore.db $(DEMO)/leadscore.db-wal $(DEMO)/leadscore.db-shm
 	$(BIN)/leadscore demo-data --events --out $(DEMO) --rows 5000 --new-rows 1000
 	$(BIN)/leadscore features $(DEMO)/events.jsonl --labels $(DEMO)/outcomes.csv \
 		--leads $(DEMO)/crm.csv --out $(DEMO)/leads.parquet

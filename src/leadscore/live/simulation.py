@@ -48,7 +48,7 @@ from leadscore.errors import LeadscoreError
 from leadscore.features.crm import read_crm
 from leadscore.jsonutil import jsonable
 from leadscore.live.outbox import add_scores
-from leadscore.live.sim_store import api_events, backdate_leads
+from leadscore.live.sim_store import api_events
 from leadscore.live.sim_world import (
     DRIFT_SOURCE,
     DRIFTED_FEATURE,
@@ -273,8 +273,8 @@ def simulate_days(
         active = sorted(set(posted["lead_id"].astype(str)) - team.closed)
         at = day_start + timedelta(minutes=SCORE_MINUTE)
         _score(store, serving, policy, active, at, world, new_ids, team, truth, summary)
-        backdate_leads(
-            store, {lead: truth.at[lead, "signup_at"].to_pydatetime() for lead in new_ids}
+        store.leads.backdate(
+            {lead: truth.at[lead, "signup_at"].to_pydatetime() for lead in new_ids}
         )
         summary.leads += len(new_ids)
         _deliver(team, day_start + timedelta(days=1), sink, summary)

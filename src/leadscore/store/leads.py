@@ -237,6 +237,42 @@ class LeadRepository(Repository):
             rows = conn.execute(select(LEADS.c.id, LEADS.c.created_at).order_by(LEADS.c.id))
             return [(lead_id, as_utc(created)) for lead_id, created in rows]
 
+    def backdate(self, created: Mapping[str, datetime]) -> None:
+        """Move each named lead's creation time, and the times of its recorded attribute
+        changes, back to ``created[lead_id]`` — never forward: for data replayed from the
+        past (an import of old leads, a simulation), which the store would otherwise stamp
+        with the time of writing, so that cohorts by creation week and point-in-time reads
+        of a lead's attributes see them when they happened.
+
+        Example
+        -------
+        >>> from datetime import UTC, datetime
+        >>> _ = store.leads.upsert("L1", {"source": "google"})
+        >>> store.leads.backdate({"L1": datetime(2026, 3, 2, tzinfo=UTC)})
+        >>> store.leads.created()[0][1].date().isoformat()
+        '2026-03-02'
+        """
+        rows = [{"lead": lead_id, "when": as_utc(when)} for lead_id, when in created.items()]
+        if not rows:
+            return
+        changes = LeadChange.__table__
+        with self._write() as session:
+            conn = session.connection()
+            conn.execute(
+                update(LEADS)
+                .where(LEADS.c.id == bindparam("lead"), LEADS.c.created_at > bindparam("when"))
+                .values(created_at=bindparam("when"), updated_at=bindparam("when")),
+                rows,
+            )
+            conn.execute(
+                update(changes)
+                .where(
+                    changes.c.lead_id == bindparam("lead"), changes.c.changed_at > bindparam("when")
+                )
+                .values(changed_at=bindparam("when")),
+                rows,
+            )
+
     def history(
         self, lead_ids: Iterable[str] | None = None
     ) -> list[tuple[str, datetime, dict[str, Any]]]:
