@@ -324,6 +324,27 @@ def test_lead_detail_shows_score_history_reasons_ideal_and_attributes(scored: En
     assert ("time", "event", "properties") in frames  # events
 
 
+def test_lead_page_says_how_leads_like_it_converted_in_earlier_weeks(env: Env) -> None:
+    now = datetime.now(UTC)
+    earlier = now - timedelta(days=21)
+    items = [NewScore(f"W{i}", "1", 0.84, 84, "hot", True, scored_at=earlier) for i in range(8)]
+    items.append(NewScore("NEW", "1", 0.81, 81, "hot", True, scored_at=now))
+    add_scores(env.store, items)
+    env.store.leads.backdate({f"W{i}": earlier for i in range(8)})
+    for i in range(8):  # 3 of the 8 leads that scored 80–89 three weeks ago converted
+        env.store.outcomes.add(f"W{i}", i < 3, occurred_at=earlier + timedelta(days=5))
+    at = signed_in()
+    at.query_params["lead"] = "NEW"
+    at.switch_page("views/lead.py")
+    at.run()
+    no_exceptions(at)
+    captions = [c.value for c in at.caption]
+    assert any(
+        c.startswith("Leads scoring 80–89 in earlier weeks converted at 38 % (3 of 8)")
+        for c in captions
+    ), captions
+
+
 def test_lead_detail_for_an_unknown_lead(scored: Env) -> None:
     at = signed_in()
     at.query_params["lead"] = "nobody"

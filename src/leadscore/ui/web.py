@@ -20,6 +20,8 @@ import streamlit as st
 from leadscore.config import Settings, load_settings
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.model import LeadModel
+from leadscore.monitor.cohorts import CohortComparison, earlier_cohorts_rate
+from leadscore.monitor.data import leads_frame, outcomes_frame, scores_frame
 from leadscore.monitor.report import MonitoringReport, build_report
 from leadscore.scoring.realtime.scorer import FastScorer
 from leadscore.store import Store
@@ -149,6 +151,22 @@ def _scorer(key: str, stamp: float, _model: LeadModel) -> FastScorer:
 def scorer(serving: Served) -> FastScorer:
     """The served model compiled for single leads (what explains movers), once per model."""
     return _scorer(serving.key, _stamp(serving.key), serving.model)
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _monitoring_frames(
+    url: str, token: tuple[Any, ...]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    store = open_store(url)
+    return leads_frame(store), scores_frame(store), outcomes_frame(store)
+
+
+def earlier_cohorts(ctx: Context, lead_id: str) -> CohortComparison | None:
+    """How leads scoring like this one converted in the cohorts before its own
+    (:func:`leadscore.monitor.cohorts.earlier_cohorts_rate`), the store's frames cached
+    until it changes."""
+    leads, scores, outcomes = _monitoring_frames(ctx.store.url, ctx.store.scores.change_token())
+    return earlier_cohorts_rate(leads, scores, outcomes, lead_id)
 
 
 @st.cache_data(show_spinner="Reading the monitoring report…", max_entries=8)

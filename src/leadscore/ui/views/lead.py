@@ -85,6 +85,14 @@ cols[4].metric(
     "Outcome",
     "none yet" if outcome is None else ("converted" if outcome.converted else "lost"),
 )
+if latest is not None and outcome is None:
+    alike = web.earlier_cohorts(ctx, lead_id)
+    if alike is not None:
+        low, high = alike.interval
+        st.caption(
+            f"{alike.text}; 95 % interval {100 * low:.0f}–{100 * high:.0f} %. (Each earlier "
+            "lead at its last score before its outcome.)"
+        )
 
 left, right = st.columns(2)
 with left:
