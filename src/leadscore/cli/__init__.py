@@ -14,7 +14,7 @@ module                 commands
 ``cli.reporting``      ``insights``, ``report``
 ``cli.models``         ``models list|show|promote|rollback``, ``mlflow-ui``
 ``cli.outcomes``       ``outcomes import``
-``cli.monitor``        ``monitor report|movers``
+``cli.monitor``        ``monitor report|movers|notify``
 ``cli.overrides``      ``override``
 ``cli.retrain``        ``retrain``
 ``cli.service``        ``serve``, ``keys …``, ``webhooks …``
@@ -30,6 +30,8 @@ module                 commands
 """
 
 from __future__ import annotations
+
+import os
 
 import typer
 
@@ -49,6 +51,10 @@ from leadscore.cli import (
     scoring,
     service,
 )
+
+# loading a registered model (champion …) downloads its artefacts from MLflow's store, a
+# progress bar per command otherwise; a terminal's reader wants the command's own output
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 app = typer.Typer(
     name="leadscore",
