@@ -17,43 +17,28 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from leadscore.cli.dashboard import dashboard_env, streamlit_command
+from browser_dashboard import (
+    CHROMIUM,
+    STEP_TIMEOUT_MS,
+    chromium_or_skip,
+    metric_values,
+    running_dashboard,
+)
 from leadscore.config import Settings
 from leadscore.demo import generate_leads
 from leadscore.lifecycle.train import train
 from leadscore.store import Store
 from leadscore.ui import workspace
 
-CHROMIUM = Path("/usr/bin/chromium")
 PASSWORD = "a-fresh-admin-password"
-STEP_TIMEOUT_MS = 90_000
 
 pytestmark = pytest.mark.slow
-
-
-def chromium_or_skip() -> None:
-    if CHROMIUM.is_file():
-        return
-    message = f"{CHROMIUM} not found (apt-get install chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass
@@ -87,63 +72,16 @@ def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
         store.users.add("admin", PASSWORD, "admin")
     demo_csv = root / "demo_leads.csv"
     demo_csv.write_bytes(workspace.demo_csv(rows=600, new_rows=120))
-
-    port = free_port()
-    env = dashboard_env(
-        database=store_url, config=None, directory=root / "dashboard", max_upload_mb=20
-    )
-    env.update(
-        LEADSCORE_SERVICE__MODEL=str(root / "model"),
-        LEADSCORE_TRACKING="false",
-        LEADSCORE_MLFLOW_URI=f"sqlite:///{root / 'mlflow.db'}",
-        LEADSCORE_CV_FOLDS="3",
-    )
-    env.pop("LEADSCORE_CONFIG", None)
-    log = (root / "streamlit.log").open("w")
-    process = subprocess.Popen(
-        streamlit_command(port, "127.0.0.1", 20),
-        cwd=root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                    if answer.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                log.flush()
-                pytest.fail(f"streamlit did not start:\n{(root / 'streamlit.log').read_text()}")
-            time.sleep(0.3)
-        shots = root / "screenshots"
-        shots.mkdir()
-        yield Dashboard(url, root, store_url, demo_csv, shots)
+        with running_dashboard(root, store_url, root / "model") as url:
+            shots = root / "screenshots"
+            shots.mkdir()
+            yield Dashboard(url, root, store_url, demo_csv, shots)
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        log.close()
         copy_to = os.environ.get("LEADSCORE_UI_SCREENSHOTS")
         if copy_to and (root / "screenshots").is_dir():
             shutil.copytree(root / "screenshots", copy_to, dirs_exist_ok=True)
         print(f"screenshots: {root / 'screenshots'}")
-
-
-def metric_values(page: object) -> dict[str, str]:
-    """Label → value of every st.metric on the page."""
-    out = {}
-    for metric in page.locator('[data-testid="stMetric"]').all():  # type: ignore[attr-defined]
-        label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()
-        out[label] = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
-    return out
 
 
 def test_sign_in_upload_train_and_open_a_lead(dashboard: Dashboard) -> None:

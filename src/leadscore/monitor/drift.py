@@ -50,6 +50,8 @@ MISSING = "(missing)"
 #: the bin of values the reference never had (categorical levels; numeric columns with few
 #: distinct values)
 OTHER = "(other)"
+#: the bin of a number none of the training leads had (a field with few distinct values)
+UNSEEN_NUMBER = "(a value not seen in training)"
 #: the conventional thresholds: below WATCH stable, from ALERT on drift
 #: the smallest share a reference level needs for a bin of its own (rarer ones pooled)
 MIN_LEVEL_SHARE = 0.05
@@ -214,7 +216,9 @@ def _numeric_codes(
     def coded(x: np.ndarray) -> np.ndarray:
         return np.where(np.isnan(x), len(labels), codes(np.nan_to_num(x)))
 
-    return [*labels, MISSING, OTHER], coded(ref), coded(cur)
+    # a number the training leads never had (of a field with few distinct values) says so,
+    # rather than "(other)", which reads as a category
+    return [*labels, MISSING, UNSEEN_NUMBER], coded(ref), coded(cur)
 
 
 def _text(values: pd.Series) -> pd.Series:

@@ -287,9 +287,15 @@ def band_chart(bands: pd.DataFrame) -> alt.LayerChart:
         ],
     )
     interval = base.mark_rule(color="black").encode(y="ci_low:Q", y2="ci_high:Q")
-    promised = base.mark_line(color=RED, point=True, strokeDash=[5, 5]).encode(y="expected:Q")
+    # the points take the line's colour (alone they would take the default blue of the bars)
+    promised = base.mark_line(
+        color=RED, point=alt.OverlayMarkDef(color=RED, filled=True), strokeDash=[5, 5]
+    ).encode(y="expected:Q")
     return (bars + interval + promised).properties(
-        title=title("Realised conversion by score band", "red: what the scores promised"),
+        title=title(
+            "Realised conversion by score band",
+            "bars: realised (black: 95 % interval); dashed line: what the scores promised",
+        ),
         height=HEIGHT,
     )
 

@@ -171,6 +171,12 @@ if report.exploration is None:
     )
 else:
     judged_all = report.exploration
+    st.caption(
+        "Naive: the contacted leads with an outcome only — the ones the model picked, so "
+        "their conversion and AUC are biased. Corrected: each of those outcomes weighted by "
+        "one over its lead's chance of being contacted (the explored leads stand in for "
+        "the many not called): an estimate over every lead."
+    )
     st.dataframe(
         judged_all.to_frame(),
         hide_index=True,
@@ -188,6 +194,11 @@ st.subheader("Cohorts by week created")
 if report.cohorts.empty:
     st.caption("No leads with a creation date yet.")
 else:
+    st.caption(
+        "The leads created each week. Conversion is of the leads with an outcome so far: "
+        "in the latest weeks few have one yet, so their rate is early (compare With "
+        "outcome with Leads)."
+    )
     st.dataframe(
         report.cohorts,
         hide_index=True,
@@ -199,7 +210,7 @@ else:
             "warm": st.column_config.NumberColumn("Warm", format="percent"),
             "cold": st.column_config.NumberColumn("Cold", format="percent"),
             "with_outcome": "With outcome", "converted": "Converted",
-            "conversion": st.column_config.NumberColumn("Converted", format="percent"),
+            "conversion": st.column_config.NumberColumn("Conversion", format="percent"),
             "conversion_low": None, "conversion_high": None,
             "median_days_to_convert": st.column_config.NumberColumn(
                 "Days to convert", format="%.1f"
