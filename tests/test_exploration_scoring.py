@@ -138,7 +138,8 @@ def test_batch_scoring_writes_the_exploration_columns(
     below = scores[scores["propensity"] < 1]
     assert below["explored"].any() and (below["propensity"] == 0.5).all()
     assert (scores.loc[scores["explored"], "contact"]).all()
-    assert "drawn for contact by exploration" in result.output
+    assert "of them by exploration)" in result.output
+    assert "drawn at random for a contact (50% of them" in result.output
     with Store(db_url) as store:
         chosen = scores.loc[scores["explored"], "lead_id"].astype(str).iloc[0]
         stored = store.scores.latest(chosen)

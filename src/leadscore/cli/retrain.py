@@ -50,6 +50,15 @@ def retrain(
         str | None,
         typer.Option("--since", help="With --from-store: only outcomes from this date on."),
     ] = None,
+    weight_by_propensity: Annotated[
+        bool,
+        typer.Option(
+            "--weight-by-propensity",
+            help="With --from-store: weight each lead by 1 / its chance of contact at its "
+            "last score before its outcome (explored leads stand for the leads below the "
+            "cut-off nobody called); champion and challenger are judged with the same weights.",
+        ),
+    ] = False,
     window: Annotated[
         str, typer.Option("--window", help="Train on this recent span, e.g. 90d.")
     ] = "90d",
@@ -76,6 +85,10 @@ def retrain(
 
     if (data is None) == (not from_store):
         raise LeadscoreError("give the lead table or --from-store (one of them)")
+    if weight_by_propensity and not from_store:
+        raise LeadscoreError(
+            "--weight-by-propensity reads the propensities stored with the scores: add --from-store"
+        )
     build_settings(flags)  # a bad setting fails now, not at the first scheduled run
 
     def once() -> None:
@@ -83,13 +96,14 @@ def retrain(
         settings = build_settings(flags)
         with (
             _open_store(settings.database_url, required=from_store) as store,
-            _training_data(data, store, since, settings) as (table, time_role),
+            _training_data(data, store, since, settings, weight_by_propensity) as training,
         ):
+            table, time_role = training
             roles = settings.roles if time_role is None else settings.roles.merged(time=time_role)
             decision = run_retrain(
                 table, window=window, holdout=holdout, metric=metric, margin=margin,
                 settings=settings, roles=roles, console=err, show_progress=not quiet,
-                store=store,
+                store=store, weighted=weight_by_propensity,
             )  # fmt: skip
         verdict = "[bold green]promoted[/]" if decision.promoted else "[bold]kept the champion[/]"
         reason = decision.reason.removeprefix("champion kept: ")  # the verdict says it
@@ -125,11 +139,16 @@ def _champions_builder(settings: Settings) -> LeadFeatureBuilder | None:
 
 @contextlib.contextmanager
 def _training_data(
-    data: str | None, store: Store | None, since: str | None, settings: Settings
+    data: str | None,
+    store: Store | None,
+    since: str | None,
+    settings: Settings,
+    weight_by_propensity: bool = False,
 ) -> Iterator[tuple[str, str | None]]:
     """The table to retrain on, and the time role it needs: ``data`` as given, or the score
     store's training table written to a temporary folder (with the feature builder and
-    description ``train`` reads beside it; its time is each lead's first event)."""
+    description ``train`` reads beside it; its time is each lead's first event; with
+    ``weight_by_propensity`` its weight column, named in the description)."""
     if data is not None:
         yield data, None
         return
@@ -138,12 +157,21 @@ def _training_data(
 
     assert store is not None  # --from-store opens it or fails (_open_store)
     with err.status("building the training table from the score store"):
-        built = store_dataset(store, since=since, builder=_champions_builder(settings))
+        built = store_dataset(
+            store,
+            since=since,
+            builder=_champions_builder(settings),
+            weight_by_propensity=weight_by_propensity,
+        )
     converted = (built.table["converted"] == "yes").mean()
     err.print(
         f"from the score store: {len(built.table):,} leads with outcomes ({converted:.1%} "
         f"converted), {built.events:,} events, {len(built.fields)} attribute fields"
     )
+    if built.weight is not None:
+        for note in built.notes:
+            if "propensity" in note or "weight" in note:
+                err.print(f"[dim]{note}[/]")
     with tempfile.TemporaryDirectory(prefix="leadscore-retrain-") as tmp:
         path = save_store_dataset(built, Path(tmp) / "from_store.parquet")["table"]
         yield str(path), TIME if built.builder is not None else None

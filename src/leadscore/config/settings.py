@@ -71,6 +71,9 @@ class Roles(BaseModel):
     #: columns computed from events strictly before each lead's outcome (by ``leadscore
     #: features``): their strength is real signal, not leakage, so the audit keeps them
     point_in_time: list[str] = Field(default_factory=list)
+    #: a column of sample weights (each lead counts as that many in training), never a
+    #: model input: ``store_dataset(weight_by_propensity=True)`` writes one
+    weight: str | None = None
 
     def merged(self, **overrides: Any) -> Roles:
         """Return a copy where every given (non-empty) override replaces or extends the value."""

@@ -56,6 +56,9 @@ class LeadTable:
         Columns set aside, each with the reason.
     notes:
         What was done to the data that a person should know.
+    weights:
+        Each lead's sample weight, from the ``weight`` role's column (never a feature), or
+        ``None``.
     """
 
     features: pd.DataFrame
@@ -67,6 +70,7 @@ class LeadTable:
     excluded: dict[str, str] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     raw_columns: list[str] = field(default_factory=list)
+    weights: np.ndarray | None = None
 
     @property
     def n_rows(self) -> int:
@@ -93,6 +97,7 @@ class LeadTable:
             excluded=excluded,
             notes=list(self.notes),
             raw_columns=self.raw_columns,
+            weights=self.weights,
         )
 
     def subset(self, rows: np.ndarray) -> LeadTable:
@@ -107,6 +112,7 @@ class LeadTable:
             excluded=dict(self.excluded),
             notes=list(self.notes),
             raw_columns=self.raw_columns,
+            weights=None if self.weights is None else self.weights[rows],
         )
 
 
@@ -163,7 +169,7 @@ def prepare_table(
             hint = " The header looks like several names joined by a delimiter."
         raise DataError(f"the table has a single column {only!r}; expected several.{hint}")
 
-    _check_named(frame, [roles.target, roles.id, roles.time], "role")
+    _check_named(frame, [roles.target, roles.id, roles.time, roles.weight], "role")
     _check_named(frame, roles.exclude, "excluded")
     _check_named(frame, roles.keep, "kept")
 
@@ -210,6 +216,8 @@ def prepare_table(
         excluded[target] = "target"
     if roles.id is not None:
         excluded[roles.id] = "lead id"
+    if roles.weight is not None:
+        excluded[roles.weight] = "sample weight"
 
     # Type every column first: whether a column is an id depends on its type (numbers
     # stored as text are not ids, dates never are).
@@ -285,6 +293,7 @@ def prepare_table(
             + ", ".join(f"{k} ({v})" for k, v in excluded.items())
         )
     resolved = roles.model_copy(update={"target": target, "id": id_col})
+    weights = None if roles.weight is None else _weights(frame[roles.weight])
     return LeadTable(
         features=pd.DataFrame(features).reset_index(drop=True),
         y=y,
@@ -295,4 +304,18 @@ def prepare_table(
         excluded=excluded,
         notes=notes,
         raw_columns=list(frame.columns),
+        weights=weights,
     )
+
+
+def _weights(column: pd.Series) -> np.ndarray:
+    """The weight role's column as finite weights of zero or more (an error naming the
+    column and its first bad rows otherwise)."""
+    values = pd.to_numeric(column, errors="coerce").astype(float)
+    bad = ~np.isfinite(values) | (values < 0)
+    if bad.any():
+        raise SchemaError(
+            f"weight column {column.name!r} must hold numbers of zero or more; rows "
+            f"{file_rows(values[bad].index)} do not ({shown(column[bad].astype(str).unique())})"
+        )
+    return values.to_numpy()

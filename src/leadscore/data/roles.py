@@ -141,4 +141,5 @@ def sidecar_roles(table_path: Path) -> Roles | None:
         target=described.get("target"),
         id=described.get("id"),
         point_in_time=list(described.get("point_in_time", [])),
+        weight=described.get("weight"),
     )

@@ -12,6 +12,11 @@ its window plus the holdout, registered as a version of its own, and a change re
 (:mod:`leadscore.lifecycle.change_report`) says what moves for the open leads. Nothing
 touches the champion until the single, final alias move, so a failed or interrupted
 retraining leaves it serving.
+
+``weighted`` (``--weight-by-propensity``): the table's weight column (the inverse
+propensities of :func:`leadscore.lifecycle.store_dataset.store_dataset`) weights the
+challenger's training and both models' metrics on the judging leads, so that the few
+explored leads stand for every lead the champion did not call.
 """
 
 from __future__ import annotations
@@ -98,6 +103,8 @@ class RetrainDecision:
     champion_cutoff: str = ""
     cutoff_source: str = ""
     change_report: dict[str, Any] | None = None
+    #: trained and judged with the table's sample weights (inverse propensities)
+    weighted: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for JSON."""
@@ -135,9 +142,10 @@ def _naive_utc(when: pd.Timestamp) -> pd.Timestamp:
 
 
 def _holdout_metrics(model: LeadModel, table: LeadTable) -> dict[str, float]:
+    """The model's metrics on ``table``, weighted by its sample weights when it has them."""
     assert table.y is not None
     p = model.predict_proba(table.features)[:, 1]
-    return evaluate(table.y, p, model.cutoffs_.contact, model.business_)
+    return evaluate(table.y, p, model.cutoffs_.contact, model.business_, table.weights)
 
 
 def _improves(challenger: float, champion: float, metric: str, margin: float) -> bool:
@@ -159,6 +167,7 @@ def retrain(
     show_progress: bool = False,
     models: list[str] | None = None,
     store: Store | None = None,
+    weighted: bool = False,
     **role_overrides: Any,
 ) -> RetrainDecision:
     """Train a challenger on the recent window and promote it only if it beats the champion
@@ -183,6 +192,10 @@ def retrain(
     store:
         The score store whose open leads the change report of a promotion covers (default:
         the judging leads).
+    weighted:
+        Train the challenger with the table's weight column (its ``weight`` role, e.g.
+        ``store_dataset(weight_by_propensity=True)``) and judge both models with the same
+        weights (weighted metrics); the decision says so. Off: the column is ignored.
 
     Example (it trains a challenger and reads the registry's champion: seconds, and
     MLflow)::
@@ -207,6 +220,13 @@ def retrain(
             "retraining on a sliding window needs the time each lead was created: pass "
             "--time COLUMN (or roles.time in leadscore.toml)"
         )
+    if weighted and table.weights is None:
+        raise LeadscoreError(
+            "weighted retraining needs a weight column: retrain --from-store "
+            "--weight-by-propensity builds one, or give the table a weight role (roles.weight)"
+        )
+    if not weighted:
+        table.weights = None  # a weight column left unused: every lead counts once
     test_span = parse_span(holdout) if holdout is not None else span / 5
     end = table.time.max()
     test_start = end - test_span
@@ -236,6 +256,7 @@ def retrain(
         challenger_version=None,
         train_window=(str(train_start), str(test_start)),
         holdout_window=(str(test_start), str(end)),
+        weighted=weighted,
     )
     judge_start = test_start
     if champion is not None:
@@ -261,10 +282,13 @@ def retrain(
     challenger = train(
         learn_table, settings=settings, models=models, track=True,
         show_progress=show_progress, console=None, features_of=_table_file(data),
+        weighted=weighted,
     )  # fmt: skip
     decision.challenger_version = getattr(challenger, "registered_version_", None)
     decision.challenger = _holdout_metrics(challenger, judge_table)
-    unseen = "on the leads neither model has seen"
+    unseen = "on the leads neither model has seen" + (
+        ", each weighted by 1 / its propensity (trained with the same weights)" if weighted else ""
+    )
     if champion is None or champion_version == decision.challenger_version:
         decision.promoted = True
         decision.reason = "there was no champion: the challenger becomes the first one"
@@ -290,6 +314,8 @@ def retrain(
                     f"{old:,.4g} {unseen} ({decision.judged_leads:,} leads after "
                     f"{judge_start:%Y-%m-%d %H:%M}) is not {margin:.0%} better"
                 )
+    if weighted and "propensity" not in decision.reason:
+        decision.reason += "; the challenger learnt with each lead weighted by 1 / its propensity"
     if decision.promoted:
         if decision.cutoff_source and not decision.cutoff_source.startswith("the end"):
             decision.reason += f"; the champion's cutoff is {decision.cutoff_source}"
@@ -300,6 +326,7 @@ def retrain(
             show_progress,
             console,
             _table_file(data),
+            weighted,
         )
         decision.served_version = getattr(served, "registered_version_", None)
         decision.reason += (
@@ -357,6 +384,7 @@ def _refit(
     show_progress: bool,
     console: Console,
     features_of: Path | None = None,
+    weighted: bool = False,
 ) -> LeadModel:
     """The challenger's family and settings fitted again on ``table`` (its window plus the
     holdout), registered as a version of its own."""
@@ -367,6 +395,7 @@ def _refit(
     served = train(
         table, settings=settings, model=family, params=dict(challenger.params or {}) or None,
         track=True, show_progress=show_progress, console=None, features_of=features_of,
+        weighted=weighted,
     )  # fmt: skip
     version = getattr(served, "registered_version_", None)
     judged = getattr(challenger, "registered_version_", None)

@@ -10,6 +10,13 @@ as they were at that moment (the latest state recorded at or before it; a field 
 after the outcome never reaches the model). A store without events gives the attributes
 alone (a lead-table model).
 
+In production only contacted leads get outcomes, so the table is a sample the serving
+model chose. ``weight_by_propensity`` adds each lead's weight, 1 / its chance of contact
+at its last score before its outcome (:func:`propensity_weights`), as a column with the
+``weight`` role (never a feature): an explored lead below the cut-off then stands for the
+1 / share leads like it that nobody called, and a model trained with the weights
+(``leadscore retrain --from-store --weight-by-propensity``) learns from every lead.
+
 Example (a store with scored leads and recorded outcomes)::
 
     built = store_dataset(store, since="2026-01-01")
@@ -19,11 +26,13 @@ Example (a store with scored leads and recorded outcomes)::
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from leadscore.data.events import EventLoad, stored_events_frame
@@ -37,6 +46,8 @@ from leadscore.store import Store
 
 #: the time column of the attribute history, as a CRM table's updated-at
 CHANGED_AT = "changed_at"
+#: the column of inverse-propensity weights (the table's ``weight`` role)
+WEIGHT = "propensity_weight"
 
 
 @dataclass
@@ -50,6 +61,8 @@ class StoreDataset:
     notes: list[str] = field(default_factory=list)
     events: int = 0
     _result: LeadTableResult | None = None
+    #: the weight column (:data:`WEIGHT`) when built with ``weight_by_propensity``
+    weight: str | None = None
 
 
 def _labels(store: Store, since: datetime | str | None) -> pd.DataFrame:
@@ -90,6 +103,7 @@ def store_dataset(
     since: datetime | str | None = None,
     settings: FeatureSettings | None = None,
     builder: LeadFeatureBuilder | None = None,
+    weight_by_propensity: bool = False,
 ) -> StoreDataset:
     """The training table of every lead with a recorded outcome (occurred at or after
     ``since``), each lead's features as of its outcome time.
@@ -105,8 +119,32 @@ def store_dataset(
     builder:
         A fitted feature builder to reuse instead (the serving champion's, so that a
         retraining judges the champion and its challenger on the same inputs).
+    weight_by_propensity:
+        Add the column :data:`WEIGHT`: each lead's 1 / propensity (see
+        :func:`propensity_weights`), the table's ``weight`` role.
     """
     labels = _labels(store, since)
+    dataset = _build(store, labels, settings, builder)
+    if weight_by_propensity:
+        if WEIGHT in dataset.table.columns:
+            raise DataError(
+                f"the leads have an attribute named {WEIGHT!r}: it clashes with the weight "
+                "column; rename the attribute to weight by propensity"
+            )
+        weights, notes = propensity_weights(store, labels)
+        ids = dataset.table[ID].astype(str)
+        dataset.table[WEIGHT] = ids.map(weights).fillna(1.0).to_numpy(dtype=float)
+        dataset.notes.extend(notes)
+        dataset.weight = WEIGHT
+    return dataset
+
+
+def _build(
+    store: Store,
+    labels: pd.DataFrame,
+    settings: FeatureSettings | None,
+    builder: LeadFeatureBuilder | None,
+) -> StoreDataset:
     lead_ids = labels[ID].tolist()
     attributes = _attribute_history(store, lead_ids)
     chunks = [stored_events_frame(chunk) for chunk in store.events.for_leads(lead_ids)]
@@ -130,12 +168,112 @@ def store_dataset(
     return StoreDataset(table, None, fields, notes)
 
 
+_SCORE_COLUMNS = (ID, "score", "score_100", "segment", "contact", "scored_at", "model_version",
+                  "explored", "propensity")  # fmt: skip
+
+
+def propensity_weights(store: Store, labels: pd.DataFrame) -> tuple[pd.Series, list[str]]:
+    """Each labelled lead's inverse-propensity weight (by lead id), and notes on them.
+
+    The propensity is the policy's chance of contacting the lead at its last score at or
+    before its outcome (``labels``: ``lead_id``, ``outcome_at`` naive UTC): 1 above the
+    cut-off, the exploration share below it. The weight is 1 / propensity for a contacted
+    lead (an explored one weighs 1 / share); 1 for a contacted lead scored before
+    exploration (no propensity); and 1, counted in a note, for a lead with an outcome the
+    policy gave no chance (not contacted by it, or a propensity of 0) or never scored
+    before its outcome: it stands only for itself.
+
+    Example (a store whose exploration contacted a lead below the cut-off at 5 %)::
+
+        weights, notes = propensity_weights(store, labels)
+        weights["L7"]  # 20.0
+    """
+    wanted = set(labels[ID].astype(str))
+    rows = [r for r in store.scores.rows() if str(r[0]) in wanted]
+    scores = pd.DataFrame([tuple(r[:9]) for r in rows], columns=list(_SCORE_COLUMNS))
+    scores[ID] = scores[ID].astype(str)
+    scores["scored_at"] = _naive_ns(scores["scored_at"])
+    left = labels[[ID, "outcome_at"]].assign(
+        **{ID: labels[ID].astype(str), "outcome_at": _naive_ns(labels["outcome_at"])}
+    )
+    last = pd.merge_asof(
+        left.sort_values("outcome_at"),
+        scores[[ID, "scored_at", "contact", "explored", "propensity"]].sort_values("scored_at"),
+        left_on="outcome_at", right_on="scored_at", by=ID, direction="backward",
+    )  # fmt: skip
+    chance = pd.to_numeric(last["propensity"], errors="coerce").to_numpy(dtype=float)
+    scored = last["scored_at"].notna().to_numpy()
+    contact = scored & last["contact"].fillna(False).astype(bool).to_numpy()
+    weighted = contact & (chance > 0)
+    weights = np.ones(len(last))
+    weights[weighted] = 1.0 / chance[weighted]
+    explored = scored & last["explored"].fillna(False).astype(bool).to_numpy() & weighted
+    return pd.Series(weights, index=last[ID].to_numpy()), _weight_notes(
+        weights, explored, scored, contact, chance
+    )
+
+
+def _naive_ns(times: Sequence[Any] | pd.Series) -> pd.Series:
+    """Times as naive UTC nanoseconds (SQLite returns naive UTC, PostgreSQL aware)."""
+    parsed = pd.to_datetime(pd.Series(times), utc=True).dt.tz_localize(None)
+    return parsed.astype("datetime64[ns]")
+
+
+def _weight_notes(
+    weights: np.ndarray,
+    explored: np.ndarray,
+    scored: np.ndarray,
+    contact: np.ndarray,
+    chance: np.ndarray,
+) -> list[str]:
+    """What a person should know of the weights: how many explored leads carry how much."""
+    n = len(weights)
+    notes = [
+        f"weighted by 1 / propensity: {int(explored.sum()):,} of {n:,} leads with outcomes were "
+        f"explored (weights {_span(weights[explored])}), {int((weights == 1).sum()):,} weigh 1; "
+        f"the weights add up to {weights.sum():,.0f} leads"
+    ]
+    if not explored.any():
+        notes.append(
+            "no lead with an outcome was contacted by exploration: every weight is 1 and "
+            "weighting changes nothing (is exploration on? [exploration] share)"
+        )
+    no_chance = scored & (~contact | (chance == 0))
+    if no_chance.any():
+        notes.append(
+            f"{int(no_chance.sum()):,} leads with an outcome had no chance of contact by the "
+            "policy (not contacted by it, or a propensity of 0): weighted 1, they stand only "
+            "for themselves"
+        )
+    if (~scored).any():
+        notes.append(
+            f"{int((~scored).sum()):,} leads with an outcome have no score before it: weighted 1"
+        )
+    before = contact & np.isnan(chance)
+    if before.any():
+        notes.append(
+            f"{int(before.sum()):,} contacted leads were scored before exploration (no "
+            "propensity): weighted 1"
+        )
+    return notes
+
+
+def _span(values: np.ndarray) -> str:
+    if not len(values):
+        return "none"
+    low, high = float(values.min()), float(values.max())
+    return f"{low:.3g}" if low == high else f"{low:.3g} to {high:.3g}"
+
+
 def save_store_dataset(dataset: StoreDataset, out: str | Path) -> dict[str, Path]:
     """Write the table (and, with events, its feature builder) with the description
     ``train`` reads beside it, as ``leadscore features`` does."""
     out = Path(out)
     if dataset._result is not None:
-        return save_lead_table(dataset._result, out)
+        written = save_lead_table(dataset._result, out)
+        if dataset.weight is not None:
+            _describe_weight(written["description"], dataset.weight)
+        return written
     written = {"table": write_table(dataset.table, out)}
     described: dict[str, Any] = {
         "created_by": "leadscore dataset --from-store",
@@ -146,7 +284,21 @@ def save_store_dataset(dataset: StoreDataset, out: str | Path) -> dict[str, Path
         "sources": {"crm": list(dataset.fields), "events": []},
         "notes": dataset.notes,
     }
+    if dataset.weight is not None:
+        described["weight"] = dataset.weight
     side = sidecar_path(out)
     side.write_text(json.dumps(described, indent=2, default=str))
     written["description"] = side
     return written
+
+
+def _describe_weight(side: Path, weight: str) -> None:
+    """Name the weight column in a lead table's description: its ``weight`` role, and
+    neither a point-in-time input nor an event feature."""
+    described = json.loads(side.read_text())
+    described["weight"] = weight
+    described["point_in_time"] = [c for c in described.get("point_in_time", []) if c != weight]
+    sources = described.get("sources") or {}
+    for origin in ("crm", "events"):
+        sources[origin] = [c for c in sources.get(origin, []) if c != weight]
+    side.write_text(json.dumps(described, indent=2, default=str))

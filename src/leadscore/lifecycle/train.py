@@ -17,7 +17,7 @@ from leadscore.features.build import LeadFeatureBuilder
 from leadscore.features.table import load_builder
 from leadscore.lifecycle.artifacts import save_model
 from leadscore.lifecycle.compare import source_name
-from leadscore.modeling.compare import compare, cross_validate, validation_order
+from leadscore.modeling.compare import compare, cross_validate, table_weights, validation_order
 from leadscore.modeling.families import DataProfile, get_families
 from leadscore.modeling.folds import fold_count, make_folds
 from leadscore.modeling.importance import permutation_importance
@@ -46,6 +46,7 @@ def train(
     budget: float | str | None = None,
     params: dict[str, Any] | None = None,
     features_of: str | Path | None = None,
+    weighted: bool = False,
     **role_overrides: Any,
 ) -> LeadModel:
     """Compare candidates, tune the leaders, fit the best on all rows, calibrate, choose
@@ -79,6 +80,10 @@ def train(
         The lead table file (``leadscore features``) whose feature builder the model
         carries, when ``data`` is a prepared table cut from it (retraining on a window):
         the model then scores raw events too. Default: ``data`` itself when it is a path.
+    weighted:
+        Weight every lead by the table's weight column (its ``weight`` role): the
+        comparison, the fits, calibration, threshold and metrics (see
+        :func:`leadscore.modeling.compare.compare`).
     roles, settings, cv, show_progress, **role_overrides:
         As for :func:`leadscore.compare`.
 
@@ -93,7 +98,7 @@ def train(
         sort=sort, cv=cv, console=console, show_progress=show_progress, keep_models=True,
         warm_mlflow=settings.tracking if track is None else track,
         budget=0 if params else settings.tuning_budget if budget is None else budget,
-        **role_overrides,
+        weighted=weighted, **role_overrides,
     )  # fmt: skip
     if console is not None and len(board.table) > 1:
         board.render(console)
@@ -118,6 +123,7 @@ def train(
             profile=DataProfile(table.n_rows, int(table.y.sum())),
             seed=settings.random_state, n_jobs=settings.n_jobs, keep_models=True,
             params={chosen: params} if params else board.params,
+            sample_weight=table_weights(table) if weighted else None,
         )[chosen]  # fmt: skip
         oof, fold_models = result.oof, result.models
     lead_model = LeadModel(
@@ -138,6 +144,7 @@ def train(
         id_column=table.roles.id,
         missing_values=settings.missing_values,
         forward=board.row_order is not None and board.row_order.ordered,
+        sample_weight=table_weights(table) if weighted else None,
         info={
             "roles": table.roles.model_dump(),
             "excluded": table.excluded,

@@ -35,16 +35,23 @@ class LogitCalibrator(BaseEstimator):
     True
     """
 
-    def fit(self, raw: np.ndarray, y: np.ndarray) -> LogitCalibrator:
+    def fit(
+        self, raw: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> LogitCalibrator:
+        """Fit the two numbers on raw scores and outcomes (each lead counted by its
+        ``sample_weight`` when given: the calibration of the population the weights
+        stand for)."""
         x = logit(raw).reshape(-1, 1)
         # Nearly unregularised: we want the maximum-likelihood fit of two numbers.
-        model = LogisticRegression(C=1e4, max_iter=1000).fit(x, np.asarray(y).astype(int))
+        model = LogisticRegression(C=1e4, max_iter=1000).fit(
+            x, np.asarray(y).astype(int), sample_weight=sample_weight
+        )
         self.slope_ = float(model.coef_[0, 0])
         self.intercept_ = float(model.intercept_[0])
         if self.slope_ <= 0:
             # The raw scores carry no usable ranking signal: predict about the base rate
             # while keeping the order of the raw scores.
-            base = float(np.clip(np.mean(y), _EPS, 1 - _EPS))
+            base = float(np.clip(np.average(y, weights=sample_weight), _EPS, 1 - _EPS))
             self.slope_ = 1e-3
             self.intercept_ = float(np.log(base / (1 - base)) - self.slope_ * x.mean())
         return self

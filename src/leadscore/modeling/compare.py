@@ -41,16 +41,22 @@ from leadscore.modeling.selection import choose, rank
 from leadscore.modeling.thresholds import choose_threshold
 from leadscore.modeling.tuning import TuningResult, auto_budget, parse_budget, tune_leaders
 from leadscore.modeling.warmup import warm_up
+from leadscore.modeling.weights import check_weights, fit_weighted, part
 
 
 def _fit_fold(
-    pipeline: Pipeline, X: pd.DataFrame, y: np.ndarray, fold: Fold, keep_model: bool
+    pipeline: Pipeline,
+    X: pd.DataFrame,
+    y: np.ndarray,
+    fold: Fold,
+    keep_model: bool,
+    sample_weight: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, Pipeline | None]:
     train, test = fold
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # convergence chatter from small folds
-        model = clone(pipeline).fit(X.iloc[train], y[train])
+        model = fit_weighted(clone(pipeline), X.iloc[train], y[train], part(sample_weight, train))
     seconds = time.perf_counter() - start
     return model.predict_proba(X.iloc[test])[:, 1], seconds, model if keep_model else None
 
@@ -77,8 +83,11 @@ def cross_validate(
     progress: Callable[[str], None] | None = None,
     params: dict[str, dict[str, Any]] | None = None,
     race: list[int] | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> dict[str, CandidateResult]:
     """Out-of-fold probabilities of every candidate on the given folds.
+
+    ``sample_weight`` (one weight per row) weights every fold fit and the folds' AUCs.
 
     With ``keep_models`` every fitted fold model is returned too (in fold order), so the
     folds can serve as a bagged final model without fitting again. ``params`` holds tuned
@@ -101,7 +110,9 @@ def cross_validate(
     running = list(range(len(candidates)))
     for number, fold_ids in enumerate(rounds):
         if number:  # after the first round: only the leaders go on
-            shown = _round_auc(y, folds, first, [candidates[i].name for i in running], sums, counts)
+            shown = _round_auc(
+                y, folds, first, [candidates[i].name for i in running], sums, counts, sample_weight
+            )
             keep = race_survivors(shown)
             for i in running:
                 if candidates[i].name not in keep and progress:
@@ -115,14 +126,15 @@ def cross_validate(
         jobs = max(1, min(_jobs(n_jobs), len(tasks)))
         runner = Parallel(n_jobs=jobs, return_as="generator", prefer="processes")
         results = runner(
-            delayed(_fit_fold)(pipelines[i], X, y, folds[f], keep_models) for i, f in tasks
+            delayed(_fit_fold)(pipelines[i], X, y, folds[f], keep_models, sample_weight)
+            for i, f in tasks
         )
         for (i, f), (proba, secs, model) in zip(tasks, results, strict=True):
             name = candidates[i].name
             test = folds[f][1]
             sums[name][test] += proba
             counts[name][test] += 1
-            aucs[name][f] = safe_auc(y[test], proba)
+            aucs[name][f] = safe_auc(y[test], proba, part(sample_weight, test))
             seconds[name] += secs
             if model is not None:
                 fitted[name][f] = model
@@ -180,9 +192,11 @@ def _round_auc(
     names: list[str],
     sums: dict[str, np.ndarray],
     counts: dict[str, np.ndarray],
+    sample_weight: np.ndarray | None = None,
 ) -> dict[str, float]:
     rows = np.concatenate([folds[f][1] for f in fold_ids])
-    return {n: safe_auc(y[rows], sums[n][rows] / np.maximum(counts[n][rows], 1)) for n in names}
+    w = part(sample_weight, rows)
+    return {n: safe_auc(y[rows], sums[n][rows] / np.maximum(counts[n][rows], 1), w) for n in names}
 
 
 def compare(
@@ -198,6 +212,7 @@ def compare(
     keep_models: bool = False,
     warm_mlflow: bool = False,
     budget: float | str = 0,
+    weighted: bool = False,
     **role_overrides: Any,
 ) -> Leaderboard:
     """Compare the model zoo on a lead table by cross-validation.
@@ -225,6 +240,10 @@ def compare(
     warm_mlflow:
         Import MLflow in the background meanwhile (the caller records the comparison:
         :func:`leadscore.lifecycle.compare.compare`).
+    weighted:
+        Weight every lead by the table's weight column (its ``weight`` role, e.g. the
+        inverse propensities of ``store_dataset(weight_by_propensity=True)``): the fits,
+        calibration, thresholds and every leaderboard metric count each lead by its weight.
 
     Example
     -------
@@ -264,6 +283,12 @@ def compare(
             "leads (max_compare_rows); the chosen model trains on all of them"
         )
     y = table.y.astype(int)
+    weights = table_weights(table) if weighted else None
+    if weights is not None:
+        console.print(
+            f"weighting the leads by {table.roles.weight!r} (from {weights.min():.3g} to "
+            f"{weights.max():.3g}; {np.sum(weights != 1):,} of {len(weights):,} leads not 1)"
+        )
     profile = DataProfile(table.n_rows, int(y.sum()))
     plan = plan_columns(table.features, table.kinds, reference_time=table.roles.time)
     order = validation_order(table, row_order)
@@ -288,10 +313,11 @@ def compare(
             seed=settings.random_state, n_jobs=settings.n_jobs, keep_models=keep_models,
             progress=lambda name: bar.update(task, advance=1, description=name),
             race=race_folds(folds, order is not None, profile.small, len(candidates)),
+            sample_weight=weights,
         )  # fmt: skip
     business = settings.business
     recency = np.arange(len(y)) if order is None else order.to_numpy()
-    rows = summarise(results, y, business, recency=recency)
+    rows = summarise(results, y, business, recency=recency, sample_weight=weights)
     rows["label"] = rows["model"].map({c.name: c.label for c in candidates})
     rows["complexity"] = rows["model"].map({c.name: c.complexity for c in candidates})
     _mark_folds(rows, results)
@@ -305,14 +331,14 @@ def compare(
             ranked, rows, results, candidates, table.features, y, folds=folds, plan=plan,
             profile=profile, settings=settings, sort=sort, budget_s=float(budget_s),
             keep_models=keep_models, recency=recency, console=console,
-            show_progress=show_progress,
+            show_progress=show_progress, sample_weight=weights,
         )  # fmt: skip
         improved = {name: t for name, t in tuning.items() if t.improved and t.result}
         for name, t in improved.items():
             assert t.result is not None
             results[name] = t.result
         if improved:
-            rows = summarise(results, y, business, recency=recency)
+            rows = summarise(results, y, business, recency=recency, sample_weight=weights)
             rows["label"] = rows["model"].map({c.name: c.label for c in candidates})
             rows["complexity"] = rows["model"].map({c.name: c.complexity for c in candidates})
             _mark_folds(rows, results)
@@ -324,10 +350,13 @@ def compare(
         if name != best:
             result.models = []  # only the chosen model's folds are worth their memory
     seen = ~np.isnan(results[best].oof)
+    w_seen = part(weights, seen)
     calibrated = (
-        LogitCalibrator().fit(results[best].oof[seen], y[seen]).transform(results[best].oof[seen])
+        LogitCalibrator()
+        .fit(results[best].oof[seen], y[seen], w_seen)
+        .transform(results[best].oof[seen])
     )
-    baselines = choose_threshold(y[seen], calibrated, business)
+    baselines = choose_threshold(y[seen], calibrated, business, w_seen)
     ordered = ["model", "label", "auc", "auc_std", "pr_auc", "accuracy", "precision", "recall",
                "f1", "log_loss", "brier", "lift_top10", "recall_top10", "profit", "ece",
                "auc_latest", "threshold", "fit_seconds", "complexity", "tuned", "folds_run",
@@ -351,8 +380,19 @@ def compare(
         row_order=row_order,
         validation=_validation_note(table, row_order),
         tuning=tuning,
+        weighted=weights is not None,
     )
     return board
+
+
+def table_weights(table: LeadTable) -> np.ndarray:
+    """The table's sample weights, for a weighted comparison (an error when it has none)."""
+    if table.weights is None:
+        raise LeadscoreError(
+            "a weighted comparison needs a weight column: give the table a weight role "
+            "(roles.weight; `store_dataset(weight_by_propensity=True)` writes one)"
+        )
+    return check_weights(table.weights, table.n_rows, f"weight column {table.roles.weight!r}")
 
 
 def _mark_folds(rows: pd.DataFrame, results: dict[str, CandidateResult]) -> None:

@@ -26,7 +26,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from leadscore.errors import ArtifactError
+from leadscore.errors import ArtifactError, LeadscoreError
 from leadscore.jsonutil import jsonable
 from leadscore.modeling.families import FAMILIES
 from leadscore.modeling.signing import check_signature, sign
@@ -152,3 +152,20 @@ def write_metadata(directory: Path, meta: dict[str, Any]) -> dict[str, str]:
     partial.write_text(json.dumps(jsonable({**meta, "signature": signature}), indent=2))
     partial.replace(directory / METADATA_FILE)
     return signature
+
+
+class EstimatorsLeftOut:
+    """In place of the fitted pipeline of a model sent to the scoring service without its
+    estimators (:meth:`LeadModel.without_estimators`): any use says so by name."""
+
+    def __init__(self, model: str) -> None:
+        self.model = model
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):  # pickle's and copy's probes: plain "not here"
+            raise AttributeError(name)
+        raise LeadscoreError(
+            f"this copy of the {self.__dict__.get('model')} model serves through its compiled "
+            f"scorer and was loaded without its fitted estimators (no {name!r}); load the "
+            "model folder (LeadModel.load) to score in batch"
+        )

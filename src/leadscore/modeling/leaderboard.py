@@ -71,6 +71,8 @@ class Leaderboard:
     validation: str = "shuffled, stratified"
     #: hyperparameter searches run, by family (``TuningResult``)
     tuning: dict[str, Any] = field(default_factory=dict)
+    #: every fit and metric weighted by the table's weight column (``LeadTable.weights``)
+    weighted: bool = False
 
     @property
     def params(self) -> dict[str, dict[str, Any]]:
@@ -180,25 +182,32 @@ def summarise(
     y: np.ndarray,
     business: Business,
     recency: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Leaderboard rows: metrics of calibrated out-of-fold probabilities, each candidate at
     its own profit-optimal threshold; ``auc_latest`` is the AUC on the most recent fifth of
-    the validated rows (by ``recency``, default: the file order)."""
+    the validated rows (by ``recency``, default: the file order). With ``sample_weight``
+    calibration, threshold and metrics count each lead by its weight."""
     rows = []
     recency = np.arange(len(y)) if recency is None else recency
+    w = sample_weight
     for name, result in results.items():
         seen = ~np.isnan(result.oof)
-        y_seen = y[seen]
-        calibrated = LogitCalibrator().fit(result.oof[seen], y_seen).transform(result.oof[seen])
-        choice = choose_threshold(y_seen, calibrated, business)
+        y_seen, w_seen = y[seen], None if w is None else w[seen]
+        calibrated = (
+            LogitCalibrator().fit(result.oof[seen], y_seen, w_seen).transform(result.oof[seen])
+        )
+        choice = choose_threshold(y_seen, calibrated, business, w_seen)
         finite = [a for a in result.fold_auc if np.isfinite(a)]
         latest = latest_rows(seen, recency)
         rows.append(
             {
                 "model": name,
-                **evaluate(y_seen, calibrated, choice.threshold, business),
+                **evaluate(y_seen, calibrated, choice.threshold, business, w_seen),
                 "auc_std": float(np.std(finite)) if len(finite) > 1 else float("nan"),
-                "auc_latest": safe_auc(y[latest], result.oof[latest]),
+                "auc_latest": safe_auc(
+                    y[latest], result.oof[latest], None if w is None else w[latest]
+                ),
                 "threshold": choice.threshold,
                 "fit_seconds": result.fit_seconds,
             }

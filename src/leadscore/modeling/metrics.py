@@ -29,9 +29,19 @@ METRICS = (
 )  # fmt: skip
 
 
-def safe_auc(y: np.ndarray, p: np.ndarray) -> float:
-    """ROC-AUC, or NaN when only one class is present."""
-    return float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else float("nan")
+def safe_auc(y: np.ndarray, p: np.ndarray, sample_weight: np.ndarray | None = None) -> float:
+    """ROC-AUC (weighted by ``sample_weight`` when given), or NaN when only one class is
+    present."""
+    if len(np.unique(y)) != 2:
+        return float("nan")
+    return float(roc_auc_score(y, p, sample_weight=sample_weight))
+
+
+def _total(values: np.ndarray, sample_weight: np.ndarray | None) -> float:
+    """Sum of ``values`` (a mask or outcomes), each row counted by its weight when given."""
+    if sample_weight is None:
+        return float(np.sum(values))
+    return float(np.sum(np.asarray(values, dtype=float) * sample_weight))
 
 
 def top_share_mask(p: np.ndarray, share: float) -> np.ndarray:
@@ -43,24 +53,56 @@ def top_share_mask(p: np.ndarray, share: float) -> np.ndarray:
     return mask
 
 
-def lift_at(y: np.ndarray, p: np.ndarray, share: float = 0.1) -> float:
-    """Conversion rate in the top ``share`` divided by the overall rate."""
+def lift_at(
+    y: np.ndarray, p: np.ndarray, share: float = 0.1, sample_weight: np.ndarray | None = None
+) -> float:
+    """Conversion rate in the top ``share`` divided by the overall rate (weighted: the top
+    ``share`` of the rows and both rates count each row by its weight)."""
+    if sample_weight is not None:
+        return _weighted_top(y, p, share, sample_weight, lift=True)
     base = float(np.mean(y))
     if base == 0:
         return float("nan")
     return float(np.mean(y[top_share_mask(p, share)]) / base)
 
 
-def recall_at(y: np.ndarray, p: np.ndarray, share: float = 0.1) -> float:
+def recall_at(
+    y: np.ndarray, p: np.ndarray, share: float = 0.1, sample_weight: np.ndarray | None = None
+) -> float:
     """Share of all conversions found in the top ``share`` of leads."""
+    if sample_weight is not None:
+        return _weighted_top(y, p, share, sample_weight, lift=False)
     total = float(np.sum(y))
     if total == 0:
         return float("nan")
     return float(np.sum(y[top_share_mask(p, share)]) / total)
 
 
-def profit(y: np.ndarray, contact: np.ndarray, business: Business) -> float:
-    """Profit of contacting the leads where ``contact`` is true.
+def _weighted_top(
+    y: np.ndarray, p: np.ndarray, share: float, w: np.ndarray, *, lift: bool
+) -> float:
+    """Lift or recall in the highest-scored rows holding ``share`` of the total weight: the
+    rows a weighted sample stands for, not the rows it happens to hold."""
+    y, w = np.asarray(y, dtype=float), np.asarray(w, dtype=float)
+    total, converted = float(w.sum()), float(np.sum(w * y))
+    if total <= 0 or converted == 0:
+        return float("nan")
+    order = np.argsort(-np.asarray(p, dtype=float), kind="stable")
+    top = order[: max(1, int(np.searchsorted(np.cumsum(w[order]), share * total)) + 1)]
+    found = float(np.sum(w[top] * y[top]))
+    if not lift:
+        return found / converted
+    return (found / float(w[top].sum())) / (converted / total)
+
+
+def profit(
+    y: np.ndarray,
+    contact: np.ndarray,
+    business: Business,
+    sample_weight: np.ndarray | None = None,
+) -> float:
+    """Profit of contacting the leads where ``contact`` is true; with ``sample_weight``
+    each lead counts as that many leads (a weighted sum).
 
     Example
     -------
@@ -69,9 +111,9 @@ def profit(y: np.ndarray, contact: np.ndarray, business: Business) -> float:
     """
     y = np.asarray(y, dtype=bool)
     contact = np.asarray(contact, dtype=bool)
-    reached = np.sum(y & contact)
-    wasted = np.sum(~y & contact)
-    missed = np.sum(y & ~contact)
+    reached = _total(y & contact, sample_weight)
+    wasted = _total(~y & contact, sample_weight)
+    missed = _total(y & ~contact, sample_weight)
     value = business.value_per_conversion - business.cost_per_contact
     return float(
         reached * value - wasted * business.cost_per_contact
@@ -112,8 +154,11 @@ def calibration_bins(
     return edges, leads, mean_score, observed
 
 
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
-    """Mean |observed rate − mean score| over equal-width score bins, weighted by bin size.
+def expected_calibration_error(
+    y: np.ndarray, p: np.ndarray, bins: int = 10, sample_weight: np.ndarray | None = None
+) -> float:
+    """Mean |observed rate − mean score| over equal-width score bins, weighted by bin size
+    (with ``sample_weight``: by the bins' weights, rates and scores weighted too).
 
     A value of 0.03 means scores are on average three percentage points off the rate at
     which such leads actually convert.
@@ -123,6 +168,8 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     >>> round(expected_calibration_error(np.array([0, 1, 1, 1]), np.array([0.2, 0.2, 0.9, 0.9])), 3)
     0.2
     """
+    if sample_weight is not None:
+        return _weighted_ece(y, p, bins, np.asarray(sample_weight, dtype=float))
     _, leads, mean_score, observed = calibration_bins(y, p, bins)
     total = 0.0
     for n, score, rate in zip(leads, mean_score, observed, strict=True):
@@ -131,30 +178,65 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float(total / len(np.asarray(y)))
 
 
+def _weighted_ece(y: np.ndarray, p: np.ndarray, bins: int, w: np.ndarray) -> float:
+    y, p = np.asarray(y, dtype=float), np.asarray(p, dtype=float)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(p, edges[1:-1], right=True), 0, bins - 1)
+    total = 0.0
+    for b in range(bins):
+        weight = float(w[which == b].sum())
+        if weight > 0:
+            in_bin = which == b
+            rate = np.sum(w[in_bin] * y[in_bin]) / weight
+            score = np.sum(w[in_bin] * p[in_bin]) / weight
+            total += weight * abs(rate - score)
+    return float(total / max(float(w.sum()), 1e-300))
+
+
 def evaluate(
-    y: np.ndarray, p: np.ndarray, threshold: float, business: Business
+    y: np.ndarray,
+    p: np.ndarray,
+    threshold: float,
+    business: Business,
+    sample_weight: np.ndarray | None = None,
 ) -> dict[str, float]:
-    """All leaderboard metrics for probabilities ``p`` with contact threshold ``threshold``."""
+    """All leaderboard metrics for probabilities ``p`` with contact threshold ``threshold``.
+
+    With ``sample_weight`` every metric counts each lead by its weight (weighted AUC, a
+    weighted sum for profit, …): what a sample weighted to stand for every lead says of
+    every lead (see :func:`leadscore.lifecycle.store_dataset.propensity_weights`).
+
+    Example
+    -------
+    >>> y, p = np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9])
+    >>> evaluate(y, p, 0.5, Business())["auc"]
+    0.75
+    >>> evaluate(y, p, 0.5, Business(), sample_weight=np.array([1, 1, 3, 1]))["auc"]
+    0.625
+    """
     y = np.asarray(y).astype(int)
     p = np.clip(np.asarray(p, dtype=float), 1e-7, 1 - 1e-7)
+    w = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
     contact = p >= threshold
-    tp = float(np.sum(contact & (y == 1)))
-    fp = float(np.sum(contact & (y == 0)))
-    fn = float(np.sum(~contact & (y == 1)))
+    tp = _total(contact & (y == 1), w)
+    fp = _total(contact & (y == 0), w)
+    fn = _total(~contact & (y == 1), w)
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     two_classes = len(np.unique(y)) == 2
     return {
-        "auc": safe_auc(y, p),
-        "pr_auc": float(average_precision_score(y, p)) if two_classes else float("nan"),
-        "accuracy": float(np.mean(contact == (y == 1))),
+        "auc": safe_auc(y, p, w),
+        "pr_auc": float(average_precision_score(y, p, sample_weight=w))
+        if two_classes
+        else float("nan"),
+        "accuracy": float(np.average(contact == (y == 1), weights=w)),
         "precision": precision,
         "recall": recall,
         "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-        "log_loss": float(log_loss(y, p, labels=[0, 1])),
-        "brier": float(brier_score_loss(y, p)),
-        "lift_top10": lift_at(y, p, 0.1),
-        "recall_top10": recall_at(y, p, 0.1),
-        "profit": profit(y, contact, business),
-        "ece": expected_calibration_error(y, p),
+        "log_loss": float(log_loss(y, p, labels=[0, 1], sample_weight=w)),
+        "brier": float(brier_score_loss(y, p, sample_weight=w)),
+        "lift_top10": lift_at(y, p, 0.1, w),
+        "recall_top10": recall_at(y, p, 0.1, w),
+        "profit": profit(y, contact, business, w),
+        "ece": expected_calibration_error(y, p, sample_weight=w),
     }

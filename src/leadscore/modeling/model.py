@@ -38,6 +38,7 @@ from leadscore.modeling.folder import (
     EVALUATION_FILE,
     IMPORTANCE_FILE,
     MODEL_FILE,
+    EstimatorsLeftOut,
     file_sha256,
     library_versions,
     read_trusted_metadata,
@@ -55,6 +56,7 @@ from leadscore.modeling.thresholds import (
     segment_note,
     segment_shares,
 )
+from leadscore.modeling.weights import check_weights, fit_weighted, part
 
 
 def fingerprint(features: pd.DataFrame, y: np.ndarray) -> str:
@@ -68,23 +70,6 @@ def fingerprint(features: pd.DataFrame, y: np.ndarray) -> str:
 
 #: training leads kept with the model as the explainers' background sample
 BACKGROUND_ROWS = 200
-
-
-class EstimatorsLeftOut:
-    """In place of the fitted pipeline of a model sent to the scoring service without its
-    estimators (:meth:`LeadModel.without_estimators`): any use says so by name."""
-
-    def __init__(self, model: str) -> None:
-        self.model = model
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):  # pickle's and copy's probes: plain "not here"
-            raise AttributeError(name)
-        raise LeadscoreError(
-            f"this copy of the {self.__dict__.get('model')} model serves through its compiled "
-            f"scorer and was loaded without its fitted estimators (no {name!r}); load the "
-            "model folder (LeadModel.load) to score in batch"
-        )
 
 
 class LeadModel(ClassifierMixin, BaseEstimator):
@@ -159,6 +144,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         missing_values: list[str] | None = None,
         info: dict[str, Any] | None = None,
         forward: bool = False,
+        sample_weight: Any = None,
     ) -> LeadModel:
         """Fit the pipeline on all rows; calibrate and set thresholds on out-of-fold scores.
 
@@ -188,6 +174,10 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         forward:
             The rows are in time order (without a time column): validate forward in row
             order and refit on all rows, like a time column does.
+        sample_weight:
+            One weight per row (each lead counts as that many): the fits, calibration,
+            threshold and metrics are weighted (``oof`` must then come from a comparison
+            weighted the same). ``None``: every lead counts once, exactly as unweighted.
         """
         from leadscore.config import DEFAULT_MISSING_VALUES, Settings
 
@@ -213,6 +203,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
                 typed[name], kinds[name], _ = standardise_column(X[name], missing_values)
             X = pd.DataFrame(typed, index=X.index)
         X = X.reset_index(drop=True)
+        w = None if sample_weight is None else check_weights(sample_weight, len(X))
 
         business = self.business or Business()
         segments = self.segments or Segments()
@@ -235,7 +226,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             result = cross_validate(
                 X, y_int, [candidate], folds=folds, plan=plan, profile=profile,
                 seed=self.random_state, n_jobs=1, keep_models=not time_ordered,
-                params={candidate.name: self.params or {}},
+                params={candidate.name: self.params or {}}, sample_weight=w,
             )[candidate.name]  # fmt: skip
             oof, fold_models = result.oof, result.models
         if fold_models and not time_ordered:
@@ -243,15 +234,20 @@ class LeadModel(ClassifierMixin, BaseEstimator):
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                self.pipeline_ = pipeline.fit(X, y_int)
+                self.pipeline_ = fit_weighted(pipeline, X, y_int, w)
         seen = ~np.isnan(oof)
-        self.calibrator_ = LogitCalibrator().fit(oof[seen], y_int[seen])
+        w_seen = part(w, seen)
+        self.calibrator_ = LogitCalibrator().fit(oof[seen], y_int[seen], w_seen)
         p_oof = self.calibrator_.transform(oof[seen])
-        self.threshold_choice_: ThresholdChoice = choose_threshold(y_int[seen], p_oof, business)
+        self.threshold_choice_: ThresholdChoice = choose_threshold(
+            y_int[seen], p_oof, business, w_seen
+        )
         self.cutoffs_: Cutoffs = derive_cutoffs(p_oof, self.threshold_choice_.threshold, segments)
-        self.cv_metrics_ = evaluate(y_int[seen], p_oof, self.cutoffs_.contact, business)
+        self.cv_metrics_ = evaluate(y_int[seen], p_oof, self.cutoffs_.contact, business, w_seen)
         # out-of-fold scores of the training leads: what evaluation reports are drawn from
         self.evaluation_ = pd.DataFrame({"y": y_int[seen], "raw": oof[seen], "score": p_oof})
+        if w_seen is not None:
+            self.evaluation_["weight"] = w_seen
         self.importance_: pd.DataFrame | None = None
         self.schema_ = InputSchema.from_frame(X, missing_values)
         # A small sample of training leads: the reference that explanations measure
@@ -282,6 +278,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             "params": dict(self.params or {}),
             "id_column": id_column,
             "time_column": time_column,
+            **({} if w is None else {"sample_weight": _described(w)}),
             **(info or {}),
         }
         return self
@@ -487,6 +484,11 @@ def _window(X: pd.DataFrame, time: str | None, iso: bool = False) -> dict[str, s
     if iso:
         return {"start": pd.Timestamp(start).isoformat(), "end": pd.Timestamp(end).isoformat()}
     return {"start": str(start), "end": str(end)}
+
+
+def _described(w: np.ndarray) -> dict[str, float]:
+    """What the metadata says of the training weights."""
+    return {"min": float(w.min()), "max": float(w.max()), "sum": float(w.sum())}
 
 
 def load_model(directory: str | Path) -> LeadModel:

@@ -97,7 +97,9 @@ class BinnedNB(ClassifierMixin, BaseEstimator):
             codes[unseen] = 0
         return codes
 
-    def fit(self, X: pd.DataFrame, y: Any) -> BinnedNB:
+    def fit(self, X: pd.DataFrame, y: Any, sample_weight: Any = None) -> BinnedNB:
+        """Count the levels of each class; ``sample_weight`` counts each lead as that many
+        (the class shares and the tables are then those of the weighted leads)."""
         y = np.asarray(y).astype(int)
         if set(np.unique(y)) != {0, 1}:
             raise ValueError("BinnedNB needs both outcomes, as 0 and 1")
@@ -107,9 +109,15 @@ class BinnedNB(ClassifierMixin, BaseEstimator):
         codes = self._codes(frame)
         if (codes < 1).any():
             raise ValueError("BinnedNB cannot learn from the unseen-level code −1")
-        share = float(y.mean())
-        # each class weighs half: equal pseudo-counts per class are then the m-estimate's
-        weights = np.where(y == 1, 0.5 / share, 0.5 / (1 - share))
+        if sample_weight is None:
+            share = float(y.mean())
+            # each class weighs half: equal pseudo-counts per class are then the m-estimate's
+            weights = np.where(y == 1, 0.5 / share, 0.5 / (1 - share))
+        else:
+            lead = np.asarray(sample_weight, dtype=float)
+            share = float(np.average(y, weights=lead))
+            # the same halves, of the weighted leads: a lead's share of its class's weight
+            weights = lead * np.where(y == 1, 0.5 / share, 0.5 / (1 - share)) / lead.mean()
         self.nb_ = CategoricalNB(
             alpha=self.alpha / 2,
             class_prior=[1 - share, share],

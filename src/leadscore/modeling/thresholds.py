@@ -14,24 +14,36 @@ from leadscore.modeling.metrics import profit as profit_of
 SEGMENTS = ("hot", "warm", "cold")
 
 
-def profit_curve(y: np.ndarray, p: np.ndarray, business: Business) -> pd.DataFrame:
+def profit_curve(
+    y: np.ndarray,
+    p: np.ndarray,
+    business: Business,
+    sample_weight: np.ndarray | None = None,
+) -> pd.DataFrame:
     """Profit of contacting the top-k leads for every k at which the score changes.
 
     Returns columns ``contacted`` (k), ``share`` (k / n), ``threshold`` (contact when the
     score is at least this) and ``profit``. Row 0 is "contact no one", the last row
-    "contact everyone".
+    "contact everyone". With ``sample_weight`` each lead counts as that many leads in the
+    profit (a weighted sum); ``contacted`` and ``share`` still count rows.
     """
     y = np.asarray(y).astype(int)
     p = np.asarray(p, dtype=float)
     order = np.argsort(-p, kind="stable")
     p_sorted = p[order]
-    reached = np.concatenate([[0], np.cumsum(y[order])])
     k = np.arange(len(p) + 1)
+    if sample_weight is None:
+        reached = np.concatenate([[0], np.cumsum(y[order])])
+        calls = k
+    else:
+        w = np.asarray(sample_weight, dtype=float)[order]
+        reached = np.concatenate([[0.0], np.cumsum(w * y[order])])
+        calls = np.concatenate([[0.0], np.cumsum(w)])
     positives = reached[-1]
     value = business.value_per_conversion - business.cost_per_contact
     profits = (
         reached * value
-        - (k - reached) * business.cost_per_contact
+        - (calls - reached) * business.cost_per_contact
         - (positives - reached) * business.missed_conversion_cost
     )
     # Only cut where the score changes: tied leads are contacted together or not at all.
@@ -74,8 +86,14 @@ class ThresholdChoice:
         return asdict(self)
 
 
-def choose_threshold(y: np.ndarray, p: np.ndarray, business: Business) -> ThresholdChoice:
-    """The threshold that maximises profit on (out-of-fold) probabilities ``p``.
+def choose_threshold(
+    y: np.ndarray,
+    p: np.ndarray,
+    business: Business,
+    sample_weight: np.ndarray | None = None,
+) -> ThresholdChoice:
+    """The threshold that maximises profit on (out-of-fold) probabilities ``p``; with
+    ``sample_weight`` the profit is a weighted sum (each lead stands for that many).
 
     Example
     -------
@@ -83,7 +101,7 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, business: Business) -> Thresh
     >>> choice.contacted, choice.profit
     (2, 210.0)
     """
-    curve = profit_curve(y, p, business)
+    curve = profit_curve(y, p, business, sample_weight)
     best = curve.loc[curve["profit"].idxmax()]
     return ThresholdChoice(
         threshold=float(best["threshold"]),
@@ -92,7 +110,7 @@ def choose_threshold(y: np.ndarray, p: np.ndarray, business: Business) -> Thresh
         n_leads=len(p),
         contact_all_profit=float(curve["profit"].iloc[-1]),
         contact_none_profit=float(curve["profit"].iloc[0]),
-        default_threshold_profit=profit_of(y, np.asarray(p) >= 0.5, business),
+        default_threshold_profit=profit_of(y, np.asarray(p) >= 0.5, business, sample_weight),
     )
 
 

@@ -41,6 +41,7 @@ from leadscore.modeling.leaderboard import CandidateResult, summarise
 from leadscore.modeling.metrics import LOWER_IS_BETTER, safe_auc
 from leadscore.modeling.preprocess import ColumnPlan
 from leadscore.modeling.selection import paired_se
+from leadscore.modeling.weights import fit_weighted, part
 
 #: ``--budget auto``: the search may take this many times the comparison's time …
 AUTO_SHARE = 0.5
@@ -165,6 +166,7 @@ def tune(
     n_jobs: int = -1,
     keep_models: bool = False,
     recency: np.ndarray | None = None,
+    sample_weight: np.ndarray | None = None,
 ) -> TuningResult:
     """Search ``candidate``'s hyperparameters on ``folds`` for ``budget_s`` seconds.
 
@@ -189,6 +191,8 @@ def tune(
         Keep the best trial's fold models (for a bagged final model).
     recency:
         Row recency for the latest-fifth figure (as in :func:`summarise`).
+    sample_weight:
+        One weight per row: weighted fits and metrics, as the comparison's.
     """
     import optuna
 
@@ -217,12 +221,14 @@ def tune(
             begun = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                model = clone(pipeline).fit(X.iloc[train], y[train])
+                model = fit_weighted(
+                    clone(pipeline), X.iloc[train], y[train], part(sample_weight, train)
+                )
             fit_seconds += time.perf_counter() - begun
             proba = model.predict_proba(X.iloc[test])[:, 1]
             sums[test] += proba
             counts[test] += 1
-            aucs.append(safe_auc(y[test], proba))
+            aucs.append(safe_auc(y[test], proba, part(sample_weight, test)))
             if keep_models:
                 models.append(model)
             running = float(np.nanmean(aucs))
@@ -232,7 +238,9 @@ def tune(
         with np.errstate(invalid="ignore", divide="ignore"):
             oof = np.where(counts > 0, sums / counts, np.nan)
         result = CandidateResult(candidate.name, oof, aucs, fit_seconds / len(folds), models)
-        row = summarise({candidate.name: result}, y, business, recency=recency).iloc[0]
+        row = summarise(
+            {candidate.name: result}, y, business, recency=recency, sample_weight=sample_weight
+        ).iloc[0]
         value = float(row[metric])
         with lock:
             if "value" not in best or (value < best["value"] if lower else value > best["value"]):
@@ -289,6 +297,7 @@ def tune_leaders(
     recency: np.ndarray,
     console: Console,
     show_progress: bool,
+    sample_weight: np.ndarray | None = None,
 ) -> dict[str, TuningResult]:
     """Search the leading tunable families' settings, the budget shared between them.
 
@@ -324,6 +333,7 @@ def tune_leaders(
                 default_folds=results[name].fold_auc, metric=sort,
                 budget_s=budget_s / len(names), seed=settings.random_state,
                 n_jobs=settings.n_jobs, keep_models=keep_models, recency=recency,
+                sample_weight=sample_weight,
             )  # fmt: skip
     for t in out.values():
         verdict = "kept" if t.improved else "no better than the defaults beyond noise"

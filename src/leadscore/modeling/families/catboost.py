@@ -45,7 +45,9 @@ class CatBoostLeads(ClassifierMixin, BaseEstimator):
         self.thread_count = thread_count
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y: np.ndarray) -> CatBoostLeads:
+    def fit(
+        self, X: pd.DataFrame, y: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> CatBoostLeads:
         from catboost import CatBoostClassifier
 
         cats = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c].dtype)]
@@ -64,7 +66,7 @@ class CatBoostLeads(ClassifierMixin, BaseEstimator):
             cat_features=cats,
             allow_writing_files=False,
             verbose=0,
-        ).fit(X, np.asarray(y))
+        ).fit(X, np.asarray(y), sample_weight=sample_weight)
         self.classes_ = self.model_.classes_
         self.n_features_in_ = X.shape[1]
         return self
