@@ -118,10 +118,16 @@ def _cohort_start(created: pd.Series, freq: Freq) -> pd.Series:
 
 
 def _lead_table(
-    leads: pd.DataFrame, scores: pd.DataFrame, outcomes: pd.DataFrame, freq: Freq
+    leads: pd.DataFrame,
+    scores: pd.DataFrame,
+    outcomes: pd.DataFrame,
+    freq: Freq,
+    *,
+    before_outcome: bool = True,
 ) -> tuple[pd.DataFrame, int]:
     """One row per lead with a creation time: its cohort, latest score and latest outcome
-    (``converted`` 1/0, NaN without one); and how many leads had no creation time."""
+    (``converted`` 1/0, NaN without one), and unless ``before_outcome`` is false its last
+    ``score_100`` before the outcome; and how many leads had no creation time."""
     if freq not in ("week", "month"):
         raise ValueError(f"freq must be 'week' or 'month', got {freq!r}")
     require_columns(leads, LEAD_COLUMNS, "leads")
@@ -169,6 +175,11 @@ def _lead_table(
     for column in ("score", "score_100", "segment"):
         table[column] = score_of[column].to_numpy()
     table["converted"] = outcome_of["converted"].to_numpy(dtype=float)
+    occurred = pd.Series(pd.to_datetime(outcome_of["occurred_at"], utc=True).array, table.index)
+    delay = (occurred - table["created_at"]).dt.total_seconds() / SECONDS_PER_DAY
+    table["days_to_convert"] = delay.where(table["converted"] == 1).to_numpy()
+    if not before_outcome:
+        return table, without_date
     # each lead's last score strictly before its outcome (a score given after it knew it)
     same = {"lead_id": object}  # merge_asof wants the keys of one type and time unit
     judged = pd.merge_asof(
@@ -182,9 +193,6 @@ def _lead_table(
         direction="backward", allow_exact_matches=False,
     ).set_index("lead_id")  # fmt: skip
     table["score_100_before_outcome"] = judged["score_100"].reindex(ids).to_numpy(dtype=float)
-    occurred = pd.Series(pd.to_datetime(outcome_of["occurred_at"], utc=True).array, table.index)
-    delay = (occurred - table["created_at"]).dt.total_seconds() / SECONDS_PER_DAY
-    table["days_to_convert"] = delay.where(table["converted"] == 1).to_numpy()
     return table, without_date
 
 
@@ -240,7 +248,7 @@ def cohorts(
     0  2026-01-01  1.0   0.0             1                     3.5
     1  2026-02-01  0.0   1.0             0                     NaN
     """
-    table, without_date = _lead_table(leads, scores, outcomes, freq)
+    table, without_date = _lead_table(leads, scores, outcomes, freq, before_outcome=False)
     frame = table.assign(
         **{segment: (table["segment"] == segment).astype(float) for segment in SEGMENTS}
     )

@@ -241,6 +241,23 @@ def estimated_over_time(
     last = frame.sort_values("scored_at", kind="stable").drop_duplicates(
         ["period", "lead_id"], keep="last"
     )
+    return estimated_by_period(last, business)
+
+
+def estimated_by_period(last: pd.DataFrame, business: Business) -> pd.DataFrame:
+    """:func:`estimated_over_time` of the leads' last scores in each period: ``period,
+    score, contact``, one row per lead and period, in the order of the scores.
+
+    Example
+    -------
+    >>> t = pd.Timestamp("2026-05-04", tz="UTC")
+    >>> last = pd.DataFrame({"period": [t, t], "score": [0.6, 0.4], "contact": [True, True]})
+    >>> estimated_by_period(last, Business())["expected_rate"].tolist()
+    [0.5]
+    """
+    require_columns(last, ("period", "score", "contact"), "last scores")
+    if last.empty:
+        return pd.DataFrame(columns=list(OVER_TIME_COLUMNS))
     rows = []
     for period, group in last.groupby("period"):
         estimate = expected_performance(group["score"], group["contact"].to_numpy(), business)

@@ -285,16 +285,34 @@ def population_performance(
     >>> result.n_leads, result.n_explored, result.corrected_rate
     (3, 1, 0.3333333333333333)
     """
-    notes: list[str] = []
     if window.empty:
-        return None, notes
+        return None, []
     said = outcomes[["lead_id", "converted", "occurred_at", "contacted"]].drop_duplicates(
         "lead_id", keep="last"
     )
     frame = window.merge(said, on="lead_id", how="left")
     # the score that decided the contact came before the outcome; one after it knew it
     before = frame["occurred_at"].isna() | (frame["scored_at"] < frame["occurred_at"])
-    frame = frame.loc[before].drop_duplicates("lead_id", keep="last")
+    return leads_performance(frame.loc[before].drop_duplicates("lead_id", keep="last"), business)
+
+
+def leads_performance(
+    frame: pd.DataFrame, business: Business
+) -> tuple[IpwPerformance | None, list[str]]:
+    """:func:`population_performance` of the period's leads read already: one row per lead
+    at its last score of the period before its outcome (``score, contact, explored,
+    propensity``), with that outcome (``converted`` NaN and ``contacted`` missing
+    without one), in the order of those scores.
+
+    Example
+    -------
+    >>> frame = pd.DataFrame({"score": [0.9, 0.2], "contact": [True, True],
+    ...     "explored": [False, True], "propensity": [1.0, 0.5],
+    ...     "converted": [1.0, None], "contacted": [None, None]})
+    >>> leads_performance(frame, Business())[0].n_outcomes
+    1
+    """
+    notes: list[str] = []
     if frame.empty:
         return None, notes
     contact = frame["contact"].astype(bool).to_numpy()

@@ -149,7 +149,7 @@ def movers(
     start = _utc(start) if start is not None else end - timedelta(days=1)
     if start >= end:
         raise ValueError(f"the period must start before it ends ({start} ≥ {end})")
-    moved = _moves(store.scores.moves(start, end))
+    moved = _moves(store.scores.moves(start, end, min_jump=min_jump, limit=limit))
     moved = moved.loc[moved["change"].abs() >= min_jump].head(limit)
     out = []
     for row in moved.itertuples(index=False):

@@ -167,6 +167,9 @@ def bootstrap_intervals(
     lift of all resamples come from one sort of the original scores: the AUC from weighted
     counts of non-converters ranked below each converter (ties count half), the lift from
     the weighted leads filling the top 10 %. Resamples without both outcomes are left out.
+    The counts are whole numbers and every sum of them is exact, so the figures do not
+    depend on the order of the sums: the work is done on integers, on the converters' columns
+    only where no scores tie, and for the lift on the columns that fill the top.
 
     Parameters
     ----------
@@ -191,6 +194,8 @@ def bootstrap_intervals(
     order = np.argsort(-p, kind="stable")  # best first
     p_desc, y_desc = p[order], y[order]
     starts = np.flatnonzero(np.r_[True, p_desc[1:] != p_desc[:-1]])  # tie groups
+    place = np.empty(n, dtype=np.intp)
+    place[order] = np.arange(n)  # each lead's column, best first
     top = max(1, round(0.1 * n))
     rng = np.random.default_rng(seed)
     chunk = max(1, _BOOTSTRAP_CELLS // n)
@@ -200,19 +205,13 @@ def bootstrap_intervals(
         rows = min(chunk, resamples - first)
         drawn = rng.integers(0, n, size=(rows, n))
         offsets = (np.arange(rows) * n)[:, None]
-        counts = np.bincount((drawn + offsets).ravel(), minlength=rows * n).reshape(rows, n)
-        weights = counts[:, order].astype(float)
-        positive = np.add.reduceat(weights * y_desc, starts, axis=1)
-        negative = np.add.reduceat(weights * (1 - y_desc), starts, axis=1)
-        # non-converters ranked below each group: all of them minus those at or above it
-        below = negative.sum(axis=1, keepdims=True) - np.cumsum(negative, axis=1)
-        pairs = positive.sum(axis=1) * negative.sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            auc_parts.append((positive * (below + negative / 2)).sum(axis=1) / pairs)
-            before = np.cumsum(weights, axis=1) - weights
-            in_top = np.clip(top - before, 0, weights)
-            top_rate = (in_top * y_desc).sum(axis=1) / top
-            lift_parts.append(top_rate / (positive.sum(axis=1) / n))
+        # how often each lead was drawn, in columns best first
+        weights = np.bincount((place[drawn] + offsets).ravel(), minlength=rows * n)
+        weights = weights.reshape(rows, n)
+        cumulative = np.cumsum(weights, axis=1)
+        auc, converted = _resampled_auc(weights, cumulative, y_desc, starts)
+        auc_parts.append(auc)
+        lift_parts.append(_resampled_lift(weights, cumulative, y_desc, top, converted))
     out: dict[str, tuple[float, float]] = {}
     for name, parts in (("auc", auc_parts), ("lift_top10", lift_parts)):
         values = np.concatenate(parts)
@@ -223,6 +222,51 @@ def bootstrap_intervals(
         else:
             out[name] = (np.nan, np.nan)
     return out
+
+
+def _resampled_auc(
+    weights: np.ndarray, cumulative: np.ndarray, y_desc: np.ndarray, starts: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each resample's AUC (NaN without both outcomes) and its converters drawn, from the
+    draw counts of the leads best first (``weights``, with their running sums)."""
+    n = weights.shape[1]
+    if len(starts) < n:  # tied scores: by tie group, ties counting half
+        positive = np.add.reduceat(weights * y_desc, starts, axis=1)
+        negative = np.add.reduceat(weights, starts, axis=1) - positive
+        converted, lost = positive.sum(axis=1), negative.sum(axis=1)
+        below = lost[:, None] - np.cumsum(negative, axis=1)  # non-converters ranked below
+        twice = (positive * (2 * below + negative)).sum(axis=1)
+    else:  # each converter is above every non-converter but those ranked above it
+        columns = np.flatnonzero(y_desc == 1)
+        drawn = weights[:, columns]
+        running = np.cumsum(drawn, axis=1)
+        converted = running[:, -1] if len(columns) else np.zeros(len(weights), np.int64)
+        lost = cumulative[:, -1] - converted
+        above = cumulative[:, columns] - running
+        twice = 2 * (drawn * (lost[:, None] - above)).sum(axis=1)
+    pairs = (converted * lost).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (twice.astype(float) / 2) / pairs, converted
+
+
+def _resampled_lift(
+    weights: np.ndarray,
+    cumulative: np.ndarray,
+    y_desc: np.ndarray,
+    top: int,
+    converted: np.ndarray,
+) -> np.ndarray:
+    """Each resample's lift in the top ``top`` leads (not finite without a converter)."""
+    n = weights.shape[1]
+    # only the columns up to the one that fills the top in some resample can count
+    fill = max(int(np.searchsorted(row, top, side="left")) for row in cumulative)
+    k = min(n, fill + 1)
+    part = weights[:, :k]
+    before = cumulative[:, :k] - part
+    in_top = np.clip(top - before, 0, part)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        top_rate = (in_top * y_desc[:k]).sum(axis=1) / top
+        return top_rate / (converted / n)
 
 
 @dataclass(frozen=True)
@@ -424,7 +468,23 @@ def over_time(scores: pd.DataFrame, outcomes: pd.DataFrame, freq: str = "week") 
     if scores.empty:
         return pd.DataFrame(columns=list(OVER_TIME_COLUMNS))
     scored_in = period_start(utc_times(scores["scored_at"], "scored_at"), freq).rename("period")
-    out = scores["lead_id"].astype(str).groupby(scored_in).nunique().rename("leads").to_frame()
+    leads = scores["lead_id"].astype(str).groupby(scored_in).nunique()
+    return over_time_of(leads, matched, freq)
+
+
+def over_time_of(leads: pd.Series, matched: pd.DataFrame, freq: str = "week") -> pd.DataFrame:
+    """:func:`over_time` from its parts: the distinct leads scored per period (indexed by
+    the period's start) and the outcomes matched with the period's scores
+    (:func:`match_outcomes` of the period's scores).
+
+    Example
+    -------
+    >>> t = pd.Timestamp("2026-05-04", tz="UTC")
+    >>> matched = pd.DataFrame({"converted": [1, 0], "score": [0.8, 0.2], "scored_at": [t, t]})
+    >>> over_time_of(pd.Series({t: 3}), matched)[["leads", "n", "rate"]].values.tolist()
+    [[3.0, 2.0, 0.5]]
+    """
+    out = leads.rename("leads").rename_axis("period").to_frame()
     judged = matched.assign(period=period_start(matched["scored_at"], freq))
     rows = []
     for period, group in judged.groupby("period"):

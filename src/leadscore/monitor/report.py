@@ -26,6 +26,9 @@ Example
 
 from __future__ import annotations
 
+import weakref
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -35,19 +38,19 @@ import pandas as pd
 from leadscore.config import Business
 from leadscore.jsonutil import jsonable
 from leadscore.monitor.cohorts import cohorts
-from leadscore.monitor.data import leads_frame, outcomes_frame, scores_frame
+from leadscore.monitor.data import cohort_frames, judged_frame, period_frame
 from leadscore.monitor.drift import DriftReport, drift_report
 from leadscore.monitor.estimate import (
     EstimatedPerformance,
-    estimated_over_time,
+    estimated_by_period,
     expected_performance,
 )
-from leadscore.monitor.exploration import IpwPerformance, population_performance
-from leadscore.monitor.frames import plain
+from leadscore.monitor.exploration import IpwPerformance, leads_performance
+from leadscore.monitor.frames import PERIODS, period_start, plain
 from leadscore.monitor.inputs import MAX_LEADS, window_inputs
 from leadscore.monitor.movers import Mover, movers
-from leadscore.monitor.performance import RealisedPerformance, bands, match_outcomes, realised
-from leadscore.monitor.performance import over_time as realised_over_time
+from leadscore.monitor.performance import MATCHED_COLUMNS, RealisedPerformance, bands, realised
+from leadscore.monitor.performance import over_time_of as realised_over_time_of
 from leadscore.scoring.realtime.scorer import FastScorer
 from leadscore.store import Store
 
@@ -146,42 +149,97 @@ def build_report(
     if start >= end:
         raise ValueError(f"the period must start before it ends ({start} ≥ {end})")
     notes: list[str] = []
-    every = scores_frame(store, until=end)
-    window = every.loc[every["scored_at"] >= pd.Timestamp(start)]
-    latest = window.drop_duplicates("lead_id", keep="last")
-    outcomes = outcomes_frame(store)
-    matched = match_outcomes(every, outcomes)
     model = scorer.model if scorer is not None else None
     training = None
     if model is not None:
         training = {**model.metadata_.get("cv_metrics", {}), "rows": model.metadata_.get("rows")}
-    judged = None
-    if matched.empty:
-        notes.append("no outcomes recorded for scored leads yet: outcomes are estimated only")
-    else:
-        judged = realised(matched, business, training)
-    exploration, weighing = population_performance(window, outcomes, business)
-    notes += weighing
-    estimated = None
-    if not latest.empty:
-        estimated = expected_performance(
-            latest["score"], latest["contact"].to_numpy(dtype=bool), business
+    # what each section uses, asked of the database rather than read from every score; on
+    # PostgreSQL the reads run side by side (the server works while Python parses) and the
+    # bootstrap's NumPy work beside them
+    with _executor(store) as run:
+        judged_read = run.submit(judged_frame, store, end)
+        latest_read = run.submit(period_frame, store, start, end)
+        counted = run.submit(store.scores.reads.counts, start, end)
+        by_period = run.submit(_period_scores, store, start, end, freq)
+        cohort_table = run.submit(lambda: cohorts(*cohort_frames(store, end), freq=freq))
+        judged_now = run.submit(_realised, judged_read, business, training)
+        found = movers(store, scorer, start=start, end=end, min_jump=min_jump, limit=movers_limit)
+        latest, judged, scores = latest_read.result(), judged_read.result(), counted.result()[0]
+        drift = _drift(store, scorer, latest, end, notes)
+        matched = judged[list(MATCHED_COLUMNS)]
+        if matched.empty:
+            notes.append("no outcomes recorded for scored leads yet: outcomes are estimated only")
+        exploration, weighing = (None, [])
+        if not latest.empty:
+            before = _before_outcome(latest, judged, start)
+            exploration, weighing = leads_performance(before, business)
+        notes += weighing
+        over_time = pd.DataFrame()
+        if scores:
+            over_time = _over_time(by_period.result(), judged, start, business, freq)
+        estimated = None
+        if not latest.empty:
+            contact = latest["contact"].to_numpy(dtype=bool)
+            estimated = expected_performance(latest["score"], contact, business)
+        return MonitoringReport(
+            start=start,
+            end=end,
+            scores=scores,
+            leads=len(latest),
+            movers=found,
+            drift=drift,
+            cohorts=cohort_table.result(),
+            bands=bands(matched) if not matched.empty else pd.DataFrame(),
+            realised=judged_now.result(),
+            estimated=estimated,
+            over_time=over_time,
+            exploration=exploration,
+            notes=notes,
         )
-    return MonitoringReport(
-        start=start,
-        end=end,
-        scores=len(window),
-        leads=int(latest["lead_id"].nunique()),
-        movers=movers(store, scorer, start=start, end=end, min_jump=min_jump, limit=movers_limit),
-        drift=_drift(store, scorer, latest, end, notes),
-        cohorts=cohorts(leads_frame(store), every, outcomes, freq=freq),
-        bands=bands(matched) if not matched.empty else pd.DataFrame(),
-        realised=judged,
-        estimated=estimated,
-        over_time=_over_time(window, outcomes, business, freq),
-        exploration=exploration,
-        notes=notes,
-    )
+
+
+def _realised(
+    judged: Future[pd.DataFrame], business: Business, training: dict[str, Any] | None
+) -> RealisedPerformance | None:
+    """The realised performance of the outcomes judged so far (None without any)."""
+    matched = judged.result()[list(MATCHED_COLUMNS)]
+    return None if matched.empty else realised(matched, business, training)
+
+
+def _executor(store: Store) -> Executor:
+    """Threads for the report's reads on PostgreSQL; on SQLite (one writer, a file) one
+    after the other, as they come."""
+    if store.db.dialect == "postgresql":
+        return ThreadPoolExecutor(max_workers=6, thread_name_prefix="report")
+    return _InOrder()
+
+
+class _InOrder(Executor):
+    """An executor that runs each task at once, in the caller's thread."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        done: Future[Any] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # handed to whoever asks for the result
+            done.set_exception(error)
+        return done
+
+
+def _before_outcome(latest: pd.DataFrame, judged: pd.DataFrame, start: datetime) -> pd.DataFrame:
+    """Each lead of the period at its last score there before its outcome: its last score
+    there, unless the outcome came first; then its last score before the outcome if that
+    lies in the period (else the lead is left out), in the order of those scores."""
+    knew = latest["occurred_at"].notna() & (latest["scored_at"] >= latest["occurred_at"])
+    if not knew.any():
+        return latest
+    earlier = judged.loc[
+        judged["lead_id"].isin(latest.loc[knew, "lead_id"])
+        & (judged["scored_at"] >= pd.Timestamp(start))
+    ]
+    replaced = earlier[list(latest.columns)].astype(latest.dtypes.to_dict())
+    both = pd.concat([latest.loc[~knew], replaced], ignore_index=True)
+    return both.sort_values(["scored_at", "score_id"], kind="stable").reset_index(drop=True)
 
 
 def period_drift(
@@ -198,7 +256,7 @@ def period_drift(
     start = _utc(start) if start is not None else end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
         raise ValueError(f"the period must start before it ends ({start} ≥ {end})")
-    latest = scores_frame(store, since=start, until=end).drop_duplicates("lead_id", keep="last")
+    latest = period_frame(store, start, end)
     notes: list[str] = []
     return _drift(store, scorer, latest, end, notes), notes
 
@@ -216,9 +274,7 @@ def _drift(
         return None
     model = scorer.model
     reference = model.background_
-    reference_scores = pd.Series(
-        [r.score for r in scorer.score_many(reference.to_dict("records"))], dtype=float
-    )
+    reference_scores = _reference_scores(scorer)
     asked = latest["lead_id"].tolist()
     current = window_inputs(store, model, asked, end)
     if getattr(model, "feature_builder_", None) is not None:
@@ -257,14 +313,48 @@ def _scores_only(
     return replace(report, skipped=dict.fromkeys(report.skipped, reason))
 
 
+def _reference_scores(scorer: FastScorer) -> pd.Series:
+    """The scores of the model's training leads: scored once per model (they never
+    change for it), then kept beside it."""
+    model = scorer.model
+    cached = _REFERENCE_SCORES.get(model)
+    if cached is not None and cached[0] is model.background_:
+        return cached[1].copy()
+    records = model.background_.to_dict("records")
+    scores = pd.Series([r.score for r in scorer.score_many(records)], dtype=float)
+    _REFERENCE_SCORES[model] = (model.background_, scores)
+    return scores.copy()
+
+
+#: each model's training leads (the frame scored) and their scores
+_REFERENCE_SCORES: weakref.WeakKeyDictionary[Any, tuple[pd.DataFrame, pd.Series]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _period_scores(store: Store, start: datetime, end: datetime, freq: Period) -> pd.DataFrame:
+    """Each lead's last score in each period (week or month) of ``[start, end)``:
+    ``period`` (its start), ``score``, ``contact``, in the order of the scores."""
+    first = pd.Timestamp(period_start(pd.Series([pd.Timestamp(start)]), freq).iloc[0])
+    naive = pd.period_range(first.tz_localize(None), pd.Timestamp(end).tz_localize(None),
+                            freq=PERIODS[freq])  # fmt: skip
+    starts = [first, *(p.start_time.tz_localize("UTC") for p in naive[1:])]
+    starts = [s for s in starts if s < pd.Timestamp(end)]
+    rows = store.scores.reads.last_per_period(start, end, [s.to_pydatetime() for s in starts[1:]])
+    last = pd.DataFrame(rows, columns=["period", "score", "contact"])
+    last["period"] = pd.DatetimeIndex(starts).as_unit("ns")[last["period"].to_numpy(dtype=int)]
+    return last.astype({"score": float, "contact": bool})
+
+
 def _over_time(
-    window: pd.DataFrame, outcomes: pd.DataFrame, business: Business, freq: Period
+    last: pd.DataFrame, judged: pd.DataFrame, start: datetime, business: Business, freq: Period
 ) -> pd.DataFrame:
-    """Per period: the performance estimated from the scores beside the realised one."""
-    if window.empty:
-        return pd.DataFrame()
-    estimated = estimated_over_time(window, business, freq=freq)
-    actual = realised_over_time(window, outcomes, freq=freq)
+    """Per period: the performance estimated from the scores (each lead's last score in
+    the period: :func:`_period_scores`) beside the realised one (the outcomes judged by
+    the period's scores: the last score before each outcome, if it lies in the period)."""
+    estimated = estimated_by_period(last, business)
+    in_period = judged.loc[judged["scored_at"] >= pd.Timestamp(start), list(MATCHED_COLUMNS)]
+    actual = realised_over_time_of(last.groupby("period").size(), in_period, freq)
     return estimated.merge(
         actual[["period", "n", "converted", "rate", "auc"]].rename(
             columns={"n": "with_outcome", "rate": "realised_rate", "auc": "realised_auc"}

@@ -27,6 +27,7 @@ from leadscore.store.errors import StoreError
 from leadscore.store.leads import LeadRepository
 from leadscore.store.overrides import in_force
 from leadscore.store.records import QueueEntry, ScorePoint, ScoreRecord
+from leadscore.store.score_reads import MonitoringReads
 from leadscore.store.scoring import (
     LATEST,
     SCORES,
@@ -64,6 +65,8 @@ class ScoreRepository(Repository):
     def __init__(self, db: Database, leads: LeadRepository) -> None:
         super().__init__(db)
         self._leads = leads
+        #: what monitoring asks of the history (:mod:`leadscore.store.score_reads`)
+        self.reads = MonitoringReads(db)
         #: the last segment counts read, moved by this store's scoring writes since
         self._segment_counts = SegmentCounts()
         upsert = db.insert(LatestScore)
@@ -385,12 +388,17 @@ class ScoreRepository(Repository):
         with self._db.engine.connect() as conn:
             return [tuple(row) for row in conn.execute(query)]  # type: ignore[misc]
 
-    def moves(self, start: datetime, end: datetime) -> list[tuple[Any, ...]]:
+    def moves(
+        self, start: datetime, end: datetime, *, min_jump: int = 0, limit: int | None = None
+    ) -> list[tuple[Any, ...]]:
         """For each lead scored in ``[start, end)`` that was scored before ``start`` too:
         ``(lead_id, score_100, segment, scored_at, model_version`` of its last score before
         ``start``, ``score_100, segment, scored_at, model_version`` of its last score in the
-        period``)`` — what monitoring's movers compare, found by the database (window
-        functions) rather than read from the whole history.
+        period``)`` — what monitoring's movers compare, found by the database (each lead's
+        last score before the period by one index probe) rather than read from the whole
+        history. ``min_jump`` and ``limit``: only moves of that many points, the largest
+        ``limit`` (:meth:`MonitoringReads.moves
+        <leadscore.store.score_reads.MonitoringReads.moves>`).
 
         Example
         -------
@@ -404,43 +412,7 @@ class ScoreRepository(Repository):
         >>> [(r[0], r[1], r[5]) for r in store.scores.moves(day.replace(day=3), day.replace(day=5))]
         [('L1', 20, 90)]
         """
-        c = SCORES.c
-        rank = func.row_number().over(
-            partition_by=c.lead_id, order_by=(c.scored_at.desc(), c.id.desc())
-        )
-        since, until = as_utc(start), as_utc(end)
-        after = (
-            select(c.lead_id, c.score_100, c.segment, c.scored_at, c.model_version,
-                   rank.label("rank"))
-            .where(c.scored_at >= since, c.scored_at < until)
-            .subquery("after")
-        )  # fmt: skip
-        # each such lead's last score before the period: one index probe per lead on
-        # (lead_id, scored_at), not a pass over every earlier score
-        earlier = SCORES.alias("earlier")
-        last_before = (
-            select(earlier.c.id)
-            .where(earlier.c.lead_id == after.c.lead_id, earlier.c.scored_at < since)
-            .order_by(earlier.c.scored_at.desc(), earlier.c.id.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        before = SCORES.alias("before")
-        query = (
-            select(
-                after.c.lead_id, before.c.score_100, before.c.segment, before.c.scored_at,
-                before.c.model_version, after.c.score_100, after.c.segment, after.c.scored_at,
-                after.c.model_version,
-            )
-            .join_from(after, before, before.c.id == last_before)
-            .where(after.c.rank == 1)
-            .order_by(after.c.lead_id)
-        )  # fmt: skip
-        with self._db.engine.connect() as conn:
-            return [
-                (r[0], r[1], r[2], as_utc(r[3]), r[4], r[5], r[6], as_utc(r[7]), r[8])
-                for r in conn.execute(query)
-            ]
+        return self.reads.moves(start, end, min_jump=min_jump, limit=limit)
 
     def change_token(self) -> tuple[Any, ...]:
         """A value that changes whenever scores, outcomes, events or leads change: a cheap
