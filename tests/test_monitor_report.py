@@ -67,6 +67,29 @@ def test_an_input_that_drifted_is_named_and_alerted(live: LiveScoring) -> None:
     assert any(a.startswith("drift: time_on_site_s") for a in report.alerts)
 
 
+def test_the_score_drift_compares_only_the_served_versions_scores(live: LiveScoring) -> None:
+    from leadscore.live.outbox import add_scores
+    from leadscore.store import NewScore
+
+    _score(live, seed=23)
+    version = live.slot.current.version
+    # leads last scored by an earlier model, all very high: another model's scale
+    add_scores(live.store, [NewScore(f"OLD{i}", "old", 0.97, 97, "hot", True) for i in range(120)])
+    mixed = build_report(live.store, live.slot.current.scorer, Business())
+    served = build_report(live.store, live.slot.current.scorer, Business(), model_version=version)
+    assert mixed.drift is not None and mixed.drift.score is not None
+    assert served.drift is not None and served.drift.score is not None
+    assert mixed.drift.score.status == "drift"  # the old model's scores read as drift
+    assert served.drift.score.status == "stable"
+    assert any(
+        n.startswith("120 of the period's leads were last scored by another") for n in served.notes
+    )
+    only_old = build_report(
+        live.store, live.slot.current.scorer, Business(), model_version="a version never stored"
+    )
+    assert only_old.drift is not None and only_old.drift.score is None
+
+
 @pytest.fixture
 def faces(db_url: str, model_dir: Path, tmp_path: Path) -> Iterator[tuple[TestClient, dict]]:
     settings = Settings(

@@ -56,11 +56,11 @@ def parse_time(text: str | None, option: str) -> datetime | None:
     return when.replace(tzinfo=UTC) if when.tzinfo is None else when
 
 
-def _scorer(model: str | None, config: Path | None, database: str | None):
+def _served(model: str | None, config: Path | None, database: str | None):
     from leadscore.lifecycle.loader import load_for_serving
 
     settings = settings_with_database(config, database)
-    return load_for_serving(model or settings.service.model, settings).scorer, settings
+    return load_for_serving(model or settings.service.model, settings), settings
 
 
 @monitor_app.command("report")
@@ -82,12 +82,13 @@ def report(
 
     if freq not in ("week", "month"):
         raise LeadscoreError(f"--by {freq!r}: week or month")
-    scorer, settings = _scorer(model, config, database)
+    loaded, settings = _served(model, config, database)
     period: Literal["week", "month"] = "week" if freq == "week" else "month"
     with open_store(config, database) as store:
         built = build_report(
-            store, scorer, settings.business, start=parse_time(since, "--since"),
+            store, loaded.scorer, settings.business, start=parse_time(since, "--since"),
             end=parse_time(until, "--until"), min_jump=min_jump, freq=period,
+            model_version=loaded.version,
         )  # fmt: skip
     if html is not None:
         from leadscore.monitor.html import report_html
@@ -144,10 +145,10 @@ def movers_command(
     """The leads whose score moved most over the period, with causes and reasons."""
     from leadscore.monitor.movers import movers
 
-    scorer, _ = _scorer(model, config, database)
+    loaded, _ = _served(model, config, database)
     with open_store(config, database) as store:
         found = movers(
-            store, scorer, start=parse_time(since, "--since"),
+            store, loaded.scorer, start=parse_time(since, "--since"),
             end=parse_time(until, "--until"), min_jump=min_jump, limit=limit,
         )  # fmt: skip
     if as_json:
@@ -179,11 +180,11 @@ def notify_command(
     overlapping periods are safe."""
     from leadscore.monitor.alerts import notify_movers
 
-    scorer, _ = _scorer(model, config, database)
+    loaded, _ = _served(model, config, database)
     with open_store(config, database) as store:
         try:
             alerts = notify_movers(
-                store, scorer, start=parse_time(since, "--since"),
+                store, loaded.scorer, start=parse_time(since, "--since"),
                 end=parse_time(until, "--until"), min_move=min_move, limit=limit,
             )  # fmt: skip
         except ValueError as exc:

@@ -125,6 +125,7 @@ def build_report(
     min_jump: int = 10,
     movers_limit: int = 20,
     freq: Period = "week",
+    model_version: str | None = None,
 ) -> MonitoringReport:
     """The monitoring report of ``store`` over ``[start, end)``.
 
@@ -143,6 +144,9 @@ def build_report(
         The smallest move in points, and how many movers at most.
     freq:
         Cohorts and the over-time table by ``"week"`` or ``"month"``.
+    model_version:
+        The scorer's version as stored with its scores: the score's drift then compares
+        only the scores it gave (after a retraining, the old model's are another model's).
     """
     end = _utc(end) if end is not None else datetime.now(UTC)
     start = _utc(start) if start is not None else end - timedelta(days=DEFAULT_DAYS)
@@ -165,7 +169,7 @@ def build_report(
         judged_now = run.submit(_realised, judged_read, business, training)
         found = movers(store, scorer, start=start, end=end, min_jump=min_jump, limit=movers_limit)
         latest, judged, scores = latest_read.result(), judged_read.result(), counted.result()[0]
-        drift = _drift(store, scorer, latest, end, notes)
+        drift = _drift(store, scorer, latest, end, notes, model_version)
         matched = judged[list(MATCHED_COLUMNS)]
         if matched.empty:
             notes.append("no outcomes recorded for scored leads yet: outcomes are estimated only")
@@ -248,21 +252,28 @@ def period_drift(
     *,
     start: datetime | None = None,
     end: datetime | None = None,
+    model_version: str | None = None,
 ) -> tuple[DriftReport | None, list[str]]:
     """The drift section alone: the inputs and scores of the leads scored in ``[start,
     end)`` (default the last 30 days) against the model's training leads; with notes
-    saying why there is none (too few leads)."""
+    saying why there is none (too few leads). With ``model_version`` (the scorer's), the
+    score's drift compares only the scores that version gave."""
     end = _utc(end) if end is not None else datetime.now(UTC)
     start = _utc(start) if start is not None else end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
         raise ValueError(f"the period must start before it ends ({start} ≥ {end})")
     latest = period_frame(store, start, end)
     notes: list[str] = []
-    return _drift(store, scorer, latest, end, notes), notes
+    return _drift(store, scorer, latest, end, notes, model_version), notes
 
 
 def _drift(
-    store: Store, scorer: FastScorer | None, latest: pd.DataFrame, end: datetime, notes: list[str]
+    store: Store,
+    scorer: FastScorer | None,
+    latest: pd.DataFrame,
+    end: datetime,
+    notes: list[str],
+    version: str | None = None,
 ) -> DriftReport | None:
     if scorer is None:
         return None
@@ -274,7 +285,22 @@ def _drift(
         return None
     model = scorer.model
     reference = model.background_
-    reference_scores = _reference_scores(scorer)
+    reference_scores: pd.Series | None = _reference_scores(scorer)
+    current_scores: pd.Series | None = latest["score"].reset_index(drop=True)
+    if version is not None:
+        # another model's scores are not this model's: after a retraining the score would
+        # read as drifted whatever the leads did
+        own = (latest["model_version"].astype(str) == str(version)).to_numpy()
+        if not own.all():
+            kept = int(own.sum())
+            compared = f"its {kept:,}" if kept >= MIN_DRIFT_LEADS else "none of them (too few)"
+            notes.append(
+                f"{int((~own).sum()):,} of the period's leads were last scored by another model "
+                f"version than {version}: the score's drift compares {compared}"
+            )
+            current_scores = latest.loc[own, "score"].reset_index(drop=True)
+            if kept < MIN_DRIFT_LEADS:
+                reference_scores = current_scores = None
     asked = latest["lead_id"].tolist()
     current = window_inputs(store, model, asked, end)
     if getattr(model, "feature_builder_", None) is not None:
@@ -290,24 +316,23 @@ def _drift(
                 f"feature drift needs {MIN_DRIFT_LEADS} leads with stored events in the "
                 f"period; {len(current)} had"
             )
-            return _scores_only(reference, latest, reference_scores)
+            if current_scores is None:
+                return None
+            return _scores_only(reference, current_scores, reference_scores)
     return drift_report(
-        reference,
-        current,
-        reference_scores=reference_scores,
-        current_scores=latest["score"].reset_index(drop=True),
+        reference, current, reference_scores=reference_scores, current_scores=current_scores
     )
 
 
 def _scores_only(
-    reference: pd.DataFrame, latest: pd.DataFrame, reference_scores: pd.Series
+    reference: pd.DataFrame, current_scores: pd.Series, reference_scores: pd.Series | None
 ) -> DriftReport:
     """The score's drift alone, the inputs listed as not compared."""
     report = drift_report(
         reference,
-        pd.DataFrame(index=range(len(latest))),
+        pd.DataFrame(index=range(len(current_scores))),
         reference_scores=reference_scores,
-        current_scores=latest["score"].reset_index(drop=True),
+        current_scores=current_scores,
     )
     reason = "not compared: too few of the period's leads have stored events"
     return replace(report, skipped=dict.fromkeys(report.skipped, reason))

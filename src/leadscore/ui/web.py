@@ -171,10 +171,29 @@ def earlier_cohorts(ctx: Context, lead_id: str) -> CohortComparison | None:
 
 @st.cache_data(show_spinner="Reading the monitoring report…", max_entries=8)
 def _report(
-    url: str, token: tuple[Any, ...], key: str, days: int, _scorer: FastScorer, _business: Any
+    url: str,
+    token: tuple[Any, ...],
+    key: str,
+    days: int,
+    version: str | None,
+    _scorer: FastScorer | None,
+    _business: Any,
 ) -> MonitoringReport:
     end = datetime.now(UTC)
-    return build_report(open_store(url), _scorer, _business, start=end - timedelta(days=days))
+    return build_report(
+        open_store(url), _scorer, _business, start=end - timedelta(days=days),
+        model_version=version,
+    )  # fmt: skip
+
+
+def _stored_version(serving: Served, settings: Settings) -> str:
+    """The version the served model's scores are stored under, as the service and the
+    CLI name it (a registry version's number without asking the registry again)."""
+    if serving.key.startswith("v") and serving.key[1:].isdigit():
+        return serving.key[1:]
+    from leadscore.lifecycle.loader import model_version
+
+    return model_version(serving.reference, serving.model, settings)
 
 
 def monitoring_report(ctx: Context, serving: Served | None, days: int) -> MonitoringReport:
@@ -183,8 +202,9 @@ def monitoring_report(ctx: Context, serving: Served | None, days: int) -> Monito
     changes."""
     found = scorer(serving) if serving is not None else None
     key = serving.key if serving is not None else ""
+    version = None if serving is None else _stored_version(serving, ctx.settings)
     token = ctx.store.scores.change_token()
-    return _report(ctx.store.url, token, key, days, found, ctx.settings.business)
+    return _report(ctx.store.url, token, key, days, version, found, ctx.settings.business)
 
 
 # ----------------------------------------------------------------------------- models

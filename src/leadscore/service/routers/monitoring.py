@@ -65,7 +65,7 @@ def report(
     try:
         built = build_report(
             scoring.store, model.scorer, business,
-            start=since, end=until, min_jump=min_jump, freq=freq,
+            start=since, end=until, min_jump=min_jump, freq=freq, model_version=model.version,
         )  # fmt: skip
     except ValueError as error:
         raise _period(error) from None
@@ -127,7 +127,9 @@ def drift(
     """The period's leads' inputs and scores against the model's training leads, by the
     population stability index (0.1 watch, 0.25 drift)."""
     try:
-        found, notes = period_drift(scoring.store, model.scorer, start=since, end=until)
+        found, notes = period_drift(
+            scoring.store, model.scorer, start=since, end=until, model_version=model.version
+        )
     except ValueError as error:
         raise _period(error) from None
     if found is None:
