@@ -38,6 +38,7 @@ from leadscore.cli.common import (
     settings_with_database,
 )
 from leadscore.cli.demo_loop import wait_ready
+from leadscore.cli.options import ApiWaitOpt, KeyFileOpt
 from leadscore.errors import LeadscoreError
 from leadscore.live.simulation import DueOutcome, OutcomeSink
 
@@ -105,12 +106,8 @@ def demo_live(
         str | None,
         typer.Option("--api", help="Send the outcomes through this running API (base URL)."),
     ] = None,
-    key_file: Annotated[
-        Path, typer.Option("--key-file", help="File holding an API key (ingest scope).")
-    ] = Path("demo/api-key.txt"),
-    wait: Annotated[
-        float, typer.Option("--wait", help="Seconds to wait for the API to be ready.")
-    ] = 120.0,
+    key_file: KeyFileOpt = Path("demo/api-key.txt"),
+    wait: ApiWaitOpt = 120.0,
     config: ConfigOpt = None,
     database: DatabaseOpt = None,
 ) -> None:

@@ -34,6 +34,7 @@ import pandas as pd
 import typer
 
 from leadscore.cli.common import handle_errors, out
+from leadscore.cli.options import ApiWaitOpt, KeyFileOpt
 from leadscore.errors import LeadscoreError
 
 __all__ = ["LoopResult", "api_event", "chosen_leads", "close_the_loop", "demo_outcomes"]
@@ -156,9 +157,7 @@ def demo_outcomes(
     api: Annotated[str, typer.Option("--api", help="The running API's base URL.")] = (
         "http://127.0.0.1:8000"
     ),
-    key_file: Annotated[
-        Path, typer.Option("--key-file", help="File holding an API key (ingest scope).")
-    ] = Path("demo/api-key.txt"),
+    key_file: KeyFileOpt = Path("demo/api-key.txt"),
     truth: Annotated[
         Path, typer.Option("--truth", help="The demo's truth.csv (who converted).")
     ] = Path("demo/truth.csv"),
@@ -168,9 +167,7 @@ def demo_outcomes(
     share: Annotated[
         float, typer.Option("--share", help="Share of the fresh leads, first arrived first.")
     ] = 0.5,
-    wait: Annotated[
-        float, typer.Option("--wait", help="Seconds to wait for the API to be ready.")
-    ] = 120.0,
+    wait: ApiWaitOpt = 120.0,
 ) -> None:
     """Demo: send the first fresh leads' events and outcomes through the running API."""
     key = key_file.read_text(encoding="utf-8").strip()

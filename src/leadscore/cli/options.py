@@ -34,6 +34,14 @@ DataArg = Annotated[
         "database URL with ?table=NAME or ?query=SELECT… (passwords are never printed)."
     ),
 ]
+#: an API key read from a file (the demo's commands that talk to a running API)
+KeyFileOpt = Annotated[
+    Path, typer.Option("--key-file", help="File holding an API key (ingest scope).")
+]
+#: how long to wait for a running API to answer /readyz
+ApiWaitOpt = Annotated[
+    float, typer.Option("--wait", help="Seconds to wait for the API to be ready.")
+]
 TargetOpt = Annotated[
     str | None, typer.Option("--target", help="Outcome column (converted yes/no, 1/0, won/lost).")
 ]
