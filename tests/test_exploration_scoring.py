@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from lead_rows import attributes
 from leadscore.cli import app as cli
-from leadscore.config import ExplorationSettings, Settings
+from leadscore.config import CapacitySettings, ExplorationSettings, Settings
 from leadscore.demo import generate_leads
 from leadscore.live import LiveScoring, ModelSlot
 from leadscore.scoring.exploration import ExplorationPolicy, uniform_draws
@@ -117,6 +117,34 @@ def test_the_api_answer_and_the_work_queue_show_explored_leads(
     assert recorded.status_code == 200 and recorded.json()["contacted"] is True
     bad = c.post("/v1/outcomes", json={**outcome, "contacted": "maybe"}, headers=headers)
     assert bad.status_code == 422 and "contacted" in bad.text
+
+
+def test_explored_leads_come_on_top_of_a_capacity(
+    db_url: str, model_dir: Path, tmp_path: Path, fresh: pd.DataFrame
+) -> None:
+    settings = Settings(
+        database_url=db_url, tracking=False, mlflow_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        exploration=ExplorationSettings(share=1.0), capacity=CapacitySettings(per_period=100),
+    )  # fmt: skip
+    store = Store(db_url)
+    key = store.keys.create("k", ["admin"])[0]
+    slot = ModelSlot.load(str(model_dir), settings)
+    app = create_app(settings, store=store, slot=slot, deliver_webhooks=False)
+    with TestClient(app) as c:
+        headers = {"X-API-Key": key}
+        body = {"leads": [{"lead_id": i, "attributes": a} for i, a in _rows(fresh)]}
+        scores = c.post("/v1/score/batch", json=body, headers=headers).json()["scores"]
+        queue = c.get("/v1/leads", params={"limit": 100}, headers=headers).json()
+    store.close()
+    explored = [s for s in scores if s["explored"]]
+    assert explored and all(s["contact"] for s in explored)  # every one below: share 1
+    # room for every lead: the quota's slots go to the model's own contacts only
+    model_contacts = {s["lead_id"] for s in scores if s["contact"] and not s["explored"]}
+    assert 0 < len(model_contacts) < len(scores)
+    assert queue["capacity"]["used"] == len(model_contacts)
+    slots = {q["lead_id"] for q in queue["leads"] if q["within_capacity"]}
+    assert slots == model_contacts
+    assert all(q["contact"] for q in queue["leads"] if q["explored"])
 
 
 def test_batch_scoring_writes_the_exploration_columns(

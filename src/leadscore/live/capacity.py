@@ -117,16 +117,22 @@ class Placed:
     override: OverrideRecord | None = None
 
 
+def _model_contact(record: ScoreRecord) -> bool:
+    """The model's own contact decision: an explored lead is contacted on top of the
+    quota (:mod:`leadscore.scoring.exploration`), never in one of its slots."""
+    return record.contact and not record.explored
+
+
 def _held(placed: Placed, outcome: str | None) -> bool:
     pin = None if placed.override is None else placed.override.segment
     if pin == HOT_SEGMENT:
         return True
-    return pin in (None, "warm") and outcome == WORKED and placed.record.contact
+    return pin in (None, "warm") and outcome == WORKED and _model_contact(placed.record)
 
 
 def _candidate(placed: Placed, outcome: str | None) -> bool:
     pin = None if placed.override is None else placed.override.segment
-    return pin in (None, "warm") and outcome is None and placed.record.contact
+    return pin in (None, "warm") and outcome is None and _model_contact(placed.record)
 
 
 def period_quota(

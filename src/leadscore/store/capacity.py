@@ -93,7 +93,8 @@ def _period_leads(since: datetime, now: datetime, leave_out: bool) -> Select[tup
             _SCORES.c.lead_id,
             _SCORES.c.score,
             _SCORES.c.score_100,
-            _SCORES.c.contact,
+            # the model's own contact: an explored lead comes on top of the quota
+            and_(_SCORES.c.contact, _SCORES.c.explored.is_(False)).label("contact"),
             pin.label("pin"),
             exists().where(outcome, _OUTCOMES.c.recorded_at >= as_utc(since)).label("worked"),
             exists().where(outcome).label("closed"),
