@@ -234,6 +234,21 @@ def test_existing_and_default_webhooks_are_not_subscribed_to_moved(db_url: str) 
     assert store.webhooks.add(URL, SECRET, kinds=["moved"]).kinds == ("moved",)
 
 
+def test_the_alerts_ask_the_store_not_its_tables() -> None:
+    """ARCHITECTURE.md: database access lives in the store; alerts hold no query of their
+    own (the scores a move compares and the deliveries queued before are the store's
+    reads, tested in test_store_lookups.py), only the connection they are read on."""
+    import ast
+
+    import leadscore.monitor.alerts as alerts
+
+    tree = ast.parse(Path(alerts.__file__).read_text(encoding="utf-8"))
+    imports = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)]
+    assert not [n.module for n in imports if n.module == "leadscore.store.tables"]
+    from_sqlalchemy = {a.name for n in imports if n.module == "sqlalchemy" for a in n.names}
+    assert from_sqlalchemy <= {"Connection"}
+
+
 # ---------------------------------------------------------------------- the faces
 
 

@@ -160,3 +160,99 @@ def test_retrain_from_the_store(
     assert "cannot score" not in again.output
     neither = CliRunner().invoke(cli, ["retrain", "--database", url])
     assert neither.exit_code != 0 and "--from-store" in neither.output
+
+
+# ------------------------------------------------------------------ propensity weights
+
+
+def _pandas_weights(store: Store, labels: pd.DataFrame) -> pd.Series:
+    """The weights as they were computed before the database found the scores: every
+    stored score read, each label's last one at or before its outcome by ``merge_asof``."""
+    columns = ["lead_id", "score", "score_100", "segment", "contact", "scored_at",
+               "model_version", "explored", "propensity"]  # fmt: skip
+    scores = pd.DataFrame([tuple(r) for r in store.scores.rows()], columns=columns)
+    scores["scored_at"] = pd.to_datetime(scores["scored_at"], utc=True).dt.tz_localize(None)
+    scores["scored_at"] = scores["scored_at"].astype("datetime64[ns]")
+    left = labels[["lead_id", "outcome_at"]].astype({"outcome_at": "datetime64[ns]"})
+    last = pd.merge_asof(
+        left.sort_values("outcome_at"),
+        scores[["lead_id", "scored_at", "contact", "explored", "propensity"]].sort_values(
+            "scored_at", kind="stable"
+        ),
+        left_on="outcome_at", right_on="scored_at", by="lead_id", direction="backward",
+    )  # fmt: skip
+    chance = pd.to_numeric(last["propensity"], errors="coerce").to_numpy(dtype=float)
+    contact = last["scored_at"].notna().to_numpy() & last["contact"].fillna(False).astype(bool)
+    weighted = contact.to_numpy() & (chance > 0)
+    weights = np.ones(len(last))
+    weights[weighted] = 1.0 / chance[weighted]
+    return pd.Series(weights, index=last["lead_id"].to_numpy())
+
+
+def test_propensity_weights_read_one_score_per_lead_and_weigh_as_before(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadscore.lifecycle.store_dataset import propensity_weights
+    from leadscore.store import NewScore
+    from leadscore.store.scores import ScoreRepository
+
+    t0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    hour = pd.Timedelta(hours=1).to_pytimedelta()
+
+    def score(lead: str, at: datetime, contact: bool, explored: bool, chance: float | None) -> None:
+        with store.scores.scoring([lead]) as writer:
+            writer.add([NewScore(lead, "1", 0.4, 40, "warm", contact, scored_at=at,
+                                 explored=explored, propensity=chance)])  # fmt: skip
+
+    with Store(db_url) as store:
+        score("EXPLORED", t0, True, True, 0.05)
+        score("EXPLORED", t0 + 3 * hour, False, False, 0.95)  # after its outcome
+        score("AT", t0, False, False, 0.95)
+        score("AT", t0 + hour, True, True, 0.1)  # at the outcome's instant: it counts
+        score("TIE", t0, False, False, 0.9)
+        score("TIE", t0, True, True, 0.25)  # stored later at the same instant: it counts
+        score("OLD", t0, True, False, None)  # scored before exploration
+        score("NOCHANCE", t0, False, False, 0.9)
+        score("ZERO", t0, True, False, 0.0)
+        score("OWN", t0, True, False, 1.0)
+        score("LATE", t0 + 5 * hour, True, True, 0.05)  # only after its outcome
+        for lead in ("EXPLORED", "AT", "TIE", "OLD", "NOCHANCE", "ZERO", "OWN", "LATE", "NEVER"):
+            store.outcomes.add(lead, True, t0 + hour)
+        outcomes = store.outcomes.all()
+        labels = pd.DataFrame(
+            {"lead_id": [o.lead_id for o in outcomes],
+             "outcome_at": [o.occurred_at.replace(tzinfo=None) for o in outcomes]}
+        )  # fmt: skip
+        expected = _pandas_weights(store, labels)
+
+        def every_score(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("propensity_weights read every stored score")
+
+        monkeypatch.setattr(ScoreRepository, "rows", every_score)
+        weights, notes = propensity_weights(store, labels)
+    assert weights.sort_index().to_dict() == expected.sort_index().to_dict()
+    assert weights.to_dict() == {
+        "EXPLORED": 20.0, "AT": 10.0, "TIE": 4.0, "OLD": 1.0, "NOCHANCE": 1.0, "ZERO": 1.0,
+        "OWN": 1.0, "LATE": 1.0, "NEVER": 1.0,
+    }  # fmt: skip
+    assert list(weights.index) == labels["lead_id"].tolist()
+    assert notes[0].startswith(
+        "weighted by 1 / propensity: 3 of 9 leads with outcomes were explored"
+    )
+    assert any(n.startswith("2 leads with an outcome had no chance") for n in notes)
+    assert any(n.startswith("2 leads with an outcome have no score before it") for n in notes)
+    assert any(n.startswith("1 contacted leads were scored before exploration") for n in notes)
+
+
+def test_propensity_weights_refuse_labels_they_cannot_place(tmp_path: Path) -> None:
+    from leadscore.lifecycle.store_dataset import propensity_weights
+
+    with Store(f"sqlite:///{tmp_path / 'store.db'}") as store:
+        twice = pd.DataFrame({"lead_id": ["L1", "L1"], "outcome_at": [datetime(2026, 3, 2)] * 2})
+        with pytest.raises(DataError, match=r"more than once, e\.g\. \['L1'\]"):
+            propensity_weights(store, twice)
+        undated = pd.DataFrame(
+            {"lead_id": ["L1", "L2"], "outcome_at": [datetime(2026, 3, 2), None]}
+        )
+        with pytest.raises(DataError, match="outcome_at is missing for 1 leads"):
+            propensity_weights(store, undated)

@@ -168,48 +168,50 @@ def _build(
     return StoreDataset(table, None, fields, notes)
 
 
-_SCORE_COLUMNS = (ID, "score", "score_100", "segment", "contact", "scored_at", "model_version",
-                  "explored", "propensity")  # fmt: skip
-
-
 def propensity_weights(store: Store, labels: pd.DataFrame) -> tuple[pd.Series, list[str]]:
-    """Each labelled lead's inverse-propensity weight (by lead id), and notes on them.
+    """Each labelled lead's inverse-propensity weight (by lead id, in the order of
+    ``labels``), and notes on them.
 
     The propensity is the policy's chance of contacting the lead at its last score at or
-    before its outcome (``labels``: ``lead_id``, ``outcome_at`` naive UTC): 1 above the
-    cut-off, the exploration share below it. The weight is 1 / propensity for a contacted
-    lead (an explored one weighs 1 / share); 1 for a contacted lead scored before
-    exploration (no propensity); and 1, counted in a note, for a lead with an outcome the
-    policy gave no chance (not contacted by it, or a propensity of 0) or never scored
-    before its outcome: it stands only for itself.
+    before its outcome (``labels``: ``lead_id``, ``outcome_at`` naive UTC, one row per
+    lead): 1 above the cut-off, the exploration share below it. The weight is 1 /
+    propensity for a contacted lead (an explored one weighs 1 / share); 1 for a contacted
+    lead scored before exploration (no propensity); and 1, counted in a note, for a lead
+    with an outcome the policy gave no chance (not contacted by it, or a propensity of 0)
+    or never scored before its outcome: it stands only for itself.
+
+    The database finds each of those scores (:meth:`ScoreRepository.at
+    <leadscore.store.scores.ScoreRepository.at>`: one index probe per lead), so only one
+    score per labelled lead is read, not the store's whole history.
 
     Example (a store whose exploration contacted a lead below the cut-off at 5 %)::
 
         weights, notes = propensity_weights(store, labels)
         weights["L7"]  # 20.0
     """
-    wanted = set(labels[ID].astype(str))
-    rows = [r for r in store.scores.rows() if str(r[0]) in wanted]
-    scores = pd.DataFrame([tuple(r[:9]) for r in rows], columns=list(_SCORE_COLUMNS))
-    scores[ID] = scores[ID].astype(str)
-    scores["scored_at"] = _naive_ns(scores["scored_at"])
-    left = labels[[ID, "outcome_at"]].assign(
-        **{ID: labels[ID].astype(str), "outcome_at": _naive_ns(labels["outcome_at"])}
+    ids = labels[ID].astype(str)
+    if ids.duplicated().any():
+        raise DataError(
+            f"labels list some leads more than once, e.g. {ids[ids.duplicated()].head(3).tolist()}"
+        )
+    # a stored time has whole microseconds: a score at or before the floor is at or
+    # before the outcome itself
+    times = _naive_ns(labels["outcome_at"]).dt.floor("us")
+    if times.isna().any():
+        raise DataError(f"labels.outcome_at is missing for {int(times.isna().sum())} leads")
+    found = store.scores.at(list(zip(ids, times.dt.to_pydatetime(), strict=True)))
+    scored = np.array([s is not None for s in found], dtype=bool)
+    contact = np.array([s is not None and bool(s.contact) for s in found], dtype=bool)
+    explored = np.array([s is not None and bool(s.explored) for s in found], dtype=bool)
+    chance = np.array(
+        [np.nan if s is None or s.propensity is None else s.propensity for s in found],
+        dtype=float,
     )
-    last = pd.merge_asof(
-        left.sort_values("outcome_at"),
-        scores[[ID, "scored_at", "contact", "explored", "propensity"]].sort_values("scored_at"),
-        left_on="outcome_at", right_on="scored_at", by=ID, direction="backward",
-    )  # fmt: skip
-    chance = pd.to_numeric(last["propensity"], errors="coerce").to_numpy(dtype=float)
-    scored = last["scored_at"].notna().to_numpy()
-    contact = scored & last["contact"].fillna(False).astype(bool).to_numpy()
     weighted = contact & (chance > 0)
-    weights = np.ones(len(last))
+    weights = np.ones(len(found))
     weights[weighted] = 1.0 / chance[weighted]
-    explored = scored & last["explored"].fillna(False).astype(bool).to_numpy() & weighted
-    return pd.Series(weights, index=last[ID].to_numpy()), _weight_notes(
-        weights, explored, scored, contact, chance
+    return pd.Series(weights, index=ids.to_numpy()), _weight_notes(
+        weights, explored & weighted, scored, contact, chance
     )
 
 

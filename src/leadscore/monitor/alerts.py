@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection
 
 from leadscore.explain.wording import field_label
 from leadscore.monitor.movers import Mover, movers
@@ -56,7 +56,7 @@ from leadscore.store import (
     Store,
     WebhookRecord,
 )
-from leadscore.store.tables import Score, WebhookDelivery
+from leadscore.store.delivery_reads import queued_deliveries
 from leadscore.webhooks.triggers import MOVED, override_fields
 
 #: the smallest move that alerts, in score points (0–100), as the ``jump`` webhooks'
@@ -65,18 +65,6 @@ MIN_MOVE = 30
 NOTIFY_LIMIT = 500
 #: the override that takes a lead out of the work queue, and out of its webhooks
 _EXCLUDE = "exclude"
-#: leads per IN list (well under every database's bound-parameter limit)
-_CHUNK = 500
-
-_SCORES, _DELIVERIES = Score.__table__, WebhookDelivery.__table__
-# a lead's last score at or before a time: the one the movers' query compared (ties at
-# one time by id, as there), found by one index probe on (lead_id, scored_at)
-_SCORE_AT = (
-    select(_SCORES.c.id, _SCORES.c.score)
-    .where(_SCORES.c.lead_id == bindparam("lead_id"), _SCORES.c.scored_at <= bindparam("at"))
-    .order_by(_SCORES.c.scored_at.desc(), _SCORES.c.id.desc())
-    .limit(1)
-)
 
 
 class ScoreRef(NamedTuple):
@@ -230,7 +218,7 @@ def notify_movers(
         pinned = {lead_id: o.segment for lead_id, o in overrides.items()}
         excluded = tuple(m.lead_id for m in found if pinned.get(m.lead_id) == _EXCLUDE)
         alerted = [m for m in found if m.lead_id not in excluded]
-        outbox, already = _outbox(conn, alerted, hooks, overrides, start, end)
+        outbox, already = _outbox(store, conn, alerted, hooks, overrides, start, end)
         queued = store.webhooks.enqueue(conn, outbox, writer.now)
         writer.add([])  # nothing to score; without it the transaction rolls back
     return MoverAlerts(
@@ -240,6 +228,7 @@ def notify_movers(
 
 
 def _outbox(
+    store: Store,
     conn: Connection,
     found: Sequence[Mover],
     hooks: Sequence[WebhookRecord],
@@ -248,14 +237,17 @@ def _outbox(
     end: datetime,
 ) -> tuple[list[NewDelivery], int]:
     """The deliveries to queue (one per webhook and mover not alerted yet) and how many
-    alerts were queued already by an earlier run."""
+    alerts were queued already by an earlier run, read on ``conn`` (the run's transaction)."""
     if not hooks or not found:
         return [], 0
-    sent = _alerted(conn, [h.id for h in hooks], sorted({m.lead_id for m in found}))
+    queued = queued_deliveries(
+        conn, MOVED, [h.id for h in hooks], sorted({m.lead_id for m in found})
+    )
+    sent = {(hook_id, lead_id, payload.get("score_id")) for hook_id, lead_id, payload in queued}
+    pairs = _scored(store, conn, found)
     outbox: list[NewDelivery] = []
     already = 0
-    for mover in found:
-        before, after = _scored(conn, mover)
+    for mover, (before, after) in zip(found, pairs, strict=True):
         payload = moved_payload(
             mover, before, after, overrides.get(mover.lead_id), start=start, end=end
         )
@@ -318,31 +310,19 @@ def moved_payload(
     return {**standard, **override_fields(override, mover.segment_after)}
 
 
-def _scored(conn: Connection, mover: Mover) -> tuple[ScoreRef, ScoreRef]:
-    """The ids and probabilities of the two scores a mover compares."""
-    pair = []
-    for at in (mover.scored_before, mover.scored_after):
-        row = conn.execute(_SCORE_AT, {"lead_id": mover.lead_id, "at": at}).one()
-        pair.append(ScoreRef(int(row.id), float(row.score)))
-    return pair[0], pair[1]
-
-
-def _alerted(
-    conn: Connection, webhook_ids: Sequence[int], lead_ids: Sequence[str]
-) -> set[tuple[int, str, int | None]]:
-    """(webhook, lead, score id) of the ``lead.moved`` deliveries already queued (in any
-    state) to ``webhook_ids`` for ``lead_ids``."""
-    d = _DELIVERIES.c
-    sent: set[tuple[int, str, int | None]] = set()
-    for i in range(0, len(lead_ids), _CHUNK):
-        query = select(d.webhook_id, d.lead_id, d.payload).where(
-            d.kind == MOVED,
-            d.webhook_id.in_(list(webhook_ids)),
-            d.lead_id.in_(list(lead_ids[i : i + _CHUNK])),
-        )
-        for webhook_id, lead_id, payload in conn.execute(query):
-            sent.add((webhook_id, lead_id, (payload or {}).get("score_id")))
-    return sent
+def _scored(
+    store: Store, conn: Connection, found: Sequence[Mover]
+) -> list[tuple[ScoreRef, ScoreRef]]:
+    """The ids and probabilities of the two scores each mover compares: the lead's last
+    score at or before each of its two times (of two scores at one time the later stored,
+    as the movers' query chose), read on ``conn``."""
+    wanted = [(m.lead_id, at) for m in found for at in (m.scored_before, m.scored_after)]
+    refs = []
+    for (lead_id, at), score in zip(wanted, store.scores.at(wanted, conn), strict=True):
+        if score is None:  # scores are never deleted: the movers' query just read it
+            raise LookupError(f"lead {lead_id!r} has no score at {at.isoformat()} any more")
+        refs.append(ScoreRef(score.id, score.score))
+    return list(zip(refs[::2], refs[1::2], strict=True))
 
 
 def _period(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:

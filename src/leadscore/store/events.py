@@ -190,8 +190,10 @@ class OutcomeRepository(Repository):
 
         ``outcomes`` are ``(lead_id, converted, occurred_at)`` or ``(lead_id, converted,
         occurred_at, contacted)``, at most one per lead (the caller de-duplicates). An
-        outcome equal to the lead's latest recorded one (same result, same time) is
-        skipped, so importing the same export twice adds nothing. Leads the store does not
+        outcome equal to the lead's latest recorded one (same result, same time, and the
+        same ``contacted`` unless the import does not say) is skipped, so importing the
+        same export twice adds nothing, and an export that now says who was contacted adds
+        that. Leads the store does not
         know are skipped and counted, unless ``create``.
 
         Example
@@ -210,7 +212,7 @@ class OutcomeRepository(Repository):
         with self._write() as session:
             conn = session.connection()
             known: set[str] = set()
-            latest: dict[str, tuple[bool, datetime]] = {}
+            latest: dict[str, tuple[bool, datetime, bool | None]] = {}
             newest = select(func.max(Outcome.id)).group_by(Outcome.lead_id)
             for start in range(0, len(ids), CHUNK):
                 part = ids[start : start + CHUNK]
@@ -218,7 +220,9 @@ class OutcomeRepository(Repository):
                 rows = session.scalars(
                     select(Outcome).where(Outcome.lead_id.in_(part), Outcome.id.in_(newest))
                 )
-                latest.update({r.lead_id: (r.converted, as_utc(r.occurred_at)) for r in rows})
+                latest.update(
+                    {r.lead_id: (r.converted, as_utc(r.occurred_at), r.contacted) for r in rows}
+                )
             values = []
             for lead_id, converted, occurred_at, *said in outcomes:
                 contacted = None if not said or said[0] is None else bool(said[0])
@@ -226,7 +230,12 @@ class OutcomeRepository(Repository):
                     unknown.append(lead_id)
                     continue
                 when = as_utc(occurred_at) if occurred_at else now
-                if latest.get(lead_id) == (bool(converted), when):
+                before = latest.get(lead_id)
+                if (
+                    before is not None
+                    and before[:2] == (bool(converted), when)
+                    and (contacted is None or contacted == before[2])
+                ):
                     unchanged += 1
                     continue
                 values.append(

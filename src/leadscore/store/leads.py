@@ -155,7 +155,8 @@ class LeadRepository(Repository):
             {"id": i, "attributes": {}, "created_at": now, "updated_at": now}
             for i in sorted(set(lead_ids))
         ]
-        conn.execute(self._ensure_stmt, rows)
+        if rows:  # an empty list would run the INSERT once, without values
+            conn.execute(self._ensure_stmt, rows)
 
     def lock(self, conn: Connection, leads: Mapping[str, Mapping[str, Any]], now: datetime) -> None:
         """Create the leads that do not exist yet (with the given attributes, as stored)

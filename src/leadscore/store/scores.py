@@ -15,7 +15,7 @@ Transactions:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import datetime
 from typing import Any
@@ -28,6 +28,7 @@ from leadscore.store.leads import LeadRepository
 from leadscore.store.overrides import in_force
 from leadscore.store.records import QueueEntry, ScorePoint, ScoreRecord
 from leadscore.store.score_reads import MonitoringReads
+from leadscore.store.scores_at import ScoreAt, scores_at
 from leadscore.store.scoring import (
     LATEST,
     SCORES,
@@ -225,6 +226,27 @@ class ScoreRepository(Repository):
                 for start in range(0, len(ids), CHUNK)
                 for row in connection.execute(_SELECT_LATEST, {"ids": ids[start : start + CHUNK]})
             }
+
+    def at(
+        self, wanted: Sequence[tuple[str, datetime]], conn: Connection | None = None
+    ) -> list[ScoreAt | None]:
+        """Each ``(lead_id, time)``'s last score at or before ``time`` (None: none by then),
+        in the order given, one index probe per pair (:mod:`leadscore.store.scores_at`);
+        read on ``conn`` when given (a write transaction's connection), else in a read of
+        its own.
+
+        Example
+        -------
+        >>> from datetime import UTC, datetime, timedelta
+        >>> from leadscore.store import NewScore
+        >>> with store.scores.scoring(["L1"]) as writer:
+        ...     _ = writer.add([NewScore("L1", "3", 0.82, 82, "hot", True)])
+        >>> now = datetime.now(UTC)
+        >>> [s and s.score_100 for s in store.scores.at([("L1", now), ("L1", now - timedelta(1))])]
+        [82, None]
+        """
+        with self._db.engine.begin() if conn is None else nullcontext(conn) as connection:
+            return scores_at(connection, wanted)
 
     def history(self, lead_id: str, limit: int = 100) -> list[ScoreRecord]:
         """The lead's scores, newest first (at most ``limit``).

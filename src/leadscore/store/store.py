@@ -9,11 +9,14 @@ attribute         holds                                                       mo
 ================  ==========================================================  ===========
 ``leads``         leads and their CRM fields                                  leads.py
 ``scores``        score histories, latest scores, the work queue, the         scores.py,
-                  scoring write                                               scoring.py
+                  scoring write, scores as they stood at given times,         scoring.py,
+                  monitoring's reads (``scores.reads``)                       scores_at.py,
+                                                                              score_reads.py
 ``events``        behaviour events                                            events.py
 ``outcomes``      conversions and losses                                      events.py
 ``keys``          API keys and the process's key cache                        keys.py
-``webhooks``      webhooks, the delivery outbox and log                       webhooks.py
+``webhooks``      webhooks, the delivery outbox and log                       webhooks.py,
+                                                                              delivery_reads.py
 ``users``         dashboard users and sign-in throttling                      users.py
 ``settings``      settings changed on the dashboard                           settings.py
 ``idempotency``   idempotency keys of write requests and their answers        idempotency.py

@@ -21,7 +21,7 @@ from leadscore.config import Settings, load_settings
 from leadscore.errors import LeadscoreError
 from leadscore.modeling.model import LeadModel
 from leadscore.monitor.cohorts import CohortComparison, earlier_cohorts_rate
-from leadscore.monitor.data import leads_frame, outcomes_frame, scores_frame
+from leadscore.monitor.data import cohort_frames, judged_frame
 from leadscore.monitor.report import MonitoringReport, build_report
 from leadscore.scoring.realtime.scorer import FastScorer
 from leadscore.store import Store
@@ -153,19 +153,54 @@ def scorer(serving: Served) -> FastScorer:
     return _scorer(serving.key, _stamp(serving.key), serving.model)
 
 
+def comparison_frames(
+    store: Store, end: datetime
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """What :func:`~leadscore.monitor.cohorts.earlier_cohorts_rate` reads of the store,
+    at most two scores per lead instead of every score: every lead, its last score before
+    ``end`` and its latest outcome (:func:`~leadscore.monitor.data.cohort_frames`, one
+    row per lead), and each outcome's last score strictly before it
+    (:func:`~leadscore.monitor.data.judged_frame`, one row per outcome).
+
+    The last score alone would not do: an earlier lead counts at its last score before
+    its outcome (a later score already knew it), so a lead scored again after its outcome
+    (a new model re-scoring every lead, a new event) would drop out of the comparison.
+    With the score before the outcome beside it, the answer is the one the whole history
+    gives (scores up to ``end``).
+
+    Parameters
+    ----------
+    store:
+        The score store.
+    end:
+        Scores given before this time count (now, on the lead page).
+
+    Example
+    -------
+    >>> from datetime import UTC, datetime
+    >>> [len(frame) for frame in comparison_frames(store, datetime.now(UTC))]
+    [0, 0, 0]
+    """
+    leads, latest, outcomes = cohort_frames(store, end)
+    before = judged_frame(store, end)[list(latest.columns)]
+    # a lead whose last score came before its outcome is in both frames: once is enough
+    scores = pd.concat([before, latest], ignore_index=True).drop_duplicates(ignore_index=True)
+    return leads, scores, outcomes
+
+
 @st.cache_data(show_spinner=False, max_entries=2)
-def _monitoring_frames(
+def _comparison_frames(
     url: str, token: tuple[Any, ...]
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    store = open_store(url)
-    return leads_frame(store), scores_frame(store), outcomes_frame(store)
+    return comparison_frames(open_store(url), datetime.now(UTC))
 
 
 def earlier_cohorts(ctx: Context, lead_id: str) -> CohortComparison | None:
     """How leads scoring like this one converted in the cohorts before its own
-    (:func:`leadscore.monitor.cohorts.earlier_cohorts_rate`), the store's frames cached
-    until it changes."""
-    leads, scores, outcomes = _monitoring_frames(ctx.store.url, ctx.store.scores.change_token())
+    (:func:`leadscore.monitor.cohorts.earlier_cohorts_rate`), from the store's
+    :func:`comparison_frames` cached until it changes."""
+    token = ctx.store.scores.change_token()
+    leads, scores, outcomes = _comparison_frames(ctx.store.url, token)
     return earlier_cohorts_rate(leads, scores, outcomes, lead_id)
 
 
