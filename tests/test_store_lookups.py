@@ -1,5 +1,5 @@
 """Reads the store answers for monitoring and retraining without handing out its tables
-(store/scores_at.py, store/delivery_reads.py): a lead's score as it stood at a time, and
+(store/scores_at.py, store/webhook_reads.py): a lead's score as it stood at a time, and
 the deliveries already queued; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from leadscore.store import NewDelivery, NewScore, Store, StoreError
-from leadscore.store.delivery_reads import queued_deliveries
 from leadscore.store.scores_at import scores_at
+from leadscore.store.secrets import new_key
+from leadscore.store.webhook_reads import active_webhooks, queued_deliveries
 
 T0 = datetime(2026, 3, 2, 9, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -110,3 +111,24 @@ def test_queued_deliveries_of_a_kind_for_some_webhooks_and_leads(store: Store) -
         assert queued_deliveries(conn, "moved", [moved.id], many) == [
             (moved.id, "L2", {"score_id": 2})
         ]
+
+
+def test_active_webhooks_read_on_a_scoring_connection_as_the_repository_has_them(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read every real-time score makes (straight to sqlite3 on SQLite) gives the same
+    records as the repository: secrets opened, kinds, times; removed webhooks left out."""
+    monkeypatch.setenv("LEADSCORE_SECRET_KEY", new_key())  # secrets sealed at rest
+    kept = store.webhooks.add("https://crm.example.com/a", "s3cret-a", kinds=["hot", "moved"])
+    gone = store.webhooks.add("https://crm.example.com/b", "s3cret-b", min_jump=40)
+    store.webhooks.remove(gone.id)
+    with store.engine.connect() as conn:
+        stored = conn.exec_driver_sql(f"SELECT secret FROM webhooks WHERE id = {kept.id}")
+        assert "s3cret" not in stored.scalar_one()
+    with store.scores.scoring(["L1"]) as writer:
+        read = active_webhooks(writer.connection)
+        writer.add([])
+    (listed,) = [h for h in store.webhooks.all() if h.active]
+    assert read == [listed]
+    assert (read[0].id, read[0].secret, read[0].kinds) == (kept.id, "s3cret-a", ("hot", "moved"))
+    assert read[0].created_at.tzinfo is not None

@@ -56,7 +56,7 @@ from leadscore.store import (
     Store,
     WebhookRecord,
 )
-from leadscore.store.delivery_reads import queued_deliveries
+from leadscore.store.webhook_reads import queued_deliveries
 from leadscore.webhooks.triggers import MOVED, override_fields
 
 #: the smallest move that alerts, in score points (0–100), as the ``jump`` webhooks'

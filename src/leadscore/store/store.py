@@ -16,7 +16,7 @@ attribute         holds                                                       mo
 ``outcomes``      conversions and losses                                      events.py
 ``keys``          API keys and the process's key cache                        keys.py
 ``webhooks``      webhooks, the delivery outbox and log                       webhooks.py,
-                                                                              delivery_reads.py
+                                                                              webhook_reads.py
 ``users``         dashboard users and sign-in throttling                      users.py
 ``settings``      settings changed on the dashboard                           settings.py
 ``idempotency``   idempotency keys of write requests and their answers        idempotency.py

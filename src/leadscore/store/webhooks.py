@@ -33,16 +33,16 @@ from leadscore.store.egress import EgressPolicy, check_kinds, check_url
 from leadscore.store.errors import NotFoundError, StoreError
 from leadscore.store.records import DEFAULT_WEBHOOK_KINDS as DEFAULT_KINDS
 from leadscore.store.records import DeliveryRecord, NewDelivery, WebhookRecord
-from leadscore.store.secrets import reveal, seal
+from leadscore.store.secrets import seal
 from leadscore.store.session import Repository
 from leadscore.store.tables import Webhook, WebhookDelivery, as_utc, utcnow
+from leadscore.store.webhook_reads import active_webhooks, webhook_record
 
 _DELIVERY_STATUSES = ("pending", "delivered", "failed")
 _MAX_ERROR_LENGTH = 300
 
 # Core statements of the scoring write path, built once (see leadscore.store.scoring)
 _WEBHOOKS, _DELIVERIES = Webhook.__table__, WebhookDelivery.__table__
-_ACTIVE_WEBHOOKS = select(_WEBHOOKS).where(_WEBHOOKS.c.active)
 _INSERT_DELIVERIES = insert(_DELIVERIES).returning(*_DELIVERIES.c, sort_by_parameter_order=True)
 
 
@@ -114,7 +114,7 @@ class WebhookRepository(Repository):
         }
         with self._write() as session:
             row = session.scalars(self._db.insert(Webhook).values(values).returning(Webhook)).one()
-            return _webhook(row)
+            return webhook_record(row)
 
     def get(self, webhook_id: int) -> WebhookRecord:
         """The webhook (active or not); :class:`~leadscore.store.errors.NotFoundError` if
@@ -130,7 +130,7 @@ class WebhookRepository(Repository):
             row = session.get(Webhook, int(webhook_id))
             if row is None:
                 raise NotFoundError(f"no webhook with id {webhook_id}")
-            return _webhook(row)
+            return webhook_record(row)
 
     def all(self, include_inactive: bool = False) -> list[WebhookRecord]:
         """The webhooks, oldest first (only active ones unless ``include_inactive``).
@@ -145,7 +145,7 @@ class WebhookRepository(Repository):
         if not include_inactive:
             query = query.where(Webhook.active)
         with self._read() as session:
-            return [_webhook(row) for row in session.scalars(query)]
+            return [webhook_record(row) for row in session.scalars(query)]
 
     def remove(self, webhook_id: int) -> WebhookRecord:
         """Deactivate a webhook (its delivery log stays); its pending deliveries are
@@ -171,7 +171,7 @@ class WebhookRepository(Repository):
                 .values(status="failed", next_attempt_at=None, last_error="webhook removed")
             )
             session.flush()
-            return _webhook(row)
+            return webhook_record(row)
 
     # ------------------------------------------------- inside a scoring transaction
 
@@ -187,7 +187,7 @@ class WebhookRepository(Repository):
         >>> [h.id for h in hooks]
         [1]
         """
-        return [_webhook(row) for row in conn.execute(_ACTIVE_WEBHOOKS)]
+        return active_webhooks(conn)
 
     def enqueue(
         self, conn: Connection, deliveries: Sequence[NewDelivery], now: datetime
@@ -462,18 +462,6 @@ class WebhookRepository(Repository):
 
 
 # ---------------------------------------------------------------------- records
-
-
-def _webhook(row: Webhook | Row[Any]) -> WebhookRecord:
-    return WebhookRecord(
-        id=row.id,
-        url=row.url,
-        secret=reveal(row.secret),
-        kinds=tuple(row.kinds or ()),
-        min_jump=row.min_jump,
-        active=row.active,
-        created_at=row.created_at,
-    )
 
 
 def _delivery(row: WebhookDelivery | Row[Any]) -> DeliveryRecord:
