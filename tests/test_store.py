@@ -55,7 +55,13 @@ def test_sqlite_engine_settings(tmp_path: Path) -> None:
     with engine.connect() as conn:
         pragma = {
             name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-            for name in ("journal_mode", "foreign_keys", "busy_timeout", "synchronous")
+            for name in (
+                "journal_mode",
+                "foreign_keys",
+                "busy_timeout",
+                "synchronous",
+                "wal_autocheckpoint",
+            )
         }
     engine.dispose()
     assert pragma == {
@@ -63,6 +69,7 @@ def test_sqlite_engine_settings(tmp_path: Path) -> None:
         "foreign_keys": 1,
         "busy_timeout": 30000,
         "synchronous": 1,
+        "wal_autocheckpoint": 10_000,  # a commit rarely pays for a checkpoint (store/db.py)
     }
 
 

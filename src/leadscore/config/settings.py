@@ -184,8 +184,9 @@ class ServiceSettings(BaseModel):
     #: instead of hanging: a CRM integration retries, a sales tool shows "busy"
     store_wait_s: float = Field(default=1.0, gt=0, le=60)
     #: seconds between SQLite write-ahead-log checkpoints in the background (not in a
-    #: request's commit); PostgreSQL ignores it
-    checkpoint_interval_s: float = Field(default=1.0, gt=0)
+    #: request's commit: a commit then has little left to copy when it must checkpoint,
+    #: see ``store.db.WAL_AUTOCHECKPOINT_PAGES``); PostgreSQL ignores it
+    checkpoint_interval_s: float = Field(default=0.25, gt=0)
     #: seconds between checks that the served model is still the one its reference names
     #: (a new champion, a replaced folder: reloaded in every worker); 0: only on
     #: ``POST /v1/models/reload``

@@ -82,7 +82,9 @@ def sqlite_time(value: datetime) -> str:
     """
     if value.tzinfo is not None:
         value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    # isoformat: the text SQLAlchemy's SQLite DATETIME writes (a 4-digit year, which
+    # strftime does not pad), at a third of strftime's cost
+    return value.isoformat(" ", "microseconds")
 
 
 def from_sqlite_time(text: str | None) -> datetime | None:
