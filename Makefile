@@ -33,6 +33,8 @@ dev: $(VENV)/.dev-installed
 ## the contacts plus exploration, outcomes come back through the API, the traffic mix drifts halfway,
 ## retrain --from-store decides two thirds in; every monitoring view then has content
 demo: export MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR = false
+# the demo's experiments and registry land in demo/ with everything else it writes
+demo: export LEADSCORE_MLFLOW_URI = sqlite:///$(abspath $(DEMO))/mlflow.db
 demo: install
 	@# a fresh store each run: the simulated 90 days end today, and a store that holds them
 	@# already would be refused by demo-live
@@ -51,7 +53,7 @@ demo: install
 		--show returned_same_day --show demo_request_count --show seniority --show company_size
 	@echo "Evaluation report: $(DEMO)/report/report.html"
 	@echo "Insights (what converts, the ideal customer): $(DEMO)/insights/insights.html"
-	@echo "Experiments and models: $(BIN)/leadscore mlflow-ui  (then open http://127.0.0.1:5000)"
+	@echo "Experiments and models: LEADSCORE_MLFLOW_URI=$$LEADSCORE_MLFLOW_URI $(BIN)/leadscore mlflow-ui  (then open http://127.0.0.1:5000)"
 	@$(BIN)/leadscore keys create demo-$$(date +%s) --scope admin --database $(DEMO_DB) \
 		| grep '^ls_' > $(DEMO)/api-key.txt
 	@# a fresh random password for the demo user on every run; never a built-in one

@@ -115,6 +115,23 @@ def test_compare_writes_the_leaderboard(demo: Path, tmp_path: Path) -> None:
     table = pd.read_csv(board)
     assert sorted(table["model"]) == ["lightgbm", "logreg_l2"]
     assert {"auc", "pr_auc", "profit", "log_loss"} <= set(table.columns)
+    assert "2 models compared in" in result.output  # not a bare "11.3 s"
+    assert "the PyCaret lead-scoring tutorial's values, not yours" in result.output
+
+
+def test_the_leaderboard_keeps_its_numbers_whole_in_80_columns(demo: Path) -> None:
+    """In an 80-column terminal (or a pipe without COLUMNS) the leaderboard used to cut
+    every cell to ``0.…``; now it leaves out the minor columns and says which."""
+    narrow = CliRunner(env={"COLUMNS": "80", "LEADSCORE_DEBUG": None, "LEADSCORE_CONFIG": None})
+    args = ["compare", str(demo / "leads.csv"), *FAST, "--value-per-conversion", "200"]
+    result = ok(narrow.invoke(app, args))
+    table = [line for line in result.output.splitlines() if line.startswith(("│", "┃"))]
+    assert table and all(len(line) <= 80 for line in table)
+    assert "…" not in "\n".join(table)
+    assert "Left out at this width:" in result.output and "Brier" in result.output
+    header = next(line for line in table if "AUC" in line)
+    assert all(name in header for name in ("model", "AUC", "profit"))
+    assert "(your settings)" in result.output
 
 
 def test_train_saves_model_and_leaderboard(trained: tuple[Path, Path, Result]) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from leadscore.cli.common import err, handle_errors, out
 from leadscore.cli.options import (
@@ -71,7 +72,7 @@ def compare(
         show_progress=not quiet, budget=flags.budget or 0,
     )  # fmt: skip
     board.render(out)
-    out.print(f"[dim]{board.seconds:.1f} s[/]")
+    out.print(f"[dim]{len(board.table)} models compared in {board.seconds:.1f} s[/]")
     if board.run_id:
         out.print(f"MLflow run {board.run_id}")
     if out_file:
@@ -121,6 +122,7 @@ def train(
         f"{choice.contact_all_profit:,.0f}, contact no one {choice.contact_none_profit:,.0f}, "
         f"threshold 0.5 {choice.default_threshold_profit:,.0f}"
     )
+    out.print(f"[dim]Profit counts {escape(settings.business.basis)}[/]")
     # one decimal where whole points would print two different cutoffs alike
     digits = 0 if round(cut.hot * 100) != round(cut.warm * 100) or cut.hot == cut.warm else 1
     shares = meta.get("segment_shares") or {}

@@ -115,6 +115,34 @@ class Business(BaseModel):
             raise ValueError("must be at least 1 lead")
         return value
 
+    @property
+    def basis(self) -> str:
+        """What profit figures count, and where the values come from, in words: the
+        tutorial's defaults are said to be defaults, so that a profit never reads as the
+        user's own money when it is not.
+
+        Example
+        -------
+        >>> Business().basis.split(" (")[0]
+        'each conversion reached as 120, each contact as −15, each conversion missed as −120'
+        >>> Business(value_per_conversion=900).basis.endswith("(your settings)")
+        True
+        """
+        values = (
+            f"each conversion reached as {self.value_per_conversion:,g}, each contact as "
+            f"−{self.cost_per_contact:,g}, each conversion missed as "
+            f"−{self.missed_conversion_cost:,g}"
+        )
+        if self.model_fields_set & {
+            "value_per_conversion", "cost_per_contact", "missed_conversion_cost"
+        }:  # fmt: skip
+            return f"{values} (your settings)"
+        return (
+            f"{values} (the PyCaret lead-scoring tutorial's values, not yours: set yours "
+            "with --value-per-conversion, --cost-per-contact and --missed-conversion-cost, "
+            "or [business] in leadscore.toml)"
+        )
+
 
 class Segments(BaseModel):
     """Hot / warm / cold cutoffs on the calibrated probability (0–1).

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from rich.console import Console
-from rich.table import Table
+from rich.markup import escape
 from sklearn.pipeline import Pipeline
 
 from leadscore.config import Business
@@ -24,6 +24,7 @@ from leadscore.modeling.metrics import HIGHER_IS_BETTER, LOWER_IS_BETTER, evalua
 from leadscore.modeling.order import RowOrder
 from leadscore.modeling.preprocess import ColumnPlan
 from leadscore.modeling.thresholds import ThresholdChoice, choose_threshold
+from leadscore.terminal import Column, fitted_table
 
 SORT_KEYS = sorted(HIGHER_IS_BETTER | LOWER_IS_BETTER)
 #: the share of the most recent validated rows the leaderboard reports on separately
@@ -129,28 +130,40 @@ class Leaderboard:
 
     def render(self, console: Console) -> None:
         """Print the leaderboard and the profit of the naive policies."""
-        t = Table(
-            title=f"Leaderboard ({self.n_folds} folds, sorted by {self.sort})", header_style="bold"
-        )
+        # (header, column, format, priority): the higher the priority, the sooner a
+        # column is left out of a narrow terminal (the CSV and JSON keep them all)
         columns = [
-            ("model", "label", "{}"), ("AUC", "auc", "{:.4f}"), ("± fold", "auc_std", "{:.3f}"),
-            ("PR-AUC", "pr_auc", "{:.3f}"), ("lift@10%", "lift_top10", "{:.2f}"),
-            ("recall@10%", "recall_top10", "{:.2f}"), ("precision", "precision", "{:.3f}"),
-            ("recall", "recall", "{:.3f}"), ("F1", "f1", "{:.3f}"),
-            ("log loss", "log_loss", "{:.3f}"), ("Brier", "brier", "{:.3f}"),
-            ("profit", "profit", "{:,.0f}"), ("AUC latest 5th", "auc_latest", "{:.3f}"),
-            ("fit s", "fit_seconds", "{:.1f}"),
+            ("model", "label", "{}", 0), ("AUC", "auc", "{:.4f}", 0),
+            ("± fold", "auc_std", "{:.3f}", 1), ("PR-AUC", "pr_auc", "{:.3f}", 2),
+            ("lift@10%", "lift_top10", "{:.2f}", 1), ("recall@10%", "recall_top10", "{:.2f}", 3),
+            ("precision", "precision", "{:.3f}", 3), ("recall", "recall", "{:.3f}", 3),
+            ("F1", "f1", "{:.3f}", 3), ("log loss", "log_loss", "{:.3f}", 2),
+            ("Brier", "brier", "{:.3f}", 2), ("profit", "profit", "{:,.0f}", 0),
+            ("AUC latest 5th", "auc_latest", "{:.3f}", 2), ("fit s", "fit_seconds", "{:.1f}", 1),
         ]  # fmt: skip
-        for header, _, _ in columns:
-            t.add_column(header, justify="left" if header == "model" else "right")
+        rows, styles = [], []
         for _, row in self.table.iterrows():
             style = "bold green" if row["model"] == self.best else None
-            cells = [fmt.format(row[key]) for _, key, fmt in columns]
+            cells = [fmt.format(row[key]) for _, key, fmt, _ in columns]
             if not row.get("complete", True):
                 style = "dim"
                 cells[0] += f" (stopped after {int(row['folds_run'])} folds)"
-            t.add_row(*cells, style=style)
+            rows.append(cells)
+            styles.append(style)
+        t, left_out = fitted_table(
+            [Column(h, priority, wrap=h == "model", justify="left" if h == "model" else "right")
+             for h, _, _, priority in columns],
+            rows, console.width,
+            title=f"Leaderboard ({self.n_folds} folds, sorted by {self.sort})", header_style="bold",
+        )  # fmt: skip
+        for i, style in enumerate(styles):
+            t.rows[i].style = style
         console.print(t)
+        if left_out:
+            console.print(
+                f"[dim]Left out at this width: {', '.join(left_out)} (a wider terminal shows "
+                "them; --out leaderboard.csv or .json keeps every column)[/]"
+            )
         b = self.baselines
         best_profit = float(self.table.set_index("model").loc[self.best, "profit"])
         console.print(
@@ -158,6 +171,7 @@ class Leaderboard:
             f"[bold]{best_profit:,.0f}[/], contact everyone: {b.contact_all_profit:,.0f}, "
             f"contact no one: {b.contact_none_profit:,.0f}"
         )
+        console.print(f"[dim]Profit counts {escape(self.business.basis)}[/]")
         console.print(f"Validation: {self.validation}")
         if "complete" in self.table and not self.table["complete"].all():
             console.print(
