@@ -379,3 +379,13 @@ def test_bad_settings_file(demo: Path, tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text("[roles\ntarget = ")
     fails(run("audit", demo / "leads.csv", "--config", broken), "settings")
+
+
+def test_the_audit_keeps_column_names_whole_in_80_columns(demo: Path) -> None:
+    narrow = CliRunner(env={"COLUMNS": "80", "LEADSCORE_DEBUG": None, "LEADSCORE_CONFIG": None})
+    result = ok(narrow.invoke(app, ["audit", str(demo / "leads.csv")]))
+    table = [line for line in result.output.splitlines() if line.startswith("│")]
+    names = {line.split("│")[1].strip() for line in table}
+    assert {"time_on_site_s", "returned_same_day", "sales_status"} <= names, names
+    assert all(len(line) <= 80 for line in table)
+    assert "left out at this width:" in result.output

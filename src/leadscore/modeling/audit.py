@@ -16,6 +16,7 @@ from typing import Any
 
 import pandas as pd
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from leadscore.config import Roles, Settings
@@ -32,6 +33,7 @@ from leadscore.modeling.leakage import (
     measure_strength,
     missingness_auc,
 )
+from leadscore.terminal import Column, fitted_table
 
 
 @dataclass
@@ -106,18 +108,29 @@ class AuditReport:
             f"({self.positive_rate:.1%}); target [cyan]{self.target}[/], id [cyan]{self.id}[/]"
             + (f", time [cyan]{self.time}[/]" if self.time else "")
         )
-        table = Table(title="Columns", show_lines=False, header_style="bold")
-        for name in ("column", "type", "status", "missing", "distinct", "top value",
-                     "AUC alone", "flags"):  # fmt: skip
-            table.add_column(name, justify="right" if name in ("missing", "distinct") else "left")
+        # the column's name keeps its width; in a narrow terminal the minor columns go
+        columns = [
+            Column("column", 0, justify="left"), Column("type", 2, justify="left"),
+            Column("status", 1, justify="left"), Column("missing", 0),
+            Column("distinct", 2), Column("top value", 3), Column("AUC alone", 1),
+            Column("flags", 0, wrap=True, justify="left"),
+        ]  # fmt: skip
+        rows, styles = [], []
         for c in self.columns:
             auc = "" if c.auc is None else f"{c.auc:.3f}"
             style = "red" if c.name in self.leakage_columns else None
-            style = "yellow" if style is None and "strong: confirm" in c.flags else style
-            table.add_row(
-                c.name, c.kind, c.status, f"{c.missing_share:.0%}", f"{c.cardinality:,}",
-                f"{c.top_share:.0%}", auc, ", ".join(c.flags), style=style,
+            styles.append("yellow" if style is None and "strong: confirm" in c.flags else style)
+            rows.append(
+                [escape(c.name), c.kind, c.status, f"{c.missing_share:.0%}", f"{c.cardinality:,}",
+                 f"{c.top_share:.0%}", auc, ", ".join(c.flags)]
             )  # fmt: skip
+        table, left_out = fitted_table(
+            columns, rows, console.width, title="Columns", header_style="bold"
+        )
+        for row, style in zip(table.rows, styles, strict=True):
+            row.style = style
+        if left_out:
+            table.caption = f"left out at this width: {', '.join(left_out)} (--json has them)"
         console.print(table)
         leaks = [s for s in self.leakage_suspects if s.verdict == "leak"]
         if leaks:
