@@ -15,11 +15,18 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
+# xgboost-cpu and xgboost install the same package: a venv made before the switch to the
+# CPU-only build drops the GPU one (and its NVIDIA libraries) first
+DROP_GPU_XGBOOST = $(BIN)/python -c "import importlib.metadata as m, sys; m.version('xgboost-cpu')" \
+	2>/dev/null || $(BIN)/python -m pip uninstall --quiet --yes xgboost nvidia-nccl-cu12 2>/dev/null || true
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@[ "$$(uname -s)" = Darwin ] || $(DROP_GPU_XGBOOST)
 	$(BIN)/python -m pip install --quiet -e .
 	@touch $@
 
 $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	@[ "$$(uname -s)" = Darwin ] || $(DROP_GPU_XGBOOST)
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $@ $(VENV)/.installed
 
