@@ -199,7 +199,8 @@ def test_business_values_are_stored(demo: Path, model_dir: Path, tmp_path: Path)
     custom = tmp_path / "custom"
     money = ["--value-per-conversion", "500", "--cost-per-contact", "7"]
     money += ["--missed-conversion-cost", "0"]
-    ok(run("train", demo / "leads.csv", *FASTEST, *money, "--out", custom))
+    trained = ok(run("train", demo / "leads.csv", *FASTEST, *money, "--out", custom))
+    assert "(your settings)" in trained.output
     meta = _metadata(custom)
     assert meta["business"] == {
         "value_per_conversion": 500.0,
@@ -209,6 +210,13 @@ def test_business_values_are_stored(demo: Path, model_dir: Path, tmp_path: Path)
     }
     default = _metadata(model_dir)
     assert default["business"]["cost_per_contact"] == 15.0
+    # defaults nobody chose are said to be such, in the model and in its report
+    assert (default["business_defaults"], meta["business_defaults"]) == (True, False)
+    ok(run("report", model_dir, "--out", tmp_path / "report"))
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "the PyCaret lead-scoring tutorial&#x27;s values, not yours" in page
+    ok(run("report", custom, "--out", tmp_path / "custom-report"))
+    assert "tutorial" not in (tmp_path / "custom-report" / "report.html").read_text()
     # cheap contacts and valuable conversions: call more leads
     assert meta["cutoffs"]["contact"] < default["cutoffs"]["contact"]
 

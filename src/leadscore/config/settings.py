@@ -116,6 +116,20 @@ class Business(BaseModel):
         return value
 
     @property
+    def from_defaults(self) -> bool:
+        """Whether the three values are the defaults nobody set (file, environment, flag
+        or dashboard), as opposed to values someone chose.
+
+        Example
+        -------
+        >>> Business().from_defaults, Business(cost_per_contact=15).from_defaults
+        (True, False)
+        """
+        return not self.model_fields_set & {
+            "value_per_conversion", "cost_per_contact", "missed_conversion_cost"
+        }  # fmt: skip
+
+    @property
     def basis(self) -> str:
         """What profit figures count, and where the values come from, in words: the
         tutorial's defaults are said to be defaults, so that a profit never reads as the
@@ -133,9 +147,7 @@ class Business(BaseModel):
             f"−{self.cost_per_contact:,g}, each conversion missed as "
             f"−{self.missed_conversion_cost:,g}"
         )
-        if self.model_fields_set & {
-            "value_per_conversion", "cost_per_contact", "missed_conversion_cost"
-        }:  # fmt: skip
+        if not self.from_defaults:
             return f"{values} (your settings)"
         return (
             f"{values} (the PyCaret lead-scoring tutorial's values, not yours: set yours "

@@ -274,6 +274,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             "segment_shares": segment_shares(p_oof, self.cutoffs_),
             "segment_note": segment_note(p_oof, self.cutoffs_),
             "business": business.model_dump(),
+            "business_defaults": business.from_defaults,  # reports say so (Business.basis)
             "segments": segments.model_dump(),
             "params": dict(self.params or {}),
             "id_column": id_column,

@@ -62,6 +62,8 @@ class ReportData:
     @property
     def business(self) -> Business:
         """The value and costs that define profit, as the model was trained with."""
+        if self.metadata.get("business_defaults"):
+            return Business()  # nobody set them: the defaults, known as such
         return Business.model_validate(self.metadata.get("business") or {})
 
     @cached_property

@@ -199,6 +199,12 @@ def _profit_html(data: ReportData) -> str:
         f"each contact costs {business.cost_per_contact:,.0f} and each missed conversion "
         f"costs {business.missed_conversion_cost:,.0f}, on the {n:,} training leads."
     )
+    if business.from_defaults:
+        assumptions += (
+            " These are the PyCaret lead-scoring tutorial's values, not yours: train with "
+            "--value-per-conversion, --cost-per-contact and --missed-conversion-cost (or "
+            "[business] in leadscore.toml) to see your own money."
+        )
     return (
         "<h2>Profit of the contact policy</h2>"
         + table(("Policy", "Leads contacted", "Profit"), rows, classes=("chosen",))
