@@ -125,6 +125,15 @@ def test_the_terminal_and_the_api_give_the_same_numbers(
     for key in ("scores", "leads", "alerts", "cohorts", "bands", "realised", "estimated"):
         assert terminal[key] == answer[key], key
     assert answer["realised"]["n"] == 120
+    # read by a person in an 80-column terminal: the drift table's numbers stay whole
+    narrow = CliRunner().invoke(
+        cli, ["monitor", "report", "--model", str(model_dir), "--until", end],
+        env={**env, "COLUMNS": "80"},
+    )  # fmt: skip
+    assert narrow.exit_code == 0, narrow.output
+    rows = [line for line in narrow.output.splitlines() if line.startswith("│")]
+    assert "Drift" in narrow.output and rows, narrow.output
+    assert all(len(line) <= 80 and "…" not in line for line in rows), narrow.output
     movers = client.get("/v1/monitoring/movers", params={"until": end, "min_jump": 1})
     assert movers.status_code == 200 and movers.json()["movers"] == []
     drift = client.get("/v1/monitoring/drift", params={"until": end})

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from leadscore.cli.common import (
     ConfigOpt,
@@ -25,6 +25,7 @@ from leadscore.cli.common import (
     settings_with_database,
 )
 from leadscore.errors import LeadscoreError
+from leadscore.terminal import Column, fitted_table
 
 monitor_app = typer.Typer(help="Movers, drift, cohorts and outcomes against predictions.")
 
@@ -107,10 +108,16 @@ def report(
         out.print(f"  note: {note}")
     _print_movers(built.movers)
     if built.drift is not None:
-        table = Table("input", "PSI", "status", "moved most", title="Drift")
-        for f in built.drift.features:
-            table.add_row(f.feature, f"{f.psi:.3f}", f.status, f.moved)
-        out.print(table)
+        rows = [
+            [escape(f.feature), f"{f.psi:.3f}", f.status, escape(f.moved)]
+            for f in built.drift.features
+        ]
+        columns = [
+            Column("input", 0, justify="left"), Column("PSI", 0),
+            Column("status", 0, justify="left"),
+            Column("moved most", 1, wrap=True, justify="left"),
+        ]  # fmt: skip
+        out.print(fitted_table(columns, rows, out.width, title="Drift")[0])
     if built.realised is not None:
         r = built.realised
         auc = "–" if r.auc is None else f"{r.auc:.3f} ({r.auc_low:.3f}–{r.auc_high:.3f})"
@@ -205,9 +212,14 @@ def _print_movers(found: list) -> None:  # type: ignore[type-arg]
     if not found:
         out.print("Movers: no lead moved that much in the period")
         return
-    table = Table("lead", "score", "change", "causes", "reasons", title="Movers")
-    for m in found:
-        reasons = "; ".join(r.text for r in m.reasons)
-        table.add_row(m.lead_id, f"{m.before} → {m.after}", f"{m.change:+d}",
-                      ", ".join(m.causes), reasons)  # fmt: skip
-    out.print(table)
+    rows = [
+        [escape(m.lead_id), f"{m.before} → {m.after}", f"{m.change:+d}",
+         escape(", ".join(m.causes)), escape("; ".join(r.text for r in m.reasons))]
+        for m in found
+    ]  # fmt: skip
+    columns = [
+        Column("lead", 0, justify="left"), Column("score", 0), Column("change", 0),
+        Column("causes", 1, wrap=True, justify="left"),
+        Column("reasons", 0, wrap=True, justify="left"),
+    ]  # fmt: skip
+    out.print(fitted_table(columns, rows, out.width, title="Movers")[0])
