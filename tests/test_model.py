@@ -354,6 +354,29 @@ def test_load_refuses_other_library_versions(saved: Path, tmp_path: Path) -> Non
     assert "0.1.0" in str(info.value)
 
 
+def test_xgboost_counts_as_installed_under_its_cpu_only_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``xgboost-cpu`` installs the package ``xgboost``: a model saved with either build
+    loads with the other (before, a CPU-only install read as "xgboost not installed")."""
+    from importlib import metadata
+
+    from leadscore.modeling import folder
+
+    def version(name: str) -> str:
+        if name == "xgboost":
+            raise metadata.PackageNotFoundError(name)
+        return {"xgboost-cpu": "3.2.0"}.get(name, "1.0.0")
+
+    monkeypatch.setattr(folder.importlib_metadata, "version", version)
+    folder.library_versions.cache_clear()
+    try:
+        assert folder.library_versions()["xgboost"] == "3.2.0"
+        assert folder.installed_distribution("xgboost") == ("xgboost-cpu", "3.2.0")
+    finally:
+        folder.library_versions.cache_clear()
+
+
 def test_load_refuses_missing_or_incomplete_directories(saved: Path, tmp_path: Path) -> None:
     with pytest.raises(ArtifactError, match="not found"):
         LeadModel.load(tmp_path / "nowhere")

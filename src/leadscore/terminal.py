@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from rich.table import Table
+from rich.text import Text
 
 #: the narrowest a wrapping text column is squeezed to before columns are left out
 MIN_TEXT_WIDTH = 12
@@ -75,7 +76,7 @@ def fitted_table(
     if any(len(row) != len(columns) for row in rows):
         raise ValueError(f"every row needs {len(columns)} cells, one per column")
     natural = [
-        max([len(c.header), *(len(str(row[i])) for row in rows)]) for i, c in enumerate(columns)
+        max([len(c.header), *(_width(row[i]) for row in rows)]) for i, c in enumerate(columns)
     ]
     needed = [
         min(n, MIN_TEXT_WIDTH) if c.wrap else n for c, n in zip(columns, natural, strict=True)
@@ -102,3 +103,8 @@ def fitted_table(
         out.add_row(*(row[i] for i in shown))
     left_out = [columns[i].header for i in range(len(columns)) if i not in shown]
     return out, left_out
+
+
+def _width(cell: str) -> int:
+    """The width a cell takes on screen: its markup left out, wide characters counted."""
+    return Text.from_markup(str(cell)).cell_len

@@ -8,12 +8,13 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import typer
-from rich.table import Table
+from rich.markup import escape
 
 from leadscore.cli.common import ConfigOpt, DatabaseOpt, handle_errors, out
 from leadscore.cli.options import CapacityOpt
 from leadscore.config import load_settings
 from leadscore.errors import LeadscoreError
+from leadscore.terminal import Column, fitted_table
 
 
 @handle_errors
@@ -219,21 +220,32 @@ def print_top(
     key = id_column or "lead"
     extra = [c for c in show if c in frame.columns]
     extra += [c for c in ("reasons_up", "reasons_down") if c in scores.columns]
-    table = Table(title=f"Top {min(top, len(scores))} leads", header_style="bold")
-    for name in ("rank", key, "score", "segment", "contact", *extra):
-        table.add_column(name, justify="right" if name in ("rank", "score") else "left")
     head = scores.head(top)
     shown = [c for c in extra if c not in head.columns]
     if shown and id_column and id_column in frame.columns:
         details = frame.assign(**{key: frame[id_column].astype(str)}).drop_duplicates(key)
         head = head.join(details.set_index(key)[shown], on=key)
     colour = {"hot": "red", "warm": "yellow", "cold": "blue"}
-    for row in head.to_dict("records"):
-        table.add_row(
-            str(row["rank"]), str(row[key]), f"{row['score_100']}",
-            f"[{colour[row['segment']]}]{row['segment']}[/]", "yes" if row["contact"] else "no",
-            *[_cell(row.get(c)) for c in extra],
-        )  # fmt: skip
+    rows = [
+        [str(row["rank"]), escape(str(row[key])), f"{row['score_100']}",
+         f"[{colour[row['segment']]}]{row['segment']}[/]", "yes" if row["contact"] else "no",
+         *[escape(_cell(row.get(c))) for c in extra]]
+        for row in head.to_dict("records")
+    ]  # fmt: skip
+    # the lead, its score and decision keep their width; the --show columns go first in a
+    # narrow terminal (the output file has them all), reasons wrap
+    columns = [
+        Column("rank", 0), Column(key, 0, justify="left"), Column("score", 0),
+        Column("segment", 0, justify="left"), Column("contact", 0, justify="left"),
+        *(Column(c, 1 if c.startswith("reasons") else 2, wrap=True, justify="left")
+          for c in extra),
+    ]  # fmt: skip
+    # the markup of the segment cell is not part of its width
+    table, left_out = fitted_table(
+        columns, rows, out.width, title=f"Top {min(top, len(scores))} leads", header_style="bold"
+    )
+    if left_out:
+        table.caption = f"left out at this width: {', '.join(left_out)} (in the output file)"
     out.print(table)
 
 

@@ -462,14 +462,9 @@ def _clip(text: str, limit: int = 6000) -> str:
 
 
 def _requirements() -> list[str]:
-    from importlib import metadata
-
-    from leadscore.modeling.folder import PINNED_LIBRARIES
+    from leadscore.modeling.folder import PINNED_LIBRARIES, installed_distribution
 
     names = (*PINNED_LIBRARIES, "scipy", "joblib", "pyarrow", "pydantic", "pydantic-settings",
              "ua-parser", "geoip2fast", "pytz", "rich", "typer")  # fmt: skip
-    out = []
-    for name in names:
-        with contextlib.suppress(metadata.PackageNotFoundError):
-            out.append(f"{name}=={metadata.version(name)}")
-    return out
+    found = [installed_distribution(name) for name in names]
+    return [f"{dist}=={version}" for dist, version in filter(None, found)]

@@ -47,14 +47,34 @@ PINNED_LIBRARIES = (
 )
 
 
+#: libraries published under more than one distribution name (the same package inside)
+_DISTRIBUTIONS = {"xgboost": ("xgboost", "xgboost-cpu")}
+
+
+def installed_distribution(library: str) -> tuple[str, str] | None:
+    """The distribution that installed ``library`` and its version, e.g. ``("xgboost-cpu",
+    "3.2.0")`` for ``xgboost`` (the CPU-only build: the same package, another name);
+    None when it is not installed.
+
+    Example
+    -------
+    >>> installed_distribution("numpy")[0]
+    'numpy'
+    """
+    for name in _DISTRIBUTIONS.get(library, (library,)):
+        try:
+            return name, importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    return None
+
+
 @cache  # installed packages do not change under a running process; reading them is slow
 def library_versions() -> dict[str, str]:
     versions = {"python": platform.python_version()}
     for name in ("leadscore", *PINNED_LIBRARIES):
-        try:
-            versions[name] = importlib_metadata.version(name)
-        except importlib_metadata.PackageNotFoundError:
-            versions[name] = "not installed"
+        found = installed_distribution(name)
+        versions[name] = found[1] if found else "not installed"
     return versions
 
 
