@@ -117,5 +117,11 @@ bench-suite: $(BIN)/python
 soak: dev
 	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
+## docs: build the documentation site (mkdocs.yml, docs/) into build/site, failing on any
+## warning; preview it with .venv/bin/mkdocs serve -a 127.0.0.1:8001
+.PHONY: docs
+docs: dev
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .ruff_cache mlflow.db mlartifacts
