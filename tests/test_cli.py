@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -397,3 +398,25 @@ def test_the_audit_keeps_column_names_whole_in_80_columns(demo: Path) -> None:
     assert {"time_on_site_s", "returned_same_day", "sales_status"} <= names, names
     assert all(len(line) <= 80 for line in table)
     assert "left out at this width:" in result.output
+
+
+def test_a_reader_that_stops_early_is_no_internal_error(tmp_path: Path) -> None:
+    """``leadscore … | head``: the reader closes the pipe; the command ends quietly with
+    the status a shell gives for SIGPIPE instead of "internal error: BrokenPipeError"."""
+    script = (
+        "import typer\n"
+        "from leadscore.cli.common import handle_errors\n"
+        "@handle_errors\n"
+        "def lines() -> None:  # as the --json outputs print\n"
+        "    for i in range(200_000):\n"
+        "        print(f'line {i}')\n"
+        "typer.run(lines)\n"
+    )
+    reader = subprocess.Popen(
+        f"{sys.executable} -c {shlex.quote(script)} | head -n 1",
+        shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        executable="/bin/bash", cwd=tmp_path,
+    )  # fmt: skip
+    output, errors = reader.communicate(timeout=120)
+    assert output == "line 0\n"
+    assert "internal error" not in errors and "Traceback" not in errors, errors

@@ -885,17 +885,17 @@ def test_users_commands(env: Env) -> None:
 def test_ui_command_runs_streamlit_with_the_store_and_folder(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import subprocess
+    import os
 
     from leadscore.cli import app as cli
 
     seen: dict[str, Any] = {}
 
-    def fake_run(command: list[str], env: dict[str, str]) -> Any:
-        seen.update(command=command, env=env)
-        return subprocess.CompletedProcess(command, 0)
+    def fake_exec(path: str, command: list[str], env: dict[str, str]) -> Any:
+        seen.update(path=path, command=command, env=env)
+        raise SystemExit(0)  # where the real one would become Streamlit
 
-    monkeypatch.setattr(subprocess, "run", fake_run)
+    monkeypatch.setattr(os, "execve", fake_exec)
     (env.root / "leads.csv").write_bytes(workspace.demo_csv(rows=200, new_rows=20))
     arguments = ["ui", "--port", "8765", "--dir", "dash", "--max-upload-mb", "5"]
     result = CliRunner().invoke(cli, [*arguments, "--data", "leads.csv"])
@@ -903,6 +903,7 @@ def test_ui_command_runs_streamlit_with_the_store_and_folder(
     assert "http://127.0.0.1:8765" in result.output
     command = seen["command"]
     assert command[1:4] == ["-m", "streamlit", "run"] and command[4] == str(APP)
+    assert seen["path"] == command[0]  # this process becomes Streamlit: signals reach it
     assert command[command.index("--server.port") + 1] == "8765"
     assert command[command.index("--server.headless") + 1] == "true"
     assert command[command.index("--server.maxUploadSize") + 1] == "5"

@@ -4,8 +4,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
+import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -68,6 +70,11 @@ def handle_errors(func: F) -> F:
         except KeyboardInterrupt:
             err.print("[yellow]interrupted[/]")
             raise typer.Exit(130) from None
+        except BrokenPipeError:  # `leadscore … | head`: the reader has what it wanted
+            # stdout is closed: point it at /dev/null so the exit's flush raises no more
+            with contextlib.suppress(OSError, ValueError):  # no file descriptor: nothing to do
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(141) from None  # what a shell reports for SIGPIPE
         except Exception as exc:  # a bug in leadscore, not in the input
             if os.environ.get("LEADSCORE_DEBUG"):
                 raise

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -127,11 +126,12 @@ def ui_command(
         database=settings.database_url, config=config, directory=directory,
         max_upload_mb=max_upload_mb,
     )  # fmt: skip
-    try:
-        completed = subprocess.run(streamlit_command(port, host, max_upload_mb), env=env)
-    except KeyboardInterrupt:
-        raise typer.Exit(130) from None
-    raise typer.Exit(completed.returncode)
+    command = streamlit_command(port, host, max_upload_mb)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # this process becomes Streamlit: a SIGTERM or Ctrl-C reaches the server itself (as a
+    # child it was left running on its port when only its parent was stopped)
+    os.execve(command[0], command, env)
 
 
 # ----------------------------------------------------------------------------- users
