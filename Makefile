@@ -52,7 +52,7 @@ demo: install
 	$(BIN)/leadscore audit $(DEMO)/leads.parquet --time first_seen \
 		--json $(DEMO)/audit.json --html $(DEMO)/audit.html
 	$(BIN)/leadscore train $(DEMO)/leads.parquet --time first_seen --out $(DEMO)/model \
-		--leaderboard $(DEMO)/leaderboard.csv
+		--leaderboard $(DEMO)/leaderboard.csv --dictionary $(DEMO)/dictionary.csv
 	$(BIN)/leadscore report $(DEMO)/model --out $(DEMO)/report
 	$(BIN)/leadscore insights $(DEMO)/model $(DEMO)/leads.parquet --out $(DEMO)/insights
 	$(BIN)/leadscore score $(DEMO)/new_events.jsonl --events --leads $(DEMO)/new_crm.csv \

@@ -404,7 +404,7 @@ def test_arrivals_follow_local_weekly_and_daily_curves(big: DemoEvents) -> None:
 def test_write_demo_events_jsonl(tmp_path: Path) -> None:
     paths = write_demo_events(tmp_path / "demo", leads=3000, new_leads=600, seed=8)
     assert sorted(paths) == [
-        "crm", "events", "manifest", "new_crm", "new_events", "outcomes", "truth",
+        "crm", "dictionary", "events", "manifest", "new_crm", "new_events", "outcomes", "truth",
     ]  # fmt: skip
     assert all(p.exists() for p in paths.values())
     manifest = json.loads(paths["manifest"].read_text())

@@ -53,8 +53,11 @@ BOOSTERS = ["lightgbm", "xgboost", "catboost"]
 #: XGBoost computes its contributions in float32: the sum is exact to ~1e-6 relative
 LOGIT_TOL = {"xgboost": 1e-5}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-#: "Time on site: 1,532 s (high) → +18"
-REASON = re.compile(r"^(?P<label>[^:]+): (?P<value>.+) → (?P<sign>[+−])(?P<points>\d+)$")
+#: "Time on site: 26 min (high) → +18", "Returned the same day → +9"
+REASON = re.compile(r"^(?P<said>.+?) → (?P<sign>[+−])(?P<points>\d+)$")
+#: the duration units reasons use, in seconds
+SECONDS = {"s": 1, "min": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
+WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 runner = CliRunner(env={"COLUMNS": "200", "LEADSCORE_DEBUG": None, "LEADSCORE_CONFIG": None})
 
@@ -447,7 +450,7 @@ def test_reasons_of_a_one_field_difference_name_that_field(fit, fresh: pd.DataFr
     down = reasons(model, leads.assign(time_on_site_s=30.0), k=1, explained=low)
     assert {r[0][0].field for r in up} == {"time_on_site_s"}
     assert {r[1][0].field for r in down} == {"time_on_site_s"}
-    assert all(r[0][0].value == "1,800 s (high)" for r in up)
+    assert all(r[0][0].value == "30 min (high)" for r in up)
     assert all(r[1][0].value == "30 s (low)" for r in down)
 
 
@@ -555,41 +558,53 @@ def test_humanise_and_describe_value() -> None:
     assert humanise("Total Time Spent on Website") == "Total Time Spent on Website"
     assert describe_value(1532.0, (43.0, 359.0)) == "1,532 (high)"
     assert describe_value(12, (43.0, 359.0)) == "12 (low)"
-    assert describe_value(1532.0, (43.0, 359.0), "s") == "1,532 s (high)"
-    assert describe_value(12.5, None, "%") == "12.50%"
+    # a duration in the unit a person would use, to meaningful figures
+    assert describe_value(1532.0, (43.0, 359.0), "s") == "26 min (high)"
+    assert describe_value(12.5, None, "%") == "13 %"
     assert describe_value(43.0, (43.0, 359.0)) == "43 (typical)"
-    assert describe_value(2.345, None) == "2.35"
+    assert describe_value(2.345, None) == "2.3"
     assert describe_value(np.nan, (1.0, 2.0)) == "not given"
     assert describe_value(None, None) == "not given"
     assert describe_value("desktop", None) == "desktop"
-    assert describe_value(pd.Timestamp("2026-01-05 09:30"), None) == "Mon 05 Jan, 09:30"
+    # what a model uses of a time: its weekday and hour, not the calendar date
+    assert describe_value(pd.Timestamp("2026-01-05 09:30"), None) == "Monday at 09:00"
+
+
+def _seconds(text: str) -> float:
+    number, unit = text.rsplit(" ", 1)
+    return float(number.replace(",", "")) * SECONDS[unit]
 
 
 def _check_reason_text(reason, model: LeadModel, lead: pd.Series, quartiles: dict) -> None:
     match = REASON.match(reason.text)
     assert match, reason.text
-    assert match["label"] == humanise(reason.field)
+    said = match["said"]
     assert match["points"] == f"{abs(reason.points):.0f}"
     assert match["sign"] == ("+" if reason.points > 0 else "−")
     value = lead[reason.field]
+    label = humanise(reason.field)
     if pd.isna(value):
-        assert match["value"] == "not given"
+        assert said == f"{label}: not given"
     elif reason.field in quartiles:
+        shown_label, shown = said.split(": ", 1)
+        assert shown_label == label
         low, high = quartiles[reason.field]
         level = "low" if value < low else "high" if value > high else "typical"
-        number, shown_level = match["value"].rsplit(" (", 1)
+        number, shown_level = shown.rsplit(" (", 1)
         assert shown_level == f"{level})"
-        unit = unit_of(reason.field)
-        if unit:
-            assert number.endswith(unit)
-            number = number.removesuffix(unit).strip()
-        assert float(number.replace(",", "")) == pytest.approx(
-            value, abs=0.5 if value >= 100 else 0.005
-        )
+        if unit_of(reason.field) == "s":
+            assert _seconds(number) == pytest.approx(value, rel=0.05, abs=0.5)
+        else:
+            assert float(number.replace(",", "")) == pytest.approx(value, rel=0.05, abs=0.05)
     elif isinstance(value, pd.Timestamp):
-        assert re.fullmatch(r"[A-Z][a-z]{2} \d{2} [A-Z][a-z]{2}, \d{2}:\d{2}", match["value"])
+        assert said == f"Created on a {WEEKDAYS[value.weekday()]} at {value.hour:02d}:00"
+    elif reason.field == "returned_same_day":  # a yes/no field reads as a statement
+        expected = "Returned the same day" if value == "yes" else "Did not return the same day"
+        assert said == expected
+    elif reason.field == "newsletter":
+        assert said == f"Newsletter: {value}"
     else:
-        assert match["value"] == str(value)
+        assert said == f"{label}: {value}"
 
 
 def test_reasons_are_the_strongest_pushes_phrased_for_a_salesperson(
@@ -624,9 +639,9 @@ def test_a_built_lead_reads_like_the_issue_example(fit, fresh: pd.DataFrame) -> 
     ((up, _),) = reasons(model, lead, k=4)
     by_field = {r.field: r for r in up}
     text = by_field["time_on_site_s"].text
-    assert re.fullmatch(r"Time on site: 1,532 s \(high\) → \+\d+", text), text
+    assert re.fullmatch(r"Time on site: 26 min \(high\) → \+\d+", text), text
     assert by_field["time_on_site_s"].points >= 5
-    assert re.fullmatch(r"Returned same day: yes → \+\d+", by_field["returned_same_day"].text)
+    assert re.fullmatch(r"Returned the same day → \+\d+", by_field["returned_same_day"].text)
 
 
 def test_with_reasons_adds_two_text_columns_in_row_order(fit, fresh: pd.DataFrame) -> None:

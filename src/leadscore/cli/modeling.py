@@ -137,6 +137,16 @@ def train(
     )
     if meta.get("segment_note"):
         out.print(f"[yellow]note:[/] {meta['segment_note']}")
+    described = meta.get("dictionary")
+    if described:
+        count, inputs = len(described["fields"]), len(lead_model.schema_.names)
+        out.print(
+            f"Data dictionary {described['source']}: describes {count} of the model's {inputs} "
+            "inputs (kept with the model: reasons and findings use its words)"
+            if count
+            else f"[yellow]note:[/] the data dictionary {described['source']} names none of "
+            "the model's inputs: reasons are worded from the column names"
+        )
     out.print(f"Saved to {out_dir}")
     version = getattr(lead_model, "registered_version_", None)
     if version is not None:

@@ -113,6 +113,7 @@ import pandas as pd
 
 from leadscore.demo.common import check_count, check_flag, check_rate, check_seed, check_start
 from leadscore.demo.crm import CRM_COLUMNS
+from leadscore.demo.dictionary import write_dictionary
 from leadscore.demo.files import (
     MESSY_KINDS,
     messy_counts,
@@ -260,6 +261,8 @@ def write_demo_events(
     * ``truth.csv``: the truth of both sets of leads (who converted too: the fresh leads'
       outcomes, for closing the loop).
     * ``events_manifest.json``: counts of leads, events and lines, and of the malformed lines.
+    * ``dictionary.csv``: what each column of the lead table built from these files means
+      (:mod:`leadscore.demo.dictionary`), for ``leadscore train --dictionary``.
 
     With ``messy=True`` (JSON Lines only) about 0.1 % extra lines (at least 5) are sprinkled
     into ``events.jsonl`` to exercise quarantine: a line cut in half (broken JSON), a copy of
@@ -289,13 +292,13 @@ def write_demo_events(
     -------
     dict[str, Path]
         Paths by name: ``"events"``, ``"outcomes"``, ``"new_events"``, ``"crm"``,
-        ``"new_crm"``, ``"truth"`` and ``"manifest"``.
+        ``"new_crm"``, ``"truth"``, ``"manifest"`` and ``"dictionary"``.
 
     Example
     -------
     >>> paths = write_demo_events(Path("demo"), leads=200, new_leads=50)
     >>> sorted(paths)
-    ['crm', 'events', 'manifest', 'new_crm', 'new_events', 'outcomes', 'truth']
+    ['crm', 'dictionary', 'events', 'manifest', 'new_crm', 'new_events', 'outcomes', 'truth']
     """
     leads = check_count("leads", leads)
     new_leads = check_count("new_leads", new_leads)
@@ -327,6 +330,7 @@ def write_demo_events(
         "new_crm": directory / "new_crm.csv",
         "truth": directory / "truth.csv",
         "manifest": directory / "events_manifest.json",
+        "dictionary": directory / "dictionary.csv",
     }
     malformed = dict.fromkeys(MESSY_KINDS, 0)
     if fmt == "jsonl":
@@ -364,4 +368,5 @@ def write_demo_events(
         "new_crm_rows": len(fresh.crm),
     }
     paths["manifest"].write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_dictionary(paths["dictionary"])
     return paths

@@ -11,6 +11,9 @@
   :mod:`leadscore.reporting.insights` draws as a self-contained HTML page and PNG charts;
 * :mod:`leadscore.scoring.contributions`, :mod:`leadscore.scoring.reasons` and
   :mod:`leadscore.explain.drivers` — how each field moved a lead's score;
+* :mod:`leadscore.scoring.phrases` — the one phrase builder every reason, finding and
+  ideal-customer cell is worded by (with :mod:`leadscore.scoring.field_facts`: what the
+  model and the data dictionary say about each field, and whether sales can act on it);
 * :mod:`leadscore.scoring.treeshap` — exact tree SHAP for LightGBM compiled with numba
   (the batch reasons and the API's real-time reasons both run on it).
 """

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from leadscore.modeling.model import LeadModel
 from leadscore.scoring.contributions import Contributions, contributions, is_exact
-from leadscore.scoring.reasons import humanise
+from leadscore.scoring.labels import humanise
 
 SAMPLE = 2000
 #: one prediction per field and lead: enough leads for stable averages, in seconds

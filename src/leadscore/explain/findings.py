@@ -3,7 +3,9 @@
 :func:`field_strength` and :func:`rank_fields` order the conversion tables
 (:mod:`leadscore.explain.conversion`) by how much of the outcome's variance lies between a
 field's well-supported levels; :func:`findings` turns the strongest and weakest levels into
-short, honest sentences ("… converts best at 31.7 % (2.5× the average; 24.5 % of leads)").
+short, honest sentences ("“Came back the same day” converts best at 31.7 % (2.5× the
+average; 24.5 % of leads)"), each level worded by the phrase builder
+(:mod:`leadscore.scoring.phrases`) as a reason would word a lead with that value.
 """
 
 from __future__ import annotations
@@ -15,7 +17,15 @@ from dataclasses import dataclass
 import pandas as pd
 
 from leadscore.explain.conversion import MISSING, OTHER
-from leadscore.explain.wording import field_label, percent
+from leadscore.explain.wording import percent
+from leadscore.scoring.field_facts import infer_facts
+from leadscore.scoring.phrases import (
+    FieldFacts,
+    Phrasebook,
+    date_label,
+    range_statement,
+    statement,
+)
 
 #: at most this many positive, negative and "few leads" sentences in :func:`findings`
 MAX_STRONG, MAX_WEAK, MAX_FEW = 4, 3, 1
@@ -73,20 +83,69 @@ class _Level:
     ci_high: float
     best: bool
     worst: bool
+    facts: FieldFacts
 
     @property
     def subject(self) -> str:
-        label = field_label(self.table)
-        if self.level == MISSING:
-            return f"{label} not given"
-        if self.kind == "categorical":
-            return f"{label} “{self.level}”"
-        if self.kind == "numeric":
-            return f"{label} {self.level}"
-        return f"{label}: {self.level}"
+        """The level as the phrase builder says it, quoted: “Time on site: 11–67 min”."""
+        return f"“{level_phrase(self.facts, self.kind, self.level)}”"
 
 
-def _levels(tables: Mapping[str, pd.DataFrame]) -> list[tuple[_Level, bool]]:
+def _bounds(level: str) -> tuple[float, float] | None:
+    """``"0.773 – 16.04"`` → (0.773, 16.04); ``"6"`` → (6, 6); None for other text."""
+    try:
+        parts = [float(p.replace(",", "")) for p in level.split(" – ")]
+    except ValueError:
+        return None
+    return (parts[0], parts[-1]) if len(parts) in (1, 2) else None
+
+
+def level_phrase(facts: FieldFacts, kind: str, level: str) -> str:
+    """One level of a conversion table in words: a category or a flag as a reason says it,
+    a range rounded (``Time to demo request: 1–16 hours``), a weekday or hour of a date.
+
+    Example
+    -------
+    >>> from leadscore.scoring.phrases import default_facts
+    >>> level_phrase(default_facts("hours_to_demo_request"), "numeric", "0.773 – 16.04")
+    'Time to demo request: 1–16 hours'
+    >>> level_phrase(default_facts("created_at"), "weekday", "Tuesday")
+    'Created on a Tuesday'
+    """
+    if level == MISSING:
+        return statement(facts, None)
+    if kind == "weekday":
+        return f"{date_label(facts.label)} on a {level}"
+    if kind == "hour":
+        return f"{date_label(facts.label)} at {level}"
+    bounds = _bounds(level) if kind == "numeric" else None
+    if bounds is not None:
+        return range_statement(facts, *bounds)
+    return statement(facts, level, compare=False)
+
+
+def table_phrasebook(tables: Mapping[str, pd.DataFrame]) -> Phrasebook:
+    """The facts of the tables' fields as the tables show them (a numeric field of only 0
+    and 1 is a flag), for findings without a model's :func:`phrasebook
+    <leadscore.scoring.field_facts.phrasebook>`."""
+    facts = {}
+    for name, table in tables.items():
+        field = str(table.attrs.get("field", name))
+        kind = str(table.attrs.get("kind", "categorical"))
+        levels = [str(v) for v in table["level"] if v not in (MISSING, OTHER)]
+        if kind in ("weekday", "hour"):
+            facts[field] = infer_facts(field, "datetime")
+        elif kind == "numeric":
+            found = [_bounds(v) for v in levels]
+            singles = [b[0] for b in found if b is not None and b[0] == b[1]]
+            values = pd.Series(singles, dtype=float) if len(singles) == len(levels) else None
+            facts[field] = infer_facts(field, "numeric", values)
+        else:
+            facts[field] = infer_facts(field, "categorical", categories=levels)
+    return Phrasebook(facts)
+
+
+def _levels(tables: Mapping[str, pd.DataFrame], book: Phrasebook) -> list[tuple[_Level, bool]]:
     """Every level of every table (``"(other levels)"`` aside) and whether it is well supported."""
     found = []
     for name, table in tables.items():
@@ -96,13 +155,14 @@ def _levels(tables: Mapping[str, pd.DataFrame]) -> list[tuple[_Level, bool]]:
         top = solid["rate"].max() if len(solid) > 1 else math.nan
         bottom = solid["rate"].min() if len(solid) > 1 else math.nan
         kind = str(table.attrs.get("kind", "categorical"))
+        facts = book.facts(str(table.attrs.get("field", name)))
         for row in table.itertuples(index=False):
             if row.level == OTHER:
                 continue
             level = _Level(
                 name, kind, str(row.level), int(row.leads), float(row.share), float(row.rate),
                 float(row.lift), float(row.ci_low), float(row.ci_high),
-                best=bool(row.rate == top), worst=bool(row.rate == bottom),
+                best=bool(row.rate == top), worst=bool(row.rate == bottom), facts=facts,
             )  # fmt: skip
             found.append((level, not bool(row.too_small)))
     return found
@@ -112,7 +172,7 @@ def _strong_sentence(level: _Level) -> str:
     rate, lift = percent(level.rate), f"{level.lift:.1f}× the average"
     if level.best and level.share < SMALL_SHARE:
         return (
-            f"{level.subject} sends only {percent(level.share)} of leads but converts best at "
+            f"{level.subject} is only {percent(level.share)} of leads but converts best at "
             f"{rate} ({lift})."
         )
     verb = "converts best at" if level.best else "converts well at"
@@ -145,7 +205,11 @@ def _one_per_table(levels: list[_Level]) -> list[_Level]:
 
 
 def findings(
-    tables: Mapping[str, pd.DataFrame], overall_rate: float, *, max_findings: int = 8
+    tables: Mapping[str, pd.DataFrame],
+    overall_rate: float,
+    *,
+    max_findings: int = 8,
+    book: Phrasebook | None = None,
 ) -> list[str]:
     """Short sentences on the strongest and weakest levels, for a sales manager.
 
@@ -165,6 +229,10 @@ def findings(
         The conversion rate of all leads.
     max_findings:
         At most this many sentences.
+    book:
+        How to word each field: the model's :func:`phrasebook
+        <leadscore.scoring.field_facts.phrasebook>` (default: what the tables show,
+        :func:`table_phrasebook`).
 
     Example
     -------
@@ -172,11 +240,11 @@ def findings(
     >>> y = (leads["converted"] == "yes").to_numpy()
     >>> kinds = {"source": "categorical", "visits": "numeric", "time_on_site_s": "numeric"}
     >>> findings(conversion_tables(leads, y, kinds), y.mean())[0]
-    'Time on site (s) 637 – 4,018 converts best at 42.1 % (5.1× the average; 12.7 % of leads).'
+    '“Time on site: 11–67 min” converts best at 42.1 % (5.1× the average; 12.7 % of leads).'
     """
     if not 0 < overall_rate < 1:
         return ["Every lead has the same outcome, so no field can separate them."]
-    levels = _levels(tables)
+    levels = _levels(tables, book if book is not None else table_phrasebook(tables))
     solid = [level for level, ok in levels if ok]
     strong = sorted(
         (v for v in solid if v.ci_low > overall_rate),

@@ -4,7 +4,9 @@ The *ideal profile* describes the leads that both converted and were scored high
 every categorical field its most common level, for every numeric field its median. A single
 lead's *deviations* say what each difference from that profile costs it in score points
 (the model rescoring the lead with just that field set to the ideal value); the *segment
-profiles* show how typical hot, warm and cold leads look next to the ideal.
+profiles* show how typical hot, warm and cold leads look next to the ideal, and the *ideal
+comparison* keeps the handful of fields that separate hot from cold leads, those sales can
+act on first, worded by the phrase builder.
 
 Example
 -------
@@ -27,11 +29,16 @@ import pandas as pd
 from leadscore.errors import DataError
 from leadscore.explain.rates import outcomes
 from leadscore.modeling.model import LeadModel
+from leadscore.scoring.phrases import Phrasebook, value_words
 
 #: segments in the order they are reported; any other labels follow alphabetically
 SEGMENT_ORDER = ("hot", "warm", "cold")
 #: quartiles that split a numeric field into the four bands used to match the ideal
 QUARTILES = (0.25, 0.5, 0.75)
+#: the ideal comparison's fields: at most this many, each matched by at least this much
+#: larger a share of hot leads than of cold leads
+COMPARED_FIELDS = 8
+MIN_SEPARATION = 0.1
 
 
 # ----------------------------------------------------------------------------- typical values
@@ -203,7 +210,9 @@ def lead_deviations(
 
 
 def _band(values: pd.Series, edges: np.ndarray) -> np.ndarray:
-    return np.searchsorted(edges, values.to_numpy(dtype=float), side="right")
+    # edges below the value: [min, q1], (q1, q2], (q2, q3], (q3, max]; with "right" a flag
+    # whose quartiles are all 0 put its 0s and 1s in one band, and everyone matched
+    return np.searchsorted(edges, values.to_numpy(dtype=float), side="left")
 
 
 def matches_ideal(
@@ -213,9 +222,10 @@ def matches_ideal(
 
     A categorical value matches when it is the ideal level. A number matches when it lies
     in the same quarter of all leads' values as the ideal median (the bands are split at
-    the quartiles of ``features``): scale-free, unlike "within ±25 % of the median", which
-    breaks down for medians near zero and for skewed fields such as time on site. Where
-    quartiles coincide (many leads share a value) the bands merge.
+    the quartiles of ``features``, each band closed above): scale-free, unlike "within ±25 %
+    of the median", which breaks down for medians near zero and for skewed fields such as
+    time on site. Where quartiles coincide (many leads share a value) the bands merge, but a
+    value above them never joins one at them: a flag's 1 does not match its 0s.
 
     Example
     -------
@@ -237,7 +247,7 @@ def matches_ideal(
                 out[field] = np.zeros(len(values), dtype=bool)
                 continue
             edges = np.quantile(present, QUARTILES)
-            band = np.searchsorted(edges, float(target), side="right")  # type: ignore[arg-type]
+            band = np.searchsorted(edges, float(target), side="left")  # type: ignore[arg-type]
             out[field] = numbers.notna().to_numpy() & (_band(numbers, edges) == band)
         else:
             out[field] = (values.notna() & (values.astype(str) == str(target))).to_numpy()
@@ -317,8 +327,92 @@ def segment_profiles(
     return pd.DataFrame(rows, columns=[*columns, "distance_from_ideal"])
 
 
+def ideal_comparison(
+    profiles: pd.DataFrame,
+    book: Phrasebook | None = None,
+    *,
+    top: int = COMPARED_FIELDS,
+    min_separation: float = MIN_SEPARATION,
+) -> pd.DataFrame:
+    """The handful of fields that separate hot from cold leads, those sales can act on first.
+
+    A field's ``separation`` is the share of the best segment's leads (hot) that match the
+    ideal minus the share of the worst segment's (cold). Fields separating by at least
+    ``min_separation`` count; of those ``top`` are kept — the strongest half of them among
+    the fields sales can act on (:class:`~leadscore.scoring.phrases.FieldFacts`), half among
+    the others, any places left to the strongest remaining — ordered actionable first, then
+    by separation. A field in which every segment looks alike (a journey step nobody takes)
+    never shows.
+
+    Parameters
+    ----------
+    profiles:
+        What :func:`segment_profiles` returns.
+    book:
+        The model's :func:`~leadscore.scoring.field_facts.phrasebook` (labels, whether
+        sales can act, how values read); default: what the field names say.
+    top, min_separation:
+        As above.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``profiles`` for the kept fields, in the order above, with ``label``,
+        ``actionable``, ``separation`` and the ideal and typical values in words
+        (``ideal_text``, ``typical_text``).
+
+    Example
+    -------
+    >>> from leadscore.scoring.field_facts import phrasebook
+    >>> ideal = {"country": "United States", "returned_same_day": "yes", "time_on_site_s": 900.0}
+    >>> kinds = {"country": "categorical", "returned_same_day": "categorical",
+    ...          "time_on_site_s": "numeric"}
+    >>> profiles = segment_profiles(leads, model.score_leads(leads)["segment"], ideal, kinds)
+    >>> compared = ideal_comparison(profiles, phrasebook(model))
+    >>> compared.drop_duplicates("field")[["label", "actionable", "ideal_text"]]
+                    label  actionable     ideal_text
+    0        Time on site        True         15 min
+    3   Returned same day        True            yes
+    6             Country       False  United States
+    """
+    columns = [*profiles.columns, "label", "actionable", "separation", "ideal_text",
+               "typical_text"]  # fmt: skip
+    book = book if book is not None else Phrasebook()
+    order = _segment_order(profiles["segment"]) if len(profiles) else []
+    if len(order) < 2:
+        return pd.DataFrame(columns=columns)
+    share = profiles.pivot_table(
+        index="field", columns="segment", values="match_share", sort=False, aggfunc="first"
+    )
+    separation = (share[order[0]] - share[order[-1]]).dropna()
+    separation = separation[separation >= min_separation].sort_values(ascending=False)
+    ranked = list(separation.index)
+    acts = {f: book.facts(str(f)).actionable for f in ranked}
+    # half the places for each side, so that neither crowds the other out; the rest to the
+    # strongest left
+    can, cannot = [f for f in ranked if acts[f]], [f for f in ranked if not acts[f]]
+    kept = can[: top // 2] + cannot[: top // 2]
+    kept += [f for f in ranked if f not in kept][: max(0, top - len(kept))]
+    kept.sort(key=lambda f: (not acts[f], -separation[f]))
+    rows = profiles[profiles["field"].isin(kept)].copy()
+    rows["_at"] = rows["field"].map({f: i for i, f in enumerate(kept)})
+    rows["_segment"] = rows["segment"].map({s: i for i, s in enumerate(order)})
+    rows = rows.sort_values(["_at", "_segment"], kind="stable").drop(columns=["_at", "_segment"])
+    facts = {f: book.facts(str(f)) for f in kept}
+    rows["label"] = [facts[f].label for f in rows["field"]]
+    rows["actionable"] = [facts[f].actionable for f in rows["field"]]
+    rows["separation"] = [float(separation[f]) for f in rows["field"]]
+    for column in ("ideal", "typical"):
+        rows[f"{column}_text"] = [
+            value_words(facts[f], v, compare=False)
+            for f, v in zip(rows["field"], rows[column], strict=True)
+        ]
+    return rows.reset_index(drop=True)[columns]
+
+
 __all__ = [
     "SEGMENT_ORDER",
+    "ideal_comparison",
     "ideal_profile",
     "lead_deviations",
     "matches_ideal",

@@ -3,7 +3,8 @@
 :func:`compute_insights` gathers what marketing and sales act on from labelled leads and a
 model: conversion by level and range of every model input (with 95 % Wilson intervals),
 the fields ranked by how well they separate converting leads, plain-language findings, the
-ideal customer and how hot / warm / cold leads differ from it. :func:`insights_json` is the
+ideal customer and how hot / warm / cold leads differ from it (all of it, and the handful of
+fields that separate hot from cold leads). :func:`insights_json` is the
 same as plain JSON, and :func:`load_for_insights` prepares a labelled file the way the model
 was trained. The page, its charts and the files of ``leadscore insights`` are drawn from
 these numbers by :mod:`leadscore.reporting.insights`.
@@ -12,7 +13,7 @@ Example
 -------
 >>> _, table = load_for_insights(model, leads)
 >>> compute_insights(model, table)["findings"][0]
-'Time on site (s) 637 – 4,018 converts best at 42.1 % (5.1× the average; 12.7 % of leads).'
+'“Time on site: 11–67 min” converts best at 42.1 % (5.1× the average; 12.7 % of leads).'
 """
 
 from __future__ import annotations
@@ -32,9 +33,10 @@ from leadscore.data.sources import read_table
 from leadscore.errors import DataError, SchemaError
 from leadscore.explain.conversion import conversion_tables
 from leadscore.explain.findings import findings, rank_fields
-from leadscore.explain.ideal import ideal_profile, segment_profiles
+from leadscore.explain.ideal import ideal_comparison, ideal_profile, segment_profiles
 from leadscore.jsonutil import jsonable
 from leadscore.modeling.model import LeadModel
+from leadscore.scoring.field_facts import phrasebook
 
 # ----------------------------------------------------------------------------- numbers
 
@@ -67,8 +69,9 @@ def compute_insights(model: LeadModel, table: LeadTable) -> dict[str, Any]:
     dict
         ``overall_rate``, ``leads``, ``converted``, ``tables`` (name → conversion table),
         ``ranked`` (table names, most informative first), ``findings``, ``ideal_profile``,
-        ``segment_profiles``, ``segments`` (leads per segment) and ``scored`` (what
-        ``model.score`` returned).
+        ``segment_profiles``, ``ideal_comparison`` (the fields that separate hot from cold
+        leads, see :func:`~leadscore.explain.ideal.ideal_comparison`), ``segments`` (leads
+        per segment) and ``scored`` (what ``model.score`` returned).
 
     Example
     -------
@@ -86,15 +89,18 @@ def compute_insights(model: LeadModel, table: LeadTable) -> dict[str, Any]:
     tables = conversion_tables(features, y, kinds)
     ideal = ideal_profile(features, y, scored["score"].to_numpy(), kinds)
     segments = scored["segment"].astype(str)
+    book = phrasebook(model)
+    profiles = segment_profiles(features, segments, ideal, kinds)
     return {
         "leads": len(y),
         "converted": int(y.sum()),
         "overall_rate": overall,
         "tables": tables,
         "ranked": rank_fields(tables, overall),
-        "findings": findings(tables, overall),
+        "findings": findings(tables, overall, book=book),
         "ideal_profile": ideal,
-        "segment_profiles": segment_profiles(features, segments, ideal, kinds),
+        "segment_profiles": profiles,
+        "ideal_comparison": ideal_comparison(profiles, book),
         "segments": {str(k): int(v) for k, v in segments.value_counts(sort=False).items()},
         "scored": scored,
     }
@@ -126,8 +132,8 @@ def insights_json(
     >>> content = insights_json(model, compute_insights(model, table), {}, None)
     >>> sorted(content)  # doctest: +NORMALIZE_WHITESPACE
     ['conversion_tables', 'converted', 'drivers', 'fields_ranked', 'figures', 'findings',
-     'ideal_profile', 'leads', 'model', 'overall_rate', 'segment_profiles', 'segments',
-     'table_kinds']
+     'ideal_comparison', 'ideal_profile', 'leads', 'model', 'overall_rate',
+     'segment_profiles', 'segments', 'table_kinds']
     >>> len(json.dumps(content, allow_nan=False)) > 1000
     True
     """
@@ -145,6 +151,7 @@ def insights_json(
             "conversion_tables": {name: _records(t) for name, t in tables.items()},
             "ideal_profile": dict(numbers["ideal_profile"]),
             "segment_profiles": _records(numbers["segment_profiles"]),
+            "ideal_comparison": _records(numbers.get("ideal_comparison", pd.DataFrame())),
             "drivers": None if drivers is None else _records(drivers),
             "figures": dict(figures),
         }

@@ -17,7 +17,7 @@ def field_label(name: str) -> str:
     >>> field_label("returned_same_day"), field_label("Lead Source")
     ('Returned same day', 'Lead Source')
     """
-    from leadscore.scoring.reasons import humanise, unit_of
+    from leadscore.scoring.labels import humanise, unit_of
 
     name = str(name)
     unit = unit_of(name)

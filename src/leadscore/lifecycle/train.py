@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from leadscore.features.table import load_builder
 from leadscore.lifecycle.artifacts import save_model
 from leadscore.lifecycle.compare import source_name
 from leadscore.modeling.compare import compare, cross_validate, table_weights, validation_order
+from leadscore.modeling.dictionary import entries_for, read_data_dictionary
 from leadscore.modeling.families import DataProfile, get_families
 from leadscore.modeling.folds import fold_count, make_folds
 from leadscore.modeling.importance import permutation_importance
@@ -47,6 +49,7 @@ def train(
     params: dict[str, Any] | None = None,
     features_of: str | Path | None = None,
     weighted: bool = False,
+    dictionary: str | Path | Mapping[str, Mapping[str, Any]] | None = None,
     **role_overrides: Any,
 ) -> LeadModel:
     """Compare candidates, tune the leaders, fit the best on all rows, calibrate, choose
@@ -84,6 +87,12 @@ def train(
         Weight every lead by the table's weight column (its ``weight`` role): the
         comparison, the fits, calibration, threshold and metrics (see
         :func:`leadscore.modeling.compare.compare`).
+    dictionary:
+        A data dictionary file (default ``settings.leakage.dictionary``, ``--dictionary``),
+        or what an earlier model recorded of one (``metadata_["dictionary"]["fields"]``,
+        to keep a retrained model's wording): what it says of the inputs (labels, units,
+        whether sales can act, level labels) is kept in ``metadata_["dictionary"]``, so
+        every scorer words reasons by it without the file.
     roles, settings, cv, show_progress, **role_overrides:
         As for :func:`leadscore.compare`.
 
@@ -154,6 +163,10 @@ def train(
             "tuning": [t.to_dict() for t in board.tuning.values()],
             "leaderboard": board.table.to_dict(orient="records"),
             "notes": table.notes,
+            **_described(
+                settings.leakage.dictionary if dictionary is None else dictionary,
+                table.features.columns,
+            ),
         },
     )
     if fold_models:
@@ -182,6 +195,22 @@ def train(
     if settings.tracking if track is None else track:
         _register(lead_model, board, out, data, settings)
     return lead_model
+
+
+def _described(
+    source: str | Path | Mapping[str, Mapping[str, Any]] | None, columns: Iterable[str]
+) -> dict[str, Any]:
+    """The ``dictionary`` metadata entry: what a data dictionary says of the inputs."""
+    if source is None:
+        return {}
+    inputs = [str(c) for c in columns]
+    if isinstance(source, Mapping):
+        fields = {c: dict(source[c]) for c in inputs if c in source}
+        name = "an earlier model"
+    else:
+        fields = entries_for(read_data_dictionary(source), inputs)
+        name = Path(source).name
+    return {"dictionary": {"source": name, "fields": fields}}
 
 
 def _register(

@@ -23,7 +23,7 @@ import pandas as pd
 
 from leadscore.data.lead_table import LeadTable
 from leadscore.explain.insights import compute_insights, insights_json
-from leadscore.explain.wording import field_label, format_number, percent
+from leadscore.explain.wording import field_label, percent
 from leadscore.modeling.model import LeadModel
 from leadscore.reporting.fields import conversion_chart_data
 from leadscore.reporting.insight_plots import conversion_figure, drivers_figure
@@ -50,15 +50,6 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-")
 
 
-def _value(value: Any) -> str:
-    """An ideal or typical value for a table cell."""
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "–"
-    if isinstance(value, int | float | np.number) and not isinstance(value, bool):
-        return format_number(float(value))
-    return str(value)
-
-
 def _conversion_table_html(conversion: pd.DataFrame) -> str:
     rows, classes = [], []
     for row in conversion.itertuples(index=False):
@@ -73,23 +64,49 @@ def _conversion_table_html(conversion: pd.DataFrame) -> str:
     return table(header, rows, classes, text_columns=(0, 7))
 
 
-def _segments_html(profiles: pd.DataFrame, segment_sizes: Mapping[str, int]) -> str:
+def _segments_html(
+    compared: pd.DataFrame, profiles: pd.DataFrame, segment_sizes: Mapping[str, int]
+) -> str:
+    """The ideal-customer tables: the fields that separate hot from cold leads (what sales
+    can act on, then who the lead is), then each segment's distance from the ideal."""
     if profiles.empty:
         return '<p class="note">No field has an ideal value to compare with.</p>'
     order = list(dict.fromkeys(profiles["segment"]))
     header = ["Field", "Ideal", *[f"{s} ({segment_sizes.get(s, 0):,} leads)" for s in order]]
-    rows = []
-    for field, group in profiles.groupby("field", sort=False):
-        by_segment = group.set_index("segment")
-        cells = [
-            f"{_value(by_segment.at[s, 'typical'])} · {percent(by_segment.at[s, 'match_share'])}"
-            for s in order
-        ]
-        rows.append([field_label(str(field)), _value(group["ideal"].iloc[0]), *cells])
+    parts = []
+    groups = (
+        (True, "What sales can act on"),
+        (False, "Who the lead is (sales cannot change it)"),
+    )
+    for actionable, heading in groups:
+        rows = []
+        chosen = compared[compared["actionable"].astype(bool) == actionable]
+        for _, group in chosen.groupby("field", sort=False):
+            by_segment = group.set_index("segment")
+            cells = [
+                f"{by_segment.at[s, 'typical_text']} · {percent(by_segment.at[s, 'match_share'])}"
+                if s in by_segment.index
+                else "–"
+                for s in order
+            ]
+            rows.append([str(group["label"].iloc[0]), str(group["ideal_text"].iloc[0]), *cells])
+        if rows:
+            parts.append(f"<h3>{escape(heading)}</h3>")
+            parts.append(table(header, rows, text_columns=(0, 1)))
+    if not parts:
+        parts.append(
+            '<p class="note">No field separates hot from cold leads: each segment matches '
+            "the ideal about as often.</p>"
+        )
     distance = profiles.groupby("segment", sort=False)["distance_from_ideal"].first()
-    rows.append(["Distance from ideal", "0.0 %", *[percent(distance[s]) for s in order]])
-    classes = [""] * (len(rows) - 1) + ["chosen"]
-    return table(header, rows, classes, text_columns=(0, 1))
+    parts.append(
+        table(
+            ["", *[f"{s}" for s in order]],
+            [["Distance from ideal (all fields)", *[percent(distance[s]) for s in order]]],
+            ["chosen"],
+        )
+    )
+    return "".join(parts)
 
 
 def _header_html(title: str, model: LeadModel, numbers: Mapping[str, Any]) -> str:
@@ -146,13 +163,21 @@ def render_html(
     )
     parts.append(
         "<h2>The ideal customer</h2><p>The ideal is the most common value (median for "
-        "numbers) among the converted leads the model scores highest (the top quarter). Each "
-        "segment cell shows the segment's typical value and the share of its leads that "
-        "match the ideal (numbers: in the same quarter of all leads' values as the ideal). "
-        "Distance from ideal is the share of field values that differ, for the average "
-        "lead of the segment.</p>"
+        "numbers) among the converted leads the model scores highest (the top quarter). "
+        "Shown are the fields that separate hot from cold leads most (a larger share of hot "
+        "leads match the ideal), those sales can act on first. Each segment cell shows the "
+        "segment's typical value and the share of its leads that match the ideal (numbers: "
+        "in the same quarter of all leads' values as the ideal). Distance from ideal is the "
+        "share of field values that differ, over all fields, for the average lead of the "
+        "segment.</p>"
     )
-    parts.append(_segments_html(numbers["segment_profiles"], numbers["segments"]))
+    parts.append(
+        _segments_html(
+            numbers.get("ideal_comparison", pd.DataFrame(columns=["field", "actionable"])),
+            numbers["segment_profiles"],
+            numbers["segments"],
+        )
+    )
     if drivers_png is not None or extra:
         parts.append("<h2>What drives the score</h2>")
         if drivers_png is not None:

@@ -1,13 +1,17 @@
-"""Reasons a salesperson can read: ``Time on site: 1,532 s (high) → +18``.
+"""Reasons a salesperson can read: ``Came back the same day → +9``, ``Time on site: 26 min
+(high) → +18``.
 
 Each lead's contributions (see :mod:`leadscore.scoring.contributions`) become its top
-positive and negative reasons in score points, with the field's value and how it compares
-with typical leads (low / typical / high against the training leads' quartiles).
+positive and negative reasons in score points, worded by the one phrase builder
+(:mod:`leadscore.scoring.phrases`) with what the model knows about each field
+(:mod:`leadscore.scoring.field_facts`: its kind, unit, the training leads' quartiles for
+low / typical / high, the data dictionary's words) and marked ``actionable`` when sales can
+act on the field.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,80 +20,47 @@ import pandas as pd
 
 from leadscore.modeling.model import LeadModel
 from leadscore.scoring.contributions import Contributions, contributions
+from leadscore.scoring.field_facts import phrasebook
+from leadscore.scoring.labels import humanise, unit_of
+from leadscore.scoring.phrases import FieldFacts, Phrasebook, phrase, value_words
 
 
 @dataclass(frozen=True)
 class Reason:
-    """One field's push on one lead's score."""
+    """One field's push on one lead's score: ``phrase`` says the field and the lead's value
+    in words, ``value`` the value alone, ``actionable`` whether sales can act on it."""
 
     field: str
     value: str
     points: float
+    phrase: str = ""
+    actionable: bool = True
 
     @property
     def text(self) -> str:
         sign = "+" if self.points >= 0 else "−"
-        return f"{humanise(self.field)}: {self.value} → {sign}{abs(self.points):.0f}"
-
-
-#: column-name suffixes that are units: ``time_on_site_s`` is a time in seconds
-UNITS = {
-    "s": "s", "sec": "s", "secs": "s", "seconds": "s", "ms": "ms", "min": "min",
-    "mins": "min", "minutes": "min", "h": "h", "hours": "h", "days": "days", "pct": "%",
-    "percent": "%",
-}  # fmt: skip
-
-
-def _split_unit(field: str) -> tuple[str, str]:
-    if not (field.islower() and "_" in field):
-        return field, ""
-    stem, _, last = field.rpartition("_")
-    return (stem, UNITS[last]) if stem and last in UNITS else (field, "")
-
-
-def unit_of(field: str) -> str:
-    """The unit a field's name ends in (``time_on_site_s`` → ``s``), else ``""``."""
-    return _split_unit(field)[1]
-
-
-def humanise(field: str) -> str:
-    """``time_on_site_s`` → ``Time on site``; ``Lead Source`` stays as it is."""
-    field = _split_unit(field)[0]
-    if field.islower() or "_" in field:
-        text = field.replace("_", " ").strip()
-        return text[:1].upper() + text[1:]
-    return field
+        said = self.phrase or f"{humanise(self.field)}: {self.value}"
+        return f"{said} → {sign}{abs(self.points):.0f}"
 
 
 def describe_value(value: object, quartiles: tuple[float, float] | None, unit: str = "") -> str:
-    """The value as a person reads it, with its unit and low / typical / high for numbers."""
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
-        return "not given"
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        number = float(value)
-        text = f"{number:,.0f}" if number.is_integer() or abs(number) >= 100 else f"{number:,.2f}"
-        if unit:
-            text += unit if unit == "%" else f" {unit}"
-        if quartiles is not None:
-            low, high = quartiles
-            level = "low" if number < low else "high" if number > high else "typical"
-            return f"{text} ({level})"
-        return text
-    if isinstance(value, pd.Timestamp):
-        return f"{value:%a %d %b, %H:%M}"  # weekday and hour are what the model uses
-    return str(value)
+    """A value as a person reads it, with its unit and low / typical / high for numbers
+    (the phrase builder's :func:`~leadscore.scoring.phrases.value_words` for a field known
+    by nothing else).
+
+    Example
+    -------
+    >>> describe_value(1532.0, (43.0, 359.0), "s"), describe_value(None, None)
+    ('26 min (high)', 'not given')
+    """
+    return value_words(FieldFacts("", "", unit=unit, quartiles=quartiles), value)
 
 
-def quartiles_of(model: LeadModel) -> dict[str, tuple[float, float]]:
-    """Lower and upper quartile of every numeric field among the reference leads."""
-    background = model.background_
-    out = {}
-    for field in background.columns:
-        values = background[field]
-        if pd.api.types.is_numeric_dtype(values.dtype) and values.notna().sum() >= 10:
-            low, high = values.quantile([0.25, 0.75])
-            out[field] = (float(low), float(high))
-    return out
+def quartiles_of(model: LeadModel) -> Phrasebook:
+    """What reasons need to know about every field of ``model`` (:func:`phrasebook
+    <leadscore.scoring.field_facts.phrasebook>`); as a mapping, the lower and upper quartile
+    of every numeric field among the reference leads."""
+    return phrasebook(model)
 
 
 #: points a field must move a score by to be a reason at all
@@ -100,37 +71,39 @@ def select_reasons(
     points: np.ndarray,
     values: Sequence[object],
     fields: Sequence[str],
-    quartiles: dict[str, tuple[float, float]],
+    quartiles: Phrasebook | Mapping[str, tuple[float, float]],
     k: int,
 ) -> tuple[list[Reason], list[Reason]]:
     """One lead's ``k`` strongest reasons up and ``k`` strongest down: the fields whose
     contributions (``points``, one per field) move its score most each way, by at least
-    :data:`MIN_POINTS`, described with the lead's own ``values``. The one place reasons are
-    chosen: batch explanations and the real-time scorer both ask here.
+    :data:`MIN_POINTS`, worded with the lead's own ``values`` and the facts of
+    ``quartiles`` (a :class:`~leadscore.scoring.phrases.Phrasebook`, or just quartiles by
+    field). The one place reasons are chosen: batch explanations and the real-time scorer
+    both ask here.
 
     Example
     -------
     >>> up, down = select_reasons(np.array([12.0, -3.0, 0.2]), ["yes", "mobile", 4],
     ...                           ["returned", "device", "visits"], {}, 2)
-    >>> [r.field for r in up], [r.field for r in down]
-    (['returned'], ['device'])
+    >>> [r.text for r in up], [r.text for r in down]
+    (['Returned → +12'], ['Device: mobile → −3'])
     """
+    book = quartiles if isinstance(quartiles, Phrasebook) else Phrasebook.from_quartiles(quartiles)
     k = min(k, len(points))
     order = np.argsort(-points)
     chosen = (
         [i for i in order[:k] if points[i] > MIN_POINTS],
         [i for i in order[::-1][:k] if points[i] < -MIN_POINTS],
     )
-    up, down = (
-        [
-            Reason(fields[i], describe_value(values[i], quartiles.get(fields[i]),
-                                            unit_of(fields[i])),
-                   float(points[i]))
-            for i in side
-        ]
-        for side in chosen
-    )  # fmt: skip
-    return up, down
+    sides: list[list[Reason]] = []
+    for side in chosen:
+        said = []
+        for i in side:
+            facts = book.facts(fields[i])
+            words, whole = phrase(facts, values[i])
+            said.append(Reason(fields[i], words, float(points[i]), whole, facts.actionable))
+        sides.append(said)
+    return sides[0], sides[1]
 
 
 def reasons(
@@ -142,7 +115,7 @@ def reasons(
     -------
     >>> up, down = reasons(model, leads.head(1))[0]
     >>> [r.text for r in up]
-    ['Returned same day: yes → +1', 'Source: direct → +1', 'Visits: 3 (typical) → +1']
+    ['Returned the same day → +1', 'Source: direct → +1', 'Visits: 3 (typical) → +1']
     """
     explained = explained or contributions(model, X)
     points = explained.points()
@@ -166,11 +139,25 @@ def with_reasons(model: LeadModel, X: pd.DataFrame, scores: pd.DataFrame, k: int
 
 
 def reason_records(up: Sequence[Reason], down: Sequence[Reason]) -> list[dict[str, Any]]:
-    """Reasons as JSON records (``field``, ``value``, ``points``, ``direction``, ``text``),
-    the form the score store and the API keep them in."""
+    """Reasons as JSON records (``field``, ``value``, ``points``, ``direction``, ``text``,
+    ``actionable``), the form the score store and the API keep them in."""
     return [
         {"field": r.field, "value": r.value, "points": round(r.points, 2),
-         "direction": direction, "text": r.text}
+         "direction": direction, "text": r.text, "actionable": r.actionable}
         for side, direction in ((up, "up"), (down, "down"))
         for r in side
     ]  # fmt: skip
+
+
+__all__ = [
+    "MIN_POINTS",
+    "Reason",
+    "describe_value",
+    "humanise",
+    "quartiles_of",
+    "reason_records",
+    "reasons",
+    "select_reasons",
+    "unit_of",
+    "with_reasons",
+]

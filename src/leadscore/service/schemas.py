@@ -64,10 +64,16 @@ class BatchIn(Strict):
 
 class ReasonOut(BaseModel):
     field: str
-    value: str
+    value: str = Field(description="The lead's value in words.", examples=["26 min (high)"])
     points: float = Field(description="Effect on the 0–100 score.")
     direction: Literal["up", "down"]
-    text: str = Field(examples=["Time on site: 1,532 s (high) → +18"])
+    text: str = Field(examples=["Time on site: 26 min (high) → +18", "Came back the same day → +9"])
+    actionable: bool | None = Field(
+        None,
+        description="Whether sales can act on the field (visits, demo requests: yes; country, "
+        "device: no), from the data dictionary the model was trained with or the field's name; "
+        "null for reasons stored before it was recorded.",
+    )
 
 
 class OverrideOut(BaseModel):
