@@ -12,10 +12,17 @@ from sklearn.metrics import roc_auc_score
 from leadscore.config import Business
 from leadscore.explain.rates import wilson_interval
 from leadscore.modeling.metrics import lift_at, profit
+from leadscore.monitor.intervals import (
+    BOOTSTRAP_METHOD,
+    DELONG_FROM,
+    DELONG_METHOD,
+    bootstrap_intervals,
+    delong_interval,
+    lift_interval,
+)
 from leadscore.monitor.performance import (
     MATCHED_COLUMNS,
     bands,
-    bootstrap_intervals,
     match_outcomes,
     over_time,
     realised,
@@ -172,6 +179,49 @@ def test_vectorised_bootstrap_equals_resampling_one_by_one() -> None:
     lifts = [lift_at(y[i], p[i]) for i in drawn]
     fast = bootstrap_intervals(y, p, resamples=200, seed=11)
     assert fast["lift_top10"] == pytest.approx(tuple(np.percentile(lifts, [2.5, 97.5])))
+
+
+def test_delong_interval_is_the_textbook_one_with_ties() -> None:
+    matched = _calibrated(400, seed=8)
+    y, p = matched["converted"].to_numpy(), np.round(matched["score"].to_numpy(), 2)
+    # DeLong's components by brute force: every converter against every other lead
+    won = p[y == 1][:, None] > p[y == 0][None, :]
+    tied = p[y == 1][:, None] == p[y == 0][None, :]
+    kernel = won + 0.5 * tied
+    auc = kernel.mean()
+    variance = kernel.mean(axis=1).var(ddof=1) / won.shape[0]
+    variance += kernel.mean(axis=0).var(ddof=1) / won.shape[1]
+    spread = 1.959963984540054 * np.sqrt(variance)
+    assert auc == pytest.approx(roc_auc_score(y, p))
+    assert delong_interval(y, p) == pytest.approx((auc - spread, auc + spread), abs=1e-12)
+    assert np.isnan(delong_interval(np.array([1, 0, 0]), np.array([0.9, 0.1, 0.2]))).all()
+
+
+def test_large_samples_get_delong_and_the_same_intervals_as_the_bootstrap() -> None:
+    matched = _calibrated(DELONG_FROM + 10_000, seed=9)
+    y, p = matched["converted"].to_numpy(), matched["score"].to_numpy()
+    result = realised(matched, Business())
+    assert result.interval_method == DELONG_METHOD
+    assert (result.auc_low, result.auc_high) == delong_interval(y, p)
+    assert (result.lift_low, result.lift_high) == lift_interval(y, p)
+    boot = bootstrap_intervals(y, p)  # what the report gave before, at ~20 times the cost
+    assert (result.auc_low, result.auc_high) == pytest.approx(boot["auc"], abs=0.002)
+    assert (result.lift_low, result.lift_high) == pytest.approx(boot["lift_top10"], rel=0.01)
+    assert realised(matched.iloc[: DELONG_FROM - 1], Business()).interval_method == (
+        BOOTSTRAP_METHOD
+    )
+
+
+def test_the_lift_drawn_from_the_top_alone_is_distributed_as_a_full_resample() -> None:
+    matched = _calibrated(3000, seed=10)
+    y, p = matched["converted"].to_numpy(), matched["score"].to_numpy()
+    # 20,000 full resamples (every lead drawn) against 20,000 drawn from their top alone:
+    # each places the percentiles to about ±0.005 here
+    full = bootstrap_intervals(y, p, resamples=20_000, seed=3)["lift_top10"]
+    for seed in range(2):
+        top = lift_interval(y, p, resamples=20_000, seed=seed)
+        assert top == pytest.approx(full, abs=0.015)
+    assert lift_interval(y, p, seed=1) == lift_interval(y, p, seed=1)
 
 
 def test_a_training_estimate_far_above_raises_the_alert() -> None:

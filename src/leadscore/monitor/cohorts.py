@@ -108,13 +108,12 @@ def _latest(frame: pd.DataFrame, time_column: str) -> pd.DataFrame:
 
 
 def _cohort_start(created: pd.Series, freq: Freq) -> pd.Series:
-    """The first day of each lead's week (Monday) or month, as dates."""
+    """The first day of each lead's week (Monday) or month, as naive midnight times (the
+    table's rows show them as dates: :func:`_cohort_rows`)."""
     days = created.dt.tz_convert(None).dt.normalize()
     if freq == "week":
-        starts = days - pd.to_timedelta(days.dt.day_of_week, unit="D")
-    else:
-        starts = days - pd.to_timedelta(days.dt.day - 1, unit="D")
-    return starts.dt.date
+        return days - pd.to_timedelta(days.dt.day_of_week, unit="D")
+    return days - pd.to_timedelta(days.dt.day - 1, unit="D")
 
 
 def _lead_table(
@@ -252,6 +251,60 @@ def cohorts(
     frame = table.assign(
         **{segment: (table["segment"] == segment).astype(float) for segment in SEGMENTS}
     )
+    out = _cohort_rows(frame)
+    out.attrs[WITHOUT_CREATED_AT] = without_date
+    return out
+
+
+def lead_cohorts(table: pd.DataFrame, freq: Freq = "week") -> pd.DataFrame:
+    """:func:`cohorts` of a table with one row per lead, as the store reads it
+    (:func:`leadscore.monitor.data.cohort_leads`): the same rows from a row per lead
+    rather than every score and outcome, without sorting them again.
+
+    Parameters
+    ----------
+    table:
+        One row per lead, by creation time: ``created_at`` (UTC), ``score`` (its latest;
+        NaN: never scored), ``segment`` (a categorical of :data:`SEGMENTS`; missing: none
+        of them), ``converted`` (its latest outcome, 1.0 / 0.0, NaN without one) and
+        ``occurred_at``.
+    freq:
+        ``"week"`` or ``"month"``.
+
+    Example
+    -------
+    >>> table = pd.DataFrame({
+    ...     "created_at": pd.to_datetime(["2026-03-02", "2026-03-04"], utc=True),
+    ...     "score": [0.8, np.nan], "segment": pd.Categorical(["hot", None], SEGMENTS),
+    ...     "converted": [1.0, np.nan],
+    ...     "occurred_at": pd.to_datetime(["2026-03-05", None], utc=True)})
+    >>> lead_cohorts(table)[["cohort", "leads", "scored", "hot", "median_days_to_convert"]]
+           cohort  leads  scored  hot  median_days_to_convert
+    0  2026-03-02      2       1  1.0                     3.0
+    """
+    if freq not in ("week", "month"):
+        raise ValueError(f"freq must be 'week' or 'month', got {freq!r}")
+    require_columns(table, ("created_at", "score", "segment", "converted", "occurred_at"), "leads")
+    converted = table["converted"].to_numpy(dtype=float)
+    delay = (table["occurred_at"] - table["created_at"]).dt.total_seconds() / SECONDS_PER_DAY
+    frame = pd.DataFrame(
+        {
+            "cohort": _cohort_start(table["created_at"], freq),
+            "score": table["score"].to_numpy(dtype=float),
+            **{s: (table["segment"] == s).to_numpy(dtype=float) for s in SEGMENTS},
+            "converted": converted,
+            "days_to_convert": delay.where(converted == 1).to_numpy(),
+        }
+    )
+    out = _cohort_rows(frame)
+    out.attrs[WITHOUT_CREATED_AT] = 0
+    return out
+
+
+def _cohort_rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """The cohort table of one row per lead: ``cohort`` (its first day as a naive time),
+    ``score``, 0/1 columns of :data:`SEGMENTS`, ``converted`` (1/0, NaN) and
+    ``days_to_convert``, in the leads' order (the sums run in it)."""
     grouped = frame.groupby("cohort", sort=True)
     out = pd.DataFrame(
         {
@@ -271,11 +324,10 @@ def cohorts(
         out["conversion"] = out["converted"] / out["with_outcome"].to_numpy(dtype=float)
     low, high = wilson_interval(out["converted"].to_numpy(), out["with_outcome"].to_numpy())
     out["conversion_low"], out["conversion_high"] = low, high
-    out = out.rename_axis("cohort").reset_index()
-    out = out.reindex(columns=list(COLUMNS))
+    out.index = pd.Index([start.date() for start in out.index], dtype=object, name="cohort")
+    out = out.reset_index().reindex(columns=list(COLUMNS))
     for column in ("leads", "scored", "with_outcome", "converted"):
         out[column] = out[column].astype(np.int64)
-    out.attrs[WITHOUT_CREATED_AT] = without_date
     return out
 
 

@@ -9,10 +9,13 @@ Each frame's times are timezone-aware UTC (``datetime64[ns, UTC]``):
   lead's latest outcome;
 * leads — ``lead_id, created_at``.
 
-The report reads less (:mod:`leadscore.store.score_reads`): :func:`judged_frame` (each
+Other faces read less (:mod:`leadscore.store.score_reads`): :func:`judged_frame` (each
 outcome with the score before it), :func:`period_frame` (each lead's last score of a
 period) and :func:`cohort_frames` (each lead's last score and outcome), rather than every
-score.
+score. The report reads only the columns its figures use, as NumPy columns:
+:func:`judged_scores`, :func:`period_scores` (one pass over the period's scores for its
+leads' latest scores, their scores before their outcomes and their last score of each
+week or month) and :func:`cohort_leads`.
 
 Example
 -------
@@ -22,14 +25,16 @@ Example
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from leadscore.explain.rates import outcomes as outcome_values
 from leadscore.store import Store
-from leadscore.store.score_reads import JUDGED_FIELDS, LEAD_FIELDS, PERIOD_FIELDS
+from leadscore.store.packing import MISSING_INT
+from leadscore.store.score_reads import JUDGED_FIELDS, LEAD_FIELDS, PERIOD_FIELDS, SEGMENT_CODES
 
 SCORE_COLUMNS = [
     "lead_id",
@@ -167,9 +172,163 @@ def cohort_frames(store: Store, end: datetime) -> tuple[pd.DataFrame, pd.DataFra
     return frame[["lead_id", "created_at"]], scores, done.astype({"converted": bool})
 
 
+def judged_scores(store: Store, end: datetime) -> pd.DataFrame:
+    """The columns of :func:`judged_frame` that the figures on outcomes read (realised
+    AUC, lift and profit, bands, the realised figures over time): ``converted`` (0/1),
+    ``score``, ``score_100``, ``contact``, ``scored_at``; the same rows in the same order.
+
+    Example
+    -------
+    >>> from datetime import UTC, datetime
+    >>> judged_scores(store, datetime.now(UTC)).columns.tolist()
+    ['converted', 'score', 'score_100', 'contact', 'scored_at']
+    """
+    found = store.scores.reads.judged_columns(end)
+    return pd.DataFrame(
+        {
+            "converted": found["converted"].astype(np.int64),
+            "score": found["score"],
+            "score_100": found["score_100"],
+            "contact": found["contact"].astype(bool),
+            "scored_at": _packed_times(found["scored_at"]),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class PeriodScores:
+    """A period's leads as the report reads them (:func:`period_scores`), each frame in
+    the order of the scores.
+
+    Attributes
+    ----------
+    latest:
+        Each lead scored in the period at its last score there: ``score``, ``contact``,
+        ``own`` (given by the model version asked for; all true without one).
+    before:
+        Each lead of the period at its last score there strictly before its latest
+        outcome (leads whose outcome came before every score of theirs in the period are
+        left out): ``score, contact, explored, propensity`` and the outcome's
+        ``converted`` (1.0 / 0.0, NaN without one) and ``contacted`` (missing: not said).
+    last:
+        Each lead's last score in each period (week or month) of the window: ``period``
+        (its index: 0 the first), ``score``, ``contact``.
+    """
+
+    latest: pd.DataFrame
+    before: pd.DataFrame
+    last: pd.DataFrame
+
+
+def period_scores(
+    store: Store,
+    start: datetime,
+    end: datetime,
+    cuts: list[datetime],
+    version: str | None = None,
+) -> PeriodScores:
+    """What the report reads of the scores of ``[start, end)``, in one pass over them
+    (:meth:`~leadscore.store.score_reads.MonitoringReads.period_scan`).
+
+    Parameters
+    ----------
+    store:
+        The score store.
+    start, end:
+        The period.
+    cuts:
+        Where its weeks or months begin, ascending, inside it.
+    version:
+        The served model's version: ``latest.own`` says which scores it gave.
+
+    Example
+    -------
+    >>> from datetime import UTC, datetime, timedelta
+    >>> now = datetime.now(UTC)
+    >>> len(period_scores(store, now - timedelta(days=7), now, []).latest)
+    0
+    """
+    found = store.scores.reads.period_scan(start, end, cuts, version)
+    # which row is which, from the times (the database kept the rows that are any of
+    # them): ``last`` the lead's last score of its period, ``latest`` its last of the
+    # window, ``before`` its last there strictly before its latest outcome (none: latest)
+    at, following, outcome = found["scored_at"], found["next_at"], found["occurred_at"]
+    edges = np.array([_micros_of(cut) for cut in cuts], dtype=np.int64)
+    period = np.searchsorted(edges, at, side="right")
+    latest, no_outcome = following == MISSING_INT, outcome == MISSING_INT
+    last = latest | (np.searchsorted(edges, following, side="right") != period)
+    before = (no_outcome | (at < outcome)) & (latest | (~no_outcome & (following >= outcome)))
+    score, contact = found["score"], found["contact"].astype(bool)
+    converted = np.where(found["converted"] < 0, np.nan, found["converted"].astype(float))
+    told = found["contacted"][before]
+    contacted = pd.arrays.BooleanArray(told == 1, mask=told < 0)
+    return PeriodScores(
+        latest=pd.DataFrame(
+            {"score": score[latest], "contact": contact[latest], "own": found["own"][latest] > 0}
+        ),
+        before=pd.DataFrame(
+            {
+                "score": score[before],
+                "contact": contact[before],
+                "explored": found["explored"][before] > 0,
+                "propensity": found["propensity"][before],
+                "converted": converted[before],
+                "contacted": contacted,
+            }
+        ),
+        last=pd.DataFrame(
+            {
+                "period": period[last].astype(np.int64),
+                "score": score[last],
+                "contact": contact[last],
+            }
+        ),
+    )
+
+
+def cohort_leads(store: Store, end: datetime) -> pd.DataFrame:
+    """Every lead as :func:`leadscore.monitor.cohorts.lead_cohorts` reads it, by creation
+    time: ``created_at``, its last score before ``end`` (``score``, NaN without one;
+    ``segment``) and its latest outcome (``converted`` 1.0 / 0.0, NaN without one;
+    ``occurred_at``).
+
+    Example
+    -------
+    >>> from datetime import UTC, datetime
+    >>> cohort_leads(store, datetime.now(UTC)).columns.tolist()
+    ['created_at', 'score', 'segment', 'converted', 'occurred_at']
+    """
+    found = store.scores.reads.cohort_columns(end)
+    codes = found["segment"].astype(np.int64)
+    codes[codes >= len(SEGMENT_CODES)] = -1  # another segment: none of the shares
+    converted = found["converted"]
+    return pd.DataFrame(
+        {
+            "created_at": _packed_times(found["created_at"]),
+            "score": found["score"],
+            "segment": pd.Categorical.from_codes(codes, categories=list(SEGMENT_CODES)),
+            "converted": np.where(converted < 0, np.nan, converted.astype(float)),
+            "occurred_at": _packed_times(found["occurred_at"]),
+        }
+    )
+
+
 def _micros(values: pd.Series) -> pd.Series:
     """Microseconds since the epoch (None: missing) as UTC times."""
     times = pd.to_datetime(values.astype("Int64"), unit="us", utc=True)
+    return times.astype("datetime64[ns, UTC]")
+
+
+def _micros_of(when: datetime) -> int:
+    """A time as whole microseconds since the epoch (naive: UTC)."""
+    aware = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+    return (aware - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def _packed_times(micros: np.ndarray) -> pd.Series:
+    """Packed times (microseconds since the epoch; missing: the smallest int64, which is
+    NumPy's NaT) as UTC times."""
+    times = pd.Series(micros.view("datetime64[us]")).dt.tz_localize("UTC")
     return times.astype("datetime64[ns, UTC]")
 
 

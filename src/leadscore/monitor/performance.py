@@ -27,6 +27,7 @@ from leadscore.explain.rates import wilson_interval
 from leadscore.jsonutil import jsonable
 from leadscore.modeling.metrics import lift_at, profit, safe_auc
 from leadscore.monitor.frames import PERIODS, band_label, period_start, require_columns, utc_times
+from leadscore.monitor.intervals import BOOTSTRAP_METHOD, interval_method, intervals
 
 SCORE_COLUMNS = (
     "lead_id", "score", "score_100", "segment", "contact", "scored_at", "model_version",
@@ -37,15 +38,10 @@ BAND_COLUMNS = (
     "band", "low", "leads", "converted", "rate", "ci_low", "ci_high", "predicted", "gap",
 )  # fmt: skip
 OVER_TIME_COLUMNS = ("period", "leads", "n", "converted", "rate", "auc")
-#: the period names :func:`over_time` (and the estimate over time) accept, as pandas periods
-#: bootstrap resamples behind the AUC and lift intervals
-RESAMPLES = 1000
 #: fewer conversions or non-conversions than this and the realised AUC is not reported
 MIN_PER_CLASS = 5
 #: what :func:`realised` reads of the training estimate
 TRAINING_KEYS = ("auc", "lift_top10", "profit", "rows")
-#: resample rows × leads held in memory at once by the bootstrap
-_BOOTSTRAP_CELLS = 1_000_000
 
 
 def match_outcomes(scores: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
@@ -158,117 +154,6 @@ def bands(matched: pd.DataFrame, width: int = 10) -> pd.DataFrame:
     return out[list(BAND_COLUMNS)]
 
 
-def bootstrap_intervals(
-    y: np.ndarray, p: np.ndarray, resamples: int = RESAMPLES, seed: int = 0
-) -> dict[str, tuple[float, float]]:
-    """Percentile bootstrap 95 % intervals of the AUC and the lift in the top 10 %.
-
-    Each resample is a vector of counts (how often each lead was drawn), so the AUC and the
-    lift of all resamples come from one sort of the original scores: the AUC from weighted
-    counts of non-converters ranked below each converter (ties count half), the lift from
-    the weighted leads filling the top 10 %. Resamples without both outcomes are left out.
-    The counts are whole numbers and every sum of them is exact, so the figures do not
-    depend on the order of the sums: the work is done on integers, on the converters' columns
-    only where no scores tie, and for the lift on the columns that fill the top.
-
-    Parameters
-    ----------
-    y, p:
-        Outcomes (0/1) and scores, one per lead.
-    resamples, seed:
-        How many resamples, and their seed: the same data and seed give the same intervals.
-
-    Example
-    -------
-    >>> y = np.array([0, 0, 1, 0, 1, 1, 0, 1] * 5)
-    >>> p = np.array([0.1, 0.3, 0.35, 0.4, 0.8, 0.7, 0.2, 0.9] * 5)
-    >>> low, high = bootstrap_intervals(y, p)["auc"]
-    >>> bool(low < 0.9375 < high), bool(high <= 1)
-    (True, True)
-    """
-    y = np.asarray(y, dtype=np.int64)
-    p = np.asarray(p, dtype=float)
-    n = len(p)
-    if n == 0:
-        return {"auc": (np.nan, np.nan), "lift_top10": (np.nan, np.nan)}
-    order = np.argsort(-p, kind="stable")  # best first
-    p_desc, y_desc = p[order], y[order]
-    starts = np.flatnonzero(np.r_[True, p_desc[1:] != p_desc[:-1]])  # tie groups
-    place = np.empty(n, dtype=np.intp)
-    place[order] = np.arange(n)  # each lead's column, best first
-    top = max(1, round(0.1 * n))
-    rng = np.random.default_rng(seed)
-    chunk = max(1, _BOOTSTRAP_CELLS // n)
-    auc_parts: list[np.ndarray] = []
-    lift_parts: list[np.ndarray] = []
-    for first in range(0, resamples, chunk):
-        rows = min(chunk, resamples - first)
-        drawn = rng.integers(0, n, size=(rows, n))
-        offsets = (np.arange(rows) * n)[:, None]
-        # how often each lead was drawn, in columns best first
-        weights = np.bincount((place[drawn] + offsets).ravel(), minlength=rows * n)
-        weights = weights.reshape(rows, n)
-        cumulative = np.cumsum(weights, axis=1)
-        auc, converted = _resampled_auc(weights, cumulative, y_desc, starts)
-        auc_parts.append(auc)
-        lift_parts.append(_resampled_lift(weights, cumulative, y_desc, top, converted))
-    out: dict[str, tuple[float, float]] = {}
-    for name, parts in (("auc", auc_parts), ("lift_top10", lift_parts)):
-        values = np.concatenate(parts)
-        values = values[np.isfinite(values)]
-        if len(values):
-            low, high = np.percentile(values, [2.5, 97.5])
-            out[name] = (float(low), float(high))
-        else:
-            out[name] = (np.nan, np.nan)
-    return out
-
-
-def _resampled_auc(
-    weights: np.ndarray, cumulative: np.ndarray, y_desc: np.ndarray, starts: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each resample's AUC (NaN without both outcomes) and its converters drawn, from the
-    draw counts of the leads best first (``weights``, with their running sums)."""
-    n = weights.shape[1]
-    if len(starts) < n:  # tied scores: by tie group, ties counting half
-        positive = np.add.reduceat(weights * y_desc, starts, axis=1)
-        negative = np.add.reduceat(weights, starts, axis=1) - positive
-        converted, lost = positive.sum(axis=1), negative.sum(axis=1)
-        below = lost[:, None] - np.cumsum(negative, axis=1)  # non-converters ranked below
-        twice = (positive * (2 * below + negative)).sum(axis=1)
-    else:  # each converter is above every non-converter but those ranked above it
-        columns = np.flatnonzero(y_desc == 1)
-        drawn = weights[:, columns]
-        running = np.cumsum(drawn, axis=1)
-        converted = running[:, -1] if len(columns) else np.zeros(len(weights), np.int64)
-        lost = cumulative[:, -1] - converted
-        above = cumulative[:, columns] - running
-        twice = 2 * (drawn * (lost[:, None] - above)).sum(axis=1)
-    pairs = (converted * lost).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return (twice.astype(float) / 2) / pairs, converted
-
-
-def _resampled_lift(
-    weights: np.ndarray,
-    cumulative: np.ndarray,
-    y_desc: np.ndarray,
-    top: int,
-    converted: np.ndarray,
-) -> np.ndarray:
-    """Each resample's lift in the top ``top`` leads (not finite without a converter)."""
-    n = weights.shape[1]
-    # only the columns up to the one that fills the top in some resample can count
-    fill = max(int(np.searchsorted(row, top, side="left")) for row in cumulative)
-    k = min(n, fill + 1)
-    part = weights[:, :k]
-    before = cumulative[:, :k] - part
-    in_top = np.clip(top - before, 0, part)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        top_rate = (in_top * y_desc[:k]).sum(axis=1) / top
-        return top_rate / (converted / n)
-
-
 @dataclass(frozen=True)
 class RealisedPerformance:
     """How the stored scores did on the outcomes that arrived, beside the training estimate.
@@ -278,8 +163,8 @@ class RealisedPerformance:
     n, positives:
         Outcomes matched to an earlier score, and the conversions among them.
     auc, auc_low, auc_high:
-        Realised ROC-AUC and its bootstrap 95 % interval (``None`` when there are too few
-        of either outcome; ``reason`` says why).
+        Realised ROC-AUC and its 95 % interval (``None`` when there are too few of either
+        outcome; ``reason`` says why).
     lift_top10, lift_low, lift_high:
         Conversion rate of the best-scored 10 % over the overall rate, with its interval.
     profit, profit_per_lead:
@@ -290,6 +175,8 @@ class RealisedPerformance:
         Whether the realised AUC is clearly below the training estimate, and what to do.
     reason, margin:
         Why the AUC is missing, if it is; the margin the alert allows.
+    interval_method:
+        How the intervals were made (:func:`leadscore.monitor.intervals.intervals`).
     """
 
     n: int
@@ -309,7 +196,7 @@ class RealisedPerformance:
     recommendation: str | None
     reason: str | None
     margin: float
-    interval_method: str = f"percentile bootstrap, {RESAMPLES} resamples"
+    interval_method: str = BOOTSTRAP_METHOD
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as plain JSON values (no NaN)."""
@@ -335,11 +222,12 @@ def realised(
 ) -> RealisedPerformance:
     """Realised AUC, lift and profit of the matched outcomes, and whether to retrain.
 
-    The intervals are a percentile bootstrap (:data:`RESAMPLES` resamples, seeded) rather
-    than DeLong's: the same resamples give the lift its interval too, which DeLong's method
-    has no counterpart for, and counting resampled leads instead of re-sorting them keeps it
-    fast. The alert fires when even the upper end of the AUC interval lies more than
-    ``margin`` below the training AUC: a fall that sampling noise does not explain.
+    The intervals (:func:`leadscore.monitor.intervals.intervals`) are a percentile
+    bootstrap of 1,000 seeded resamples, which gives the lift its interval too; from
+    10,000 outcomes on the AUC's is DeLong's and the lift's resamples draw only their top
+    10 % (the full bootstrap would take seconds there). The alert fires when even the
+    upper end of the AUC interval lies more than ``margin`` below the training AUC: a fall
+    that sampling noise does not explain.
 
     Parameters
     ----------
@@ -382,15 +270,15 @@ def realised(
             f"the AUC needs at least {MIN_PER_CLASS} conversions and {MIN_PER_CLASS} "
             f"non-conversions; the {n} outcomes hold {positives} and {n - positives}"
         )
-    intervals = bootstrap_intervals(y, p, seed=seed) if positives else {}
+    found, method = intervals(y, p, seed=seed) if positives else ({}, interval_method(n))
     auc = auc_low = auc_high = None
     if reason is None:
         auc = _number(safe_auc(y, p))
-        auc_low, auc_high = (_number(v) for v in intervals["auc"])
+        auc_low, auc_high = (_number(v) for v in found["auc"])
     lift = lift_low = lift_high = None
     if positives:
         lift = _number(lift_at(y, p, 0.1))
-        lift_low, lift_high = (_number(v) for v in intervals["lift_top10"])
+        lift_low, lift_high = (_number(v) for v in found["lift_top10"])
     total = profit(y, contact, business)
     given = {k: _number((training or {}).get(k), f"training[{k!r}]") for k in TRAINING_KEYS}
     training_auc, training_profit, training_rows = given["auc"], given["profit"], given["rows"]
@@ -422,6 +310,7 @@ def realised(
         recommendation=recommendation,
         reason=reason,
         margin=margin,
+        interval_method=method,
     )
 
 

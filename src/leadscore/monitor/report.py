@@ -37,8 +37,8 @@ import pandas as pd
 
 from leadscore.config import Business
 from leadscore.jsonutil import jsonable
-from leadscore.monitor.cohorts import cohorts
-from leadscore.monitor.data import cohort_frames, judged_frame, period_frame
+from leadscore.monitor.cohorts import lead_cohorts
+from leadscore.monitor.data import cohort_leads, judged_scores, period_frame, period_scores
 from leadscore.monitor.drift import DriftReport, drift_report
 from leadscore.monitor.estimate import (
     EstimatedPerformance,
@@ -49,7 +49,7 @@ from leadscore.monitor.exploration import IpwPerformance, leads_performance
 from leadscore.monitor.frames import PERIODS, period_start, plain
 from leadscore.monitor.inputs import MAX_LEADS, window_inputs
 from leadscore.monitor.movers import Mover, movers
-from leadscore.monitor.performance import MATCHED_COLUMNS, RealisedPerformance, bands, realised
+from leadscore.monitor.performance import RealisedPerformance, bands, realised
 from leadscore.monitor.performance import over_time_of as realised_over_time_of
 from leadscore.scoring.realtime.scorer import FastScorer
 from leadscore.store import Store
@@ -157,30 +157,37 @@ def build_report(
     training = None
     if model is not None:
         training = {**model.metadata_.get("cv_metrics", {}), "rows": model.metadata_.get("rows")}
+    starts = _period_starts(start, end, freq)
+    cuts = [s.to_pydatetime() for s in starts[1:]]
     # what each section uses, asked of the database rather than read from every score; on
-    # PostgreSQL the reads run side by side (the server works while Python parses) and the
-    # bootstrap's NumPy work beside them
+    # PostgreSQL the reads run side by side (the server works while Python computes)
     with _executor(store) as run:
-        judged_read = run.submit(judged_frame, store, end)
-        latest_read = run.submit(period_frame, store, start, end)
-        counted = run.submit(store.scores.reads.counts, start, end)
-        by_period = run.submit(_period_scores, store, start, end, freq)
-        cohort_table = run.submit(lambda: cohorts(*cohort_frames(store, end), freq=freq))
+        judged_read = run.submit(judged_scores, store, end)
+        period_read = run.submit(period_scores, store, start, end, cuts, model_version)
+        counted = run.submit(store.scores.reads.score_count, start, end)
+        inputs = None
+        if model is not None:  # the period's leads' inputs, read while the scores are
+            inputs = run.submit(_period_inputs, store, model, start, end)
+        cohort_table = run.submit(lambda: lead_cohorts(cohort_leads(store, end), freq=freq))
         judged_now = run.submit(_realised, judged_read, business, training)
-        found = movers(store, scorer, start=start, end=end, min_jump=min_jump, limit=movers_limit)
-        latest, judged, scores = latest_read.result(), judged_read.result(), counted.result()[0]
-        drift = _drift(store, scorer, latest, end, notes, model_version)
-        matched = judged[list(MATCHED_COLUMNS)]
-        if matched.empty:
+        found = run.submit(
+            movers, store, scorer, start=start, end=end, min_jump=min_jump, limit=movers_limit
+        )
+        period, judged = period_read.result(), judged_read.result()
+        latest = period.latest
+        drift = None
+        if inputs is not None:
+            drift = _drift(scorer, latest, inputs.result, notes, model_version)
+        if judged.empty:
             notes.append("no outcomes recorded for scored leads yet: outcomes are estimated only")
         exploration, weighing = (None, [])
         if not latest.empty:
-            before = _before_outcome(latest, judged, start)
-            exploration, weighing = leads_performance(before, business)
+            exploration, weighing = leads_performance(period.before, business)
         notes += weighing
+        scores = counted.result()
         over_time = pd.DataFrame()
         if scores:
-            over_time = _over_time(by_period.result(), judged, start, business, freq)
+            over_time = _over_time(_last_scores(period.last, starts), judged, start, business, freq)
         estimated = None
         if not latest.empty:
             contact = latest["contact"].to_numpy(dtype=bool)
@@ -190,10 +197,10 @@ def build_report(
             end=end,
             scores=scores,
             leads=len(latest),
-            movers=found,
+            movers=found.result(),
             drift=drift,
             cohorts=cohort_table.result(),
-            bands=bands(matched) if not matched.empty else pd.DataFrame(),
+            bands=bands(judged) if not judged.empty else pd.DataFrame(),
             realised=judged_now.result(),
             estimated=estimated,
             over_time=over_time,
@@ -206,7 +213,7 @@ def _realised(
     judged: Future[pd.DataFrame], business: Business, training: dict[str, Any] | None
 ) -> RealisedPerformance | None:
     """The realised performance of the outcomes judged so far (None without any)."""
-    matched = judged.result()[list(MATCHED_COLUMNS)]
+    matched = judged.result()
     return None if matched.empty else realised(matched, business, training)
 
 
@@ -214,7 +221,7 @@ def _executor(store: Store) -> Executor:
     """Threads for the report's reads on PostgreSQL; on SQLite (one writer, a file) one
     after the other, as they come."""
     if store.db.dialect == "postgresql":
-        return ThreadPoolExecutor(max_workers=6, thread_name_prefix="report")
+        return ThreadPoolExecutor(max_workers=8, thread_name_prefix="report")
     return _InOrder()
 
 
@@ -228,22 +235,6 @@ class _InOrder(Executor):
         except BaseException as error:  # handed to whoever asks for the result
             done.set_exception(error)
         return done
-
-
-def _before_outcome(latest: pd.DataFrame, judged: pd.DataFrame, start: datetime) -> pd.DataFrame:
-    """Each lead of the period at its last score there before its outcome: its last score
-    there, unless the outcome came first; then its last score before the outcome if that
-    lies in the period (else the lead is left out), in the order of those scores."""
-    knew = latest["occurred_at"].notna() & (latest["scored_at"] >= latest["occurred_at"])
-    if not knew.any():
-        return latest
-    earlier = judged.loc[
-        judged["lead_id"].isin(latest.loc[knew, "lead_id"])
-        & (judged["scored_at"] >= pd.Timestamp(start))
-    ]
-    replaced = earlier[list(latest.columns)].astype(latest.dtypes.to_dict())
-    both = pd.concat([latest.loc[~knew], replaced], ignore_index=True)
-    return both.sort_values(["scored_at", "score_id"], kind="stable").reset_index(drop=True)
 
 
 def period_drift(
@@ -262,19 +253,38 @@ def period_drift(
     start = _utc(start) if start is not None else end - timedelta(days=DEFAULT_DAYS)
     if start >= end:
         raise ValueError(f"the period must start before it ends ({start} ≥ {end})")
-    latest = period_frame(store, start, end)
+    frame = period_frame(store, start, end)
+    own = frame["model_version"].astype(str) == str(model_version)
+    latest = pd.DataFrame({"score": frame["score"], "own": own})
     notes: list[str] = []
-    return _drift(store, scorer, latest, end, notes, model_version), notes
+
+    def inputs() -> tuple[int, pd.DataFrame]:
+        return len(frame), window_inputs(store, scorer.model, frame["lead_id"].tolist(), end)
+
+    return _drift(scorer, latest, inputs, notes, model_version), notes
+
+
+def _period_inputs(
+    store: Store, model: Any, start: datetime, end: datetime
+) -> tuple[int, pd.DataFrame]:
+    """How many leads were scored in ``[start, end)``, and the inputs as of ``end`` of
+    (a sample of) them, which drift compares; none when too few for drift."""
+    asked = store.scores.reads.period_leads(start, end)
+    if len(asked) < MIN_DRIFT_LEADS:
+        return len(asked), pd.DataFrame()
+    return len(asked), window_inputs(store, model, asked, end)
 
 
 def _drift(
-    store: Store,
     scorer: FastScorer | None,
     latest: pd.DataFrame,
-    end: datetime,
+    inputs: Callable[[], tuple[int, pd.DataFrame]],
     notes: list[str],
     version: str | None = None,
 ) -> DriftReport | None:
+    """The drift of the period's leads: ``latest`` their last scores in the period
+    (``score``, and ``own``: given by ``version``); ``inputs`` gives how many they are
+    and their inputs (:func:`_period_inputs`)."""
     if scorer is None:
         return None
     if len(latest) < MIN_DRIFT_LEADS:
@@ -290,7 +300,7 @@ def _drift(
     if version is not None:
         # another model's scores are not this model's: after a retraining the score would
         # read as drifted whatever the leads did
-        own = (latest["model_version"].astype(str) == str(version)).to_numpy()
+        own = latest["own"].to_numpy(dtype=bool)
         if not own.all():
             kept = int(own.sum())
             compared = f"its {kept:,}" if kept >= MIN_DRIFT_LEADS else "none of them (too few)"
@@ -301,10 +311,9 @@ def _drift(
             current_scores = latest.loc[own, "score"].reset_index(drop=True)
             if kept < MIN_DRIFT_LEADS:
                 reference_scores = current_scores = None
-    asked = latest["lead_id"].tolist()
-    current = window_inputs(store, model, asked, end)
+    asked, current = inputs()
     if getattr(model, "feature_builder_", None) is not None:
-        read = min(len(asked), MAX_LEADS)
+        read = min(asked, MAX_LEADS)
         if without := read - len(current):
             notes.append(
                 f"{without:,} of the {read:,} leads read have no stored events (scored in "
@@ -357,28 +366,34 @@ _REFERENCE_SCORES: weakref.WeakKeyDictionary[Any, tuple[pd.DataFrame, pd.Series]
 )
 
 
-def _period_scores(store: Store, start: datetime, end: datetime, freq: Period) -> pd.DataFrame:
-    """Each lead's last score in each period (week or month) of ``[start, end)``:
-    ``period`` (its start), ``score``, ``contact``, in the order of the scores."""
+def _period_starts(start: datetime, end: datetime, freq: Period) -> list[pd.Timestamp]:
+    """Where the weeks or months of ``[start, end)`` begin (UTC), the first at ``start``'s."""
     first = pd.Timestamp(period_start(pd.Series([pd.Timestamp(start)]), freq).iloc[0])
     naive = pd.period_range(first.tz_localize(None), pd.Timestamp(end).tz_localize(None),
                             freq=PERIODS[freq])  # fmt: skip
     starts = [first, *(p.start_time.tz_localize("UTC") for p in naive[1:])]
-    starts = [s for s in starts if s < pd.Timestamp(end)]
-    rows = store.scores.reads.last_per_period(start, end, [s.to_pydatetime() for s in starts[1:]])
-    last = pd.DataFrame(rows, columns=["period", "score", "contact"])
-    last["period"] = pd.DatetimeIndex(starts).as_unit("ns")[last["period"].to_numpy(dtype=int)]
-    return last.astype({"score": float, "contact": bool})
+    return [s for s in starts if s < pd.Timestamp(end)]
+
+
+def _last_scores(last: pd.DataFrame, starts: list[pd.Timestamp]) -> pd.DataFrame:
+    """Each lead's last score in each period (:attr:`PeriodScores.last`) with its period
+    as the period's start: ``period``, ``score``, ``contact``, in the order of the scores."""
+    periods = pd.DatetimeIndex(starts).as_unit("ns")[last["period"].to_numpy(dtype=int)]
+    return last.assign(period=periods)
+
+
+#: what the realised figures over time read of the judged outcomes
+_JUDGED_OVER_TIME = ["converted", "score", "scored_at"]
 
 
 def _over_time(
     last: pd.DataFrame, judged: pd.DataFrame, start: datetime, business: Business, freq: Period
 ) -> pd.DataFrame:
     """Per period: the performance estimated from the scores (each lead's last score in
-    the period: :func:`_period_scores`) beside the realised one (the outcomes judged by
+    the period: :func:`_last_scores`) beside the realised one (the outcomes judged by
     the period's scores: the last score before each outcome, if it lies in the period)."""
     estimated = estimated_by_period(last, business)
-    in_period = judged.loc[judged["scored_at"] >= pd.Timestamp(start), list(MATCHED_COLUMNS)]
+    in_period = judged.loc[judged["scored_at"] >= pd.Timestamp(start), _JUDGED_OVER_TIME]
     actual = realised_over_time_of(last.groupby("period").size(), in_period, freq)
     return estimated.merge(
         actual[["period", "n", "converted", "rate", "auc"]].rename(
