@@ -62,8 +62,12 @@ def test_a_champion_that_saw_the_holdout_is_judged_on_unseen_leads(
     leads = _leads(6000, seed=21)
     day = (leads["created_at"] - START).dt.days
     seen = leads[(day >= 110) & (day < 135)]
+    dictionary = tmp_path / "dictionary.csv"
+    dictionary.write_text("Variable,Description,Label\nvisits,Sessions on the site,Visits\n")
     champion = train(seen, settings=settings, models=["extra_trees"], time="created_at",
-                     id="lead_id", show_progress=False)  # fmt: skip
+                     id="lead_id", show_progress=False, dictionary=dictionary)  # fmt: skip
+    worded = champion.metadata_["dictionary"]["fields"]
+    assert "visits" in worded
     cutoff = pd.Timestamp(champion.metadata_["data_window"]["end"])
     assert cutoff == seen["created_at"].max()
 
@@ -106,6 +110,9 @@ def test_a_champion_that_saw_the_holdout_is_judged_on_unseen_leads(
     assert registry.resolve(CHAMPION) == decision.served_version
     served = registry.load_model(CHAMPION)
     assert served.metadata_["model"] == "logreg_l2"
+    # retrained without the file, both keep the champion's dictionary: reasons keep its words
+    assert challenger.metadata_["dictionary"]["fields"] == worded
+    assert served.metadata_["dictionary"]["fields"] == worded
     learnt_from = pd.Timestamp(decision.train_window[0])
     assert served.metadata_["rows"] == int((leads["created_at"] > learnt_from).sum())
     assert served.metadata_["rows"] > challenger.metadata_["rows"] + len(holdout) - 1

@@ -63,8 +63,9 @@ DictionaryOpt = Annotated[
     Path | None,
     typer.Option(
         "--dictionary",
-        help="Data dictionary (CSV: column, description): descriptions such as 'assigned by "
-        "the sales team' or 'current status' mark columns filled in after contact.",
+        help="Data dictionary (CSV: column, description; optional label, unit, actionable "
+        "yes/no, levels '1=…; 0=…'): descriptions such as 'assigned by the sales team' mark "
+        "columns filled in after contact; labels, units and levels word the reasons.",
     ),
 ]
 StrictLeakageOpt = Annotated[

@@ -282,7 +282,7 @@ def retrain(
     challenger = train(
         learn_table, settings=settings, models=models, track=True,
         show_progress=show_progress, console=None, features_of=_table_file(data),
-        weighted=weighted,
+        weighted=weighted, dictionary=_dictionary_of(champion, settings),
     )  # fmt: skip
     decision.challenger_version = getattr(challenger, "registered_version_", None)
     decision.challenger = _holdout_metrics(challenger, judge_table)
@@ -395,7 +395,7 @@ def _refit(
     served = train(
         table, settings=settings, model=family, params=dict(challenger.params or {}) or None,
         track=True, show_progress=show_progress, console=None, features_of=features_of,
-        weighted=weighted,
+        weighted=weighted, dictionary=_dictionary_of(challenger, settings),
     )  # fmt: skip
     version = getattr(served, "registered_version_", None)
     judged = getattr(challenger, "registered_version_", None)
@@ -445,3 +445,12 @@ def retrain_every(interval: str, job: Any, console: Console) -> None:  # pragma:
     )
     console.print(f"retraining every {interval}; Ctrl-C stops")
     scheduler.start()
+
+
+def _dictionary_of(model: Any, settings: Settings) -> Any:
+    """The data dictionary a retrained model is worded by: the settings' file when one is
+    set, else what the earlier model kept of its own (a retraining from the store has no
+    file at hand, and its reasons would fall back to the column names)."""
+    if settings.leakage.dictionary is not None or model is None:
+        return None  # train reads the settings' file, or there is none
+    return (model.metadata_.get("dictionary") or {}).get("fields") or None
