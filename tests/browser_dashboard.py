@@ -1,7 +1,8 @@
 """What the headless-browser tests of the dashboard share (tests/test_ui_browser.py,
-tests/test_ui_monitoring_browser.py): Debian's chromium or a skip (a failure under
-``CI=true``), the dashboard started as ``leadscore ui`` starts it on a free port against a
-store and a model folder, signing in, and reading what the page shows."""
+tests/test_ui_monitoring_browser.py, tests/test_ui_dashboard_browser.py): Debian's
+chromium or a skip (a failure under ``CI=true``), the dashboard started as ``leadscore ui``
+starts it on a free port against a store and a model folder, signing in, and reading what
+the page shows."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -42,10 +43,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_dashboard(root: Path, store_url: str, model: Path) -> Iterator[str]:
+def running_dashboard(
+    root: Path, store_url: str, model: Path, settings: Mapping[str, str] | None = None
+) -> Iterator[str]:
     """``streamlit run`` as ``leadscore ui`` runs it, serving ``model`` against
-    ``store_url``, working in ``root`` (its log: ``root/streamlit.log``); yields its URL
-    once it answers, stops it on leaving."""
+    ``store_url``, working in ``root`` (its log: ``root/streamlit.log``), with more
+    ``LEADSCORE_*`` ``settings`` in its environment; yields its URL once it answers, stops
+    it on leaving."""
     port = free_port()
     env = dashboard_env(
         database=store_url, config=None, directory=root / "dashboard", max_upload_mb=20
@@ -56,6 +60,7 @@ def running_dashboard(root: Path, store_url: str, model: Path) -> Iterator[str]:
         LEADSCORE_MLFLOW_URI=f"sqlite:///{root / 'mlflow.db'}",
         LEADSCORE_CV_FOLDS="3",
     )
+    env.update(settings or {})
     env.pop("LEADSCORE_CONFIG", None)
     log_path = root / "streamlit.log"
     with log_path.open("w") as log:
@@ -106,15 +111,17 @@ def metric_values(page: object) -> dict[str, str]:
     return out
 
 
-def table_rows(page: object, column: str) -> list[dict[str, str]]:
-    """The rows the one ``st.dataframe`` with a column headed ``column`` draws, each as
-    header → text. Streamlit draws tables on a canvas; this reads the accessible table it
-    keeps beside it (the rows in view only: give the page a tall viewport)."""
+def table_rows(page: object, column: str, nth: int | None = None) -> list[dict[str, str]]:
+    """The rows the one ``st.dataframe`` with a column headed ``column`` draws (the
+    ``nth`` such table, when several have one), each as header → text. Streamlit draws
+    tables on a canvas; this reads the accessible table it keeps beside it (the rows and
+    columns in view only: give the page a tall viewport)."""
     # the accessible table is hidden from the role queries: find its header by text
     header = page.locator("th").filter(has_text=re.compile(f"^{re.escape(column)}$"))  # type: ignore[attr-defined]
     frames = page.locator('[data-testid="stDataFrame"]').filter(has=header)  # type: ignore[attr-defined]
-    assert frames.count() == 1, f"{frames.count()} tables have a column {column!r}"
-    frame = frames.first
+    if nth is None:
+        assert frames.count() == 1, f"{frames.count()} tables have a column {column!r}"
+    frame = frames.nth(nth or 0)
     frame.locator("tbody tr").first.wait_for(state="attached")
     names = [th.inner_text().strip() for th in frame.locator("thead th").all()]
     assert len(set(names)) == len(names), f"columns headed alike: {names}"
@@ -122,3 +129,26 @@ def table_rows(page: object, column: str) -> list[dict[str, str]]:
         dict(zip(names, (td.inner_text().strip() for td in row.locator("td").all()), strict=True))
         for row in frame.locator("tbody tr").all()
     ]
+
+
+def cut_off_metrics(page: object) -> list[str]:
+    """The st.metric values on the page that do not fit their tile (the browser cuts
+    them with an ellipsis), as label: value."""
+    cut = []
+    for metric in page.locator('[data-testid="stMetric"]').all():  # type: ignore[attr-defined]
+        value = metric.locator('[data-testid="stMetricValue"]')
+        # the innermost element holding the text is the one that clips it
+        overflows = value.evaluate(
+            "el => [el, ...el.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth)"
+        )
+        if overflows:
+            label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+            cut.append(f"{label}: {value.inner_text().strip()}")
+    return cut
+
+
+def wait_for_rerun(page: object) -> None:
+    """Wait until the page's script run (started by the last click or input) ends."""
+    page.wait_for_timeout(400)  # type: ignore[attr-defined]
+    page.locator('[data-test-script-state="notRunning"]').wait_for(state="attached")  # type: ignore[attr-defined]
+    page.wait_for_timeout(600)  # type: ignore[attr-defined]  # the elements finish drawing

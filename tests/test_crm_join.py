@@ -209,6 +209,10 @@ def test_a_model_trained_with_crm_fields_scores_events_plus_the_crm_table(
     with Store(store_url) as store:  # the CRM fields are the leads' attributes, not features
         stored = store.leads.get(str(features["lead_id"].iloc[0]))
         assert stored is not None and set(stored.attributes) == {"industry", "employees"}
+        # scored from events: the lead's events are stored with its score (the lead page
+        # and a later event's re-score read them)
+        first = str(features["lead_id"].iloc[0])
+        assert len(store.events.for_lead(first)) == int((events["lead_id"] == first).sum()) > 0
     scored = pd.read_csv(tmp_path / "s.csv")
     direct = loaded.score_leads(expected)
     assert np.allclose(

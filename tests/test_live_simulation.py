@@ -187,3 +187,6 @@ def test_leads_are_created_on_their_simulated_day_on_both_databases(
         lead = created.index[0]
         [(_, changed, attributes)] = store.leads.history([lead])
         assert pd.Timestamp(changed) == created[lead] and attributes.get("industry")
+        # who the lead is comes with it (display fields the model never reads)
+        assert attributes.get("name") and attributes.get("company")
+        assert "name" not in model.crm_fields

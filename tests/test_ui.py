@@ -384,7 +384,7 @@ def test_a_bad_upload_shows_the_cli_error_and_stores_nothing(env: Env) -> None:
     at.run()
     at.button(key="load_upload").click()
     at.run()
-    assert [e.value for e in at.error] == ["empty.csv: file is empty: empty.csv"]
+    assert [e.value for e in at.error] == ["file is empty: empty.csv"]  # named once
     assert env.store.settings.get(DATASET_KEY) is None
 
 
@@ -410,7 +410,7 @@ def test_a_good_upload_becomes_the_data_set_with_preview_and_audit(env: Env) -> 
     no_exceptions(at)
     assert at.success[0].value == "Loaded leads.csv: 480 leads."
     shown = metrics(at)
-    assert shown["Leads"] == "480" and shown["Open (no outcome yet)"] == "80"
+    assert shown["Leads"] == "480" and shown["Open in this table"] == "80"
     assert env.store.settings.get(DATASET_KEY) is not None
     assert len(at.dataframe[0].value) == 200  # the preview
     leaks = [e.value for e in at.error if "Leakage suspect" in e.value]
@@ -669,7 +669,9 @@ def test_queue_frame_filters_and_csv() -> None:
     assert frames.filter_queue(frame, segments=["hot"], search="a")["lead_id"].tolist() == ["A"]
     csv = pd.read_csv(pd.io.common.BytesIO(frames.queue_csv(frame)))
     assert csv["rank"].tolist() == [1, 2, 3] and "score" not in csv.columns
-    assert frames.work_queue_columns(frame, keys)[:3] == ["lead_id", "score_100", "segment"]
+    from leadscore.ui.queue_table import queue_view
+
+    assert queue_view(frame, keys, None)[1][:3] == ["lead_id", "score_100", "segment"]
 
 
 def test_movers_bands_and_daily_distribution() -> None:

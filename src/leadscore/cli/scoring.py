@@ -99,6 +99,9 @@ def score(
         lead_model, frame, out=out_file, capacity=capacity, reasons=reasons,
         store=score_store, model_version=version,
         exploration=ExplorationPolicy.from_settings(settings),
+        # scored from events: the leads' events go into the store with their scores (the
+        # lead page shows them; a later event re-scores the lead from them)
+        events=loaded.events if from_events else None,
     )  # fmt: skip
     print_top(scores, frame, lead_model.id_column_, top, show or [])
     if out_file:

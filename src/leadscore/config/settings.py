@@ -337,6 +337,35 @@ class CapacitySettings(BaseModel):
         return value
 
 
+class DashboardSettings(BaseModel):
+    """What the dashboard shows beside the scores (``[dashboard]``,
+    ``LEADSCORE_DASHBOARD__CRM_URL``)."""
+
+    #: a lead's record in your CRM, e.g. ``https://crm.example.com/leads/{lead_id}``:
+    #: ``{lead_id}`` becomes the lead's id (URL-encoded) and the work queue and the lead
+    #: page link to it; unset: no link
+    crm_url: str | None = None
+
+    @field_validator("crm_url")
+    @classmethod
+    def _lead_link(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        if not value.lower().startswith(("https://", "http://")):
+            raise ValueError(f"must be an http(s) address, not {value!r}")
+        try:
+            value.format(lead_id="L1")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(
+                f"may hold only {{lead_id}} in braces (e.g. https://crm.example.com/leads/"
+                f"{{lead_id}}), not {value!r}"
+            ) from None
+        if "{lead_id}" not in value:
+            raise ValueError(f"must hold {{lead_id}} where the lead's id goes: {value!r}")
+        return value
+
+
 class ExplorationSettings(BaseModel):
     """Exploration (``[exploration]``, ``LEADSCORE_EXPLORATION__SHARE``): a share of the
     leads below the contact cut-off contacted anyway, drawn at random, so outcomes keep
@@ -409,6 +438,8 @@ class Settings(BaseSettings):
     capacity: CapacitySettings = Field(default_factory=CapacitySettings)
     #: leads below the cut-off contacted on purpose (``LEADSCORE_EXPLORATION__SHARE`` …)
     exploration: ExplorationSettings = Field(default_factory=ExplorationSettings)
+    #: the dashboard's link-out to a lead's CRM record
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
 
     @classmethod
     def settings_customise_sources(

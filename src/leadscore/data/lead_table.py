@@ -25,6 +25,7 @@ from leadscore.data.columns import (
 )
 from leadscore.data.roles import (
     coerce_target,
+    identifier_reason,
     infer_id,
     infer_target,
     is_id_like,
@@ -261,7 +262,7 @@ def prepare_table(
             excluded[name] = "constant: a single value"
             continue
         if kinds[name] != "datetime" and is_id_like(column) and not kept:
-            excluded[name] = "identifier: unique per row"
+            excluded[name] = identifier_reason(column)
             continue
         features[name] = column
     kinds = {name: kinds[name] for name in features}
@@ -288,10 +289,15 @@ def prepare_table(
             )
 
     if not features:
-        raise SchemaError(
-            "no usable feature columns remain after setting apart: "
-            + ", ".join(f"{k} ({v})" for k, v in excluded.items())
-        )
+        set_apart = ", ".join(f"{k} ({v})" for k, v in excluded.items())
+        if target is None or target not in frame.columns:
+            # the likelier first fix: a table to learn from needs its outcome
+            raise SchemaError(
+                "no outcome column: none is named like one (converted, won, target, …) or "
+                "given as the target; and no usable feature columns remain after setting "
+                f"apart: {set_apart}"
+            )
+        raise SchemaError(f"no usable feature columns remain after setting apart: {set_apart}")
     resolved = roles.model_copy(update={"target": target, "id": id_col})
     weights = None if roles.weight is None else _weights(frame[roles.weight])
     return LeadTable(

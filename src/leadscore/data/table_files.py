@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 import zlib
 from pathlib import Path
-from typing import Literal, TextIO
+from typing import BinaryIO, Literal, TextIO
 
 import pandas as pd
 
@@ -37,6 +37,19 @@ DATA_SUFFIXES: tuple[str, ...] = (
 )  # fmt: skip
 _DELIMITERS = (",", ";", "\t", "|")
 _GLOB_CHARS = re.compile(r"[*?\[]")
+#: what the first bytes of files that are not text tables say they are
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a ZIP archive or an Excel workbook (.xlsx): save the sheet as CSV"),
+    (b"\xd0\xcf\x11\xe0", "an Excel 97 workbook (.xls): save the sheet as CSV"),
+    (b"%PDF", "a PDF document"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"PAR1", "a Parquet file: give it a .parquet name"),
+    (b"SQLite format 3", "an SQLite database: read a table of it as sqlite:///PATH?table=NAME"),
+)
+#: pandas' words for a row with more fields than the header
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
 
 
 # --- finding the files -------------------------------------------------------------------------
@@ -198,13 +211,52 @@ def _read_parquet(path: Path, label: str) -> pd.DataFrame:
         raise DataError(f"cannot read {label} as Parquet: {exc}") from None
 
 
+def _open_binary(path: Path) -> BinaryIO:
+    return gzip.open(path, "rb") if _is_gzip(path) else path.open("rb")
+
+
 def _open_text(path: Path, encoding: str, errors: str = "strict") -> TextIO:
     if _is_gzip(path):
         return gzip.open(path, "rt", encoding=encoding, errors=errors, newline="")
     return path.open(encoding=encoding, errors=errors, newline="")
 
 
+def binary_kind(head: bytes) -> str | None:
+    """What the first bytes of a file say it is when it is not text (``None`` for text).
+
+    Example
+    -------
+    >>> binary_kind(b"PK\\x03\\x04..."), binary_kind(b"lead_id,visits\\nL1,3\\n")
+    ('a ZIP archive or an Excel workbook (.xlsx): save the sheet as CSV', None)
+    """
+    for magic, what in _MAGIC:
+        if head.startswith(magic):
+            return what
+    # text has no NUL, and control characters but tab, line feed, carriage return are rare
+    controls = sum(1 for byte in head if byte < 9 or 13 < byte < 32)
+    if b"\x00" in head or (head and controls > 0.02 * len(head)):
+        return "binary data"
+    return None
+
+
+def _csv_problem(exc: Exception) -> str:
+    """A CSV parser error in words (pandas speaks of tokenizing and C errors)."""
+    counted = _FIELD_COUNT.search(str(exc))
+    if counted:
+        expected, line, saw = counted.groups()
+        return (
+            f"line {line} has {saw} fields where the header has {expected} (a value holding "
+            "the delimiter without quotes?)"
+        )
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return re.sub(r"^Error tokenizing data\. C error: ", "", text)
+
+
 def _read_csv(path: Path, label: str) -> pd.DataFrame:
+    with _open_binary(path) as handle:
+        what = binary_kind(handle.read(4096))
+    if what is not None:
+        raise DataError(f"cannot read {label} as a CSV table: it looks like {what}")
     last_error: Exception | None = None
     for encoding in ("utf-8-sig", "latin-1"):
         try:
@@ -227,7 +279,7 @@ def _read_csv(path: Path, label: str) -> pd.DataFrame:
         except pd.errors.EmptyDataError:
             raise DataError(f"file is empty: {label}") from None
         except (pd.errors.ParserError, csv.Error) as exc:
-            raise DataError(f"cannot parse {label} as CSV: {exc}") from None
+            raise DataError(f"cannot parse {label} as CSV: {_csv_problem(exc)}") from None
     raise DataError(f"cannot decode {label} as UTF-8 or Latin-1 text: {last_error}")
 
 

@@ -28,6 +28,12 @@ Field               Effect on the logit
 ``job_title`` follows the seniority (no effect of its own); ``country`` and ``status``
 (``Open`` on every row written before the outcome) have none.
 
+Each lead also has who it is — ``name``, ``company`` (named after its industry), an
+``email`` at the company's ``.example`` domain and its ``owner``, the sales rep it is
+assigned to — from its id alone (:func:`identity_frame`), so every row of a lead agrees
+and no random stream moves. They are for people reading the work queue: column roles set
+them apart as identity (:func:`leadscore.data.roles.identity_kind`), never model inputs.
+
 Example
 -------
 >>> rng = np.random.default_rng(0)
@@ -41,6 +47,7 @@ True
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,11 +66,12 @@ __all__ = [
     "crm_changes",
     "crm_frame",
     "draw_crm",
+    "identity_frame",
 ]
 
 CRM_COLUMNS: tuple[str, ...] = (
-    "lead_id", "updated_at", "industry", "company_size", "job_title", "seniority",
-    "lead_source", "country", "status",
+    "lead_id", "updated_at", "name", "company", "email", "owner", "industry", "company_size",
+    "job_title", "seniority", "lead_source", "country", "status",
 )  # fmt: skip
 """Columns of ``DemoEvents.crm`` (and ``crm.csv``)."""
 
@@ -129,6 +137,34 @@ _OTHER_COUNTRY = 0.10  # the country typed in is not the IP address's (travel, V
 CHANGE_SHARE = 0.35
 """Share of closed leads whose CRM row is changed after the outcome."""
 _PROMOTED = ("Director", "VP")  # the seniority a rep records for the buyer of a won deal
+
+# --- who each lead is: from its id, never from a random stream --------------------------------
+
+_FIRST_NAMES = (
+    "Maria", "James", "Aisha", "Lukas", "Priya", "Tom", "Sofia", "Kenji", "Fatima", "Noah",
+    "Elena", "Omar", "Hannah", "Mateo", "Chloé", "Ravi", "Ingrid", "Diego", "Mei", "Samuel",
+    "Amara", "Jonas", "Lucía", "Arjun", "Emma", "Yusuf", "Clara", "Daniel", "Nora", "Wei",
+)  # fmt: skip
+_LAST_NAMES = (
+    "Rossi", "Smith", "Khan", "Müller", "Sharma", "Brown", "García", "Tanaka", "Ali", "Johnson",
+    "Petrova", "Haddad", "Schneider", "Silva", "Dubois", "Patel", "Larsen", "López", "Chen",
+    "Okafor", "Weber", "Santos", "Kowalski", "Murphy", "Nakamura", "Yilmaz", "Jensen", "Costa",
+)  # fmt: skip
+_COMPANY_STEMS = (
+    "Northwind", "Bluepeak", "Brightline", "Cedar", "Harbor", "Ironwood", "Lumen", "Meridian",
+    "Oakridge", "Pioneer", "Quartz", "Redstone", "Silverline", "Summit", "Tidal", "Vertex",
+    "Willow", "Aurora", "Beacon", "Crescent",
+)  # fmt: skip
+_INDUSTRY_WORDS = {  # what a company of each industry calls itself
+    "Software": ("Labs", "Software"), "Financial services": ("Capital", "Finance"),
+    "Healthcare": ("Health", "Clinics"), "Manufacturing": ("Industries", "Manufacturing"),
+    "Retail": ("Stores", "Retail"), "Marketing agency": ("Media", "Agency"),
+    "Education": ("Academy", "Learning"), "Public sector": ("Council", "Services"),
+    "": ("Group", "Partners"),
+}  # fmt: skip
+OWNERS = ("Ana Lima", "Ben Carter", "Chloé Martin", "Dev Patel", "Emma Schulz", "Kenji Sato")
+"""The demo's sales reps: each lead is assigned to one of them."""
+_ASCII = str.maketrans("éüíóáñ", "euioan")
 
 
 @dataclass(frozen=True, eq=False)
@@ -201,6 +237,48 @@ def _titles(seniority: np.ndarray, function: np.ndarray, variant: np.ndarray) ->
     return _text(list(table.ravel()), (seniority * len(_FUNCTIONS) + function) * 2 + variant)
 
 
+def identity_frame(ids: pd.Series, industry: np.ndarray) -> pd.DataFrame:
+    """Who each lead is — ``name``, ``company``, ``email``, ``owner`` — drawn from a hash
+    of its id (the same lead always gets the same), the company named after its industry
+    (codes into :data:`INDUSTRIES`).
+
+    Parameters
+    ----------
+    ids:
+        The leads' ids.
+    industry:
+        Each lead's industry, a code into :data:`INDUSTRIES`.
+
+    Example
+    -------
+    >>> identity_frame(pd.Series(["u_000001"]), np.array([0])).iloc[0].tolist()
+    ['Chloé Costa', 'Meridian Software', 'chloe.costa@meridian-software.example', 'Ben Carter']
+    """
+    hashes = np.array([zlib.crc32(str(i).encode("utf-8")) for i in ids], dtype=np.int64)
+    first = np.array(_FIRST_NAMES, dtype=object)[hashes % len(_FIRST_NAMES)]
+    rest = hashes // len(_FIRST_NAMES)
+    last = np.array(_LAST_NAMES, dtype=object)[rest % len(_LAST_NAMES)]
+    rest = rest // len(_LAST_NAMES)
+    stem = np.array(_COMPANY_STEMS, dtype=object)[rest % len(_COMPANY_STEMS)]
+    rest = rest // len(_COMPANY_STEMS)
+    words = [_INDUSTRY_WORDS[level] for level in np.array(list(INDUSTRIES))[industry]]
+    word = [pair[int(r % 2)] for pair, r in zip(words, rest, strict=True)]
+    owner = np.array(OWNERS, dtype=object)[(rest // 2) % len(OWNERS)]
+    company = [f"{s} {w}" for s, w in zip(stem, word, strict=True)]
+    email = [
+        f"{f}.{la}@{s}-{w}.example".lower().translate(_ASCII).replace(" ", "")
+        for f, la, s, w in zip(first, last, stem, word, strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "name": [f"{f} {la}" for f, la in zip(first, last, strict=True)],
+            "company": company,
+            "email": email,
+            "owner": owner,
+        }
+    )
+
+
 def crm_frame(
     crm: Crm,
     ids: pd.Series,
@@ -213,10 +291,12 @@ def crm_frame(
     ``seniority`` (codes) and ``status`` (text) replace the drawn ones when given."""
     level = crm.seniority if seniority is None else seniority
     countries = [_COUNTRY_NAMES[code] for code in COUNTRIES]
+    who = identity_frame(ids, crm.industry)
     return pd.DataFrame(
         {
             "lead_id": ids.to_numpy(),
             "updated_at": utc(updated_at),
+            **{column: who[column].to_numpy() for column in who.columns},
             "industry": _text(list(INDUSTRIES), crm.industry),
             "company_size": _text(list(COMPANY_SIZES), crm.company_size),
             "job_title": _titles(crm.seniority, crm.function, crm.title_variant),

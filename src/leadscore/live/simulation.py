@@ -44,6 +44,7 @@ import pandas as pd
 
 from leadscore.config import Settings
 from leadscore.data.events import stored_events_frame
+from leadscore.data.roles import identity_columns
 from leadscore.errors import LeadscoreError
 from leadscore.features.crm import read_crm
 from leadscore.jsonutil import jsonable
@@ -356,7 +357,9 @@ def _score(
             )
         )  # fmt: skip
     # the new leads' CRM fields become their attributes (as the API's PATCH would store)
-    fields = features.loc[features["lead_id"].isin(new_leads), ["lead_id", *model.crm_fields]]
+    # and who they are (name, company, owner…: display fields, never model inputs)
+    shown = [*model.crm_fields, *identity_columns(c for c in features.columns if c != "lead_id")]
+    fields = features.loc[features["lead_id"].isin(new_leads), ["lead_id", *dict.fromkeys(shown)]]
     fields = fields.astype(object).where(fields.notna(), None)
     attributes = {str(r.pop("lead_id")): r for r in jsonable(fields.to_dict("records"))}
     add_scores(store, items, attributes=attributes)

@@ -12,6 +12,8 @@ modules that need no Streamlit and are unit-tested on their own:
 * :mod:`.jobs` — comparing, training and re-scoring in the background, with progress
 * :mod:`.batch_scoring` — scoring leads into the store in chunks
 * :mod:`.model_insights` — the what-if, insights and ideal customer the pages show
+* :mod:`.identity`, :mod:`.queue_table` — who each lead is, the CRM link, the queue's table
+* :mod:`.lead_form` — a lead typed in by hand, checked and scored by the served model
 * :mod:`.charts` — every chart, as an Altair specification
 * :mod:`.web` — the Streamlit glue: caches, the signed-in user, page guards
 """

@@ -34,6 +34,7 @@ else:
             "Sales": [
                 st.Page(VIEWS / "leads.py", title="Leads", icon=":material/groups:", default=True),
                 st.Page(VIEWS / "lead.py", title="Lead detail", icon=":material/person_search:"),
+                st.Page(VIEWS / "score.py", title="Score a lead", icon=":material/calculate:"),
                 st.Page(VIEWS / "insights.py", title="Insights", icon=":material/lightbulb:"),
             ],
             "Data and models": [

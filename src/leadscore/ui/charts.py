@@ -26,6 +26,10 @@ from leadscore.explain.wording import field_label
 from leadscore.reporting.charts import HEIGHT, SEGMENT_SCALE, title
 from leadscore.reporting.style import BLUE, GREEN, GREY, PURPLE, RED, SEGMENT_COLOURS
 
+#: what a difference from the ideal customer costs a lead, in the deviation chart's axis
+#: and the lead page's table alike
+GAIN_TITLE = "Points to gain with the ideal value"
+
 # ----------------------------------------------------------------------------- leads
 
 
@@ -143,8 +147,8 @@ def deviation_chart(deviations: pd.DataFrame) -> alt.Chart:
         alt.Chart(frame)
         .mark_bar(color=PURPLE)
         .encode(
-            x=alt.X("cost_points:Q", title="Points the lead would gain with the ideal value"),
-            y=alt.Y("label:N", sort="-x", title="Field"),
+            x=alt.X("cost_points:Q", title=GAIN_TITLE),
+            y=alt.Y("label:N", sort="-x", title="Field", axis=alt.Axis(labelLimit=260)),
             tooltip=[
                 alt.Tooltip("label:N", title="Field"),
                 alt.Tooltip("value_text:N", title="This lead"),
@@ -182,8 +186,68 @@ def leaderboard_chart(table: pd.DataFrame) -> alt.LayerChart:
 # ----------------------------------------------------------------------------- insights
 
 
+def drivers_crosscheck_chart(drivers: pd.DataFrame, weak_below: float, top: int = 12) -> Any:
+    """The ``top`` drivers by their average effect on the score (left) beside their
+    held-out cross-check (right: how much the AUC falls when the field is shuffled on
+    held-out leads); a driver whose AUC drop is under ``weak_below`` is drawn grey on both
+    sides, so a large effect that does not hold up is visibly weak."""
+    ranked = drivers.sort_values("importance", ascending=False, kind="stable").head(top)
+    unmeasured = pd.Series(np.nan, index=ranked.index)
+    frame = pd.DataFrame(
+        {
+            "label": [field_label(f) for f in ranked["field"]],
+            "importance": ranked["importance"].astype(float).to_numpy(),
+            "auc_drop": ranked.get("auc_drop", unmeasured).astype(float).to_numpy(),
+        }
+    )
+    frame["check"] = np.where(
+        frame["auc_drop"].isna(),
+        "not measured",
+        np.where(frame["auc_drop"] < weak_below, "weak on held-out leads", "holds up"),
+    )
+    order = list(frame["label"])
+    colour = alt.Color(
+        "check:N",
+        title="Held-out cross-check",
+        legend=alt.Legend(orient="bottom"),
+        scale=alt.Scale(
+            domain=["holds up", "weak on held-out leads", "not measured"],
+            range=[BLUE, GREY, "#d9d9d9"],
+        ),
+    )
+    tooltip = [
+        alt.Tooltip("label:N", title="Field"),
+        alt.Tooltip("importance:Q", title="Average effect (points)", format=".1f"),
+        alt.Tooltip("auc_drop:Q", title="Held-out AUC drop", format=".4f"),
+        alt.Tooltip("check:N", title="Cross-check"),
+    ]
+    base = alt.Chart(frame).encode(color=colour, tooltip=tooltip)
+    effect = (
+        base.mark_bar()
+        .encode(
+            x=alt.X("importance:Q", title="Average effect on the score (points)"),
+            y=alt.Y("label:N", sort=order, title="Field", axis=alt.Axis(labelLimit=260)),
+        )
+        .properties(title=title("What drives the score"), height=alt.Step(24), width=340)
+    )
+    check = (
+        base.mark_bar()
+        .encode(
+            x=alt.X("auc_drop:Q", title="AUC drop when shuffled (held-out leads)"),
+            y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labels=False, ticks=False)),
+        )
+        .properties(
+            title=title("Does it hold up?", "held-out permutation importance"),
+            height=alt.Step(24),
+            width=220,
+        )
+    )
+    return alt.hconcat(effect, check, spacing=8)
+
+
 def segment_profile_chart(profiles: pd.DataFrame) -> alt.Chart:
-    """Per segment and field, the share of leads that match the ideal customer."""
+    """Per segment and field, the share of leads that match the ideal customer; the
+    fields in the order given (the page puts the most important first)."""
     frame = pd.DataFrame(
         {
             "segment": profiles["segment"].astype(str).to_numpy(),
@@ -198,7 +262,12 @@ def segment_profile_chart(profiles: pd.DataFrame) -> alt.Chart:
         .mark_rect()
         .encode(
             x=alt.X("segment:N", sort=list(SEGMENT_COLOURS), title="Segment"),
-            y=alt.Y("label:N", title="Field"),
+            y=alt.Y(
+                "label:N",
+                sort=list(dict.fromkeys(frame["label"])),
+                title="Field",
+                axis=alt.Axis(labelLimit=260),
+            ),
             color=alt.Color(
                 "match_share:Q",
                 title="Match the ideal",

@@ -123,12 +123,14 @@ def effective_settings(store: Store, config: str | Path | None = None) -> Settin
     return dashboard_settings(store, config).settings
 
 
-def segment_inputs(segments: Segments, served: Mapping[str, float] | None) -> tuple[int, int]:
+def segment_inputs(
+    segments: Segments, served: Mapping[str, float] | None
+) -> tuple[int | None, int | None]:
     """The scores (0–100) the Settings page's "Hot from" and "Warm from" inputs show.
 
     With fixed cutoffs, those; with the best-scored share, the cutoffs the served model
-    actually uses (its metadata's ``cutoffs``), not numbers it never saw; 50 and 10 when
-    no model is served.
+    actually uses (its metadata's ``cutoffs``), not numbers it never saw; ``None`` (an
+    empty input) where neither says, e.g. while no model is served.
 
     Parameters
     ----------
@@ -143,13 +145,15 @@ def segment_inputs(segments: Segments, served: Mapping[str, float] | None) -> tu
     (19, 7)
     >>> segment_inputs(Segments(hot_cutoff=0.6, warm_cutoff=0.2), None)
     (60, 20)
+    >>> segment_inputs(Segments(), None)
+    (None, None)
     """
     hot, warm = segments.hot_cutoff, segments.warm_cutoff
-    if hot is None:
-        hot = served["hot"] if served else 0.5
-    if warm is None:
-        warm = served["warm"] if served else 0.1
-    return round(hot * 100), round(warm * 100)
+    if hot is None and served:
+        hot = served["hot"]
+    if warm is None and served:
+        warm = served["warm"]
+    return (None if hot is None else round(hot * 100), None if warm is None else round(warm * 100))
 
 
 def served_cutoffs_text(label: str, cutoffs: Mapping[str, float]) -> str:

@@ -142,12 +142,13 @@ def key_columns(frame: pd.DataFrame, time_column: str | None = None) -> dict[str
 
 
 def lead_dates(frame: pd.DataFrame, column: str | None) -> pd.Series:
-    """The leads' creation dates (from ``column``, else when the store first saw them)."""
+    """The leads' creation dates: from ``column`` where it holds one, else when the store
+    first saw the lead (a lead scored through the API often has no creation date)."""
+    seen = frame["stored_at"].dt.tz_convert(None).dt.normalize()
     if column and column in frame.columns:
         parsed = pd.to_datetime(frame[column], errors="coerce", utc=True, format="mixed")
-        if parsed.notna().any():
-            return parsed.dt.tz_convert(None).dt.normalize()
-    return frame["stored_at"].dt.tz_convert(None).dt.normalize()
+        return parsed.dt.tz_convert(None).dt.normalize().fillna(seen)
+    return seen
 
 
 def level_options(frame: pd.DataFrame, column: str | None, limit: int = 200) -> list[str]:
@@ -218,13 +219,6 @@ def segment_shares(counts: Mapping[str, int]) -> pd.DataFrame:
             "share": [v / total for v in counts.values()],
         }
     )
-
-
-def work_queue_columns(frame: pd.DataFrame, keys: Mapping[str, str | None]) -> list[str]:
-    """The columns a work-queue table shows: id, score, segment, the key fields, reasons."""
-    fields = [c for c in (keys.get(k) for k in ("source", "country", "device", "created")) if c]
-    pin = ["pin"] if "pin" in frame.columns and frame["pin"].astype(bool).any() else []
-    return ["lead_id", "score_100", "segment", *pin, *dict.fromkeys(fields), "top_reasons"]
 
 
 def top_leads(frame: pd.DataFrame, segment: str, n: int = 25) -> pd.DataFrame:

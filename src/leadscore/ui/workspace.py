@@ -152,6 +152,44 @@ def leads_from_events(
     return result.table
 
 
+#: what ``make demo`` generates (the Makefile's ``demo-data --events --rows … --new-rows …``)
+#: and the days it then simulates (``demo-live --days``): the Data page describes it
+MAKE_DEMO_LEADS, MAKE_DEMO_NEW_LEADS, MAKE_DEMO_DAYS = 5000, 1000, 90
+
+
+def make_demo_text() -> str:
+    """What ``make demo`` puts in the dashboard, in words (the Data page's Demo tab).
+
+    Example
+    -------
+    >>> make_demo_text().split(":")[0]
+    '`make demo` (in the repository) fills this dashboard'
+    """
+    return (
+        "`make demo` (in the repository) fills this dashboard: a software company's web "
+        f"events for {MAKE_DEMO_LEADS:,} leads with an outcome and {MAKE_DEMO_NEW_LEADS:,} new "
+        "ones, with its CRM table (who each lead is, industry, company size, seniority), "
+        "become one row of features per lead — the current data set — and a trained model "
+        f"scores the {MAKE_DEMO_NEW_LEADS:,} new leads into the work queue. Then "
+        f"{MAKE_DEMO_DAYS} days are simulated up to today: leads arrive through the API and "
+        "are scored, the team calls some, outcomes come back, the traffic mix drifts and a "
+        "retraining decides whether a new model serves."
+    )
+
+
+def named_problem(name: str, message: str) -> str:
+    """An error about the source ``name`` as one line that names it once.
+
+    Example
+    -------
+    >>> named_problem("garbage.csv", "file has a header but no rows: garbage.csv")
+    'file has a header but no rows: garbage.csv'
+    >>> named_problem("leads.csv", "target column 'won' is empty")
+    "leads.csv: target column 'won' is empty"
+    """
+    return message if name and name in message else f"{name}: {message}"
+
+
 def demo_frame(rows: int = 1500, new_rows: int = 300, seed: int = 42) -> pd.DataFrame:
     """The demo leads as one CRM export: ``rows`` labelled leads and ``new_rows`` fresh
     ones without an outcome yet (the leads to call)."""

@@ -44,10 +44,16 @@ def load(name: str, source: str, read: Callable[[], pd.DataFrame]) -> None:
                 frame, name=name, source=source, check=check, loaded_by=user.name
             )
     except LeadscoreError as exc:
-        st.error(f"{name}: {mask_text(str(exc))}")
+        st.error(workspace.named_problem(name, mask_text(str(exc))))
         return
     ctx.store.settings.set(DATASET_KEY, {"id": info.id}, by=user.name)
-    st.session_state["data_loaded"] = f"Loaded {name}: {info.rows:,} leads."
+    no_outcome = (
+        " It has no outcome column (converted, won, target, …; or choose one under Column "
+        "roles): its leads can be scored, not learned from."
+        if check.target is None
+        else ""
+    )
+    st.session_state["data_loaded"] = f"Loaded {name}: {info.rows:,} leads.{no_outcome}"
     st.rerun()
 
 
@@ -147,10 +153,12 @@ if user.is_admin:
                         lambda: read_table(checked(source, "sql"), settings=ctx.settings),
                     )
         with demo_tab:
+            st.markdown(workspace.make_demo_text())
             st.caption(
-                "A software company's web leads with known, planted effects: 1,500 leads with "
-                "an outcome and 300 open ones. Also a deliberate leak (`sales_status`, written "
-                "after the call) for the audit to catch."
+                "The button loads a smaller demo of its own: one CRM export of the same "
+                "company's leads with known, planted effects — 1,500 with an outcome and 300 "
+                "open ones — and a deliberate leak (`sales_status`, written after the call) "
+                "for the audit to catch."
             )
             cols = st.columns(2)
             if cols[0].button("Load the demo data", key="load_demo", type="primary"):
@@ -181,11 +189,18 @@ cols[0].metric("Leads", f"{info.rows:,}")
 cols[1].metric("With an outcome", f"{info.labelled:,}")
 rate = f"{info.converted / info.labelled:.1%} of those with an outcome" if info.labelled else None
 cols[2].metric("Converted", f"{info.converted:,}", help=rate)
-cols[3].metric("Open (no outcome yet)", f"{info.open:,}")
-cols[4].metric("Columns", f"{len(info.columns):,}")
+cols[3].metric(
+    "Open in this table", f"{info.open:,}",
+    help="rows of this data set without an outcome yet: the button below scores them",
+)  # fmt: skip
+cols[4].metric(
+    "Scored leads", f"{len(web.queue(ctx)):,}",
+    help="every lead with a score in the store — the work queue of the Leads page — "
+    "whether scored through the API, the command line or this page",
+)  # fmt: skip
 st.caption(
-    f"From {frames.plain(info.source)}; loaded {info.loaded_at.replace('T', ' ')} by "
-    f"{frames.plain(info.loaded_by)}."
+    f"{len(info.columns):,} columns, from {frames.plain(info.source)}; loaded "
+    f"{info.loaded_at.replace('T', ' ')} by {frames.plain(info.loaded_by)}."
 )
 
 preview_tab, roles_tab, audit_tab = st.tabs(["Preview", "Column roles", "Audit"])

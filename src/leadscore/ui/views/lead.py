@@ -1,6 +1,6 @@
-"""Lead detail: score, segment, score history, the reasons, the sales override (set and
-cleared here by admins), the distance from the ideal customer, and the lead's raw
-attributes and events."""
+"""Lead detail: who the lead is (and its CRM record), score, segment, score history, the
+reasons, the sales override (set and cleared here by admins), the distance from the ideal
+customer, and the lead's raw attributes and events."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from leadscore.live.overrides import (
 )
 from leadscore.store import OVERRIDE_SEGMENTS
 from leadscore.ui import charts, frames, model_insights, web
+from leadscore.ui.identity import crm_link, identity_of
 
 ctx = web.context()
 user = web.require_user(ctx)
@@ -52,8 +53,22 @@ latest = history[0] if history else None
 outcome = ctx.store.outcomes.latest(lead_id)
 pin = ctx.store.overrides.active([lead_id]).get(lead_id)
 
+# ----------------------------------------------------------------------------- who
+who = identity_of(lead.attributes)
+link = crm_link(ctx.settings.dashboard.crm_url, lead_id)
+if who.items() or link:
+    left, right = st.columns([5, 1])
+    left.subheader(frames.plain(who.name or f"Lead {lead_id}"))
+    details = [value for label, value in who.items() if label not in ("Name", "Owner")]
+    if who.owner:
+        details.append(f"owner {who.owner}")
+    if details:
+        left.markdown(" · ".join(frames.plain(d) for d in details))
+    if link:
+        right.link_button("Open in CRM", link, icon=":material/open_in_new:")
+
 # ----------------------------------------------------------------------------- headline
-cols = st.columns(5)
+cols = st.columns(4)
 if latest is not None:
     previous = history[1].score_100 if len(history) > 1 else None
     cols[0].metric(
@@ -77,14 +92,20 @@ if latest is not None:
             else None
         ),
     )
-    cols[3].metric("Scored", f"{latest.scored_at:%d %b %H:%M}", help=f"{latest.scored_at} (UTC)")
 else:
     cols[0].metric("Score", "–")
-    st.caption("This lead has no score yet.")
-cols[4].metric(
+cols[3].metric(
     "Outcome",
     "none yet" if outcome is None else ("converted" if outcome.converted else "lost"),
 )
+# a line, not a tile: a date and time do not fit a tile's large type
+if latest is not None:
+    st.caption(
+        f"Scored {latest.scored_at:%Y-%m-%d %H:%M} UTC by model version "
+        f"{frames.plain(latest.model_version)}."
+    )
+else:
+    st.caption("This lead has no score yet.")
 if latest is not None and outcome is None:
     alike = web.earlier_cohorts(ctx, lead_id)
     if alike is not None:
@@ -153,6 +174,13 @@ else:
     st.caption("Admins set and clear overrides (you are a viewer).")
 
 # ----------------------------------------------------------------------------- ideal
+
+
+def shown(value: object) -> str:
+    """A value for the table: numbers to four significant figures."""
+    return f"{value:,.4g}" if isinstance(value, float) else str(value)
+
+
 st.subheader("Compared with the ideal customer")
 serving, problem = web.served(ctx)
 info = web.current_dataset(ctx)
@@ -166,7 +194,10 @@ elif info is None or info.labelled == 0:
 else:
     try:
         ideal = web.ideal(ctx, serving, info)
-        gaps = model_insights.deviations(serving.model, lead.attributes, ideal)
+        inputs = model_insights.lead_inputs(
+            serving.model, lead_id, lead.attributes, ctx.store.events.for_lead(lead_id)
+        )
+        gaps = model_insights.deviations(serving.model, inputs, ideal)
     except LeadscoreError as exc:
         st.caption(f"Cannot compare this lead with the ideal customer: {exc}")
     else:
@@ -177,15 +208,15 @@ else:
             st.dataframe(
                 gaps.assign(
                     field=gaps["field"].map(field_label),
-                    value=gaps["value"].map(lambda v: "not given" if v is None else str(v)),
-                    ideal=gaps["ideal"].astype(str),
+                    value=gaps["value"].map(lambda v: "not given" if v is None else shown(v)),
+                    ideal=gaps["ideal"].map(shown),
                 ),
                 hide_index=True,
                 column_config={
                     "field": "Field",
                     "value": "This lead",
                     "ideal": "Ideal customer",
-                    "cost_points": st.column_config.NumberColumn("Points it costs", format="%+.1f"),
+                    "cost_points": st.column_config.NumberColumn(charts.GAIN_TITLE, format="%+.1f"),
                 },
                 key="gaps",
             )
@@ -203,6 +234,10 @@ with events_tab:
     if events:
         st.dataframe(frames.events_table(events), hide_index=True, key="events")
     else:
-        st.caption("No events stored for this lead (events arrive through the API).")
+        st.caption(
+            "No events stored for this lead: it was scored from its attributes (the API's "
+            "/v1/score, a lead table) or from an events file that was not stored with it. "
+            "Events sent to the API (POST /v1/events) are kept and shown here."
+        )
 with scores_tab:
     st.dataframe(frames.history_frame(history).iloc[::-1], hide_index=True, key="scores")

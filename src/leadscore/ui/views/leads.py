@@ -1,12 +1,16 @@
-"""Leads: the home page. How many leads are hot, warm and cold, the best ones to call and
-why, filters, search by id and the work queue as CSV."""
+"""Leads: the home page. How many leads are hot, warm and cold, the best ones to call —
+who they are, why, and a link to their CRM record — filters, search by id and the work
+queue as CSV."""
 
 from __future__ import annotations
 
 import streamlit as st
 
+from leadscore.explain.wording import field_label
 from leadscore.live.capacity import period_quota
-from leadscore.ui import capacity_frames, charts, frames, web
+from leadscore.ui import capacity_frames, charts, frames, queue_table, web
+from leadscore.ui.identity import LABELS
+from leadscore.ui.identity import QUEUE_COLUMNS as WHO
 
 ctx = web.context()
 web.require_user(ctx)
@@ -49,13 +53,18 @@ with st.container(border=True):
             col.caption(f"{label}: no such field in the leads")
     dates = frames.lead_dates(frame, keys.get("created"))
     first, last = dates.min().date(), dates.max().date()
+    created = keys.get("created")
+    # empty by default: every lead is listed, those without a creation date too
     picked = cols[3].date_input(
         "Created between",
-        value=(first, last),
+        value=(),
         min_value=first,
         max_value=last,
         key="f_dates",
-        help=f"from {keys.get('created') or 'when the store first saw the lead'}",
+        format="YYYY-MM-DD",
+        help=(f"from {created}, or " if created else "from ")
+        + "when the store first saw the lead (leads scored through the API may have no "
+        "creation date)",
     )
     search = cols[4].text_input("Search by lead id", key="f_search", placeholder="e.g. L001234")
 start, end = (
@@ -98,27 +107,47 @@ with right:
 if search.strip():
     exact = frame.loc[frame["lead_id"].str.lower() == search.strip().lower(), "lead_id"]
     if len(exact):
-        if st.button(f"Open lead {exact.iloc[0]}", type="primary", key="open_search"):
-            web.nav_to_lead(str(exact.iloc[0]))
+        found = str(exact.iloc[0])
+        if found not in set(shown["lead_id"]):
+            st.caption(f"Lead {frames.plain(found)} exists, but the filters above leave it out.")
+        if st.button(f"Open lead {found}", type="primary", key="open_search"):
+            web.nav_to_lead(found)
     elif shown.empty:
         st.warning(f"No lead id contains {search.strip()!r}.")
 
 # ----------------------------------------------------------------------------- tables
-columns = frames.work_queue_columns(shown, keys)
+crm_url = ctx.settings.dashboard.crm_url
+view, columns = queue_table.queue_view(shown, keys, crm_url)
 if quota is not None:
     columns.insert(columns.index("segment") + 1, "quota")
 config = {
     "lead_id": st.column_config.TextColumn("Lead"),
+    **{WHO[kind]: st.column_config.TextColumn(label) for kind, label in LABELS.items()},
     "score_100": st.column_config.ProgressColumn(
-        "Score", min_value=0, max_value=100, format="%d", help="0–100: about the chance in %"
+        "Score",
+        min_value=0,
+        max_value=100,
+        format="%d",
+        help="0–100: about the chance in %",
+        width="small",
     ),
     "segment": st.column_config.TextColumn("Segment"),
+    **{
+        column: st.column_config.TextColumn(field_label(column), help=f"column {column}")
+        for column in keys.values()
+        if column
+    },
     "pin": st.column_config.TextColumn("Override", help="a sales override sets the segment"),
     "quota": st.column_config.TextColumn("Quota", help="holds one of the period's contacts"),
-    "top_reasons": st.column_config.TextColumn("Top reasons", width="large"),
+    "top_reasons": st.column_config.TextColumn(
+        "Top reasons", width=queue_table.REASONS_WIDTH, help="what raises the score most"
+    ),
+    "crm": st.column_config.LinkColumn(
+        "CRM", display_text="Open ↗", help=f"the lead's record in the CRM: {crm_url}"
+    ),
 }
 for segment in ("hot", "warm"):
-    top = frames.top_leads(shown, segment, 25)
+    top = frames.top_leads(view, segment, 25)
     st.subheader(f"Top {segment} leads")
     if top.empty:
         st.caption(f"No {segment} leads with these filters.")
@@ -130,6 +159,8 @@ for segment in ("hot", "warm"):
         column_config=config,
         on_select="rerun",
         selection_mode="single-row",
+        row_height=(height := queue_table.reasons_row_height(top["top_reasons"])),
+        height=queue_table.table_height(len(top), height),
         key=f"top_{segment}",
     )
     rows = event.selection.rows if event is not None else []
@@ -143,7 +174,15 @@ if len(explored):
         "([exploration] share in the settings): their outcomes let the model be judged, "
         "and retrained, on every kind of lead, not only on those it already likes."
     )
-    st.dataframe(explored.head(25)[columns], hide_index=True, column_config=config, key="explored")
+    picked_out = frames.explored_leads(view, 25)
+    st.dataframe(
+        picked_out[columns],
+        hide_index=True,
+        column_config=config,
+        row_height=(height := queue_table.reasons_row_height(picked_out["top_reasons"])),
+        height=queue_table.table_height(len(picked_out), height),
+        key="explored",
+    )
 
 st.download_button(
     f"Download the work queue ({len(shown):,} leads, CSV)",

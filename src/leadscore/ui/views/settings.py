@@ -84,40 +84,50 @@ with business_tab:
         "above a fixed score); warm is in between. Models keep the cutoffs they were trained "
         f"with: the new ones apply from the next training ({changed_by(SEGMENTS_KEY)})."
     )
-    serving, _ = web.served(ctx)
+    serving, serving_problem = web.served(ctx)
     served_cutoffs = serving.model.metadata_.get("cutoffs") if serving else None
     if serving is not None and served_cutoffs:
         st.info(served_cutoffs_text(serving.label, served_cutoffs))
-    hot_score, warm_score = segment_inputs(segments, served_cutoffs)
-    with st.form("segments"):
-        mode = st.radio(
-            "Hot leads are",
-            ["the best-scored share of leads", "leads above fixed scores"],
-            index=1 if segments.hot_cutoff is not None else 0,
-            horizontal=True,
+    elif serving is None:
+        st.warning(
+            f"No model is served ({serving_problem}), so the cutoffs in use are not known; "
+            "the inputs stay empty until one is."
         )
+    hot_score, warm_score = segment_inputs(segments, served_cutoffs)
+    # outside the form: choosing the mode at once enables the inputs that mode reads
+    mode = st.radio(
+        "Hot leads are",
+        ["the best-scored share of leads", "leads above fixed scores"],
+        index=1 if segments.hot_cutoff is not None else 0,
+        horizontal=True,
+        key="segments_mode",
+    )
+    fixed = mode.startswith("leads above")
+    in_use = "" if fixed else "; now: the served model's, from the hot share it was trained with"
+    with st.form("segments"):
         cols = st.columns(3)
         share = cols[0].slider(
             "Hot share", 0.01, 0.99, float(segments.hot_share), format="%.2f",
-            help="with the share mode",
+            help="with the share mode", disabled=fixed,
         )  # fmt: skip
-        in_use = "; now: the served model's" if segments.hot_cutoff is None else ""
         hot = cols[1].number_input(
             "Hot from score", 0, 100, hot_score, help=f"with fixed scores{in_use}",
+            disabled=not fixed,
         )  # fmt: skip
         warm = cols[2].number_input(
             "Warm from score (empty: the contact threshold)", 0, 100, warm_score,
-            help=f"with fixed scores{in_use}",
+            help=f"with fixed scores{in_use}", disabled=not fixed,
         )  # fmt: skip
         if st.form_submit_button("Save the segments", type="primary"):
-            fixed = mode.startswith("leads above")
             try:
+                if fixed and hot is None:
+                    raise ValueError("give the score hot leads start from")
                 chosen_segments = Segments(
                     hot_share=share,
-                    hot_cutoff=hot / 100 if fixed else None,
-                    warm_cutoff=warm / 100 if fixed else None,
+                    hot_cutoff=hot / 100 if fixed and hot is not None else None,
+                    warm_cutoff=warm / 100 if fixed and warm is not None else None,
                 )
-            except ValidationError as exc:
+            except (ValidationError, ValueError) as exc:
                 st.error(problem(exc))
             else:
                 ctx.store.settings.set(SEGMENTS_KEY, chosen_segments.model_dump(), by=user.name)
