@@ -120,10 +120,21 @@ def test_compare_writes_the_leaderboard(demo: Path, tmp_path: Path) -> None:
     assert "the PyCaret lead-scoring tutorial's values, not yours" in result.output
 
 
-def test_the_leaderboard_keeps_its_numbers_whole_in_80_columns(demo: Path) -> None:
+@pytest.fixture
+def narrow(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A runner whose output console is 80 columns wide (the console reads COLUMNS once,
+    when it is made: ``make test`` sets it to 160)."""
+    from leadscore.cli import common
+
+    monkeypatch.setattr(common.out, "width", 80)
+    return runner
+
+
+def test_the_leaderboard_keeps_its_numbers_whole_in_80_columns(
+    demo: Path, narrow: CliRunner
+) -> None:
     """In an 80-column terminal (or a pipe without COLUMNS) the leaderboard used to cut
     every cell to ``0.…``; now it leaves out the minor columns and says which."""
-    narrow = CliRunner(env={"COLUMNS": "80", "LEADSCORE_DEBUG": None, "LEADSCORE_CONFIG": None})
     args = ["compare", str(demo / "leads.csv"), *FAST, "--value-per-conversion", "200"]
     result = ok(narrow.invoke(app, args))
     table = [line for line in result.output.splitlines() if line.startswith(("│", "┃"))]
@@ -390,8 +401,7 @@ def test_bad_settings_file(demo: Path, tmp_path: Path) -> None:
     fails(run("audit", demo / "leads.csv", "--config", broken), "settings")
 
 
-def test_the_audit_keeps_column_names_whole_in_80_columns(demo: Path) -> None:
-    narrow = CliRunner(env={"COLUMNS": "80", "LEADSCORE_DEBUG": None, "LEADSCORE_CONFIG": None})
+def test_the_audit_keeps_column_names_whole_in_80_columns(demo: Path, narrow: CliRunner) -> None:
     result = ok(narrow.invoke(app, ["audit", str(demo / "leads.csv")]))
     table = [line for line in result.output.splitlines() if line.startswith("│")]
     names = {line.split("│")[1].strip() for line in table}

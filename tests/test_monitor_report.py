@@ -126,10 +126,13 @@ def test_the_terminal_and_the_api_give_the_same_numbers(
         assert terminal[key] == answer[key], key
     assert answer["realised"]["n"] == 120
     # read by a person in an 80-column terminal: the drift table's numbers stay whole
-    narrow = CliRunner().invoke(
-        cli, ["monitor", "report", "--model", str(model_dir), "--until", end],
-        env={**env, "COLUMNS": "80"},
-    )  # fmt: skip
+    from leadscore.cli import common
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(common.out, "width", 80)  # the console read COLUMNS when it was made
+        narrow = CliRunner().invoke(
+            cli, ["monitor", "report", "--model", str(model_dir), "--until", end], env=env
+        )
     assert narrow.exit_code == 0, narrow.output
     rows = [line for line in narrow.output.splitlines() if line.startswith("│")]
     assert "Drift" in narrow.output and rows, narrow.output

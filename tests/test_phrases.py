@@ -41,6 +41,7 @@ from leadscore.scoring.phrases import (
     FieldFacts,
     Phrasebook,
     default_facts,
+    number_words,
     range_words,
     statement,
     value_words,
@@ -400,3 +401,12 @@ def test_facts_of_an_unknown_field_come_from_its_name() -> None:
     facts = FieldFacts("x", "X")
     assert statement(facts, "yes") == "X: yes"
     assert statement(facts, pd.Timestamp("2026-01-05 09:30")) == "X on a Monday at 09:00"
+
+
+@pytest.mark.parametrize("number", [2.2250738585072014e-308, -5e-9, 1e-300, 1.7e308, -1.7e308, 0.0])
+@pytest.mark.parametrize("unit", ["", "s", "h", "%"])
+def test_extreme_numbers_are_worded_not_a_server_error(number: float, unit: str) -> None:
+    """The API accepts any finite number; its reasons used to raise OverflowError (a 500)
+    for the smallest normal float (10**309 places)."""
+    text = number_words(number, unit)
+    assert text and "nan" not in text.lower()

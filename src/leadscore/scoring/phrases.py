@@ -63,6 +63,8 @@ def figures(number: float) -> str:
     -------
     >>> figures(1532.0), figures(23.76), figures(2.734), figures(0.1273), figures(-0.5)
     ('1,532', '24', '2.7', '0.13', '-0.5')
+    >>> figures(2.2250738585072014e-308), figures(1e300)[:5]
+    ('2.2e-308', '1,000')
     """
     number = float(number)
     if not math.isfinite(number):
@@ -71,6 +73,8 @@ def figures(number: float) -> str:
         return f"{int(number):,}"
     if abs(number) >= 10:
         return _fixed(number, 0)
+    if abs(number) < 0.001:  # no one reads 0.0000021: two figures, in powers of ten
+        return f"{number:.2g}"
     decimals = max(0, 1 - math.floor(math.log10(abs(number))))
     text = _fixed(number, decimals)
     return text.rstrip("0").rstrip(".") if "." in text else text
