@@ -582,5 +582,21 @@ def test_training_records_the_global_drivers_the_dashboard_shows(demo_leads) -> 
     drivers = model.drivers_
     assert list(drivers["field"][:2]) == ["time_on_site_s", "returned_same_day"]
     assert set(drivers["field"]) == set(model.schema_.names)
-    shown = dashboard_insights(model, table, Settings(tracking=False), "converted")
-    assert shown["drivers"] is drivers  # read, not recomputed on the page's first visit
+    from leadscore.explain import drivers as explain_drivers
+
+    computed: list[object] = []
+    original = explain_drivers.global_drivers
+
+    def counted(*args: object, **kwargs: object) -> object:
+        computed.append(args)
+        return original(*args, **kwargs)
+
+    explain_drivers.global_drivers = counted  # type: ignore[assignment]
+    try:
+        shown = dashboard_insights(model, table, Settings(tracking=False), "converted")
+    finally:
+        explain_drivers.global_drivers = original  # type: ignore[assignment]
+    # read, not recomputed on the page's first visit; the held-out AUC drop beside them
+    assert computed == []
+    pd.testing.assert_frame_equal(shown["drivers"][list(drivers.columns)], drivers)
+    assert shown["drivers"]["auc_drop"].notna().all()
