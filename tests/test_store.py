@@ -352,7 +352,7 @@ def test_json_text_is_the_same_with_or_without_conversion() -> None:
 
     import numpy as np
 
-    from leadscore.store.db import _plain, dumps_json
+    from leadscore.store.json_columns import _plain, dumps_json
 
     plain = {"a": [1, 2.5, None, True], "b": {"c": "d"}, 3: "int key", None: 0, False: 1}
     # plain values take json's encoder alone; the same values with one numpy scalar

@@ -50,6 +50,7 @@ from leadscore.store import (
     ScoreRecord,
     Store,
 )
+from leadscore.store.lead_reads import lead_state
 
 #: the share of a lead's trees the thread pool explains while this thread opens the store
 #: transaction (~0.2 ms of the ~0.7 ms the bag's tree SHAP takes on one core, and the
@@ -415,13 +416,11 @@ class LiveScoring:
 
     def lead(self, lead_id: str, history: int = 50) -> LeadView:
         """The lead's attributes, latest score, history (newest first) and trend."""
-        stored = self.store.leads.get(lead_id)
-        if stored is None:
+        state = lead_state(self.store, lead_id, history)
+        if state is None:
             raise NotFoundError(f"no lead with id {lead_id!r}")
-        scores = self.store.scores.history(lead_id, limit=history)
+        stored, scores, outcome, override = state.lead, state.scores, state.outcome, state.override
         trend, change = trend_of(scores, self.trend_points)
-        outcome = self.store.outcomes.latest(lead_id)
-        override = self.store.overrides.active([lead_id]).get(lead_id)
         capacity = None
         if self.capacity is not None and scores:
             [capacity] = decisions(self.store, self.capacity, [Placed(scores[0], override)])

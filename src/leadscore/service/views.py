@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from leadscore.live import LeadView, LiveScore
 from leadscore.live.capacity import CapacityDecision, Quota
 from leadscore.live.overrides import OverrideChange, QueuedLead, effective_contact
@@ -19,9 +21,12 @@ from leadscore.service.schemas import (
 )
 from leadscore.store import OverrideRecord, ScoreRecord
 
+#: a lead's stored reasons validated in one call (a page of the queue holds hundreds)
+_REASON_LIST = TypeAdapter(list[ReasonOut])
+
 
 def _reasons(stored: list[Any] | None) -> list[ReasonOut]:
-    return [ReasonOut.model_validate(r) for r in stored or []]
+    return _REASON_LIST.validate_python(stored or [])
 
 
 def override_out(override: OverrideRecord | None) -> OverrideOut | None:

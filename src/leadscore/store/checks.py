@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from leadscore.store.db import dumps_json
 from leadscore.store.errors import StoreError
+from leadscore.store.json_columns import dumps_json
 
 #: rows per multi-row INSERT or IN list (SQLite allows 32,766 bound parameters per statement)
 CHUNK = 500

@@ -22,8 +22,6 @@ Example
 from __future__ import annotations
 
 import copy
-import dataclasses
-import json
 import math
 import os
 import sqlite3
@@ -31,8 +29,6 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +39,7 @@ from sqlalchemy.pool import StaticPool
 
 from leadscore.data.masking import mask_source
 from leadscore.store.errors import StoreError
+from leadscore.store.json_columns import dumps_json, loads_json
 
 #: where the Alembic environment and revisions live (shipped inside the package)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
@@ -108,51 +105,6 @@ def _parse(url: str | URL) -> URL:
     return parsed
 
 
-def _plain(value: Any) -> Any:
-    """``value`` in plain JSON types: NaN and infinity as ``None`` (PostgreSQL rejects
-    them), numpy scalars unwrapped, dates as ISO 8601, dataclasses as dicts."""
-    if value is None or isinstance(value, str | bool | int):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, Mapping):
-        return {_key(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_plain(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return _plain(float(value))
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return _plain(dataclasses.asdict(value))
-    if type(value).__module__ == "numpy" and hasattr(value, "item"):
-        return _plain(value.item())  # numpy scalars (the store does not import numpy)
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _key(key: Any) -> str:
-    """A mapping key as ``json.dumps`` writes it (``True`` → ``"true"``), else as text."""
-    if isinstance(key, str):
-        return key
-    if key is None or isinstance(key, bool | int | float):
-        return json.dumps(key)
-    return str(key)
-
-
-def dumps_json(value: Any) -> str:
-    """JSON text for the JSON columns (see :func:`_plain` for what is converted).
-
-    Example
-    -------
-    >>> dumps_json({"when": date(2025, 1, 2), "x": float("nan")})
-    '{"when": "2025-01-02", "x": null}'
-    """
-    try:  # already plain, as nearly every value is: json's C encoder alone
-        return json.dumps(value, allow_nan=False)
-    except (TypeError, ValueError):
-        return json.dumps(_plain(value), allow_nan=False)
-
-
 def _is_memory(url: URL) -> bool:
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
 
@@ -206,6 +158,7 @@ def make_engine(url: str | URL, *, wait_s: float | None = None, **kwargs: Any) -
                 path = _create_file(Path(str(parsed.database)))
                 kwargs["creator"] = _read_write_opener(path, connect_args)
         kwargs.setdefault("json_serializer", dumps_json)
+        kwargs.setdefault("json_deserializer", loads_json)
         engine = create_engine(parsed, connect_args=connect_args, **kwargs)
         _configure_sqlite(engine, memory=_is_memory(parsed), busy_s=busy_s)
         if path is not None:
@@ -214,6 +167,7 @@ def make_engine(url: str | URL, *, wait_s: float | None = None, **kwargs: Any) -
     if parsed.get_backend_name() == "postgresql":
         kwargs.setdefault("pool_pre_ping", True)
         kwargs.setdefault("json_serializer", dumps_json)
+        kwargs.setdefault("json_deserializer", loads_json)
         if wait_s is not None:
             kwargs.setdefault("pool_timeout", wait_s)
             kwargs["connect_args"] = _bounded_pg_args(

@@ -56,6 +56,11 @@ class EventRepository(Repository):
     def __init__(self, db: Database, leads: LeadRepository) -> None:
         super().__init__(db)
         self._leads = leads
+        self._insert = (
+            db.insert(Event)
+            .on_conflict_do_nothing(index_elements=["lead_id", "event_id"])
+            .returning(Event.__table__.c.id)
+        )
 
     def add(self, lead_id: str, events: Sequence[Mapping[str, Any]]) -> int:
         """Store behaviour events of a lead (created if new); returns how many were new.
@@ -85,18 +90,12 @@ class EventRepository(Repository):
         # in event-id order: two requests posting overlapping events in different orders
         # would otherwise wait for each other's inserts (a deadlock on PostgreSQL)
         values = [rows[event_id] for event_id in sorted(rows)]
-        new = 0
-        with self._write() as session:
-            self._leads.ensure(session.connection(), [lead_id], now)
-            for start in range(0, len(values), CHUNK):
-                stmt = (
-                    self._db.insert(Event)
-                    .values(values[start : start + CHUNK])
-                    .on_conflict_do_nothing(index_elements=["lead_id", "event_id"])
-                    .returning(Event.id)
-                )
-                new += len(session.execute(stmt).all())
-        return new
+        # one statement, compiled once, for any number of events (SQLAlchemy batches the
+        # rows into multi-row INSERTs); a VALUES list of its own would be compiled anew
+        # for every post, which cost more than the insert
+        with self._db.begin_write() as conn:
+            self._leads.ensure(conn, [lead_id], now)
+            return len(conn.execute(self._insert, values).all())
 
     def for_lead(self, lead_id: str) -> list[EventRecord]:
         """The lead's events in time order (oldest first).
@@ -178,7 +177,7 @@ class OutcomeRepository(Repository):
         with self._write() as session:
             self._leads.ensure(session.connection(), [lead_id], now)
             row = session.scalars(self._db.insert(Outcome).values(values).returning(Outcome)).one()
-            return _outcome(row)
+            return outcome_record(row)
 
     def add_many(
         self,
@@ -270,7 +269,7 @@ class OutcomeRepository(Repository):
             query = query.where(Outcome.occurred_at >= as_utc(since))
         with self._read() as session:
             rows = session.scalars(query.order_by(Outcome.occurred_at, Outcome.id))
-            return [_outcome(row) for row in rows]
+            return [outcome_record(row) for row in rows]
 
     def latest(self, lead_id: str) -> OutcomeRecord | None:
         """The lead's latest recorded outcome, or ``None``.
@@ -288,7 +287,7 @@ class OutcomeRepository(Repository):
                 .order_by(Outcome.id.desc())
                 .limit(1)
             ).first()
-            return None if row is None else _outcome(row)
+            return None if row is None else outcome_record(row)
 
 
 # ---------------------------------------------------------------------- events in
@@ -374,7 +373,8 @@ def _event(row: Event) -> EventRecord:
     )  # fmt: skip
 
 
-def _outcome(row: Outcome) -> OutcomeRecord:
+def outcome_record(row: Any) -> OutcomeRecord:
+    """The frozen record of an outcome row (ORM or Core)."""
     return OutcomeRecord(
         row.id, row.lead_id, row.converted, row.occurred_at, row.recorded_at, row.contacted
     )

@@ -25,8 +25,8 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, false, select, update
 
 from leadscore.store.checks import CHUNK, as_json, check_lead_id
-from leadscore.store.db import dumps_json
 from leadscore.store.errors import StoreError
+from leadscore.store.json_columns import dumps_json
 from leadscore.store.records import LeadRecord
 from leadscore.store.session import Database, Repository
 from leadscore.store.tables import Lead, LeadChange, as_utc, sqlite_time, utcnow

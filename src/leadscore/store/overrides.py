@@ -85,6 +85,25 @@ _OF_LEAD = (
 )
 
 
+# the overrides in force at ``when``: each lead's newest, not cleared and not expired
+_CURRENT = (_OVERRIDES.c.cleared_at.is_(None)) & (
+    _OVERRIDES.c.until.is_(None) | (_OVERRIDES.c.until > bindparam("when"))
+)
+_IN_FORCE = select(_OVERRIDES).where(
+    _OVERRIDES.c.id.in_(select(func.max(_OVERRIDES.c.id)).group_by(_OVERRIDES.c.lead_id)),
+    _CURRENT,
+)
+# the same for some leads: the newest per lead looked up among theirs only
+_IN_FORCE_OF = select(_OVERRIDES).where(
+    _OVERRIDES.c.id.in_(
+        select(func.max(_OVERRIDES.c.id))
+        .where(_OVERRIDES.c.lead_id.in_(bindparam("ids", expanding=True)))
+        .group_by(_OVERRIDES.c.lead_id)
+    ),
+    _CURRENT,
+)
+
+
 _FIELDS = "id, lead_id, segment, reason, author, created_at, until, cleared_at, cleared_by"
 _SQLITE_NEWEST = f"SELECT {_FIELDS} FROM overrides WHERE lead_id = ? ORDER BY id DESC LIMIT 1"
 
@@ -233,24 +252,20 @@ class OverrideRepository(Repository):
     ) -> dict[str, OverrideRecord]:
         """The overrides in force, by lead (of ``lead_ids``, else of every lead)."""
         when = as_utc(now) if now is not None else utcnow()
-        newest = select(func.max(Override.id)).group_by(Override.lead_id)
-        query = select(Override).where(
-            Override.id.in_(newest),
-            Override.cleared_at.is_(None),
-            (Override.until.is_(None)) | (Override.until > when),
-        )
         out: dict[str, OverrideRecord] = {}
-        with self._read() as session:
+        # Core rows on one connection, statements built once: the work queue reads this
+        # on every page, and building the query cost more than running it
+        with self._db.engine.connect() as conn, conn.begin():
             if lead_ids is None:
-                queries = [query]
+                chunks = [(_IN_FORCE, {"when": when})]
             else:
                 ids = sorted(set(lead_ids))
-                queries = [
-                    query.where(Override.lead_id.in_(ids[start : start + CHUNK]))
+                chunks = [
+                    (_IN_FORCE_OF, {"when": when, "ids": ids[start : start + CHUNK]})
                     for start in range(0, len(ids), CHUNK)
                 ]
-            for chunk in queries:
-                for row in session.scalars(chunk):
+            for statement, params in chunks:
+                for row in conn.execute(statement, params):
                     out[row.lead_id] = _record(row)
         return out
 

@@ -27,8 +27,8 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, Row, bindparam, insert, select
 
 from leadscore.store.checks import as_json, check_lead_id
-from leadscore.store.db import dumps_json
 from leadscore.store.errors import StoreError
+from leadscore.store.json_columns import dumps_json
 from leadscore.store.leads import LEADS
 from leadscore.store.records import NewScore, ScoreRecord, StoredScore
 from leadscore.store.tables import LatestScore, Score, as_utc, from_sqlite_time, sqlite_time

@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy import delete as delete_rows
 from sqlalchemy import select
 
-from leadscore.store.db import dumps_json
 from leadscore.store.errors import StoreError
+from leadscore.store.json_columns import dumps_json
 from leadscore.store.session import Repository
 from leadscore.store.tables import AppSetting, utcnow
 
