@@ -157,6 +157,8 @@ def test_train_saves_model_and_leaderboard(trained: tuple[Path, Path, Result]) -
     assert sorted(m["model"] for m in data["models"]) == ["lightgbm", "logreg_l2"]
     assert "LEFT OUT" in result.output and "sales_status" in result.output
     assert "Trained" in result.output and "Saved to" in result.output
+    # the profit basis once: under the leaderboard, not again after the training summary
+    assert result.output.count("Profit counts") == 1
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

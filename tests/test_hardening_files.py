@@ -236,6 +236,9 @@ def test_the_embedded_mlflow_store_is_private(tmp_path: Path, umask_022: None) -
     database = tmp_path / "mlflow.db"
     registry = Registry(Settings(mlflow_uri=f"sqlite:///{database}", tracking=True))
     assert not database.exists()  # making a registry object creates nothing
+    assert registry.versions() == []  # nor does listing a registry never written to
+    assert not database.exists()
+    registry.client.search_experiments()  # MLflow makes its tables: the file is written
     assert registry.versions() == []
     assert database.is_file() and _mode(database) == 0o600
     assert not [

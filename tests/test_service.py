@@ -351,7 +351,7 @@ def test_scoring_errors_are_answered_by_the_application_handlers(
     body = {"lead_id": "E1", "attributes": attributes(fresh.iloc[0])}
     assert api.post("/v1/score", body).status_code == 200  # the key is cached
 
-    def unreadable(self: LiveScoring, lead_id: str, attributes: Any) -> Any:
+    def unreadable(self: LiveScoring, lead_id: str, attributes: Any, display: Any = None) -> Any:
         raise SchemaError("created_at: 'soon' is not a date")
 
     monkeypatch.setattr(LiveScoring, "score_lead", unreadable)
@@ -400,14 +400,14 @@ def test_a_locked_store_never_holds_the_event_loop(
     entered = threading.Event()
     ran_on: list[str] = []
 
-    def watched(self: LiveScoring, lead_id: str, attributes: Any) -> Any:
+    def watched(self: LiveScoring, lead_id: str, attributes: Any, display: Any = None) -> Any:
         try:
             asyncio.get_running_loop()
             ran_on.append("the event loop")
         except RuntimeError:
             ran_on.append("a worker thread")
         entered.set()
-        return real(self, lead_id, attributes)
+        return real(self, lead_id, attributes, display)
 
     monkeypatch.setattr(LiveScoring, "score_lead", watched)
     answers: dict[str, Any] = {}

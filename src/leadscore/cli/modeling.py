@@ -122,7 +122,8 @@ def train(
         f"{choice.contact_all_profit:,.0f}, contact no one {choice.contact_none_profit:,.0f}, "
         f"threshold 0.5 {choice.default_threshold_profit:,.0f}"
     )
-    out.print(f"[dim]Profit counts {escape(settings.business.basis)}[/]")
+    if len(meta.get("leaderboard") or []) <= 1:  # the leaderboard says it under its table
+        out.print(f"[dim]Profit counts {escape(settings.business.basis)}[/]")
     # one decimal where whole points would print two different cutoffs alike
     digits = 0 if round(cut.hot * 100) != round(cut.warm * 100) or cut.hot == cut.warm else 1
     shares = meta.get("segment_shares") or {}

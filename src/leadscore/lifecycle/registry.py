@@ -320,8 +320,20 @@ class Registry:
         if self._alias_version(CHALLENGER) == version:
             client.delete_registered_model_alias(self.name, CHALLENGER)
 
+    def never_written(self) -> bool:
+        """Whether this is an embedded SQLite registry nothing was ever written to (no
+        file, or the empty file made before MLflow's): reading one would first create
+        MLflow's tables, seconds of work for an empty answer."""
+        if not self.uri.startswith("sqlite:///"):
+            return False
+        path = Path(self.uri.removeprefix("sqlite:///").partition("?")[0])
+        return not path.is_file() or path.stat().st_size == 0
+
     def versions(self) -> list[VersionInfo]:
-        """All versions, newest first, with their aliases and headline metrics."""
+        """All versions, newest first, with their aliases and headline metrics (none from
+        a registry never written to, which is left as it is)."""
+        if self.never_written():
+            return []
         try:
             found = self.client.search_model_versions(f"name='{self.name}'")
         except Exception as exc:  # no such model, or an unreachable store

@@ -221,10 +221,13 @@ class LiveScoring:
         *,
         remember: bool = True,
         then: Callable[[Connection, list[LiveScore]], None] | None = None,
+        display: Mapping[str, Mapping[str, Any]] | None = None,
     ) -> list[LiveScore]:
         """Score leads given as ``(lead_id, attributes)`` and append the scores to history.
 
-        With ``remember`` the attributes are merged into the stored leads. One store
+        With ``remember`` the attributes are merged into the stored leads, and with them
+        ``display`` (lead id → fields that say who the lead is: name, company, owner …,
+        stored for people to read, never given to the model). One store
         transaction for all of it (every score is stored or none); the store stamps the
         scores under the leads' lock, so concurrent scores of a lead keep their order.
         ``then`` is called inside that transaction, once the scores are added, with its
@@ -241,6 +244,8 @@ class LiveScoring:
         if remember:
             for lead_id, attributes in leads:
                 merged.setdefault(lead_id, {}).update(attributes)
+            for lead_id, fields in (display or {}).items():
+                merged.setdefault(lead_id, {}).update(fields)
         with scoring(self.store, [lead_id for lead_id, _ in leads], merged) as transaction:
             results = finish()
             items = [
@@ -286,11 +291,22 @@ class LiveScoring:
         found = decisions(self.store, self.capacity, [Placed(s.record, s.override) for s in scored])
         return [replace(s, capacity=d) for s, d in zip(scored, found, strict=True)]
 
-    def score_lead(self, lead_id: str, attributes: Mapping[str, Any]) -> LiveScore:
-        """:meth:`score_leads` for one lead."""
-        return self.score_leads([(lead_id, attributes)])[0]
+    def score_lead(
+        self,
+        lead_id: str,
+        attributes: Mapping[str, Any],
+        display: Mapping[str, Any] | None = None,
+    ) -> LiveScore:
+        """:meth:`score_leads` for one lead (``display``: its display fields)."""
+        shown = {lead_id: display} if display else None
+        return self.score_leads([(lead_id, attributes)], display=shown)[0]
 
-    def score_lead_now(self, lead_id: str, attributes: Mapping[str, Any]) -> LiveScore | None:
+    def score_lead_now(
+        self,
+        lead_id: str,
+        attributes: Mapping[str, Any],
+        display: Mapping[str, Any] | None = None,
+    ) -> LiveScore | None:
         """:meth:`score_lead` if the store can be written at once, else None (nothing
         stored): on SQLite, when neither this process's writers nor another process hold
         the lock and a connection is idle; never on PostgreSQL (a network round trip).
@@ -304,7 +320,7 @@ class LiveScoring:
             return None
         try:
             with self.store.without_waiting():
-                return self.score_lead(lead_id, attributes)
+                return self.score_lead(lead_id, attributes, display)
         except UNAVAILABLE:  # busy or away: the caller retries where it may wait
             return None
 
@@ -377,12 +393,22 @@ class LiveScoring:
             row.update({name: attributes.get(name) for name in crm})
         return row
 
-    def update_attributes(self, lead_id: str, attributes: Mapping[str, Any]) -> LeadUpdate:
+    def update_attributes(
+        self,
+        lead_id: str,
+        attributes: Mapping[str, Any],
+        display: Mapping[str, Any] | None = None,
+    ) -> LeadUpdate:
         """Merge new attributes into the lead (CRM fields changed, enrichment arrived) and
         re-score it with everything known: its merged attributes for a lead-table model;
         its events and attributes for a model trained on event features (and CRM fields).
+        ``display`` fields (name, company, owner …) are merged too; they alone change no
+        score, so an update of nothing else is stored without re-scoring.
         """
-        record = self.store.leads.upsert(lead_id, attributes)
+        record = self.store.leads.upsert(lead_id, {**attributes, **(display or {})})
+        if not attributes:
+            note = "display fields stored; the score does not read them"
+            return LeadUpdate(lead_id, dict(record.attributes), None, note)
         serving = self.slot.current
         if serving.scores_events:
             row = self._inputs_from_store(serving, lead_id)

@@ -76,6 +76,27 @@ def check_attributes(
         raise RequestValidationError(errors) from None
 
 
+def check_display(
+    model: type[BaseModel], display: Mapping[str, str | None], where: Sequence[str | int]
+) -> dict[str, str | None]:
+    """Display fields (who the lead is) that are not the serving model's inputs: one of
+    those belongs in ``attributes``, where it is checked and scored; 422 naming each."""
+    inputs = set(_names(model))
+    errors = [
+        {
+            "type": "value_error",
+            "loc": (*where, name),
+            "msg": "An input of the serving model: send it in attributes, not display",
+            "input": value,
+        }
+        for name, value in display.items()
+        if name in inputs
+    ]
+    if errors:
+        raise RequestValidationError(errors)
+    return dict(display)
+
+
 def check_some_attributes(
     model: type[BaseModel], attributes: Mapping[str, Any], where: Sequence[str | int]
 ) -> dict[str, Any]:

@@ -15,7 +15,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from leadscore.service.bad_input import LEAD_ID, NO_CONTROLS, TEXT, check_text
 
@@ -50,12 +57,29 @@ class Strict(BaseModel):
 # ----------------------------------------------------------------------------- scoring
 
 
+#: a display field's name and value: who the lead is, for people (never a model input)
+DisplayName = Annotated[str, Field(min_length=1, max_length=100, pattern=TEXT)]
+DisplayValue = Annotated[str | None, Field(max_length=500, pattern=TEXT)]
+Display = Annotated[
+    dict[DisplayName, DisplayValue],
+    Field(
+        max_length=20,
+        description="Who the lead is, for the people working it: name, company, e-mail, "
+        "phone, owner, CRM id … (at most 20 fields). Stored with the lead and shown in the "
+        "work queue and on the lead page; never read by the model. A field that is one of "
+        "the model's inputs belongs in attributes.",
+        examples=[{"name": "Ada Lovelace", "company": "Analytical Engines", "owner": "maria"}],
+    ),
+]
+
+
 class LeadIn(Strict):
     lead_id: LeadId
     attributes: dict[str, Any] = Field(
         description="The model's input fields (see the schema of the serving model). Every "
         "field must be present; null means unknown."
     )
+    display: Display = Field(default_factory=dict)
 
 
 class BatchIn(Strict):
@@ -202,10 +226,17 @@ class EventsOut(BaseModel):
 
 class AttributesIn(Strict):
     attributes: dict[str, Any] = Field(
-        min_length=1,
+        default_factory=dict,
         description="Some of the serving model's input fields (those that changed); the "
         "others keep their stored values.",
     )
+    display: Display = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _something(self) -> AttributesIn:
+        if not self.attributes and not self.display:
+            raise ValueError("send attributes, display fields or both")
+        return self
 
 
 class LeadUpdateOut(BaseModel):

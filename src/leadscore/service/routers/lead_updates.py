@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from leadscore.live import LeadUpdate
 from leadscore.service.bad_input import NO_CONTROLS
 from leadscore.service.deps import Live, Serving, attribute_model
-from leadscore.service.inputs import check_some_attributes
+from leadscore.service.inputs import check_display, check_some_attributes
 from leadscore.service.schemas import AttributesIn, ErrorOut, LeadUpdateOut
 from leadscore.service.security import require
 from leadscore.service.views import score_out
@@ -31,8 +31,14 @@ def update_lead(
     lead is created if new) and re-score it: with its attributes, and for a model trained
     on events (and CRM fields) with all its events too. Every change is kept, so training
     from the store sees each lead's fields as they were at its outcome."""
-    given = check_some_attributes(attribute_model(model), body.attributes, ("body", "attributes"))
-    update = scoring.update_attributes(lead_id, given)
+    schema = attribute_model(model)
+    given = (
+        check_some_attributes(schema, body.attributes, ("body", "attributes"))
+        if body.attributes
+        else {}
+    )
+    display = check_display(schema, body.display, ("body", "display"))
+    update = scoring.update_attributes(lead_id, given, display)
     if update.scored is not None:
         request.app.state.metrics.scores.labels(update.scored.result.segment).inc()
     return lead_update_out(update)

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from leadscore.live import LiveScore
 from leadscore.service.deps import Live, Service, Serving, attribute_model, live, serving, too_large
 from leadscore.service.idempotency import IDEMPOTENCY_KEY, Answer, answering, once
-from leadscore.service.inputs import check_attributes
+from leadscore.service.inputs import check_attributes, check_display
 from leadscore.service.schemas import BatchIn, BatchOut, LeadIn, ScoreOut
 from leadscore.service.security import KEY_SECURITY, require, require_direct
 from leadscore.service.views import score_out
@@ -46,21 +46,24 @@ async def score_one(body: LeadIn, request: Request) -> Response:
     # threads; validation and the response take microseconds
     scoring = await live(request)
     model = await serving(request)
-    attributes = check_attributes(attribute_model(model), body.attributes, ("body", "attributes"))
+    schema = attribute_model(model)
+    attributes = check_attributes(schema, body.attributes, ("body", "attributes"))
+    display = check_display(schema, body.display, ("body", "display"))
     if IDEMPOTENCY_KEY in request.headers:  # a retry-safe request (service/idempotency.py)
 
         def work(answer: Answer) -> str:
             then = answering(answer, lambda s: score_out(s[0]).model_dump_json(by_alias=True))
-            scored = scoring.score_leads([(body.lead_id, attributes)], then=then)[0]
+            shown = {body.lead_id: display} if display else None
+            scored = scoring.score_leads([(body.lead_id, attributes)], then=then, display=shown)[0]
             request.app.state.metrics.scores.labels(scored.result.segment).inc()
             return answer.body or score_out(scored).model_dump_json(by_alias=True)
 
         return await run_in_threadpool(once, request, body, work)
     # on the event loop when the store can be written at once (SQLite, no lock held: no
     # wait, and no hop to a thread and back); else in a thread, which may wait for it
-    scored = scoring.score_lead_now(body.lead_id, attributes)
+    scored = scoring.score_lead_now(body.lead_id, attributes, display)
     if scored is None:
-        scored = await run_in_threadpool(scoring.score_lead, body.lead_id, attributes)
+        scored = await run_in_threadpool(scoring.score_lead, body.lead_id, attributes, display)
     request.app.state.metrics.scores.labels(scored.result.segment).inc()
     # a Response is sent as it is: no second check against ScoreOut
     payload = score_out(scored).model_dump_json(by_alias=True)
@@ -86,16 +89,21 @@ def score_batch(
         )
         for i, lead in enumerate(body.leads)
     ]
+    display = {
+        lead.lead_id: check_display(schema, lead.display, ("body", "leads", i, "display"))
+        for i, lead in enumerate(body.leads)
+        if lead.display
+    }
     if IDEMPOTENCY_KEY in request.headers:  # a retry-safe request (service/idempotency.py)
 
         def work(answer: Answer) -> str:
             then = answering(answer, lambda s: batch_out(s).model_dump_json(by_alias=True))
-            scored = scoring.score_leads(leads, then=then)
+            scored = scoring.score_leads(leads, then=then, display=display)
             count(request, scored)
             return answer.body or batch_out(scored).model_dump_json(by_alias=True)
 
         return once(request, body, work)
-    scored = scoring.score_leads(leads)
+    scored = scoring.score_leads(leads, display=display)
     count(request, scored)
     return batch_out(scored)
 
