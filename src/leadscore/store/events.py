@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Subquery, func, select
 
 from leadscore.store.checks import CHUNK, as_json, check_lead_id
 from leadscore.store.errors import StoreError
@@ -377,4 +377,16 @@ def outcome_record(row: Any) -> OutcomeRecord:
     """The frozen record of an outcome row (ORM or Core)."""
     return OutcomeRecord(
         row.id, row.lead_id, row.converted, row.occurred_at, row.recorded_at, row.contacted
+    )
+
+
+def latest_outcomes() -> Subquery:
+    """Each lead's latest recorded outcome (the highest id: a correction replaces it)."""
+    o = Outcome.__table__.c
+    newer = Outcome.__table__.alias("newer")
+    superseded = select(newer.c.id).where(newer.c.lead_id == o.lead_id, newer.c.id > o.id)
+    return (
+        select(o.id, o.lead_id, o.converted, o.occurred_at, o.contacted)
+        .where(~superseded.exists())
+        .subquery("outcome")
     )

@@ -31,12 +31,15 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 from sqlalchemy import Connection, Subquery, and_, case, func, literal, or_, select, true
+from sqlalchemy.dialects.postgresql import ARRAY
 
+from leadscore.store.events import latest_outcomes
 from leadscore.store.packing import Kind, epoch_us, packed_columns
 from leadscore.store.scoring import LATEST, SCORES
 from leadscore.store.session import Database
-from leadscore.store.tables import Lead, Outcome, as_utc
+from leadscore.store.tables import Lead, as_utc
 
 #: PostgreSQL's memory for each sort and hash of these reads
 WORK_MEM = "64MB"
@@ -130,7 +133,7 @@ class MonitoringReads:
 
     def _judged(self, end: datetime, since: datetime | None = None) -> Subquery:
         """:meth:`judged`'s rows with the outcome's ``outcome_id``, times as stored."""
-        out = _latest_outcomes()
+        out = latest_outcomes()
         earlier = SCORES.alias("earlier")
         conditions = [
             earlier.c.lead_id == out.c.lead_id,
@@ -178,7 +181,7 @@ class MonitoringReads:
         """
         with self._connect() as conn:
             latest = self._latest_in(conn, start, end)
-            out = _latest_outcomes()
+            out = latest_outcomes()
             s = SCORES.c
             query = (
                 select(s.lead_id, *_score_columns(SCORES, epoch=True), out.c.converted,
@@ -241,6 +244,10 @@ class MonitoringReads:
         def period_of(time: Any) -> Any:
             if not bounds:
                 return literal(0)
+            if self._db.dialect == "postgresql":
+                # a binary search over the cuts, not a CASE testing each: the same numbers
+                cuts = sa.bindparam(None, bounds, type_=ARRAY(sa.DateTime(timezone=True)))
+                return func.width_bucket(time, cuts)
             return case(*((time < cut, i) for i, cut in enumerate(bounds)), else_=len(bounds))
 
         # the lead's next score in the window: in the order of the (lead_id, scored_at)
@@ -256,7 +263,7 @@ class MonitoringReads:
             .where(s.scored_at >= as_utc(start), s.scored_at < as_utc(end))
             .subquery("scan")
         )  # fmt: skip
-        w, out = scan.c, _latest_outcomes()
+        w, out = scan.c, latest_outcomes()
         last = or_(w.next_at.is_(None), period_of(w.next_at) != w.period)
         before = and_(
             or_(out.c.occurred_at.is_(None), w.scored_at < out.c.occurred_at),
@@ -368,7 +375,7 @@ class MonitoringReads:
         leads = Lead.__table__.c
         with self._connect() as conn:
             latest = self._latest_in(conn, None, end)
-            out = _latest_outcomes()
+            out = latest_outcomes()
             s = SCORES.c
             query = (
                 select(leads.id, epoch_us(leads.created_at), s.score, s.score_100, s.segment,
@@ -402,7 +409,7 @@ class MonitoringReads:
         leads = Lead.__table__.c
         with self._connect() as conn:
             latest = self._latest_in(conn, None, end)
-            out = _latest_outcomes()
+            out = latest_outcomes()
             segment = case(
                 *((latest.c.segment == name, i) for i, name in enumerate(SEGMENT_CODES)),
                 else_=len(SEGMENT_CODES),
@@ -484,15 +491,3 @@ def _score_columns(scores: Any, *, epoch: bool = False) -> list[Any]:
     if epoch:
         columns = [epoch_us(c).label(c.name) if c.name == "scored_at" else c for c in columns]
     return [*columns, scores.c.id.label("score_id")]
-
-
-def _latest_outcomes() -> Subquery:
-    """Each lead's latest recorded outcome (the highest id: a correction replaces it)."""
-    o = Outcome.__table__.c
-    newer = Outcome.__table__.alias("newer")
-    superseded = select(newer.c.id).where(newer.c.lead_id == o.lead_id, newer.c.id > o.id)
-    return (
-        select(o.id, o.lead_id, o.converted, o.occurred_at, o.contacted)
-        .where(~superseded.exists())
-        .subquery("outcome")
-    )
