@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_service_inputs import ATTRIBUTES, Api, refused, serving
 
 from leadscore.data.roles import identity_columns
+from test_service_inputs import ATTRIBUTES, Api, refused, serving
 
 WHO = {"name": "Ada Lovelace", "company": "Analytical Engines", "owner": "maria"}
 
