@@ -27,6 +27,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("scoring", ("scoring",)),
     ("explaining and reporting", ("explain", "reporting")),
     ("lifecycle", ("lifecycle",)),
+    # the Spark engine runs the features, the scorer and the registry's models on a cluster
+    ("spark engine", ("spark",)),
     ("live and monitoring", ("live", "monitor", "webhooks")),
     ("faces", ("cli", "service", "ui")),
 ]

@@ -8,6 +8,14 @@ from typing import Annotated
 import typer
 
 from leadscore.cli.common import ConfigOpt, DatabaseOpt, err, handle_errors, open_store, out
+from leadscore.cli.engine import (
+    EngineOpt,
+    SparkConfOpt,
+    SparkMasterOpt,
+    dataset_on_spark,
+    features_on_spark,
+    on_spark,
+)
 from leadscore.config import load_settings
 from leadscore.errors import LeadscoreError
 
@@ -145,11 +153,32 @@ def features(
             "table is one row per lead, taken as is).",
         ),
     ] = None,
+    chunk_events: Annotated[
+        int,
+        typer.Option(
+            "--chunk-events",
+            min=1,
+            help="Events per bucket: inputs larger than this are built a bucket of leads at "
+            "a time, in memory bounded by the bucket (raise it to go faster with memory to "
+            "spare).",
+        ),
+    ] = 1_000_000,
+    engine: EngineOpt = "single",
+    spark_master: SparkMasterOpt = None,
+    spark_conf: SparkConfOpt = None,
+    config: ConfigOpt = None,
 ) -> None:
     """Turn raw events into one row of features per lead (point-in-time correct), with
     each lead's CRM fields joined on (--leads)."""
     from leadscore.features.build import FeatureSettings
-    from leadscore.features.table import build_lead_table, save_lead_table
+    from leadscore.features.stream import stream_lead_table
+    from leadscore.features.table import (
+        build_lead_table,
+        load_builder,
+        save_beside_table,
+        save_lead_table,
+        streams,
+    )
 
     training = labels is not None or conversion_event is not None
     if builder is not None and not training and not builder.exists():
@@ -163,6 +192,19 @@ def features(
         milestones=milestone or None,
         mmdb_path=str(mmdb) if mmdb else None,
     )
+    if on_spark(engine):
+        no_time = (leads_time or "").lower() == "none"
+        crm_read = None if leads is None else {
+            "source": leads, "id_column": leads_id, "use_time": not no_time,
+            "time_column": None if no_time else leads_time,
+        }  # fmt: skip
+        features_on_spark(
+            events, out_file, training=training, builder=builder, crm=crm_read, config=config,
+            master=spark_master, conf=spark_conf, outcomes=labels,
+            lead_event=lead_event, conversion_event=conversion_event, cutoff=cutoff, as_of=as_of,
+            settings=settings,
+        )  # fmt: skip
+        return
     crm = None
     if leads is not None:
         from leadscore.features.crm import read_crm
@@ -173,26 +215,43 @@ def features(
                 leads, id_column=leads_id, time_column=None if no_time else leads_time,
                 use_time=not no_time,
             )  # fmt: skip
-    with err.status("building lead features"):
-        result = build_lead_table(
-            [str(e) for e in events], outcomes=labels, lead_event=lead_event,
-            conversion_event=conversion_event, cutoff=cutoff, as_of=as_of, builder=reuse,
-            settings=settings, leads=crm,
-        )  # fmt: skip
-    out.print(result.load.summary())
-    if len(result.load.quarantine):
+    inputs, save_to = [str(e) for e in events], builder if training or reuse is None else None
+    if streams(inputs, chunk_events, conversion_event=conversion_event, leads=crm):
+        with err.status("building lead features, a bucket of leads at a time"):
+            built = stream_lead_table(
+                inputs, out_file, outcomes=labels, cutoff=cutoff, as_of=as_of,
+                builder=load_builder(reuse) if reuse else None, settings=settings,
+                chunk_events=chunk_events,
+            )  # fmt: skip
+        load, notes, rows, columns = built.load, built.notes, built.rows, built.columns
+        converted = None if built.converted is None else built.converted / max(rows, 1)
+        written = {"table": built.path}
+        written |= save_beside_table(out_file, columns, built.builder, load.counts, notes, save_to)
+        result = None
+    else:
+        with err.status("building lead features"):
+            result = build_lead_table(
+                inputs, outcomes=labels, lead_event=lead_event,
+                conversion_event=conversion_event, cutoff=cutoff, as_of=as_of, builder=reuse,
+                settings=settings, leads=crm,
+            )  # fmt: skip
+        load, notes, table = result.load, result.notes, result.table
+        rows, columns = len(table), list(table.columns)
+        converted = (table["converted"] == "yes").mean() if "converted" in columns else None
+    out.print(load.summary())
+    if len(load.quarantine):
         target = quarantine or out_file.with_name(out_file.name.split(".")[0] + ".quarantine.csv")
-        result.load.write_quarantine(target)
+        load.write_quarantine(target)
         out.print(f"set-aside events with file, line and reason: {target}")
-    for note in result.notes:
+    for note in notes:
         out.print(f"[dim]note: {note}[/]")
-    written = save_lead_table(result, out_file, builder if training or reuse is None else None)
-    table = result.table
-    summary = f"{len(table):,} leads × {table.shape[1] - 1} columns"
-    if "converted" in table.columns:
-        summary += f", {(table['converted'] == 'yes').mean():.1%} converted"
+    if result is not None:
+        written = save_lead_table(result, out_file, save_to)
+    summary = f"{rows:,} leads × {len(columns) - 1} columns"
+    if converted is not None:
+        summary += f", {converted:.1%} converted"
     out.print(f"wrote {written['table']} ({summary}); builder {written['builder']}")
-    if result.crm_fields:
+    if result is not None and result.crm_fields:
         timing = "as of each lead's cutoff" if result.crm_dated else "as exported"
         out.print(f"CRM fields joined ({timing}): {', '.join(result.crm_fields)}")
 
@@ -214,6 +273,9 @@ def dataset(
     ] = None,
     config: ConfigOpt = None,
     database: DatabaseOpt = None,
+    engine: EngineOpt = "single",
+    spark_master: SparkMasterOpt = None,
+    spark_conf: SparkConfOpt = None,
 ) -> None:
     """Write a training table from what production recorded (leads, events, outcomes)."""
     from leadscore.lifecycle.store_dataset import save_store_dataset, store_dataset
@@ -222,6 +284,11 @@ def dataset(
         raise LeadscoreError(
             "say where the training table comes from: --from-store (files: leadscore features)"
         )
+    if on_spark(engine) and dataset_on_spark(
+        out_file, since=since, config=config, database=database, master=spark_master,
+        conf=spark_conf,
+    ):  # fmt: skip
+        return
     with open_store(config, database) as store, err.status("building the training table"):
         built = store_dataset(store, since=since)
     for note in built.notes:

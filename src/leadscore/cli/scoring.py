@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from leadscore.cli.common import ConfigOpt, DatabaseOpt, handle_errors, out
+from leadscore.cli.engine import EngineOpt, SparkConfOpt, SparkMasterOpt, on_spark, score_on_spark
 from leadscore.cli.options import CapacityOpt
 from leadscore.config import load_settings
 from leadscore.errors import LeadscoreError
@@ -63,16 +64,43 @@ def score(
         ),
     ] = False,
     database: DatabaseOpt = None,
+    engine: EngineOpt = "single",
+    spark_master: SparkMasterOpt = None,
+    spark_conf: SparkConfOpt = None,
+    batch_size: Annotated[
+        int,
+        typer.Option(
+            "--batch-size",
+            help="CSV and Parquet files are read, scored and written this many leads at a "
+            "time: memory grows with it, not with the file.",
+        ),
+    ] = 65_536,
 ) -> None:
     """Score leads with a trained model: score 0–100, hot/warm/cold, rank, contact."""
     from leadscore.data.sources import read_table
     from leadscore.lifecycle.registry import CHAMPION, load_lead_model
     from leadscore.live.batch import score as run_score
     from leadscore.scoring.exploration import ExplorationPolicy
+    from leadscore.scoring.streaming import can_stream
 
     model_ref, data = (first, second) if second is not None else (CHAMPION, first)
+    if on_spark(engine):
+        if store or database:
+            raise LeadscoreError("--store keeps scores on this machine: not with --engine spark")
+        score_on_spark(
+            model_ref, data, out_file, from_events=from_events, as_of=as_of, leads=leads,
+            capacity=capacity, reasons=reasons, top=top, config=config, master=spark_master,
+            conf=spark_conf,
+        )  # fmt: skip
+        return
     settings = load_settings(config)
     lead_model = load_lead_model(model_ref, settings)
+    if not (from_events or leads or store or database) and can_stream(data):
+        policy = ExplorationPolicy.from_settings(settings)
+        _score_streamed(
+            lead_model, data, out_file, capacity, reasons, top, show or [], batch_size, policy
+        )
+        return
     if from_events:
         from leadscore.data.events import load_events
 
@@ -119,6 +147,28 @@ def score(
         out.print(
             f"stored {len(scores):,} scores (model version {version}) in "
             f"{mask_text(mask(score_store.url))}"
+        )
+
+
+def _score_streamed(
+    model: Any, data: str, out_file: Path | None, capacity: int | None, reasons: int, top: int,
+    show: list[str], batch_size: int, policy: Any,
+) -> None:  # fmt: skip
+    """``score`` of CSV or Parquet files, batch by batch (``scoring.streaming``)."""
+    from leadscore.scoring.streaming import score_file
+
+    done = score_file(
+        model, data, out=out_file, batch_size=batch_size, capacity=capacity, reasons=reasons,
+        exploration=policy, top=top, show=show,
+    )  # fmt: skip
+    print_top(done.top, done.top, model.id_column_, top, show, tally=done.tally)
+    if out_file:
+        out.print(f"wrote {done.tally.leads:,} scores to {out_file}")
+    if done.tally.explored:
+        out.print(
+            "exploration: leads below the cut-off drawn at random for a contact "
+            f"({policy.share:.0%} of them; column explored, each lead's chance in propensity) "
+            "so the model keeps learning from the leads it would leave alone"
         )
 
 
@@ -183,6 +233,7 @@ def print_top(
     id_column: str | None,
     top: int,
     show: list[str],
+    tally: Any = None,
 ) -> None:
     """Print the segment counts and the top leads as a table.
 
@@ -198,6 +249,9 @@ def print_top(
         How many leads to list.
     show:
         Input columns to print beside them (those not in ``frame`` are skipped).
+    tally:
+        The counts of all the leads scored (a :class:`~leadscore.scoring.streaming.Tally`),
+        when ``scores`` holds the top leads only.
 
     Example
     -------
@@ -213,12 +267,17 @@ def print_top(
     │    3 │ L000008 │     9 │ warm    │ yes     │ google │
     └──────┴─────────┴───────┴─────────┴─────────┴────────┘
     """
-    counts = scores["segment"].value_counts()
+    counts = scores["segment"].value_counts().to_dict()
+    leads, contacted, explored = len(scores), int(scores["contact"].sum()), _explored_part(scores)
+    if tally is not None:
+        counts = {"hot": tally.hot, "warm": tally.warm, "cold": tally.cold}
+        leads, contacted = tally.leads, tally.contacted
+        explored = f" ({tally.explored:,} of them by exploration)" if tally.explored else ""
     out.print(
-        f"{len(scores):,} leads: [bold red]{counts.get('hot', 0):,} hot[/], "
+        f"{leads:,} leads: [bold red]{counts.get('hot', 0):,} hot[/], "
         f"[bold yellow]{counts.get('warm', 0):,} warm[/], "
         f"[bold blue]{counts.get('cold', 0):,} cold[/]; "
-        f"{int(scores['contact'].sum()):,} to contact{_explored_part(scores)}"
+        f"{contacted:,} to contact{explored}"
     )
     key = id_column or "lead"
     extra = [c for c in show if c in frame.columns]

@@ -23,6 +23,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from leadscore.config.cluster import SparkSettings
 from leadscore.config.sources import MixpanelSettings, S3Settings
 
 DEFAULT_CONFIG_FILE = "leadscore.toml"
@@ -440,6 +441,8 @@ class Settings(BaseSettings):
     exploration: ExplorationSettings = Field(default_factory=ExplorationSettings)
     #: the dashboard's link-out to a lead's CRM record
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    #: the Spark cluster of ``--engine spark`` (``LEADSCORE_SPARK__MASTER`` …)
+    spark: SparkSettings = Field(default_factory=SparkSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -162,7 +162,7 @@ def _locate_lines(path: Path, bad: list[dict[str, Any]]) -> None:
                 break
 
 
-def _dictionary_columns(names: list[str], types: list[pa.DataType]) -> list[str]:
+def dictionary_columns(names: list[str], types: list[pa.DataType]) -> list[str]:
     """Text columns to read dictionary-encoded (categorical): all but the event id, whose
     values are unique per event and would only make a dictionary as large as the data."""
     event_ids = {c for c, target in map_columns(names).items() if target == "event_id"}
@@ -176,7 +176,7 @@ def _dictionary_columns(names: list[str], types: list[pa.DataType]) -> list[str]
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow → pandas with repetitive text as categoricals (built in Arrow, not Python)."""
     names = [str(n).split(".")[-1] for n in table.column_names]
-    encode = set(_dictionary_columns(names, table.schema.types))
+    encode = set(dictionary_columns(names, table.schema.types))
     for i, name in enumerate(names):
         if name in encode:
             table = table.set_column(i, table.field(i).name, pc.dictionary_encode(table.column(i)))
@@ -195,7 +195,7 @@ def read_event_file(path: Path) -> tuple[pd.DataFrame, list[dict[str, Any]], np.
         try:
             schema = pq.read_schema(path)
             table = pq.read_table(
-                path, read_dictionary=_dictionary_columns(schema.names, schema.types)
+                path, read_dictionary=dictionary_columns(schema.names, schema.types)
             )
             # hand Arrow's memory over column by column instead of holding both copies
             frame = table.to_pandas(split_blocks=True, self_destruct=True)

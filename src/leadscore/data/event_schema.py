@@ -122,18 +122,41 @@ def parse_timestamps(values: pd.Series, where: str) -> pd.Series:
     return parsed.dt.tz_localize(None).astype("datetime64[ns]")
 
 
-def normalise(
-    frame: pd.DataFrame, path: str, lines: np.ndarray
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Map one file's columns onto the schema; split off unusable rows with reasons."""
-    mapping = map_columns(frame.columns)
+def schema_mapping(columns: list[str], path: str) -> dict[str, str]:
+    """:func:`map_columns`, or a :class:`DataError` naming what a file lacks."""
+    mapping = map_columns(columns)
     missing = [c for c in REQUIRED if c not in mapping.values()]
     if missing:
         looked = "; ".join(f"{m}: {', '.join(ALIASES[m][:6])}, …" for m in missing)
         raise DataError(
             f"unknown column layout in {path}: no column for {', '.join(missing)} "
-            f"(looked for {looked}). Columns found: {list(frame.columns)[:20]}"
+            f"(looked for {looked}). Columns found: {list(columns)[:20]}"
         )
+    return mapping
+
+
+def quarantine_reasons(
+    lead_missing: np.ndarray, event_missing: np.ndarray, times: np.ndarray
+) -> np.ndarray:
+    """Why each row cannot be used (None where it can): no lead id, a time outside
+    2000–2100, a time that cannot be read, no event name — the first that applies.
+    ``times`` are int64 nanoseconds, NaT for unreadable ones."""
+    reasons = np.full(len(times), None, dtype=object)
+    reasons[event_missing] = "no event name"
+    unreadable = times == np.iinfo(np.int64).min
+    reasons[unreadable] = "time not readable"
+    reasons[~unreadable & ((times < _EARLIEST.value) | (times >= _LATEST.value))] = (
+        "time outside 2000–2100"
+    )
+    reasons[lead_missing] = "no lead id"
+    return reasons
+
+
+def normalise(
+    frame: pd.DataFrame, path: str, lines: np.ndarray
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Map one file's columns onto the schema; split off unusable rows with reasons."""
+    mapping = schema_mapping(list(frame.columns), path)
     out = pd.DataFrame(index=frame.index)
     for source, target in mapping.items():
         out[target] = frame[source]
@@ -156,23 +179,15 @@ def normalise(
             referrer = referrer.cat.add_categories([""])
         out["referrer"] = referrer.fillna("")
 
-    reasons = pd.Series(pd.NA, index=out.index, dtype="object")
-    reasons[out["event"].isna()] = "no event name"
-    reasons[out["timestamp"].isna()] = "time not readable"
-    too_late = out["timestamp"].notna() & (
-        (out["timestamp"] < _EARLIEST) | (out["timestamp"] >= _LATEST)
+    reasons = quarantine_reasons(
+        out["lead_id"].isna().to_numpy(),
+        out["event"].isna().to_numpy(),
+        out["timestamp"].to_numpy("datetime64[ns]").view(np.int64),
     )
-    reasons[too_late] = "time outside 2000–2100"
-    reasons[out["lead_id"].isna()] = "no lead id"
-    bad = reasons.notna().to_numpy()
+    bad = pd.notna(reasons)
     raw = raw_rows(frame.loc[bad]) if bad.any() else []
     quarantined = pd.DataFrame(
-        {
-            "file": path,
-            "line": lines[bad],
-            "reason": reasons[bad].to_numpy(),
-            "raw": raw,
-        }
+        {"file": path, "line": lines[bad], "reason": reasons[bad], "raw": raw}
     )
     if not bad.any():
         return out.reset_index(drop=True), quarantined  # the common case: no copy
@@ -199,20 +214,27 @@ def as_text_category(values: pd.Series) -> pd.Series:
     """
     if not isinstance(values.dtype, pd.CategoricalDtype):
         values = values.astype("category")
-    categories = values.cat.categories
+    lookup, uniques = text_categories(values.cat.categories)
+    codes = lookup[values.cat.codes.to_numpy()]
+    result = pd.Categorical.from_codes(codes, categories=uniques, validate=False)
+    return pd.Series(result, index=values.index)
+
+
+def text_categories(categories: pd.Index) -> tuple[np.ndarray, pd.Index]:
+    """Distinct values → their text (:func:`as_text_category`'s rules): ``(lookup,
+    uniques)`` where ``lookup[code]`` is the new code of old code ``code`` and
+    ``lookup[-1]`` is -1 (missing stays missing)."""
     text = pd.Index(categories.astype(str)).str.strip()
     if categories.dtype.kind in "fc":  # 12345.0 read from JSON numbers → "12345"
         text = pd.Index([t[:-2] if t.endswith(".0") else t for t in text])
     codes, uniques = pd.factorize(text)
     uniques = pd.Index(uniques, dtype=object)
-    remap = np.append(codes, -1)[values.cat.codes.to_numpy()]
     empty = np.flatnonzero(uniques == "")
     if len(empty):
-        remap[remap == empty[0]] = -1
-    result = pd.Categorical.from_codes(remap, categories=uniques)
-    if len(empty):
-        result = result.remove_categories([""])
-    return pd.Series(result, index=values.index)
+        # drop the empty text from the values, shifting the codes after it down
+        codes = np.where(codes == empty[0], -1, codes - (codes > empty[0]))
+        uniques = uniques.delete(empty[0])
+    return np.append(codes, -1), uniques
 
 
 def raw_rows(frame: pd.DataFrame) -> list[str]:

@@ -10,7 +10,7 @@ time order.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,9 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
+from leadscore.data.event_arrow import normalise_table, parquet_batches
 from leadscore.data.event_files import read_event_file
 from leadscore.data.event_schema import EVENT_COLUMNS, TEXT_COLUMNS, normalise
 from leadscore.data.sources import read_table, resolve_files, source_kind
+from leadscore.data.table_files import PARQUET_SUFFIXES, base_suffix
 from leadscore.errors import DataError
 
 
@@ -37,13 +39,20 @@ class EventLoad:
     duplicates: int = 0
     files: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: events and leads when ``events`` is not held (the streamed features counted them)
+    counted: tuple[int, int] | None = None
 
     @property
     def counts(self) -> dict[str, int]:
         reasons = self.quarantine["reason"].value_counts() if len(self.quarantine) else {}
+        if self.counted is not None:
+            events, leads = self.counted
+        else:
+            events = len(self.events)
+            leads = int(self.events["lead_id"].nunique()) if events else 0
         return {
-            "events": len(self.events),
-            "leads": int(self.events["lead_id"].nunique()) if len(self.events) else 0,
+            "events": events,
+            "leads": leads,
             "duplicates_removed": self.duplicates,
             "quarantined": len(self.quarantine),
             **{f"quarantined: {k}": int(v) for k, v in dict(reasons).items()},
@@ -76,8 +85,9 @@ def _quarantine(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _duplicates(events: pd.DataFrame) -> np.ndarray:
-    """Repeated events, all but the first marked: the same event id again (a tracker's
-    retry), or, for rows without an id, the same row twice.
+    """Repeated events, all but the first marked: the same lead's event id again (a
+    tracker's retry), or, for rows without an id, the same row twice. Both are decided
+    within a lead, so the events can be de-duplicated a lead at a time.
 
     Ids are hashed by Arrow (one pass, usually proving them all distinct); rows without an
     id are compared in full only where lead and time coincide.
@@ -91,8 +101,10 @@ def _duplicates(events: pd.DataFrame) -> np.ndarray:
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
             distinct = -1  # unknown: compare in full
         if distinct != int(has_id.sum()):
+            # a retry repeats the lead too; the same id under two leads is two events
             codes, _ = pd.factorize(events["event_id"], use_na_sentinel=True)
-            marked |= has_id & pd.Series(codes).duplicated().to_numpy()
+            pairs = pd.DataFrame({"lead": events["lead_id"].cat.codes.to_numpy(), "id": codes})
+            marked |= has_id & pairs.duplicated().to_numpy()
     if not has_id.all():
         lead_codes = events["lead_id"].cat.codes.to_numpy()
         times = events["timestamp"].to_numpy("datetime64[ns]").view(np.int64)
@@ -127,6 +139,79 @@ def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(combined)
 
 
+#: rows per Parquet batch: normalised one batch at a time, so a file never sits in memory
+#: twice (as read and as normalised)
+BATCH_ROWS = 1_000_000
+
+EventPart = pa.Table | pd.DataFrame
+
+
+def event_parts(
+    paths: str | Path | Iterable[str | Path], notes: list[str], rows: int = BATCH_ROWS
+) -> Iterator[tuple[str, EventPart, pd.DataFrame]]:
+    """Every input's usable events, normalised, with its set-aside rows: ``(name, events,
+    quarantine)`` per Parquet batch (an Arrow table, :data:`EVENT_ARROW_SCHEMA`) or per
+    other file (a pandas frame, :func:`normalise`'s). The one reader behind
+    :func:`load_events` and the streamed features (:mod:`leadscore.features.partition`);
+    notes (an empty file among several) are appended to ``notes``.
+    """
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    inputs: list[tuple[str, Path | pd.DataFrame]] = []
+    for item in paths:
+        if source_kind(item) == "sql":
+            inputs.append((str(item), read_table(item)))
+        else:
+            inputs.extend((str(f), f) for f in resolve_files(item))
+    if not inputs:
+        raise DataError("no event files given")
+    usable = 0
+    for name, item in inputs:
+        if isinstance(item, Path) and base_suffix(item) in PARQUET_SUFFIXES:
+            if not item.exists():
+                raise DataError(f"event file not found: {item}")
+            if len(inputs) > 1 and item.stat().st_size == 0:
+                notes.append(f"{name} is empty")
+                continue
+            read = 0
+            for table, line in parquet_batches(item, rows):
+                good, rejected = normalise_table(table, name, line)
+                read += table.num_rows
+                usable += good.num_rows
+                yield name, good, rejected
+            if not read:
+                raise DataError(f"event file has no events: {name}")
+            continue
+        if isinstance(item, pd.DataFrame):
+            frame, bad, lines = item, [], np.arange(1, len(item) + 1)
+        elif len(inputs) > 1 and item.stat().st_size == 0:
+            notes.append(f"{name} is empty")  # e.g. a day without events
+            continue
+        else:
+            frame, bad, lines = read_event_file(item)
+        quarantined = _quarantine(bad)
+        if frame.empty:
+            if not bad:
+                raise DataError(f"event file has no events: {name}")
+            yield name, frame, quarantined
+            continue
+        good, rejected = normalise(frame, name, lines)
+        del frame  # the raw columns: freed before the next file is read
+        usable += len(good)
+        yield name, good, pd.concat([quarantined, rejected], ignore_index=True)
+    if usable == 0:
+        shown = ", ".join(name for name, _ in inputs[:3])
+        raise DataError(f"no usable events in {shown}: every event was set aside")
+
+
+def events_frame(part: EventPart) -> pd.DataFrame:
+    """Normalised events as the pandas frame the feature builder reads (text as
+    categoricals)."""
+    if isinstance(part, pd.DataFrame):
+        return part
+    return part.to_pandas(split_blocks=True, self_destruct=True)
+
+
 def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
     """Load events from files, directories or glob patterns onto the event schema.
 
@@ -146,54 +231,36 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
     1,862 events of 200 leads from 1 file(s); 1 duplicates removed; 4 set aside (2 broken
     JSON (Unterminated string starting at), 1 no lead id, 1 time not readable)
     """
-    if isinstance(paths, (str, Path)):
-        paths = [paths]
-    inputs: list[tuple[str, Path | pd.DataFrame]] = []
-    for item in paths:
-        if source_kind(item) == "sql":
-            inputs.append((str(item), read_table(item)))
-        else:
-            inputs.extend((str(f), f) for f in resolve_files(item))
-    if not inputs:
-        raise DataError("no event files given")
     parts: list[pd.DataFrame] = []
     quarantined: list[pd.DataFrame] = []
     notes: list[str] = []
-    for name, item in inputs:
-        if isinstance(item, pd.DataFrame):
-            frame, bad, lines = item, [], np.arange(1, len(item) + 1)
-        elif len(inputs) > 1 and item.stat().st_size == 0:
-            notes.append(f"{name} is empty")  # e.g. a day without events
-            continue
-        else:
-            frame, bad, lines = read_event_file(item)
-        if bad:
-            quarantined.append(_quarantine(bad))
-        if frame.empty:
-            if not bad:
-                raise DataError(f"event file has no events: {name}")
-            continue
-        good, rejected = normalise(frame, name, lines)
-        del frame  # the raw columns: freed before the next file is read
-        parts.append(good)
+    files: list[str] = []
+    for name, part, rejected in event_parts(paths, notes):
+        if name not in files:
+            files.append(name)
+        if len(part):
+            parts.append(events_frame(part))
         if len(rejected):
             quarantined.append(rejected)
-    if sum(len(p) for p in parts) == 0:
-        shown = ", ".join(name for name, _ in inputs[:3])
-        raise DataError(f"no usable events in {shown}: every event was set aside")
     events = _concat(parts)
+    del parts
     before = len(events)
     repeated = _duplicates(events)
     if repeated.any():
         events = events.loc[~repeated]
     duplicates = before - len(events)
+    events = time_ordered(events)
+    pa.default_memory_pool().release_unused()  # give Arrow's read buffers back now
+    quarantine = pd.concat(quarantined, ignore_index=True) if quarantined else _quarantine([])
+    return EventLoad(events, quarantine, duplicates, files, notes)
+
+
+def time_ordered(events: pd.DataFrame) -> pd.DataFrame:
+    """The events in time order (ties keep their order), with a fresh index."""
     times = events["timestamp"].to_numpy()
     if len(times) > 1 and not bool((times[1:] >= times[:-1]).all()):
         events = events.iloc[np.argsort(times, kind="stable")]
-    events = events.reset_index(drop=True)
-    pa.default_memory_pool().release_unused()  # give Arrow's read buffers back now
-    quarantine = pd.concat(quarantined, ignore_index=True) if quarantined else _quarantine([])
-    return EventLoad(events, quarantine, duplicates, [name for name, _ in inputs], notes)
+    return events.reset_index(drop=True)
 
 
 class StoredEvent(Protocol):

@@ -55,6 +55,32 @@ DEFAULT_PAGE_VIEW_EVENTS = (
 FIT_SAMPLE = 200_000
 
 
+def lead_hashes(ids: pd.Index | np.ndarray) -> np.ndarray:
+    """A stable 64-bit hash of each lead id (SipHash with pandas' fixed key): the same on
+    every machine and in every process, so a lead falls in the same bucket and the same
+    fit sample wherever its events are read."""
+    return pd.util.hash_array(np.asarray(ids, dtype=object), categorize=False)
+
+
+def fit_sample(ids: pd.Index, most: int | None = None) -> pd.Index:
+    """The leads the builder learns from: all of ``ids`` when there are at most ``most``
+    (default :data:`FIT_SAMPLE`), else the ``most`` whose :func:`lead_hashes` are lowest
+    (ties by id) — a random sample that does not depend on the order of the events, so a
+    streamed pass can pick it bucket by bucket.
+
+    Example
+    -------
+    >>> fit_sample(pd.Index(["a", "b", "c"]), most=2).tolist()
+    ['b', 'c']
+    """
+    most = FIT_SAMPLE if most is None else most
+    ids = pd.Index(np.asarray(ids, dtype=object))
+    if len(ids) <= most:
+        return ids
+    order = np.lexsort((ids.to_numpy(), lead_hashes(ids)))
+    return ids[np.sort(order[:most])]
+
+
 class FeatureSettings(BaseModel):
     """How raw events become lead features."""
 
@@ -116,32 +142,34 @@ class LeadFeatureBuilder:
         events: pd.DataFrame,
         cutoffs: pd.Series | None = None,
         leads: pd.Index | None = None,
+        *,
+        as_of_features: bool | None = None,
     ) -> LeadFeatureBuilder:
         """Learn domains, steps, milestones, n-grams and topics from (training) events.
 
         With a different cutoff per lead (each lead's outcome time), "as of" features —
         days since the last event, recent events, events per day — are left out: measured
         at the outcome they tell converted leads (just active) from lost ones (marked lost
-        after going quiet), which no lead being scored can know yet.
+        after going quiet), which no lead being scored can know yet. ``as_of_features``
+        decides it instead of ``cutoffs`` (a streamed fit sees the cutoffs of its sample
+        only).
         """
-        self._fit(self._prepare(events, cutoffs, None, leads), cutoffs)
+        if as_of_features is None:
+            as_of_features = varying_cutoffs(cutoffs) is False
+        self._fit(self._prepare(events, cutoffs, None, leads), as_of_features)
         return self
 
-    def _fit(self, prep: Prepared, cutoffs: pd.Series | None) -> None:
+    def _fit(self, prep: Prepared, as_of_features: bool) -> None:
         s = self.settings
-        self.as_of_features_ = cutoffs is None or pd.to_datetime(cutoffs).nunique() <= 1
+        self.as_of_features_ = as_of_features
         if len(prep.events) == 0:
             raise DataError("no events before the cutoffs: nothing to learn features from")
-        self.own_domains_ = traffic.own_domains(prep.events["url"], s.own_domains)
-        # What to count is learned on at most FIT_SAMPLE leads: the vocabularies settle long
-        # before that, and fitting stays fast on millions of leads.
-        n = len(prep.leads)
-        chosen = np.ones(n, dtype=bool)
-        if n > FIT_SAMPLE:
-            chosen[:] = False
-            chosen[np.random.default_rng(0).choice(n, FIT_SAMPLE, replace=False)] = True
+        # What to count is learned on at most FIT_SAMPLE leads (fit_sample): the
+        # vocabularies settle long before that, and fitting stays fast on millions of leads.
+        chosen = prep.leads.isin(fit_sample(prep.candidates))
         rows = chosen[prep.g]
         n_fit = int(chosen.sum())
+        self.own_domains_ = traffic.own_domains(prep.events["url"][rows], s.own_domains)
         self.steps_ = journey.learn_steps(prep, rows, s.max_steps)
         # the site sections leads view most (pricing, blog, docs …), counted per lead
         self.sections_ = journey.learn_sections(prep, rows, s.max_sections)
@@ -154,7 +182,14 @@ class LeadFeatureBuilder:
         self.topics_ = None
         if s.text_components:
             docs, lead_pages = text.lead_pages(prep)
-            self.topics_ = text.ContentTopics(s.text_components).fit(docs, lead_pages[chosen])
+            # the sample's rows in id order: the randomised SVD then sees the same matrix
+            # whatever order the events came in (streamed or not), to the last digit
+            rows_in = np.flatnonzero(chosen)
+            rows_in = rows_in[np.argsort(prep.leads.to_numpy(dtype=object)[rows_in])]
+            pages = lead_pages[rows_in]
+            viewed = np.flatnonzero(pages.getnnz(axis=0) > 0)  # the pages the sample saw
+            docs = docs.iloc[viewed].reset_index(drop=True)
+            self.topics_ = text.ContentTopics(s.text_components).fit(docs, pages[:, viewed])
         self._geo = None
 
     # ------------------------------------------------------------------ transforming
@@ -186,7 +221,7 @@ class LeadFeatureBuilder:
     ) -> pd.DataFrame:
         """:meth:`fit` then :meth:`transform` on the same events, computing shared parts once."""
         prep = self._prepare(events, cutoffs, None, leads)
-        self._fit(prep, cutoffs)
+        self._fit(prep, varying_cutoffs(cutoffs) is False)
         return self._transform(prep)
 
     def _geo_lookup(self) -> geo.CountryLookup:
@@ -246,3 +281,9 @@ class LeadFeatureBuilder:
 
 FEATURE_GROUPS = ("activity", "time", "milestones", "device", "place", "traffic", "journey",
                   "content")  # fmt: skip
+
+
+def varying_cutoffs(cutoffs: pd.Series | None) -> bool:
+    """Whether the leads' cutoffs differ (more than one distinct time): then the builder
+    leaves the "as of" features out."""
+    return cutoffs is not None and pd.to_datetime(cutoffs).nunique() > 1

@@ -25,6 +25,7 @@ from leadscore.errors import ArtifactError, DataError, LeadscoreError
 from leadscore.features.build import FeatureSettings, LeadFeatureBuilder
 from leadscore.features.crm import CrmTable, add_crm_only_leads, join_crm, read_crm
 from leadscore.features.labels import cutoffs_for, outcomes_from_events, read_outcomes
+from leadscore.features.stream import estimate_events
 from leadscore.features.vector import codes_and_uniques
 
 TARGET = "converted"
@@ -175,43 +176,64 @@ def save_lead_table(
     result: LeadTableResult, out: str | Path, builder_path: str | Path | None = None
 ) -> dict[str, Path]:
     """Write the table, the fitted builder and the JSON description next to it."""
-    out = Path(out)
     written = {"table": write_table(result.table, out)}
+    written.update(
+        save_beside_table(
+            Path(out),
+            list(result.table.columns),
+            result.builder,
+            result.load.counts,
+            result.notes,
+            builder_path,
+            result.crm_fields,
+            result.crm_dated,
+        )
+    )
+    return written
+
+
+def save_beside_table(
+    out: Path,
+    columns: list[str],
+    builder: LeadFeatureBuilder,
+    counts: dict[str, int],
+    notes: list[str],
+    builder_path: str | Path | None = None,
+    crm_fields: list[str] | None = None,
+    crm_dated: bool = False,
+) -> dict[str, Path]:
+    """Write the fitted builder and the JSON description beside the table ``out`` (with
+    ``columns``): what ``train`` reads to know the id, target and point-in-time columns."""
+    crm_fields = list(crm_fields or [])
     builder_file = (
         Path(builder_path)
         if builder_path
         else out.with_name(out.name.split(".")[0] + ".builder.joblib")
     )
     builder_file.parent.mkdir(parents=True, exist_ok=True)
-    joblib.dump(result.builder, builder_file)
-    written["builder"] = builder_file
+    joblib.dump(builder, builder_file)
     described: dict[str, Any] = {
         "created_by": "leadscore features",
         "id": ID,
         "time": TIME,
         "builder": builder_file.name,
         "point_in_time": [
-            c
-            for c in result.table.columns
-            if c not in (ID, TARGET) and (result.crm_dated or c not in result.crm_fields)
+            c for c in columns if c not in (ID, TARGET) and (crm_dated or c not in crm_fields)
         ],
         # where each input comes from: the model records it, and live scoring takes the
         # CRM fields from the lead's stored attributes and the rest from its events
         "sources": {
-            "crm": list(result.crm_fields),
-            "events": [
-                c for c in result.table.columns if c not in (ID, TARGET, *result.crm_fields)
-            ],
+            "crm": crm_fields,
+            "events": [c for c in columns if c not in (ID, TARGET, *crm_fields)],
         },
-        "events": result.load.counts,
-        "notes": result.notes,
+        "events": counts,
+        "notes": notes,
     }
-    if TARGET in result.table.columns:
+    if TARGET in columns:
         described["target"] = TARGET
     side = sidecar_path(out)
     side.write_text(json.dumps(described, indent=2, default=str))
-    written["description"] = side
-    return written
+    return {"builder": builder_file, "description": side}
 
 
 def load_builder(path: str | Path) -> LeadFeatureBuilder:
@@ -226,3 +248,20 @@ def load_builder(path: str | Path) -> LeadFeatureBuilder:
     if not isinstance(builder, LeadFeatureBuilder):
         raise ArtifactError(f"{path} does not hold a leadscore feature builder")
     return builder
+
+
+def streams(
+    events: list[str | Path],
+    chunk_events: int,
+    *,
+    conversion_event: str | None = None,
+    leads: object = None,
+) -> bool:
+    """Whether ``leadscore features`` builds the table a bucket of leads at a time
+    (:func:`~leadscore.features.stream.stream_lead_table`): when the events are more than
+    one bucket's worth and neither outcomes defined by events nor a CRM join (built in
+    memory) are asked for. Database sources are always read whole."""
+    if conversion_event is not None or leads is not None:
+        return False
+    estimate = estimate_events(list(events))
+    return estimate is not None and estimate > chunk_events

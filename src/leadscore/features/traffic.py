@@ -198,7 +198,8 @@ def touch_features(
 ) -> dict[str, np.ndarray]:
     """First and last touch: the entry event of every session is a touch."""
     n = len(prep.leads)
-    entries = prep.events.subset(sessions.entry)
+    # only the four columns a touch is read from, at the sessions' entry events
+    entries = prep.events.subset(sessions.entry, ("referrer", "url", "utm_source", "utm_medium"))
     touches = classify_traffic(
         entries["referrer"], entries["url"], entries["utm_source"], entries["utm_medium"], own
     )

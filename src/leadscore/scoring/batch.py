@@ -1,7 +1,10 @@
 """Batch scoring: a saved model and a table of leads in, a ranked score table out.
 
 Appending a batch's scores to the score store (with the webhooks they fire) is the live
-flow's: :func:`leadscore.live.batch.score`.
+flow's: :func:`leadscore.live.batch.score`. A CSV or Parquet file too large to hold is
+scored batch by batch, through the compiled model, by
+:func:`leadscore.scoring.streaming.score_file` (what ``leadscore score`` does with files):
+the same table, best first.
 """
 
 from __future__ import annotations

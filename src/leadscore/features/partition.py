@@ -1,0 +1,276 @@
+"""Events on disk in buckets of leads: what lets the features stream over any input.
+
+:func:`partition_events` reads every input once, a batch at a time (a Parquet row group,
+or one JSON lines / CSV file), normalises it exactly as
+:func:`~leadscore.data.events.load_events` does and appends each row to the bucket of its
+lead (a stable hash of the lead id, :func:`~leadscore.features.build.lead_hashes`), in
+the order read. A lead's events all land in one bucket, however they are spread over
+the input's files and row groups, so a bucket holds whole leads and is small enough to
+build features from in memory.
+
+:meth:`Buckets.clean` then reads a bucket back as the feature builder reads events:
+duplicates removed (a lead at a time, as ``load_events`` decides them) and in time order.
+
+:func:`split_outcomes` does the same for the outcomes (read a block of rows at a time), so
+a bucket's events and its leads' outcomes are read together (:class:`LabelBuckets`).
+
+The buckets are Arrow IPC streams (text dictionary-encoded, uncompressed, each piece's
+dictionaries cut to what it uses). Normalising and partitioning this way took less CPU
+and far less memory than DuckDB's ``COPY … PARTITION_BY`` or Polars' partitioned sink did
+on the raw file alone (measured in ``docs/events.md``); the buckets only live in a
+temporary folder during the job.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from leadscore.data.columns import normalise_name
+from leadscore.data.event_arrow import EVENT_ARROW_SCHEMA, to_event_table
+from leadscore.data.events import BATCH_ROWS, _duplicates, event_parts, events_frame, time_ordered
+from leadscore.data.sources import TableLike, read_table, source_kind
+from leadscore.data.table_files import CSV_SUFFIXES, PARQUET_SUFFIXES, base_suffix, sniff_delimiter
+from leadscore.errors import SchemaError
+from leadscore.features.build import lead_hashes
+from leadscore.features.labels import ID_NAMES, cutoffs_for, read_outcomes
+
+
+def lead_buckets(ids: object, count: int) -> np.ndarray:
+    """The bucket (0 … ``count`` - 1) of each lead id."""
+    return (lead_hashes(np.asarray(ids, dtype=object)) % np.uint64(count)).astype(np.int64)
+
+
+@dataclass
+class Buckets:
+    """The events of :func:`partition_events`, one file per bucket of leads."""
+
+    folder: Path
+    count: int
+    files: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    quarantine: list[pd.DataFrame] = field(default_factory=list)
+    #: usable events read, duplicates included
+    events: int = 0
+    #: the distinct event names seen (to check a --conversion-event exists)
+    event_names: set[str] = field(default_factory=set)
+
+    def path(self, bucket: int) -> Path:
+        return self.folder / f"bucket-{bucket:05d}.arrows"
+
+    def read(self, bucket: int) -> pd.DataFrame:
+        """The bucket's events as read (duplicates kept, in input order)."""
+        path = self.path(bucket)
+        if not path.exists():
+            return events_frame(EVENT_ARROW_SCHEMA.empty_table())
+        with pa.OSFile(str(path)) as source:
+            table = pa.ipc.open_stream(source).read_all()
+        # one dictionary per column, so pandas gets one set of categories
+        return events_frame(table.combine_chunks())
+
+    def clean(self, bucket: int) -> tuple[pd.DataFrame, int]:
+        """The bucket's events as ``load_events`` would give them (duplicates removed, in
+        time order) and how many duplicates were removed."""
+        events = self.read(bucket)
+        repeated = _duplicates(events) if len(events) else np.zeros(0, dtype=bool)
+        if repeated.any():
+            events = events.loc[~repeated]
+        return time_ordered(events), int(repeated.sum())
+
+
+def partition_events(
+    paths: str | Path | Iterable[str | Path], folder: Path, count: int, rows: int = BATCH_ROWS
+) -> Buckets:
+    """Normalise every input and write each event to its lead's bucket under ``folder``.
+
+    Parameters
+    ----------
+    paths:
+        Event files, folders, globs or sources, as for
+        :func:`~leadscore.data.events.load_events`.
+    folder:
+        Where the bucket files go (created; existing bucket files are replaced).
+    count:
+        Number of buckets.
+    rows:
+        Rows per Parquet batch: with the open buckets, what bounds this pass's memory.
+
+    Example
+    -------
+    >>> from leadscore.demo import write_demo_events
+    >>> demo = write_demo_events(Path("demo"), leads=200, new_leads=50)
+    >>> buckets = partition_events(demo["events"], Path("buckets"), count=4)
+    >>> sum(len(buckets.read(b)) for b in range(4)) == buckets.events
+    True
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    buckets = Buckets(folder, count)
+    writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+    try:
+        for name, part, rejected in event_parts(paths, buckets.notes, rows):
+            if name not in buckets.files:
+                buckets.files.append(name)
+            if len(rejected):
+                buckets.quarantine.append(rejected)
+            table = to_event_table(part) if isinstance(part, pd.DataFrame) else part
+            if table.num_rows:
+                _append(table, buckets, writers)
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return buckets
+
+
+def _append(
+    table: pa.Table, buckets: Buckets, writers: dict[int, pa.ipc.RecordBatchStreamWriter]
+) -> None:
+    """Split a normalised batch by bucket and append each piece, rows in input order."""
+    leads = table["lead_id"].combine_chunks()
+    events = table["event"].combine_chunks()
+    buckets.event_names.update(str(v) for v in events.dictionary.to_pylist())
+    per_value = lead_buckets(leads.dictionary.to_pylist(), buckets.count)
+    row_bucket = per_value[leads.indices.to_numpy(zero_copy_only=False)]
+    order = np.argsort(row_bucket, kind="stable")  # stable: input order within a bucket
+    sizes = np.bincount(row_bucket, minlength=buckets.count)
+    ordered = table.take(pa.array(order))
+    start = 0
+    for bucket in np.flatnonzero(sizes):
+        piece = ordered.slice(start, sizes[bucket])
+        start += sizes[bucket]
+        writer = writers.get(bucket)
+        if writer is None:
+            writer = writers[bucket] = pa.ipc.new_stream(
+                str(buckets.path(int(bucket))), EVENT_ARROW_SCHEMA
+            )
+        writer.write_table(_compact(piece))
+    buckets.events += table.num_rows
+
+
+def _compact(piece: pa.Table) -> pa.Table:
+    """The piece with each dictionary cut to the values its rows use: a batch's
+    dictionaries cover every bucket, and would otherwise be written to each of them."""
+    columns = []
+    for column in piece.itercolumns():
+        values = column.combine_chunks()
+        if not pa.types.is_dictionary(column.type) or not len(values.dictionary):
+            columns.append(values)
+            continue
+        indices = values.indices.fill_null(0).to_numpy()
+        valid = ~values.indices.is_null().to_numpy(zero_copy_only=False)
+        used = np.bincount(indices[valid], minlength=len(values.dictionary)) > 0
+        remap = np.cumsum(used) - 1
+        codes = pa.array(remap[indices].astype(np.int32), mask=~valid)
+        dictionary = values.dictionary.filter(pa.array(used))
+        columns.append(pa.DictionaryArray.from_arrays(codes, dictionary))
+    return pa.Table.from_arrays(columns, schema=piece.schema)
+
+
+# ----------------------------------------------------------------------------- outcomes
+
+ID, TARGET = "lead_id", "converted"
+
+
+@dataclass
+class LabelBuckets:
+    """Outcomes split by bucket (:func:`split_outcomes`)."""
+
+    folder: Path
+    count: int
+    rows: int = 0
+    cutoffs: set[int] = field(default_factory=set)  # distinct cutoffs (two are enough)
+    timed: bool = False
+
+    @property
+    def cutoffs_vary(self) -> bool:
+        return len(self.cutoffs) > 1
+
+    def read(self, bucket: int) -> pd.DataFrame:
+        path = self.folder / f"labels-{bucket:05d}.arrows"
+        if not path.exists():
+            return pd.DataFrame({ID: pd.Series(dtype="string"), TARGET: [], "outcome_at": []})
+        with pa.OSFile(str(path)) as source:
+            labels = pa.ipc.open_stream(source).read_all().to_pandas()
+        labels[ID] = labels[ID].astype("string")
+        repeated = labels[ID].duplicated()
+        if repeated.any():  # within a block read_outcomes says so; across blocks, here
+            dupes = labels.loc[repeated, ID].head(5).tolist()
+            raise SchemaError(f"outcomes list some leads more than once, e.g. {dupes}")
+        return labels
+
+
+#: outcome rows read at a time from a CSV or Parquet file
+_OUTCOME_ROWS = 500_000
+
+
+def _outcome_blocks(outcomes: TableLike) -> Iterator[pd.DataFrame]:
+    """The outcomes a block of rows at a time when they are a local CSV or Parquet file
+    (read as ``read_table`` reads them, the lead id as text), else whole."""
+    path = Path(outcomes) if isinstance(outcomes, (str, Path)) else None
+    if path is None or source_kind(str(path)) != "local" or not path.is_file():
+        yield read_table(outcomes)
+        return
+    suffix = base_suffix(path)
+    if suffix in PARQUET_SUFFIXES:
+        for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(_OUTCOME_ROWS):
+            yield batch.to_pandas()
+        return
+    if suffix not in CSV_SUFFIXES:
+        yield read_table(outcomes)
+        return
+    with path.open(encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    delimiter = sniff_delimiter(header)
+    names = next(csv.reader([header], delimiter=delimiter, skipinitialspace=True))
+    by_name = {normalise_name(c): c for c in names}
+    lead = next((by_name[n] for n in ID_NAMES if n in by_name), None)
+    for encoding in ("utf-8-sig", "latin-1"):
+        try:
+            yield from pd.read_csv(
+                path, sep=delimiter, encoding=encoding, skipinitialspace=True,
+                chunksize=_OUTCOME_ROWS, dtype={lead: str} if lead else None,
+            )  # fmt: skip
+            return
+        except UnicodeDecodeError:
+            continue
+
+
+def split_outcomes(
+    outcomes: TableLike, folder: Path, count: int, cutoff: pd.Timestamp | None
+) -> LabelBuckets:
+    """Outcomes read a block at a time, each lead's row written to its bucket."""
+    labels = LabelBuckets(folder, count)
+    writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+    try:
+        for block in _outcome_blocks(outcomes):
+            rows = read_outcomes(block)
+            labels.rows += len(rows)
+            labels.timed |= bool(rows["outcome_at"].notna().any())
+            limits = pd.to_datetime(cutoffs_for(rows, cutoff)).dropna().unique()
+            labels.cutoffs.update(int(t.value) for t in pd.DatetimeIndex(limits[:2]))
+            table = pa.Table.from_pandas(
+                rows.astype({ID: object, "converted": np.int64}), schema=_LABEL_SCHEMA,
+                preserve_index=False,
+            )  # fmt: skip
+            bucket = lead_buckets(rows[ID].to_numpy(dtype=object), count)
+            for b in np.unique(bucket):
+                writer = writers.get(b)
+                if writer is None:
+                    target = str(folder / f"labels-{b:05d}.arrows")
+                    writer = writers[b] = pa.ipc.new_stream(target, _LABEL_SCHEMA)
+                writer.write_table(table.filter(pa.array(bucket == b)))
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return labels
+
+
+_LABEL_SCHEMA = pa.schema(
+    [(ID, pa.string()), ("converted", pa.int64()), ("outcome_at", pa.timestamp("ns"))]
+)

@@ -1,0 +1,224 @@
+"""Batch scoring of files in Arrow batches (leadscore.scoring.streaming) and the compiled
+batch models (leadscore.scoring.columnar): the same scores and table as the pipeline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from leadscore import LeadModel
+from leadscore.demo import DemoLeads, generate_leads
+from leadscore.errors import DataError, SchemaError
+from leadscore.scoring.arrow_inputs import read_inputs
+from leadscore.scoring.batch import score
+from leadscore.scoring.columnar import CompiledBatch, NotCompilable
+from leadscore.scoring.exploration import ExplorationPolicy
+from leadscore.scoring.ranking import Ranks
+from leadscore.scoring.streaming import score_file
+
+NOT_FEATURES = ["lead_id", "converted", "sales_status"]
+#: every family with a compiled batch form, with settings that fit in a second or two
+COMPILED = {
+    "lightgbm": {"n_estimators": 30},
+    "logreg_l2": None,
+    "logreg_l1": None,
+    "extra_trees": {"n_estimators": 8},
+    "random_forest": {"n_estimators": 8},
+    "decision_tree": None,
+    "hist_gb": {"max_iter": 20},
+    "mlp": None,
+}
+EXPLORE = ExplorationPolicy(share=0.1, seed=4)
+
+
+@pytest.fixture(scope="module")
+def fresh() -> pd.DataFrame:
+    """Unseen leads with a placeholder, an unseen level, gaps and blanks around a level."""
+    table = generate_leads(400, seed=21, labelled=False).table
+    table.loc[0, "source"] = "Select"
+    table.loc[1, "source"] = "a source never seen in training"
+    table.loc[2, "source"] = "  google "
+    table.loc[3, "visits"] = np.nan
+    table.loc[4, "created_at"] = pd.NaT
+    table.loc[5, "country"] = None
+    return table
+
+
+@pytest.fixture(scope="module")
+def small(demo_leads: DemoLeads) -> tuple[pd.DataFrame, pd.Series]:
+    table = demo_leads.table.head(500)
+    return table.drop(columns=NOT_FEATURES).assign(lead_id=table["lead_id"]), table["converted"]
+
+
+@pytest.fixture(scope="module")
+def bag(small: tuple[pd.DataFrame, pd.Series]) -> LeadModel:
+    """A LightGBM bag: three fold models of 30 trees."""
+    X, y = small
+    return LeadModel("lightgbm", cv=3, params=COMPILED["lightgbm"]).fit(
+        X.drop(columns="lead_id"), y, id_column="lead_id"
+    )
+
+
+@pytest.fixture(scope="module")
+def logreg(model_dir: Path) -> LeadModel:
+    return LeadModel.load(model_dir)
+
+
+@pytest.fixture(scope="module")
+def files(fresh: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("leads")
+    fresh.to_parquet(folder / "leads.parquet")
+    fresh.to_csv(folder / "leads.csv", index=False)
+    return {"parquet": folder / "leads.parquet", "csv": folder / "leads.csv"}
+
+
+def _batch(frame: pd.DataFrame) -> pa.RecordBatch:
+    return pa.RecordBatch.from_pandas(frame, preserve_index=False)
+
+
+@pytest.mark.parametrize("family", sorted(COMPILED))
+def test_compiled_probabilities_are_the_pipelines(
+    family: str,
+    small: tuple[pd.DataFrame, pd.Series],
+    bag: LeadModel,
+    fresh: pd.DataFrame,
+) -> None:
+    X, y = small
+    model = bag if family == "lightgbm" else LeadModel(family, cv=2, params=COMPILED[family])
+    if family != "lightgbm":
+        model.fit(X.drop(columns="lead_id"), y, id_column="lead_id")
+    compiled = CompiledBatch(model)
+    found = compiled.proba(read_inputs(_batch(fresh), model.schema_))
+    expected = model.predict_proba(fresh)[:, 1]
+    np.testing.assert_allclose(found, expected, rtol=0, atol=1e-9)
+
+
+def test_families_without_a_compiled_form_are_refused(
+    small: tuple[pd.DataFrame, pd.Series],
+) -> None:
+    X, y = small
+    model = LeadModel("naive_bayes", cv=2).fit(X.drop(columns="lead_id"), y)
+    with pytest.raises(NotCompilable):
+        CompiledBatch(model)
+
+
+def _same_table(found: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert list(found.columns) == list(expected.columns)
+    np.testing.assert_allclose(found["score"], expected["score"], rtol=0, atol=1e-9)
+    for column in expected.columns.drop("score"):
+        assert found[column].tolist() == expected[column].tolist(), column
+
+
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
+@pytest.mark.parametrize("which", ["logreg", "bag"])
+def test_a_streamed_file_is_scored_as_the_whole_table(
+    which: str, kind: str, request: pytest.FixtureRequest, files: dict[str, Path], tmp_path: Path
+) -> None:
+    model = request.getfixturevalue(which)
+    out = tmp_path / f"scores.{kind}"
+    done = score_file(model, files[kind], out=out, batch_size=37, capacity=25, exploration=EXPLORE)
+    expected = score(model, files[kind], capacity=25, exploration=EXPLORE)
+    found = pd.read_parquet(out) if kind == "parquet" else pd.read_csv(out)
+    assert done.engine == "compiled"
+    _same_table(found, expected)
+    assert done.tally.leads == len(expected)
+    assert done.tally.contacted == int(expected["contact"].sum())
+    assert done.tally.explored == int(expected["explored"].sum()) > 0
+
+
+def test_the_batch_size_does_not_change_the_output(
+    logreg: LeadModel, files: dict[str, Path], tmp_path: Path
+) -> None:
+    one, many = tmp_path / "one.csv", tmp_path / "many.csv"
+    score_file(logreg, files["csv"], out=one, batch_size=10_000, exploration=EXPLORE)
+    score_file(logreg, files["csv"], out=many, batch_size=7, exploration=EXPLORE)
+    assert one.read_bytes() == many.read_bytes()
+
+
+def test_tied_leads_rank_in_file_order(
+    logreg: LeadModel, fresh: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Copies of three leads: their scores tie, across batches; the earlier copy ranks first."""
+    copies = pd.concat([fresh.head(3)] * 6, ignore_index=True)
+    copies["lead_id"] = [f"C{i:02d}" for i in range(len(copies))]
+    copies.to_parquet(tmp_path / "copies.parquet")
+    out = tmp_path / "ranked.parquet"
+    score_file(logreg, tmp_path / "copies.parquet", out=out, batch_size=4, capacity=5)
+    _same_table(pd.read_parquet(out), score(logreg, copies, capacity=5))
+
+
+def test_ranks_of_batches_are_the_tables() -> None:
+    p = np.random.default_rng(3).integers(0, 30, 500) / 30
+    ranks = Ranks(p.copy())
+    found = np.concatenate([ranks.of(part) for part in np.array_split(p, 9)])
+    expected = pd.Series(-p).rank(method="first").astype(int).to_numpy()
+    assert found.tolist() == expected.tolist()
+
+
+def test_reasons_and_the_pipeline_path(
+    logreg: LeadModel, files: dict[str, Path], tmp_path: Path
+) -> None:
+    rows = pd.read_parquet(files["parquet"]).head(40)
+    rows.to_parquet(tmp_path / "forty.parquet")
+    out = tmp_path / "why.parquet"
+    done = score_file(logreg, tmp_path / "forty.parquet", out=out, batch_size=16, reasons=2,
+                      compiled=False, top=3, show=["source"])  # fmt: skip
+    assert done.engine.startswith("pipeline")
+    _same_table(pd.read_parquet(out), score(logreg, rows, reasons=2))
+    assert done.top["rank"].tolist() == [1, 2, 3]
+    assert done.top["source"].tolist() == [
+        rows.set_index("lead_id").loc[i, "source"] for i in done.top["lead_id"]
+    ]
+
+
+def test_bad_values_name_the_file_row(
+    logreg: LeadModel, fresh: pd.DataFrame, tmp_path: Path
+) -> None:
+    bad = fresh.astype({"visits": object})
+    bad.loc[50, "visits"] = "abc"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(SchemaError, match=r"'visits'.*'abc'.*\b52\b"):
+        score_file(logreg, tmp_path / "bad.csv", batch_size=16)
+    bad.drop(columns="visits").to_parquet(tmp_path / "partial.parquet")
+    with pytest.raises(SchemaError, match="'visits'"):
+        score_file(logreg, tmp_path / "partial.parquet")
+    with pytest.raises(DataError, match="not CSV or Parquet"):
+        score_file(logreg, tmp_path / "nowhere.jsonl")
+
+
+def test_the_command_streams_files(model_dir: Path, files: dict[str, Path], tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from leadscore.cli import app
+
+    runner = CliRunner(env={"COLUMNS": "200", "LEADSCORE_CONFIG": None})
+    out = tmp_path / "s.parquet"
+    args = ["score", str(model_dir), str(files["parquet"]), "--out", str(out), "--top", "2"]
+    result = runner.invoke(app, [*args, "--batch-size", "50"])
+    assert result.exit_code == 0, result.output
+    scores = pd.read_parquet(out)
+    counts = scores["segment"].value_counts()
+    assert f"{len(scores)} leads: {counts['hot']} hot, {counts['warm']} warm" in result.output
+    assert scores["rank"].tolist() == list(range(1, len(scores) + 1))
+    refused = runner.invoke(app, [*args, "--batch-size", "0"])
+    assert refused.exit_code == 2 and "batch size" in refused.output
+
+
+def test_a_model_with_a_time_column_gives_ages(
+    small: tuple[pd.DataFrame, pd.Series], files: dict[str, Path], tmp_path: Path
+) -> None:
+    X, y = small
+    model = LeadModel("logreg_l2", cv=2).fit(
+        X.drop(columns="lead_id"), y, id_column="lead_id", time_column="created_at"
+    )
+    out = tmp_path / "aged.csv"
+    score_file(model, files["csv"], out=out, batch_size=64)
+    found, expected = pd.read_csv(out), score(model, files["csv"])
+    assert list(found.columns) == list(expected.columns) and "age_days" in found
+    np.testing.assert_allclose(found["score"], expected["score"], rtol=0, atol=1e-9)
+    # "now" is read once per run: two runs a moment apart may round a lead's age apart
+    np.testing.assert_allclose(found["age_days"], expected["age_days"], rtol=0, atol=0.11)
