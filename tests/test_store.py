@@ -116,7 +116,7 @@ def test_migrations_match_the_models_and_upgrade_is_idempotent(db_url: str) -> N
     upgrade(db_url)  # nothing to do the second time
     engine = make_engine(db_url)
     try:
-        assert current_revision(engine) == head_revision() == "0005"
+        assert current_revision(engine) == head_revision() == "0006"
         with engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
             if conn.dialect.name == "postgresql":  # the version table is in the test schema

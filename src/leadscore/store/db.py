@@ -395,7 +395,7 @@ def head_revision() -> str:
     Example
     -------
     >>> head_revision()
-    '0005'
+    '0006'
     """
     from alembic.script import ScriptDirectory
 

@@ -165,7 +165,8 @@ class Score(Base):
     """One score of one lead (append-only history)."""
 
     __tablename__ = "scores"
-    __table_args__ = (Index(None, "lead_id", "scored_at"),)
+    # a lead's scores in their full order: ties at one instant are broken by id
+    __table_args__ = (Index(None, "lead_id", "scored_at", "id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     lead_id: Mapped[str] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
