@@ -65,7 +65,18 @@ class StoreDataset:
     weight: str | None = None
 
 
-def _labels(store: Store, since: datetime | str | None) -> pd.DataFrame:
+def store_labels(store: Store, since: datetime | str | None = None) -> pd.DataFrame:
+    """The outcomes recorded in the store (since ``since``) as a label table: ``lead_id``,
+    ``converted`` (0/1) and ``outcome_at`` (UTC, naive), the cutoff of each lead's row.
+
+    Raises :class:`~leadscore.errors.DataError` when the store holds no outcome.
+
+    Example
+    -------
+    >>> _ = store.outcomes.add("L7", True)
+    >>> store_labels(store)[["lead_id", "converted"]].to_dict("records")
+    [{'lead_id': 'L7', 'converted': 1}]
+    """
     start = pd.Timestamp(since).to_pydatetime() if since is not None else None
     outcomes = store.outcomes.all(since=start)
     if not outcomes:
@@ -85,7 +96,15 @@ def _labels(store: Store, since: datetime | str | None) -> pd.DataFrame:
     )
 
 
-def _attribute_history(store: Store, lead_ids: list[str]) -> CrmTable | None:
+def attribute_history(store: Store, lead_ids: list[str]) -> CrmTable | None:
+    """Every stored state of the leads' attributes, with when each began, as a CRM table
+    (the point-in-time join of :func:`store_dataset` reads it); None without any.
+
+    Example
+    -------
+    >>> attribute_history(store, ["no-such-lead"]) is None
+    True
+    """
     states = store.leads.history(lead_ids)
     if not states:
         return None
@@ -123,7 +142,7 @@ def store_dataset(
         Add the column :data:`WEIGHT`: each lead's 1 / propensity (see
         :func:`propensity_weights`), the table's ``weight`` role.
     """
-    labels = _labels(store, since)
+    labels = store_labels(store, since)
     dataset = _build(store, labels, settings, builder)
     if weight_by_propensity:
         if WEIGHT in dataset.table.columns:
@@ -146,7 +165,7 @@ def _build(
     builder: LeadFeatureBuilder | None,
 ) -> StoreDataset:
     lead_ids = labels[ID].tolist()
-    attributes = _attribute_history(store, lead_ids)
+    attributes = attribute_history(store, lead_ids)
     chunks = [stored_events_frame(chunk) for chunk in store.events.for_leads(lead_ids)]
     if chunks:
         events = pd.concat(chunks, ignore_index=True)

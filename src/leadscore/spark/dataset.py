@@ -21,7 +21,7 @@ import pyarrow as pa
 from leadscore.config.cluster import SparkSettings
 from leadscore.data.events import stored_events_frame
 from leadscore.features.build import FeatureSettings, LeadFeatureBuilder
-from leadscore.lifecycle.store_dataset import _attribute_history, _labels
+from leadscore.lifecycle.store_dataset import attribute_history, store_labels
 from leadscore.spark.chunks import ORDER
 from leadscore.spark.features import SparkLeadTable, spark_lead_table
 from leadscore.spark.io import hadoop_path, sibling
@@ -100,14 +100,14 @@ def spark_store_dataset(
         write_lead_table(spark, planned, "s3a://lake/train.parquet")
         remove(spark, staging)
     """
-    labels = _labels(store, since)
+    labels = store_labels(store, since)
     lead_ids = labels["lead_id"].tolist()
     stem = str(out).rstrip("/").rpartition("/")[2].split(".")[0]
     staging = sibling(out, f"_{stem}.store-events")
     if stage_store_events(spark, store, lead_ids, staging) == 0:
         return None, None
     planned = spark_lead_table(
-        spark, [staging], outcomes=labels, leads=_attribute_history(store, lead_ids),
+        spark, [staging], outcomes=labels, leads=attribute_history(store, lead_ids),
         settings=settings, builder=builder, config=config,
     )  # fmt: skip
     return planned, staging

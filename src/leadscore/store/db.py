@@ -71,7 +71,7 @@ def normalise_url(url: str | URL) -> str:
     >>> normalise_url("sqlite:///leadscore.db")
     'sqlite:///leadscore.db'
     """
-    return _parse(url).render_as_string(hide_password=False)
+    return parse_url(url).render_as_string(hide_password=False)
 
 
 def mask(url: str | URL) -> str:
@@ -87,12 +87,22 @@ def mask(url: str | URL) -> str:
     'postgresql+psycopg://me@db/crm?password=***'
     """
     try:
-        return mask_source(_parse(url).render_as_string(hide_password=True))
+        return mask_source(parse_url(url).render_as_string(hide_password=True))
     except StoreError:
         return "<malformed database URL>"
 
 
-def _parse(url: str | URL) -> URL:
+def parse_url(url: str | URL) -> URL:
+    """A database URL as SQLAlchemy reads it, with the driver the store uses for
+    PostgreSQL (psycopg 3); ``postgres://`` is accepted as well.
+
+    Raises :class:`~leadscore.store.errors.StoreError` when the URL is malformed.
+
+    Example
+    -------
+    >>> parse_url("postgres://u@db/leads").drivername
+    'postgresql+psycopg'
+    """
     if isinstance(url, str) and url.startswith("postgres://"):
         # the Heroku-style spelling that SQLAlchemy does not accept
         url = "postgresql://" + url[len("postgres://") :]
@@ -105,7 +115,14 @@ def _parse(url: str | URL) -> URL:
     return parsed
 
 
-def _is_memory(url: URL) -> bool:
+def is_memory_url(url: URL) -> bool:
+    """Whether the URL names an in-memory SQLite database (nothing on disk).
+
+    Example
+    -------
+    >>> is_memory_url(parse_url("sqlite://")), is_memory_url(parse_url("sqlite:///x.db"))
+    (True, False)
+    """
     return url.database in (None, "", ":memory:") or "mode=memory" in str(url)
 
 
@@ -141,13 +158,13 @@ def make_engine(url: str | URL, *, wait_s: float | None = None, **kwargs: Any) -
     >>> make_engine("sqlite:///scores.db").dialect.name
     'sqlite'
     """
-    parsed = _parse(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() == "sqlite":
         busy_s = SQLITE_BUSY_TIMEOUT_S if wait_s is None else wait_s
         connect_args = {"check_same_thread": False, "timeout": busy_s}
         connect_args.update(kwargs.pop("connect_args", {}))
         path: Path | None = None
-        if _is_memory(parsed):
+        if is_memory_url(parsed):
             kwargs.setdefault("poolclass", StaticPool)
         else:
             # keep a connection for each busy worker thread of the API instead of opening
@@ -160,7 +177,7 @@ def make_engine(url: str | URL, *, wait_s: float | None = None, **kwargs: Any) -
         kwargs.setdefault("json_serializer", dumps_json)
         kwargs.setdefault("json_deserializer", loads_json)
         engine = create_engine(parsed, connect_args=connect_args, **kwargs)
-        _configure_sqlite(engine, memory=_is_memory(parsed), busy_s=busy_s)
+        _configure_sqlite(engine, memory=is_memory_url(parsed), busy_s=busy_s)
         if path is not None:
             _guard_file(engine, path)
         return engine

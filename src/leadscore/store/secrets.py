@@ -43,7 +43,7 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from leadscore.store.db import STORE_FILES, _is_memory, _parse, create_private_file
+from leadscore.store.db import STORE_FILES, create_private_file, is_memory_url, parse_url
 from leadscore.store.errors import StoreError
 
 #: what a sealed secret starts with
@@ -116,10 +116,10 @@ def key_file(url: str) -> Path | None:
     """
     if os.environ.get(KEY_FILE_ENV):
         return Path(os.environ[KEY_FILE_ENV]).expanduser().absolute()
-    parsed = _parse(url)
+    parsed = parse_url(url)
     if parsed.get_backend_name() != "sqlite":
         return _user_key_file()
-    if _is_memory(parsed):
+    if is_memory_url(parsed):
         return None
     return _beside(Path(str(parsed.database)).expanduser().absolute())
 
