@@ -255,11 +255,14 @@ def take_screenshots(ui_url: str, lead: str, password: str, out: Path, width: in
                 page.set_viewport_size({"width": width, "height": 3000})
                 # within the app: a new page load would be a new session, signed out
                 page.get_by_role("link", name=title, exact=True).click()
-                if title == LEAD_PAGE:
-                    page.get_by_label("Lead id").fill(lead)
-                    page.get_by_label("Lead id").press("Enter")
                 page.get_by_role("heading", name=title, exact=True).first.wait_for()
                 settle(page)
+                if title == LEAD_PAGE:
+                    # typed once the page has drawn its box: a rerun would drop it before
+                    page.get_by_label("Lead id").fill(lead)
+                    page.get_by_label("Lead id").press("Enter")
+                    page.get_by_role("heading", name="Sales override").wait_for()
+                    settle(page)
                 shoot(page, out / f"{name}.png", width, 3000)
                 print(f"wrote {out / name}.png ({(out / f'{name}.png').stat().st_size:,} bytes)")
             overview(out / "leads.png", out / "overview.png")
