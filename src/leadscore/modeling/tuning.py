@@ -149,6 +149,26 @@ def tunable(names: list[str]) -> list[str]:
     return [n for n in names if n in FAMILIES and FAMILIES[n].space is not None]
 
 
+def worth_searching(names: list[str], trial_s: dict[str, float], budget_s: float) -> list[str]:
+    """The families among ``names`` that get a search of ``budget_s`` seconds shared
+    between them: the slowest is left to its defaults while a share is under
+    ``MIN_FAMILY_S`` or its one trial (``trial_s``: its folds one after another) would take
+    more than half its share — a search of one or two trials finds nothing.
+
+    Example
+    -------
+    >>> worth_searching(["lightgbm", "catboost"], {"lightgbm": 2.0, "catboost": 40.0}, 60)
+    ['lightgbm']
+    """
+    kept = list(names)
+    while kept and (
+        budget_s / len(kept) < MIN_FAMILY_S
+        or max(trial_s[n] for n in kept) > budget_s / len(kept) / 2
+    ):
+        kept.remove(max(kept, key=lambda n: trial_s[n]))
+    return kept
+
+
 def tune(
     candidate: ModelFamily,
     X: pd.DataFrame,
@@ -299,19 +319,12 @@ def tune_leaders(
     show_progress: bool,
     sample_weight: np.ndarray | None = None,
 ) -> dict[str, TuningResult]:
-    """Search the leading tunable families' settings, the budget shared between them.
-
-    A family whose one trial (its folds one after another) would take more than half its
-    share is left to its defaults: a search of one or two trials finds nothing.
-    """
+    """Search the leading tunable families' settings, the budget shared between them
+    (those :func:`worth_searching` keeps)."""
     by_row = rows.set_index("model")
     trial_s = {n: float(by_row.loc[n, "fit_seconds"]) * len(folds) for n in by_row.index}
-    names = tunable(list(ranked.loc[ranked["complete"], "model"]))[:TUNED_FAMILIES]
-    while names and (
-        budget_s / len(names) < MIN_FAMILY_S
-        or max(trial_s[n] for n in names) > budget_s / len(names) / 2
-    ):
-        names.remove(max(names, key=lambda n: trial_s[n]))
+    leaders = tunable(list(ranked.loc[ranked["complete"], "model"]))[:TUNED_FAMILIES]
+    names = worth_searching(leaders, trial_s, budget_s)
     if not names:
         return {}
     by_name = {c.name: c for c in candidates}
