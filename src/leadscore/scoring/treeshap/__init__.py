@@ -35,6 +35,10 @@ The modules, in the order a booster goes through them:
   SHAP kernel reads it;
 * :mod:`.kernels` — the numba kernels: raw scores by walking the trees, and tree SHAP
   (with the quadrature written out per path size in :mod:`leadscore.scoring.sweeps`);
+* :mod:`.bitvectors` — the batch kernel: raw scores of many rows, every split of a tree
+  decided for a block of rows at once (QuickScorer's bitvectors, vectorised);
+* :mod:`.walk` — the batch kernel for other forests (trees of more than 64 leaves): each
+  tree walked by a block of rows at once, without a branch;
 * :mod:`.pool` — the process's thread pool the parts of one call run on;
 * :mod:`.forest` — :class:`~leadscore.scoring.treeshap.forest.CompiledForest`, which
   compiles the boosters and splits one call's work over the cores.

@@ -1,10 +1,11 @@
 """One or more LightGBM boosters compiled into one forest: raw scores and tree SHAP.
 
 :class:`CompiledForest` is what the scorers hold: built from the boosters' parsed trees
-(:mod:`.parse`, :mod:`.flat`, :mod:`.blocks`), it runs the kernels (:mod:`.kernels`) and
-cuts one call's work over the cores (:mod:`.pool`): a batch by rows, one lead's trees into
-runs of blocks. Either way the parts are added in one order, so the same rows get the
-same bits whichever thread finishes first.
+(:mod:`.parse`, :mod:`.flat`, :mod:`.blocks`), it runs the kernels (:mod:`.kernels`; the
+raw scores of a batch: :mod:`.bitvectors` or :mod:`.walk`) and cuts one call's work over the cores
+(:mod:`.pool`): a batch by rows, one lead's trees into runs of blocks. Either way the
+parts are added in one order, so the same rows get the same bits whichever thread
+finishes first.
 
 One lead's explanation can be begun on the pool and finished later
 (:meth:`CompiledForest.begin`): the service opens the lead's store transaction meanwhile.
@@ -21,14 +22,24 @@ from typing import Any
 import numpy as np
 
 from leadscore.scoring.treeshap import _Trees
+from leadscore.scoring.treeshap.bitvectors import (
+    Bitvectors,
+    bitvector_layout,
+    bitvector_rows,
+    eligible,
+)
 from leadscore.scoring.treeshap.blocks import BLOCKS, blocked
 from leadscore.scoring.treeshap.flat import MAX_UNIQUE, Arrays, flatten
 from leadscore.scoring.treeshap.kernels import explain_rows, quadrature, raw_rows
 from leadscore.scoring.treeshap.parse import parsed_trees
 from leadscore.scoring.treeshap.pool import by_rows
+from leadscore.scoring.treeshap.walk import BLOCK_ROWS, Walk, walk_layout, walk_rows
 
 #: longest wait of :meth:`CompiledForest.begin` for the pool's thread to start its part
 START_WAIT_S = 0.002
+#: rows from which :meth:`CompiledForest.raw` runs the batch kernel (:mod:`.bitvectors`,
+#: or :mod:`.walk`); fewer are walked one after the other (a lead of the service)
+BATCH_ROWS = 16
 
 
 class CompiledForest:
@@ -53,6 +64,17 @@ class CompiledForest:
         self.constant = constant
         self._nodes, self._weights = quadrature(MAX_UNIQUE)
         self.blocks = blocked(arrays, BLOCKS)
+        #: laid out at the first batch (the service's single leads need none)
+        self._batch: Bitvectors | Walk | None = None
+
+    @property
+    def batch(self) -> Bitvectors | Walk:
+        """The trees as the batch kernel reads them, laid out once: bitvectors
+        (:mod:`.bitvectors`) where the forest is eligible, else the walk (:mod:`.walk`)."""
+        if self._batch is None:  # two threads may both lay it out: the same arrays
+            a, n = self.arrays, self.n_columns
+            self._batch = bitvector_layout(a, n) if eligible(a) else walk_layout(a, n)
+        return self._batch
 
     @classmethod
     def from_lightgbm(cls, boosters: Sequence[Any]) -> CompiledForest:
@@ -187,12 +209,29 @@ class CompiledForest:
 
     def raw(self, rows: np.ndarray, pool: Executor | None = None, parts: int = 1) -> np.ndarray:
         """Raw log-odds ``(n,)`` only: the average of the boosters' raw scores. With a
-        ``pool``, the rows are cut in ``parts`` (see :meth:`explain`)."""
+        ``pool``, the rows are cut in ``parts`` (see :meth:`explain`). From
+        :data:`BATCH_ROWS` rows the batch kernel computes them (:attr:`batch`), to the
+        same bits."""
         rows = self._rows(rows)
         if pool is not None and parts > 1 and len(rows) > 1:
             return np.concatenate(by_rows(pool, self.raw, rows, parts))
-        a = self.arrays
         raw = np.full(len(rows), self.constant)
+        if len(rows) < BATCH_ROWS:
+            return self.raw_one_by_one(rows, raw)
+        batch = self.batch
+        if isinstance(batch, Bitvectors):
+            bitvector_rows(rows, batch, raw)
+        else:
+            walk_rows(rows, batch, BLOCK_ROWS, raw)
+        return raw
+
+    def raw_one_by_one(self, rows: np.ndarray, raw: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`raw` of ``rows`` walked one after the other through every tree (the
+        service's kernel), added to ``raw`` (by default the constant part)."""
+        rows = self._rows(rows)
+        if raw is None:
+            raw = np.full(len(rows), self.constant)
+        a = self.arrays
         raw_rows(
             rows, a.feature, a.threshold, a.kind, a.missing, a.default_left, a.cat_start,
             a.cat_words, a.bitsets, a.child_left, a.child_right, a.roots, a.leaf_value, raw,
