@@ -188,9 +188,10 @@ def lead_countries(prep: Prepared, lookup: Callable[[], CountryLookup]) -> np.nd
     if prep.countries is not None:
         return prep.countries
     n = len(prep.leads)
-    given = pd.Series(first_present(prep.g, prep.events["country"], n), dtype=object).map(
-        lambda code: code.upper() if isinstance(code, str) else None
-    )
+    # upper case worked out once per distinct code, not once per lead
+    codes, named = pd.factorize(first_present(prep.g, prep.events["country"], n))
+    upper = [code.upper() if isinstance(code, str) else None for code in named]
+    given = pd.Series(np.array([*upper, None], dtype=object)[codes], dtype=object)
     ips = pd.Series(first_present(prep.g, prep.events["ip"], n), dtype=object)
     need = given.isna() & ips.notna()
     if need.any():

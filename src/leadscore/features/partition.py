@@ -75,18 +75,44 @@ class Buckets:
         # one dictionary per column, so pandas gets one set of categories
         return events_frame(table.combine_chunks())
 
-    def clean(self, bucket: int) -> tuple[pd.DataFrame, int]:
+    def clean(self, bucket: int, keep: bool = False) -> tuple[pd.DataFrame, int]:
         """The bucket's events as ``load_events`` would give them (duplicates removed, in
-        time order) and how many duplicates were removed."""
+        time order) and how many duplicates were removed.
+
+        With ``keep``, the clean events replace the bucket on disk (an Arrow IPC file, one
+        dictionary per column): reading them again (:meth:`settled`) is then a read and a
+        conversion, not another merge of dictionaries, de-duplication and sort."""
         events = self.read(bucket)
         repeated = _duplicates(events) if len(events) else np.zeros(0, dtype=bool)
         if repeated.any():
             events = events.loc[~repeated]
-        return time_ordered(events), int(repeated.sum())
+        events = time_ordered(events)
+        if keep:
+            table = to_event_table(events)
+            with pa.ipc.new_file(str(self._clean_path(bucket)), EVENT_ARROW_SCHEMA) as writer:
+                writer.write_table(table)
+            del table
+            self.path(bucket).unlink(missing_ok=True)
+        return events, int(repeated.sum())
+
+    def settled(self, bucket: int) -> pd.DataFrame:
+        """The bucket's clean events: kept by ``clean(bucket, keep=True)``, else cleaned."""
+        path = self._clean_path(bucket)
+        if not path.exists():
+            return self.clean(bucket)[0]
+        with pa.OSFile(str(path)) as source:
+            table = pa.ipc.open_file(source).read_all()
+        return events_frame(table)
+
+    def _clean_path(self, bucket: int) -> Path:
+        return self.folder / f"clean-{bucket:05d}.arrow"
 
 
 def partition_events(
-    paths: str | Path | Iterable[str | Path], folder: Path, count: int, rows: int = BATCH_ROWS
+    paths: str | Path | Iterable[str | Path],
+    folder: Path,
+    count: int,
+    rows: int = BATCH_ROWS,
 ) -> Buckets:
     """Normalise every input and write each event to its lead's bucket under ``folder``.
 

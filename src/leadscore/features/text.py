@@ -124,7 +124,11 @@ def lead_pages(prep: Prepared) -> tuple[pd.Series, sp.csr_matrix]:
     pv = prep.is_page_view
     frame = prep.events
     ids, docs = page_ids(frame["url"], frame["page_title"])
-    used, page_codes = np.unique(ids[pv], return_inverse=True)
+    # np.unique(ids[pv], return_inverse=True) by counting: the ids are dense codes
+    viewed = ids[pv]
+    seen = np.bincount(viewed, minlength=len(docs)) > 0
+    used = np.flatnonzero(seen)
+    page_codes = (np.cumsum(seen) - 1)[viewed]
     matrix = sp.coo_matrix(
         (np.ones(len(page_codes)), (prep.g[pv], page_codes)),
         shape=(len(prep.leads), len(used)),

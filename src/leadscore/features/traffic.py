@@ -19,7 +19,7 @@ import pandas as pd
 
 from leadscore.features.prepare import Prepared, distinct_per_lead, firsts
 from leadscore.features.sessions import Sessions
-from leadscore.features.vector import by_unique
+from leadscore.features.vector import by_unique, unique_map
 
 # host fragment → (source, medium of an unpaid visit)
 _HOSTS: tuple[tuple[str, str, str], ...] = (
@@ -124,6 +124,71 @@ def _classify(
     return ("direct", "direct") if recorded else ("unknown", "unknown")
 
 
+def _raw_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Code per row (-1 where missing) and the distinct values as they are (not as text)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy(), np.asarray(values.cat.categories, dtype=object)
+    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
+    return codes, np.asarray(uniques, dtype=object)
+
+
+def _derived(values: pd.Series, func: object) -> tuple[np.ndarray, np.ndarray]:
+    """``func`` of the distinct values as codes per row into its distinct results (-1
+    where the row or its result is missing), and those results."""
+    codes, mapped = unique_map(values, func)
+    ids, results = pd.factorize(mapped, use_na_sentinel=True)
+    return np.append(ids, [-1])[codes], np.asarray(results, dtype=object)
+
+
+def _filled(given: pd.Series, urls: pd.Series, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A UTM column, else the parameter of that name in the URL: codes and values."""
+    given_codes, given_values = _raw_codes(given)
+    url_codes, url_values = _derived(urls, lambda u: query_param(u, name))
+    ids, values = pd.factorize(np.concatenate([given_values, url_values]), use_na_sentinel=True)
+    from_given = np.append(ids[: len(given_values)], [-1])[given_codes]
+    from_url = np.append(ids[len(given_values) :], [-1])[url_codes]
+    return np.where(given_codes >= 0, from_given, from_url), np.asarray(values, dtype=object)
+
+
+def traffic_codes(
+    referrers: pd.Series,
+    urls: pd.Series,
+    utm_source: pd.Series,
+    utm_medium: pd.Series,
+    own_domains: frozenset[str] = frozenset(),
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`classify_traffic` as a code per row into its distinct ``(source, medium)``
+    pairs (a ``k × 2`` array): every row's inputs are integer codes, and only the
+    distinct combinations of them are classified."""
+    parts = (
+        _derived(referrers, host_of),
+        _filled(utm_source, urls, "utm_source"),
+        _filled(utm_medium, urls, "utm_medium"),
+        _derived(urls, click_source),
+        (_raw_codes(referrers)[0] >= 0).astype(np.int64),
+    )
+    # One combined integer key per row, so the distinct combinations are found fast.
+    key = np.zeros(len(referrers), dtype=np.int64)
+    levels = []
+    for part in parts[:4]:
+        codes, uniques = part
+        values = np.append(uniques, [None])
+        key = key * len(values) + np.where(codes < 0, len(values) - 1, codes)
+        levels.append(values)
+    key = key * 2 + parts[4]
+    levels.append(np.array([False, True], dtype=object))
+    row_codes, distinct = pd.factorize(key)
+    combos = []
+    for k in distinct:
+        values = []
+        for level in reversed(levels):
+            k, code = divmod(int(k), len(level))
+            values.append(level[code])
+        host, utm_s, utm_m, clicked, recorded = reversed(values)
+        combos.append(_classify(host, utm_s, utm_m, clicked, bool(recorded), own_domains))
+    return row_codes, np.array(combos, dtype=object).reshape(-1, 2)
+
+
 def classify_traffic(
     referrers: pd.Series,
     urls: pd.Series,
@@ -143,44 +208,7 @@ def classify_traffic(
     ...                  pd.Series([None, None]), pd.Series([None, None])).values.tolist()
     [['facebook', 'social'], ['google', 'paid']]
     """
-
-    def from_url(func: object) -> pd.Series:
-        return pd.Series(by_unique(urls, func), index=urls.index, dtype=object)
-
-    utm_s = pd.Series(utm_source.astype(object), index=urls.index).fillna(
-        from_url(lambda u: query_param(u, "utm_source"))
-    )
-    utm_m = pd.Series(utm_medium.astype(object), index=urls.index).fillna(
-        from_url(lambda u: query_param(u, "utm_medium"))
-    )
-    keys = pd.DataFrame(
-        {
-            "host": by_unique(referrers, host_of),
-            "utm_s": utm_s.to_numpy(),
-            "utm_m": utm_m.to_numpy(),
-            "click": from_url(click_source).to_numpy(),
-            "recorded": referrers.notna().to_numpy(),
-        },
-        index=referrers.index,
-    ).astype(object)
-    # One combined integer key per row, so the distinct combinations are found fast.
-    key = np.zeros(len(keys), dtype=np.int64)
-    levels = []
-    for column in keys.columns:
-        codes, uniques = pd.factorize(keys[column], use_na_sentinel=True)
-        values = np.append(np.asarray(uniques, dtype=object), [None])
-        key = key * len(values) + np.where(codes < 0, len(values) - 1, codes)
-        levels.append(values)
-    row_codes, distinct = pd.factorize(key)
-    combos = []
-    for k in distinct:
-        parts = []
-        for values in reversed(levels):
-            k, code = divmod(int(k), len(values))
-            parts.append(values[code])
-        host, utm_s, utm_m, clicked, recorded = reversed(parts)
-        combos.append(_classify(host, utm_s, utm_m, clicked, bool(recorded), own_domains))
-    labels = np.array(combos, dtype=object).reshape(-1, 2)
+    row_codes, labels = traffic_codes(referrers, urls, utm_source, utm_medium, own_domains)
     return pd.DataFrame(labels[row_codes], index=referrers.index, columns=["source", "medium"])
 
 
@@ -200,22 +228,24 @@ def touch_features(
     n = len(prep.leads)
     # only the four columns a touch is read from, at the sessions' entry events
     entries = prep.events.subset(sessions.entry, ("referrer", "url", "utm_source", "utm_medium"))
-    touches = classify_traffic(
+    row_codes, labels = traffic_codes(
         entries["referrer"], entries["url"], entries["utm_source"], entries["utm_medium"], own
     )
-    external = (touches["source"] != "internal").to_numpy()
+    # per distinct (source, medium), then spread to the touches by code
+    source_ids = pd.factorize(labels[:, 0])[0] if len(labels) else np.zeros(0, np.int64)
+    external = (labels[:, 0] != "internal")[row_codes] if len(labels) else row_codes >= 0
     t_lead = sessions.lead[external]
-    t_source = touches["source"].to_numpy()[external]
-    t_medium = touches["medium"].to_numpy()[external]
+    t_codes = row_codes[external]
     out: dict[str, np.ndarray] = {}
     first_rows = firsts(t_lead)
     last_rows = np.r_[first_rows[1:], len(t_lead)] - 1
-    for name, values in (("source", t_source), ("medium", t_medium)):
+    for column, name in enumerate(("source", "medium")):
+        values = labels[:, column] if len(labels) else np.zeros(0, dtype=object)
         first = np.full(n, "internal", dtype=object)
         last = first.copy()
-        first[t_lead[first_rows]] = values[first_rows]
-        last[t_lead[last_rows]] = values[last_rows]
+        first[t_lead[first_rows]] = values[t_codes[first_rows]]
+        last[t_lead[last_rows]] = values[t_codes[last_rows]]
         out[f"first_touch_{name}"] = first
         out[f"last_touch_{name}"] = last
-    out["sources"] = distinct_per_lead(t_lead, pd.factorize(t_source)[0], n)
+    out["sources"] = distinct_per_lead(t_lead, source_ids[t_codes], n)
     return out

@@ -1,13 +1,15 @@
 """User-agent strings → device type, operating system and browser (ua-parser).
 
-Parsing is done once per distinct user agent (there are thousands, not millions), so it
-costs little however many events share them. :func:`device_features` gives each lead the
-device, OS and browser of its first event that tells, and how many device types it used.
+Parsing is done once per distinct user agent (there are thousands, not millions) and
+remembered across batches, so it costs little however many events share them.
+:func:`device_features` gives each lead the device, OS and browser of its first event
+that tells, and how many device types it used.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -29,6 +31,7 @@ _MOBILE = re.compile(
 _DESKTOP_OS = {"Windows", "Mac OS X", "Linux", "Ubuntu", "Chrome OS", "Fedora", "Debian"}
 
 
+@lru_cache(maxsize=65_536)
 def classify(user_agent: str) -> tuple[str, str, str]:
     """``(device_type, os, browser)`` for one user agent.
 

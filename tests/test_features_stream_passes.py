@@ -1,0 +1,102 @@
+"""The streamed features' passes over the buckets: what the first pass keeps for the
+second gives the same events, and the fit sample's pool is the same sort as before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pandas.api.types import union_categoricals
+
+from leadscore.data.events import _object_categories, _union
+from leadscore.demo import write_demo_events
+from leadscore.features.partition import Buckets, partition_events
+from leadscore.features.stream import _lowest, used_categories
+
+
+@pytest.fixture(scope="module")
+def buckets(tmp_path_factory: pytest.TempPathFactory) -> Buckets:
+    folder = tmp_path_factory.mktemp("demo")
+    demo = write_demo_events(folder, leads=120, new_leads=10, seed=5)  # with a duplicate
+    return partition_events(demo["events"], folder / "buckets", count=3)
+
+
+def test_a_kept_bucket_reads_back_as_the_clean_one(buckets: Buckets) -> None:
+    removed = 0
+    for b in range(buckets.count):
+        expected, repeated = buckets.clean(b)
+        kept, again = buckets.clean(b, keep=True)
+        assert again == repeated
+        removed += repeated
+        assert not buckets.path(b).exists()  # the raw bucket made way for the clean one
+        settled = buckets.settled(b)
+        pd.testing.assert_frame_equal(kept, expected)
+        assert list(settled.columns) == list(expected.columns)
+        for column in expected.columns:
+            want, have = expected[column], settled[column]
+            assert str(have.dtype) == str(want.dtype), column
+            assert (
+                have.astype(object).where(have.notna(), None).tolist()
+                == want.astype(object).where(want.notna(), None).tolist()
+            ), column
+            if isinstance(want.dtype, pd.CategoricalDtype):
+                assert have.cat.categories.tolist() == want.cat.categories.tolist(), column
+    assert removed >= 1  # the demo's repeated event was removed in the first pass
+
+
+def test_a_bucket_never_kept_is_cleaned_when_settled(tmp_path: Path) -> None:
+    demo = write_demo_events(tmp_path, leads=30, new_leads=5, seed=2)
+    buckets = partition_events(demo["events"], tmp_path / "b", count=2)
+    expected, _ = buckets.clean(0)
+    pd.testing.assert_frame_equal(buckets.settled(0), expected)
+
+
+def test_lowest_hashes_sort_as_hash_then_id() -> None:
+    rng = np.random.default_rng(3)
+    ids = np.array([f"lead-{i}" for i in rng.permutation(500)], dtype=object)
+    hashes = rng.integers(0, 2**63, 500).astype(np.uint64)
+    pool = pd.DataFrame({"id": ids, "hash": hashes})
+    expected = pool.sort_values(["hash", "id"], kind="stable").head(100)
+    pd.testing.assert_frame_equal(_lowest(pool, 100), expected)
+    # ties: two ids share a hash, in the reverse of their id order
+    hashes[[7, 9]] = 0
+    pool = pd.DataFrame({"id": ids, "hash": hashes})
+    pool.loc[[7, 9], "id"] = ["z-last", "a-first"]
+    got = _lowest(pool, 100)
+    pd.testing.assert_frame_equal(got, pool.sort_values(["hash", "id"], kind="stable").head(100))
+    assert got["id"].tolist()[:2] == ["a-first", "z-last"]
+
+
+@pytest.mark.parametrize("kept", [0.0, 0.01, 0.5, 1.0])
+def test_used_categories_is_pandas_remove_unused_categories(kept: float) -> None:
+    rng = np.random.default_rng(int(kept * 100))
+    categories = pd.Index([f"url-{i}" for i in range(3000)], dtype="str")
+    codes = rng.integers(-1, len(categories), 20_000)
+    values = pd.Series(pd.Categorical.from_codes(codes, categories=categories), name="url")
+    values = values[rng.random(len(values)) < kept]
+    expected = values.cat.remove_unused_categories()
+    got = used_categories(values)
+    pd.testing.assert_series_equal(got, expected)
+    assert got.cat.codes.dtype == expected.cat.codes.dtype
+
+
+def test_the_fit_samples_union_is_pandas_union_categoricals() -> None:
+    rng = np.random.default_rng(8)
+
+    def part(rows: int, distinct: int, first: int) -> pd.Series:
+        categories = pd.Index([f"id-{first + i}" for i in rng.permutation(distinct)], dtype="str")
+        codes = rng.integers(-1, distinct, rows) if distinct else np.full(rows, -1)
+        return pd.Series(pd.Categorical.from_codes(codes, categories=categories))
+
+    cases = [[part(500, 40, 0), part(300, 60, 20), part(0, 0, 0), part(200, 10, 90)]]
+    cases.append([cases[0][0], cases[0][0].sample(frac=1, random_state=1)])  # same categories
+    cases.append([part(100, 5, 0)])
+    cases.append([part(50, 0, 0), part(80, 6, 3)])  # a part without any value
+    for parts in cases:
+        expected = union_categoricals([_object_categories(p) for p in parts], ignore_order=True)
+        got = _union(parts)
+        pd.testing.assert_series_equal(pd.Series(got), pd.Series(expected))
+        assert got.codes.dtype == expected.codes.dtype
+        assert got.categories.dtype == expected.categories.dtype
