@@ -80,17 +80,34 @@ class EventLoad:
 _QUARANTINE_COLUMNS = ["file", "line", "reason", "raw"]
 
 
-def _quarantine(rows: list[dict[str, Any]]) -> pd.DataFrame:
+def quarantine_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    """Set-aside events as the quarantine table: ``file``, ``line``, ``reason``, ``raw``.
+
+    Example
+    -------
+    >>> quarantine_frame([]).columns.tolist()
+    ['file', 'line', 'reason', 'raw']
+    """
     return pd.DataFrame(rows, columns=_QUARANTINE_COLUMNS)
 
 
-def _duplicates(events: pd.DataFrame) -> np.ndarray:
+def duplicate_events(events: pd.DataFrame) -> np.ndarray:
     """Repeated events, all but the first marked: the same lead's event id again (a
     tracker's retry), or, for rows without an id, the same row twice. Both are decided
-    within a lead, so the events can be de-duplicated a lead at a time.
+    within a lead, so the events can be de-duplicated a lead at a time (a Spark partition
+    or a bucket marks exactly what the whole table would).
 
     Ids are hashed by Arrow (one pass, usually proving them all distinct); rows without an
     id are compared in full only where lead and time coincide.
+
+    Example
+    -------
+    >>> from leadscore.demo import write_demo_events
+    >>> _ = write_demo_events(Path("demo"), leads=50, new_leads=10)
+    >>> events = load_events("demo/events.jsonl").events
+    >>> twice = concat_events([events, events.head(3)])
+    >>> duplicate_events(twice).sum()  # the three rows sent again
+    np.int64(3)
     """
     marked = np.zeros(len(events), dtype=bool)
     has_id = events["event_id"].notna().to_numpy()
@@ -142,8 +159,18 @@ def _union(columns: list[pd.Series]) -> pd.Categorical:
     return pd.Categorical.from_codes(np.concatenate(codes), categories=categories)
 
 
-def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate event frames, keeping text columns categorical (union of categories)."""
+def concat_events(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Concatenate event frames, keeping text columns categorical (union of categories).
+
+    Example
+    -------
+    >>> from leadscore.demo import write_demo_events
+    >>> _ = write_demo_events(Path("demo"), leads=50, new_leads=10)
+    >>> events = load_events("demo/events.jsonl").events
+    >>> both = concat_events([events.head(5), events.tail(5)])
+    >>> len(both), str(both["lead_id"].dtype)
+    (10, 'category')
+    """
     if len(parts) == 1:
         return parts[0]
     combined = {}
@@ -205,7 +232,7 @@ def event_parts(
             continue
         else:
             frame, bad, lines = read_event_file(item)
-        quarantined = _quarantine(bad)
+        quarantined = quarantine_frame(bad)
         if frame.empty:
             if not bad:
                 raise DataError(f"event file has no events: {name}")
@@ -258,16 +285,16 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
             parts.append(events_frame(part))
         if len(rejected):
             quarantined.append(rejected)
-    events = _concat(parts)
+    events = concat_events(parts)
     del parts
     before = len(events)
-    repeated = _duplicates(events)
+    repeated = duplicate_events(events)
     if repeated.any():
         events = events.loc[~repeated]
     duplicates = before - len(events)
     events = time_ordered(events)
     pa.default_memory_pool().release_unused()  # give Arrow's read buffers back now
-    quarantine = pd.concat(quarantined, ignore_index=True) if quarantined else _quarantine([])
+    quarantine = pd.concat(quarantined, ignore_index=True) if quarantined else quarantine_frame([])
     return EventLoad(events, quarantine, duplicates, files, notes)
 
 

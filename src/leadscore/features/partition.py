@@ -35,7 +35,13 @@ import pyarrow.parquet as pq
 
 from leadscore.data.columns import normalise_name
 from leadscore.data.event_arrow import EVENT_ARROW_SCHEMA, to_event_table
-from leadscore.data.events import BATCH_ROWS, _duplicates, event_parts, events_frame, time_ordered
+from leadscore.data.events import (
+    BATCH_ROWS,
+    duplicate_events,
+    event_parts,
+    events_frame,
+    time_ordered,
+)
 from leadscore.data.sources import TableLike, read_table, source_kind
 from leadscore.data.table_files import CSV_SUFFIXES, PARQUET_SUFFIXES, base_suffix, sniff_delimiter
 from leadscore.errors import SchemaError
@@ -83,7 +89,7 @@ class Buckets:
         dictionary per column): reading them again (:meth:`settled`) is then a read and a
         conversion, not another merge of dictionaries, de-duplication and sort."""
         events = self.read(bucket)
-        repeated = _duplicates(events) if len(events) else np.zeros(0, dtype=bool)
+        repeated = duplicate_events(events) if len(events) else np.zeros(0, dtype=bool)
         if repeated.any():
             events = events.loc[~repeated]
         events = time_ordered(events)

@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from leadscore.data.events import BATCH_ROWS, EventLoad, _concat, _quarantine
+from leadscore.data.events import BATCH_ROWS, EventLoad, concat_events, quarantine_frame
 from leadscore.data.sources import TableLike, resolve_files, source_kind
 from leadscore.data.table_files import CSV_SUFFIXES, PARQUET_SUFFIXES, base_suffix
 from leadscore.errors import DataError
@@ -203,7 +203,7 @@ def stream_lead_table(
     quarantine = pd.concat(buckets.quarantine, ignore_index=True) if buckets.quarantine else None
     load = EventLoad(
         pd.DataFrame(),
-        quarantine if quarantine is not None else _quarantine([]),
+        quarantine if quarantine is not None else quarantine_frame([]),
         scan.duplicates,
         buckets.files,
         buckets.notes,
@@ -395,7 +395,7 @@ def _fit(
         part = scan.sample.pop(0)
         parts.append(part[part["lead_id"].isin(chosen)].drop(columns="_hash"))
         del part
-    frame = _concat(parts)
+    frame = concat_events(parts)
     del parts
     builder = LeadFeatureBuilder(settings)
     if labels is None:

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from leadscore.data.event_schema import normalise
-from leadscore.data.events import _duplicates as duplicate_events
+from leadscore.data.events import duplicate_events
 from leadscore.features.build import LeadFeatureBuilder
 from leadscore.features.crm import CrmTable, add_crm_only_leads, join_crm
 from leadscore.features.table import ID, TARGET
