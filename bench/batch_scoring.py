@@ -5,16 +5,22 @@ Generates (once, cached in ``~/.cache/leadscore-bench``) unlabelled demo leads a
 demo leads: a LightGBM bag (five fold models of 400 trees) and a logistic regression. Then
 runs the command end to end in a fresh process per measurement (start-up included: the
 interpreter, the imports, loading the model) and prints leads per second, the seconds,
-the peak memory of that process and the machine's load (``uptime``) beside each figure.
+the CPU seconds and the peak memory of that process and the machine's load (``uptime``)
+beside each figure.
 
 ``--engine pipeline`` scores the same files through the fitted scikit-learn pipeline on
 the whole table in memory (:func:`leadscore.live.batch.score`, what ``leadscore score``
 did before it streamed): the "before" of the comparison. ``--treelite`` also times the
 LightGBM bag's trees alone against treelite's (compiled to C by tl2cgen; the ``bench``
-extra installs them; the first run compiles for a few minutes).
+extra installs them; the first run compiles for a few minutes). ``--draws`` times
+exploration's draws alone, one ``hashlib`` call a lead against the compiled BLAKE2b
+kernel, by the number of ids a call draws (where ``COMPILED_FROM`` comes from);
+``--ranks`` times ranking's searches, numpy's against the compiled search through a grid,
+by the number of scores (where ``INDEXED_FROM`` comes from).
 
 Run: ``.venv/bin/python bench/batch_scoring.py [--sizes 200000,1000000,10000000]
-[--models lightgbm,logreg_l2] [--engine stream|pipeline] [--batch-size N] [--treelite]``.
+[--models lightgbm,logreg_l2] [--engine stream|pipeline] [--batch-size N] [--treelite]
+[--draws] [--ranks]``.
 """
 
 from __future__ import annotations
@@ -85,8 +91,10 @@ def train(cache: Path, family: str) -> Path:
     return folder
 
 
-def run_measured(command: list[str]) -> tuple[float, float]:
-    """Run ``command``; its wall seconds and peak memory (GB) as the kernel counted them."""
+def run_measured(command: list[str]) -> tuple[float, float, float]:
+    """Run ``command``; its wall seconds, peak memory (GB) and CPU seconds (user and
+    system, every thread: what a loaded machine changes least) as the kernel counted
+    them."""
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     output = process.stdout.read() if process.stdout else b""
@@ -95,7 +103,7 @@ def run_measured(command: list[str]) -> tuple[float, float]:
     if status != 0:
         code = os.waitstatus_to_exitcode(status)  # negative: killed by that signal
         sys.exit(f"{' '.join(command)} failed ({code}):\n{output.decode(errors='replace')}")
-    return seconds, usage.ru_maxrss / 1e6
+    return seconds, usage.ru_maxrss / 1e6, usage.ru_utime + usage.ru_stime
 
 
 def command_for(
@@ -157,6 +165,61 @@ def treelite_rate(model: Path, data: Path, rows_wanted: int = 20_000) -> str:
     )
 
 
+def draw_rates() -> list[str]:
+    """Exploration's draws (``uniform_draws``) per size of the call: one ``hashlib`` call
+    a lead against the compiled BLAKE2b kernel, for ``COMPILED_FROM``."""
+    from leadscore.scoring import exploration
+
+    lines = []
+    exploration.COMPILED_FROM = 0
+    exploration.uniform_draws(["warm-up"])  # numba loads (or compiles) the kernel
+    for n in (1, 4, 16, 32, 64, 128, 256, 1024, 65_536, 1_000_000):
+        ids = [f"L{i:09d}" for i in range(n)]
+        repeat = max(1, 200_000 // n)
+        seconds = {}
+        for name, compiled_from in (("hashlib", n + 1), ("compiled", 0)):
+            exploration.COMPILED_FROM = compiled_from
+            started = time.process_time()
+            for _ in range(repeat):
+                exploration.uniform_draws(ids, seed=0)
+            seconds[name] = (time.process_time() - started) / (repeat * n)
+        lines.append(
+            f"draws of {n:>9,} ids: hashlib {seconds['hashlib'] * 1e9:6.0f} ns/id, compiled "
+            f"{seconds['compiled'] * 1e9:6.0f} ns/id (CPU time, all threads; load {load()})"
+        )
+    return lines
+
+
+def rank_rates(batch: int = 65_536) -> list[str]:
+    """Placing a batch's sorted scores among a file's (``Ranks``): numpy's searches
+    against the compiled search through a grid over the scores, by the file's size
+    (``INDEXED_FROM``)."""
+    import numpy as np
+
+    from leadscore.scoring import ranking
+
+    lines = []
+    rng = np.random.default_rng(0)
+    ranking.bounds(np.zeros(2), np.zeros(1), ranking.Grid(np.zeros(2)))  # loads the kernel
+    for n in (10_000, 100_000, 1_000_000, 10_000_000):
+        values = np.sort(rng.beta(1, 12, n))  # skewed, as lead scores are
+        needles = [np.sort(rng.choice(values, min(batch, n))) for _ in range(8)]
+        batches = -(-n // len(needles[0]))  # as many leads as scores, as when ranking
+        seconds = {}
+        for name in ("searchsorted", "grid"):
+            started = time.process_time()
+            grid = ranking.Grid(values) if name == "grid" else None
+            for k in range(batches):
+                ranking.bounds(values, needles[k % 8], grid)
+            seconds[name] = (time.process_time() - started) / (batches * len(needles[0]))
+        lines.append(
+            f"ranks among {n:>10,} scores: searchsorted {seconds['searchsorted'] * 1e9:6.0f} "
+            f"ns/lead, grid {seconds['grid'] * 1e9:6.0f} ns/lead (grid built included; "
+            f"load {load()})"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="200000,1000000,10000000")
@@ -165,8 +228,21 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=None)
     parser.add_argument("--repeat", type=int, default=1, help="runs per figure (best kept)")
     parser.add_argument("--treelite", action="store_true")
+    parser.add_argument(
+        "--draws", action="store_true", help="time exploration's draws only, then stop"
+    )
+    parser.add_argument(
+        "--ranks", action="store_true", help="time ranking's searches only, then stop"
+    )
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "leadscore-bench")
     args = parser.parse_args()
+    if args.draws or args.ranks:
+        print(
+            "\n".join(
+                [*(draw_rates() if args.draws else []), *(rank_rates() if args.ranks else [])]
+            )
+        )
+        return
     sizes = [int(s) for s in args.sizes.split(",")]
     families = args.models.split(",")
     files = {n: generate(args.cache, n) for n in sizes}
@@ -179,18 +255,20 @@ def main() -> None:
             for _ in range(args.repeat):
                 before = load()
                 command = command_for(args.engine, models[family], files[n], out, args.batch_size)
-                seconds, peak = run_measured(command)
-                runs.append((seconds, peak, before, load()))
-            seconds, peak, before, after = min(runs)
+                seconds, peak, cpu = run_measured(command)
+                runs.append((seconds, peak, cpu, before, load()))
+            seconds, peak, cpu, before, after = min(runs)
             figure = {
                 "model": family, "leads": n, "engine": args.engine, "seconds": round(seconds, 2),
                 "leads_per_s": round(n / seconds), "peak_gb": round(peak, 3),
+                "cpu_seconds": round(cpu, 2),
                 "load_before": before, "load_after": after,
             }  # fmt: skip
             results.append(figure)
             print(
                 f"{MODELS.get(family, family):32s} {n:>11,} leads  {args.engine:8s} "
-                f"{seconds:7.1f} s  {n / seconds:>11,.0f} leads/s  peak {peak:5.2f} GB  "
+                f"{seconds:7.1f} s  {n / seconds:>11,.0f} leads/s  CPU {cpu:6.1f} s  "
+                f"peak {peak:5.2f} GB  "
                 f"(load {before} → {after})",
                 flush=True,
             )

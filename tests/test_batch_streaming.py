@@ -13,12 +13,13 @@ import pytest
 from leadscore import LeadModel
 from leadscore.demo import DemoLeads, generate_leads
 from leadscore.errors import DataError, SchemaError
+from leadscore.scoring import ranking
 from leadscore.scoring.arrow_inputs import read_inputs
 from leadscore.scoring.batch import score
 from leadscore.scoring.columnar import CompiledBatch, NotCompilable
 from leadscore.scoring.exploration import ExplorationPolicy
 from leadscore.scoring.ranking import Ranks
-from leadscore.scoring.streaming import score_file
+from leadscore.scoring.streaming import _best, score_file
 
 NOT_FEATURES = ["lead_id", "converted", "sales_status"]
 #: every family with a compiled batch form, with settings that fit in a second or two
@@ -157,6 +158,48 @@ def test_ranks_of_batches_are_the_tables() -> None:
     found = np.concatenate([ranks.of(part) for part in np.array_split(p, 9)])
     expected = pd.Series(-p).rank(method="first").astype(int).to_numpy()
     assert found.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("indexed", [True, False])
+def test_bounds_are_numpys_searchsorted(indexed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ranking, "THREADED_NEEDLES", 20)  # most calls split over the cores
+    rng = np.random.default_rng(0)
+    for trial in range(1500):
+        n, m, spread = int(rng.integers(300)), int(rng.integers(50)), int(rng.integers(1, 31))
+        values = np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, spread, n) / 3)
+        if trial % 7 == 0:  # a wide range: most cells empty, a few full
+            values = values ** rng.integers(1, 40)
+        if trial % 11 == 0 and n:
+            values[rng.integers(n)] = (-1) ** trial * np.inf
+        values = np.sort(values)
+        needles = np.where(rng.random(m) < 0.1, np.nan, rng.integers(-1, spread + 1, m) / 3)
+        if trial % 5 == 0 and n:  # every needle among the values, as when ranking
+            needles = rng.choice(values, m)
+        needles = np.sort(needles) if trial % 2 else needles
+        first, last = ranking.bounds(values, needles, ranking.Grid(values) if indexed else None)
+        assert first.tolist() == np.searchsorted(values, needles, side="left").tolist()
+        assert last.tolist() == np.searchsorted(values, needles, side="right").tolist()
+
+
+def test_ranks_through_the_grid_are_the_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ranking, "INDEXED_FROM", 0)
+    monkeypatch.setattr(ranking, "THREADED_NEEDLES", 100)
+    p = np.random.default_rng(4).integers(0, 300, 5000) / 300
+    ranks = Ranks(p.copy())
+    assert ranks.grid is not None
+    found = np.concatenate([ranks.of(part) for part in np.array_split(p, 7)])
+    expected = pd.Series(-p).rank(method="first").astype(int).to_numpy()
+    assert found.tolist() == expected.tolist()
+
+
+def test_a_batchs_best_leads_are_a_stable_sorts() -> None:
+    rng = np.random.default_rng(5)
+    for trial in range(500):
+        p = rng.integers(0, 6, int(rng.integers(1, 60))) / 5  # many ties
+        if trial % 4 == 0:
+            p[rng.random(len(p)) < 0.2] = np.nan
+        top = int(rng.integers(1, 70))
+        assert _best(p, top).tolist() == np.argsort(-p, kind="stable")[:top].tolist()
 
 
 def test_reasons_and_the_pipeline_path(

@@ -26,14 +26,52 @@ One family can also be fitted directly; a saved model scores new leads, best fir
 ['lead_id', 'score', 'score_100', 'segment', 'rank', 'contact']
 """
 
-from leadscore.config import Business, Roles, Segments, Settings, load_settings
-from leadscore.errors import LeadscoreError
-from leadscore.lifecycle.compare import compare
-from leadscore.lifecycle.train import train
-from leadscore.live.batch import score
-from leadscore.modeling.audit import AuditReport, audit
-from leadscore.modeling.leaderboard import Leaderboard
-from leadscore.modeling.model import LeadModel
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from leadscore.config import Business, Roles, Segments, Settings, load_settings
+    from leadscore.errors import LeadscoreError
+    from leadscore.lifecycle.compare import compare
+    from leadscore.lifecycle.train import train
+    from leadscore.live.batch import score
+    from leadscore.modeling.audit import AuditReport, audit
+    from leadscore.modeling.leaderboard import Leaderboard
+    from leadscore.modeling.model import LeadModel
+
+# imported on first use (PEP 562): ``import leadscore`` alone, or a command that needs one
+# corner of the package, does not pay for training, comparing and auditing
+_WHERE = {
+    "AuditReport": "leadscore.modeling.audit",
+    "Business": "leadscore.config",
+    "LeadModel": "leadscore.modeling.model",
+    "Leaderboard": "leadscore.modeling.leaderboard",
+    "LeadscoreError": "leadscore.errors",
+    "Roles": "leadscore.config",
+    "Segments": "leadscore.config",
+    "Settings": "leadscore.config",
+    "audit": "leadscore.modeling.audit",
+    "compare": "leadscore.lifecycle.compare",
+    "load_settings": "leadscore.config",
+    "score": "leadscore.live.batch",
+    "train": "leadscore.lifecycle.train",
+}
+
+
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'leadscore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(where), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})
+
 
 __all__ = [
     "AuditReport",

@@ -24,6 +24,10 @@ module                 commands
 ``cli.demo_live``      ``demo-live`` (``make demo``: 90 days simulated, outcomes through the API)
 =====================  ============================================================
 
+A command's module is imported when the command runs (or ``--help`` lists it), not
+before: ``leadscore score`` does not pay for the service's, the dashboard's and the
+simulations' imports.
+
 :mod:`leadscore.cli.common` holds the consoles, the error handling and the settings
 (one resolver: file, environment, values saved from the dashboard, flags),
 :mod:`leadscore.cli.options` the options several commands share.
@@ -31,30 +35,102 @@ module                 commands
 
 from __future__ import annotations
 
+import importlib
 import os
+from collections.abc import Iterator, MutableMapping
 
+import click
 import typer
-
-from leadscore.cli import (
-    config,
-    dashboard,
-    data,
-    demo_live,
-    demo_loop,
-    modeling,
-    models,
-    monitor,
-    outcomes,
-    overrides,
-    reporting,
-    retrain,
-    scoring,
-    service,
-)
+from typer.core import TyperGroup
 
 # loading a registered model (champion …) downloads its artefacts from MLflow's store, a
 # progress bar per command otherwise; a terminal's reader wants the command's own output
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+#: every command, in the order ``leadscore --help`` lists them: its module and the function
+#: (or, for a group of commands, the Typer app) that module defines
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo-data": ("data", "demo_data"),
+    "ingest": ("data", "ingest"),
+    "features": ("data", "features"),
+    "dataset": ("data", "dataset"),
+    "audit": ("modeling", "audit"),
+    "compare": ("modeling", "compare"),
+    "train": ("modeling", "train"),
+    "score": ("scoring", "score"),
+    "explain": ("scoring", "explain"),
+    "insights": ("reporting", "insights"),
+    "mlflow-ui": ("models", "mlflow_ui"),
+    "report": ("reporting", "report"),
+    "override": ("overrides", "override"),
+    "retrain": ("retrain", "retrain"),
+    "serve": ("service", "serve"),
+    "ui": ("dashboard", "ui_command"),
+    "demo-outcomes": ("demo_loop", "demo_outcomes"),
+    "demo-live": ("demo_live", "demo_live"),
+    # the groups of commands after the commands
+    "models": ("models", "models_app"),
+    "outcomes": ("outcomes", "outcomes_app"),
+    "monitor": ("monitor", "monitor_app"),
+    "keys": ("service", "keys_app"),
+    "webhooks": ("service", "hooks_app"),
+    "users": ("dashboard", "users_app"),
+    "config": ("config", "config_app"),
+}
+
+
+def _command(name: str) -> click.Command:
+    """The click command ``name``, its module imported now."""
+    module, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(f"leadscore.cli.{module}"), attribute)
+    holder = typer.Typer()
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_group(holder).commands[name]
+
+
+class _Commands(MutableMapping[str, click.Command]):
+    """The app's commands by name, each built the first time it is looked up."""
+
+    def __init__(self) -> None:
+        self.names = list(COMMANDS)
+        self.built: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self.built:
+            if name not in self.names:
+                raise KeyError(name)
+            self.built[name] = _command(name)
+        return self.built[name]
+
+    def __setitem__(self, name: str, command: click.Command) -> None:
+        if name not in self.names:
+            self.names.append(name)
+        self.built[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        self.names.remove(name)
+        self.built.pop(name, None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self.names))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+class _LazyGroup(TyperGroup):
+    """The ``leadscore`` group, its commands imported on demand."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.commands = _Commands()
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.commands)
+
 
 app = typer.Typer(
     name="leadscore",
@@ -62,33 +138,14 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    cls=_LazyGroup,
 )
 
-# in the order ``leadscore --help`` lists them
-app.command("demo-data")(data.demo_data)
-app.command("ingest")(data.ingest)
-app.command("features")(data.features)
-app.command("dataset")(data.dataset)
-app.command("audit")(modeling.audit)
-app.command("compare")(modeling.compare)
-app.command("train")(modeling.train)
-app.command("score")(scoring.score)
-app.command("explain")(scoring.explain)
-app.command("insights")(reporting.insights)
-app.add_typer(models.models_app, name="models")
-app.command("mlflow-ui")(models.mlflow_ui)
-app.command("report")(reporting.report)
-app.add_typer(outcomes.outcomes_app, name="outcomes")
-app.add_typer(monitor.monitor_app, name="monitor")
-app.command("override")(overrides.override)
-app.command("retrain")(retrain.retrain)
-app.command("serve")(service.serve)
-app.add_typer(service.keys_app, name="keys")
-app.add_typer(service.hooks_app, name="webhooks")
-app.command("ui")(dashboard.ui_command)
-app.add_typer(dashboard.users_app, name="users")
-app.add_typer(config.config_app, name="config")
-app.command("demo-outcomes")(demo_loop.demo_outcomes)
-app.command("demo-live")(demo_live.demo_live)
 
-__all__ = ["app"]
+@app.callback()
+def _root() -> None:
+    # a callback makes Typer build a group even before any command is registered
+    pass
+
+
+__all__ = ["COMMANDS", "app"]

@@ -77,9 +77,9 @@ def score(
     ] = 65_536,
 ) -> None:
     """Score leads with a trained model: score 0–100, hot/warm/cold, rank, contact."""
-    from leadscore.data.sources import read_table
+    # only what the streamed path needs, before it: live scoring, the store and the
+    # pipeline's batch path import much more (seconds of start-up)
     from leadscore.lifecycle.registry import CHAMPION, load_lead_model
-    from leadscore.live.batch import score as run_score
     from leadscore.scoring.exploration import ExplorationPolicy
     from leadscore.scoring.streaming import can_stream
 
@@ -101,6 +101,9 @@ def score(
             lead_model, data, out_file, capacity, reasons, top, show or [], batch_size, policy
         )
         return
+    from leadscore.data.sources import read_table
+    from leadscore.live.batch import score as run_score
+
     if from_events:
         from leadscore.data.events import load_events
 

@@ -26,8 +26,11 @@ from __future__ import annotations
 
 import csv
 import gzip
+import queue
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -42,6 +45,8 @@ from leadscore.data.table_files import (
     sniff_delimiter,
 )
 from leadscore.errors import DataError
+
+_T = TypeVar("_T")
 
 #: bytes of CSV text parsed at a time (the reader's blocks are cut into batches of leads)
 CSV_BLOCK = 8 << 20
@@ -180,6 +185,60 @@ def rebatched(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Recor
             count = rest.num_rows
     if count:
         yield pa.Table.from_batches(held).combine_chunks().to_batches()[0]
+
+
+def prefetched(batches: Iterator[_T], depth: int = 1) -> Iterator[_T]:
+    """The items of ``batches``, read ahead by a thread: reading and decoding a file (which
+    release the interpreter lock) run beside the scoring of the batch before. At most
+    ``depth`` items wait; the reader's errors are raised here, in order.
+
+    Parameters
+    ----------
+    batches:
+        Any iterator (run in the thread).
+    depth:
+        Items read ahead at most.
+
+    Example
+    -------
+    >>> list(prefetched(iter(range(5))))
+    [0, 1, 2, 3, 4]
+    """
+    waiting: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for item in batches:
+                if not put(("item", item)):
+                    return
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(("error", exc))
+            return
+        put(("done", None))
+
+    reader = threading.Thread(target=read, name="leadscore-read", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, item = waiting.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()  # the consumer stopped early (or failed): the reader stops too
+        reader.join()
 
 
 def lead_files(source: str | Path) -> list[LeadFile] | None:

@@ -17,8 +17,9 @@ the bag, the calibration and their rounding are the pipeline's own formulas — 
 LightGBM boosters are compiled one by one for that (the real-time forest averages their
 raw scores, which differs where a fold model's probability is clipped).
 
-Families: LightGBM; logistic regression, the MLP, random forests, extra trees, decision
-trees and histogram gradient boosting (through
+Families: LightGBM; logistic regression (its terms, summed by
+:class:`~leadscore.scoring.linear_batch.LinearKernel`); the MLP, random forests, extra
+trees, decision trees and histogram gradient boosting (through
 :class:`~leadscore.scoring.dense.DenseModel`). Others — XGBoost, CatBoost, naive Bayes, a
 model whose encoder the compiler refuses — raise :class:`NotCompilable`, and batch scoring
 uses the pipeline. Building one checks it against the pipeline on the model's reference
@@ -49,6 +50,7 @@ from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import MISSING, OTHER
 from leadscore.scoring.arrow_inputs import DAY_NS, NAT, InputColumns, read_inputs
 from leadscore.scoring.dense import DenseEncoder, DenseModel, HistEncoder, NotCompilable
+from leadscore.scoring.linear_batch import LinearKernel
 from leadscore.scoring.realtime.cleaning import Cleaner, NativeEncoder
 from leadscore.scoring.treeshap.forest import CompiledForest
 from leadscore.scoring.treeshap.pool import CORES, shared_pool
@@ -258,15 +260,24 @@ class CompiledBatch:
         if kind.library == "lightgbm":
             self.lightgbm = [_LightGBMMember(m) for m in members]
         elif kind.realtime in ("linear", "dense") and kind.encoding in ("linear", "tree", "native"):
-            self.dense = DenseModel(model, Cleaner(model))
-            estimators = self.dense.estimators
-            if estimators and all(type(e).__name__ == "LogisticRegression" for e in estimators):
+            estimators = [m.named_steps["model"] for m in members]
+            preps = [m.named_steps["prep"] for m in members]
+            if all(type(e).__name__ == "LogisticRegression" for e in estimators) and all(
+                "encode" in p.named_steps for p in preps
+            ):
+                # the terms alone: DenseModel's single-lead checks and explanation tables
+                # cost a second at start-up, and _check compares with the pipeline anyway
                 self.linear = [
-                    _LinearMember(encoder, estimator)  # type: ignore[arg-type]
-                    for encoder, estimator in zip(self.dense.encoders, estimators, strict=True)
+                    _LinearMember(DenseEncoder(prep), estimator)
+                    for prep, estimator in zip(preps, estimators, strict=True)
                 ]
+            else:
+                self.dense = DenseModel(model, Cleaner(model))
         else:
             raise NotCompilable(f"{kind.label} has no compiled batch form")
+        #: the logistic regressions' terms in one compiled pass (their numpy ``proba`` is
+        #: the reference it is tested against)
+        self.kernel = LinearKernel([m.terms for m in self.linear]) if self.linear else None
         self._check()
 
     def _check(self) -> None:
@@ -281,8 +292,15 @@ class CompiledBatch:
     def members_proba(self, inputs: InputColumns) -> np.ndarray:
         """Each fold model's probability ``(n, members)``, as its pipeline's
         ``predict_proba``."""
-        if self.lightgbm or self.linear:
-            return np.column_stack([m.proba(inputs) for m in [*self.lightgbm, *self.linear]])
+        if self.kernel is not None:
+            dates = list(dict.fromkeys(c for m in self.linear for c in m.encoder.date_columns))
+            sums = self.kernel.log_odds(inputs, date_parts(inputs, dates))
+            # as each member's LogisticRegression.predict_proba
+            return np.column_stack(
+                [expit(sums[:, k] + m.intercept) for k, m in enumerate(self.linear)]
+            )
+        if self.lightgbm:
+            return np.column_stack([m.proba(inputs) for m in self.lightgbm])
         dense = self.dense
         assert dense is not None
         matrix = self.encoded_rows(inputs)
@@ -307,12 +325,16 @@ class CompiledBatch:
             inputs = read_inputs(batch, self.model.schema_)
         if self.lightgbm:
             return np.hstack([native_rows(m.encoder, inputs) for m in self.lightgbm])
-        assert self.dense is not None
+        if self.linear:
+            encoders: list[Any] = [m.encoder for m in self.linear]
+        else:
+            assert self.dense is not None
+            encoders = list(self.dense.encoders)
         blocks = [
             dense_rows(e, inputs) if isinstance(e, DenseEncoder) else hist_rows(e, inputs)
-            for e in self.dense.encoders
+            for e in encoders
         ]
-        return np.hstack(blocks).reshape(inputs.rows, self.dense.width)
+        return np.hstack(blocks).reshape(inputs.rows, sum(e.width for e in encoders))
 
     def proba(self, inputs: InputColumns) -> np.ndarray:
         """Calibrated probabilities ``(n,)``: the fold models' log-odds averaged as

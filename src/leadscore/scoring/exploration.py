@@ -25,30 +25,41 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from leadscore.config import Settings
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 #: the share of below-cut-off leads contacted on purpose unless a setting says otherwise
 DEFAULT_SHARE = 0.05
 #: the draw keeps 53 bits of the hash: exactly what a float64 in [0, 1) can hold
 _DRAW_BITS = 53
+#: from this many ids the draws are hashed by the compiled kernel, not one ``hashlib`` call
+#: each (measured: ``bench/batch_scoring.py --draws``)
+COMPILED_FROM = 64
 
 
-def uniform_draws(lead_ids: Sequence[str], seed: int | str = 0) -> np.ndarray:
+def uniform_draws(
+    lead_ids: Sequence[str] | pa.Array | pa.ChunkedArray, seed: int | str = 0
+) -> np.ndarray:
     """One number in [0, 1) per lead, fixed by the lead id and the seed alone.
 
     A BLAKE2b hash of the seed and the id (not Python's ``hash``, which changes per process),
     so re-scoring a lead never draws it again, and the API, a batch run and a Spark partition
     draw alike. The seed is read as text (``7`` and ``"7"`` draw the same) and so are the ids.
+    From :data:`COMPILED_FROM` ids of text (a list of ``str`` or an Arrow string array) the
+    hashes are computed by a compiled kernel (:mod:`leadscore.scoring.blake2`), the same
+    digests as ``hashlib``'s to the bit.
 
     Parameters
     ----------
     lead_ids:
-        The leads' ids (no missing ids).
+        The leads' ids (no missing ids): a sequence, or an Arrow array.
     seed:
         Selects an independent set of draws; change it to start a new exploration.
 
@@ -63,6 +74,16 @@ def uniform_draws(lead_ids: Sequence[str], seed: int | str = 0) -> np.ndarray:
     seed_text = str(seed)
     # the seed's length goes first, so no seed and id can run together into another pair
     prefix = f"{len(seed_text)}:{seed_text}:".encode()
+    arrow = _is_arrow(lead_ids)
+    if arrow or len(lead_ids) >= COMPILED_FROM:
+        texts = _arrow_texts(lead_ids, arrow)
+        if texts is not None and len(texts) >= COMPILED_FROM:
+            from leadscore.scoring.blake2 import blake2b_64
+
+            digests = blake2b_64(texts, prefix)
+            return (digests >> np.uint64(64 - _DRAW_BITS)).astype(np.float64) / 2**_DRAW_BITS
+        if arrow:
+            lead_ids = lead_ids.to_pylist()  # type: ignore[union-attr]
     draws = np.empty(len(lead_ids), dtype=float)
     for position, lead_id in enumerate(lead_ids):
         if not isinstance(lead_id, str) and pd.isna(lead_id):
@@ -70,6 +91,32 @@ def uniform_draws(lead_ids: Sequence[str], seed: int | str = 0) -> np.ndarray:
         digest = hashlib.blake2b(prefix + str(lead_id).encode(), digest_size=8).digest()
         draws[position] = (int.from_bytes(digest, "big") >> (64 - _DRAW_BITS)) / 2**_DRAW_BITS
     return draws
+
+
+def _is_arrow(values: object) -> bool:
+    # without importing pyarrow: the service's single-lead draws never need it
+    return type(values).__module__.startswith("pyarrow")
+
+
+def _arrow_texts(lead_ids: Any, arrow: bool) -> pa.Array | pa.ChunkedArray | None:
+    """The ids as an Arrow string array for the compiled hash, or None where they are not
+    all text (numbers, missing ids: the ``hashlib`` path reads or refuses them)."""
+    import pyarrow as pa
+
+    if arrow:
+        kind = lead_ids.type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
+            return None
+        if lead_ids.null_count:
+            position = int(np.flatnonzero(lead_ids.is_null().to_numpy(zero_copy_only=False))[0])
+            raise ValueError(f"lead_ids has a missing id at position {position}")
+        return lead_ids  # type: ignore[no-any-return]
+    if not all(isinstance(lead_id, str) for lead_id in lead_ids):
+        return None
+    try:
+        return pa.array(lead_ids if isinstance(lead_ids, list) else list(lead_ids), pa.string())
+    except (pa.ArrowException, UnicodeError):  # e.g. a lone surrogate: hashlib's error
+        return None
 
 
 @dataclass(frozen=True, eq=False)

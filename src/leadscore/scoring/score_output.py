@@ -2,13 +2,13 @@
 
 The second and third passes of :func:`leadscore.scoring.streaming.score_file`. The leads
 come from the first pass's temporary Arrow file in file order with their ids and scores;
-:func:`ranked_runs` gives each its rank, score on 0–100, segment and contact decision (the
-threshold, or the ``capacity`` best) and exploration — as
+:func:`ranked_runs` gives each its rank and cuts them by rank into runs (ranks 1 … k,
+k + 1 … 2k, …), written to a second temporary file. Each run is then read back, sorted by
+rank, given its leads' score on 0–100, segment, contact decision (the threshold, or the
+``capacity`` best) and exploration — as
 :meth:`~leadscore.modeling.model.LeadModel.score_leads` and
-:class:`~leadscore.scoring.exploration.ExplorationPolicy` do on a whole table — and cuts
-them by rank into runs (ranks 1 … k, k + 1 … 2k, …), written to a second temporary file.
-Each run is then read back, sorted by rank and appended to the output
-(:class:`TableOutput`): memory holds one run, never the file.
+:class:`~leadscore.scoring.exploration.ExplorationPolicy` do on a whole table — and
+appended to the output (:class:`TableOutput`): memory holds a run or two, never the file.
 
 Example
 -------
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,11 +34,16 @@ import pyarrow.parquet as pq
 
 from leadscore.errors import DataError
 from leadscore.modeling.model import LeadModel
-from leadscore.scoring.exploration import ExplorationPolicy, explore
+from leadscore.scoring.exploration import ExplorationPolicy, uniform_draws
 from leadscore.scoring.ranking import Ranks
 
-#: at most this many runs: past ``batch size × MAX_RUNS`` leads the runs grow instead
+#: the output's columns of few distinct values, dictionary-encoded in Parquet
+DICTIONARY_COLUMNS = ("segment", "score_100", "reasons_up", "reasons_down")
+#: at most this many runs: past ``run size × MAX_RUNS`` leads the runs grow instead
 MAX_RUNS = 256
+#: a run holds this many batches' worth of leads: every batch is cut into a piece per run,
+#: and at 10 million leads 150 runs of one batch made 38,000 pieces to write and read back
+RUN_BATCHES = 2
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,12 @@ class TableOutput:
         try:
             if self.parquet:
                 if self.writer is None:
-                    self.writer = pq.ParquetWriter(self.partial, table.schema)
+                    # a dictionary only where values repeat: for ids, scores and ranks it
+                    # costs twice the writing time and makes the file larger
+                    repeated = [c for c in DICTIONARY_COLUMNS if c in table.schema.names]
+                    self.writer = pq.ParquetWriter(
+                        self.partial, table.schema, use_dictionary=repeated
+                    )
                 self.writer.write_table(table)
             else:
                 sep = "\t" if self.path.suffix.lower() == ".tsv" else ","
@@ -112,8 +123,12 @@ class _Runs:
         self.sink: pa.OSFile | None = None
 
     def add(self, batch: pa.RecordBatch, rank: np.ndarray) -> None:
-        order = np.argsort(rank, kind="stable")
-        runs = (rank[order] - 1) // self.run_size
+        run_of = (rank - 1) // self.run_size
+        # grouped by run only (each run is sorted when read back): a radix sort of small
+        # integers, not a sort of the ranks
+        small = run_of.astype(np.uint16) if len(rank) and run_of.max() < 1 << 16 else run_of
+        order = np.argsort(small, kind="stable")
+        runs = run_of[order]
         cuts = np.flatnonzero(np.diff(runs)) + 1
         ordered = batch.take(pa.array(order))
         if self.writer is None:
@@ -136,20 +151,52 @@ class _Runs:
             for lo, hi in itertools.pairwise(bounds):
                 if hi > lo:
                     table = pa.Table.from_batches([reader.get_batch(int(i)) for i in order[lo:hi]])
-                    rank = table.column("rank").to_numpy()
-                    yield table.take(pa.array(np.argsort(rank, kind="stable")))
+                    yield table.take(pa.array(_by_rank(table.column("rank").to_numpy())))
 
 
-def _explored(ids: pa.Array, contact: np.ndarray, policy: ExplorationPolicy) -> np.ndarray:
-    """The leads the policy explores (:func:`explore`): drawn only among the leads the
-    model does not contact, the only ones a draw can choose."""
+def _by_rank(rank: np.ndarray) -> np.ndarray:
+    """The order that sorts a run by rank. A run holds consecutive ranks, each once (ties
+    are ranked by file order): each lead's place is its rank less the run's first."""
+    if not len(rank):
+        return np.zeros(0, dtype=np.int64)
+    place = rank - rank.min()
+    if place.max() != len(rank) - 1:  # not consecutive: sort
+        return np.argsort(rank, kind="stable")
+    order = np.empty(len(rank), dtype=np.int64)
+    order[place] = np.arange(len(rank))
+    return order
+
+
+def _explored(
+    ids: pa.Array | pa.ChunkedArray, contact: np.ndarray, policy: ExplorationPolicy
+) -> np.ndarray:
+    """The leads the policy explores (:func:`~leadscore.scoring.exploration.explore`):
+    drawn only among the leads the model does not contact, the only ones a draw can
+    choose."""
     explored = np.zeros(len(contact), dtype=bool)
-    below = np.flatnonzero(~contact)
-    if len(below) and policy.share > 0:
-        others = ids.take(pa.array(below)).to_pylist()
-        chosen = explore(others, np.zeros(len(below), bool), policy.share, policy.seed)
-        explored[below] = chosen.explored
+    below = ~contact
+    if below.any() and policy.share > 0:
+        # explore()'s draw without its per-lead Python objects: the ids stay Arrow text
+        draws = uniform_draws(ids.filter(pa.array(below)), policy.seed)
+        explored[below] = draws < policy.share
     return explored
+
+
+#: the segments, in the order of their codes
+SEGMENTS = ("hot", "warm", "cold")
+
+
+def _segments(segment: np.ndarray, counts: dict[str, int]) -> pa.Array:
+    """The segments as Arrow text, picked by code from the three names (one string object
+    per lead would cost more than the rest of the decision), counted into ``counts``."""
+    codes = np.full(len(segment), -1, dtype=np.int32)
+    for code, name in enumerate(SEGMENTS):
+        mine = segment == name
+        codes[mine] = code
+        counts[name] += int(mine.sum())
+    if (codes < 0).any():  # not a segment name: as it is
+        return pa.array(segment, pa.string())
+    return pa.array(SEGMENTS, pa.string()).take(pa.array(codes))
 
 
 def ranked_runs(
@@ -167,46 +214,62 @@ def ranked_runs(
     (the first pass's file), write them best first to ``out``; return the counts and the
     ``top`` best leads."""
     key = model.id_column_ or "lead"
-    runs = _Runs(folder / "ranked.arrow", max(batch_size, -(-ranks.n // MAX_RUNS)))
+    runs = _Runs(folder / "ranked.arrow", max(RUN_BATCHES * batch_size, -(-ranks.n // MAX_RUNS)))
     counts = dict.fromkeys(("hot", "warm", "cold", "contacted", "explored"), 0)
     with pa.OSFile(str(scored), "rb") as source:
         reader = pa.ipc.open_file(source)
         for i in range(reader.num_record_batches):
+            # only the rank here: the decisions are made on each run as it is written,
+            # so the runs are cut and sorted with the first pass's few columns
             batch = reader.get_batch(i)
-            p = batch.column("score").to_numpy()
-            rank = ranks.of(p)
-            decided = model.cutoffs_.decide(p)
-            contact = rank <= capacity if capacity else decided.contact
-            columns = {
-                key: batch.column(key), "score": batch.column("score"),
-                "score_100": pa.array(decided.score_100.astype(np.int64)),
-                "segment": pa.array(decided.segment.astype(object), pa.string()),
-                "rank": pa.array(rank), "contact": pa.array(contact),
-            }  # fmt: skip
-            if "age_days" in batch.schema.names:
-                columns["age_days"] = batch.column("age_days")
-            if exploration is not None:
-                explored = _explored(batch.column(key), contact, exploration)
-                columns["contact"] = pa.array(contact | explored)
-                columns["explored"] = pa.array(explored)
-                columns["propensity"] = pa.array(np.where(contact, 1.0, float(exploration.share)))
-                contact = contact | explored
-                counts["explored"] += int(explored.sum())
-            for name in ("reasons_up", "reasons_down"):
-                if name in batch.schema.names:
-                    columns[name] = batch.column(name)
-            for segment in ("hot", "warm", "cold"):
-                counts[segment] += int((decided.segment == segment).sum())
-            counts["contacted"] += int(np.sum(contact))
-            runs.add(pa.RecordBatch.from_pydict(columns), rank)
+            rank = ranks.of(batch.column("score").to_numpy())
+            runs.add(batch.append_column("rank", pa.array(rank)), rank)
+
+    def decided(table: pa.Table) -> pa.Table:
+        """A run's leads with their decisions (as ``score_leads`` and the policy make
+        them), in the output's columns."""
+        p = table.column("score").to_numpy()
+        rank = table.column("rank").to_numpy()
+        decisions = model.cutoffs_.decide(p)
+        contact = rank <= capacity if capacity else decisions.contact
+        columns = {
+            key: table.column(key), "score": table.column("score"),
+            "score_100": pa.array(decisions.score_100.astype(np.int64)),
+            "segment": _segments(decisions.segment, counts),
+            "rank": table.column("rank"), "contact": pa.array(contact),
+        }  # fmt: skip
+        if "age_days" in table.column_names:
+            columns["age_days"] = table.column("age_days")
+        if exploration is not None:
+            explored = _explored(table.column(key), contact, exploration)
+            columns["contact"] = pa.array(contact | explored)
+            columns["explored"] = pa.array(explored)
+            columns["propensity"] = pa.array(np.where(contact, 1.0, float(exploration.share)))
+            contact = contact | explored
+            counts["explored"] += int(explored.sum())
+        for name in ("reasons_up", "reasons_down"):
+            if name in table.column_names:
+                columns[name] = table.column(name)
+        counts["contacted"] += int(np.sum(contact))
+        return pa.Table.from_pydict(columns)
+
     output = TableOutput(out) if out is not None else None
     head = pd.DataFrame()
+    # a run is written by a thread (Parquet's encoding releases the interpreter lock)
+    # while the next is read back and sorted: two runs in memory at most
+    writing: Future[None] | None = None
     try:
-        for table in runs.runs():
-            if head.empty and top:
-                head = table.slice(0, top).to_pandas()
-            if output is not None:
-                output.write(table)
+        with ThreadPoolExecutor(1, thread_name_prefix="leadscore-write") as writer:
+            for run in runs.runs():
+                table = decided(run)
+                if head.empty and top:
+                    head = table.slice(0, top).to_pandas()
+                if output is not None:
+                    if writing is not None:
+                        writing.result()
+                    writing = writer.submit(output.write, table)
+            if writing is not None:
+                writing.result()
     except BaseException:
         if output is not None:
             output.abort()

@@ -8,10 +8,10 @@ size, plus the scores themselves (8 bytes a lead), which ranking needs. Three pa
    (:class:`~leadscore.scoring.columnar.CompiledBatch`) where its family has one, otherwise
    by the fitted pipeline — and its ids, scores (and reasons, ``age_days``) are appended
    to a temporary Arrow file, in file order; the scores are kept in memory;
-2. the scores sorted give every lead its rank (:class:`~leadscore.scoring.ranking.Ranks`),
-   hence its contact decision (the threshold, or ``capacity`` best) and exploration; the
-   leads go to a second temporary file, cut by rank into runs of at most a batch;
-3. each run, read back and sorted by rank, is appended to the output (Parquet or CSV).
+2. the scores sorted give every lead its rank (:class:`~leadscore.scoring.ranking.Ranks`);
+   the leads go to a second temporary file, cut by rank into runs of a few batches' leads;
+3. each run, read back and sorted by rank, gets its contact decisions (the threshold, or
+   ``capacity`` best) and exploration, and is appended to the output (Parquet or CSV).
 
 The temporary files sit beside the output and are removed at the end; the output is
 written under a temporary name and renamed when complete.
@@ -45,7 +45,7 @@ from leadscore.data.table_files import CSV_SUFFIXES, PARQUET_SUFFIXES
 from leadscore.errors import DataError, LeadscoreError
 from leadscore.modeling.model import LeadModel
 from leadscore.scoring.arrow_inputs import DAY_NS, NAT, read_inputs
-from leadscore.scoring.batch_sources import LeadFile, NotUtf8, lead_files
+from leadscore.scoring.batch_sources import LeadFile, NotUtf8, lead_files, prefetched
 from leadscore.scoring.columnar import CompiledBatch, compiled_or_none
 from leadscore.scoring.exploration import ExplorationPolicy
 from leadscore.scoring.ranking import Ranks
@@ -160,7 +160,8 @@ class _FirstPass:
         with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, self.schema) as writer:
             for source in files:
                 text = source.text_columns()
-                for batch in source.batches([*wanted, *self.show], batch_size, categorical):
+                read = source.batches([*wanted, *self.show], batch_size, categorical)
+                for batch in prefetched(read):
                     p, ages = self._score(batch, source, text, first_row)
                     columns = [_ids(batch, self.model.id_column_, first_row), pa.array(p)]
                     if self.model.time_column_:
@@ -210,7 +211,7 @@ class _FirstPass:
         columns: the head of the output, for the terminal."""
         if not self.top:
             return
-        mine = np.argsort(-p, kind="stable")[: self.top]
+        mine = _best(p, self.top)
         shown = [c for c in self.show if c in batch.schema.names]
         rows = batch.select(shown).take(pa.array(mine)).to_pandas() if shown else None
         found = pd.DataFrame({"_score": p[mine], "_row": first_row + mine})
@@ -218,6 +219,16 @@ class _FirstPass:
             found = pd.concat([found, rows.reset_index(drop=True)], axis=1)
         both = pd.concat([self.best, found], ignore_index=True) if len(self.best) else found
         self.best = both.sort_values(["_score", "_row"], ascending=[False, True]).head(self.top)
+
+
+def _best(p: np.ndarray, top: int) -> np.ndarray:
+    """``np.argsort(-p, kind="stable")[:top]`` without sorting the whole batch: the
+    leads at or above the ``top``-th best score (ties at it included), then sorted."""
+    if top >= len(p) or np.isnan(p).any():  # (no model scores NaN: argsort puts them last)
+        return np.argsort(-p, kind="stable")[:top]
+    cut = np.partition(p, len(p) - top)[len(p) - top]
+    near = np.flatnonzero(p >= cut)
+    return near[np.argsort(-p[near], kind="stable")][:top]
 
 
 def _check_out(out: str | Path | None) -> Path | None:
