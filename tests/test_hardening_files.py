@@ -26,9 +26,9 @@ import pytest
 import sqlalchemy as sa
 
 from leadscore.live import add_score
+from leadscore.private_files import create_private_file
 from leadscore.store import Store, StoreError
 from leadscore.store import secrets as sealing
-from leadscore.store.db import create_private_file
 from leadscore.webhooks import SIGNATURE_HEADER, WebhookDispatcher, verify
 
 SECRET = "whsec-hardening-5678"

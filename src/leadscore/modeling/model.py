@@ -30,7 +30,6 @@ from leadscore.data.sources import TableLike
 from leadscore.errors import ArtifactError, LeadscoreError, SchemaError
 from leadscore.features.crm import CrmTable, add_crm_only_leads, join_crm, read_crm
 from leadscore.modeling.calibration import LogitCalibrator
-from leadscore.modeling.compare import cross_validate
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.families import DataProfile, get_families
 from leadscore.modeling.folder import (
@@ -221,6 +220,8 @@ class LeadModel(ClassifierMixin, BaseEstimator):
                 if forward
                 else None
             )
+            from leadscore.modeling.compare import cross_validate  # not paid by a load
+
             repeats = 3 if profile.small and not time_ordered else 1
             folds = make_folds(y_int, time_values, self.cv, repeats, self.random_state)
             result = cross_validate(
@@ -250,8 +251,7 @@ class LeadModel(ClassifierMixin, BaseEstimator):
             self.evaluation_["weight"] = w_seen
         self.importance_: pd.DataFrame | None = None
         self.schema_ = InputSchema.from_frame(X, missing_values)
-        # A small sample of training leads: the reference that explanations measure
-        # against ("typical", "high") and the background of model-agnostic attributions.
+        # training leads that explanations measure against ("typical", "high") and attribute from
         self.background_ = X.sample(min(BACKGROUND_ROWS, len(X)), random_state=self.random_state)
         self.classes_ = np.array([0, 1])
         self.n_features_in_ = X.shape[1]

@@ -43,7 +43,7 @@ from typing import Any
 
 from leadscore.errors import ArtifactError
 from leadscore.jsonutil import jsonable
-from leadscore.store.db import create_private_file
+from leadscore.private_files import create_private_file
 
 KEY_ENV = "LEADSCORE_SIGNING_KEY"
 KEY_FILE_ENV = "LEADSCORE_SIGNING_KEY_FILE"

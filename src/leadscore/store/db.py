@@ -38,6 +38,7 @@ from sqlalchemy.exc import ArgumentError, DisconnectionError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from leadscore.data.masking import mask_source
+from leadscore.private_files import create_private_file
 from leadscore.store.errors import StoreError
 from leadscore.store.json_columns import dumps_json, loads_json
 
@@ -237,34 +238,6 @@ def _configure_sqlite(engine: Engine, *, memory: bool, busy_s: float) -> None:
             cursor.close()
 
     engine.dialect.do_begin = _sqlite_begin("BEGIN")  # type: ignore[method-assign]
-
-
-def create_private_file(path: str | os.PathLike[str]) -> bool:
-    """Create ``path`` empty and readable and writable by its owner only (mode 0600),
-    unless it exists (then it is left as it is); True when this call created it.
-
-    For the files that hold scores, webhook secrets, models' history or keys: made 0600
-    from the start (never readable by others for an instant, whatever the umask). SQLite
-    gives the ``-wal``, ``-shm`` and ``-journal`` files of a database the mode of the
-    database file, so they are 0600 too.
-
-    Example
-    -------
-    >>> create_private_file("private.db"), oct(os.stat("private.db").st_mode & 0o777)
-    (True, '0o600')
-    >>> create_private_file("private.db")
-    False
-    """
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return False
-    try:
-        if hasattr(os, "fchmod"):  # a umask can only take bits away; make it exactly 0600
-            os.fchmod(fd, 0o600)
-    finally:
-        os.close(fd)
-    return True
 
 
 def create_private_sqlite(url: str) -> None:

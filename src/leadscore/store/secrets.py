@@ -43,7 +43,8 @@ import threading
 from functools import lru_cache
 from pathlib import Path
 
-from leadscore.store.db import STORE_FILES, create_private_file, is_memory_url, parse_url
+from leadscore.private_files import create_private_file
+from leadscore.store.db import STORE_FILES, is_memory_url, parse_url
 from leadscore.store.errors import StoreError
 
 #: what a sealed secret starts with
