@@ -240,6 +240,9 @@ class CompiledBatch:
     ----------
     model:
         A fitted lead model of a compilable family (see the module docstring).
+    check:
+        Compare with the pipeline on the model's reference leads now (``False``: the
+        caller runs :meth:`check` before it trusts a probability, e.g. beside other work).
 
     Raises
     ------
@@ -248,7 +251,7 @@ class CompiledBatch:
         leads differ from the pipeline's.
     """
 
-    def __init__(self, model: LeadModel) -> None:
+    def __init__(self, model: LeadModel, *, check: bool = True) -> None:
         self.model = model
         pipeline = model.pipeline_
         self.bagged = isinstance(pipeline, FoldEnsemble)
@@ -278,9 +281,13 @@ class CompiledBatch:
         #: the logistic regressions' terms in one compiled pass (their numpy ``proba`` is
         #: the reference it is tested against)
         self.kernel = LinearKernel([m.terms for m in self.linear]) if self.linear else None
-        self._check()
+        if check:
+            self.check()
 
-    def _check(self) -> None:
+    def check(self) -> None:
+        """Raise :class:`NotCompilable` where a reference lead's compiled probability
+        differs from the pipeline's by more than :data:`TOLERANCE` (safe to run beside
+        scoring: it shares no state with :meth:`proba`'s other calls)."""
         background = self.model.background_
         batch = pa.RecordBatch.from_pandas(background, preserve_index=False)
         found = self.proba(read_inputs(batch, self.model.schema_))
@@ -363,11 +370,11 @@ class CompiledBatch:
         )
 
 
-def compiled_or_none(model: LeadModel) -> tuple[CompiledBatch | None, str]:
+def compiled_or_none(model: LeadModel, *, check: bool = True) -> tuple[CompiledBatch | None, str]:
     """The model's compiled batch form, or None and why not (batch scoring then uses the
-    pipeline)."""
+    pipeline); ``check=False`` leaves :meth:`CompiledBatch.check` to the caller."""
     try:
-        return CompiledBatch(model), "compiled"
+        return CompiledBatch(model, check=check), "compiled"
     except NotCompilable as exc:
         return None, str(exc)
 

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ from leadscore.errors import DataError, LeadscoreError
 from leadscore.modeling.model import LeadModel
 from leadscore.scoring.arrow_inputs import DAY_NS, NAT, read_inputs
 from leadscore.scoring.batch_sources import LeadFile, NotUtf8, lead_files, prefetched
-from leadscore.scoring.columnar import CompiledBatch, compiled_or_none
+from leadscore.scoring.columnar import CompiledBatch, NotCompilable, compiled_or_none
 from leadscore.scoring.exploration import ExplorationPolicy
 from leadscore.scoring.ranking import Ranks
 from leadscore.scoring.score_output import Tally, ranked_runs
@@ -242,6 +243,17 @@ def _check_out(out: str | Path | None) -> Path | None:
     return path
 
 
+def _first_pass(
+    first: _FirstPass, files: list[LeadFile], batch_size: int, scored: Path
+) -> np.ndarray:
+    try:
+        return first.run(files, batch_size, scored)
+    except NotUtf8:  # as read_table: a file that is not UTF-8 is Latin-1
+        for source_file in files:
+            source_file.encoding = "latin1"
+        return first.run(files, batch_size, scored)
+
+
 def score_file(
     model: LeadModel | str | Path,
     source: str | Path,
@@ -294,19 +306,28 @@ def score_file(
     if capacity is not None and capacity < 1:
         raise LeadscoreError(f"capacity must be at least 1 lead, not {capacity}")
     out_path = _check_out(out)
-    engine, why = compiled_or_none(lead_model) if compiled else (None, "asked for")
-    first = _FirstPass(lead_model, engine, reasons, top, show)
+    engine, why = compiled_or_none(lead_model, check=False) if compiled else (None, "asked for")
     folder = out_path.parent if out_path is not None else None
     if folder is not None:
         folder.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".leadscore-scoring-", dir=folder) as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix=".leadscore-scoring-", dir=folder) as tmp,
+        ThreadPoolExecutor(1, thread_name_prefix="leadscore-check") as checker,
+    ):
         scored = Path(tmp) / "scored.arrow"
-        try:
-            scores = first.run(files, batch_size, scored)
-        except NotUtf8:  # as read_table: a file that is not UTF-8 is Latin-1
-            for source_file in files:
-                source_file.encoding = "latin1"
-            scores = first.run(files, batch_size, scored)
+        # the compiled model's check against the pipeline (mostly Python) runs beside the
+        # first pass (mostly Arrow and compiled kernels, off the GIL); nothing is ranked
+        # or written before it has passed
+        checking = checker.submit(engine.check) if engine is not None else None
+        first = _FirstPass(lead_model, engine, reasons, top, show)
+        scores = _first_pass(first, files, batch_size, scored)
+        failed = checking.exception() if checking is not None else None
+        if isinstance(failed, NotCompilable):  # scored again, through the pipeline
+            engine, why = None, str(failed)
+            first = _FirstPass(lead_model, None, reasons, top, show)
+            scores = _first_pass(first, files, batch_size, scored)
+        elif failed is not None:
+            raise failed
         ranks = Ranks(scores)
         tally, head = ranked_runs(
             scored, ranks, lead_model, capacity, exploration, batch_size, Path(tmp), out_path,
