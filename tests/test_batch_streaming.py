@@ -135,7 +135,8 @@ def test_a_compiled_model_off_the_pipeline_is_found_and_the_file_scored_by_the_p
     logreg: LeadModel, files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The check against the pipeline runs beside the first pass: when it fails, what the
-    compiled model scored is thrown away and the file is scored again by the pipeline."""
+    compiled model scored (or the error it raised) is thrown away and the file is scored
+    again by the pipeline."""
 
     def off(self: CompiledBatch) -> None:
         raise NotCompilable("reference leads' scores off the pipeline's by 0.5")
@@ -144,6 +145,14 @@ def test_a_compiled_model_off_the_pipeline_is_found_and_the_file_scored_by_the_p
     wrong = CompiledBatch.proba
     monkeypatch.setattr(CompiledBatch, "proba", lambda self, inputs: wrong(self, inputs) * 0.5)
     out = tmp_path / "scores.csv"
+    done = score_file(logreg, files["csv"], out=out, batch_size=37, exploration=EXPLORE)
+    assert done.engine == "pipeline (reference leads' scores off the pipeline's by 0.5)"
+    _same_table(pd.read_csv(out), score(logreg, files["csv"], exploration=EXPLORE))
+
+    def broken(self: CompiledBatch, inputs: object) -> None:
+        raise FloatingPointError("the compiled model fails on this file too")
+
+    monkeypatch.setattr(CompiledBatch, "proba", broken)
     done = score_file(logreg, files["csv"], out=out, batch_size=37, exploration=EXPLORE)
     assert done.engine == "pipeline (reference leads' scores off the pipeline's by 0.5)"
     _same_table(pd.read_csv(out), score(logreg, files["csv"], exploration=EXPLORE))

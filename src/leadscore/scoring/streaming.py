@@ -320,7 +320,13 @@ def score_file(
         # or written before it has passed
         checking = checker.submit(engine.check) if engine is not None else None
         first = _FirstPass(lead_model, engine, reasons, top, show)
-        scores = _first_pass(first, files, batch_size, scored)
+        try:
+            scores = _first_pass(first, files, batch_size, scored)
+        except Exception:
+            # a compiled model its check refuses may fail on the file too: the pipeline
+            # then scores it, as it would have had the check come first
+            if checking is None or not isinstance(checking.exception(), NotCompilable):
+                raise
         failed = checking.exception() if checking is not None else None
         if isinstance(failed, NotCompilable):  # scored again, through the pipeline
             engine, why = None, str(failed)
