@@ -19,7 +19,7 @@ PACKAGE = SRC / "leadscore"
 #: lowest first; a module may import its own layer and the ones before it. The store sits
 #: beside the data layers: it imports only the foundation and data.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundation", ("errors", "config", "jsonutil", "terminal")),
+    ("foundation", ("errors", "config", "jsonutil", "private_files", "terminal")),
     ("data", ("data", "demo")),
     ("store", ("store",)),
     ("features", ("features",)),
