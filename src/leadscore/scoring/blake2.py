@@ -24,13 +24,13 @@ True
 
 from __future__ import annotations
 
-import itertools
+import functools
 
 import numba
 import numpy as np
 import pyarrow as pa
 
-from leadscore.scoring.treeshap.pool import CORES, shared_pool
+from leadscore.scoring.treeshap.pool import CORES, by_ranges, shared_pool
 
 #: ids from which one call is split over the cores
 THREADED_IDS = 65_536
@@ -166,6 +166,13 @@ def _buffers(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets[chunk.offset : chunk.offset + len(chunk) + 1], data
 
 
+def _digests_of(
+    head: np.ndarray, offsets: np.ndarray, data: np.ndarray, out: np.ndarray, lo: int, hi: int
+) -> None:
+    # texts lo … hi: their offsets run one further, to the last text's end
+    _digests(head, offsets[lo : hi + 1], data, out[lo:hi])
+
+
 def blake2b_64(texts: pa.Array | pa.ChunkedArray, prefix: bytes = b"") -> np.ndarray:
     """The 8-byte BLAKE2b digest of ``prefix`` + each text's UTF-8 bytes, as unsigned
     integers (``int.from_bytes(digest, "big")``).
@@ -192,14 +199,8 @@ def blake2b_64(texts: pa.Array | pa.ChunkedArray, prefix: bytes = b"") -> np.nda
         offsets, data = _buffers(chunk)
         mine = out[at : at + len(chunk)]
         parts = CORES if len(chunk) >= THREADED_IDS else 1
-        bounds = np.linspace(0, len(chunk), parts + 1).astype(np.int64)
-        # each part's offsets overlap the next one's by one: its last text's end
-        jobs = [(offsets[lo : hi + 1], mine[lo:hi]) for lo, hi in itertools.pairwise(bounds)]
-        pool = shared_pool() if parts > 1 else None
-        others = [pool.submit(_digests, head, o, data, m) for o, m in jobs[1:]] if pool else []
-        _digests(head, jobs[0][0], data, jobs[0][1])
-        for other in others:
-            other.result()
+        part = functools.partial(_digests_of, head, offsets, data, mine)
+        by_ranges(shared_pool(), part, len(chunk), parts)
         at += len(chunk)
     return out
 

@@ -25,7 +25,6 @@ True
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,7 +33,7 @@ import numpy as np
 
 from leadscore.modeling.preprocess import MISSING
 from leadscore.scoring.arrow_inputs import InputColumns
-from leadscore.scoring.treeshap.pool import CORES, shared_pool
+from leadscore.scoring.treeshap.pool import CORES, by_ranges, shared_pool
 
 #: rows from which one call is split over the cores
 THREADED_ROWS = 4096
@@ -184,15 +183,8 @@ class LinearKernel:
         out = np.empty((n, len(self.bounds) - 1))
         args = (x, codes, self.kind, self.source, self.median, self.mean,
                 self.scale, self.weight, start, missing, flat, self.bounds)  # fmt: skip
-        parts_n = CORES if n >= THREADED_ROWS else 1
-        cuts = np.linspace(0, n, parts_n + 1).astype(np.int64)
-        pieces = [(int(lo), int(hi)) for lo, hi in itertools.pairwise(cuts)]
-        pool = shared_pool()
-        others = [pool.submit(_sums, *args, lo, hi, out[lo:hi]) for lo, hi in pieces[1:]]
-        lo, hi = pieces[0]
-        _sums(*args, lo, hi, out[lo:hi])
-        for other in others:
-            other.result()
+        parts = CORES if n >= THREADED_ROWS else 1
+        by_ranges(shared_pool(), lambda lo, hi: _sums(*args, lo, hi, out[lo:hi]), n, parts)
         return out
 
 

@@ -17,12 +17,10 @@ Example
 
 from __future__ import annotations
 
-import itertools
-
 import numba
 import numpy as np
 
-from leadscore.scoring.treeshap.pool import CORES, shared_pool
+from leadscore.scoring.treeshap.pool import CORES, by_ranges, shared_pool
 
 #: scores from which :class:`Ranks` searches them through a :class:`Grid` (a compiled
 #: kernel) rather than by ``np.searchsorted``, whose binary searches miss the cache once
@@ -133,17 +131,12 @@ def bounds(
         last = np.empty(len(needles), dtype=np.int64)
         # each needle alone: the cores take a part each
         parts = CORES if len(needles) >= THREADED_NEEDLES else 1
-        cuts = np.linspace(0, len(needles), parts + 1).astype(np.int64)
         args = (values, grid.start, grid.low, grid.scale, grid.finite)
 
         def search(lo: int, hi: int) -> None:
             _search(args[0], needles[lo:hi], *args[1:], first[lo:hi], last[lo:hi])
 
-        (lo, hi), *rest = itertools.pairwise(int(c) for c in cuts)
-        others = [shared_pool().submit(search, *part) for part in rest]
-        search(lo, hi)
-        for other in others:
-            other.result()
+        by_ranges(shared_pool(), search, len(needles), parts)
         return first, last
     first = np.searchsorted(values, needles, side="left")
     n = len(values)

@@ -9,6 +9,7 @@ so that they share the cores instead of each bringing threads of its own.
 
 from __future__ import annotations
 
+import itertools
 import os
 import threading
 from collections.abc import Callable
@@ -42,3 +43,24 @@ def by_rows(
     chunks = np.array_split(rows, min(parts, len(rows)))
     others = [pool.submit(run, chunk) for chunk in chunks[1:]]
     return [run(chunks[0]), *(other.result() for other in others)]
+
+
+def by_ranges(pool: Executor, run: Callable[[int, int], object], n: int, parts: int) -> None:
+    """``run(lo, hi)`` on ``parts`` consecutive ranges covering ``0 … n`` (sizes within one
+    of each other), all but the first on ``pool``; returns when every part is done, raising
+    the first part's error. For kernels that write their part of a preallocated output.
+
+    Example
+    -------
+    >>> out = np.zeros(5)
+    >>> def double(lo, hi): out[lo:hi] = 2 * np.arange(lo, hi)
+    >>> by_ranges(shared_pool(), double, 5, 2)
+    >>> out.tolist()
+    [0.0, 2.0, 4.0, 6.0, 8.0]
+    """
+    cuts = np.linspace(0, n, max(parts, 1) + 1).astype(np.int64)
+    (lo, hi), *rest = itertools.pairwise(int(c) for c in cuts)
+    others = [pool.submit(run, *part) for part in rest]
+    run(lo, hi)
+    for other in others:
+        other.result()
