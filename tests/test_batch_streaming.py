@@ -13,12 +13,13 @@ import pytest
 from leadscore import LeadModel
 from leadscore.demo import DemoLeads, generate_leads
 from leadscore.errors import DataError, SchemaError
-from leadscore.scoring import ranking
+from leadscore.scoring import ranking, streaming
 from leadscore.scoring.arrow_inputs import read_inputs
 from leadscore.scoring.batch import score
 from leadscore.scoring.columnar import CompiledBatch, NotCompilable
 from leadscore.scoring.exploration import ExplorationPolicy
 from leadscore.scoring.ranking import Ranks
+from leadscore.scoring.score_bands import Bands
 from leadscore.scoring.streaming import _best, score_file
 
 NOT_FEATURES = ["lead_id", "converted", "sales_status"]
@@ -177,6 +178,58 @@ def test_tied_leads_rank_in_file_order(
     out = tmp_path / "ranked.parquet"
     score_file(logreg, tmp_path / "copies.parquet", out=out, batch_size=4, capacity=5)
     _same_table(pd.read_parquet(out), score(logreg, copies, capacity=5))
+
+
+def _spy_on_ranked_runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the files ranked by sorting every score (the bands were uneven)."""
+    calls: list[int] = []
+    ranked_runs = streaming.ranked_runs
+
+    def spy(*args: object) -> object:
+        calls.append(1)
+        return ranked_runs(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(streaming, "ranked_runs", spy)
+    return calls
+
+
+def test_a_file_sorted_by_score_is_ranked_by_every_score(
+    logreg: LeadModel, fresh: pd.DataFrame, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first batch holds the lowest scores, so its bands put nearly every later lead
+    in the top band, too many to sort in memory: the file is ranked the other way, with
+    the same table."""
+    ordered = fresh.iloc[np.argsort(logreg.predict_proba(fresh)[:, 1], kind="stable")]
+    ordered.to_parquet(tmp_path / "sorted.parquet")
+    calls = _spy_on_ranked_runs(monkeypatch)
+    out = tmp_path / "ranked.parquet"
+    score_file(logreg, tmp_path / "sorted.parquet", out=out, batch_size=20, exploration=EXPLORE)
+    assert calls == [1]
+    _same_table(pd.read_parquet(out), score(logreg, ordered, exploration=EXPLORE))
+
+
+def test_a_shuffled_file_is_ranked_band_by_band(
+    logreg: LeadModel, files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _spy_on_ranked_runs(monkeypatch)
+    out = tmp_path / "ranked.parquet"
+    score_file(logreg, files["parquet"], out=out, batch_size=20, capacity=30)
+    assert calls == []
+    _same_table(pd.read_parquet(out), score(logreg, files["parquet"], capacity=30))
+
+
+def test_bands_hold_each_score_whole() -> None:
+    rng = np.random.default_rng(6)
+    for _ in range(300):
+        sample = rng.integers(0, int(rng.integers(1, 20)), int(rng.integers(1, 80))) / 7
+        bands = Bands(sample, int(rng.integers(1, 12)))
+        p = rng.integers(-2, 25, 200) / 7
+        band = bands.of(p)
+        assert 1 <= bands.count <= 12 and band.min() >= 0 and band.max() < bands.count
+        by_score = np.argsort(p, kind="stable")
+        assert bool(np.all(np.diff(band[by_score]) >= 0))  # higher score, same band or above
+        for value in np.unique(p):  # a score lies in one band
+            assert len(np.unique(band[p == value])) == 1
 
 
 def test_ranks_of_batches_are_the_tables() -> None:

@@ -10,9 +10,10 @@ import pytest
 
 from leadscore import LeadModel
 from leadscore.demo import DemoLeads, generate_leads
+from leadscore.modeling.calibration import logit
 from leadscore.scoring import linear_batch
-from leadscore.scoring.arrow_inputs import read_inputs
-from leadscore.scoring.columnar import CompiledBatch
+from leadscore.scoring.arrow_inputs import DAY_NS, NAT, InputColumns, read_inputs
+from leadscore.scoring.columnar import CompiledBatch, date_parts
 
 NOT_FEATURES = ["lead_id", "converted", "sales_status"]
 
@@ -76,3 +77,40 @@ def test_an_empty_batch_has_no_sums(compiled: CompiledBatch, fresh: pd.DataFrame
     batch = pa.RecordBatch.from_pandas(fresh.head(0), preserve_index=False)
     found = compiled.members_proba(read_inputs(batch, compiled.model.schema_))
     assert found.shape == (0, len(compiled.linear))
+
+
+def _numpy_calibrated(compiled: CompiledBatch, inputs: object) -> np.ndarray:
+    """The bag and calibration by numpy, as the pipeline's formulas: the kernel's reference."""
+    own = compiled.members_proba(inputs)  # type: ignore[arg-type]
+    z = np.mean([logit(own[:, k]) for k in range(own.shape[1])], axis=0)
+    return compiled.model.calibrator_.transform(1.0 / (1.0 + np.exp(-z)))
+
+
+def test_the_calibrated_bag_in_one_kernel_is_numpys(
+    compiled: CompiledBatch, fresh: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inputs = read_inputs(pa.RecordBatch.from_pandas(fresh), compiled.model.schema_)
+    expected = _numpy_calibrated(compiled, inputs)
+    found = compiled.proba(inputs)
+    np.testing.assert_allclose(found, expected, rtol=1e-14, atol=0)
+    monkeypatch.setattr(linear_batch, "THREADED_ROWS", 10)  # cut over the cores
+    np.testing.assert_array_equal(compiled.proba(inputs), found)
+
+
+def test_date_parts_are_pandas() -> None:
+    rng = np.random.default_rng(8)
+    ns = rng.integers(-(10**19) // 2, 10**19 // 2, 20_000) // 10**3 * 10**3
+    ns[::97] = NAT
+    ns[:4] = [0, -1, DAY_NS - 1, -DAY_NS]  # around the epoch, either side of midnight
+    inputs = InputColumns(len(ns))
+    inputs.dates["created_at"] = ns
+    parts = date_parts(inputs, ["created_at"])
+    stamps = pd.Series(pd.to_datetime(np.where(ns == NAT, np.iinfo(np.int64).min, ns)))
+    expected = {
+        "hour": stamps.dt.hour, "weekday": stamps.dt.day_of_week,
+        "weekend": (stamps.dt.day_of_week >= 5).where(stamps.notna()), "month": stamps.dt.month,
+    }  # fmt: skip
+    for name, values in expected.items():
+        np.testing.assert_array_equal(
+            parts[f"created_at__{name}"], values.astype(float).to_numpy(), err_msg=name
+        )

@@ -12,12 +12,12 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-# Boosters output probabilities far below 1e-6; clip only to keep the logit finite.
-_EPS = 1e-15
+#: Boosters output probabilities far below 1e-6; clip only to keep the logit finite.
+EPS = 1e-15
 
 
 def logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
+    p = np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
     return np.log(p / (1 - p))
 
 
@@ -51,7 +51,7 @@ class LogitCalibrator(BaseEstimator):
         if self.slope_ <= 0:
             # The raw scores carry no usable ranking signal: predict about the base rate
             # while keeping the order of the raw scores.
-            base = float(np.clip(np.average(y, weights=sample_weight), _EPS, 1 - _EPS))
+            base = float(np.clip(np.average(y, weights=sample_weight), EPS, 1 - EPS))
             self.slope_ = 1e-3
             self.intercept_ = float(np.log(base / (1 - base)) - self.slope_ * x.mean())
         return self

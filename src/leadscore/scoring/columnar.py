@@ -39,18 +39,19 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 import pyarrow as pa
 from scipy.special import expit
 
-from leadscore.modeling.calibration import logit
+from leadscore.modeling.calibration import EPS, LogitCalibrator, logit
 from leadscore.modeling.ensemble import FoldEnsemble
 from leadscore.modeling.families import family
 from leadscore.modeling.model import LeadModel
 from leadscore.modeling.preprocess import MISSING, OTHER
 from leadscore.scoring.arrow_inputs import DAY_NS, NAT, InputColumns, read_inputs
 from leadscore.scoring.dense import DenseEncoder, DenseModel, HistEncoder, NotCompilable
-from leadscore.scoring.linear_batch import LinearKernel
+from leadscore.scoring.linear_batch import LinearKernel, calibrated
 from leadscore.scoring.realtime.cleaning import Cleaner, NativeEncoder
 from leadscore.scoring.treeshap.forest import CompiledForest
 from leadscore.scoring.treeshap.pool import CORES, shared_pool
@@ -62,29 +63,42 @@ TOLERANCE = 1e-12
 THREADED_ROWS = 256
 
 
+@numba.njit(cache=True, nogil=True)
+def _date_parts(ns: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """``out[:, i]``: hour, weekday, weekend and month of ``ns[i]`` (UTC), NaN for NaT."""
+    hour_ns = 3600 * 10**9
+    for i in range(len(ns)):
+        if ns[i] == NAT:
+            out[0, i] = out[1, i] = out[2, i] = out[3, i] = np.nan
+            continue
+        days = ns[i] // DAY_NS  # floor, as numpy's for negative times too
+        weekday = (days + 3) % 7  # 1970-01-01 was a Thursday
+        # the month of a day number (the proleptic Gregorian calendar's 400-year cycle)
+        z = days + 719468
+        era = z // 146097
+        day_of_era = z - era * 146097
+        year_of_era = (
+            day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146096
+        ) // 365
+        day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+        shifted = (5 * day_of_year + 2) // 153  # months from March
+        out[0, i] = (ns[i] - days * DAY_NS) // hour_ns
+        out[1, i] = weekday
+        out[2, i] = 1.0 if weekday >= 5 else 0.0
+        out[3, i] = shifted + 3 if shifted < 10 else shifted - 9
+
+
 def date_parts(inputs: InputColumns, columns: list[str]) -> dict[str, np.ndarray]:
     """Each date column's parts by name (``created__hour`` …), as ``DateParts`` computes
     them: hour, weekday (Monday 0), weekend flag and month; NaN where the date is missing."""
     parts: dict[str, np.ndarray] = {}
     for column in columns:
-        name = f"{column}__hour"
-        if name in inputs.derived:  # another fold model's, the same
-            for part in ("hour", "weekday", "weekend", "month"):
-                parts[f"{column}__{part}"] = inputs.derived[f"{column}__{part}"]
-            continue
-        ns = inputs.dates[column]
-        gone = ns == NAT
-        days = np.floor_divide(np.where(gone, 0, ns), DAY_NS)
-        hour = (np.where(gone, 0, ns) - days * DAY_NS) // (3600 * 10**9)
-        weekday = (days + 3) % 7  # 1970-01-01 was a Thursday
-        month = np.where(gone, 0, ns).astype("datetime64[ns]").astype("datetime64[M]")
-        month_number = month.astype(np.int64) % 12 + 1
-        for name, values in (
-            ("hour", hour), ("weekday", weekday), ("weekend", weekday >= 5),
-            ("month", month_number),
-        ):  # fmt: skip
-            parts[f"{column}__{name}"] = np.where(gone, np.nan, values.astype(np.float64))
-        inputs.derived.update({k: v for k, v in parts.items() if k.startswith(column + "__")})
+        names = [f"{column}__{part}" for part in ("hour", "weekday", "weekend", "month")]
+        if names[0] not in inputs.derived:  # else another fold model's, the same
+            values = np.empty((4, inputs.rows))
+            _date_parts(inputs.dates[column], values)
+            inputs.derived.update(zip(names, values, strict=True))
+        parts.update({name: inputs.derived[name] for name in names})
     return parts
 
 
@@ -346,6 +360,14 @@ class CompiledBatch:
     def proba(self, inputs: InputColumns) -> np.ndarray:
         """Calibrated probabilities ``(n,)``: the fold models' log-odds averaged as
         :class:`FoldEnsemble` averages them, then the calibration."""
+        calibrator = self.model.calibrator_
+        if self.kernel is not None and type(calibrator) is LogitCalibrator:
+            dates = list(dict.fromkeys(c for m in self.linear for c in m.encoder.date_columns))
+            sums = self.kernel.log_odds(inputs, date_parts(inputs, dates))
+            intercepts = np.array([m.intercept for m in self.linear])
+            return calibrated(
+                sums, intercepts, self.bagged, calibrator.slope_, calibrator.intercept_, EPS
+            )
         own = self.members_proba(inputs)
         if self.bagged:
             z = np.mean([logit(own[:, k]) for k in range(own.shape[1])], axis=0)

@@ -1,14 +1,19 @@
-"""Streamed scores ranked, decided and written best first, a run of leads at a time.
+"""Streamed scores decided and written best first, a band or run of leads at a time.
 
-The second and third passes of :func:`leadscore.scoring.streaming.score_file`. The leads
-come from the first pass's temporary Arrow file in file order with their ids and scores;
-:func:`ranked_runs` gives each its rank and cuts them by rank into runs (ranks 1 … k,
-k + 1 … 2k, …), written to a second temporary file. Each run is then read back, sorted by
-rank, given its leads' score on 0–100, segment, contact decision (the threshold, or the
-``capacity`` best) and exploration — as
-:meth:`~leadscore.modeling.model.LeadModel.score_leads` and
+The last passes of :func:`leadscore.scoring.streaming.score_file`. The first pass leaves
+the leads in a temporary Arrow file with their ids and scores. :func:`write_best_first`
+takes them best first, a table of consecutive ranks at a time (the first pass's bands,
+:mod:`~leadscore.scoring.score_bands`, or :func:`ranked_runs`' runs), gives each table's
+leads their score on 0–100, segment, contact decision (the threshold, or the ``capacity``
+best) and exploration — as :meth:`~leadscore.modeling.model.LeadModel.score_leads` and
 :class:`~leadscore.scoring.exploration.ExplorationPolicy` do on a whole table — and
-appended to the output (:class:`TableOutput`): memory holds a run or two, never the file.
+appends them to the output (:class:`TableOutput`): memory holds a table or two, never the
+file.
+
+:func:`ranked_runs` is the way when the bands came out uneven: each lead gets its rank
+among all the file's scores (:class:`~leadscore.scoring.ranking.Ranks`) and the leads are
+cut by rank into runs (ranks 1 … k, k + 1 … 2k, …) in a second temporary file, each run
+read back sorted by rank.
 
 Example
 -------
@@ -44,6 +49,18 @@ MAX_RUNS = 256
 #: a run holds this many batches' worth of leads: every batch is cut into a piece per run,
 #: and at 10 million leads 150 runs of one batch made 38,000 pieces to write and read back
 RUN_BATCHES = 2
+
+
+def run_size(batch_size: int, leads: int) -> int:
+    """Leads in a run (and a band): :data:`RUN_BATCHES` batches, or more past
+    :data:`MAX_RUNS` runs.
+
+    Example
+    -------
+    >>> run_size(65_536, 1_000_000), run_size(65_536, 100_000_000)
+    (131072, 390625)
+    """
+    return max(RUN_BATCHES * batch_size, -(-leads // MAX_RUNS))
 
 
 @dataclass(frozen=True)
@@ -200,30 +217,36 @@ def _segments(segment: np.ndarray, counts: dict[str, int]) -> pa.Array:
 
 
 def ranked_runs(
-    scored: Path,
+    scored: Iterator[pa.RecordBatch],
     ranks: Ranks,
+    run_size: int,
+    folder: Path,
+) -> Iterator[pa.Table]:
+    """Pass 2 (see the module docstring): rank the leads of ``scored`` (the first pass's
+    batches; for each score, its leads in file order) and cut them by rank into runs on
+    disk; yields the runs best first, each sorted by rank with its ``rank`` column."""
+    runs = _Runs(folder / "ranked.arrow", run_size)
+    for batch in scored:
+        rank = ranks.of(batch.column("score").to_numpy())
+        runs.add(batch.append_column("rank", pa.array(rank)), rank)
+    if runs.writer is not None:
+        yield from runs.runs()
+
+
+def write_best_first(
+    ranked: Iterator[pa.Table],
+    leads: int,
     model: LeadModel,
     capacity: int | None,
     exploration: ExplorationPolicy | None,
-    batch_size: int,
-    folder: Path,
     out: Path | None,
     top: int,
 ) -> tuple[Tally, pd.DataFrame]:
-    """Passes 2 and 3 (see the module docstring): rank and decide the leads of ``scored``
-    (the first pass's file), write them best first to ``out``; return the counts and the
-    ``top`` best leads."""
+    """Pass 3 (see the module docstring): decide the ``ranked`` leads (tables best first,
+    each sorted by rank, with the first pass's columns and ``rank``) and write them to
+    ``out``; return the counts and the ``top`` best leads."""
     key = model.id_column_ or "lead"
-    runs = _Runs(folder / "ranked.arrow", max(RUN_BATCHES * batch_size, -(-ranks.n // MAX_RUNS)))
     counts = dict.fromkeys(("hot", "warm", "cold", "contacted", "explored"), 0)
-    with pa.OSFile(str(scored), "rb") as source:
-        reader = pa.ipc.open_file(source)
-        for i in range(reader.num_record_batches):
-            # only the rank here: the decisions are made on each run as it is written,
-            # so the runs are cut and sorted with the first pass's few columns
-            batch = reader.get_batch(i)
-            rank = ranks.of(batch.column("score").to_numpy())
-            runs.add(batch.append_column("rank", pa.array(rank)), rank)
 
     def decided(table: pa.Table) -> pa.Table:
         """A run's leads with their decisions (as ``score_leads`` and the policy make
@@ -260,7 +283,7 @@ def ranked_runs(
     writing: Future[None] | None = None
     try:
         with ThreadPoolExecutor(1, thread_name_prefix="leadscore-write") as writer:
-            for run in runs.runs():
+            for run in ranked:
                 table = decided(run)
                 if head.empty and top:
                     head = table.slice(0, top).to_pandas()
@@ -276,4 +299,4 @@ def ranked_runs(
         raise
     if output is not None:
         output.close()
-    return Tally(ranks.n, **counts), head
+    return Tally(leads, **counts), head

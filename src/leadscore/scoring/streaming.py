@@ -2,16 +2,21 @@
 
 :func:`score_file` gives the table :func:`leadscore.scoring.batch.score` gives — the same
 columns and values, best first — without holding the file: memory is bounded by the batch
-size, plus the scores themselves (8 bytes a lead), which ranking needs. Three passes:
+size. Two passes, three where the scores are unevenly spread:
 
 1. each batch of leads (:mod:`.batch_sources`) is scored — by the compiled model
    (:class:`~leadscore.scoring.columnar.CompiledBatch`) where its family has one, otherwise
    by the fitted pipeline — and its ids, scores (and reasons, ``age_days``) are appended
-   to a temporary Arrow file, in file order; the scores are kept in memory;
-2. the scores sorted give every lead its rank (:class:`~leadscore.scoring.ranking.Ranks`);
-   the leads go to a second temporary file, cut by rank into runs of a few batches' leads;
-3. each run, read back and sorted by rank, gets its contact decisions (the threshold, or
-   ``capacity`` best) and exploration, and is appended to the output (Parquet or CSV).
+   to a temporary Arrow file, cut into bands of score whose edges come from the first
+   batch's scores (:mod:`.score_bands`);
+2. each band, best first, is read back and sorted (its leads' ranks follow from the bands
+   above), gets its contact decisions (the threshold, or ``capacity`` best) and
+   exploration, and is appended to the output (Parquet or CSV).
+
+Where a band holds too many leads to sort in memory (the first batch was not like the
+rest), every score is sorted instead (:class:`~leadscore.scoring.ranking.Ranks`, 8 bytes a
+lead) and the leads cut by rank into runs in a second temporary file, each then sorted
+and written as a band is (:func:`~leadscore.scoring.score_output.ranked_runs`).
 
 The temporary files sit beside the output and are removed at the end; the output is
 written under a temporary name and renamed when complete.
@@ -50,7 +55,14 @@ from leadscore.scoring.batch_sources import LeadFile, NotUtf8, lead_files, prefe
 from leadscore.scoring.columnar import CompiledBatch, NotCompilable, compiled_or_none
 from leadscore.scoring.exploration import ExplorationPolicy
 from leadscore.scoring.ranking import Ranks
-from leadscore.scoring.score_output import Tally, ranked_runs
+from leadscore.scoring.score_bands import BAND_RUNS, BandedFile, Bands, band_count
+from leadscore.scoring.score_output import (
+    MAX_RUNS,
+    Tally,
+    ranked_runs,
+    run_size,
+    write_best_first,
+)
 
 #: leads read, scored and written at a time unless asked otherwise
 DEFAULT_BATCH_SIZE = 65_536
@@ -106,33 +118,9 @@ def _ids(batch: pa.RecordBatch, column: str | None, first_row: int) -> pa.Array:
     return pa.array(ids.to_pandas().astype(str), type=pa.string(), from_pandas=True)
 
 
-class _Scores:
-    """Every lead's score in file order, in one array: as large as the file's leads where
-    the files say how many (Parquet), else grown by half as it fills — never a list of
-    batches joined at the end, which would hold every score twice."""
-
-    def __init__(self, files: list[LeadFile]) -> None:
-        counted = [f.rows() for f in files]
-        known = None if any(c is None for c in counted) else sum(c or 0 for c in counted)
-        self.values = np.empty(known if known is not None else 1 << 16)
-        self.n = 0
-
-    def add(self, p: np.ndarray) -> None:
-        if self.n + len(p) > len(self.values):
-            grown = np.empty(max(self.n + len(p), len(self.values) * 3 // 2))
-            grown[: self.n] = self.values[: self.n]
-            self.values = grown
-        self.values[self.n : self.n + len(p)] = p
-        self.n += len(p)
-
-    def done(self) -> np.ndarray:
-        """The scores (a view when the array is full: no copy)."""
-        return self.values[: self.n]
-
-
 class _FirstPass:
     """Pass 1: score each batch, append ids, scores (and reasons, ages) to a temporary
-    file in file order, keep the scores and the best ``top`` leads' ``show`` columns."""
+    file in bands of score, keep the best ``top`` leads' ``show`` columns."""
 
     def __init__(
         self, model: LeadModel, compiled: CompiledBatch | None, reasons: int, top: int,
@@ -150,15 +138,22 @@ class _FirstPass:
             fields += [pa.field("reasons_up", pa.string()), pa.field("reasons_down", pa.string())]
         self.schema = pa.schema(fields)
 
-    def run(self, files: list[LeadFile], batch_size: int, path: Path) -> np.ndarray:
-        """Score every file into ``path``; returns the scores in file order."""
+    def run(self, files: list[LeadFile], batch_size: int, path: Path) -> BandedFile:
+        """Score every file into ``path``, each batch cut into bands of score (the bands'
+        edges from the first batch's scores)."""
         schema = self.model.schema_
         wanted = [*schema.names, *([self.model.id_column_] if self.model.id_column_ else [])]
         categorical = schema.of_kind("categorical")
-        scores = _Scores(files)
+        counted = [f.rows() for f in files]
+        leads = sum(c or 0 for c in counted) if None not in counted else _likely_rows(files)
+        count = band_count(leads, run_size(batch_size, leads), MAX_RUNS)
         self.best = pd.DataFrame()
-        first_row = 0
-        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, self.schema) as writer:
+        banded, bands = BandedFile(path, self.schema), None
+        first_row, adding = 0, None
+        # a batch is cut into bands and written by a thread (sorting, taking and writing
+        # release the interpreter lock) while the next is scored
+        behind = ThreadPoolExecutor(1, thread_name_prefix="leadscore-bands")
+        try:
             for source in files:
                 text = source.text_columns()
                 read = source.batches([*wanted, *self.show], batch_size, categorical)
@@ -169,13 +164,22 @@ class _FirstPass:
                         columns.append(pa.array(ages))
                     if self.reasons:
                         columns += self._reasons(_frame(batch, first_row, text))
-                    writer.write_batch(pa.record_batch(columns, schema=self.schema))
+                    if bands is None:  # the edges: from the first batch's scores
+                        bands = Bands(p, count)
+                    if adding is not None:
+                        adding.result()
+                    record = pa.record_batch(columns, schema=self.schema)
+                    adding = behind.submit(banded.add, record, p, bands)
                     self._keep_best(batch, p, first_row)
-                    scores.add(p)
                     first_row += batch.num_rows
-        if not first_row:
+            if adding is not None:
+                adding.result()
+        finally:
+            behind.shutdown(wait=True)
+            banded.close()
+        if not banded.rows:
             raise DataError("no leads to score: the file has a header but no rows")
-        return scores.done()
+        return banded
 
     def _score(
         self, batch: pa.RecordBatch, source: LeadFile, text: set[str], first_row: int
@@ -222,6 +226,17 @@ class _FirstPass:
         self.best = both.sort_values(["_score", "_row"], ascending=[False, True]).head(self.top)
 
 
+#: bytes of a CSV line of a lead, at least: a file's leads estimated from its size (too
+#: many only makes more, smaller bands)
+_CSV_LINE_BYTES = 40
+
+
+def _likely_rows(files: list[LeadFile]) -> int:
+    """About how many leads text files hold, from their size (gzip: about 5× as much)."""
+    size = sum(f.path.stat().st_size * (5 if f.path.suffix.lower() == ".gz" else 1) for f in files)
+    return size // _CSV_LINE_BYTES
+
+
 def _best(p: np.ndarray, top: int) -> np.ndarray:
     """``np.argsort(-p, kind="stable")[:top]`` without sorting the whole batch: the
     leads at or above the ``top``-th best score (ties at it included), then sorted."""
@@ -245,7 +260,7 @@ def _check_out(out: str | Path | None) -> Path | None:
 
 def _first_pass(
     first: _FirstPass, files: list[LeadFile], batch_size: int, scored: Path
-) -> np.ndarray:
+) -> BandedFile:
     try:
         return first.run(files, batch_size, scored)
     except NotUtf8:  # as read_table: a file that is not UTF-8 is Latin-1
@@ -321,7 +336,7 @@ def score_file(
         checking = checker.submit(engine.check) if engine is not None else None
         first = _FirstPass(lead_model, engine, reasons, top, show)
         try:
-            scores = _first_pass(first, files, batch_size, scored)
+            banded = _first_pass(first, files, batch_size, scored)
         except Exception:
             # a compiled model its check refuses may fail on the file too: the pipeline
             # then scores it, as it would have had the check come first
@@ -331,14 +346,17 @@ def score_file(
         if isinstance(failed, NotCompilable):  # scored again, through the pipeline
             engine, why = None, str(failed)
             first = _FirstPass(lead_model, None, reasons, top, show)
-            scores = _first_pass(first, files, batch_size, scored)
+            banded = _first_pass(first, files, batch_size, scored)
         elif failed is not None:
             raise failed
-        ranks = Ranks(scores)
-        tally, head = ranked_runs(
-            scored, ranks, lead_model, capacity, exploration, batch_size, Path(tmp), out_path,
-            top,
-        )  # fmt: skip
+        size = run_size(batch_size, banded.rows)
+        if banded.balanced(BAND_RUNS * size):
+            ranked = prefetched(banded.best_first())  # the next band sorted meanwhile
+        else:  # a band too large to sort in memory: every score sorted instead
+            ranked = ranked_runs(banded.pieces(), Ranks(banded.scores()), size, Path(tmp))
+        tally, head = write_best_first(
+            ranked, banded.rows, lead_model, capacity, exploration, out_path, top
+        )
     top_rows = head
     if top:
         shown = first.best.drop(columns=["_score", "_row"]).reset_index(drop=True)
