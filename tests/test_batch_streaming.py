@@ -282,6 +282,21 @@ def test_a_batchs_best_leads_are_a_stable_sorts() -> None:
         assert _best(p, top).tolist() == np.argsort(-p, kind="stable")[:top].tolist()
 
 
+def test_the_top_leads_and_their_columns_are_the_tables_best(
+    logreg: LeadModel, fresh: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Tied copies spread over the batches: the kept best are the table's first rows."""
+    copies = pd.concat([fresh.head(60)] * 3, ignore_index=True)
+    copies["lead_id"] = [f"T{i:03d}" for i in range(len(copies))]
+    copies.to_parquet(tmp_path / "copies.parquet")
+    done = score_file(logreg, tmp_path / "copies.parquet", batch_size=7, top=8, show=["source"])
+    expected = score(logreg, copies).head(8)
+    assert done.top["lead_id"].tolist() == expected["lead_id"].tolist()
+    assert done.top["rank"].tolist() == list(range(1, 9))
+    sources = copies.set_index("lead_id")["source"]
+    assert done.top["source"].tolist() == sources.loc[expected["lead_id"]].tolist()
+
+
 def test_reasons_and_the_pipeline_path(
     logreg: LeadModel, files: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -216,7 +216,14 @@ class _FirstPass:
         columns: the head of the output, for the terminal."""
         if not self.top:
             return
-        mine = _best(p, self.top)
+        cut = self.best["_score"].iloc[-1] if len(self.best) >= self.top else np.nan
+        if np.isnan(cut):
+            mine = _best(p, self.top)
+        else:  # only a lead above the last of the best can enter (a tie goes to it)
+            ahead = np.flatnonzero(p > cut)
+            if not len(ahead):
+                return
+            mine = ahead[_best(p[ahead], self.top)]
         shown = [c for c in self.show if c in batch.schema.names]
         rows = batch.select(shown).take(pa.array(mine)).to_pandas() if shown else None
         found = pd.DataFrame({"_score": p[mine], "_row": first_row + mine})
