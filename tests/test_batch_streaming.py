@@ -360,3 +360,13 @@ def test_a_model_with_a_time_column_gives_ages(
     np.testing.assert_allclose(found["score"], expected["score"], rtol=0, atol=1e-9)
     # "now" is read once per run: two runs a moment apart may round a lead's age apart
     np.testing.assert_allclose(found["age_days"], expected["age_days"], rtol=0, atol=0.11)
+
+
+def test_the_commands_batch_size_is_the_streamed_default() -> None:
+    """The command states the default itself (importing scoring costs its start-up)."""
+    import inspect
+
+    from leadscore.cli.scoring import score as command
+    from leadscore.scoring.streaming import DEFAULT_BATCH_SIZE
+
+    assert inspect.signature(command).parameters["batch_size"].default == DEFAULT_BATCH_SIZE

@@ -74,7 +74,7 @@ def score(
             help="CSV and Parquet files are read, scored and written this many leads at a "
             "time: memory grows with it, not with the file.",
         ),
-    ] = 65_536,
+    ] = 131_072,  # scoring.streaming.DEFAULT_BATCH_SIZE (not imported: start-up)
 ) -> None:
     """Score leads with a trained model: score 0–100, hot/warm/cold, rank, contact."""
     # only what the streamed path needs, before it: live scoring, the store and the
