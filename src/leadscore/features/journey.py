@@ -16,19 +16,21 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from leadscore.features.prepare import Prepared, distinct_per_lead, leads_per_value, ranked
-from leadscore.features.vector import unique_map
+from leadscore.features.vector import arrow_text, as_series, extracted, lowered, unique_map
 
 OTHER = "other"
 
 
 def page_category(urls: pd.Series) -> pd.Series:
     """First path segment of a URL, ``home`` for the root, lower case."""
-    path = urls.astype("string").str.extract(r"^(?:[a-z][a-z0-9+.-]*://[^/?#]*)?([^?#]*)",
-                                             expand=False)  # fmt: skip
-    first = path.str.strip("/").str.split("/", n=1).str[0].str.lower()
-    return first.mask(first.fillna("") == "", "home")
+    path = extracted(arrow_text(urls), r"^(?:[a-z][a-z0-9+.-]*://[^/?#]*)?(?P<path>[^?#]*)")
+    segments = pc.split_pattern(pc.utf8_trim(path, characters="/"), "/", max_splits=1)
+    first = lowered(pc.list_element(segments, 0))
+    empty = pc.fill_null(pc.equal(first, ""), True)
+    return as_series(pc.if_else(empty, "home", first), urls.index)
 
 
 def event_step(events: pd.Series) -> pd.Series:

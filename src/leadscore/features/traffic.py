@@ -12,14 +12,21 @@ site's own domains (:func:`own_domains`) are internal and never a touch.
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from leadscore.features.prepare import Prepared, distinct_per_lead, firsts
 from leadscore.features.sessions import Sessions
-from leadscore.features.vector import by_unique, unique_map
+from leadscore.features.vector import (
+    arrow_text,
+    as_series,
+    by_unique,
+    extracted,
+    lowered,
+    unique_map,
+)
 
 # host fragment → (source, medium of an unpaid visit)
 _HOSTS: tuple[tuple[str, str, str], ...] = (
@@ -59,27 +66,36 @@ _MEDIUMS = {
 _CLICK_IDS = (("gclid", "google"), ("gbraid", "google"), ("wbraid", "google"),
               ("fbclid", "facebook"), ("msclkid", "bing"), ("li_fat_id", "linkedin"),
               ("ttclid", "tiktok"), ("twclid", "twitter"))  # fmt: skip
-_HOST = re.compile(r"^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?([^/:?#]+)", re.I)
+_HOST = r"(?i)^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?(?P<host>[^/:?#]+)"
+#: a URL with any click id (most URLs have none: the rest are asked about each id)
+_ANY_CLICK = "[?&](?:" + "|".join(param for param, _ in _CLICK_IDS) + ")="
 
 
 def host_of(urls: pd.Series) -> pd.Series:
     """Lower-case host without ``www.`` (``https://www.Google.com/x`` → ``google.com``)."""
-    hosts = urls.astype("string").str.extract(_HOST, expand=False).str.lower()
-    return hosts.str.replace(r"^www\.", "", regex=True)
+    hosts = lowered(extracted(arrow_text(urls), _HOST))
+    return as_series(pc.replace_substring_regex(hosts, r"^www\.", ""), urls.index)
 
 
 def query_param(urls: pd.Series, name: str) -> pd.Series:
-    return urls.astype("string").str.extract(rf"[?&]{name}=([^&#]*)", expand=False)
+    """The value of the query parameter ``name`` (``?utm_source=x`` → ``x``), else missing."""
+    return as_series(extracted(arrow_text(urls), rf"[?&]{name}=(?P<value>[^&#]*)"), urls.index)
 
 
 def click_source(urls: pd.Series) -> pd.Series:
-    """The ad network whose click id is in the URL (``gclid`` → google), else missing."""
-    out = pd.Series(pd.NA, index=urls.index, dtype="object")
-    text = urls.astype("string")
-    for param, network in reversed(_CLICK_IDS):
-        has = text.str.contains(rf"[?&]{param}=", regex=True, na=False)
-        out[has.to_numpy()] = network
-    return out
+    """The ad network whose click id is in the URL (``gclid`` → google), else missing; with
+    several, the first of ``_CLICK_IDS``."""
+    out = np.full(len(urls), None, dtype=object)
+    text = arrow_text(urls)
+    clicked = np.flatnonzero(
+        pc.match_substring_regex(text, _ANY_CLICK).fill_null(False).to_numpy(zero_copy_only=False)
+    )
+    if len(clicked):
+        some = text.take(pa.array(clicked))
+        for param, network in reversed(_CLICK_IDS):
+            has = pc.match_substring_regex(some, rf"[?&]{param}=").fill_null(False)
+            out[clicked[has.to_numpy(zero_copy_only=False)]] = network
+    return pd.Series(out, index=urls.index, dtype=object)
 
 
 def _matches(host: str, fragment: str) -> bool:

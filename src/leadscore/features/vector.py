@@ -11,8 +11,51 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 StringFunc = Callable[[pd.Series], object]
+
+
+def arrow_text(values: pd.Series) -> pa.Array:
+    """Text values as an Arrow string array (missing → null), for Arrow's compiled string
+    kernels: pandas' ``str.extract`` and ``str.contains`` call Python's ``re`` per value."""
+    return pa.array(values.astype(object), pa.string(), from_pandas=True)
+
+
+def extracted(text: pa.Array, pattern: str) -> pa.Array:
+    r"""The one named group of ``pattern``'s first match in each value (null where none),
+    as ``Series.str.extract(pattern, expand=False)`` gives it (RE2's syntax: ``(?P<name>…)``,
+    flags as ``(?i)``).
+
+    Example
+    -------
+    >>> extracted(pa.array(["a=1", "b", None]), r"a=(?P<digit>\d)").to_pylist()
+    ['1', None, None]
+    """
+    return pc.struct_field(pc.extract_regex(text, pattern), [0])
+
+
+def lowered(text: pa.Array) -> pa.Array:
+    """``str.lower`` of each value: Arrow's for ASCII text, Python's for the rest (their
+    Unicode rules differ: Python lowers ``İ`` to ``i̇``, two code points).
+
+    Example
+    -------
+    >>> lowered(pa.array(["ABC", "İX", None])).to_pylist() == ["abc", "i̇x", None]
+    True
+    """
+    low = pc.ascii_lower(text)
+    other = pc.invert(pc.fill_null(pc.string_is_ascii(text), True))
+    if not pc.any(other).as_py():
+        return low
+    found = [value.lower() for value in text.filter(other).to_pylist()]
+    return pc.replace_with_mask(low, other, pa.array(found, pa.string()))
+
+
+def as_series(values: pa.Array, index: pd.Index) -> pd.Series:
+    """An Arrow string result as a Series of objects (None where missing)."""
+    return pd.Series(values.to_numpy(zero_copy_only=False), index=index, dtype=object)
 
 
 def codes_and_uniques(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
