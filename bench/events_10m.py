@@ -5,17 +5,25 @@ Parquet — more than a million leads are generated a million at a time, so gene
 million events needs no more memory than 10 — then, in a fresh process per run so its
 memory is measured alone, runs the ``leadscore features`` job on it: load and normalise
 the events, outcomes and cutoffs, fit the feature builder, one row per lead written to
-Parquet. Prints seconds, events per second and peak memory, with the machine's load.
+Parquet. Prints seconds, events per second, CPU seconds and peak memory, with the machine's
+load. Memory is sampled every 50 ms over the job's whole process tree (the job and its
+worker processes) and summed: as resident set (RSS, which counts a page shared by several
+processes — libraries, or what workers inherit from the server they are forked from —
+once in each) and as proportional set (PSS, a shared page split among its sharers: what
+the processes take of the machine together); "peak RSS of the job's process" is that of
+the job's own process alone (``ru_maxrss``), the figure this bench printed before the job
+had workers. CPU seconds are those of every process of the tree.
 
 ``--path stream`` (the default) is what ``leadscore features`` does with inputs over one
 bucket: the events streamed to disk in buckets of leads and built a bucket at a time;
-``--path memory`` the whole input in memory (:func:`build_lead_table`). Several
+``--path memory`` the whole input in memory (:func:`build_lead_table`). ``--workers``
+(default: the cores) processes build the buckets; 1 builds all in one process. Several
 ``--leads`` values show whether memory stays flat as the input grows. Targets on a
 2-core machine (issue 23): 10 M events in at most 20 s and 1.5 GB; memory flat (within
 20 %) from 10 M to 50 M events.
 
 Run: ``.venv/bin/python bench/events_10m.py [--leads 1000000 5000000] [--path stream|memory]
-[--chunk-events N] [--cache DIR]``.
+[--chunk-events N] [--workers N] [--cache DIR]``.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -96,7 +105,7 @@ def _generate_in_chunks(folder: Path, leads: int) -> None:
     write_csv(pd.concat(outcomes, ignore_index=True), folder / "outcomes.csv")
 
 
-def measure(folder: Path, path: str, chunk_events: int) -> dict[str, float]:
+def measure(folder: Path, path: str, chunk_events: int, workers: int | None) -> dict[str, float]:
     """The features job on ``folder``; runs in its own process (see ``main``)."""
     from leadscore.features.stream import stream_lead_table
     from leadscore.features.table import build_lead_table
@@ -110,9 +119,11 @@ def measure(folder: Path, path: str, chunk_events: int) -> dict[str, float]:
             events, leads, columns = len(result.load.events), len(result.table), 0
             columns = result.table.shape[1]
         else:
+            # no workers argument unless given: the bench also runs code from before it
+            given = {} if workers is None else {"workers": workers}
             built = stream_lead_table(
                 folder / "events.parquet", out, outcomes=folder / "outcomes.csv",
-                chunk_events=chunk_events,
+                chunk_events=chunk_events, **given,
             )  # fmt: skip
             events, leads, columns = built.load.counts["events"], built.rows, len(built.columns)
         seconds = time.perf_counter() - started
@@ -131,33 +142,98 @@ def load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+class TreeMemory:
+    """Samples a process and all its descendants every ``every`` seconds (Linux /proc):
+    the peak of the summed RSS and PSS, and the CPU seconds of every process seen."""
+
+    def __init__(self, pid: int, every: float = 0.05) -> None:
+        self.pid, self.every = pid, every
+        self.peak_rss = self.peak_pss = 0
+        self.cpu: dict[int, float] = {}
+        self.processes = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _tree(self) -> list[int]:
+        parents: dict[int, list[int]] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    fields = handle.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(entry))
+        tree, todo = [], [self.pid]
+        while todo:
+            pid = todo.pop()
+            tree.append(pid)
+            todo.extend(parents.get(pid, []))
+        return tree
+
+    def _run(self) -> None:
+        tick = os.sysconf("SC_CLK_TCK")
+        while not self._stop.is_set():
+            rss = pss = 0
+            for pid in self._tree():
+                try:
+                    with open(f"/proc/{pid}/smaps_rollup") as handle:
+                        for line in handle:
+                            if line.startswith("Rss:"):
+                                rss += int(line.split()[1]) * 1024
+                            elif line.startswith("Pss:"):
+                                pss += int(line.split()[1]) * 1024
+                    with open(f"/proc/{pid}/stat") as handle:
+                        fields = handle.read().rsplit(")", 1)[1].split()
+                    self.cpu[pid] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+                except OSError:
+                    continue
+            self.peak_rss, self.peak_pss = max(self.peak_rss, rss), max(self.peak_pss, pss)
+            self.processes = max(self.processes, len(self.cpu))
+            self._stop.wait(self.every)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--leads", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--path", choices=("stream", "memory"), default="stream")
     parser.add_argument("--chunk-events", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, help="worker processes (default: the cores)")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "leadscore-bench")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        print(json.dumps(measure(args.measure, args.path, args.chunk_events)))
+        print(json.dumps(measure(args.measure, args.path, args.chunk_events, args.workers)))
         return
     peaks = []
     for leads in args.leads:
         folder = generate(args.cache, leads)
         before = load()
-        done = subprocess.run(
-            [sys.executable, __file__, "--measure", str(folder), "--path", args.path,
-             "--chunk-events", str(args.chunk_events)],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        f = json.loads(done.stdout.strip().splitlines()[-1])
-        peaks.append(f["peak_memory_gb"])
+        command = [sys.executable, __file__, "--measure", str(folder), "--path", args.path,
+                   "--chunk-events", str(args.chunk_events)]  # fmt: skip
+        if args.workers is not None:
+            command += ["--workers", str(args.workers)]
+        job = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        tree = TreeMemory(job.pid)
+        stdout, stderr = job.communicate()
+        tree.stop()
+        if job.returncode:
+            raise SystemExit(f"the measured job failed:\n{stderr}")
+        f = json.loads(stdout.strip().splitlines()[-1])
+        peaks.append(tree.peak_rss / 1e9)
         print(
             f"{args.path}: features from {f['events']:,.0f} events of {f['leads']:,.0f} leads "
-            f"({f['columns']:.0f} columns): {f['seconds']:.1f} s ({f['cpu_seconds']:.1f} s CPU), "
-            f"{f['events_per_second']:,.0f} events/s, peak memory {f['peak_memory_gb']:.2f} GB "
-            f"(load average before/after: {before} / {load()})"
+            f"({f['columns']:.0f} columns): {f['seconds']:.1f} s ({sum(tree.cpu.values()):.1f} "
+            f"s CPU in {tree.processes} processes), {f['events_per_second']:,.0f} events/s, "
+            f"peak memory summed over the processes {tree.peak_rss / 1e9:.2f} GB RSS, "
+            f"{tree.peak_pss / 1e9:.2f} GB PSS (peak RSS of the job's process "
+            f"{f['peak_memory_gb']:.2f} GB) (load average before/after: {before} / {load()})"
         )
     if len(peaks) > 1:
         print(f"peak memory, largest over smallest input: {max(peaks) / min(peaks):.2f}×")

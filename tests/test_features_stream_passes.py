@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 from pandas.api.types import union_categoricals
 
-from leadscore.data.events import _object_categories, _union
+from leadscore.data.events import _object_categories, _union, events_frame
 from leadscore.demo import write_demo_events
 from leadscore.features.partition import Buckets, partition_events
 from leadscore.features.stream import _lowest, used_categories
+from leadscore.features.stream_work import rows_kept
 
 
 @pytest.fixture(scope="module")
@@ -100,3 +101,20 @@ def test_the_fit_samples_union_is_pandas_union_categoricals() -> None:
         pd.testing.assert_series_equal(pd.Series(got), pd.Series(expected))
         assert got.codes.dtype == expected.codes.dtype
         assert got.categories.dtype == expected.categories.dtype
+
+
+def test_a_buckets_sample_leads_read_alone_are_its_clean_rows(buckets: Buckets) -> None:
+    for b in range(buckets.count):
+        events = buckets.settled(b)
+        names = events["lead_id"].cat.categories.astype(object)
+        leads = np.asarray(names[::3], dtype=object)  # a third of the bucket's leads
+        mask = np.isin(events["lead_id"].astype(object).to_numpy(), leads)
+        expected = rows_kept(events, mask)
+        got = events_frame(buckets.settled_leads(b, leads))
+        assert 0 < len(got) < len(events)
+        pd.testing.assert_frame_equal(got, expected)
+        for column in got.columns:
+            if isinstance(got[column].dtype, pd.CategoricalDtype):
+                assert got[column].cat.categories.tolist() == (
+                    expected[column].cat.categories.tolist()
+                ), column

@@ -622,3 +622,20 @@ def test_transform_of_no_events(events: pd.DataFrame) -> None:
     table = builder.transform(events.iloc[:0])
     assert len(table) == 0
     assert "lead_id" in table.columns
+
+
+def test_a_leads_topics_do_not_depend_on_the_other_leads_at_hand(tmp_path: Path) -> None:
+    """Pages are numbered as they appear in the events at hand (a batch, a bucket): a
+    lead's topic scores are still the same to the bit."""
+    from leadscore.demo import write_demo_events
+
+    demo = write_demo_events(tmp_path / "demo", leads=400, new_leads=50)
+    events = load_events(demo["events"]).events
+    builder = LeadFeatureBuilder().fit(events)
+    whole = builder.transform(events).set_index("lead_id")
+    topics = [c for c in whole.columns if c.startswith("content_topic_")]
+    assert topics and whole[topics].abs().to_numpy().sum() > 0
+    leads = whole.index[::-3]  # another set of leads, their events in another order
+    part = events[events["lead_id"].isin(leads)].iloc[::-1].reset_index(drop=True)
+    alone = builder.transform(part).set_index("lead_id")
+    np.testing.assert_array_equal(alone.loc[leads, topics], whole.loc[leads, topics])

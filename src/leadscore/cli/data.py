@@ -163,6 +163,16 @@ def features(
             "spare).",
         ),
     ] = 1_000_000,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="Processes that build the buckets of a bucketed build (default: one per "
+            "core; 1: all in one process). Each holds a bucket, so a bucket gets "
+            "--chunk-events / --workers events.",
+        ),
+    ] = None,
     engine: EngineOpt = "single",
     spark_master: SparkMasterOpt = None,
     spark_conf: SparkConfOpt = None,
@@ -221,7 +231,7 @@ def features(
             built = stream_lead_table(
                 inputs, out_file, outcomes=labels, cutoff=cutoff, as_of=as_of,
                 builder=load_builder(reuse) if reuse else None, settings=settings,
-                chunk_events=chunk_events,
+                chunk_events=chunk_events, workers=workers,
             )  # fmt: skip
         load, notes, rows, columns = built.load, built.notes, built.rows, built.columns
         converted = None if built.converted is None else built.converted / max(rows, 1)

@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from leadscore.data.columns import normalise_name
@@ -73,13 +74,16 @@ class Buckets:
 
     def read(self, bucket: int) -> pd.DataFrame:
         """The bucket's events as read (duplicates kept, in input order)."""
+        return events_frame(self._table(bucket))
+
+    def _table(self, bucket: int) -> pa.Table:
         path = self.path(bucket)
         if not path.exists():
-            return events_frame(EVENT_ARROW_SCHEMA.empty_table())
+            return EVENT_ARROW_SCHEMA.empty_table()
         with pa.OSFile(str(path)) as source:
             table = pa.ipc.open_stream(source).read_all()
         # one dictionary per column, so pandas gets one set of categories
-        return events_frame(table.combine_chunks())
+        return table.combine_chunks()
 
     def clean(self, bucket: int, keep: bool = False) -> tuple[pd.DataFrame, int]:
         """The bucket's events as ``load_events`` would give them (duplicates removed, in
@@ -88,15 +92,21 @@ class Buckets:
         With ``keep``, the clean events replace the bucket on disk (an Arrow IPC file, one
         dictionary per column): reading them again (:meth:`settled`) is then a read and a
         conversion, not another merge of dictionaries, de-duplication and sort."""
-        events = self.read(bucket)
+        table = self._table(bucket)
+        # the table is kept (not converted in place) to write the clean rows from: taking
+        # them in Arrow costs a fraction of encoding pandas' categories again
+        events = table.to_pandas(split_blocks=True) if keep else events_frame(table)
         repeated = duplicate_events(events) if len(events) else np.zeros(0, dtype=bool)
         if repeated.any():
             events = events.loc[~repeated]
+        rows = np.flatnonzero(~repeated)
         events = time_ordered(events)
         if keep:
-            table = to_event_table(events)
+            times = table["timestamp"].to_numpy().view(np.int64)[rows]
+            if len(times) > 1 and not bool((times[1:] >= times[:-1]).all()):
+                rows = rows[np.argsort(times, kind="stable")]  # as time_ordered orders them
             with pa.ipc.new_file(str(self._clean_path(bucket)), EVENT_ARROW_SCHEMA) as writer:
-                writer.write_table(table)
+                writer.write_table(table.take(pa.array(rows)))
             del table
             self.path(bucket).unlink(missing_ok=True)
         return events, int(repeated.sum())
@@ -109,6 +119,21 @@ class Buckets:
         with pa.OSFile(str(path)) as source:
             table = pa.ipc.open_file(source).read_all()
         return events_frame(table)
+
+    def settled_leads(self, bucket: int, leads: np.ndarray) -> pa.Table:
+        """The bucket's clean events of ``leads`` alone (:meth:`settled`'s rows, as Arrow),
+        each dictionary cut to the values these rows use: tables of several buckets then
+        concatenate to what :func:`~leadscore.data.events.concat_events` gives of their
+        frames, without the whole buckets' distinct values."""
+        path = self._clean_path(bucket)
+        if not path.exists():
+            self.clean(bucket, keep=True)
+        with pa.OSFile(str(path)) as source:
+            table = pa.ipc.open_file(source).read_all()
+        ids = table["lead_id"].combine_chunks()
+        wanted = pc.is_in(ids.dictionary, value_set=pa.array(leads, pa.string()))
+        table = table.filter(pc.take(wanted, ids.indices).fill_null(False))
+        return _compact(table)
 
     def _clean_path(self, bucket: int) -> Path:
         return self.folder / f"clean-{bucket:05d}.arrow"
@@ -241,8 +266,8 @@ class LabelBuckets:
 _OUTCOME_ROWS = 500_000
 
 
-def _outcome_blocks(outcomes: TableLike) -> Iterator[pd.DataFrame]:
-    """The outcomes a block of rows at a time when they are a local CSV or Parquet file
+def _outcome_blocks(outcomes: TableLike, block_rows: int) -> Iterator[pd.DataFrame]:
+    """The outcomes ``block_rows`` rows at a time when they are a local CSV or Parquet file
     (read as ``read_table`` reads them, the lead id as text), else whole."""
     path = Path(outcomes) if isinstance(outcomes, (str, Path)) else None
     if path is None or source_kind(str(path)) != "local" or not path.is_file():
@@ -250,7 +275,7 @@ def _outcome_blocks(outcomes: TableLike) -> Iterator[pd.DataFrame]:
         return
     suffix = base_suffix(path)
     if suffix in PARQUET_SUFFIXES:
-        for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(_OUTCOME_ROWS):
+        for batch in pq.ParquetFile(path, pre_buffer=False).iter_batches(block_rows):
             yield batch.to_pandas()
         return
     if suffix not in CSV_SUFFIXES:
@@ -266,7 +291,7 @@ def _outcome_blocks(outcomes: TableLike) -> Iterator[pd.DataFrame]:
         try:
             yield from pd.read_csv(
                 path, sep=delimiter, encoding=encoding, skipinitialspace=True,
-                chunksize=_OUTCOME_ROWS, dtype={lead: str} if lead else None,
+                chunksize=block_rows, dtype={lead: str} if lead else None,
             )  # fmt: skip
             return
         except UnicodeDecodeError:
@@ -274,13 +299,18 @@ def _outcome_blocks(outcomes: TableLike) -> Iterator[pd.DataFrame]:
 
 
 def split_outcomes(
-    outcomes: TableLike, folder: Path, count: int, cutoff: pd.Timestamp | None
+    outcomes: TableLike,
+    folder: Path,
+    count: int,
+    cutoff: pd.Timestamp | None,
+    block_rows: int | None = None,
 ) -> LabelBuckets:
-    """Outcomes read a block at a time, each lead's row written to its bucket."""
+    """Outcomes read a block at a time (``block_rows`` rows, default
+    :data:`_OUTCOME_ROWS`), each lead's row written to its bucket."""
     labels = LabelBuckets(folder, count)
     writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
     try:
-        for block in _outcome_blocks(outcomes):
+        for block in _outcome_blocks(outcomes, block_rows or _OUTCOME_ROWS):
             rows = read_outcomes(block)
             labels.rows += len(rows)
             labels.timed |= bool(rows["outcome_at"].notna().any())

@@ -16,15 +16,28 @@ larger than memory:
    partition runs — with its leads' cutoffs, and its rows are appended to the output.
 
 Rows come out bucket by bucket (a lead's row does not depend on which bucket it is in).
+
+With ``workers`` > 1 (the default on a machine of several cores), worker processes
+(:mod:`~leadscore.features.stream_pool`) split the outcomes while this process partitions
+the events, read the buckets clean, pick the fit sample's events out of them, and
+transform the buckets, each running the same code
+(:mod:`~leadscore.features.stream_work`) a single process would; this process appends the
+rows in bucket order. The fit alone runs here, with the workers stopped: it is the job's
+largest step in memory. Each worker holds a bucket, so a bucket holds ``chunk_events /
+workers`` events, and the job about as much memory as with one process.
+
 Events defined outcomes (``--conversion-event``) and CRM joins (``--leads``) are built in
 memory (:func:`~leadscore.features.table.build_lead_table`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -52,10 +65,29 @@ from leadscore.features.partition import (
     split_outcomes,
 )
 from leadscore.features.sink import TableSink
+from leadscore.features.stream_pool import (
+    BucketPool,
+    ScanResult,
+    default_workers,
+    release_memory,
+    sample_frames,
+)
+from leadscore.features.stream_work import (
+    bucket_rows,
+    read_bucket,
+    rows_kept,
+    sample_part,
+    used_categories,
+)
+
+__all__ = ["StreamedTable", "bucket_count", "estimate_events", "stream_lead_table",
+           "used_categories"]  # fmt: skip
 
 ID, TARGET = "lead_id", "converted"
 #: events per bucket, about: what bounds the memory of a streamed build
 CHUNK_EVENTS = 1_000_000
+#: fewer events than this are built in one process: starting workers would cost more
+PARALLEL_EVENTS = 200_000
 _BYTES_PER_EVENT = {".parquet": 45, ".pq": 45}  # text formats: ~250 bytes an event
 
 
@@ -91,7 +123,10 @@ def estimate_events(paths: list[str | Path]) -> int | None:
 
 def bucket_count(paths: list[str | Path], chunk_events: int) -> int:
     """Buckets for about ``chunk_events`` events each (16 when the size is unknown)."""
-    events = estimate_events(paths)
+    return _count(estimate_events(paths), chunk_events)
+
+
+def _count(events: int | None, chunk_events: int) -> int:
     return 16 if events is None else max(1, math.ceil(events / chunk_events))
 
 
@@ -124,6 +159,7 @@ def stream_lead_table(
     chunk_events: int = CHUNK_EVENTS,
     workdir: str | Path | None = None,
     batch_rows: int = BATCH_ROWS,
+    workers: int | None = None,
 ) -> StreamedTable:
     """Build the lead table of :func:`~leadscore.features.table.build_lead_table` a bucket
     of leads at a time, writing it to ``out`` (``.parquet`` or ``.csv``).
@@ -146,11 +182,18 @@ def stream_lead_table(
     settings:
         Feature settings for a new builder.
     chunk_events:
-        About how many events a bucket holds: memory grows with it, time hardly.
+        About how many events the job holds at a time: memory grows with it, time hardly.
+        With several workers, each bucket holds ``chunk_events / workers`` events, as
+        every worker holds one.
     workdir:
         Where the buckets go while the job runs (default: the system's temporary folder).
     batch_rows:
         Rows of a Parquet input normalised at a time.
+    workers:
+        Processes that read and build the buckets (default: the cores this process may
+        use; 1: all in this process). Inputs under :data:`PARALLEL_EVENTS` events are
+        built in this process whatever the number. The rows are the same either way;
+        they come out in bucket order, so their order follows the number of buckets.
 
     Example
     -------
@@ -168,18 +211,28 @@ def stream_lead_table(
         raise DataError(f"cannot tell the output format of {out}: use a .csv or .parquet file name")
     if chunk_events < 1:
         raise DataError(f"chunk_events must be a positive number of events, got {chunk_events}")
+    workers = default_workers() if workers is None else workers
+    if workers < 1:
+        raise DataError(f"workers must be a positive number of processes, got {workers}")
     cutoff_ts = pd.Timestamp(cutoff) if cutoff is not None else None
-    count = bucket_count(paths, chunk_events)
+    estimate = estimate_events(paths)
+    if estimate is not None and estimate < PARALLEL_EVENTS:
+        workers = 1
+    count = _count(estimate, max(1, chunk_events // workers))
     with tempfile.TemporaryDirectory(prefix="leadscore-buckets-", dir=workdir) as tmp:
-        folder = Path(tmp)
-        labels = None
-        if outcomes is not None:
-            labels = split_outcomes(outcomes, folder, count, cutoff_ts)
-        buckets = partition_events(paths, folder, count, batch_rows)
-        scan = _scan(buckets, labels, cutoff_ts)
-        notes: list[str] = []
-        if labels is not None:
-            _check_labels(labels, scan, cutoff_ts, notes)
+        folder, parts = Path(tmp), []
+        with _workers(workers) as pool:  # they stop before their folder goes
+            labels, buckets = _split(paths, outcomes, folder, count, cutoff_ts, batch_rows, pool)
+            scan = _scan(buckets, labels, cutoff_ts, pool)
+            notes: list[str] = []
+            if labels is not None:
+                _check_labels(labels, scan, cutoff_ts, notes)
+            if builder is None and pool is not None:
+                parts = pool.sample_events(buckets, scan.pool["id"].to_numpy(object))
+        if workers > 1:  # the workers have stopped before the sample becomes a frame
+            scan.sample = sample_frames(parts)
+            release_memory()  # what the partition and the scan held, before the fit
+        # the fit, the job's largest step, has the memory alone
         if builder is None:
             builder = _fit(scan, labels, cutoff_ts, settings)
             if labels is None:
@@ -199,7 +252,11 @@ def stream_lead_table(
         when = pd.Timestamp(as_of) if as_of is not None and labels is None else None
         if when is None and scan.latest is not None:
             when = pd.Timestamp(scan.latest)
-        written = _write(buckets, labels, builder, cutoff_ts, when, out)
+        if workers > 1:
+            release_memory()  # what the fit held, before the workers take theirs
+        with _workers(workers) as pool:
+            rows = _rows(buckets, labels, builder, cutoff_ts, when, pool)
+            written = _write(rows, labels is not None, out)
     quarantine = pd.concat(buckets.quarantine, ignore_index=True) if buckets.quarantine else None
     load = EventLoad(
         pd.DataFrame(),
@@ -209,77 +266,65 @@ def stream_lead_table(
         buckets.notes,
         counted=(scan.events, scan.leads),
     )
-    rows, columns, converted = written
-    return StreamedTable(out, rows, columns, converted, builder, load, notes, count)
+    rows_written, columns, converted = written
+    return StreamedTable(out, rows_written, columns, converted, builder, load, notes, count)
 
 
-@dataclass
-class _Bucket:
-    """What the first read of one bucket learns (:func:`_read_bucket`)."""
-
-    events: pd.DataFrame
-    repeated: int
-    leads: int = 0
-    labelled: int = 0
-    latest: int | None = None
-    present: np.ndarray | None = None  # per lead code: a candidate for the fit sample
+def _workers(workers: int) -> contextlib.AbstractContextManager[BucketPool | None]:
+    """Worker processes, or ``None`` to work in this process."""
+    return BucketPool(workers) if workers > 1 else contextlib.nullcontext()
 
 
-def _read_bucket(
-    buckets: Buckets, labels: LabelBuckets | None, cutoff: pd.Timestamp | None, b: int
-) -> _Bucket:
-    """A bucket read clean (and kept so), with its counts and latest usable event."""
-    events, repeated = buckets.clean(b, keep=True)
-    read = _Bucket(events, repeated)
-    if not len(events):
-        return read
-    lead_codes = events["lead_id"].cat.codes.to_numpy()
-    names = events["lead_id"].cat.categories
-    present = np.bincount(lead_codes, minlength=len(names)) > 0
-    read.leads = int(present.sum())
-    times = events["timestamp"].to_numpy("datetime64[ns]").view(np.int64)
-    if labels is not None:
-        bucket_labels = labels.read(b)
-        limits = cutoffs_for(bucket_labels, cutoff)
-        at = pd.Index(limits.index.astype(object)).get_indexer(names.astype(object))
-        labelled = at >= 0
-        present &= labelled
-        read.labelled = int(present.sum())
-        lead_limit = np.where(labelled, _ns(limits)[np.maximum(at, 0)], np.iinfo(np.int64).min)
-        usable = times < lead_limit[lead_codes]
-    else:
-        usable = times < cutoff.value if cutoff is not None else np.ones(len(times), bool)
-    if usable.any():
-        read.latest = int(times[usable].max())
-    read.present = present
-    return read
+def _split(
+    paths: list[str | Path],
+    outcomes: TableLike | None,
+    folder: Path,
+    count: int,
+    cutoff: pd.Timestamp | None,
+    batch_rows: int,
+    pool: BucketPool | None,
+) -> tuple[LabelBuckets | None, Buckets]:
+    """The outcomes and the events split into buckets; with workers, the outcomes are
+    split in one while this process partitions the events."""
+    if pool is None:
+        labels = None if outcomes is None else split_outcomes(outcomes, folder, count, cutoff)
+        return labels, partition_events(paths, folder, count, batch_rows)
+    return pool.split_beside(paths, outcomes, folder, count, cutoff, batch_rows)
 
 
-def _scan(buckets: Buckets, labels: LabelBuckets | None, cutoff: pd.Timestamp | None) -> _Scan:
+def _scan(
+    buckets: Buckets,
+    labels: LabelBuckets | None,
+    cutoff: pd.Timestamp | None,
+    pool: BucketPool | None = None,
+) -> _Scan:
     """Read each bucket clean once: counts, the latest usable event and the fit sample."""
     scan = _Scan()
-    for read in (_read_bucket(buckets, labels, cutoff, b) for b in range(buckets.count)):
-        scan.duplicates += read.repeated
-        scan.events += len(read.events)
-        if read.present is None:
-            continue
-        scan.leads += read.leads
-        scan.labelled_with_events += read.labelled
-        if read.latest is not None:
-            scan.latest = read.latest if scan.latest is None else max(scan.latest, read.latest)
-        lead_ids = read.events["lead_id"].cat
-        _keep_sample(
-            scan, read.events, lead_ids.categories[read.present], lead_ids.codes.to_numpy()
-        )
+    if pool is None:
+        for b in range(buckets.count):
+            read = read_bucket(buckets, labels, cutoff, b)
+            _count_bucket(scan, ScanResult.of(read), partial(sample_part, read.events))
+            del read
+        return scan
+    for result in pool.scan(buckets, labels, cutoff):
+        _count_bucket(scan, result, lambda _: None)  # the sample's events: once it is known
     return scan
 
 
-def _ns(limits: pd.Series) -> np.ndarray:
-    """Cutoffs as int64 ns; none → no limit."""
-    values = pd.to_datetime(limits)
-    out = values.to_numpy("datetime64[ns]").view(np.int64).copy()
-    out[values.isna().to_numpy()] = np.iinfo(np.int64).max
-    return out
+def _count_bucket(
+    scan: _Scan, read: ScanResult, part_of: Callable[[np.uint64], pd.DataFrame | None]
+) -> None:
+    """Add a bucket's first read to the scan; ``part_of(highest)``: its events of the
+    leads hashed at most ``highest``."""
+    scan.duplicates += read.repeated
+    scan.events += read.events
+    if read.candidates is None:
+        return
+    scan.leads += read.leads
+    scan.labelled_with_events += read.labelled
+    if read.latest is not None:
+        scan.latest = read.latest if scan.latest is None else max(scan.latest, read.latest)
+    _keep_sample(scan, read.candidates, part_of)
 
 
 def _lowest(pool: pd.DataFrame, most: int) -> pd.DataFrame:
@@ -293,7 +338,9 @@ def _lowest(pool: pd.DataFrame, most: int) -> pd.DataFrame:
     return pool.iloc[order[:most]]
 
 
-def _keep_sample(scan: _Scan, events: pd.DataFrame, ids: pd.Index, lead_codes: np.ndarray) -> None:
+def _keep_sample(
+    scan: _Scan, ids: pd.Index, part_of: Callable[[np.uint64], pd.DataFrame | None]
+) -> None:
     """Keep the events of the leads that may still be in the fit sample: the
     :data:`FIT_SAMPLE` lowest hashes so far (the sample is the lowest over all buckets)."""
     pool = pd.concat([scan.pool, _pool(ids)], ignore_index=True)
@@ -306,62 +353,17 @@ def _keep_sample(scan: _Scan, events: pd.DataFrame, ids: pd.Index, lead_codes: n
         return
     # hashes above the pool's highest can never come back: compare numbers, not ids
     highest = scan.pool["hash"].iloc[-1]
-    names = events["lead_id"].cat.categories
-    within = np.append(lead_hashes(names) <= highest, False)[lead_codes]
     scan.sample = [_prune(part, part["_hash"].to_numpy() <= highest) for part in scan.sample]
     scan.sample = [part for part in scan.sample if len(part)]
-    if within.any():
-        kept = _rows(events, within)
-        leads = kept["lead_id"].cat
-        kept["_hash"] = lead_hashes(leads.categories)[leads.codes.to_numpy()]
+    kept = part_of(highest)
+    if kept is not None and len(kept):
         scan.sample.append(kept)
 
 
 def _prune(part: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
     """A held part without the leads that left the sample, once they are a quarter of it:
     pruning every part after every bucket would cost time quadratic in the buckets."""
-    return _rows(part, mask) if mask.sum() < 0.75 * len(mask) else part
-
-
-def _rows(events: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
-    """The rows kept, with only the categories they use: a held part would otherwise keep
-    its whole bucket's distinct URLs, IPs and lead ids (a gigabyte over 50 buckets)."""
-    if mask.all():
-        return events
-    kept = events[mask].reset_index(drop=True)
-    for column in kept.columns:
-        if isinstance(kept[column].dtype, pd.CategoricalDtype):
-            kept[column] = used_categories(kept[column])
-    return kept
-
-
-def used_categories(values: pd.Series) -> pd.Series:
-    """``values.cat.remove_unused_categories()`` (the same categories, in the same order),
-    by counting codes instead of sorting them: a third of the scan's CPU went to that sort.
-
-    Parameters
-    ----------
-    values:
-        A categorical series.
-
-    Example
-    -------
-    >>> values = pd.Series(pd.Categorical(["b", None, "d"], ["a", "b", "c", "d"]))
-    >>> used_categories(values).cat.categories.tolist()
-    ['b', 'd']
-    """
-    codes = values.cat.codes.to_numpy()
-    categories = values.cat.categories
-    valid = codes >= 0
-    used = np.bincount(codes[valid], minlength=len(categories)) > 0
-    if used.all():
-        return values
-    remap = np.cumsum(used) - 1
-    kept = pd.Categorical.from_codes(
-        np.where(valid, remap[np.maximum(codes, 0)], -1),
-        dtype=pd.CategoricalDtype(categories[used], ordered=values.cat.ordered),
-    )
-    return pd.Series(kept, index=values.index, name=values.name)
+    return rows_kept(part, mask) if mask.sum() < 0.75 * len(mask) else part
 
 
 def _check_labels(
@@ -393,7 +395,7 @@ def _fit(
     parts = []
     while scan.sample:  # each held part freed as soon as its sample rows are taken
         part = scan.sample.pop(0)
-        parts.append(part[part["lead_id"].isin(chosen)].drop(columns="_hash"))
+        parts.append(part[part["lead_id"].isin(chosen)].drop(columns="_hash", errors="ignore"))
         del part
     frame = concat_events(parts)
     del parts
@@ -414,41 +416,31 @@ def _fit(
     )
 
 
-def _write(
+def _rows(
     buckets: Buckets,
     labels: LabelBuckets | None,
     builder: LeadFeatureBuilder,
     cutoff: pd.Timestamp | None,
     when: pd.Timestamp | None,
-    out: Path,
+    pool: BucketPool | None,
+) -> Iterator[tuple[pd.DataFrame, bool] | None]:
+    """Each bucket's rows (:func:`~leadscore.features.stream_work.bucket_rows`), in
+    bucket order: built here, or by the workers with the builder pickled once."""
+    if pool is None:
+        for b in range(buckets.count):
+            yield bucket_rows(buckets, labels, builder, cutoff, when, b)
+        return
+    yield from pool.rows(buckets, labels, builder, cutoff, when)
+
+
+def _write(
+    rows: Iterable[tuple[pd.DataFrame, bool] | None], labelled: bool, out: Path
 ) -> tuple[int, list[str], int | None]:
-    """Transform bucket by bucket and append the rows to ``out``: (rows, columns,
-    converted)."""
-
-    def rows(b: int) -> tuple[pd.DataFrame, bool] | None:
-        events = buckets.settled(b)
-        if labels is None:
-            if cutoff is not None:
-                events = events[(events["timestamp"] < cutoff).to_numpy()]
-            if not len(events):
-                return None
-            features = builder.transform(events, as_of=when)
-            return features, features.shape[1] > 1
-        bucket_labels = labels.read(b)
-        if not len(bucket_labels):
-            return None
-        cutoffs = cutoffs_for(bucket_labels, cutoff)
-        features = builder.transform(events, cutoffs, as_of=when, leads=pd.Index(bucket_labels[ID]))
-        del events
-        table = bucket_labels[[ID, TARGET]].merge(features, on=ID, how="left")
-        table[TARGET] = table[TARGET].map({1: "yes", 0: "no"})
-        table = table[[ID, *[c for c in features.columns if c != ID], TARGET]]
-        return table, features.shape[1] > 1
-
+    """Append each bucket's rows to ``out``: (rows, columns, converted)."""
     sink = TableSink(out)
-    converted = 0 if labels is not None else None
+    converted = 0 if labelled else None
     try:
-        for done in map(rows, range(buckets.count)):
+        for done in rows:
             if done is None:
                 continue
             table, complete = done

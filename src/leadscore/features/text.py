@@ -69,7 +69,7 @@ class ContentTopics:
 
     def _lead_terms(self, docs: pd.Series, lead_pages: sp.csr_matrix) -> sp.csr_matrix:
         page_terms = self.vectorizer_.transform(docs.fillna(""))
-        return (lead_pages @ page_terms).tocsr()
+        return _by_term(lead_pages @ page_terms)
 
     def fit(self, docs: pd.Series, lead_pages: sp.csr_matrix) -> ContentTopics:
         """``docs``: one text per page; ``lead_pages``: views, leads × pages."""
@@ -110,10 +110,20 @@ class ContentTopics:
         page_terms = self.vectorizer_.transform(docs.fillna(""))[:, self.keep_].tocsc()
         # in blocks of leads, so the sparse term counts of millions of leads never coexist
         for start in range(0, lead_pages.shape[0], _BLOCK):
-            block = lead_pages[start : start + _BLOCK] @ page_terms
+            block = _by_term(lead_pages[start : start + _BLOCK] @ page_terms)
             reduced = self.svd_.transform(self.tfidf_.transform(block))
             out[start : start + _BLOCK, : reduced.shape[1]] = reduced
         return out
+
+
+def _by_term(terms: sp.spmatrix) -> sp.csr_matrix:
+    """Term counts with each lead's terms in vocabulary order. A product's row holds its
+    terms in the order of the lead's pages, which are numbered as they appear in the
+    events at hand; the sums and products over a row that follow (the TF-IDF norm, the
+    topics) would then round differently by the batch or bucket a lead came in."""
+    out = terms.tocsr()
+    out.sort_indices()
+    return out
 
 
 def lead_pages(prep: Prepared) -> tuple[pd.Series, sp.csr_matrix]:

@@ -1,0 +1,186 @@
+"""The streamed features built by worker processes give the single-process table, byte
+for byte, and a worker's failure stops the job with a clear error and no output.
+
+With the same number of buckets (``chunk_events`` doubled for two workers, which halve it
+per bucket), the two builds must write the same file: the same rows, values and order. The
+fit sample is made smaller than the leads, so the sample's bound that each worker's task
+carries (the lowest hashes so far) is exercised, and the outcomes are read in blocks.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from leadscore.data.events import load_events
+from leadscore.demo import write_demo_events
+from leadscore.errors import DataError, SchemaError
+from leadscore.features import build, partition, stream
+from leadscore.features.build import LeadFeatureBuilder
+from leadscore.features.stream import stream_lead_table
+from leadscore.features.stream_pool import BucketPool
+
+LEADS = 160
+SAMPLE = 70
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("demo")
+    paths = write_demo_events(folder, leads=LEADS, new_leads=30, seed=11)
+    parquet = write_demo_events(folder / "pq", leads=LEADS, new_leads=30, seed=11,
+                                fmt="parquet")  # fmt: skip
+    events = pq.read_table(parquet["events"])
+    half = events.num_rows // 2
+    for name, part in (("a", events.slice(0, half)), ("b", events.slice(half))):
+        pq.write_table(part, folder / f"split_{name}.parquet", row_group_size=400)
+    paths["split"] = folder / "split_*.parquet"
+    paths["split_outcomes"] = parquet["outcomes"]
+    return paths
+
+
+@pytest.fixture(autouse=True)
+def parallel_on_small_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers even for the demo's few thousand events, and a fit sample of SAMPLE leads
+    (the sample is kept by the job's process, so the patch reaches it)."""
+    monkeypatch.setattr(stream, "PARALLEL_EVENTS", 0)
+    monkeypatch.setattr(build, "FIT_SAMPLE", SAMPLE)
+    monkeypatch.setattr(stream, "FIT_SAMPLE", SAMPLE)
+    monkeypatch.setattr(partition, "_OUTCOME_ROWS", 70)  # handed to the worker that splits
+
+
+def both(events: object, tmp_path: Path, chunk: int, name: str = "t.parquet", **kw: object):
+    """The table built in one process and by two workers, with the same buckets."""
+    one = stream_lead_table(events, tmp_path / "one" / name, chunk_events=chunk, workers=1, **kw)
+    two = stream_lead_table(
+        events, tmp_path / "two" / name, chunk_events=2 * chunk, workers=2, **kw
+    )
+    assert one.buckets == two.buckets >= 3
+    return one, two
+
+
+def same_build(one: stream.StreamedTable, two: stream.StreamedTable) -> None:
+    assert one.path.read_bytes() == two.path.read_bytes()
+    assert (one.rows, one.columns, one.converted) == (two.rows, two.columns, two.converted)
+    assert one.notes == two.notes
+    assert one.load.counts == two.load.counts
+    assert one.load.files == two.load.files
+    pd.testing.assert_frame_equal(one.load.quarantine, two.load.quarantine)
+    for learned in ("steps_", "sections_", "ngrams_", "milestones_", "own_domains_"):
+        assert getattr(one.builder, learned) == getattr(two.builder, learned), learned
+
+
+def test_training_table_by_workers_is_the_single_process_one(demo: dict, tmp_path: Path) -> None:
+    one, two = both(demo["split"], tmp_path, 400, outcomes=demo["split_outcomes"], batch_rows=500)
+    same_build(one, two)
+    assert two.converted is not None and two.rows == LEADS
+
+
+def test_jsonl_with_bad_lines_and_a_cutoff_by_workers(demo: dict, tmp_path: Path) -> None:
+    one, two = both(demo["events"], tmp_path, 500, cutoff="2026-02-20")
+    same_build(one, two)
+    assert two.load.counts["quarantined"] > 0 and two.load.counts["duplicates_removed"] > 0
+
+
+def test_scoring_to_csv_with_a_saved_builder_by_workers(demo: dict, tmp_path: Path) -> None:
+    fitted = stream_lead_table(demo["events"], tmp_path / "fit.parquet", chunk_events=800,
+                               outcomes=demo["outcomes"], workers=2).builder  # fmt: skip
+    one, two = both(demo["new_events"], tmp_path, 100, name="new.csv", builder=fitted)
+    same_build(one, two)
+    assert two.converted is None
+    one, two = both(demo["new_events"], tmp_path / "as_of", 100, builder=fitted, as_of="2026-04-01")
+    same_build(one, two)
+
+
+def test_two_workers_halve_the_events_of_a_bucket(demo: dict, tmp_path: Path) -> None:
+    one = stream_lead_table(demo["events"], tmp_path / "a.parquet", chunk_events=1000, workers=1)
+    two = stream_lead_table(demo["events"], tmp_path / "b.parquet", chunk_events=1000, workers=2)
+    assert two.buckets == stream.bucket_count([demo["events"]], 500) > one.buckets
+    key = ["lead_id"]
+    a = pd.read_parquet(one.path).sort_values(key, ignore_index=True)
+    b = pd.read_parquet(two.path).sort_values(key, ignore_index=True)
+    pd.testing.assert_frame_equal(a, b)  # the same rows; only their order follows the buckets
+
+
+def test_small_inputs_are_built_in_one_process(
+    demo: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream, "PARALLEL_EVENTS", 10_000)
+
+    def no_pool(workers: int) -> BucketPool:
+        raise AssertionError("workers started for a few thousand events")
+
+    monkeypatch.setattr(stream, "BucketPool", no_pool)
+    built = stream_lead_table(demo["events"], tmp_path / "t.parquet", chunk_events=1000, workers=2)
+    assert built.rows == LEADS
+
+
+class FailingBuilder(LeadFeatureBuilder):
+    """Fails while transforming a bucket (in a worker): raises, or kills its process."""
+
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+
+    def transform(self, *args: object, **kwargs: object) -> pd.DataFrame:
+        if self.how == "exit":
+            os._exit(3)  # as the kernel's OOM killer would end it: no exception, no cleanup
+        raise DataError("this bucket cannot be built")
+
+
+@pytest.mark.parametrize(
+    ("how", "message"),
+    [("raise", "this bucket cannot be built"), ("exit", "worker process stopped while building")],
+)
+@pytest.mark.parametrize("name", ["t.parquet", "t.csv"])
+def test_a_failing_worker_stops_the_job_and_writes_nothing(
+    demo: dict, tmp_path: Path, how: str, message: str, name: str
+) -> None:
+    failing = FailingBuilder(how).fit(load_events(demo["events"]).events)
+    work = tmp_path / "work"
+    work.mkdir()
+    out = tmp_path / "out" / name
+    with pytest.raises(DataError, match=message):
+        stream_lead_table(demo["events"], out, builder=failing, chunk_events=1000, workdir=work)
+    assert not out.exists()
+    assert list(out.parent.iterdir()) == []  # nor a partial file
+    assert list(work.iterdir()) == []  # the buckets went with the workers
+
+
+def test_an_outcome_error_in_the_splitting_worker_is_raised(demo: dict, tmp_path: Path) -> None:
+    outcomes = pd.read_csv(demo["outcomes"])
+    twice = pd.concat([outcomes, outcomes.head(1)], ignore_index=True)  # in another block
+    twice.to_csv(tmp_path / "twice.csv", index=False)
+    with pytest.raises(SchemaError, match="more than once"):
+        stream_lead_table(demo["events"], tmp_path / "t.parquet", outcomes=tmp_path / "twice.csv",
+                          chunk_events=1000, workers=2)  # fmt: skip
+    assert not (tmp_path / "t.parquet").exists()
+
+
+def test_workers_must_be_positive(demo: dict, tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="workers must be a positive"):
+        stream_lead_table(demo["events"], tmp_path / "t.parquet", workers=0)
+
+
+def test_the_features_command_takes_the_workers(demo: dict, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from leadscore.cli import app
+
+    runner = CliRunner(env={"COLUMNS": "200", "LEADSCORE_DEBUG": None, "LEADSCORE_CONFIG": None})
+    written = []
+    for workers, chunk in ((1, 400), (2, 800)):
+        out = tmp_path / f"leads-{workers}.parquet"
+        args = ["features", str(demo["events"]), "--labels", str(demo["outcomes"]), "--out",
+                str(out), "--chunk-events", str(chunk), "--workers", str(workers)]  # fmt: skip
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        written.append(out.read_bytes())
+    assert written[0] == written[1]
+    refused = runner.invoke(app, ["features", str(demo["events"]), "--out", "x.parquet",
+                                  "--workers", "0"])  # fmt: skip
+    assert refused.exit_code == 2 and "--workers" in refused.output
