@@ -11,8 +11,10 @@ worker processes) and summed: as resident set (RSS, which counts a page shared b
 processes — libraries, or what workers inherit from the server they are forked from —
 once in each) and as proportional set (PSS, a shared page split among its sharers: what
 the processes take of the machine together); "peak RSS of the job's process" is that of
-the job's own process alone (``ru_maxrss``), the figure this bench printed before the job
-had workers. CPU seconds are those of every process of the tree.
+the job's own process alone, sampled the same way (the figure this bench printed before
+the job had workers; not ``ru_maxrss``, which a process started right after this one
+generated the data inherits from it through fork and exec). CPU seconds are those of
+every process of the tree.
 
 ``--path stream`` (the default) is what ``leadscore features`` does with inputs over one
 bucket: the events streamed to disk in buckets of leads and built a bucket at a time;
@@ -148,7 +150,7 @@ class TreeMemory:
 
     def __init__(self, pid: int, every: float = 0.05) -> None:
         self.pid, self.every = pid, every
-        self.peak_rss = self.peak_pss = 0
+        self.peak_rss = self.peak_pss = self.peak_own = 0
         self.cpu: dict[int, float] = {}
         self.processes = 0
         self._stop = threading.Event()
@@ -187,6 +189,9 @@ class TreeMemory:
                         for line in handle:
                             if line.startswith("Rss:"):
                                 rss += int(line.split()[1]) * 1024
+                                if pid == self.pid:
+                                    own = int(line.split()[1]) * 1024
+                                    self.peak_own = max(self.peak_own, own)
                             elif line.startswith("Pss:"):
                                 pss += int(line.split()[1]) * 1024
                     with open(f"/proc/{pid}/stat") as handle:
@@ -211,7 +216,7 @@ def main() -> None:
     if args.measure:
         print(json.dumps(measure(args.measure, args.path, args.chunk_events, args.workers)))
         return
-    peaks = []
+    peaks: list[tuple[float, float]] = []
     for leads in args.leads:
         folder = generate(args.cache, leads)
         before = load()
@@ -226,17 +231,21 @@ def main() -> None:
         if job.returncode:
             raise SystemExit(f"the measured job failed:\n{stderr}")
         f = json.loads(stdout.strip().splitlines()[-1])
-        peaks.append(tree.peak_rss / 1e9)
+        peaks.append((tree.peak_rss / 1e9, tree.peak_pss / 1e9))
         print(
             f"{args.path}: features from {f['events']:,.0f} events of {f['leads']:,.0f} leads "
             f"({f['columns']:.0f} columns): {f['seconds']:.1f} s ({sum(tree.cpu.values()):.1f} "
             f"s CPU in {tree.processes} processes), {f['events_per_second']:,.0f} events/s, "
             f"peak memory summed over the processes {tree.peak_rss / 1e9:.2f} GB RSS, "
             f"{tree.peak_pss / 1e9:.2f} GB PSS (peak RSS of the job's process "
-            f"{f['peak_memory_gb']:.2f} GB) (load average before/after: {before} / {load()})"
+            f"{tree.peak_own / 1e9:.2f} GB) (load average before/after: {before} / {load()})"
         )
     if len(peaks) > 1:
-        print(f"peak memory, largest over smallest input: {max(peaks) / min(peaks):.2f}×")
+        rss, pss = ([p[k] for p in peaks] for k in (0, 1))
+        print(
+            f"peak memory, largest over smallest input: {max(rss) / min(rss):.2f}× (RSS), "
+            f"{max(pss) / min(pss):.2f}× (PSS)"
+        )
 
 
 if __name__ == "__main__":
