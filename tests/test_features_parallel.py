@@ -50,7 +50,7 @@ def parallel_on_small_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stream, "PARALLEL_EVENTS", 0)
     monkeypatch.setattr(build, "FIT_SAMPLE", SAMPLE)
     monkeypatch.setattr(stream, "FIT_SAMPLE", SAMPLE)
-    monkeypatch.setattr(partition, "_OUTCOME_ROWS", 70)  # handed to the worker that splits
+    monkeypatch.setattr(partition, "OUTCOME_ROWS", 70)  # handed to the worker that splits
 
 
 def both(events: object, tmp_path: Path, chunk: int, name: str = "t.parquet", **kw: object):

@@ -80,7 +80,7 @@ def trained(demo: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(build, "FIT_SAMPLE", SAMPLE)
         patch.setattr(stream, "FIT_SAMPLE", SAMPLE)
-        patch.setattr(partition, "_OUTCOME_ROWS", 70)  # the outcomes read in blocks too
+        patch.setattr(partition, "OUTCOME_ROWS", 70)  # the outcomes read in blocks too
         memory = build_lead_table(demo["split"], outcomes=demo["split_outcomes"])
         out = tmp_path_factory.mktemp("out") / "leads.parquet"
         streamed = stream_lead_table(
@@ -175,7 +175,7 @@ def test_bad_chunk_and_output_are_said(demo: dict, tmp_path: Path) -> None:
 
 
 def test_a_lead_twice_in_the_outcomes_is_an_error(demo: dict, tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(partition, "_OUTCOME_ROWS", 50)
+    monkeypatch.setattr(partition, "OUTCOME_ROWS", 50)
     outcomes = pd.read_csv(demo["outcomes"])
     twice = pd.concat([outcomes, outcomes.head(1)], ignore_index=True)  # in another block
     twice.to_csv(tmp_path / "twice.csv", index=False)

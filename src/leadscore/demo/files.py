@@ -145,6 +145,10 @@ def write_parquet(events: pd.DataFrame, path: Path) -> None:
                 if name in dictionaries:
                     codes = values.cat.codes.to_numpy()
                     columns.append(dictionaries[name].take(pa.array(codes, mask=codes < 0)))
+                elif isinstance(values.dtype, pd.DatetimeTZDtype):  # as UTC times, then zoned
+                    utc = values.dt.tz_convert("UTC").dt.tz_localize(None)
+                    times = pa.array(utc.to_numpy("datetime64[ns]"), from_pandas=True)
+                    columns.append(times.cast(schema.field(name).type))
                 else:
                     columns.append(pa.array(values, type=schema.field(name).type))
             writer.write_table(pa.Table.from_arrays(columns, schema=schema))

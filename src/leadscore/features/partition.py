@@ -263,7 +263,7 @@ class LabelBuckets:
 
 
 #: outcome rows read at a time from a CSV or Parquet file
-_OUTCOME_ROWS = 500_000
+OUTCOME_ROWS = 500_000
 
 
 def _outcome_blocks(outcomes: TableLike, block_rows: int) -> Iterator[pd.DataFrame]:
@@ -306,11 +306,11 @@ def split_outcomes(
     block_rows: int | None = None,
 ) -> LabelBuckets:
     """Outcomes read a block at a time (``block_rows`` rows, default
-    :data:`_OUTCOME_ROWS`), each lead's row written to its bucket."""
+    :data:`OUTCOME_ROWS`), each lead's row written to its bucket."""
     labels = LabelBuckets(folder, count)
     writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
     try:
-        for block in _outcome_blocks(outcomes, block_rows or _OUTCOME_ROWS):
+        for block in _outcome_blocks(outcomes, block_rows or OUTCOME_ROWS):
             rows = read_outcomes(block)
             labels.rows += len(rows)
             labels.timed |= bool(rows["outcome_at"].notna().any())

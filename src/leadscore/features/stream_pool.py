@@ -349,7 +349,7 @@ class BucketPool:
     ) -> tuple[LabelBuckets | None, Buckets]:
         """The events partitioned by this process while the workers start and one splits
         the outcomes (:func:`~leadscore.features.partition.split_outcomes`)."""
-        block_rows = partition._OUTCOME_ROWS  # read here: a worker would not see it patched
+        block_rows = partition.OUTCOME_ROWS  # read here: a worker would not see it patched
         task = (os.getpid,) if outcomes is None else (split_task, outcomes, folder, count,
                                                       cutoff, block_rows)  # fmt: skip
         given = self.submit_soon(*task)
