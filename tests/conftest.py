@@ -106,3 +106,30 @@ def model_dir(demo_leads: DemoLeads, tmp_path_factory: pytest.TempPathFactory) -
     inputs = table.drop(columns=["lead_id", "converted", "sales_status"])
     model = LeadModel("logreg_l2", cv=3).fit(inputs, table["converted"], id_column="lead_id")
     return save_model(model, tmp_path_factory.mktemp("served") / "model")
+
+
+@pytest.fixture(scope="session")
+def streaming_demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The events demo of 160 leads as JSON lines, and as Parquet in two files with small
+    row groups (the streamed features' tests)."""
+    import pyarrow.parquet as pq
+
+    from leadscore.demo import write_demo_events
+
+    folder = tmp_path_factory.mktemp("demo")
+    paths = write_demo_events(folder, leads=160, new_leads=30, seed=11)
+    # the same demo as Parquet, in two files with small row groups: read in batches of
+    # 500 rows, most leads' events straddle batches, and the last lead of the first file
+    # continues in the second
+    clean = write_demo_events(folder / "parquet", leads=160, new_leads=30, seed=11,
+                              fmt="parquet")  # fmt: skip
+    events = pq.read_table(clean["events"])
+    half = events.num_rows // 2
+    for name, part in (("a", events.slice(0, half)), ("b", events.slice(half))):
+        pq.write_table(part, folder / f"split_{name}.parquet", row_group_size=400)
+    paths["split"] = folder / "split_*.parquet"
+    paths["split_outcomes"] = clean["outcomes"]
+    ids = events["lead_id"].to_pylist()
+    paths["straddler"] = ids[half - 1]
+    assert paths["straddler"] in set(ids[half:])
+    return paths

@@ -13,11 +13,9 @@ import os
 from pathlib import Path
 
 import pandas as pd
-import pyarrow.parquet as pq
 import pytest
 
 from leadscore.data.events import load_events
-from leadscore.demo import write_demo_events
 from leadscore.errors import DataError, SchemaError
 from leadscore.features import build, partition, stream
 from leadscore.features.build import LeadFeatureBuilder
@@ -29,18 +27,8 @@ SAMPLE = 70
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("demo")
-    paths = write_demo_events(folder, leads=LEADS, new_leads=30, seed=11)
-    parquet = write_demo_events(folder / "pq", leads=LEADS, new_leads=30, seed=11,
-                                fmt="parquet")  # fmt: skip
-    events = pq.read_table(parquet["events"])
-    half = events.num_rows // 2
-    for name, part in (("a", events.slice(0, half)), ("b", events.slice(half))):
-        pq.write_table(part, folder / f"split_{name}.parquet", row_group_size=400)
-    paths["split"] = folder / "split_*.parquet"
-    paths["split_outcomes"] = parquet["outcomes"]
-    return paths
+def demo(streaming_demo: dict[str, Path]) -> dict[str, Path]:
+    return streaming_demo
 
 
 @pytest.fixture(autouse=True)

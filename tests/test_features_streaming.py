@@ -14,13 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from leadscore.data.event_arrow import normalise_table
 from leadscore.data.event_schema import EVENT_COLUMNS, TEXT_COLUMNS, normalise
 from leadscore.data.table_files import write_table
-from leadscore.demo import write_demo_events
 from leadscore.errors import DataError, SchemaError
 from leadscore.features import build, partition, stream
 from leadscore.features.build import fit_sample
@@ -32,24 +30,8 @@ SAMPLE = 70  # fit sample smaller than the leads, so the sampling itself is comp
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("demo")
-    paths = write_demo_events(folder, leads=LEADS, new_leads=30, seed=11)
-    # the same demo as Parquet, in two files with small row groups: read in batches of
-    # 500 rows, most leads' events straddle batches, and the last lead of the first file
-    # continues in the second
-    clean = write_demo_events(folder / "parquet", leads=LEADS, new_leads=30, seed=11,
-                              fmt="parquet")  # fmt: skip
-    events = pq.read_table(clean["events"])
-    half = events.num_rows // 2
-    for name, part in (("a", events.slice(0, half)), ("b", events.slice(half))):
-        pq.write_table(part, folder / f"split_{name}.parquet", row_group_size=400)
-    paths["split"] = folder / "split_*.parquet"
-    paths["split_outcomes"] = clean["outcomes"]
-    ids = events["lead_id"].to_pylist()
-    paths["straddler"] = ids[half - 1]
-    assert paths["straddler"] in set(ids[half:])
-    return paths
+def demo(streaming_demo: dict[str, Path]) -> dict[str, Path]:
+    return streaming_demo
 
 
 @pytest.fixture(autouse=True)
