@@ -219,13 +219,14 @@ def _segments(segment: np.ndarray, counts: dict[str, int]) -> pa.Array:
 def ranked_runs(
     scored: Iterator[pa.RecordBatch],
     ranks: Ranks,
-    run_size: int,
+    size: int,
     folder: Path,
 ) -> Iterator[pa.Table]:
     """Pass 2 (see the module docstring): rank the leads of ``scored`` (the first pass's
     batches; for each score, its leads in file order) and cut them by rank into runs on
-    disk; yields the runs best first, each sorted by rank with its ``rank`` column."""
-    runs = _Runs(folder / "ranked.arrow", run_size)
+    disk (``size`` leads a run); yields the runs best first, each sorted by rank with its
+    ``rank`` column."""
+    runs = _Runs(folder / "ranked.arrow", size)
     for batch in scored:
         rank = ranks.of(batch.column("score").to_numpy())
         runs.add(batch.append_column("rank", pa.array(rank)), rank)
