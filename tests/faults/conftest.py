@@ -52,6 +52,10 @@ def cli(*args: object, env: dict[str, str] | None = None) -> str:
     return result.output
 
 
+class _PortTaken(Exception):
+    """The server could not bind its port: another process took it first."""
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -308,7 +312,20 @@ class Server:
         self._pump: threading.Thread | None = None
 
     def start(self, timeout: float = 90.0) -> Server:
-        """Start the process and wait until ``/healthz`` answers 200."""
+        """Start the process and wait until it listens and ``/healthz`` answers 200. A
+        port taken between :func:`free_port` and the server's bind (another test's
+        server, under xdist) is given up for a new one."""
+        for _ in range(3):
+            try:
+                return self._start(timeout)
+            except _PortTaken:
+                self.port = free_port()
+                self.url = f"http://127.0.0.1:{self.port}"
+                self.log_path = self.workdir / f"server-{self.port}.log"
+                self._lines = []
+        raise AssertionError(f"leadscore serve found no free port in 3 tries:\n{self.log}")
+
+    def _start(self, timeout: float) -> Server:
         self.process = subprocess.Popen(
             [*LEADSCORE, "serve", str(self.model), "--database", self.database,
              "--port", str(self.port), "--no-access-log"],
@@ -320,14 +337,20 @@ class Server:
         self._pump = threading.Thread(target=self._read_output, daemon=True)
         self._pump.start()
         deadline = time.monotonic() + timeout
+        listening = f"running on {self.url}"  # uvicorn says so once bound: this server
         while True:
             if self.process.poll() is not None:
                 self._pump.join(timeout=5)
+                if "address already in use" in self.log:
+                    raise _PortTaken(self.port)
                 raise AssertionError(
                     f"leadscore serve exited with {self.process.returncode}:\n{self.log}"
                 )
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if (
+                    listening in self.log
+                    and httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200
+                ):
                     self.started_in = time.monotonic() - (deadline - timeout)
                     return self
             except httpx.TransportError:
