@@ -77,6 +77,16 @@ class BandedFile:
         The Arrow IPC file to write.
     schema:
         The batches' schema; one column is ``score``.
+
+    Example
+    -------
+    >>> schema = pa.schema([("lead", pa.string()), ("score", pa.float64())])
+    >>> banded = BandedFile(Path("scored.arrow"), schema)
+    >>> p = np.array([0.2, 0.9, 0.2, 0.5])
+    >>> banded.add(pa.record_batch([pa.array(["a", "b", "c", "d"]), pa.array(p)],
+    ...                            schema=schema), p, Bands(p, count=2))
+    >>> [t.column("lead").to_pylist() for t in banded.best_first()]
+    [['b', 'd'], ['a', 'c']]
     """
 
     def __init__(self, path: Path, schema: pa.Schema) -> None:
