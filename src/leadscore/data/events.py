@@ -298,11 +298,25 @@ def load_events(paths: str | Path | Iterable[str | Path]) -> EventLoad:
     return EventLoad(events, quarantine, duplicates, files, notes)
 
 
+def time_order(times: np.ndarray) -> np.ndarray | None:
+    """The stable order that puts ``times`` in time order (ties keep their order), or
+    ``None`` when they already are.
+
+    Example
+    -------
+    >>> time_order(np.array([3, 1, 1])).tolist(), time_order(np.array([1, 2]))
+    ([1, 2, 0], None)
+    """
+    if len(times) > 1 and not bool((times[1:] >= times[:-1]).all()):
+        return np.argsort(times, kind="stable")
+    return None
+
+
 def time_ordered(events: pd.DataFrame) -> pd.DataFrame:
     """The events in time order (ties keep their order), with a fresh index."""
-    times = events["timestamp"].to_numpy()
-    if len(times) > 1 and not bool((times[1:] >= times[:-1]).all()):
-        events = events.iloc[np.argsort(times, kind="stable")]
+    order = time_order(events["timestamp"].to_numpy())
+    if order is not None:
+        events = events.iloc[order]
     return events.reset_index(drop=True)
 
 

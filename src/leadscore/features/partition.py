@@ -41,7 +41,7 @@ from leadscore.data.events import (
     duplicate_events,
     event_parts,
     events_frame,
-    time_ordered,
+    time_order,
 )
 from leadscore.data.sources import TableLike, read_table, source_kind
 from leadscore.data.table_files import CSV_SUFFIXES, PARQUET_SUFFIXES, base_suffix, sniff_delimiter
@@ -99,12 +99,12 @@ class Buckets:
         repeated = duplicate_events(events) if len(events) else np.zeros(0, dtype=bool)
         if repeated.any():
             events = events.loc[~repeated]
-        rows = np.flatnonzero(~repeated)
-        events = time_ordered(events)
+        rows = np.flatnonzero(~repeated)  # the clean rows of the table, in time order
+        order = time_order(events["timestamp"].to_numpy())
+        if order is not None:
+            events, rows = events.iloc[order], rows[order]
+        events = events.reset_index(drop=True)
         if keep:
-            times = table["timestamp"].to_numpy().view(np.int64)[rows]
-            if len(times) > 1 and not bool((times[1:] >= times[:-1]).all()):
-                rows = rows[np.argsort(times, kind="stable")]  # as time_ordered orders them
             with pa.ipc.new_file(str(self._clean_path(bucket)), EVENT_ARROW_SCHEMA) as writer:
                 writer.write_table(table.take(pa.array(rows)))
             del table
