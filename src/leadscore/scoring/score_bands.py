@@ -68,6 +68,33 @@ def band_count(leads: int, run_size: int, most: int) -> int:
     return int(min(most, max(1, -(-leads // run_size))))
 
 
+def write_pieces(
+    writer: pa.ipc.RecordBatchFileWriter, batch: pa.RecordBatch, keys: np.ndarray
+) -> list[int]:
+    """Write ``batch`` as one piece per distinct key (small non-negative integers), each
+    piece's rows in the batch's order; returns the pieces' keys, in the order written.
+
+    Example
+    -------
+    >>> schema = pa.schema([("n", pa.int64())])
+    >>> with pa.ipc.new_file(Path("pieces.arrow"), schema) as writer:
+    ...     write_pieces(writer, pa.record_batch([pa.array([1, 2, 3])], schema=schema),
+    ...                  np.array([1, 0, 1]))
+    [0, 1]
+    """
+    small = keys.astype(np.uint16) if len(keys) and keys.max() < 1 << 16 else keys
+    order = np.argsort(small, kind="stable")  # a radix sort of small integers
+    ordered_keys = keys[order]
+    cuts = np.flatnonzero(np.diff(ordered_keys)) + 1
+    ordered = batch.take(pa.array(order)) if len(cuts) else batch
+    written = []
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)], strict=True):
+        if hi > lo:
+            writer.write_batch(ordered.slice(int(lo), int(hi - lo)))
+            written.append(int(ordered_keys[lo]))
+    return written
+
+
 class BandedFile:
     """The first pass's temporary file: every batch written as one piece per band.
 
@@ -104,21 +131,10 @@ class BandedFile:
         band, each in file order."""
         self.nan |= bool(np.isnan(p).any())
         band = bands.of(p)
-        small = band.astype(np.uint16) if len(band) and band.max() < 1 << 16 else band
-        order = np.argsort(small, kind="stable")  # a radix sort of small integers
-        bands = band[order]
-        cuts = np.flatnonzero(np.diff(bands)) + 1
-        ordered = batch.take(pa.array(order)) if len(cuts) else batch
-        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)], strict=True):
-            if hi > lo:
-                self.writer.write_batch(ordered.slice(int(lo), int(hi - lo)))
-                self.piece_band.append(int(bands[lo]))
-        sizes = np.bincount(band)
-        if len(sizes) > len(self.counts):
-            grown = np.zeros(len(sizes), dtype=np.int64)
-            grown[: len(self.counts)] = self.counts
-            self.counts = grown
-        self.counts[: len(sizes)] += sizes
+        self.piece_band += write_pieces(self.writer, batch, band)
+        if not len(self.counts):
+            self.counts = np.zeros(bands.count, dtype=np.int64)
+        self.counts += np.bincount(band, minlength=bands.count)
         self.rows += batch.num_rows
 
     def close(self) -> None:
@@ -165,4 +181,4 @@ class BandedFile:
                 above += len(p)
 
 
-__all__ = ["BAND_RUNS", "BandedFile", "Bands", "band_count"]
+__all__ = ["BAND_RUNS", "BandedFile", "Bands", "band_count", "write_pieces"]

@@ -41,6 +41,7 @@ from leadscore.errors import DataError
 from leadscore.modeling.model import LeadModel
 from leadscore.scoring.exploration import ExplorationPolicy, uniform_draws
 from leadscore.scoring.ranking import Ranks
+from leadscore.scoring.score_bands import write_pieces
 
 #: the output's columns of few distinct values, dictionary-encoded in Parquet
 DICTIONARY_COLUMNS = ("segment", "score_100", "reasons_up", "reasons_down")
@@ -140,20 +141,12 @@ class _Runs:
         self.sink: pa.OSFile | None = None
 
     def add(self, batch: pa.RecordBatch, rank: np.ndarray) -> None:
-        run_of = (rank - 1) // self.run_size
         # grouped by run only (each run is sorted when read back): a radix sort of small
         # integers, not a sort of the ranks
-        small = run_of.astype(np.uint16) if len(rank) and run_of.max() < 1 << 16 else run_of
-        order = np.argsort(small, kind="stable")
-        runs = run_of[order]
-        cuts = np.flatnonzero(np.diff(runs)) + 1
-        ordered = batch.take(pa.array(order))
         if self.writer is None:
             self.sink = pa.OSFile(str(self.path), "wb")
             self.writer = pa.ipc.new_file(self.sink, batch.schema)
-        for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, len(order)], strict=True):
-            self.writer.write_batch(ordered.slice(int(lo), int(hi - lo)))
-            self.piece_run.append(int(runs[lo]))
+        self.piece_run += write_pieces(self.writer, batch, (rank - 1) // self.run_size)
 
     def runs(self) -> Iterator[pa.Table]:
         """Each run's leads sorted by rank, best run first (read one at a time)."""
