@@ -310,12 +310,17 @@ class CompiledBatch:
             worst = float(np.abs(found - expected).max())
             raise NotCompilable(f"reference leads' scores off the pipeline's by {worst}")
 
+    def _linear_sums(self, inputs: InputColumns) -> np.ndarray:
+        """The logistic regressions' sums of terms ``(n, members)`` (:attr:`kernel`)."""
+        assert self.kernel is not None
+        dates = list(dict.fromkeys(c for m in self.linear for c in m.encoder.date_columns))
+        return self.kernel.log_odds(inputs, date_parts(inputs, dates))
+
     def members_proba(self, inputs: InputColumns) -> np.ndarray:
         """Each fold model's probability ``(n, members)``, as its pipeline's
         ``predict_proba``."""
         if self.kernel is not None:
-            dates = list(dict.fromkeys(c for m in self.linear for c in m.encoder.date_columns))
-            sums = self.kernel.log_odds(inputs, date_parts(inputs, dates))
+            sums = self._linear_sums(inputs)
             # as each member's LogisticRegression.predict_proba
             return np.column_stack(
                 [expit(sums[:, k] + m.intercept) for k, m in enumerate(self.linear)]
@@ -362,8 +367,7 @@ class CompiledBatch:
         :class:`FoldEnsemble` averages them, then the calibration."""
         calibrator = self.model.calibrator_
         if self.kernel is not None and type(calibrator) is LogitCalibrator:
-            dates = list(dict.fromkeys(c for m in self.linear for c in m.encoder.date_columns))
-            sums = self.kernel.log_odds(inputs, date_parts(inputs, dates))
+            sums = self._linear_sums(inputs)
             intercepts = np.array([m.intercept for m in self.linear])
             return calibrated(
                 sums, intercepts, self.bagged, calibrator.slope_, calibrator.intercept_, EPS
