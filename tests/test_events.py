@@ -10,14 +10,17 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from leadscore.data.event_arrow import to_event_table
+from leadscore.data.event_files import read_event_file
 from leadscore.data.event_schema import (
     EVENT_COLUMNS,
     TEXT_COLUMNS,
     as_text_category,
     map_columns,
+    normalise,
     parse_timestamps,
 )
-from leadscore.data.events import EventLoad, load_events
+from leadscore.data.events import EventLoad, duplicate_events, load_events
 from leadscore.errors import DataError
 
 # 2026-01-01 12:00:00 UTC in every notation a tracker might use
@@ -429,6 +432,32 @@ def test_duplicates_across_files(tmp_path: Path) -> None:
     loaded = load_events(tmp_path)
     assert len(loaded.events) == 1
     assert loaded.duplicates == 1
+
+
+def test_a_frame_and_its_arrow_table_mark_the_same_duplicates(tmp_path: Path) -> None:
+    """The buckets of the streamed features are de-duplicated as Arrow tables: the rows
+    marked are those the frame's rule marks, whatever the mix of ids and repeats."""
+    path = write_text(
+        tmp_path / "mix.csv",
+        "client_id,event,time,event_id,url\n"
+        "a,page_view,2026-01-01T12:00:00Z,e1,/x\n"
+        "b,page_view,2026-01-01T12:00:00Z,e1,/x\n"  # the same id under another lead: kept
+        "a,signup,2026-01-01T12:09:00Z,e1,/y\n"  # a's id again, other fields: a retry
+        "c,page_view,2026-01-01T12:00:00Z,,/x\n"
+        "c,page_view,2026-01-01T12:00:00Z,,/z\n"  # same lead and time, another page: kept
+        "c,page_view,2026-01-01T12:00:00Z,,/x\n"  # the same row again
+        "c,page_view,2026-01-01T12:00:00Z,e2,/x\n"  # same row but for an id: kept
+        "d,page_view,2026-01-01T12:00:00Z,,\n"
+        "d,page_view,2026-01-01T12:00:00Z,,\n",  # no page either time: the same row
+    )
+    frame, _, lines = read_event_file(path)
+    events, _ = normalise(frame, str(path), lines)
+    marked = duplicate_events(events)
+    assert marked.tolist() == [False, False, True, False, False, True, False, False, True]
+    assert duplicate_events(to_event_table(events)).tolist() == marked.tolist()
+    no_ids = events.assign(event_id=pd.Series([None] * len(events), dtype=object))
+    assert duplicate_events(to_event_table(no_ids)).tolist() == duplicate_events(no_ids).tolist()
+    assert duplicate_events(to_event_table(events.head(0))).tolist() == []
 
 
 def test_events_come_back_sorted_by_time(tmp_path: Path) -> None:

@@ -91,11 +91,16 @@ def quarantine_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=_QUARANTINE_COLUMNS)
 
 
-def duplicate_events(events: pd.DataFrame) -> np.ndarray:
+def duplicate_events(events: EventPart) -> np.ndarray:
     """Repeated events, all but the first marked: the same lead's event id again (a
     tracker's retry), or, for rows without an id, the same row twice. Both are decided
     within a lead, so the events can be de-duplicated a lead at a time (a Spark partition
     or a bucket marks exactly what the whole table would).
+
+    ``events`` is a normalised frame or its Arrow table
+    (:data:`~leadscore.data.event_arrow.EVENT_ARROW_SCHEMA`): the
+    same rows are marked either way, and a table is never turned into pandas but for the
+    rows without an id that share a lead and a time with another row.
 
     Ids are hashed by Arrow (one pass, usually proving them all distinct); rows without an
     id are compared in full only where lead and time coincide.
@@ -108,29 +113,68 @@ def duplicate_events(events: pd.DataFrame) -> np.ndarray:
     >>> twice = concat_events([events, events.head(3)])
     >>> duplicate_events(twice).sum()  # the three rows sent again
     np.int64(3)
+    >>> from leadscore.data.event_arrow import to_event_table
+    >>> duplicate_events(to_event_table(twice)).sum()
+    np.int64(3)
     """
     marked = np.zeros(len(events), dtype=bool)
-    has_id = events["event_id"].notna().to_numpy()
-    if has_id.any():
-        try:
-            ids = pa.array(events["event_id"].array, from_pandas=True)
-            distinct = len(pc.drop_null(pc.unique(ids)))
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-            distinct = -1  # unknown: compare in full
-        if distinct != int(has_id.sum()):
-            # a retry repeats the lead too; the same id under two leads is two events
-            codes, _ = pd.factorize(events["event_id"], use_na_sentinel=True)
-            pairs = pd.DataFrame({"lead": events["lead_id"].cat.codes.to_numpy(), "id": codes})
-            marked |= has_id & pairs.duplicated().to_numpy()
+    if not len(events):
+        return marked
+    columns = _Columns(events)
+    has_id = columns.has_id()
+    if has_id.any() and columns.distinct_ids() != int(has_id.sum()):
+        # a retry repeats the lead too; the same id under two leads is two events
+        pairs = pd.DataFrame({"lead": columns.lead_codes(), "id": columns.id_codes()})
+        marked |= has_id & pairs.duplicated().to_numpy()
     if not has_id.all():
-        lead_codes = events["lead_id"].cat.codes.to_numpy()
-        times = events["timestamp"].to_numpy("datetime64[ns]").view(np.int64)
-        pairs = pd.DataFrame({"lead": lead_codes, "time": times})
+        pairs = pd.DataFrame({"lead": columns.lead_codes(), "time": columns.times()})
         candidates = np.flatnonzero(~has_id & pairs.duplicated(keep=False).to_numpy())
         if len(candidates):
-            subset = events.iloc[candidates]
-            marked[candidates] = subset.duplicated().to_numpy()
+            marked[candidates] = columns.rows(candidates).duplicated().to_numpy()
     return marked
+
+
+class _Columns:
+    """What :func:`duplicate_events` reads of a frame, or of its Arrow table."""
+
+    def __init__(self, events: EventPart) -> None:
+        self.events = events
+        self.frame = isinstance(events, pd.DataFrame)
+
+    def has_id(self) -> np.ndarray:
+        ids = self.events["event_id"]
+        return ids.notna().to_numpy() if self.frame else ids.is_valid().to_numpy()
+
+    def distinct_ids(self) -> int:
+        """How many distinct ids there are (-1: unknown, compare in full)."""
+        try:
+            ids = self.events["event_id"]
+            ids = pa.array(ids.array, from_pandas=True) if self.frame else ids
+            return len(pc.drop_null(pc.unique(ids)))
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            return -1
+
+    def lead_codes(self) -> np.ndarray:
+        if self.frame:
+            return self.events["lead_id"].cat.codes.to_numpy()
+        return self.events["lead_id"].combine_chunks().indices.fill_null(-1).to_numpy()
+
+    def id_codes(self) -> np.ndarray:
+        if self.frame:
+            return pd.factorize(self.events["event_id"], use_na_sentinel=True)[0]
+        encoded = pc.dictionary_encode(self.events["event_id"].combine_chunks())
+        return encoded.indices.fill_null(-1).to_numpy()
+
+    def times(self) -> np.ndarray:
+        times = self.events["timestamp"]
+        values = times.to_numpy("datetime64[ns]") if self.frame else times.to_numpy()
+        return values.astype("datetime64[ns]").view(np.int64)
+
+    def rows(self, rows: np.ndarray) -> pd.DataFrame:
+        """The events at ``rows`` as a frame (compared in full)."""
+        if self.frame:
+            return self.events.iloc[rows]
+        return events_frame(self.events.take(pa.array(rows)))
 
 
 def _object_categories(values: pd.Series) -> pd.Categorical:

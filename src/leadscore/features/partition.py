@@ -85,37 +85,34 @@ class Buckets:
         # one dictionary per column, so pandas gets one set of categories
         return table.combine_chunks()
 
-    def clean(self, bucket: int, keep: bool = False) -> tuple[pd.DataFrame, int]:
-        """The bucket's events as ``load_events`` would give them (duplicates removed, in
-        time order) and how many duplicates were removed.
+    def clean(self, bucket: int, keep: bool = False) -> tuple[pa.Table, int]:
+        """The bucket's events as ``load_events`` would keep them (duplicates removed, in
+        time order), as Arrow (:func:`~leadscore.data.events.events_frame` makes them the
+        frame), and how many duplicates were removed. Nothing here goes through pandas:
+        the job converts a bucket once, to build its rows.
 
         With ``keep``, the clean events replace the bucket on disk (an Arrow IPC file, one
         dictionary per column): reading them again (:meth:`settled`) is then a read and a
         conversion, not another merge of dictionaries, de-duplication and sort."""
         table = self._table(bucket)
-        # the table is kept (not converted in place) to write the clean rows from: taking
-        # them in Arrow costs a fraction of encoding pandas' categories again
-        events = table.to_pandas(split_blocks=True) if keep else events_frame(table)
-        repeated = duplicate_events(events) if len(events) else np.zeros(0, dtype=bool)
-        if repeated.any():
-            events = events.loc[~repeated]
+        repeated = duplicate_events(table)
         rows = np.flatnonzero(~repeated)  # the clean rows of the table, in time order
-        order = time_order(events["timestamp"].to_numpy())
+        order = time_order(table["timestamp"].to_numpy()[rows]) if len(rows) else None
         if order is not None:
-            events, rows = events.iloc[order], rows[order]
-        events = events.reset_index(drop=True)
+            rows = rows[order]
+        if order is not None or len(rows) < table.num_rows:
+            table = table.take(pa.array(rows))
         if keep:
             with pa.ipc.new_file(str(self._clean_path(bucket)), EVENT_ARROW_SCHEMA) as writer:
-                writer.write_table(table.take(pa.array(rows)))
-            del table
+                writer.write_table(table)
             self.path(bucket).unlink(missing_ok=True)
-        return events, int(repeated.sum())
+        return table, int(repeated.sum())
 
     def settled(self, bucket: int) -> pd.DataFrame:
         """The bucket's clean events: kept by ``clean(bucket, keep=True)``, else cleaned."""
         path = self._clean_path(bucket)
         if not path.exists():
-            return self.clean(bucket)[0]
+            return events_frame(self.clean(bucket)[0])
         with pa.OSFile(str(path)) as source:
             table = pa.ipc.open_file(source).read_all()
         return events_frame(table)
@@ -133,7 +130,7 @@ class Buckets:
         ids = table["lead_id"].combine_chunks()
         wanted = pc.is_in(ids.dictionary, value_set=pa.array(leads, pa.string()))
         table = table.filter(pc.take(wanted, ids.indices).fill_null(False))
-        return _compact(table)
+        return compacted(table)
 
     def _clean_path(self, bucket: int) -> Path:
         return self.folder / f"clean-{bucket:05d}.arrow"
@@ -206,13 +203,22 @@ def _append(
             writer = writers[bucket] = pa.ipc.new_stream(
                 str(buckets.path(int(bucket))), EVENT_ARROW_SCHEMA
             )
-        writer.write_table(_compact(piece))
+        writer.write_table(compacted(piece))
     buckets.events += table.num_rows
 
 
-def _compact(piece: pa.Table) -> pa.Table:
-    """The piece with each dictionary cut to the values its rows use: a batch's
-    dictionaries cover every bucket, and would otherwise be written to each of them."""
+def compacted(piece: pa.Table) -> pa.Table:
+    """The piece with each dictionary cut to the values its rows use, in their order: a
+    batch's dictionaries cover every bucket, and would otherwise be written to each of
+    them (and a frame of a few leads would carry the categories of all).
+
+    Example
+    -------
+    >>> values = pa.array(["a", "b", "c", "b"]).dictionary_encode()
+    >>> piece = pa.table({"page": values}).slice(1, 2)
+    >>> compacted(piece)["page"].chunk(0).dictionary.to_pylist()
+    ['b', 'c']
+    """
     columns = []
     for column in piece.itercolumns():
         values = column.combine_chunks()

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
+from leadscore.data.events import events_frame
 from leadscore.features.build import LeadFeatureBuilder, lead_hashes
 from leadscore.features.labels import cutoffs_for
-from leadscore.features.partition import Buckets, LabelBuckets
+from leadscore.features.partition import Buckets, LabelBuckets, compacted
 
 ID, TARGET = "lead_id", "converted"
 
@@ -26,7 +28,7 @@ ID, TARGET = "lead_id", "converted"
 class BucketRead:
     """What the first read of one bucket learns (:func:`read_bucket`)."""
 
-    events: pd.DataFrame
+    events: pa.Table  # clean, one dictionary per column
     repeated: int
     leads: int = 0
     labelled: int = 0
@@ -37,7 +39,8 @@ class BucketRead:
         """The lead ids that are candidates for the fit sample."""
         if self.present is None:
             return pd.Index([], dtype=object)
-        return self.events["lead_id"].cat.categories[self.present]
+        names = _lead_names(self.events)
+        return pd.Index(names[self.present], dtype=object)
 
 
 def read_bucket(
@@ -70,17 +73,17 @@ def read_bucket(
     """
     events, repeated = buckets.clean(b, keep=True)
     read = BucketRead(events, repeated)
-    if not len(events):
+    if not events.num_rows:
         return read
-    lead_codes = events["lead_id"].cat.codes.to_numpy()
-    names = events["lead_id"].cat.categories
+    lead_codes = _lead_codes(events)
+    names = _lead_names(events)
     present = np.bincount(lead_codes, minlength=len(names)) > 0
     read.leads = int(present.sum())
-    times = events["timestamp"].to_numpy("datetime64[ns]").view(np.int64)
+    times = events["timestamp"].to_numpy().view(np.int64)
     if labels is not None:
         bucket_labels = labels.read(b)
         limits = cutoffs_for(bucket_labels, cutoff)
-        at = pd.Index(limits.index.astype(object)).get_indexer(names.astype(object))
+        at = pd.Index(limits.index.astype(object)).get_indexer(names)
         labelled = at >= 0
         present &= labelled
         read.labelled = int(present.sum())
@@ -102,41 +105,51 @@ def _ns(limits: pd.Series) -> np.ndarray:
     return out
 
 
-def sample_part(events: pd.DataFrame, highest: np.uint64 | None) -> pd.DataFrame | None:
+def _lead_codes(events: pa.Table) -> np.ndarray:
+    return events["lead_id"].chunk(0).indices.to_numpy()
+
+
+def _lead_names(events: pa.Table) -> np.ndarray:
+    """The lead ids of the table's dictionary, as text objects."""
+    return events["lead_id"].chunk(0).dictionary.to_numpy(zero_copy_only=False)
+
+
+def sample_part(events: pa.Table, highest: np.uint64 | None) -> pd.DataFrame | None:
     """The events of the leads whose :func:`lead_hashes` are at most ``highest`` (all when
-    ``None``), with their hash in ``_hash``; ``None`` when there are none. A lead above
-    ``highest`` can no longer be among the fit sample's lowest hashes.
+    ``None``), as a frame with their hash in ``_hash`` and only the categories they use;
+    ``None`` when there are none. A lead above ``highest`` can no longer be among the fit
+    sample's lowest hashes.
 
     Parameters
     ----------
     events:
-        A bucket's clean events (:func:`read_bucket`).
+        A bucket's clean events (:func:`read_bucket`), one dictionary per column.
     highest:
         The highest hash kept.
 
     Example
     -------
-    >>> events = pd.DataFrame({"lead_id": pd.Categorical(["a", "b", "a"])})
+    >>> import pyarrow as pa
+    >>> events = pa.table({"lead_id": pa.array(["a", "b", "a"]).dictionary_encode()})
     >>> hashes = lead_hashes(pd.Index(["a", "b"]))
     >>> len(sample_part(events, None)), len(sample_part(events, hashes.max()))
     (3, 3)
     >>> sample_part(events, hashes.min() - np.uint64(1)) is None
     True
     """
-    if not len(events):
+    if not events.num_rows:
         return None
-    leads = events["lead_id"].cat
-    hashes = lead_hashes(leads.categories)
-    lead_codes = leads.codes.to_numpy()
+    hashes = lead_hashes(_lead_names(events))
     if highest is None:  # the sample is not full yet: any lead may join it
         highest = np.uint64(np.iinfo(np.uint64).max)
-    within = np.append(hashes <= highest, False)[lead_codes]
+    within = (hashes <= highest)[_lead_codes(events)]
     if not within.any():
         return None
-    kept = rows_kept(events, within)
-    kept_leads = kept["lead_id"].cat
-    kept["_hash"] = lead_hashes(kept_leads.categories)[kept_leads.codes.to_numpy()]
-    return kept
+    kept = compacted(events.filter(pa.array(within)))
+    kept_hashes = lead_hashes(_lead_names(kept))[_lead_codes(kept)]
+    frame = events_frame(kept)  # gives kept's memory to the frame: kept is not read again
+    frame["_hash"] = kept_hashes
+    return frame
 
 
 def rows_kept(events: pd.DataFrame, mask: np.ndarray) -> pd.DataFrame:
