@@ -255,16 +255,31 @@ class LabelBuckets:
         return len(self.cutoffs) > 1
 
     def read(self, bucket: int) -> pd.DataFrame:
-        path = self.folder / f"labels-{bucket:05d}.arrows"
-        if not path.exists():
-            return pd.DataFrame({ID: pd.Series(dtype="string"), TARGET: [], "outcome_at": []})
-        with pa.OSFile(str(path)) as source:
-            labels = pa.ipc.open_stream(source).read_all().to_pandas()
-        labels[ID] = labels[ID].astype("string")
+        """The bucket's outcomes; a lead listed twice is an error."""
+        labels = self._frame(self._table(bucket))
         repeated = labels[ID].duplicated()
         if repeated.any():  # within a block read_outcomes says so; across blocks, here
             dupes = labels.loc[repeated, ID].head(5).tolist()
             raise SchemaError(f"outcomes list some leads more than once, e.g. {dupes}")
+        return labels
+
+    def read_leads(self, bucket: int, leads: pa.Array) -> pd.DataFrame:
+        """The bucket's outcomes of ``leads`` alone (picked in Arrow: the fit sample's
+        outcomes without a frame of every outcome), in :meth:`read`'s order."""
+        table = self._table(bucket)
+        return self._frame(table.filter(pc.is_in(table[ID], value_set=leads)))
+
+    def _table(self, bucket: int) -> pa.Table:
+        path = self.folder / f"labels-{bucket:05d}.arrows"
+        if not path.exists():
+            return _LABEL_SCHEMA.empty_table()
+        with pa.OSFile(str(path)) as source:
+            return pa.ipc.open_stream(source).read_all()
+
+    @staticmethod
+    def _frame(table: pa.Table) -> pd.DataFrame:
+        labels = table.to_pandas()
+        labels[ID] = labels[ID].astype("string")
         return labels
 
 

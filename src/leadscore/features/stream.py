@@ -43,7 +43,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from leadscore.data.events import BATCH_ROWS, EventLoad, concat_events, quarantine_frame
@@ -79,6 +78,7 @@ from leadscore.features.stream_work import (
     sample_part,
     used_categories,
 )
+from leadscore.features.vector import text_positions
 
 __all__ = ["StreamedTable", "bucket_count", "estimate_events", "stream_lead_table",
            "used_categories"]  # fmt: skip
@@ -394,20 +394,20 @@ def _fit(
     chosen = pd.Index(scan.pool["id"])
     parts = []
     while scan.sample:  # each held part freed as soon as its sample rows are taken
-        part = scan.sample.pop(0)
-        parts.append(part[part["lead_id"].isin(chosen)].drop(columns="_hash", errors="ignore"))
+        part = scan.sample.pop(0).drop(columns="_hash", errors="ignore")
+        leads = part["lead_id"].cat  # chosen or not is asked of each lead once, not each row
+        wanted = text_positions(leads.categories, chosen) >= 0
+        mask = np.append(wanted, False)[leads.codes.to_numpy()]
+        parts.append(part if mask.all() else part[mask])
         del part
     frame = concat_events(parts)
     del parts
     builder = LeadFeatureBuilder(settings)
     if labels is None:
         return builder.fit(frame)
-    wanted = pa.array(chosen.to_numpy(), pa.string())
+    ids, where = chosen.to_numpy(object), lead_buckets(chosen, labels.count)
     sample_labels = pd.concat(
-        [
-            part[pc.is_in(pa.array(part[ID].to_numpy(object), pa.string()), wanted).to_numpy(False)]
-            for part in (labels.read(b) for b in np.unique(lead_buckets(chosen, labels.count)))
-        ],
+        [labels.read_leads(b, pa.array(ids[where == b], pa.string())) for b in np.unique(where)],
         ignore_index=True,
     )
     cutoffs = cutoffs_for(sample_labels, cutoff)

@@ -58,6 +58,22 @@ def as_series(values: pa.Array, index: pd.Index) -> pd.Series:
     return pd.Series(values.to_numpy(zero_copy_only=False), index=index, dtype=object)
 
 
+def text_positions(names: object, keys: pd.Index) -> np.ndarray:
+    """Where each of ``names`` is among ``keys``, both as text (-1 where absent): hashed
+    in Arrow, which takes a million ids in milliseconds where pandas 3's ``isin`` on text
+    does not (it turns the keys into Arrow one value at a time).
+
+    Example
+    -------
+    >>> text_positions(["b", "z", None], pd.Index(["a", "b"])).tolist()
+    [1, -1, -1]
+    """
+    values = pa.array(np.asarray(names, dtype=object), pa.string(), from_pandas=True)
+    wanted = pa.array(np.asarray(keys.astype(str), dtype=object), pa.string(), from_pandas=True)
+    found = pc.index_in(values, value_set=wanted)
+    return found.fill_null(-1).to_numpy().astype(np.int64)
+
+
 def codes_and_uniques(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """Integer code per row (-1 where missing) and the distinct values as a string Series."""
     if isinstance(values.dtype, pd.CategoricalDtype):
