@@ -78,8 +78,8 @@ def codes_and_uniques(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
     """Integer code per row (-1 where missing) and the distinct values as a string Series."""
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes = values.cat.codes.to_numpy()
-        uniques = pd.Series(values.cat.categories.astype(object), dtype="string")
-        return codes, uniques
+        # astype, not a round trip through objects: Arrow-backed text stays in Arrow
+        return codes, pd.Series(values.cat.categories.astype("string"))
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     return codes, pd.Series(pd.Index(uniques).astype(object), dtype="string")
 
