@@ -68,6 +68,9 @@ class Buckets:
     events: int = 0
     #: the distinct event names seen (to check a --conversion-event exists)
     event_names: set[str] = field(default_factory=set)
+    #: the lowest :func:`~leadscore.features.build.lead_hashes` of the leads seen, sorted
+    #: (as many as ``partition_events`` was asked to keep)
+    lowest_hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
 
     def path(self, bucket: int) -> Path:
         return self.folder / f"bucket-{bucket:05d}.arrows"
@@ -141,6 +144,7 @@ def partition_events(
     folder: Path,
     count: int,
     rows: int = BATCH_ROWS,
+    lowest: int = 0,
 ) -> Buckets:
     """Normalise every input and write each event to its lead's bucket under ``folder``.
 
@@ -155,6 +159,9 @@ def partition_events(
         Number of buckets.
     rows:
         Rows per Parquet batch: with the open buckets, what bounds this pass's memory.
+    lowest:
+        How many of the lowest lead hashes to keep (:attr:`Buckets.lowest_hashes`: the
+        fit sample's bound, known before the buckets are read).
 
     Example
     -------
@@ -175,7 +182,7 @@ def partition_events(
                 buckets.quarantine.append(rejected)
             table = to_event_table(part) if isinstance(part, pd.DataFrame) else part
             if table.num_rows:
-                _append(table, buckets, writers)
+                _append(table, buckets, writers, lowest)
     finally:
         for writer in writers.values():
             writer.close()
@@ -183,13 +190,19 @@ def partition_events(
 
 
 def _append(
-    table: pa.Table, buckets: Buckets, writers: dict[int, pa.ipc.RecordBatchStreamWriter]
+    table: pa.Table,
+    buckets: Buckets,
+    writers: dict[int, pa.ipc.RecordBatchStreamWriter],
+    lowest: int,
 ) -> None:
     """Split a normalised batch by bucket and append each piece, rows in input order."""
     leads = table["lead_id"].combine_chunks()
     events = table["event"].combine_chunks()
     buckets.event_names.update(str(v) for v in events.dictionary.to_pylist())
-    per_value = lead_buckets(leads.dictionary.to_pylist(), buckets.count)
+    hashes = lead_hashes(leads.dictionary.to_numpy(zero_copy_only=False))
+    if lowest:
+        buckets.lowest_hashes = _lowest_of(buckets.lowest_hashes, hashes, lowest)
+    per_value = (hashes % np.uint64(buckets.count)).astype(np.int64)
     row_bucket = per_value[leads.indices.to_numpy(zero_copy_only=False)]
     order = np.argsort(row_bucket, kind="stable")  # stable: input order within a bucket
     sizes = np.bincount(row_bucket, minlength=buckets.count)
@@ -205,6 +218,15 @@ def _append(
             )
         writer.write_table(compacted(piece))
     buckets.events += table.num_rows
+
+
+def _lowest_of(kept: np.ndarray, hashes: np.ndarray, most: int) -> np.ndarray:
+    """The ``most`` lowest distinct values of ``kept`` (sorted) and ``hashes``, sorted."""
+    if len(kept) >= most:
+        hashes = hashes[hashes < kept[-1]]  # a lead above the bound can never come back
+    if len(hashes) > most:
+        hashes = np.partition(hashes, most - 1)[:most]
+    return np.union1d(kept, hashes)[:most]
 
 
 def compacted(piece: pa.Table) -> pa.Table:

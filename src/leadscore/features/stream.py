@@ -141,6 +141,9 @@ class _Scan:
     labelled_with_events: int = 0
     sample: list[pd.DataFrame] = field(default_factory=list)  # events of sample candidates
     pool: pd.DataFrame = field(default_factory=lambda: _pool(pd.Index([])))
+    #: with workers: the events of the candidates hashed at most ``bound``, by bucket
+    held: list[pa.Table] = field(default_factory=list)
+    bound: np.uint64 | None = None
 
 
 def _pool(ids: pd.Index) -> pd.DataFrame:
@@ -222,13 +225,17 @@ def stream_lead_table(
     with tempfile.TemporaryDirectory(prefix="leadscore-buckets-", dir=workdir) as tmp:
         folder, parts = Path(tmp), []
         with _workers(workers) as pool:  # they stop before their folder goes
-            labels, buckets = _split(paths, outcomes, folder, count, cutoff_ts, batch_rows, pool)
-            scan = _scan(buckets, labels, cutoff_ts, pool)
+            fitting = builder is None
+            labels, buckets = _split(paths, outcomes, folder, count, cutoff_ts, batch_rows,
+                                     pool, lowest=FIT_SAMPLE if fitting else 0)  # fmt: skip
+            scan = _scan(buckets, labels, cutoff_ts, pool, fitting)
             notes: list[str] = []
             if labels is not None:
                 _check_labels(labels, scan, cutoff_ts, notes)
-            if builder is None and pool is not None:
-                parts = pool.sample_events(buckets, scan.pool["id"].to_numpy(object))
+            if fitting and pool is not None:
+                parts = _held_sample(scan) or pool.sample_events(
+                    buckets, scan.pool["id"].to_numpy(object)
+                )
         if workers > 1:  # the workers have stopped before the sample becomes a frame
             scan.sample = sample_frames(parts)
             release_memory()  # what the partition and the scan held, before the fit
@@ -283,13 +290,15 @@ def _split(
     cutoff: pd.Timestamp | None,
     batch_rows: int,
     pool: BucketPool | None,
+    lowest: int,
 ) -> tuple[LabelBuckets | None, Buckets]:
-    """The outcomes and the events split into buckets; with workers, the outcomes are
-    split in one while this process partitions the events."""
+    """The outcomes and the events split into buckets (keeping the ``lowest`` lead
+    hashes); with workers, the outcomes are split in one while this process partitions
+    the events."""
     if pool is None:
         labels = None if outcomes is None else split_outcomes(outcomes, folder, count, cutoff)
-        return labels, partition_events(paths, folder, count, batch_rows)
-    return pool.split_beside(paths, outcomes, folder, count, cutoff, batch_rows)
+        return labels, partition_events(paths, folder, count, batch_rows, lowest)
+    return pool.split_beside(paths, outcomes, folder, count, cutoff, batch_rows, lowest)
 
 
 def _scan(
@@ -297,18 +306,38 @@ def _scan(
     labels: LabelBuckets | None,
     cutoff: pd.Timestamp | None,
     pool: BucketPool | None = None,
+    fitting: bool = True,
 ) -> _Scan:
-    """Read each bucket clean once: counts, the latest usable event and the fit sample."""
+    """Read each bucket clean once: counts, the latest usable event and the fit sample.
+
+    With workers, each hands back the events of its candidates hashed at most the
+    partition's :data:`FIT_SAMPLE`-th lowest lead hash: the sample is among them whenever
+    every lead with events is a candidate (:func:`_held_sample`)."""
     scan = _Scan()
     if pool is None:
         for b in range(buckets.count):
             read = read_bucket(buckets, labels, cutoff, b)
-            _count_bucket(scan, ScanResult.of(read), partial(sample_part, read.events))
+            _count_bucket(scan, ScanResult.of(read), partial(sample_part, read))
             del read
         return scan
-    for result in pool.scan(buckets, labels, cutoff):
-        _count_bucket(scan, result, lambda _: None)  # the sample's events: once it is known
+    if fitting:
+        lowest = buckets.lowest_hashes
+        full = len(lowest) >= FIT_SAMPLE
+        scan.bound = lowest[FIT_SAMPLE - 1] if full else np.uint64(np.iinfo(np.uint64).max)
+    for result in pool.scan(buckets, labels, cutoff, scan.bound):
+        _count_bucket(scan, result, lambda _: None)  # the sample's events: in held
+        if result.sample is not None:
+            scan.held.append(result.sample)
     return scan
+
+
+def _held_sample(scan: _Scan) -> list[pa.Table]:
+    """The events the workers handed back in the scan when they hold the whole fit sample
+    (its highest hash within their bound), else none (they are dropped)."""
+    held, scan.held = scan.held, []
+    if scan.bound is None or not len(scan.pool) or scan.pool["hash"].iloc[-1] > scan.bound:
+        return []
+    return held
 
 
 def _count_bucket(

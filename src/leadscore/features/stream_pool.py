@@ -43,7 +43,7 @@ from leadscore.features.partition import (
     partition_events,
     split_outcomes,
 )
-from leadscore.features.stream_work import BucketRead, bucket_rows, read_bucket
+from leadscore.features.stream_work import BucketRead, bucket_rows, read_bucket, sample_table
 
 
 def default_workers() -> int:
@@ -65,9 +65,11 @@ def default_workers() -> int:
 
 @dataclass
 class ScanResult:
-    """A bucket's first read as a worker hands it back: its counts and its candidates for
-    the fit sample (not its events: those that are in the sample are asked for once the
-    sample is known, :func:`sample_task`)."""
+    """A bucket's first read as a worker hands it back: its counts, its candidates for
+    the fit sample and the events of those hashed at most a bound known before the read
+    (the partition's lowest hashes), which hold the sample's events whenever every lead
+    with events is a candidate; else the sample's events are asked for once the sample is
+    known (:func:`sample_task`)."""
 
     repeated: int
     events: int
@@ -75,23 +77,32 @@ class ScanResult:
     labelled: int
     latest: int | None
     candidates: pd.Index | None  # None: no lead has events in the bucket
+    sample: pa.Table | None = None
 
     @classmethod
-    def of(cls, read: BucketRead) -> ScanResult:
+    def of(cls, read: BucketRead, highest: np.uint64 | None = None) -> ScanResult:
         candidates = None if read.present is None else read.candidates()
+        sample = None if highest is None else sample_table(read, highest)
         return cls(read.repeated, len(read.events), read.leads, read.labelled, read.latest,
-                   candidates)  # fmt: skip
+                   candidates, sample)  # fmt: skip
 
 
 def scan_task(
-    buckets: Buckets, labels: LabelBuckets | None, cutoff: pd.Timestamp | None, b: int
+    buckets: Buckets,
+    labels: LabelBuckets | None,
+    cutoff: pd.Timestamp | None,
+    b: int,
+    highest: np.uint64 | None = None,
 ) -> ScanResult:
-    """Read bucket ``b`` clean (kept so for the second pass): its counts and candidates.
+    """Read bucket ``b`` clean (kept so for the second pass): its counts, candidates and
+    the events of the candidates hashed at most ``highest`` (none when ``None``).
 
     Parameters
     ----------
     buckets, labels, cutoff, b:
         As for :func:`~leadscore.features.stream_work.read_bucket`.
+    highest:
+        The highest lead hash whose events come back.
 
     Example
     -------
@@ -103,7 +114,7 @@ def scan_task(
     >>> sum(r.leads for r in results), sum(r.events + r.repeated for r in results) == buckets.events
     (40, True)
     """
-    result = ScanResult.of(read_bucket(buckets, labels, cutoff, b))
+    result = ScanResult.of(read_bucket(buckets, labels, cutoff, b), highest)
     release_memory()
     return result
 
@@ -346,15 +357,17 @@ class BucketPool:
         count: int,
         cutoff: pd.Timestamp | None,
         batch_rows: int,
+        lowest: int = 0,
     ) -> tuple[LabelBuckets | None, Buckets]:
-        """The events partitioned by this process while the workers start and one splits
-        the outcomes (:func:`~leadscore.features.partition.split_outcomes`)."""
+        """The events partitioned by this process (keeping the ``lowest`` lead hashes)
+        while the workers start and one splits the outcomes
+        (:func:`~leadscore.features.partition.split_outcomes`)."""
         block_rows = partition.OUTCOME_ROWS  # read here: a worker would not see it patched
         task = (os.getpid,) if outcomes is None else (split_task, outcomes, folder, count,
                                                       cutoff, block_rows)  # fmt: skip
         given = self.submit_soon(*task)
         try:
-            buckets = partition_events(paths, folder, count, batch_rows)
+            buckets = partition_events(paths, folder, count, batch_rows, lowest)
         except Exception:
             # the outcomes' error first, as in one process, where they are split first
             self.result(given.result(), "splitting the outcomes")
@@ -364,11 +377,16 @@ class BucketPool:
         return (None if outcomes is None else done), buckets
 
     def scan(
-        self, buckets: Buckets, labels: LabelBuckets | None, cutoff: pd.Timestamp | None
+        self,
+        buckets: Buckets,
+        labels: LabelBuckets | None,
+        cutoff: pd.Timestamp | None,
+        highest: np.uint64 | None = None,
     ) -> Iterator[ScanResult]:
-        """Each bucket read clean by a worker (:func:`scan_task`), in bucket order."""
+        """Each bucket read clean by a worker (:func:`scan_task`), in bucket order, with
+        the events of its candidates hashed at most ``highest``."""
         slim = Buckets(buckets.folder, buckets.count)  # what a worker needs of them
-        tasks = ((scan_task, (slim, labels, cutoff, b)) for b in range(buckets.count))
+        tasks = ((scan_task, (slim, labels, cutoff, b, highest)) for b in range(buckets.count))
         return self.ordered(tasks, "reading the buckets")
 
     def sample_events(self, buckets: Buckets, chosen: np.ndarray) -> list[pa.Table]:

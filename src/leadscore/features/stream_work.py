@@ -114,41 +114,65 @@ def _lead_names(events: pa.Table) -> np.ndarray:
     return events["lead_id"].chunk(0).dictionary.to_numpy(zero_copy_only=False)
 
 
-def sample_part(events: pa.Table, highest: np.uint64 | None) -> pd.DataFrame | None:
-    """The events of the leads whose :func:`lead_hashes` are at most ``highest`` (all when
-    ``None``), as a frame with their hash in ``_hash`` and only the categories they use;
-    ``None`` when there are none. A lead above ``highest`` can no longer be among the fit
-    sample's lowest hashes.
+def sample_table(read: BucketRead, highest: np.uint64) -> pa.Table | None:
+    """The clean events of the read's candidates for the fit sample whose
+    :func:`lead_hashes` are at most ``highest`` (a lead above it can no longer be among
+    the sample's lowest hashes), each dictionary cut to the values they use; ``None``
+    when there are none.
 
     Parameters
     ----------
-    events:
-        A bucket's clean events (:func:`read_bucket`), one dictionary per column.
+    read:
+        A bucket's first read (:func:`read_bucket`).
     highest:
         The highest hash kept.
 
     Example
     -------
-    >>> import pyarrow as pa
     >>> events = pa.table({"lead_id": pa.array(["a", "b", "a"]).dictionary_encode()})
-    >>> hashes = lead_hashes(pd.Index(["a", "b"]))
-    >>> len(sample_part(events, None)), len(sample_part(events, hashes.max()))
-    (3, 3)
-    >>> sample_part(events, hashes.min() - np.uint64(1)) is None
+    >>> read = BucketRead(events, 0, present=np.array([True, False]))  # b: no outcome
+    >>> sample_table(read, np.uint64(2**64 - 1))["lead_id"].to_pylist()
+    ['a', 'a']
+    >>> sample_table(read, lead_hashes(pd.Index(["a"]))[0] - np.uint64(1)) is None
     True
     """
-    if not events.num_rows:
+    if read.present is None:
         return None
-    hashes = lead_hashes(_lead_names(events))
-    if highest is None:  # the sample is not full yet: any lead may join it
-        highest = np.uint64(np.iinfo(np.uint64).max)
-    within = (hashes <= highest)[_lead_codes(events)]
+    within = read.present & (lead_hashes(_lead_names(read.events)) <= highest)
     if not within.any():
         return None
-    kept = compacted(events.filter(pa.array(within)))
-    kept_hashes = lead_hashes(_lead_names(kept))[_lead_codes(kept)]
+    return compacted(read.events.filter(pa.array(within[_lead_codes(read.events)])))
+
+
+def sample_part(read: BucketRead, highest: np.uint64 | None) -> pd.DataFrame | None:
+    """:func:`sample_table` (every candidate when ``highest`` is ``None``) as a frame, with
+    each event's lead hash in ``_hash``.
+
+    Parameters
+    ----------
+    read:
+        A bucket's first read (:func:`read_bucket`).
+    highest:
+        The highest hash kept.
+
+    Example
+    -------
+    >>> events = pa.table({"lead_id": pa.array(["a", "b", "a"]).dictionary_encode()})
+    >>> read = BucketRead(events, 0, present=np.array([True, True]))
+    >>> hashes = lead_hashes(pd.Index(["a", "b"]))
+    >>> len(sample_part(read, None)), len(sample_part(read, hashes.max()))
+    (3, 3)
+    >>> sample_part(read, hashes.min() - np.uint64(1)) is None
+    True
+    """
+    if highest is None:  # the sample is not full yet: any lead may join it
+        highest = np.uint64(np.iinfo(np.uint64).max)
+    kept = sample_table(read, highest)
+    if kept is None:
+        return None
+    hashes = lead_hashes(_lead_names(kept))[_lead_codes(kept)]
     frame = events_frame(kept)  # gives kept's memory to the frame: kept is not read again
-    frame["_hash"] = kept_hashes
+    frame["_hash"] = hashes
     return frame
 
 
