@@ -84,6 +84,43 @@ def test_scoring_to_csv_with_a_saved_builder_by_workers(demo: dict, tmp_path: Pa
     same_build(one, two)
 
 
+def sample_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the second reads of the buckets for the fit sample's events."""
+    calls: list[int] = []
+    second_read = BucketPool.sample_events
+
+    def counted(self: BucketPool, *args: object) -> list:
+        calls.append(1)
+        return second_read(self, *args)
+
+    monkeypatch.setattr(BucketPool, "sample_events", counted)
+    return calls
+
+
+def test_the_scan_hands_back_the_sample_when_every_lead_has_an_outcome(
+    demo: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = sample_reads(monkeypatch)
+    one, two = both(demo["split"], tmp_path, 400, outcomes=demo["split_outcomes"], batch_rows=500)
+    same_build(one, two)
+    assert calls == []  # the sample came with the first read of the buckets
+
+
+def test_leads_without_outcomes_below_the_bound_make_the_sample_read_again(
+    demo: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leads with events but no outcome are no candidates: when some hash below the bound
+    the partition saw, the sample reaches past it and its events are read again."""
+    outcomes = pd.read_csv(demo["split_outcomes"])
+    lowest = build.lead_hashes(outcomes["lead_id"].astype(str)).argsort()[: SAMPLE // 2]
+    outcomes.drop(index=lowest).to_csv(tmp_path / "some.csv", index=False)
+    calls = sample_reads(monkeypatch)
+    one, two = both(demo["split"], tmp_path, 400, outcomes=tmp_path / "some.csv", batch_rows=500)
+    same_build(one, two)
+    assert calls == [1]
+    assert two.rows == LEADS - SAMPLE // 2
+
+
 def test_two_workers_halve_the_events_of_a_bucket(demo: dict, tmp_path: Path) -> None:
     one = stream_lead_table(demo["events"], tmp_path / "a.parquet", chunk_events=1000, workers=1)
     two = stream_lead_table(demo["events"], tmp_path / "b.parquet", chunk_events=1000, workers=2)
