@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -174,6 +175,11 @@ def partition_events(
     folder.mkdir(parents=True, exist_ok=True)
     buckets = Buckets(folder, count)
     writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
+    # a batch is split and written (Arrow's work, mostly without the GIL) in a thread
+    # while the next is read and normalised: the two overlap on two cores, and the
+    # batches are appended in their order, as there is one such thread
+    appender = ThreadPoolExecutor(1, thread_name_prefix="leadscore-partition")
+    appending: Future | None = None
     try:
         for name, part, rejected in event_parts(paths, buckets.notes, rows):
             if name not in buckets.files:
@@ -181,9 +187,16 @@ def partition_events(
             if len(rejected):
                 buckets.quarantine.append(rejected)
             table = to_event_table(part) if isinstance(part, pd.DataFrame) else part
+            del part
+            if appending is not None:
+                appending.result()  # at most one batch waits: memory for two batches
             if table.num_rows:
-                _append(table, buckets, writers, lowest)
+                appending = appender.submit(_append, table, buckets, writers, lowest)
+            del table
+        if appending is not None:
+            appending.result()
     finally:
+        appender.shutdown(wait=True)
         for writer in writers.values():
             writer.close()
     return buckets
