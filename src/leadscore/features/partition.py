@@ -159,7 +159,9 @@ def partition_events(
     count:
         Number of buckets.
     rows:
-        Rows per Parquet batch: with the open buckets, what bounds this pass's memory.
+        Rows held at a time: with the open buckets, what bounds this pass's memory (a
+        Parquet input is read in batches of half as many, one written while the next is
+        read).
     lowest:
         How many of the lowest lead hashes to keep (:attr:`Buckets.lowest_hashes`: the
         fit sample's bound, known before the buckets are read).
@@ -181,7 +183,8 @@ def partition_events(
     appender = ThreadPoolExecutor(1, thread_name_prefix="leadscore-partition")
     appending: Future | None = None
     try:
-        for name, part, rejected in event_parts(paths, buckets.notes, rows):
+        # half a batch read while the other half is written: as much memory as one batch
+        for name, part, rejected in event_parts(paths, buckets.notes, max(1, rows // 2)):
             if name not in buckets.files:
                 buckets.files.append(name)
             if len(rejected):
