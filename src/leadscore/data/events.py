@@ -27,7 +27,6 @@ from leadscore.data.event_files import read_event_file
 from leadscore.data.event_schema import EVENT_COLUMNS, TEXT_COLUMNS, normalise
 from leadscore.data.sources import read_table, resolve_files, source_kind
 from leadscore.data.table_files import PARQUET_SUFFIXES, base_suffix
-from leadscore.data.text_hash import distinct_count
 from leadscore.errors import DataError
 
 
@@ -103,9 +102,8 @@ def duplicate_events(events: EventPart) -> np.ndarray:
     same rows are marked either way, and a table is never turned into pandas but for the
     rows without an id that share a lead and a time with another row.
 
-    Ids are hashed (one pass, usually proving them all distinct:
-    :func:`~leadscore.data.text_hash.distinct_count`); rows without an id are compared in
-    full only where lead and time coincide.
+    Ids are hashed by Arrow (one pass, usually proving them all distinct); rows without an
+    id are compared in full only where lead and time coincide.
 
     Example
     -------
@@ -151,7 +149,8 @@ class _Columns:
         """How many distinct ids there are (-1: unknown, compare in full)."""
         try:
             ids = self.events["event_id"]
-            return distinct_count(pa.array(ids.array, from_pandas=True) if self.frame else ids)
+            ids = pa.array(ids.array, from_pandas=True) if self.frame else ids
+            return len(pc.drop_null(pc.unique(ids)))
         except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
             return -1
 
