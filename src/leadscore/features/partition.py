@@ -53,7 +53,12 @@ from leadscore.features.labels import ID_NAMES, cutoffs_for, read_outcomes
 
 def lead_buckets(ids: object, count: int) -> np.ndarray:
     """The bucket (0 … ``count`` - 1) of each lead id."""
-    return (lead_hashes(np.asarray(ids, dtype=object)) % np.uint64(count)).astype(np.int64)
+    return _buckets_of(lead_hashes(np.asarray(ids, dtype=object)), count)
+
+
+def _buckets_of(hashes: np.ndarray, count: int) -> np.ndarray:
+    """The bucket of each lead hash: the one rule that places a lead."""
+    return (hashes % np.uint64(count)).astype(np.int64)
 
 
 @dataclass
@@ -218,7 +223,7 @@ def _append(
     hashes = lead_hashes(leads.dictionary.to_numpy(zero_copy_only=False))
     if lowest:
         buckets.lowest_hashes = _lowest_of(buckets.lowest_hashes, hashes, lowest)
-    per_value = (hashes % np.uint64(buckets.count)).astype(np.int64)
+    per_value = _buckets_of(hashes, buckets.count)
     row_bucket = per_value[leads.indices.to_numpy(zero_copy_only=False)]
     order = np.argsort(row_bucket, kind="stable")  # stable: input order within a bucket
     sizes = np.bincount(row_bucket, minlength=buckets.count)
