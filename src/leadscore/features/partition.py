@@ -225,7 +225,9 @@ def _append(
         buckets.lowest_hashes = _lowest_of(buckets.lowest_hashes, hashes, lowest)
     per_value = _buckets_of(hashes, buckets.count)
     row_bucket = per_value[leads.indices.to_numpy(zero_copy_only=False)]
-    order = np.argsort(row_bucket, kind="stable")  # stable: input order within a bucket
+    # stable, so rows keep their input order within a bucket; 16-bit keys sort by radix
+    small = row_bucket.astype(np.int16) if buckets.count <= np.iinfo(np.int16).max else row_bucket
+    order = np.argsort(small, kind="stable")
     sizes = np.bincount(row_bucket, minlength=buckets.count)
     ordered = table.take(pa.array(order))
     start = 0
@@ -247,7 +249,13 @@ def _lowest_of(kept: np.ndarray, hashes: np.ndarray, most: int) -> np.ndarray:
         hashes = hashes[hashes < kept[-1]]  # a lead above the bound can never come back
     if len(hashes) > most:
         hashes = np.partition(hashes, most - 1)[:most]
-    return np.union1d(kept, hashes)[:most]
+    hashes = np.unique(hashes)
+    # merged into the sorted ones where they belong (not a sort of all of them again:
+    # after the first batches only a few new hashes fall below the bound)
+    at = np.searchsorted(kept, hashes)
+    seen = at < len(kept)
+    seen[seen] = kept[at[seen]] == hashes[seen]
+    return np.insert(kept, at[~seen], hashes[~seen])[:most]
 
 
 def compacted(piece: pa.Table) -> pa.Table:

@@ -41,45 +41,73 @@ class TableSink:
         self.columns: list[str] = []
         self.schema: pa.Schema | None = None
         self.writer: pq.ParquetWriter | None = None
-        self.waiting: list[pd.DataFrame] = []
+        self.waiting: list[pd.DataFrame | pa.Table] = []
         self.rows = 0
 
-    def add(self, frame: pd.DataFrame, complete: bool) -> None:
+    def add(self, rows: pd.DataFrame | pa.Table, complete: bool) -> None:
+        """Append ``rows`` (a frame, or its Arrow table); ``complete``: they have every
+        column (else they wait for rows that do)."""
         if not complete:
-            self.waiting.append(frame)
+            self.waiting.append(rows)
             return
         if not self.columns:
-            self.columns = list(frame.columns)
-            self.schema = pa.Table.from_pandas(frame, preserve_index=False).schema
-            self.schema = self.schema.remove_metadata()
+            if isinstance(rows, pd.DataFrame):
+                schema = pa.Table.from_pandas(rows, preserve_index=False).schema
+            else:
+                schema = rows.schema
+            self.columns = list(schema.names)
+            self.schema = schema.remove_metadata()
             if self.parquet:
                 self.writer = pq.ParquetWriter(self.tmp, self.schema)
-        self._append(frame)
+        self._append(rows)
 
-    def _append(self, frame: pd.DataFrame) -> None:
-        frame = frame.reindex(columns=self.columns)
+    def _append(self, rows: pd.DataFrame | pa.Table) -> None:
         if self.writer is None:
+            frame = rows if isinstance(rows, pd.DataFrame) else rows.to_pandas()
+            frame = frame.reindex(columns=self.columns)
             frame.to_csv(self.tmp, mode="a", header=self.rows == 0, index=False, sep=self.sep)
         else:
-            assert self.schema is not None
-            arrays = [
-                pa.nulls(len(frame), kind)
-                if frame[name].isna().all()
-                else pa.array(frame[name], kind, from_pandas=True)
-                for name, kind in zip(self.schema.names, self.schema.types, strict=True)
-            ]
-            self.writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
-        self.rows += len(frame)
+            self.writer.write_table(self._conformed(rows))
+        self.rows += len(rows)
+
+    def _conformed(self, rows: pd.DataFrame | pa.Table) -> pa.Table:
+        """``rows`` in the table's columns and types: a column the rows lack, or hold no
+        value of, is all missing."""
+        assert self.schema is not None
+        n, given = (
+            len(rows),
+            set(rows.columns if isinstance(rows, pd.DataFrame) else rows.column_names),
+        )
+        arrays = []
+        for name, kind in zip(self.schema.names, self.schema.types, strict=True):
+            if name not in given:
+                arrays.append(pa.nulls(n, kind))
+            elif isinstance(rows, pd.DataFrame):
+                values = rows[name]
+                empty = bool(values.isna().all())
+                arrays.append(
+                    pa.nulls(n, kind) if empty else pa.array(values, kind, from_pandas=True)
+                )
+            else:
+                column = rows.column(name)
+                if column.type == kind:
+                    arrays.append(column)
+                else:
+                    arrays.append(
+                        pa.nulls(n, kind) if column.null_count == n else column.cast(kind)
+                    )
+        return pa.Table.from_arrays(arrays, schema=self.schema)
 
     def close(self) -> None:
         waiting, self.waiting = self.waiting, []
         if not self.columns:  # no lead has events: the table is the waiting frames alone
             if not waiting:
                 raise DataError("no lead has events: nothing to write")
-            self.add(pd.concat(waiting, ignore_index=True), complete=True)
+            frames = [w if isinstance(w, pd.DataFrame) else w.to_pandas() for w in waiting]
+            self.add(pd.concat(frames, ignore_index=True), complete=True)
             waiting = []
-        for frame in waiting:
-            self._append(frame)
+        for rows in waiting:
+            self._append(rows)
         if self.writer is not None:
             self.writer.close()
         self.tmp.replace(self.out)

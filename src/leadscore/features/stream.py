@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from leadscore.data.events import BATCH_ROWS, EventLoad, concat_events, quarantine_frame
@@ -452,7 +453,7 @@ def _rows(
     cutoff: pd.Timestamp | None,
     when: pd.Timestamp | None,
     pool: BucketPool | None,
-) -> Iterator[tuple[pd.DataFrame, bool] | None]:
+) -> Iterator[tuple[pd.DataFrame | pa.Table, bool] | None]:
     """Each bucket's rows (:func:`~leadscore.features.stream_work.bucket_rows`), in
     bucket order: built here, or by the workers with the builder pickled once."""
     if pool is None:
@@ -463,7 +464,7 @@ def _rows(
 
 
 def _write(
-    rows: Iterable[tuple[pd.DataFrame, bool] | None], labelled: bool, out: Path
+    rows: Iterable[tuple[pd.DataFrame | pa.Table, bool] | None], labelled: bool, out: Path
 ) -> tuple[int, list[str], int | None]:
     """Append each bucket's rows to ``out``: (rows, columns, converted)."""
     sink = TableSink(out)
@@ -474,10 +475,17 @@ def _write(
                 continue
             table, complete = done
             if converted is not None:
-                converted += int((table[TARGET] == "yes").sum())
+                converted += _converted(table)
             sink.add(table, complete=complete)
         sink.close()
     except BaseException:
         sink.abort()
         raise
     return sink.rows, sink.columns, converted
+
+
+def _converted(rows: pd.DataFrame | pa.Table) -> int:
+    """How many of the rows converted."""
+    if isinstance(rows, pa.Table):
+        return int(pc.sum(pc.equal(rows[TARGET], "yes")).as_py() or 0)
+    return int((rows[TARGET] == "yes").sum())

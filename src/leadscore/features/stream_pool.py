@@ -158,9 +158,12 @@ def write_task(
     cutoff: pd.Timestamp | None,
     when: pd.Timestamp | None,
     b: int,
-) -> tuple[pd.DataFrame, bool] | None:
+) -> tuple[str, bool] | None:
     """Bucket ``b``'s rows (:func:`~leadscore.features.stream_work.bucket_rows`) with the
-    builder pickled at ``builder_path`` (read once per worker).
+    builder pickled at ``builder_path`` (read once per worker), written as an Arrow IPC
+    file beside the buckets: its path, and whether the rows have the feature columns.
+    The job maps the file and appends it; pickled through a pipe, the rows cost it a copy
+    and a conversion per bucket, in the one process every bucket passes through.
 
     Parameters
     ----------
@@ -178,8 +181,8 @@ def write_task(
     >>> buckets = partition_events(demo["events"], Path("buckets"), count=1)
     >>> builder = LeadFeatureBuilder().fit(load_events(demo["events"]).events)
     >>> _ = Path("builder.pickle").write_bytes(pickle.dumps(builder))
-    >>> rows, complete = write_task(buckets, None, "builder.pickle", None, None, 0)
-    >>> len(rows), complete
+    >>> path, complete = write_task(buckets, None, "builder.pickle", None, None, 0)
+    >>> len(read_rows(path)), complete
     (40, True)
     """
     builder = _BUILDERS.get(builder_path)
@@ -187,9 +190,27 @@ def write_task(
         _BUILDERS.clear()
         with open(builder_path, "rb") as handle:
             builder = _BUILDERS[builder_path] = pickle.load(handle)
-    rows = bucket_rows(buckets, labels, builder, cutoff, when, b)
+    done = bucket_rows(buckets, labels, builder, cutoff, when, b)
+    if done is None:
+        return None
+    frame, complete = done
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    del frame, done
+    path = buckets.folder / f"rows-{b:05d}.arrow"
+    with pa.ipc.new_file(str(path), table.schema) as writer:
+        writer.write_table(table)
+    del table
     release_memory()
-    return rows
+    return str(path), complete
+
+
+def read_rows(path: str) -> pa.Table:
+    """The rows :func:`write_task` wrote, mapped (not copied) into this process; the file
+    is removed (its pages stay readable until the table is freed)."""
+    with pa.memory_map(path) as source:
+        table = pa.ipc.open_file(source).read_all()
+    Path(path).unlink()
+    return table
 
 
 def split_task(
@@ -405,7 +426,7 @@ class BucketPool:
         builder: LeadFeatureBuilder,
         cutoff: pd.Timestamp | None,
         when: pd.Timestamp | None,
-    ) -> Iterator[tuple[pd.DataFrame, bool] | None]:
+    ) -> Iterator[tuple[pa.Table, bool] | None]:
         """Each bucket's rows (:func:`write_task`), in bucket order, the builder pickled
         once into the buckets' folder."""
         path = buckets.folder / "builder.pickle"
@@ -417,7 +438,11 @@ class BucketPool:
             for b in range(buckets.count)
         )
         for done in self.ordered(tasks, "building the leads' rows"):
-            yield done
+            if done is None:
+                yield None
+                continue
+            path, complete = done
+            yield read_rows(path), complete
             del done
             release_memory()  # a bucket's rows, once the caller has written them
 
