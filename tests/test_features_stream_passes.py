@@ -13,7 +13,7 @@ from pandas.api.types import union_categoricals
 from leadscore.data.events import _object_categories, _union, events_frame
 from leadscore.demo import write_demo_events
 from leadscore.features.partition import Buckets, partition_events
-from leadscore.features.stream import _lowest, used_categories
+from leadscore.features.stream import SamplePool, used_categories
 from leadscore.features.stream_work import rows_kept
 
 
@@ -55,20 +55,24 @@ def test_a_bucket_never_kept_is_cleaned_when_settled(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(buckets.settled(0), events_frame(expected))
 
 
-def test_lowest_hashes_sort_as_hash_then_id() -> None:
+@pytest.mark.parametrize("chunks", [1, 7])
+def test_the_sample_pool_keeps_the_lowest_hashes_by_hash_then_id(chunks: int) -> None:
     rng = np.random.default_rng(3)
     ids = np.array([f"lead-{i}" for i in rng.permutation(500)], dtype=object)
     hashes = rng.integers(0, 2**63, 500).astype(np.uint64)
-    pool = pd.DataFrame({"id": ids, "hash": hashes})
-    expected = pool.sort_values(["hash", "id"], kind="stable").head(100)
-    pd.testing.assert_frame_equal(_lowest(pool, 100), expected)
-    # ties: two ids share a hash, in the reverse of their id order
+    # ties: two ids share a hash, in the reverse of their id order, and one at the edge
     hashes[[7, 9]] = 0
-    pool = pd.DataFrame({"id": ids, "hash": hashes})
-    pool.loc[[7, 9], "id"] = ["z-last", "a-first"]
-    got = _lowest(pool, 100)
-    pd.testing.assert_frame_equal(got, pool.sort_values(["hash", "id"], kind="stable").head(100))
-    assert got["id"].tolist()[:2] == ["a-first", "z-last"]
+    ids[[7, 9]] = ["z-last", "a-first"]
+    edge = np.sort(hashes)[99]
+    hashes[[11, 12]] = edge
+    frame = pd.DataFrame({"id": ids, "hash": hashes})
+    expected = frame.sort_values(["hash", "id"], kind="stable").head(100)
+    pool = SamplePool()
+    for part in np.array_split(np.arange(500), chunks):  # bucket by bucket, or at once
+        pool = pool.merged(ids[part], 100, hashes[part])
+    assert pool.ids.tolist() == expected["id"].tolist()
+    assert pool.hashes.tolist() == expected["hash"].tolist()
+    assert pool.ids.tolist()[:2] == ["a-first", "z-last"]
 
 
 @pytest.mark.parametrize("kept", [0.0, 0.01, 0.5, 1.0])

@@ -141,14 +141,49 @@ class _Scan:
     latest: int | None = None  # ns, the latest event the features may use
     labelled_with_events: int = 0
     sample: list[pd.DataFrame] = field(default_factory=list)  # events of sample candidates
-    pool: pd.DataFrame = field(default_factory=lambda: _pool(pd.Index([])))
+    pool: SamplePool = field(default_factory=lambda: SamplePool())
     #: with workers: the events of the candidates hashed at most ``bound``, by bucket
     held: list[pa.Table] = field(default_factory=list)
     bound: np.uint64 | None = None
 
 
-def _pool(ids: pd.Index) -> pd.DataFrame:
-    return pd.DataFrame({"id": np.asarray(ids, dtype=object), "hash": lead_hashes(ids)})
+@dataclass
+class SamplePool:
+    """The candidates for the fit sample so far: the lowest lead hashes, sorted by hash
+    then id (the order :func:`~leadscore.features.build.fit_sample` picks them in).
+
+    Example
+    -------
+    >>> pool = SamplePool().merged(np.array(["a", "b", "c"], dtype=object), most=2)
+    >>> pool.ids.tolist(), len(pool)  # by hash, as fit_sample picks them
+    (['c', 'b'], 2)
+    """
+
+    hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
+    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def merged(self, ids: np.ndarray, most: int, hashes: np.ndarray | None = None) -> SamplePool:
+        """The ``most`` lowest of these and the new ``ids`` (with their ``hashes``, else
+        hashed here). The new ones are put in place in the sorted arrays, not sorted
+        with them again: a bucket's leads are merged in each time."""
+        hashes = lead_hashes(ids) if hashes is None else hashes
+        if len(self) >= most:  # a lead hashed above the full pool's highest never joins
+            near = hashes <= self.hashes[-1]
+            ids, hashes = ids[near], hashes[near]
+        if not len(ids):
+            return self
+        order = np.argsort(hashes, kind="stable")
+        at = np.searchsorted(self.hashes, hashes[order])
+        all_hashes = np.insert(self.hashes, at, hashes[order])
+        all_ids = np.insert(self.ids, at, np.asarray(ids, dtype=object)[order])
+        if bool((all_hashes[1:] == all_hashes[:-1]).any()):
+            # two ids with one hash: the id decides (rare; comparing text costs 6x)
+            by = np.lexsort((all_ids, all_hashes))
+            all_hashes, all_ids = all_hashes[by], all_ids[by]
+        return SamplePool(all_hashes[:most], all_ids[:most])
 
 
 def stream_lead_table(
@@ -234,9 +269,7 @@ def stream_lead_table(
             if labels is not None:
                 _check_labels(labels, scan, cutoff_ts, notes)
             if fitting and pool is not None:
-                parts = _held_sample(scan) or pool.sample_events(
-                    buckets, scan.pool["id"].to_numpy(object)
-                )
+                parts = _held_sample(scan) or pool.sample_events(buckets, scan.pool.ids)
         if workers > 1:  # the workers have stopped before the sample becomes a frame
             scan.sample = sample_frames(parts)
             release_memory()  # what the partition and the scan held, before the fit
@@ -336,7 +369,7 @@ def _held_sample(scan: _Scan) -> list[pa.Table]:
     """The events the workers handed back in the scan when they hold the whole fit sample
     (its highest hash within their bound), else none (they are dropped)."""
     held, scan.held = scan.held, []
-    if scan.bound is None or not len(scan.pool) or scan.pool["hash"].iloc[-1] > scan.bound:
+    if scan.bound is None or not len(scan.pool) or scan.pool.hashes[-1] > scan.bound:
         return []
     return held
 
@@ -357,32 +390,19 @@ def _count_bucket(
     _keep_sample(scan, read.candidates, part_of)
 
 
-def _lowest(pool: pd.DataFrame, most: int) -> pd.DataFrame:
-    """The ``most`` rows of ``pool`` with the lowest hashes, by hash then id."""
-    hashes = pool["hash"].to_numpy()
-    order = np.argsort(hashes, kind="stable")
-    ordered = hashes[order]
-    if len(ordered) > 1 and bool((ordered[1:] == ordered[:-1]).any()):
-        # two ids with one hash: the id decides (comparing text costs 6x a numeric sort)
-        return pool.sort_values(["hash", "id"], kind="stable").head(most)
-    return pool.iloc[order[:most]]
-
-
 def _keep_sample(
     scan: _Scan, ids: pd.Index, part_of: Callable[[np.uint64], pd.DataFrame | None]
 ) -> None:
     """Keep the events of the leads that may still be in the fit sample: the
     :data:`FIT_SAMPLE` lowest hashes so far (the sample is the lowest over all buckets)."""
-    pool = pd.concat([scan.pool, _pool(ids)], ignore_index=True)
-    if len(pool) > FIT_SAMPLE:
-        hashes = pool["hash"].to_numpy()
-        lowest = np.argpartition(hashes, FIT_SAMPLE)[: FIT_SAMPLE + 1]
-        pool = pool.iloc[lowest]  # the lowest, and one more to see a tie at the boundary
-    scan.pool = _lowest(pool, FIT_SAMPLE)
-    if not len(scan.pool):
+    pool = scan.pool.merged(np.asarray(ids, dtype=object), FIT_SAMPLE)
+    if pool is scan.pool and len(pool):
+        return  # none joined: the pool, its highest hash and what is held stay
+    scan.pool = pool
+    if not len(pool):
         return
     # hashes above the pool's highest can never come back: compare numbers, not ids
-    highest = scan.pool["hash"].iloc[-1]
+    highest = pool.hashes[-1]
     scan.sample = [_prune(part, part["_hash"].to_numpy() <= highest) for part in scan.sample]
     scan.sample = [part for part in scan.sample if len(part)]
     kept = part_of(highest)
@@ -421,7 +441,7 @@ def _fit(
     """A builder fitted on the sample's events (all of them, in lead order by bucket)."""
     if not scan.sample:
         raise DataError("no events before the cutoffs: nothing to learn features from")
-    chosen = pd.Index(scan.pool["id"])
+    chosen = pd.Index(scan.pool.ids)
     parts = []
     while scan.sample:  # each held part freed as soon as its sample rows are taken
         part = scan.sample.pop(0).drop(columns="_hash", errors="ignore")
