@@ -64,7 +64,7 @@ class Prepared:
     step_ids: np.ndarray | None = None  # ids into step_labels
     step_labels: pd.Index | None = None
     countries: np.ndarray | None = None
-    grams: pd.DataFrame | None = None
+    grams: np.ndarray | None = None  # fitted n-gram counts, leads × grams
     pages: tuple[pd.Series, sp.csr_matrix] | None = None
 
 

@@ -22,7 +22,6 @@ from leadscore.features.sessions import Sessions
 from leadscore.features.vector import (
     arrow_text,
     as_series,
-    by_unique,
     extracted,
     lowered,
     unique_map,
@@ -233,8 +232,11 @@ def own_domains(urls: pd.Series, given: list[str]) -> frozenset[str]:
     least 5 % of the page URLs."""
     if given:
         return frozenset(d.lower().removeprefix("www.") for d in given)
-    hosts = pd.Series(by_unique(urls, host_of)).value_counts()
-    return frozenset(hosts[hosts >= 0.05 * hosts.sum()].index)
+    # counted per distinct URL, then summed by host: not a host per page view
+    codes, hosts = unique_map(urls, host_of)
+    views = pd.Series(np.bincount(codes[codes >= 0], minlength=len(hosts)))
+    per_host = views.groupby(pd.Series(hosts, dtype=object), dropna=True).sum()
+    return frozenset(per_host[per_host >= 0.05 * per_host.sum()].index)
 
 
 def touch_features(
