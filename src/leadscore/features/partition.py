@@ -24,6 +24,7 @@ temporary folder during the job.
 from __future__ import annotations
 
 import csv
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -182,13 +183,12 @@ def partition_events(
     folder.mkdir(parents=True, exist_ok=True)
     buckets = Buckets(folder, count)
     writers: dict[int, pa.ipc.RecordBatchStreamWriter] = {}
-    # a batch is split and written (Arrow's work, mostly without the GIL) in a thread
-    # while the next is read and normalised: the two overlap on two cores, and the
-    # batches are appended in their order, as there is one such thread
-    appender = ThreadPoolExecutor(1, thread_name_prefix="leadscore-partition")
-    appending: Future | None = None
+    # Batches are split by bucket in two threads (Arrow's and numpy's work, much of it
+    # without the GIL) while the next is read and normalised; their pieces are appended
+    # here, in the batches' order.
+    splitter = ThreadPoolExecutor(SPLITTERS, thread_name_prefix="leadscore-partition")
+    pending: deque[Future[_Split]] = deque()
     try:
-        # half a batch read while the other half is written: as much memory as one batch
         for name, part, rejected in event_parts(paths, buckets.notes, max(1, rows // 2)):
             if name not in buckets.files:
                 buckets.files.append(name)
@@ -196,51 +196,73 @@ def partition_events(
                 buckets.quarantine.append(rejected)
             table = to_event_table(part) if isinstance(part, pd.DataFrame) else part
             del part
-            if appending is not None:
-                appending.result()  # at most one batch waits: memory for two batches
             if table.num_rows:
-                appending = appender.submit(_append, table, buckets, writers, lowest)
+                pending.append(splitter.submit(_split, table, count))
             del table
-        if appending is not None:
-            appending.result()
+            while len(pending) >= SPLITTERS:  # memory for the batches being split, and one
+                _append(pending.popleft().result(), buckets, writers, lowest)
+        while pending:
+            _append(pending.popleft().result(), buckets, writers, lowest)
     finally:
-        appender.shutdown(wait=True)
+        for future in pending:
+            future.cancel()
+        splitter.shutdown(wait=True)
         for writer in writers.values():
             writer.close()
     return buckets
 
 
+#: threads splitting batches by bucket while the next batch is read
+SPLITTERS = 2
+
+
+@dataclass
+class _Split:
+    """A normalised batch split by bucket (:func:`_split`)."""
+
+    rows: int
+    hashes: np.ndarray  # of the batch's distinct lead ids
+    event_names: list[str]
+    pieces: list[tuple[int, pa.Table]]  # (bucket, its rows, dictionaries cut to them)
+
+
+def _split(table: pa.Table, count: int) -> _Split:
+    """Split a normalised batch by bucket, rows in input order within each."""
+    leads = table["lead_id"].combine_chunks()
+    names = [str(v) for v in table["event"].combine_chunks().dictionary.to_pylist()]
+    hashes = lead_hashes(leads.dictionary.to_numpy(zero_copy_only=False))
+    row_bucket = _buckets_of(hashes, count)[leads.indices.to_numpy(zero_copy_only=False)]
+    # stable, so rows keep their input order within a bucket; 16-bit keys sort by radix
+    small = row_bucket.astype(np.int16) if count <= np.iinfo(np.int16).max else row_bucket
+    order = np.argsort(small, kind="stable")
+    sizes = np.bincount(row_bucket, minlength=count)
+    ordered = table.take(pa.array(order))
+    del table, order, row_bucket
+    pieces, start = [], 0
+    for bucket in np.flatnonzero(sizes):
+        pieces.append((int(bucket), compacted(ordered.slice(start, sizes[bucket]))))
+        start += sizes[bucket]
+    return _Split(ordered.num_rows, hashes, names, pieces)
+
+
 def _append(
-    table: pa.Table,
+    split: _Split,
     buckets: Buckets,
     writers: dict[int, pa.ipc.RecordBatchStreamWriter],
     lowest: int,
 ) -> None:
-    """Split a normalised batch by bucket and append each piece, rows in input order."""
-    leads = table["lead_id"].combine_chunks()
-    events = table["event"].combine_chunks()
-    buckets.event_names.update(str(v) for v in events.dictionary.to_pylist())
-    hashes = lead_hashes(leads.dictionary.to_numpy(zero_copy_only=False))
+    """Append a split batch's pieces to their buckets."""
+    buckets.event_names.update(split.event_names)
     if lowest:
-        buckets.lowest_hashes = _lowest_of(buckets.lowest_hashes, hashes, lowest)
-    per_value = _buckets_of(hashes, buckets.count)
-    row_bucket = per_value[leads.indices.to_numpy(zero_copy_only=False)]
-    # stable, so rows keep their input order within a bucket; 16-bit keys sort by radix
-    small = row_bucket.astype(np.int16) if buckets.count <= np.iinfo(np.int16).max else row_bucket
-    order = np.argsort(small, kind="stable")
-    sizes = np.bincount(row_bucket, minlength=buckets.count)
-    ordered = table.take(pa.array(order))
-    start = 0
-    for bucket in np.flatnonzero(sizes):
-        piece = ordered.slice(start, sizes[bucket])
-        start += sizes[bucket]
+        buckets.lowest_hashes = _lowest_of(buckets.lowest_hashes, split.hashes, lowest)
+    for bucket, piece in split.pieces:
         writer = writers.get(bucket)
         if writer is None:
             writer = writers[bucket] = pa.ipc.new_stream(
-                str(buckets.path(int(bucket))), EVENT_ARROW_SCHEMA
+                str(buckets.path(bucket)), EVENT_ARROW_SCHEMA
             )
-        writer.write_table(compacted(piece))
-    buckets.events += table.num_rows
+        writer.write_table(piece)
+    buckets.events += split.rows
 
 
 def _lowest_of(kept: np.ndarray, hashes: np.ndarray, most: int) -> np.ndarray:
