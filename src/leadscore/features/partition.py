@@ -165,9 +165,9 @@ def partition_events(
     count:
         Number of buckets.
     rows:
-        Rows held at a time: with the open buckets, what bounds this pass's memory (a
-        Parquet input is read in batches of half as many, one written while the next is
-        read).
+        Rows read at a time: with the open buckets, what bounds this pass's memory (a
+        Parquet input is read in batches of half as many; :data:`SPLITTERS` of them are
+        split by bucket while the next is read).
     lowest:
         How many of the lowest lead hashes to keep (:attr:`Buckets.lowest_hashes`: the
         fit sample's bound, known before the buckets are read).

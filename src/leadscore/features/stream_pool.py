@@ -162,8 +162,9 @@ def write_task(
     """Bucket ``b``'s rows (:func:`~leadscore.features.stream_work.bucket_rows`) with the
     builder pickled at ``builder_path`` (read once per worker), written as an Arrow IPC
     file beside the buckets: its path, and whether the rows have the feature columns.
-    The job maps the file and appends it; pickled through a pipe, the rows cost it a copy
-    and a conversion per bucket, in the one process every bucket passes through.
+    The job reads the file (:func:`read_rows`) and appends it; pickled through a pipe, the
+    rows cost it a copy and a conversion per bucket, in the one process every bucket
+    passes through.
 
     Parameters
     ----------
@@ -205,9 +206,9 @@ def write_task(
 
 
 def read_rows(path: str) -> pa.Table:
-    """The rows :func:`write_task` wrote, mapped (not copied) into this process; the file
-    is removed (its pages stay readable until the table is freed)."""
-    with pa.memory_map(path) as source:
+    """The rows :func:`write_task` wrote, read whole (a file that stays mapped could not
+    be removed on Windows), and the file removed."""
+    with pa.OSFile(path) as source:
         table = pa.ipc.open_file(source).read_all()
     Path(path).unlink()
     return table
