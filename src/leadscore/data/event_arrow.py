@@ -182,11 +182,15 @@ def _nulls(values: pa.Array) -> np.ndarray:
 
 
 def _fill_empty(referrer: pa.DictionaryArray) -> pa.DictionaryArray:
-    values = referrer.dictionary.to_pylist()
-    if "" not in values:
-        values.append("")
-    codes = referrer.indices.fill_null(values.index("")).to_numpy().astype(np.int64)
-    return _dictionary(codes, pd.Index(values, dtype=object))
+    """Missing referrers as the empty one (appended to the values when none is empty), in
+    Arrow: a batch's distinct referrers never become Python strings."""
+    values = referrer.dictionary.cast(pa.string())
+    empty = pc.index(values, "").as_py()
+    if empty < 0:
+        empty = len(values)
+        values = pa.concat_arrays([values, pa.array([""], pa.string())])
+    indices = referrer.indices.fill_null(empty).cast(pa.int32())
+    return pa.DictionaryArray.from_arrays(indices, values)
 
 
 def _quarantine(path: str, lines: np.ndarray, reasons: np.ndarray, raw: list[str]) -> pd.DataFrame:
