@@ -199,7 +199,7 @@ def partition_events(
             if table.num_rows:
                 pending.append(splitter.submit(_split, table, count))
             del table
-            while len(pending) >= SPLITTERS:  # memory for the batches being split, and one
+            while len(pending) >= SPLITTERS:  # the next batch is read once the oldest is in
                 _append(pending.popleft().result(), buckets, writers, lowest)
         while pending:
             _append(pending.popleft().result(), buckets, writers, lowest)

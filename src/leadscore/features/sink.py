@@ -74,10 +74,8 @@ class TableSink:
         """``rows`` in the table's columns and types: a column the rows lack, or hold no
         value of, is all missing."""
         assert self.schema is not None
-        n, given = (
-            len(rows),
-            set(rows.columns if isinstance(rows, pd.DataFrame) else rows.column_names),
-        )
+        names = rows.columns if isinstance(rows, pd.DataFrame) else rows.column_names
+        given, n = set(names), len(rows)
         arrays = []
         for name, kind in zip(self.schema.names, self.schema.types, strict=True):
             if name not in given:

@@ -132,22 +132,6 @@ def _count(events: int | None, chunk_events: int) -> int:
 
 
 @dataclass
-class _Scan:
-    """What the first read of the buckets learns."""
-
-    events: int = 0
-    leads: int = 0
-    duplicates: int = 0
-    latest: int | None = None  # ns, the latest event the features may use
-    labelled_with_events: int = 0
-    sample: list[pd.DataFrame] = field(default_factory=list)  # events of sample candidates
-    pool: SamplePool = field(default_factory=lambda: SamplePool())
-    #: with workers: the events of the candidates hashed at most ``bound``, by bucket
-    held: list[pa.Table] = field(default_factory=list)
-    bound: np.uint64 | None = None
-
-
-@dataclass
 class SamplePool:
     """The candidates for the fit sample so far: the lowest lead hashes, sorted by hash
     then id (the order :func:`~leadscore.features.build.fit_sample` picks them in).
@@ -184,6 +168,22 @@ class SamplePool:
             by = np.lexsort((all_ids, all_hashes))
             all_hashes, all_ids = all_hashes[by], all_ids[by]
         return SamplePool(all_hashes[:most], all_ids[:most])
+
+
+@dataclass
+class _Scan:
+    """What the first read of the buckets learns."""
+
+    events: int = 0
+    leads: int = 0
+    duplicates: int = 0
+    latest: int | None = None  # ns, the latest event the features may use
+    labelled_with_events: int = 0
+    sample: list[pd.DataFrame] = field(default_factory=list)  # events of sample candidates
+    pool: SamplePool = field(default_factory=SamplePool)
+    #: with workers: the events of the candidates hashed at most ``bound``, by bucket
+    held: list[pa.Table] = field(default_factory=list)
+    bound: np.uint64 | None = None
 
 
 def stream_lead_table(
