@@ -13,7 +13,8 @@ from pandas.api.types import union_categoricals
 from leadscore.data.events import _object_categories, _union, events_frame
 from leadscore.demo import write_demo_events
 from leadscore.features.partition import Buckets, partition_events
-from leadscore.features.stream import SamplePool, used_categories
+from leadscore.features.stream import used_categories
+from leadscore.features.stream_sample import SamplePool
 from leadscore.features.stream_work import rows_kept
 
 

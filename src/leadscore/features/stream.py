@@ -54,7 +54,6 @@ from leadscore.features.build import (
     FIT_SAMPLE,
     FeatureSettings,
     LeadFeatureBuilder,
-    lead_hashes,
 )
 from leadscore.features.labels import cutoffs_for
 from leadscore.features.partition import (
@@ -72,6 +71,7 @@ from leadscore.features.stream_pool import (
     release_memory,
     sample_frames,
 )
+from leadscore.features.stream_sample import SamplePool
 from leadscore.features.stream_work import (
     bucket_rows,
     read_bucket,
@@ -129,45 +129,6 @@ def bucket_count(paths: list[str | Path], chunk_events: int) -> int:
 
 def _count(events: int | None, chunk_events: int) -> int:
     return 16 if events is None else max(1, math.ceil(events / chunk_events))
-
-
-@dataclass
-class SamplePool:
-    """The candidates for the fit sample so far: the lowest lead hashes, sorted by hash
-    then id (the order :func:`~leadscore.features.build.fit_sample` picks them in).
-
-    Example
-    -------
-    >>> pool = SamplePool().merged(np.array(["a", "b", "c"], dtype=object), most=2)
-    >>> pool.ids.tolist(), len(pool)  # by hash, as fit_sample picks them
-    (['c', 'b'], 2)
-    """
-
-    hashes: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
-    ids: np.ndarray = field(default_factory=lambda: np.zeros(0, object))
-
-    def __len__(self) -> int:
-        return len(self.hashes)
-
-    def merged(self, ids: np.ndarray, most: int, hashes: np.ndarray | None = None) -> SamplePool:
-        """The ``most`` lowest of these and the new ``ids`` (with their ``hashes``, else
-        hashed here). The new ones are put in place in the sorted arrays, not sorted
-        with them again: a bucket's leads are merged in each time."""
-        hashes = lead_hashes(ids) if hashes is None else hashes
-        if len(self) >= most:  # a lead hashed above the full pool's highest never joins
-            near = hashes <= self.hashes[-1]
-            ids, hashes = ids[near], hashes[near]
-        if not len(ids):
-            return self
-        order = np.argsort(hashes, kind="stable")
-        at = np.searchsorted(self.hashes, hashes[order])
-        all_hashes = np.insert(self.hashes, at, hashes[order])
-        all_ids = np.insert(self.ids, at, np.asarray(ids, dtype=object)[order])
-        if bool((all_hashes[1:] == all_hashes[:-1]).any()):
-            # two ids with one hash: the id decides (rare; comparing text costs 6x)
-            by = np.lexsort((all_ids, all_hashes))
-            all_hashes, all_ids = all_hashes[by], all_ids[by]
-        return SamplePool(all_hashes[:most], all_ids[:most])
 
 
 @dataclass
