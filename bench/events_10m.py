@@ -5,16 +5,17 @@ Parquet — more than a million leads are generated a million at a time, so gene
 million events needs no more memory than 10 — then, in a fresh process per run so its
 memory is measured alone, runs the ``leadscore features`` job on it: load and normalise
 the events, outcomes and cutoffs, fit the feature builder, one row per lead written to
-Parquet. Prints seconds, events per second, CPU seconds and peak memory, with the machine's
-load. Memory is sampled every 50 ms over the job's whole process tree (the job and its
-worker processes) and summed: as resident set (RSS, which counts a page shared by several
-processes — libraries, or what workers inherit from the server they are forked from —
-once in each) and as proportional set (PSS, a shared page split among its sharers: what
-the processes take of the machine together); "peak RSS of the job's process" is that of
-the job's own process alone, sampled the same way (the figure this bench printed before
-the job had workers; not ``ru_maxrss``, which a process started right after this one
-generated the data inherits from it through fork and exec). CPU seconds are those of
-every process of the tree.
+Parquet. Prints seconds, events per second, CPU seconds and peak memory, with the
+machine's load, and the seconds of each pass of the job (partition, scan, fit, rows).
+Memory is sampled every 50 ms over the job's whole process tree (the job and its worker
+processes) and summed: as resident set (RSS, which counts a page shared by several
+processes — libraries, or what workers inherit from the server they are forked from — once
+in each) and as proportional set (PSS, a shared page split among its sharers: what the
+processes take of the machine together); "peak RSS of the job's process" is that of the
+job's own process alone, sampled the same way (the figure this bench printed before the
+job had workers; not ``ru_maxrss``, which a process started right after this one generated
+the data inherits from it through fork and exec). CPU seconds are those of every process
+of the tree.
 
 ``--path stream`` (the default) is what ``leadscore features`` does with inputs over one
 bucket: the events streamed to disk in buckets of leads and built a bucket at a time;
@@ -119,7 +120,7 @@ def measure(folder: Path, path: str, chunk_events: int, workers: int | None) -> 
             result = build_lead_table(folder / "events.parquet", outcomes=folder / "outcomes.csv")
             result.table.to_parquet(out, index=False)
             events, leads, columns = len(result.load.events), len(result.table), 0
-            columns = result.table.shape[1]
+            columns, passes = result.table.shape[1], {}
         else:
             # no workers argument unless given: the bench also runs code from before it
             given = {} if workers is None else {"workers": workers}
@@ -128,6 +129,7 @@ def measure(folder: Path, path: str, chunk_events: int, workers: int | None) -> 
                 chunk_events=chunk_events, **given,
             )  # fmt: skip
             events, leads, columns = built.load.counts["events"], built.rows, len(built.columns)
+            passes = getattr(built, "seconds", {})  # code from before it had none
         seconds = time.perf_counter() - started
     return {
         "events": events,
@@ -137,6 +139,7 @@ def measure(folder: Path, path: str, chunk_events: int, workers: int | None) -> 
         "cpu_seconds": time.process_time(),
         "events_per_second": events / seconds,
         "peak_memory_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+        "passes": passes,
     }
 
 
@@ -259,6 +262,8 @@ def main() -> None:
             f"{tree.peak_pss / 1e9:.2f} GB PSS (peak RSS of the job's process "
             f"{tree.peak_own / 1e9:.2f} GB) (load average before/after: {before} / {load()})"
         )
+        if f.get("passes"):
+            print("  passes: " + ", ".join(f"{k} {v:.1f} s" for k, v in f["passes"].items()))
     if len(peaks) > 1:
         rss, pss = ([p[k] for p in peaks] for k in (0, 1))
         print(

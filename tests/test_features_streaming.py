@@ -83,6 +83,9 @@ def test_streamed_training_table_equals_the_in_memory_one(trained: tuple, demo: 
     assert streamed.builder.milestones_ == memory.builder.milestones_
     assert streamed.notes == memory.notes
     assert streamed.load.counts == memory.load.counts
+    # each pass timed, in the order they ran
+    assert list(streamed.seconds) == ["partition", "scan", "fit", "rows"]
+    assert all(seconds >= 0 for seconds in streamed.seconds.values())
 
 
 def test_streamed_scoring_with_a_saved_builder_to_csv(trained: tuple, demo: dict, tmp_path) -> None:

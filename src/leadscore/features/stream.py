@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import math
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
@@ -104,6 +105,9 @@ class StreamedTable:
     load: EventLoad
     notes: list[str] = field(default_factory=list)
     buckets: int = 0
+    #: wall seconds of each pass: partition, scan, fit, rows (what to look at first
+    #: when the job is slow)
+    seconds: dict[str, float] = field(default_factory=dict)
 
 
 def estimate_events(paths: list[str | Path]) -> int | None:
@@ -219,18 +223,21 @@ def stream_lead_table(
     if estimate is not None and estimate < PARALLEL_EVENTS:
         workers = 1
     count = _count(estimate, max(1, chunk_events // workers))
+    laps = _Laps()
     with tempfile.TemporaryDirectory(prefix="leadscore-buckets-", dir=workdir) as tmp:
         folder, parts = Path(tmp), []
         with _workers(workers) as pool:  # they stop before their folder goes
             fitting = builder is None
             labels, buckets = _split(paths, outcomes, folder, count, cutoff_ts, batch_rows,
                                      pool, lowest=FIT_SAMPLE if fitting else 0)  # fmt: skip
+            laps.lap("partition")
             scan = _scan(buckets, labels, cutoff_ts, pool, fitting)
             notes: list[str] = []
             if labels is not None:
                 _check_labels(labels, scan, cutoff_ts, notes)
             if fitting and pool is not None:
                 parts = _held_sample(scan) or pool.sample_events(buckets, scan.pool.ids)
+        laps.lap("scan")
         if workers > 1:  # the workers have stopped before the sample becomes a frame
             scan.sample = sample_frames(parts)
             release_memory()  # what the partition and the scan held, before the fit
@@ -256,9 +263,11 @@ def stream_lead_table(
             when = pd.Timestamp(scan.latest)
         if workers > 1:
             release_memory()  # what the fit held, before the workers take theirs
+        laps.lap("fit")
         with _workers(workers) as pool:
             rows = _rows(buckets, labels, builder, cutoff_ts, when, pool)
             written = _write(rows, labels is not None, out)
+        laps.lap("rows")
     quarantine = pd.concat(buckets.quarantine, ignore_index=True) if buckets.quarantine else None
     load = EventLoad(
         pd.DataFrame(),
@@ -269,7 +278,22 @@ def stream_lead_table(
         counted=(scan.events, scan.leads),
     )
     rows_written, columns, converted = written
-    return StreamedTable(out, rows_written, columns, converted, builder, load, notes, count)
+    return StreamedTable(
+        out, rows_written, columns, converted, builder, load, notes, count, laps.seconds
+    )
+
+
+class _Laps:
+    """Wall seconds from one lap to the next, by name."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = now - self._last
+        self._last = now
 
 
 def _workers(workers: int) -> contextlib.AbstractContextManager[BucketPool | None]:
