@@ -98,7 +98,7 @@ def gram_keys(
 def gram_support(leads: np.ndarray, keys: np.ndarray) -> pd.Series:
     """How many distinct leads took each gram (of :func:`gram_keys`' occurrences), by
     gram key: counted over distinct (lead, gram) pairs, found by hashing one integer per
-    occurrence (a group-by of the pairs took 8x as long on a fit sample).
+    occurrence (a group-by of the pairs took three times as long on a fit sample).
 
     Example
     -------
