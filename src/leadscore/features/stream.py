@@ -372,15 +372,19 @@ def _count_bucket(
     scan.labelled_with_events += read.labelled
     if read.latest is not None:
         scan.latest = read.latest if scan.latest is None else max(scan.latest, read.latest)
-    _keep_sample(scan, read.candidates, part_of)
+    _keep_sample(scan, read.candidates, part_of, read.candidate_hashes)
 
 
 def _keep_sample(
-    scan: _Scan, ids: pd.Index, part_of: Callable[[np.uint64], pd.DataFrame | None]
+    scan: _Scan,
+    ids: pd.Index,
+    part_of: Callable[[np.uint64], pd.DataFrame | None],
+    hashes: np.ndarray | None = None,
 ) -> None:
     """Keep the events of the leads that may still be in the fit sample: the
-    :data:`FIT_SAMPLE` lowest hashes so far (the sample is the lowest over all buckets)."""
-    pool = scan.pool.merged(np.asarray(ids, dtype=object), FIT_SAMPLE)
+    :data:`FIT_SAMPLE` lowest hashes so far (the sample is the lowest over all buckets);
+    ``hashes``: the ids' lead hashes, when the bucket's read has them."""
+    pool = scan.pool.merged(np.asarray(ids, dtype=object), FIT_SAMPLE, hashes)
     if pool is scan.pool and len(pool):
         return  # none joined: the pool, its highest hash and what is held stay
     scan.pool = pool

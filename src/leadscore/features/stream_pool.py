@@ -78,13 +78,16 @@ class ScanResult:
     latest: int | None
     candidates: pd.Index | None  # None: no lead has events in the bucket
     sample: pa.Table | None = None
+    candidate_hashes: np.ndarray | None = None  # the candidates' lead hashes
 
     @classmethod
     def of(cls, read: BucketRead, highest: np.uint64 | None = None) -> ScanResult:
-        candidates = None if read.present is None else read.candidates()
+        candidates = hashes = None
+        if read.present is not None:
+            candidates, hashes = read.candidates(), read.hashes()[read.present]
         sample = None if highest is None else sample_table(read, highest)
         return cls(read.repeated, len(read.events), read.leads, read.labelled, read.latest,
-                   candidates, sample)  # fmt: skip
+                   candidates, sample, hashes)  # fmt: skip
 
 
 def scan_task(

@@ -10,7 +10,7 @@ rows do not depend on where a bucket was built.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,7 @@ class BucketRead:
     labelled: int = 0
     latest: int | None = None
     present: np.ndarray | None = None  # per lead code: a candidate for the fit sample
+    _hashes: np.ndarray | None = field(default=None, init=False, repr=False)
 
     def candidates(self) -> pd.Index:
         """The lead ids that are candidates for the fit sample."""
@@ -41,6 +42,13 @@ class BucketRead:
             return pd.Index([], dtype=object)
         names = _lead_names(self.events)
         return pd.Index(names[self.present], dtype=object)
+
+    def hashes(self) -> np.ndarray:
+        """:func:`lead_hashes` of each lead code's id (hashed once: the sample's events
+        and the candidates handed back both need them)."""
+        if self._hashes is None:
+            self._hashes = lead_hashes(_lead_names(self.events))
+        return self._hashes
 
 
 def read_bucket(
@@ -138,7 +146,7 @@ def sample_table(read: BucketRead, highest: np.uint64) -> pa.Table | None:
     """
     if read.present is None:
         return None
-    within = read.present & (lead_hashes(_lead_names(read.events)) <= highest)
+    within = read.present & (read.hashes() <= highest)
     if not within.any():
         return None
     return compacted(read.events.filter(pa.array(within[_lead_codes(read.events)])))
