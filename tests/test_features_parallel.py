@@ -17,7 +17,7 @@ import pytest
 
 from leadscore.data.events import load_events
 from leadscore.errors import DataError, SchemaError
-from leadscore.features import build, partition, stream
+from leadscore.features import build, partition, stream, stream_scan
 from leadscore.features.build import LeadFeatureBuilder
 from leadscore.features.stream import stream_lead_table
 from leadscore.features.stream_pool import BucketPool
@@ -38,6 +38,7 @@ def parallel_on_small_inputs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stream, "PARALLEL_EVENTS", 0)
     monkeypatch.setattr(build, "FIT_SAMPLE", SAMPLE)
     monkeypatch.setattr(stream, "FIT_SAMPLE", SAMPLE)
+    monkeypatch.setattr(stream_scan, "FIT_SAMPLE", SAMPLE)
     monkeypatch.setattr(partition, "OUTCOME_ROWS", 70)  # handed to the worker that splits
 
 
@@ -119,6 +120,34 @@ def test_leads_without_outcomes_below_the_bound_make_the_sample_read_again(
     same_build(one, two)
     assert calls == [1]
     assert two.rows == LEADS - SAMPLE // 2
+
+
+def test_the_fit_starts_in_a_worker_once_the_first_buckets_settle_the_sample(
+    demo: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Buckets are ranges of lead hashes: the sample (the lowest SAMPLE of LEADS) is in the
+    first buckets, so the fit is given to a worker before the last buckets are read."""
+    read, fit_after = [], []
+    scan, fit = BucketPool.scan, BucketPool.fit
+
+    def counted_scan(self: BucketPool, *args: object):
+        for result in scan(self, *args):
+            read.append(1)
+            yield result
+
+    def noted_fit(self: BucketPool, *args: object):
+        fit_after.append(len(read))
+        return fit(self, *args)
+
+    monkeypatch.setattr(BucketPool, "scan", counted_scan)
+    monkeypatch.setattr(BucketPool, "fit", noted_fit)
+    one, two = both(demo["split"], tmp_path, 250, outcomes=demo["split_outcomes"], batch_rows=500)
+    same_build(one, two)
+    assert len(fit_after) == 1 and fit_after[0] < two.buckets == len(read)
+    leads = pd.read_parquet(two.path, columns=["lead_id"])["lead_id"]
+    # the sample's leads are the lowest hashes: the first buckets' leads
+    first = partition.lead_buckets(leads, two.buckets) <= fit_after[0] - 1
+    assert set(build.fit_sample(pd.Index(leads), SAMPLE)) <= set(leads[first])
 
 
 def test_two_workers_halve_the_events_of_a_bucket(demo: dict, tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from pandas.api.types import union_categoricals
 
 from leadscore.data.events import _object_categories, _union, events_frame
 from leadscore.demo import write_demo_events
+from leadscore.features import partition
 from leadscore.features.partition import Buckets, partition_events
 from leadscore.features.stream import used_categories
 from leadscore.features.stream_sample import SamplePool
@@ -124,3 +125,16 @@ def test_a_buckets_sample_leads_read_alone_are_its_clean_rows(buckets: Buckets) 
                 assert got[column].cat.categories.tolist() == (
                     expected[column].cat.categories.tolist()
                 ), column
+
+
+def test_buckets_are_ranges_of_lead_hashes_in_order() -> None:
+    """A higher hash is never in a lower bucket (the fit sample, the lowest hashes, is then
+    in the first buckets), and every bucket gets about its share."""
+    hashes = np.random.default_rng(3).integers(0, 2**64 - 1, 100_000, dtype=np.uint64)
+    for count in (1, 7, 64):
+        buckets = partition.hash_buckets(np.sort(hashes), count)
+        assert buckets[0] == 0 and buckets[-1] == count - 1
+        assert (np.diff(buckets) >= 0).all()
+        sizes = np.bincount(buckets, minlength=count)
+        assert sizes.min() > 0.9 * len(hashes) / count
+    assert partition.hash_buckets(np.array([2**64 - 1], dtype=np.uint64), 3).tolist() == [2]

@@ -20,7 +20,7 @@ from leadscore.data.event_arrow import normalise_table
 from leadscore.data.event_schema import EVENT_COLUMNS, TEXT_COLUMNS, normalise
 from leadscore.data.table_files import write_table
 from leadscore.errors import DataError, SchemaError
-from leadscore.features import build, partition, stream
+from leadscore.features import build, partition, stream, stream_scan
 from leadscore.features.build import fit_sample
 from leadscore.features.stream import stream_lead_table
 from leadscore.features.table import build_lead_table, streams
@@ -38,6 +38,7 @@ def demo(streaming_demo: dict[str, Path]) -> dict[str, Path]:
 def small_sample(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(build, "FIT_SAMPLE", SAMPLE)
     monkeypatch.setattr(stream, "FIT_SAMPLE", SAMPLE)
+    monkeypatch.setattr(stream_scan, "FIT_SAMPLE", SAMPLE)
 
 
 def same_rows(expected: pd.DataFrame, got: pd.DataFrame) -> None:
@@ -62,6 +63,7 @@ def trained(demo: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(build, "FIT_SAMPLE", SAMPLE)
         patch.setattr(stream, "FIT_SAMPLE", SAMPLE)
+        patch.setattr(stream_scan, "FIT_SAMPLE", SAMPLE)
         patch.setattr(partition, "OUTCOME_ROWS", 70)  # the outcomes read in blocks too
         memory = build_lead_table(demo["split"], outcomes=demo["split_outcomes"])
         out = tmp_path_factory.mktemp("out") / "leads.parquet"

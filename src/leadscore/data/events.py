@@ -204,7 +204,8 @@ def _union(columns: list[pd.Series]) -> pd.Categorical:
 
 
 def concat_events(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """Concatenate event frames, keeping text columns categorical (union of categories).
+    """Concatenate event frames (of the same columns), keeping text columns categorical
+    (union of categories).
 
     Example
     -------
@@ -218,7 +219,7 @@ def concat_events(parts: list[pd.DataFrame]) -> pd.DataFrame:
     if len(parts) == 1:
         return parts[0]
     combined = {}
-    for column in EVENT_COLUMNS:
+    for column in (c for c in EVENT_COLUMNS if c in parts[0].columns):  # a sample's, or all
         if column in TEXT_COLUMNS:
             combined[column] = pd.Series(_union([p[column] for p in parts]))
         else:

@@ -53,6 +53,11 @@ DEFAULT_PAGE_VIEW_EVENTS = (
 
 #: leads the vocabularies (steps, milestones, n-grams, topics) are learned from, at most
 FIT_SAMPLE = 200_000
+#: the event columns the fit reads (a streamed fit's sample carries these alone, so its
+#: events take a third of the memory; any other column would read as missing there)
+FIT_COLUMNS = ("lead_id", "timestamp", "event", "url", "page_title")
+#: what a fit says when no event is left to learn from
+NOTHING_TO_FIT = "no events before the cutoffs: nothing to learn features from"
 
 
 def lead_hashes(ids: pd.Index | np.ndarray) -> np.ndarray:
@@ -163,7 +168,7 @@ class LeadFeatureBuilder:
         s = self.settings
         self.as_of_features_ = as_of_features
         if len(prep.events) == 0:
-            raise DataError("no events before the cutoffs: nothing to learn features from")
+            raise DataError(NOTHING_TO_FIT)
         # What to count is learned on at most FIT_SAMPLE leads (fit_sample): the
         # vocabularies settle long before that, and fitting stays fast on millions of leads.
         chosen = prep.leads.isin(fit_sample(prep.candidates))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,12 +54,24 @@ from leadscore.features.labels import ID_NAMES, cutoffs_for, read_outcomes
 
 def lead_buckets(ids: object, count: int) -> np.ndarray:
     """The bucket (0 … ``count`` - 1) of each lead id."""
-    return _buckets_of(lead_hashes(np.asarray(ids, dtype=object)), count)
+    return hash_buckets(lead_hashes(np.asarray(ids, dtype=object)), count)
 
 
-def _buckets_of(hashes: np.ndarray, count: int) -> np.ndarray:
-    """The bucket of each lead hash: the one rule that places a lead."""
-    return (hashes % np.uint64(count)).astype(np.int64)
+def hash_buckets(hashes: np.ndarray, count: int) -> np.ndarray:
+    """The bucket of each lead hash: the one rule that places a lead.
+
+    Buckets are ranges of hashes, in order (a higher hash is never in a lower bucket), so
+    the leads of the fit sample, the lowest hashes, are all in the first buckets: once
+    those are read, the sample is known and the fit can start while the rest are read.
+
+    Example
+    -------
+    >>> hash_buckets(np.array([0, 2**63, 2**64 - 1], dtype=np.uint64), 4).tolist()
+    [0, 2, 3]
+    """
+    # the top 32 bits times the count fits in 64 bits: floor(hash * count / 2**64)
+    top = np.asarray(hashes, dtype=np.uint64) >> np.uint64(32)
+    return ((top * np.uint64(count)) >> np.uint64(32)).astype(np.int64)
 
 
 @dataclass
@@ -127,16 +139,21 @@ class Buckets:
             table = pa.ipc.open_file(source).read_all()
         return events_frame(table)
 
-    def settled_leads(self, bucket: int, leads: np.ndarray) -> pa.Table:
-        """The bucket's clean events of ``leads`` alone (:meth:`settled`'s rows, as Arrow),
-        each dictionary cut to the values these rows use: tables of several buckets then
-        concatenate to what :func:`~leadscore.data.events.concat_events` gives of their
-        frames, without the whole buckets' distinct values."""
+    def settled_leads(
+        self, bucket: int, leads: np.ndarray, columns: Sequence[str] | None = None
+    ) -> pa.Table:
+        """The bucket's clean events of ``leads`` alone (:meth:`settled`'s rows, as Arrow;
+        only ``columns`` when given), each dictionary cut to the values these rows use:
+        tables of several buckets then concatenate to what
+        :func:`~leadscore.data.events.concat_events` gives of their frames, without the
+        whole buckets' distinct values."""
         path = self._clean_path(bucket)
         if not path.exists():
             self.clean(bucket, keep=True)
         with pa.OSFile(str(path)) as source:
             table = pa.ipc.open_file(source).read_all()
+        if columns is not None:
+            table = table.select(list(columns))
         ids = table["lead_id"].combine_chunks()
         wanted = pc.is_in(ids.dictionary, value_set=pa.array(leads, pa.string()))
         table = table.filter(pc.take(wanted, ids.indices).fill_null(False))
@@ -231,7 +248,7 @@ def _split(table: pa.Table, count: int) -> _Split:
     leads = table["lead_id"].combine_chunks()
     names = [str(v) for v in table["event"].combine_chunks().dictionary.to_pylist()]
     hashes = lead_hashes(leads.dictionary.to_numpy(zero_copy_only=False))
-    row_bucket = _buckets_of(hashes, count)[leads.indices.to_numpy(zero_copy_only=False)]
+    row_bucket = hash_buckets(hashes, count)[leads.indices.to_numpy(zero_copy_only=False)]
     # stable, so rows keep their input order within a bucket; 16-bit keys sort by radix
     small = row_bucket.astype(np.int16) if count <= np.iinfo(np.int16).max else row_bucket
     order = np.argsort(small, kind="stable")

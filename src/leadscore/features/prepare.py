@@ -28,7 +28,17 @@ _NO_LIMIT = np.iinfo(np.int64).max
 
 class EventRows:
     """The events in lead and time order, without copying them: a column is taken (in
-    that order) only when a feature group asks for it, and dropped when it is done."""
+    that order) only when a feature group asks for it, and dropped when it is done. A
+    column of :data:`~leadscore.data.event_schema.EVENT_COLUMNS` the events lack reads as
+    all missing (made only when asked for: a fit's sample carries the columns it reads
+    alone, :data:`~leadscore.features.build.FIT_COLUMNS`).
+
+    Example
+    -------
+    >>> rows = EventRows(pd.DataFrame({"url": ["/a", "/b"]}), np.array([1, 0]))
+    >>> rows["url"].tolist(), rows["referrer"].isna().all()
+    (['/b', '/a'], np.True_)
+    """
 
     def __init__(self, source: pd.DataFrame, rows: np.ndarray) -> None:
         self.source = source
@@ -38,13 +48,27 @@ class EventRows:
         return len(self.rows)
 
     def __getitem__(self, column: str) -> pd.Series:
+        if column not in self.source.columns:
+            return _missing(column, len(self.rows))
         return self.source[column].take(self.rows).reset_index(drop=True)
 
     def subset(self, positions: np.ndarray, columns: Sequence[str] | None = None) -> pd.DataFrame:
         """The given positions (in lead and time order) of ``columns`` (default: every
         column), as a frame."""
-        source = self.source if columns is None else self.source[list(columns)]
-        return source.take(self.rows[positions]).reset_index(drop=True)
+        columns = list(self.source.columns if columns is None else columns)
+        present = [c for c in columns if c in self.source.columns]
+        frame = self.source[present].take(self.rows[positions]).reset_index(drop=True)
+        for column in columns:
+            if column not in present:
+                frame[column] = _missing(column, len(frame))
+        return frame[columns]
+
+
+def _missing(column: str, n: int) -> pd.Series:
+    """A column of ``n`` missing values, as text (what a missing event column is)."""
+    if column not in EVENT_COLUMNS:
+        raise KeyError(column)
+    return pd.Series(pd.NA, index=pd.RangeIndex(n), dtype="string", name=column)
 
 
 @dataclass
@@ -96,10 +120,7 @@ def prepare(
     missing = [c for c in ("lead_id", "timestamp", "event") if c not in events.columns]
     if missing:
         raise DataError(f"events lack the columns {missing}; load them with load_events")
-    frame = events
-    for column in EVENT_COLUMNS:
-        if column not in frame.columns:
-            frame = frame.assign(**{column: pd.Series(pd.NA, index=frame.index, dtype="string")})
+    frame = events  # columns it lacks read as missing (EventRows)
     ts_all = pd.to_datetime(frame["timestamp"]).to_numpy("datetime64[ns]").view(np.int64)
     lead_codes, lead_names = codes_and_uniques(frame["lead_id"])
     keep = lead_codes >= 0

@@ -1,10 +1,11 @@
 """What the streamed features do with one bucket of leads, in the job's process or in a
-worker (:mod:`~leadscore.features.stream_pool`): the same functions either way, so the
+worker (:mod:`~leadscore.features.stream_tasks`): the same functions either way, so the
 rows do not depend on where a bucket was built.
 
 * :func:`read_bucket`: the first pass: the bucket read clean (and kept so), with its
   counts, its latest usable event and its candidates for the fit sample;
 * :func:`sample_part`: the bucket's events of the leads that may be in the fit sample;
+* :func:`fit_on_sample`: the builder fitted on the sample's events;
 * :func:`bucket_rows`: the second pass: the bucket's rows of the lead table.
 """
 
@@ -16,10 +17,18 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from leadscore.data.events import events_frame
-from leadscore.features.build import LeadFeatureBuilder, lead_hashes
+from leadscore.data.events import concat_events, events_frame
+from leadscore.errors import DataError
+from leadscore.features.build import (
+    FIT_COLUMNS,
+    NOTHING_TO_FIT,
+    FeatureSettings,
+    LeadFeatureBuilder,
+    lead_hashes,
+)
 from leadscore.features.labels import cutoffs_for
-from leadscore.features.partition import Buckets, LabelBuckets, compacted
+from leadscore.features.partition import Buckets, LabelBuckets, compacted, lead_buckets
+from leadscore.features.vector import text_positions
 
 ID, TARGET = "lead_id", "converted"
 
@@ -125,8 +134,9 @@ def _lead_names(events: pa.Table) -> np.ndarray:
 def sample_table(read: BucketRead, highest: np.uint64) -> pa.Table | None:
     """The clean events of the read's candidates for the fit sample whose
     :func:`lead_hashes` are at most ``highest`` (a lead above it can no longer be among
-    the sample's lowest hashes), each dictionary cut to the values they use; ``None``
-    when there are none.
+    the sample's lowest hashes), in the columns the fit reads
+    (:data:`~leadscore.features.build.FIT_COLUMNS`), each dictionary cut to the values
+    they use; ``None`` when there are none.
 
     Parameters
     ----------
@@ -149,7 +159,8 @@ def sample_table(read: BucketRead, highest: np.uint64) -> pa.Table | None:
     within = read.present & (read.hashes() <= highest)
     if not within.any():
         return None
-    return compacted(read.events.filter(pa.array(within[_lead_codes(read.events)])))
+    columns = [c for c in FIT_COLUMNS if c in read.events.column_names]
+    return compacted(read.events.select(columns).filter(pa.array(within[_lead_codes(read.events)])))
 
 
 def sample_part(read: BucketRead, highest: np.uint64 | None) -> pd.DataFrame | None:
@@ -232,6 +243,68 @@ def used_categories(values: pd.Series) -> pd.Series:
         dtype=pd.CategoricalDtype(categories[used], ordered=values.cat.ordered),
     )
     return pd.Series(kept, index=values.index, name=values.name)
+
+
+def fit_on_sample(
+    parts: list[pd.DataFrame],
+    chosen: pd.Index,
+    labels: LabelBuckets | None,
+    cutoff: pd.Timestamp | None,
+    settings: FeatureSettings | None,
+) -> LeadFeatureBuilder:
+    """A builder fitted on the events of the ``chosen`` leads (the fit sample) in
+    ``parts``, in lead order by bucket, with their outcomes' cutoffs when training. The
+    parts are taken from the list (each freed once its sample rows are taken).
+
+    Parameters
+    ----------
+    parts:
+        Clean events, holding at least the chosen leads' (other leads' are left out).
+    chosen:
+        The fit sample's lead ids.
+    labels:
+        The outcomes' buckets (training), else ``None``.
+    cutoff:
+        No event at or after this time is used.
+    settings:
+        The builder's settings.
+
+    Example
+    -------
+    >>> from pathlib import Path
+    >>> from leadscore.data.events import load_events
+    >>> from leadscore.demo import write_demo_events
+    >>> demo = write_demo_events(Path("demo"), leads=40, new_leads=5)
+    >>> events = load_events(demo["events"]).events
+    >>> chosen = pd.Index(events["lead_id"].unique()[:30].astype(str))
+    >>> builder = fit_on_sample([events], chosen, None, None, None)
+    >>> len(builder.steps_) > 0
+    True
+    """
+    if not parts:
+        raise DataError(NOTHING_TO_FIT)
+    kept = []
+    while parts:  # each part freed as soon as its sample rows are taken
+        part = parts.pop(0).drop(columns="_hash", errors="ignore")
+        leads = part["lead_id"].cat  # chosen or not is asked of each lead once, not each row
+        wanted = text_positions(leads.categories, chosen) >= 0
+        mask = np.append(wanted, False)[leads.codes.to_numpy()]
+        kept.append(part if mask.all() else part[mask])
+        del part
+    frame = concat_events(kept)
+    del kept
+    builder = LeadFeatureBuilder(settings)
+    if labels is None:
+        return builder.fit(frame)
+    ids, where = chosen.to_numpy(object), lead_buckets(chosen, labels.count)
+    sample_labels = pd.concat(
+        [labels.read_leads(b, pa.array(ids[where == b], pa.string())) for b in np.unique(where)],
+        ignore_index=True,
+    )
+    cutoffs = cutoffs_for(sample_labels, cutoff)
+    return builder.fit(
+        frame, cutoffs, leads=pd.Index(sample_labels[ID]), as_of_features=not labels.cutoffs_vary
+    )
 
 
 def bucket_rows(
