@@ -46,6 +46,7 @@ from leadscore.features.stream_tasks import (
     split_task,
     write_task,
 )
+from leadscore.features.text import TOPIC_MODULES
 
 
 def default_workers() -> int:
@@ -90,8 +91,9 @@ class BucketPool:
     def __init__(self, workers: int) -> None:
         if "forkserver" in multiprocessing.get_all_start_methods():
             context = multiprocessing.get_context("forkserver")
-            # the server imports this module (and with it pandas and the builder) once
-            context.set_forkserver_preload([__name__])
+            # the server imports this module (and with it pandas and the builder) and what
+            # the topics need (scikit-learn, imported lazily elsewhere) once
+            context.set_forkserver_preload([__name__, *TOPIC_MODULES])
         else:  # Windows: each worker imports them
             context = multiprocessing.get_context("spawn")
         self.workers = workers

@@ -10,13 +10,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
 from leadscore.features.prepare import Prepared
 from leadscore.features.vector import unique_map
 
 _BLOCK = 100_000  # leads per block when transforming
+#: the modules the topics are fitted with (imported when fitting, or by unpickling a
+#: fitted builder): a server that forks workers imports them once for all
+TOPIC_MODULES = ("sklearn.decomposition", "sklearn.feature_extraction.text")
 
 # Words, not ids: letters only, 3+ characters (hashes such as "f8a6d9" are left out).
 TOKEN_PATTERN = r"(?u)\b[a-z]{3,}\b"
@@ -78,6 +79,12 @@ class ContentTopics:
 
     def fit_transform(self, docs: pd.Series, lead_pages: sp.csr_matrix) -> np.ndarray:
         """Fit, and return the training leads' topic scores without recomputing them."""
+        # imported here: a process that only transforms gets them with the fitted objects
+        # (unpickled), and the streamed job's own process, which fits nothing, never needs
+        # them (70 MB and half a second)
+        from sklearn.decomposition import TruncatedSVD
+        from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
         out = np.zeros((lead_pages.shape[0], self.n_components))
         self.vectorizer_ = CountVectorizer(
             token_pattern=TOKEN_PATTERN, stop_words=_STOP, max_features=5000
