@@ -18,7 +18,13 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from leadscore.features.prepare import Prepared, distinct_per_lead, leads_per_value, ranked
+from leadscore.features.prepare import (
+    Prepared,
+    distinct_per_lead,
+    leads_per_value,
+    ranked,
+    rows_of,
+)
 from leadscore.features.vector import arrow_text, as_series, extracted, lowered, unique_map
 
 OTHER = "other"
@@ -92,7 +98,7 @@ def gram_keys(
         found_keys.append(key[same])
     if not found_leads:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    return np.concatenate(found_leads).astype(np.int64), np.concatenate(found_keys)
+    return np.concatenate(found_leads).astype(np.int64, copy=False), np.concatenate(found_keys)
 
 
 def gram_support(leads: np.ndarray, keys: np.ndarray) -> pd.Series:
@@ -148,7 +154,7 @@ def step_codes(prep: Prepared, steps: list[str]) -> np.ndarray:
 def learn_steps(prep: Prepared, rows: np.ndarray, most: int) -> list[str]:
     """The ``most - 1`` steps most leads take among the events ``rows``, then ``other``."""
     ids, labels = event_steps(prep)
-    support = leads_per_value(prep.g[rows], ids[rows], len(labels))
+    support = leads_per_value(rows_of(prep.g, rows), rows_of(ids, rows), len(labels))
     names = [str(labels[i]) for i in ranked(support, labels) if support[i] > 0]
     return [*[x for x in names if x != OTHER][: most - 1], OTHER]
 
@@ -171,11 +177,14 @@ def learn_ngrams(
 ) -> list[int]:
     """The ``most`` n-grams taken by the most of the ``n_fit`` leads of the events
     ``rows`` (at least two leads and 1 % of them); ties by key."""
-    support = gram_support(
-        *gram_keys(prep.g[rows], step_codes(prep, steps)[rows], len(steps), sizes)
-    )
-    if not len(support):
+    leads, codes = rows_of(prep.g, rows), rows_of(step_codes(prep, steps), rows)
+    # a size at a time (their keys differ by size): the occurrences of all sizes at once,
+    # and the pairs hashed to count them, were the largest step of a fit in memory
+    parts = [gram_support(*gram_keys(leads, codes, len(steps), (n,))) for n in sizes]
+    parts = [part for part in parts if len(part)]
+    if not parts:
         return []
+    support = pd.concat(parts)
     support = support[support >= max(2, 0.01 * n_fit)].sort_index()
     support = support.sort_values(ascending=False, kind="stable")
     return [int(k) for k in support.index[:most]]

@@ -135,12 +135,15 @@ def prepare(
         limits = lead_limits = _limits(lead_names, cutoffs)
         event_limit = np.append(limits, [_NO_LIMIT])[lead_codes]
         keep &= ts_all < event_limit
+        del event_limit
     if as_of is not None:
         keep &= ts_all <= pd.Timestamp(as_of).value
     positions = np.flatnonzero(keep)
+    del keep
     kept_codes = lead_codes[positions]
     used = np.flatnonzero(np.bincount(kept_codes, minlength=len(lead_names)))
     codes = np.cumsum(np.bincount(used, minlength=len(lead_names)) > 0)[kept_codes] - 1
+    del kept_codes  # each per-event temporary goes once used: a fit prepares 2 M events
     times = ts_all[positions]
     if len(times) > 1 and bool((times[1:] >= times[:-1]).all()):
         # loaded events come in time order: a stable sort by lead keeps it within each lead
@@ -149,7 +152,9 @@ def prepare(
         order = np.lexsort((times, codes))
     # no copy of the events: columns are taken in lead and time order when used
     rows = EventRows(frame, positions[order])
-    g, ts = codes[order].astype(np.int64), ts_all[positions][order]
+    del positions
+    g, ts = codes[order].astype(np.int64, copy=False), times[order]
+    del codes, times, order
     ids = pd.Index(lead_names.to_numpy(dtype=object)[used], dtype=object)
     starts = firsts(g)
     n = len(ids)
@@ -174,6 +179,22 @@ def prepare(
 def firsts(g: np.ndarray) -> np.ndarray:
     """Positions where a new lead starts, in events sorted by lead code."""
     return np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.array([], dtype=int)
+
+
+def rows_of(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``values[rows]`` (a boolean mask), or ``values`` itself when every row is kept: a
+    streamed fit's events are all its sample's, and a copy of each per-event array would
+    only cost memory.
+
+    Example
+    -------
+    >>> values = np.arange(3)
+    >>> rows_of(values, np.array([True, False, True])).tolist()
+    [0, 2]
+    >>> rows_of(values, np.ones(3, dtype=bool)) is values
+    True
+    """
+    return values if rows.all() else values[rows]
 
 
 def first_present(g: np.ndarray, values: pd.Series, n: int) -> np.ndarray:

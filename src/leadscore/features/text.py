@@ -106,7 +106,9 @@ class ContentTopics:
             self.svd_ = None
             return out
         self.svd_ = TruncatedSVD(k, random_state=self.random_state)
-        reduced = self.svd_.fit_transform(self.tfidf_.transform(terms))
+        weighted = self.tfidf_.transform(terms)
+        del terms  # the counts, once weighted: not held through the SVD
+        reduced = self.svd_.fit_transform(weighted)
         out[:, : reduced.shape[1]] = reduced
         return out
 
