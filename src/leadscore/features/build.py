@@ -43,7 +43,7 @@ from pydantic import BaseModel, Field
 
 from leadscore.errors import DataError
 from leadscore.features import geo, journey, milestones, text, traffic, useragent
-from leadscore.features.prepare import Prepared, prepare
+from leadscore.features.prepare import Prepared, as_times, prepare
 from leadscore.features.sessions import Sessions, activity, timing
 
 DEFAULT_PAGE_VIEW_EVENTS = (
@@ -272,7 +272,7 @@ class LeadFeatureBuilder:
                 out[column] = pd.array(values, dtype="str")
         result = pd.DataFrame(out)
         del out
-        result.insert(0, "first_seen", pd.to_datetime(first_ts))
+        result.insert(0, "first_seen", as_times(first_ts))
         result.insert(0, "lead_id", prep.leads.astype("str"))
         return result
 

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pytz
 
 from leadscore.errors import ConfigError
-from leadscore.features.prepare import Prepared, first_present
+from leadscore.features.prepare import Prepared, as_times, first_present
 
 
 class CountryLookup:
@@ -213,15 +213,16 @@ def local_offsets(
     have = ~np.isnan(client)
     offset[have] = client[have]
     source[have] = "client"
-    firsts = pd.Series(pd.to_datetime(first_ts))
+    firsts = pd.Series(as_times(first_ts))
     zones = pd.Series(first_present(prep.g, frame["timezone"], n), dtype=object)
     from_zone = utc_offset_minutes(firsts, zones.where(~have))
     use = np.isnan(offset) & from_zone.notna().to_numpy()
     offset[use] = from_zone.to_numpy()[use]
     source[use] = "client"
-    country_zones = pd.Series(countries, dtype=object).map(
-        lambda c: country_timezone(c) if c else None
-    )
+    # a zone per distinct country, not per lead
+    codes, distinct = pd.factorize(pd.Series(countries, dtype=object), use_na_sentinel=True)
+    zones_of = [country_timezone(c) if c else None for c in distinct]
+    country_zones = pd.Series(np.array([*zones_of, None], dtype=object)[codes], dtype=object)
     from_country = utc_offset_minutes(firsts, country_zones.where(np.isnan(offset)))
     use = np.isnan(offset) & from_country.notna().to_numpy()
     offset[use] = from_country.to_numpy()[use]

@@ -181,6 +181,18 @@ def firsts(g: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.array([], dtype=int)
 
 
+def as_times(ns: np.ndarray) -> pd.DatetimeIndex:
+    """Int64 nanoseconds as times, as a view: ``pd.to_datetime`` goes through them one by
+    one (8 ms for a bucket's 48,000 leads, against 0.06).
+
+    Example
+    -------
+    >>> as_times(np.array([0, NS_PER_DAY])).strftime("%Y-%m-%d").tolist()
+    ['1970-01-01', '1970-01-02']
+    """
+    return pd.DatetimeIndex(np.asarray(ns, dtype=np.int64).view("datetime64[ns]"))
+
+
 def rows_of(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """``values[rows]`` (a boolean mask), or ``values`` itself when every row is kept: a
     streamed fit's events are all its sample's, and a copy of each per-event array would

@@ -12,12 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from leadscore.features.prepare import (
     NS_PER_DAY,
     NS_PER_HOUR,
     Prepared,
+    as_times,
     distinct_per_lead,
     firsts,
 )
@@ -90,7 +90,7 @@ def timing(
     g, n = prep.g, len(prep.leads)
     out: dict[str, np.ndarray] = {}
     offset_ns = (offset * 6e10).astype(np.int64)
-    local_first = pd.to_datetime(first_ts + offset_ns)
+    local_first = as_times(first_ts + offset_ns)
     weekday = local_first.day_of_week.to_numpy()
     hour = local_first.hour.to_numpy()
     out["first_visit_hour"] = hour.astype(float)

@@ -66,8 +66,11 @@ _CLICK_IDS = (("gclid", "google"), ("gbraid", "google"), ("wbraid", "google"),
               ("fbclid", "facebook"), ("msclkid", "bing"), ("li_fat_id", "linkedin"),
               ("ttclid", "tiktok"), ("twclid", "twitter"))  # fmt: skip
 _HOST = r"(?i)^(?:[a-z][a-z0-9+.-]*://)?(?:[^@/]*@)?(?P<host>[^/:?#]+)"
-#: a URL with any click id (most URLs have none: the rest are asked about each id)
+#: a click id in a URL: counted per URL, and the one of a URL that has one extracted (a
+#: URL with several is asked about each id, in order)
 _ANY_CLICK = "[?&](?:" + "|".join(param for param, _ in _CLICK_IDS) + ")="
+_ONE_CLICK = "[?&](?P<param>" + "|".join(param for param, _ in _CLICK_IDS) + ")="
+_NETWORKS = dict(_CLICK_IDS)
 
 
 def host_of(urls: pd.Series) -> pd.Series:
@@ -86,14 +89,17 @@ def click_source(urls: pd.Series) -> pd.Series:
     several, the first of ``_CLICK_IDS``."""
     out = np.full(len(urls), None, dtype=object)
     text = arrow_text(urls)
-    clicked = np.flatnonzero(
-        pc.match_substring_regex(text, _ANY_CLICK).fill_null(False).to_numpy(zero_copy_only=False)
-    )
-    if len(clicked):
-        some = text.take(pa.array(clicked))
+    ids = pc.count_substring_regex(text, _ANY_CLICK).fill_null(0).to_numpy(zero_copy_only=False)
+    one = np.flatnonzero(ids == 1)
+    if len(one):  # most clicked URLs carry one id: the one match names the network
+        found = pc.extract_regex(text.take(pa.array(one)), _ONE_CLICK).field("param")
+        out[one] = pd.Series(found.to_numpy(zero_copy_only=False)).map(_NETWORKS).to_numpy()
+    several = np.flatnonzero(ids > 1)
+    if len(several):  # the first of _CLICK_IDS wins: set the others first
+        some = text.take(pa.array(several))
         for param, network in reversed(_CLICK_IDS):
             has = pc.match_substring_regex(some, rf"[?&]{param}=").fill_null(False)
-            out[clicked[has.to_numpy(zero_copy_only=False)]] = network
+            out[several[has.to_numpy(zero_copy_only=False)]] = network
     return pd.Series(out, index=urls.index, dtype=object)
 
 
