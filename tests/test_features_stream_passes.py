@@ -138,3 +138,15 @@ def test_buckets_are_ranges_of_lead_hashes_in_order() -> None:
         sizes = np.bincount(buckets, minlength=count)
         assert sizes.min() > 0.9 * len(hashes) / count
     assert partition.hash_buckets(np.array([2**64 - 1], dtype=np.uint64), 3).tolist() == [2]
+
+
+def test_a_bucket_kept_clean_twice_keeps_its_events(tmp_path: Path) -> None:
+    """The second ``clean(keep=True)`` reads what the first kept: the raw bucket is gone by
+    then, and cleaning it again would replace the kept events with none."""
+    demo = write_demo_events(tmp_path / "demo", leads=30, new_leads=5)
+    buckets = partition_events(demo["events"], tmp_path / "buckets", count=2)
+    first, _ = buckets.clean(0, keep=True)
+    again, repeated_again = buckets.clean(0, keep=True)
+    assert first.num_rows > 0 and again.equals(first)
+    assert repeated_again == 0
+    assert buckets.settled(0).equals(events_frame(first))

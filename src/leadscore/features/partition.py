@@ -115,7 +115,11 @@ class Buckets:
 
         With ``keep``, the clean events replace the bucket on disk (an Arrow IPC file, one
         dictionary per column): reading them again (:meth:`settled`) is then a read and a
-        conversion, not another merge of dictionaries, de-duplication and sort."""
+        conversion, not another merge of dictionaries, de-duplication and sort. A bucket
+        already kept clean is read as it was kept (its duplicates were counted then): the
+        events it held are never lost to a second call."""
+        if not self.path(bucket).exists() and self._clean_path(bucket).exists():
+            return self._kept(bucket), 0
         table = self._table(bucket)
         repeated = duplicate_events(table)
         rows = np.flatnonzero(~repeated)  # the clean rows of the table, in time order
@@ -132,12 +136,14 @@ class Buckets:
 
     def settled(self, bucket: int) -> pd.DataFrame:
         """The bucket's clean events: kept by ``clean(bucket, keep=True)``, else cleaned."""
-        path = self._clean_path(bucket)
-        if not path.exists():
+        if not self._clean_path(bucket).exists():
             return events_frame(self.clean(bucket)[0])
-        with pa.OSFile(str(path)) as source:
-            table = pa.ipc.open_file(source).read_all()
-        return events_frame(table)
+        return events_frame(self._kept(bucket))
+
+    def _kept(self, bucket: int) -> pa.Table:
+        """The clean events ``clean(bucket, keep=True)`` kept."""
+        with pa.OSFile(str(self._clean_path(bucket))) as source:
+            return pa.ipc.open_file(source).read_all()
 
     def settled_leads(
         self, bucket: int, leads: np.ndarray, columns: Sequence[str] | None = None
@@ -147,11 +153,9 @@ class Buckets:
         tables of several buckets then concatenate to what
         :func:`~leadscore.data.events.concat_events` gives of their frames, without the
         whole buckets' distinct values."""
-        path = self._clean_path(bucket)
-        if not path.exists():
+        if not self._clean_path(bucket).exists():
             self.clean(bucket, keep=True)
-        with pa.OSFile(str(path)) as source:
-            table = pa.ipc.open_file(source).read_all()
+        table = self._kept(bucket)
         if columns is not None:
             table = table.select(list(columns))
         ids = table["lead_id"].combine_chunks()
