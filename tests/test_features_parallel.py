@@ -215,6 +215,22 @@ def test_an_outcome_error_in_the_splitting_worker_is_raised(demo: dict, tmp_path
     assert not (tmp_path / "t.parquet").exists()
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_outcomes_before_every_event_leave_nothing_to_fit(
+    demo: dict, tmp_path: Path, workers: int
+) -> None:
+    """Every lead's outcome comes before its events: no event is usable, the fit (in a
+    worker, or here) says so, and nothing is written."""
+    outcomes = pd.read_csv(demo["outcomes"]).assign(outcome_at="2000-01-01T00:00:00Z")
+    outcomes.to_csv(tmp_path / "early.csv", index=False)
+    out = tmp_path / "out" / "t.parquet"
+    with pytest.raises(DataError, match="no events before the cutoffs: nothing to learn"):
+        stream_lead_table(demo["events"], out, outcomes=tmp_path / "early.csv",
+                          chunk_events=1000, workers=workers)  # fmt: skip
+    assert not out.exists()
+    assert not out.parent.exists() or list(out.parent.iterdir()) == []  # nor a partial file
+
+
 def test_workers_must_be_positive(demo: dict, tmp_path: Path) -> None:
     with pytest.raises(DataError, match="workers must be a positive"):
         stream_lead_table(demo["events"], tmp_path / "t.parquet", workers=0)
