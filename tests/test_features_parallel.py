@@ -122,12 +122,11 @@ def test_leads_without_outcomes_below_the_bound_make_the_sample_read_again(
     assert two.rows == LEADS - SAMPLE // 2
 
 
-def test_the_fit_starts_in_a_worker_once_the_first_buckets_settle_the_sample(
-    demo: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Buckets are ranges of lead hashes: the sample (the lowest SAMPLE of LEADS) is in the
-    first buckets, so the fit is given to a worker before the last buckets are read."""
-    read, fit_after = [], []
+def fit_moments(monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[int]]:
+    """Counts the buckets the scan has handed back (``read``), and notes how many when
+    the fit is given to a worker (``fit_after``)."""
+    read: list[int] = []
+    fit_after: list[int] = []
     scan, fit = BucketPool.scan, BucketPool.fit
 
     def counted_scan(self: BucketPool, *args: object):
@@ -141,6 +140,15 @@ def test_the_fit_starts_in_a_worker_once_the_first_buckets_settle_the_sample(
 
     monkeypatch.setattr(BucketPool, "scan", counted_scan)
     monkeypatch.setattr(BucketPool, "fit", noted_fit)
+    return read, fit_after
+
+
+def test_the_fit_starts_in_a_worker_once_the_first_buckets_settle_the_sample(
+    demo: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Buckets are ranges of lead hashes: the sample (the lowest SAMPLE of LEADS) is in the
+    first buckets, so the fit is given to a worker before the last buckets are read."""
+    read, fit_after = fit_moments(monkeypatch)
     one, two = both(demo["split"], tmp_path, 250, outcomes=demo["split_outcomes"], batch_rows=500)
     same_build(one, two)
     assert len(fit_after) == 1 and fit_after[0] < two.buckets == len(read)
@@ -148,6 +156,19 @@ def test_the_fit_starts_in_a_worker_once_the_first_buckets_settle_the_sample(
     # the sample's leads are the lowest hashes: the first buckets' leads
     first = partition.lead_buckets(leads, two.buckets) <= fit_after[0] - 1
     assert set(build.fit_sample(pd.Index(leads), SAMPLE)) <= set(leads[first])
+
+
+def test_a_sample_of_every_lead_is_fitted_once_the_last_bucket_is_read(
+    demo: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fewer leads than the sample holds: the pool never fills, so only the last bucket
+    settles it; the fit then runs in a worker on every lead, as in one process."""
+    for module in (build, stream, stream_scan):
+        monkeypatch.setattr(module, "FIT_SAMPLE", 10 * LEADS)
+    read, fit_after = fit_moments(monkeypatch)
+    one, two = both(demo["split"], tmp_path, 400, outcomes=demo["split_outcomes"], batch_rows=500)
+    same_build(one, two)
+    assert fit_after == [two.buckets] and len(read) == two.buckets
 
 
 def test_two_workers_halve_the_events_of_a_bucket(demo: dict, tmp_path: Path) -> None:
