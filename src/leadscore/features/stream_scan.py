@@ -92,11 +92,8 @@ def scan_buckets(
     started = False
     for b, result in enumerate(pool.scan(buckets, labels, cutoff, scan.bound)):
         _count_bucket(scan, result, lambda _: None)  # the sample's events: in held
-        if result.sample is not None:
-            if started:  # the sample was known before this bucket: none of it is here
-                Path(result.sample).unlink(missing_ok=True)
-            else:
-                scan.held.append(result.sample)
+        if result.sample is not None:  # only the first buckets have any: hashes ≤ bound
+            scan.held.append(result.sample)
         if fit is not None and not started and _sample_known(scan, buckets.count, b):
             scan.fitting, started = _start_fit(scan, buckets, pool, fit), True
     return scan
@@ -126,8 +123,9 @@ def _start_fit(scan: Scan, buckets: Buckets, pool: BucketPool, fit: FitRequest) 
 
 def _held_sample(scan: Scan) -> list[str]:
     """The files the workers handed back in the scan when they hold the whole fit sample
-    (its highest hash within their bound), else none (they are removed)."""
-    if scan.bound is None or not len(scan.pool) or scan.pool.hashes[-1] > scan.bound:
+    (its highest hash within their bound), else none (they are removed). The pool is not
+    empty (:func:`_start_fit`)."""
+    if scan.bound is None or scan.pool.hashes[-1] > scan.bound:
         _drop(scan)
         return []
     held, scan.held = scan.held, []
